@@ -1,0 +1,167 @@
+"""The one place that builds boto3 sessions and clients: retries, timeouts, assume-role, call accounting.
+
+Every client made here counts its calls by IAM action (``elasticloadbalancing:DescribeListeners``),
+which feeds the benchmark, the ``/metrics`` endpoint and the test that fails when code calls an
+action its collector did not declare. ``AWS_ENDPOINT_URL`` (and the per-service variants) are
+honoured by botocore itself, which is how the demo and the tests reach moto: no test-only path.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+import botocore.session
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from auditor import __version__
+from auditor.config import AccountConfig, AwsSettings
+from auditor.errors import CollectionError, PermissionDenied, TargetUnreachable
+
+# boto3 service name -> IAM action prefix, where they differ.
+IAM_PREFIX = {
+    "elbv2": "elasticloadbalancing",
+    "elb": "elasticloadbalancing",
+    "resourcegroupstaggingapi": "tag",
+}
+
+DENIED_CODES = frozenset(
+    {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "UnauthorizedAccess",
+     "UnrecognizedClientException", "InvalidClientTokenId", "403", "AuthorizationError"}
+)
+
+
+def iam_action(service_name: str, operation_name: str) -> str:
+    """``elbv2`` + ``DescribeListeners`` -> ``elasticloadbalancing:DescribeListeners``."""
+    return f"{IAM_PREFIX.get(service_name, service_name)}:{operation_name}"
+
+
+class CallCounter:
+    """Thread-safe count of AWS API calls by IAM action (logical calls, retries not included)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counts: Counter[str] = Counter()
+
+    def record(self, action: str) -> None:
+        with self._lock:
+            self._counts[action] += 1
+
+    def snapshot(self) -> dict[str, int]:
+        with self._lock:
+            return dict(sorted(self._counts.items()))
+
+    @property
+    def total(self) -> int:
+        with self._lock:
+            return sum(self._counts.values())
+
+
+def client_config(settings: AwsSettings, *, max_pool: int = 10) -> Config:
+    """botocore config shared by every client: standard retries, timeouts, a recognisable user agent."""
+    return Config(
+        retries={"mode": "standard", "max_attempts": settings.max_attempts},
+        connect_timeout=settings.connect_timeout,
+        read_timeout=settings.read_timeout,
+        user_agent_extra=f"eks-exposure-auditor/{__version__}",
+        max_pool_connections=max_pool,
+    )
+
+
+@dataclass
+class AwsAccountSession:
+    """Clients for one AWS account, counted; create every client before fanning out to threads."""
+
+    session: boto3.Session
+    account_id: str
+    settings: AwsSettings
+    counter: CallCounter
+    partition: str = "aws"
+    _clients: dict[tuple[str, str], Any] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def client(self, service: str, region: str) -> Any:
+        """A counted client for ``service`` in ``region`` (cached: clients are thread-safe once built)."""
+        key = (service, region)
+        with self._lock:
+            existing = self._clients.get(key)
+            if existing is not None:
+                return existing
+            made = self.session.client(  # type: ignore[call-overload]
+                service, region_name=region, config=client_config(self.settings, max_pool=self.settings.max_concurrency + 2)
+            )
+            made.meta.events.register("before-call.*.*", self._count)
+            self._clients[key] = made
+            return made
+
+    def _count(self, model: Any, **_: Any) -> None:
+        self.counter.record(iam_action(model.service_model.service_name, model.name))
+
+    def arn(self, service: str, region: str, resource: str) -> str:
+        return f"arn:{self.partition}:{service}:{region}:{self.account_id}:{resource}"
+
+
+def open_account(
+    account: AccountConfig,
+    settings: AwsSettings,
+    *,
+    region: str,
+    counter: CallCounter | None = None,
+    base_session: boto3.Session | None = None,
+) -> AwsAccountSession:
+    """Resolve credentials (standard chain, profile, or assume-role) and the account id.
+
+    Raises TargetUnreachable when no endpoint answers, PermissionDenied when credentials are refused.
+    """
+    counter = counter or CallCounter()
+    try:
+        base = base_session or boto3.Session(profile_name=account.profile, region_name=region)
+    except BotoCoreError as exc:
+        raise CollectionError(f"AWS profile {account.profile!r}: {exc}", service="sts") from exc
+    probe = AwsAccountSession(base, account_id=account.id or "", settings=settings, counter=counter)
+    sts = probe.client("sts", region)
+    try:
+        if account.role_arn:
+            kwargs: dict[str, Any] = {"RoleArn": account.role_arn, "RoleSessionName": "eks-exposure-auditor"}
+            if account.external_id:
+                kwargs["ExternalId"] = account.external_id
+            creds = sts.assume_role(**kwargs)["Credentials"]
+            session = boto3.Session(
+                aws_access_key_id=creds["AccessKeyId"],
+                aws_secret_access_key=creds["SecretAccessKey"],
+                aws_session_token=creds["SessionToken"],
+                region_name=region,
+                botocore_session=botocore.session.Session(),
+            )
+            counted = AwsAccountSession(session, account_id="", settings=settings, counter=counter)
+            ident = counted.client("sts", region).get_caller_identity()
+        else:
+            counted = probe
+            ident = sts.get_caller_identity()
+    except ClientError as exc:
+        raise translate_client_error(exc, "sts", "AssumeRole" if account.role_arn else "GetCallerIdentity") from exc
+    except BotoCoreError as exc:
+        raise TargetUnreachable(f"AWS is not reachable in {region}: {exc}") from exc
+    counted.account_id = ident["Account"]
+    counted.partition = ident["Arn"].split(":")[1] if ident.get("Arn", "").startswith("arn:") else "aws"
+    if account.id and account.id != counted.account_id:
+        raise CollectionError(
+            f"credentials belong to account {counted.account_id}, the config says {account.id}", service="sts"
+        )
+    return counted
+
+
+def error_code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code") or exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or "Unknown")
+
+
+def translate_client_error(exc: ClientError, service: str, operation: str) -> CollectionError:
+    """One boto3 ClientError -> CollectionError (PermissionDenied for denials), message on one line."""
+    code = error_code(exc)
+    message = str(exc.response.get("Error", {}).get("Message") or exc).splitlines()[0][:300]
+    cls = PermissionDenied if code in DENIED_CODES or "AccessDenied" in message else CollectionError
+    return cls(f"{service}:{operation} failed: {code}: {message}", service=service, operation=operation, code=code)

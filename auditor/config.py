@@ -1,0 +1,144 @@
+"""Settings (environment, prefix ``AUDITOR_``) and the targets file listing clusters and accounts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from auditor.errors import ConfigError
+
+
+class AwsSettings(BaseModel):
+    """How the auditor talks to AWS. It shares rate limits with the running controller: be gentle."""
+
+    max_concurrency: int = Field(
+        default=4, ge=1, le=32,
+        description="Collector calls in flight at once across accounts × regions × collectors. The "
+        "Describe* token bucket is ~40 deep refilling 10/s per account and region, shared with the "
+        "controller; 4 keeps the auditor well under it.",
+    )
+    max_attempts: int = Field(
+        default=5, ge=1, le=20,
+        description="botocore 'standard' retry mode attempts (includes the first). AWS_MAX_ATTEMPTS wins.",
+    )
+    connect_timeout: float = Field(default=5.0, gt=0, description="Seconds to open a connection.")
+    read_timeout: float = Field(default=30.0, gt=0, description="Seconds to wait for a response.")
+    default_region: str = Field(default="us-east-1", description="Region used when none is given.")
+
+
+class KubeSettings(BaseModel):
+    """How the auditor talks to the Kubernetes API server."""
+
+    page_size: int = Field(
+        default=500, ge=1, le=5000,
+        description="Objects per list page (limit + continue); 500 is what kubectl uses.",
+    )
+    request_timeout: float = Field(default=30.0, gt=0, description="Seconds per API request.")
+
+
+class RuleSettings(BaseModel):
+    """Thresholds of the rules."""
+
+    certificate_warning_days: int = Field(
+        default=30, ge=1, description="A certificate in use expiring within this many days is a finding."
+    )
+    certificate_critical_days: int = Field(
+        default=7, ge=0, description="...and critical within this many days (or already expired)."
+    )
+
+
+class Settings(BaseSettings):
+    """All runtime settings. Environment variables: AUDITOR_<FIELD>, nested with '__'."""
+
+    model_config = SettingsConfigDict(env_prefix="AUDITOR_", env_nested_delimiter="__", extra="ignore")
+
+    config_file: Path | None = Field(
+        default=None, description="YAML file listing targets (clusters, accounts, regions, schedules)."
+    )
+    database_url: str = Field(
+        default="sqlite:///auditor.db",
+        description="SQLAlchemy URL of the history database; PostgreSQL: postgresql+psycopg://...",
+    )
+    log_format: str = Field(default="text", description="'text' for a terminal, 'json' in a cluster.")
+    log_level: str = Field(default="INFO", description="Root log level.")
+    aws: AwsSettings = Field(default_factory=AwsSettings)
+    kube: KubeSettings = Field(default_factory=KubeSettings)
+    rules: RuleSettings = Field(default_factory=RuleSettings)
+
+
+class AccountConfig(BaseModel):
+    """One AWS account of a target: credentials from the standard chain, or a role to assume."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str | None = Field(default=None, description="Account id (informational; checked against STS).")
+    role_arn: str | None = Field(default=None, description="Role to assume for this account.")
+    external_id: str | None = Field(default=None, description="ExternalId for the assume-role call.")
+    profile: str | None = Field(default=None, description="Named profile from ~/.aws/config.")
+
+    @field_validator("role_arn")
+    @classmethod
+    def _role_arn_shape(cls, v: str | None) -> str | None:
+        if v is not None and not (v.startswith("arn:aws") and ":role/" in v):
+            raise ValueError(f"not an IAM role ARN: {v!r}")
+        return v
+
+
+class TargetConfig(BaseModel):
+    """One audit target: a cluster (optional) and the AWS accounts and regions it lives in."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(description="Display name; unique in the file.")
+    cluster_name: str | None = Field(default=None, description="EKS cluster name (the controller's clusterName).")
+    context: str | None = Field(default=None, description="kubeconfig context; None = current context.")
+    kubeconfig: Path | None = Field(default=None, description="kubeconfig file; None = KUBECONFIG or ~/.kube/config.")
+    in_cluster: bool = Field(default=False, description="Use the pod's service account instead of a kubeconfig.")
+    kubernetes: bool = Field(default=True, description="False: audit AWS only (no cluster access).")
+    regions: list[str] = Field(default_factory=list, min_length=0)
+    accounts: list[AccountConfig] = Field(default_factory=lambda: [AccountConfig()])
+    schedule: str | None = Field(default=None, description="Cron expression (5 fields) for `auditor serve`.")
+
+    @field_validator("accounts")
+    @classmethod
+    def _at_least_one_account(cls, v: list[AccountConfig]) -> list[AccountConfig]:
+        return v or [AccountConfig()]
+
+
+class TargetsFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    targets: list[TargetConfig] = Field(min_length=1)
+
+
+def load_targets(path: Path) -> list[TargetConfig]:
+    """Read and validate a targets file; every problem becomes one ConfigError line."""
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror or exc}") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config file {path} is not valid YAML: {exc}") from exc
+    try:
+        parsed = TargetsFile.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        raise ConfigError(f"config file {path}: {where}: {first.get('msg')}") from exc
+    names = [t.name for t in parsed.targets]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise ConfigError(f"config file {path}: duplicate target names: {', '.join(dupes)}")
+    return parsed.targets
+
+
+def get_settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = "AUDITOR_" + "__".join(str(p) for p in first.get("loc", ())).upper()
+        raise ConfigError(f"bad setting {where}: {first.get('msg')}") from exc

@@ -1,0 +1,150 @@
+"""Findings and the audit result: what rules produce and every output (CLI, API, store, reports) reads."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from auditor.inventory.models import Coverage
+
+
+class Severity(StrEnum):
+    CRITICAL = "critical"
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+    INFO = "info"
+
+    @property
+    def rank(self) -> int:
+        """Higher is worse: critical=4 ... info=0."""
+        return _SEVERITY_RANK[self]
+
+    @classmethod
+    def parse(cls, value: str) -> Severity:
+        try:
+            return cls(value.lower())
+        except ValueError:
+            raise ValueError(f"unknown severity {value!r}; one of {', '.join(s.value for s in cls)}") from None
+
+
+_SEVERITY_RANK = {Severity.CRITICAL: 4, Severity.HIGH: 3, Severity.MEDIUM: 2, Severity.LOW: 1, Severity.INFO: 0}
+
+
+class Status(StrEnum):
+    FAIL = "FAIL"
+    PASS = "PASS"
+    UNKNOWN = "UNKNOWN"  # the rule's inputs were not (fully) collected: neither PASS nor FAIL
+
+
+class KubeRef(BaseModel):
+    """A Kubernetes object: kind Ingress | IngressGroup | Service | ServiceAccount | Deployment | IngressClass."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: str
+    namespace: str | None = None
+    name: str
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.namespace}/{self.name}" if self.namespace else f"{self.kind} {self.name}"
+
+
+class Finding(BaseModel):
+    """One rule's verdict on one resource."""
+
+    rule_id: str
+    title: str
+    severity: Severity
+    status: Status
+    message: str = Field(description="one sentence a person reads: what is wrong (or fine) here")
+    resource_arn: str | None = None
+    resource_name: str | None = None
+    account: str | None = None
+    region: str | None = None
+    kubernetes: KubeRef | None = None
+    evidence: dict[str, Any] = Field(default_factory=dict)
+    remediation: str = ""
+    monthly_cost_usd: float | None = Field(default=None, description="what the resource costs, where relevant")
+    discriminator: str = Field(default="", description="tells apart findings of one rule on one resource")
+
+    @property
+    def fingerprint(self) -> str:
+        """Stable identity across runs: rule + resource + Kubernetes owner + discriminator (not status)."""
+        kube = f"{self.kubernetes.kind}/{self.kubernetes.namespace}/{self.kubernetes.name}" if self.kubernetes else ""
+        key = "|".join((self.rule_id, self.resource_arn or "", kube, self.discriminator))
+        return hashlib.sha256(key.encode()).hexdigest()[:32]
+
+    @property
+    def namespace(self) -> str | None:
+        return self.kubernetes.namespace if self.kubernetes else None
+
+    def as_json(self) -> dict[str, Any]:
+        data = self.model_dump(mode="json")
+        data["fingerprint"] = self.fingerprint
+        return data
+
+
+class OwnerView(BaseModel):
+    kind: str
+    namespace: str | None = None
+    name: str
+
+
+class ListenerView(BaseModel):
+    port: int
+    protocol: str
+    ssl_policy: str | None = None
+    certificate_arns: list[str] | None = None
+    default_action: str | None = None
+
+
+class LoadBalancerView(BaseModel):
+    """A load balancer as reported: AWS facts + its Kubernetes owner + cost."""
+
+    arn: str
+    name: str
+    type: str
+    scheme: str
+    dns_name: str
+    region: str
+    account: str
+    owner: OwnerView | None = None
+    owner_evidence: str | None = Field(default=None, description="stack-tag | legacy-tag | hostname")
+    cluster: str | None = Field(default=None, description="cluster named by its tags")
+    controller: str | None = Field(default=None, description="lbc | in-tree | None (not Kubernetes-made)")
+    orphan: str | None = Field(default=None, description="owner-gone | cluster-gone | superseded")
+    listeners: list[ListenerView] | None = None
+    web_acl_arn: str | None = None
+    monthly_cost_usd: float | None = None
+    cost_basis: str | None = None
+
+
+class AuditResult(BaseModel):
+    """The outcome of one audit of one target; the JSON output is exactly this (plus fingerprints)."""
+
+    target: str
+    cluster_name: str | None = None
+    started_at: datetime
+    finished_at: datetime
+    load_balancers: list[LoadBalancerView] = Field(default_factory=list)
+    findings: list[Finding] = Field(default_factory=list)
+    coverage: list[Coverage] = Field(default_factory=list)
+    api_calls: dict[str, int] = Field(default_factory=dict)
+    status: Literal["complete", "partial"] = "complete"
+
+    def failed(self) -> list[Finding]:
+        return [f for f in self.findings if f.status == Status.FAIL]
+
+    def worst_severity(self) -> Severity | None:
+        failed = self.failed()
+        return max((f.severity for f in failed), key=lambda s: s.rank) if failed else None
+
+    def as_json(self) -> dict[str, Any]:
+        data = self.model_dump(mode="json", exclude={"findings"})
+        data["findings"] = [f.as_json() for f in self.findings]
+        return data

@@ -1,0 +1,502 @@
+"""Inventory: everything the collectors saw, as plain typed data that round-trips through JSON.
+
+Conventions every consumer relies on:
+- A field that is ``None`` means "not collected" (the call failed or was not made); an empty
+  list means "collected, and there is none". Rules must turn ``None`` into UNKNOWN, never PASS.
+- ``coverage`` has one entry per collector × account × region (Kubernetes: account/region None)
+  saying whether that collector's data is complete.
+- Everything after the Inventory (correlation, rules, cost, output) is pure and reads only this.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from auditor.errors import SnapshotError
+
+SCHEMA_VERSION = 1
+
+
+class Model(BaseModel):
+    """Base for inventory records: unknown keys are an error, so a snapshot cannot drift silently."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+# --------------------------------------------------------------------------- coverage
+
+
+class CoverageStatus(StrEnum):
+    OK = "ok"
+    PARTIAL = "partial"  # the collector ran, but some per-resource calls failed (see the ``None`` fields)
+    ERROR = "error"  # nothing usable was collected
+    SKIPPED = "skipped"  # not asked for (e.g. no cluster context given)
+
+
+class Coverage(Model):
+    """Whether one collector's view of one account/region is complete."""
+
+    source: Literal["aws", "kubernetes"]
+    collector: str = Field(description="elbv2, elb, acm, wafv2, ec2, iam, eks, kubernetes")
+    account: str | None = None
+    region: str | None = None
+    status: CoverageStatus
+    error_code: str | None = Field(default=None, description="AWS error code or Kubernetes HTTP status")
+    message: str | None = None
+    calls: int = 0
+    duration_ms: int = 0
+
+    @property
+    def complete(self) -> bool:
+        return self.status == CoverageStatus.OK
+
+
+# --------------------------------------------------------------------------- AWS: load balancers
+
+
+class RedirectConfig(Model):
+    protocol: str | None = None  # "HTTPS", "#{protocol}"
+    port: str | None = None
+    host: str | None = None
+    path: str | None = None
+    query: str | None = None
+    status_code: str | None = None  # HTTP_301 / HTTP_302
+
+
+class Action(Model):
+    type: str  # forward | redirect | fixed-response | authenticate-oidc | authenticate-cognito
+    order: int | None = None
+    target_group_arns: list[str] = Field(default_factory=list)
+    redirect: RedirectConfig | None = None
+    fixed_response_status: str | None = None
+
+
+class RuleCondition(Model):
+    field: str  # host-header | path-pattern | http-header | query-string | source-ip | http-request-method
+    values: list[str] = Field(default_factory=list)
+
+
+class ListenerRule(Model):
+    arn: str
+    priority: str  # "default" or a number as text, as the API returns it
+    is_default: bool = False
+    conditions: list[RuleCondition] = Field(default_factory=list)
+    actions: list[Action] = Field(default_factory=list)
+
+
+class Listener(Model):
+    arn: str | None = None  # classic load balancers have no listener ARN
+    port: int
+    protocol: str  # HTTP HTTPS TCP TLS UDP TCP_UDP GENEVE; classic: HTTP HTTPS TCP SSL
+    ssl_policy: str | None = None
+    certificate_arns: list[str] | None = Field(
+        default=None, description="default certificate first, then SNI certificates; None = not collected"
+    )
+    default_actions: list[Action] = Field(default_factory=list)
+    rules: list[ListenerRule] | None = Field(
+        default=None, description="ALB listeners only; None = not collected or not applicable"
+    )
+    instance_port: int | None = None  # classic only
+    instance_protocol: str | None = None  # classic only
+
+
+class TargetHealth(Model):
+    id: str
+    port: int | None = None
+    state: str  # healthy unhealthy initial draining unused unavailable; classic: InService OutOfService
+    reason: str | None = None
+    description: str | None = None
+
+
+class TargetGroup(Model):
+    arn: str
+    name: str
+    account: str
+    region: str
+    protocol: str | None = None
+    port: int | None = None
+    target_type: str = "instance"  # instance | ip | lambda | alb
+    vpc_id: str | None = None
+    load_balancer_arns: list[str] = Field(default_factory=list)
+    health_check_path: str | None = None
+    tags: dict[str, str] | None = None
+    targets: list[TargetHealth] | None = None
+
+
+class LoadBalancer(Model):
+    arn: str = Field(description="classic load balancers get the ARN AWS would give them")
+    name: str
+    type: Literal["application", "network", "gateway", "classic"]
+    scheme: Literal["internet-facing", "internal"]
+    dns_name: str
+    account: str
+    region: str
+    vpc_id: str | None = None
+    state: str | None = None
+    created_at: datetime | None = None
+    ip_address_type: str | None = None
+    availability_zones: list[str] = Field(default_factory=list)
+    security_group_ids: list[str] = Field(default_factory=list)
+    tags: dict[str, str] | None = None
+    listeners: list[Listener] | None = None
+    instances: list[TargetHealth] | None = Field(default=None, description="classic only: instance health")
+
+    @property
+    def is_public(self) -> bool:
+        return self.scheme == "internet-facing"
+
+
+# --------------------------------------------------------------------------- AWS: the rest
+
+
+class Certificate(Model):
+    arn: str
+    account: str
+    region: str
+    domain_name: str | None = None
+    subject_alternative_names: list[str] | None = None
+    status: str | None = None  # ISSUED PENDING_VALIDATION EXPIRED REVOKED FAILED INACTIVE VALIDATION_TIMED_OUT
+    type: str | None = None  # AMAZON_ISSUED IMPORTED PRIVATE
+    key_algorithm: str | None = None
+    not_after: datetime | None = None
+    in_use: bool | None = None
+    in_use_by: list[str] | None = None
+    renewal_eligibility: str | None = None
+
+    @property
+    def names(self) -> list[str]:
+        names = list(self.subject_alternative_names or [])
+        if self.domain_name and self.domain_name not in names:
+            names.insert(0, self.domain_name)
+        return names
+
+
+class WebAcl(Model):
+    arn: str
+    id: str
+    name: str
+    account: str
+    region: str
+    resource_arns: list[str] | None = None  # None = the association listing failed
+
+
+class SecurityGroupPermission(Model):
+    protocol: str  # "-1" = all, "tcp", "udp", "icmp"
+    from_port: int | None = None
+    to_port: int | None = None
+    ipv4_ranges: list[str] = Field(default_factory=list)
+    ipv6_ranges: list[str] = Field(default_factory=list)
+    source_group_ids: list[str] = Field(default_factory=list)
+    prefix_list_ids: list[str] = Field(default_factory=list)
+
+    def covers_port(self, port: int) -> bool:
+        if self.protocol == "-1" or self.from_port is None:
+            return True
+        return self.from_port <= port <= (self.to_port if self.to_port is not None else self.from_port)
+
+    @property
+    def open_to_world(self) -> bool:
+        return "0.0.0.0/0" in self.ipv4_ranges or "::/0" in self.ipv6_ranges
+
+
+class SecurityGroup(Model):
+    id: str
+    name: str
+    account: str
+    region: str
+    vpc_id: str | None = None
+    ingress: list[SecurityGroupPermission] = Field(default_factory=list)
+    tags: dict[str, str] = Field(default_factory=dict)
+
+
+class OidcProvider(Model):
+    arn: str
+    account: str
+    url: str | None = None  # without https://, as IAM stores it; None = GetOpenIDConnectProvider failed
+    client_ids: list[str] = Field(default_factory=list)
+
+
+class ManagedPolicy(Model):
+    arn: str
+    name: str
+    default_version_id: str | None = None
+    document: dict[str, Any] | None = None  # None = could not be read
+
+
+class IamRole(Model):
+    arn: str
+    name: str
+    account: str
+    exists: bool = True  # False: the role named by a service account / association is not in IAM
+    trust_policy: dict[str, Any] | None = None
+    attached_policies: list[ManagedPolicy] | None = None
+    inline_policies: dict[str, dict[str, Any]] | None = None
+
+
+class PodIdentityAssociation(Model):
+    association_id: str
+    namespace: str
+    service_account: str
+    role_arn: str
+
+
+class EksCluster(Model):
+    name: str
+    account: str
+    region: str
+    arn: str | None = None
+    version: str | None = None
+    status: str | None = None
+    endpoint: str | None = None
+    oidc_issuer: str | None = Field(default=None, description="https://oidc.eks.<region>.amazonaws.com/id/<ID>")
+    vpc_id: str | None = None
+    auto_mode: bool | None = None
+    pod_identity_associations: list[PodIdentityAssociation] | None = None
+
+
+class EksClusterListing(Model):
+    """The cluster names that exist in one account/region (orphans: tagged for a cluster not here)."""
+
+    account: str
+    region: str
+    names: list[str]
+
+
+class AwsInventory(Model):
+    load_balancers: list[LoadBalancer] = Field(default_factory=list)
+    target_groups: list[TargetGroup] = Field(default_factory=list)
+    certificates: list[Certificate] = Field(default_factory=list)
+    web_acls: list[WebAcl] = Field(default_factory=list)
+    security_groups: list[SecurityGroup] = Field(default_factory=list)
+    oidc_providers: list[OidcProvider] = Field(default_factory=list)
+    iam_roles: list[IamRole] = Field(default_factory=list)
+    eks_clusters: list[EksCluster] = Field(default_factory=list)
+    eks_cluster_listings: list[EksClusterListing] = Field(default_factory=list)
+
+
+# --------------------------------------------------------------------------- Kubernetes
+
+
+class KubeObject(Model):
+    namespace: str | None = None
+    name: str
+    uid: str | None = None
+    labels: dict[str, str] = Field(default_factory=dict)
+    annotations: dict[str, str] = Field(default_factory=dict)
+    created_at: datetime | None = None
+
+
+class LoadBalancerIngress(Model):
+    hostname: str | None = None
+    ip: str | None = None
+
+
+class ServicePort(Model):
+    name: str | None = None
+    port: int
+    target_port: int | str | None = None
+    protocol: str = "TCP"
+    node_port: int | None = None
+    app_protocol: str | None = None
+
+
+class Service(KubeObject):
+    type: str = "ClusterIP"
+    load_balancer_class: str | None = None
+    selector: dict[str, str] | None = None
+    ports: list[ServicePort] = Field(default_factory=list)
+    load_balancer_source_ranges: list[str] = Field(default_factory=list)
+    status_ingress: list[LoadBalancerIngress] = Field(default_factory=list)
+
+
+class IngressBackend(Model):
+    service_name: str | None = None
+    service_port_number: int | None = None
+    service_port_name: str | None = None
+    resource_kind: str | None = None  # a non-Service backend
+
+
+class IngressPath(Model):
+    path: str | None = None
+    path_type: str | None = None
+    backend: IngressBackend
+
+
+class IngressRule(Model):
+    host: str | None = None
+    paths: list[IngressPath] = Field(default_factory=list)
+
+
+class IngressTls(Model):
+    hosts: list[str] = Field(default_factory=list)
+    secret_name: str | None = None
+
+
+class Ingress(KubeObject):
+    ingress_class_name: str | None = None
+    rules: list[IngressRule] = Field(default_factory=list)
+    tls: list[IngressTls] = Field(default_factory=list)
+    default_backend: IngressBackend | None = None
+    status_ingress: list[LoadBalancerIngress] = Field(default_factory=list)
+
+
+class IngressClassParametersRef(Model):
+    api_group: str | None = None
+    kind: str
+    name: str
+    scope: str | None = None
+    namespace: str | None = None
+
+
+class IngressClass(KubeObject):
+    controller: str
+    parameters: IngressClassParametersRef | None = None
+    is_default: bool = False
+
+
+class IngressClassParams(KubeObject):
+    """elbv2.k8s.aws/v1beta1 IngressClassParams; spec kept as the API returns it (camelCase keys)."""
+
+    spec: dict[str, Any] = Field(default_factory=dict)
+
+
+class ServiceAccount(KubeObject):
+    pass
+
+
+class Endpoint(Model):
+    addresses: list[str] = Field(default_factory=list)
+    ready: bool | None = None
+    serving: bool | None = None
+    terminating: bool | None = None
+    target_ref_kind: str | None = None
+    target_ref_name: str | None = None
+    node_name: str | None = None
+
+
+class EndpointPort(Model):
+    name: str | None = None
+    port: int | None = None
+    protocol: str | None = None
+
+
+class EndpointSlice(KubeObject):
+    service_name: str | None = None
+    endpoints: list[Endpoint] = Field(default_factory=list)
+    ports: list[EndpointPort] = Field(default_factory=list)
+
+
+class ControllerDeployment(KubeObject):
+    """A Deployment running the AWS Load Balancer Controller image."""
+
+    image: str
+    version: str | None = Field(default=None, description="image tag, e.g. v2.13.0")
+    replicas: int | None = None
+    ready_replicas: int = 0
+    available_replicas: int = 0
+    service_account_name: str | None = None
+    args: list[str] = Field(default_factory=list)
+    cluster_name_arg: str | None = None
+    ingress_class_arg: str | None = None
+    load_balancer_class_arg: str | None = None
+
+
+class TargetGroupBinding(KubeObject):
+    target_group_arn: str
+    service_name: str
+    service_port: int | str | None = None
+    target_type: str | None = None
+
+
+class KubeInventory(Model):
+    context: str | None = None
+    server: str | None = None
+    server_version: str | None = None
+    services: list[Service] = Field(default_factory=list)
+    ingresses: list[Ingress] = Field(default_factory=list)
+    ingress_classes: list[IngressClass] = Field(default_factory=list)
+    ingress_class_params: list[IngressClassParams] | None = None  # None: CRD absent or unreadable
+    service_accounts: list[ServiceAccount] = Field(default_factory=list)
+    endpoint_slices: list[EndpointSlice] | None = None
+    controllers: list[ControllerDeployment] = Field(default_factory=list)
+    target_group_bindings: list[TargetGroupBinding] | None = None  # None: CRD absent or unreadable
+    crds: list[str] | None = None  # names of elbv2.k8s.aws CRDs present
+
+
+# --------------------------------------------------------------------------- the whole snapshot
+
+
+class AuditTarget(Model):
+    """What was audited: one cluster (optional) and its AWS accounts and regions."""
+
+    name: str = Field(description="display name of the target, defaults to the cluster name")
+    cluster_name: str | None = None
+    context: str | None = None
+    accounts: list[str] = Field(default_factory=list)
+    regions: list[str] = Field(default_factory=list)
+
+
+class Inventory(Model):
+    schema_version: int = SCHEMA_VERSION
+    collected_at: datetime
+    target: AuditTarget
+    aws: AwsInventory = Field(default_factory=AwsInventory)
+    kubernetes: KubeInventory | None = None
+    coverage: list[Coverage] = Field(default_factory=list)
+    api_calls: dict[str, int] = Field(default_factory=dict, description="'service:Operation' -> count")
+
+    # ---------------------------------------------------------------- coverage look-ups
+
+    def coverage_of(self, collector: str, *, account: str | None = None, region: str | None = None) -> Coverage | None:
+        """The coverage entry of one collector; account/region None match any."""
+        for cov in self.coverage:
+            if cov.collector != collector:
+                continue
+            if account is not None and cov.account not in (None, account):
+                continue
+            if region is not None and cov.region not in (None, region):
+                continue
+            return cov
+        return None
+
+    def collected(self, collector: str, *, account: str | None = None, region: str | None = None) -> bool:
+        """True when the collector ran and its data is complete for that account/region."""
+        cov = self.coverage_of(collector, account=account, region=region)
+        return cov is not None and cov.complete
+
+    # ---------------------------------------------------------------- JSON round trip
+
+    def dump_json(self) -> str:
+        return self.model_dump_json(indent=1, exclude_none=False)
+
+    def save(self, path: Path) -> None:
+        path.write_text(self.dump_json(), encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: Path) -> Inventory:
+        try:
+            raw = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise SnapshotError(f"cannot read snapshot {path}: {exc.strerror or exc}") from exc
+        return cls.parse(raw, source=str(path))
+
+    @classmethod
+    def parse(cls, raw: str, *, source: str = "snapshot") -> Inventory:
+        try:
+            inv = cls.model_validate_json(raw)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first.get("loc", ()))
+            raise SnapshotError(
+                f"{source} is not an auditor snapshot: {where}: {first.get('msg')} ({exc.error_count()} errors)"
+            ) from exc
+        if inv.schema_version != SCHEMA_VERSION:
+            raise SnapshotError(
+                f"{source} has schema version {inv.schema_version}; this auditor reads {SCHEMA_VERSION}"
+            )
+        return inv

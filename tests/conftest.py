@@ -1,0 +1,42 @@
+"""Shared fixtures: one moto server per test session (reset per test), fake credentials, env hygiene."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from auditor.demo.motoserver import MotoServer
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[MotoServer]:
+    server = MotoServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def aws(moto_server: MotoServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[MotoServer]:
+    """A clean moto account reached the way a user's AWS is: through AWS_ENDPOINT_URL."""
+    moto_server.set_iam_enforcement(False)
+    moto_server.reset()
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server.url)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")  # moto answers unimplemented calls with 500: do not retry
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
+    yield moto_server
+
+
+@pytest.fixture(autouse=True)
+def _no_ambient_settings(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Tests never read the developer's AUDITOR_* settings or write auditor.db into the work tree."""
+    import os
+
+    for key in list(os.environ):
+        if key.startswith("AUDITOR_") and key != "AUDITOR_TEST_POSTGRES_URL":
+            monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("AUDITOR_DATABASE_URL", f"sqlite:///{tmp_path_factory.mktemp('db')}/auditor.db")
