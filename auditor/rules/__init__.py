@@ -1,0 +1,1 @@
+"""Rules: one module each, ``auditor/rules/<area>/<rule>.py`` exposing ``RULE``."""

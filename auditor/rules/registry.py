@@ -1,0 +1,53 @@
+"""Finds every rule module (``auditor/rules/<area>/<rule>.py`` exposing ``RULE``) and runs them."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import pkgutil
+from functools import cache
+from typing import TYPE_CHECKING
+
+import auditor.rules as rules_pkg
+from auditor.findings import Finding
+from auditor.rules.base import Rule, RuleMeta
+
+if TYPE_CHECKING:
+    from auditor.config import RuleSettings
+    from auditor.correlate.graph import ExposureGraph
+
+log = logging.getLogger(__name__)
+
+
+@cache
+def all_rules() -> tuple[Rule, ...]:
+    """Every rule, sorted by id; a module without ``RULE`` is a helper and is skipped."""
+    found: dict[str, Rule] = {}
+    for info in pkgutil.walk_packages(rules_pkg.__path__, prefix="auditor.rules."):
+        module = importlib.import_module(info.name)
+        rule = getattr(module, "RULE", None)
+        if isinstance(rule, Rule):
+            if rule.meta.id in found:
+                raise RuntimeError(f"rule id {rule.meta.id} defined twice ({info.name})")
+            found[rule.meta.id] = rule
+    return tuple(found[k] for k in sorted(found))
+
+
+def catalog() -> list[RuleMeta]:
+    """Metadata of every rule (documentation, SARIF descriptors, the API's /rules)."""
+    return [r.meta for r in all_rules()]
+
+
+def evaluate_all(graph: ExposureGraph, settings: RuleSettings, *, only: set[str] | None = None) -> list[Finding]:
+    """Run every rule over the graph. A rule that raises is a bug: it is logged and yields nothing
+    rather than taking the whole audit down (the error is visible in logs and in coverage)."""
+    findings: list[Finding] = []
+    for rule in all_rules():
+        if only is not None and rule.meta.id not in only:
+            continue
+        try:
+            findings.extend(rule.evaluate(graph, settings))
+        except Exception:
+            log.exception("rule %s crashed; its results are missing from this audit", rule.meta.id)
+            graph.rule_errors.append(rule.meta.id)
+    return findings
