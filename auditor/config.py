@@ -50,6 +50,60 @@ class RuleSettings(BaseModel):
     )
 
 
+class ApiSettings(BaseModel):
+    """The REST API of `auditor serve`."""
+
+    host: str = Field(default="127.0.0.1", description="Address to listen on; 0.0.0.0 in a container.")
+    port: int = Field(default=8080, ge=1, le=65535, description="TCP port to listen on.")
+    page_size: int = Field(
+        default=50, ge=1, le=1000, description="Items per page of list endpoints when the client gives no limit."
+    )
+    token_cache_seconds: float = Field(
+        default=10.0, ge=0,
+        description="How long a verified token is trusted without asking the database again; a revoked "
+        "token stops working within this many seconds. Saves one query per request.",
+    )
+
+
+class SchedulerSettings(BaseModel):
+    """The audit scheduler of `auditor serve` (cron per target, leases in the database)."""
+
+    lease_seconds: float = Field(
+        default=120.0, gt=0,
+        description="A running run whose heartbeat is older than this is marked failed (its process died). "
+        "Keep it several heartbeats long so a busy process is not declared dead.",
+    )
+    heartbeat_seconds: float = Field(
+        default=15.0, gt=0, description="How often a running run renews its lease."
+    )
+    misfire_grace_seconds: int = Field(
+        default=3600, ge=1,
+        description="A scheduled run missed by up to this long (process down, run still going) still runs "
+        "once when possible; missed runs are coalesced into one.",
+    )
+    max_parallel_runs: int = Field(
+        default=2, ge=1, le=16, description="Audits of different targets running at once in one process."
+    )
+    timezone: str = Field(default="UTC", description="Time zone of the cron expressions.")
+
+
+class ReportSettings(BaseModel):
+    """What happens with the report of a finished run."""
+
+    report_dir: Path | None = Field(
+        default=None, description="Write each finished run's reports (md, html, json, csv, sarif) here."
+    )
+    formats: list[str] = Field(
+        default_factory=lambda: ["markdown", "html", "json", "csv", "sarif"],
+        description="Formats written to report_dir.",
+    )
+    webhook_url: str | None = Field(
+        default=None,
+        description="Slack-compatible webhook posted after each scheduled run; a secret, never logged.",
+    )
+    webhook_timeout: float = Field(default=10.0, gt=0, description="Seconds to wait for the webhook.")
+
+
 class Settings(BaseSettings):
     """All runtime settings. Environment variables: AUDITOR_<FIELD>, nested with '__'."""
 
@@ -67,6 +121,9 @@ class Settings(BaseSettings):
     aws: AwsSettings = Field(default_factory=AwsSettings)
     kube: KubeSettings = Field(default_factory=KubeSettings)
     rules: RuleSettings = Field(default_factory=RuleSettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)
+    scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
+    reports: ReportSettings = Field(default_factory=ReportSettings)
 
 
 class AccountConfig(BaseModel):
