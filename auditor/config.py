@@ -15,13 +15,17 @@ class AwsSettings(BaseModel):
     """How the auditor talks to AWS. It shares rate limits with the running controller: be gentle."""
 
     max_concurrency: int = Field(
-        default=4, ge=1, le=32,
+        default=4,
+        ge=1,
+        le=32,
         description="Collector calls in flight at once across accounts × regions × collectors. The "
         "Describe* token bucket is ~40 deep refilling 10/s per account and region, shared with the "
         "controller; 4 keeps the auditor well under it.",
     )
     max_attempts: int = Field(
-        default=5, ge=1, le=20,
+        default=5,
+        ge=1,
+        le=20,
         description="botocore 'standard' retry mode attempts (includes the first). AWS_MAX_ATTEMPTS wins.",
     )
     connect_timeout: float = Field(default=5.0, gt=0, description="Seconds to open a connection.")
@@ -33,7 +37,9 @@ class KubeSettings(BaseModel):
     """How the auditor talks to the Kubernetes API server."""
 
     page_size: int = Field(
-        default=500, ge=1, le=5000,
+        default=500,
+        ge=1,
+        le=5000,
         description="Objects per list page (limit + continue); 500 is what kubectl uses.",
     )
     request_timeout: float = Field(default=30.0, gt=0, description="Seconds per API request.")
@@ -59,7 +65,8 @@ class ApiSettings(BaseModel):
         default=50, ge=1, le=1000, description="Items per page of list endpoints when the client gives no limit."
     )
     token_cache_seconds: float = Field(
-        default=10.0, ge=0,
+        default=10.0,
+        ge=0,
         description="How long a verified token is trusted without asking the database again; a revoked "
         "token stops working within this many seconds. Saves one query per request.",
     )
@@ -69,15 +76,15 @@ class SchedulerSettings(BaseModel):
     """The audit scheduler of `auditor serve` (cron per target, leases in the database)."""
 
     lease_seconds: float = Field(
-        default=120.0, gt=0,
+        default=120.0,
+        gt=0,
         description="A running run whose heartbeat is older than this is marked failed (its process died). "
         "Keep it several heartbeats long so a busy process is not declared dead.",
     )
-    heartbeat_seconds: float = Field(
-        default=15.0, gt=0, description="How often a running run renews its lease."
-    )
+    heartbeat_seconds: float = Field(default=15.0, gt=0, description="How often a running run renews its lease.")
     misfire_grace_seconds: int = Field(
-        default=3600, ge=1,
+        default=3600,
+        ge=1,
         description="A scheduled run missed by up to this long (process down, run still going) still runs "
         "once when possible; missed runs are coalesced into one.",
     )

@@ -30,8 +30,16 @@ IAM_PREFIX = {
 }
 
 DENIED_CODES = frozenset(
-    {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "UnauthorizedAccess",
-     "UnrecognizedClientException", "InvalidClientTokenId", "403", "AuthorizationError"}
+    {
+        "AccessDenied",
+        "AccessDeniedException",
+        "UnauthorizedOperation",
+        "UnauthorizedAccess",
+        "UnrecognizedClientException",
+        "InvalidClientTokenId",
+        "403",
+        "AuthorizationError",
+    }
 )
 
 
@@ -92,7 +100,9 @@ class AwsAccountSession:
             if existing is not None:
                 return existing
             made = self.session.client(  # type: ignore[call-overload]
-                service, region_name=region, config=client_config(self.settings, max_pool=self.settings.max_concurrency + 2)
+                service,
+                region_name=region,
+                config=client_config(self.settings, max_pool=self.settings.max_concurrency + 2),
             )
             made.meta.events.register("before-call.*.*", self._count)
             self._clients[key] = made
@@ -156,7 +166,11 @@ def open_account(
 
 
 def error_code(exc: ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code") or exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or "Unknown")
+    return str(
+        exc.response.get("Error", {}).get("Code")
+        or exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        or "Unknown"
+    )
 
 
 def translate_client_error(exc: ClientError, service: str, operation: str) -> CollectionError:

@@ -1,0 +1,293 @@
+"""Read what Ingress and Service annotations ask the controllers for, and what the controller would reject.
+
+Parsing never raises: a bad value becomes an ``AnnotationProblem`` (the ``invalid-annotation`` rule)
+and the setting falls back to what the controller would do without it.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from auditor.inventory.models import Ingress, IngressClassParams, Service
+
+ALB = "alb.ingress.kubernetes.io/"
+SVC = "service.beta.kubernetes.io/"
+LBC_INGRESS_CONTROLLER = "ingress.k8s.aws/alb"
+LBC_SERVICE_CLASS = "service.k8s.aws/nlb"
+LBC_DEFAULT_SSL_POLICY = "ELBSecurityPolicy-2016-08"
+
+_GROUP_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?$")
+_ACM_ARN = re.compile(r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[A-Za-z0-9-]+$")
+_IAM_CERT_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:server-certificate/.+$")
+_WAFV2_ARN = re.compile(r"^arn:aws[a-z-]*:wafv2:[a-z0-9-]+:\d{12}:regional/webacl/.+$")
+_SCHEMES = ("internal", "internet-facing")
+_TRUE = ("true", "yes", "1", "0.0.0.0/0")
+
+
+@dataclass(frozen=True)
+class AnnotationProblem:
+    annotation: str
+    value: str
+    message: str
+
+
+@dataclass
+class IngressSettings:
+    """What one Ingress asks the AWS Load Balancer Controller for (after IngressClassParams)."""
+
+    scheme: Literal["internal", "internet-facing"] = "internal"
+    scheme_explicit: bool = False
+    group_name: str | None = None
+    group_order: int = 0
+    listen_ports: list[tuple[str, int]] = field(default_factory=list)
+    ssl_redirect: int | None = None
+    certificate_arns: list[str] = field(default_factory=list)
+    ssl_policy: str | None = None  # None = the controller's default (ELBSecurityPolicy-2016-08)
+    wafv2_acl_arn: str | None = None  # "none" = detach, None = leave as is
+    target_type: str = "instance"
+    inbound_cidrs: list[str] = field(default_factory=list)
+    problems: list[AnnotationProblem] = field(default_factory=list)
+
+    @property
+    def effective_ssl_policy(self) -> str:
+        return self.ssl_policy or LBC_DEFAULT_SSL_POLICY
+
+
+@dataclass
+class ServiceSettings:
+    """Which controller handles a LoadBalancer Service and what it asks for (facts §2)."""
+
+    controller: Literal["lbc", "in-tree", "other", "none"]
+    lb_type: Literal["network", "classic", "unknown"] = "unknown"
+    scheme: Literal["internal", "internet-facing"] = "internet-facing"
+    scheme_explicit: bool = False
+    ssl_ports: list[str] = field(default_factory=list)
+    ssl_cert: str | None = None
+    ssl_policy: str | None = None
+    problems: list[AnnotationProblem] = field(default_factory=list)
+
+
+def _problem(problems: list[AnnotationProblem], key: str, value: str, message: str) -> None:
+    problems.append(AnnotationProblem(key, value, message))
+
+
+def _parse_json(problems: list[AnnotationProblem], key: str, value: str) -> Any:
+    try:
+        return json.loads(value)
+    except json.JSONDecodeError as exc:
+        _problem(problems, key, value, f"not valid JSON: {exc.msg} at character {exc.pos}")
+        return None
+
+
+def _listen_ports(problems: list[AnnotationProblem], key: str, value: str) -> list[tuple[str, int]] | None:
+    data = _parse_json(problems, key, value)
+    if data is None:
+        return None
+    if not isinstance(data, list) or not data:
+        _problem(problems, key, value, 'must be a non-empty JSON list like [{"HTTP": 80}, {"HTTPS": 443}]')
+        return None
+    ports: list[tuple[str, int]] = []
+    for item in data:
+        if not isinstance(item, dict) or len(item) != 1:
+            _problem(problems, key, value, f"each entry must be one protocol: port pair, got {json.dumps(item)}")
+            return None
+        ((proto, port),) = item.items()
+        if proto not in ("HTTP", "HTTPS"):
+            _problem(problems, key, value, f"protocol must be HTTP or HTTPS, got {proto!r}")
+            return None
+        if not isinstance(port, int) or isinstance(port, bool) or not 1 <= port <= 65535:
+            _problem(problems, key, value, f"port must be an integer 1-65535, got {port!r}")
+            return None
+        ports.append((proto, port))
+    return ports
+
+
+def _cidrs(problems: list[AnnotationProblem], key: str, value: str) -> list[str]:
+    out: list[str] = []
+    for raw in value.split(","):
+        item = raw.strip()
+        if not item:
+            continue
+        try:
+            out.append(str(ipaddress.ip_network(item, strict=False)))
+        except ValueError:
+            _problem(problems, key, value, f"{item!r} is not a CIDR")
+    return out
+
+
+def _params_spec(params: IngressClassParams | None) -> dict[str, Any]:
+    return params.spec if params else {}
+
+
+def ingress_settings(ing: Ingress, params: IngressClassParams | None = None) -> IngressSettings:
+    """Settings of an ALB Ingress; IngressClassParams override annotations as the controller does."""
+    a = ing.annotations
+    s = IngressSettings()
+    problems = s.problems
+    spec = _params_spec(params)
+
+    scheme = spec.get("scheme") or a.get(ALB + "scheme")
+    if scheme is not None:
+        if scheme in _SCHEMES:
+            s.scheme = "internet-facing" if scheme == "internet-facing" else "internal"
+            s.scheme_explicit = True
+        else:
+            _problem(problems, ALB + "scheme", str(scheme), "must be 'internal' or 'internet-facing'")
+
+    group = (spec.get("group") or {}).get("name") if isinstance(spec.get("group"), dict) else None
+    group = group or a.get(ALB + "group.name")
+    if group is not None:
+        if _GROUP_NAME.match(group):
+            s.group_name = group
+        else:
+            _problem(
+                problems,
+                ALB + "group.name",
+                group,
+                "must be at most 63 characters of lowercase letters, digits, '-' and '.'",
+            )
+    order = a.get(ALB + "group.order")
+    if order is not None:
+        try:
+            s.group_order = int(order)
+            if not -1000 <= s.group_order <= 1000:
+                raise ValueError
+        except ValueError:
+            _problem(problems, ALB + "group.order", order, "must be an integer from -1000 to 1000")
+            s.group_order = 0
+
+    certs = spec.get("certificateArn") or a.get(ALB + "certificate-arn")
+    if isinstance(certs, list):
+        s.certificate_arns = [str(c) for c in certs]
+    elif certs:
+        s.certificate_arns = [c.strip() for c in str(certs).split(",") if c.strip()]
+    for arn in s.certificate_arns:
+        if not (_ACM_ARN.match(arn) or _IAM_CERT_ARN.match(arn)):
+            _problem(problems, ALB + "certificate-arn", arn, "not an ACM or IAM server certificate ARN")
+
+    ports_raw = a.get(ALB + "listen-ports")
+    parsed = _listen_ports(problems, ALB + "listen-ports", ports_raw) if ports_raw is not None else None
+    if parsed is not None:
+        s.listen_ports = parsed
+    else:
+        has_tls = bool(s.certificate_arns) or bool(ing.tls)
+        s.listen_ports = [("HTTPS", 443)] if has_tls else [("HTTP", 80)]
+
+    redirect = a.get(ALB + "ssl-redirect")
+    if redirect is not None:
+        try:
+            s.ssl_redirect = int(redirect)
+        except ValueError:
+            _problem(problems, ALB + "ssl-redirect", redirect, "must be the HTTPS port number, e.g. '443'")
+        else:
+            if ("HTTPS", s.ssl_redirect) not in s.listen_ports:
+                _problem(
+                    problems,
+                    ALB + "ssl-redirect",
+                    redirect,
+                    f"port {s.ssl_redirect} is not an HTTPS port in listen-ports",
+                )
+
+    s.ssl_policy = spec.get("sslPolicy") or a.get(ALB + "ssl-policy")
+    s.wafv2_acl_arn = spec.get("wafv2AclArn") or a.get(ALB + "wafv2-acl-arn")
+    if s.wafv2_acl_arn is not None and s.wafv2_acl_arn != "none" and not _WAFV2_ARN.match(s.wafv2_acl_arn):
+        _problem(problems, ALB + "wafv2-acl-arn", s.wafv2_acl_arn, "must be a regional WAFv2 web ACL ARN or 'none'")
+
+    target_type = a.get(ALB + "target-type")
+    if target_type is not None:
+        if target_type in ("instance", "ip"):
+            s.target_type = target_type
+        else:
+            _problem(problems, ALB + "target-type", target_type, "must be 'instance' or 'ip'")
+
+    cidrs = spec.get("inboundCIDRs")
+    if isinstance(cidrs, list):
+        s.inbound_cidrs = [str(c) for c in cidrs]
+    elif (raw := a.get(ALB + "inbound-cidrs")) is not None:
+        s.inbound_cidrs = _cidrs(problems, ALB + "inbound-cidrs", raw)
+
+    for key, value in a.items():
+        if key.startswith(ALB + "actions.") or key.startswith(ALB + "conditions."):
+            data = _parse_json(problems, key, value)
+            if data is None:
+                continue
+            if key.startswith(ALB + "actions.") and (not isinstance(data, dict) or "type" not in data):
+                _problem(
+                    problems, key, value, 'must be a JSON object with a "type" (forward, redirect, fixed-response)'
+                )
+            if key.startswith(ALB + "conditions.") and not isinstance(data, list):
+                _problem(problems, key, value, "must be a JSON list of conditions")
+        elif key == ALB + "load-balancer-attributes":
+            for pair in value.split(","):
+                if pair.strip() and "=" not in pair:
+                    _problem(problems, key, value, f"{pair.strip()!r} is not key=value")
+        elif key == ALB + "healthcheck-path" and not value.startswith("/"):
+            _problem(problems, key, value, "must start with '/'")
+    return s
+
+
+def _truthy(value: str | None) -> bool:
+    return value is not None and value.strip().lower() not in ("", "false", "no", "0")
+
+
+def service_settings(svc: Service, lbc_class: str = LBC_SERVICE_CLASS) -> ServiceSettings:
+    """Which controller takes a Service and the scheme it gets (facts §2)."""
+    if svc.type != "LoadBalancer":
+        return ServiceSettings(controller="none")
+    a = svc.annotations
+    problems: list[AnnotationProblem] = []
+    lb_type_ann = a.get(SVC + "aws-load-balancer-type")
+    if svc.load_balancer_class:
+        controller: Literal["lbc", "in-tree", "other", "none"] = (
+            "lbc" if svc.load_balancer_class == lbc_class else "other"
+        )
+    elif lb_type_ann in ("external", "nlb-ip"):
+        controller = "lbc"
+    else:
+        controller = "in-tree"
+    if lb_type_ann is not None and lb_type_ann not in ("nlb", "external", "nlb-ip", "classic", "clb"):
+        _problem(problems, SVC + "aws-load-balancer-type", lb_type_ann, "must be 'external', 'nlb' or 'nlb-ip'")
+
+    settings = ServiceSettings(controller=controller, problems=problems)
+    if controller == "lbc":
+        settings.lb_type = "network"
+        settings.scheme = "internal"
+        scheme = a.get(SVC + "aws-load-balancer-scheme")
+        if scheme is not None:
+            if scheme in _SCHEMES:
+                settings.scheme = scheme  # type: ignore[assignment]
+                settings.scheme_explicit = True
+            else:
+                _problem(problems, SVC + "aws-load-balancer-scheme", scheme, "must be 'internal' or 'internet-facing'")
+        elif _truthy(a.get(SVC + "aws-load-balancer-internal")):
+            settings.scheme = "internal"
+            settings.scheme_explicit = True
+        target_type = a.get(SVC + "aws-load-balancer-nlb-target-type")
+        if target_type is not None and target_type not in ("ip", "instance"):
+            _problem(problems, SVC + "aws-load-balancer-nlb-target-type", target_type, "must be 'ip' or 'instance'")
+    elif controller == "in-tree":
+        settings.lb_type = "network" if lb_type_ann == "nlb" else "classic"
+        internal = a.get(SVC + "aws-load-balancer-internal")
+        if internal is not None:
+            settings.scheme_explicit = True
+            settings.scheme = "internal" if _truthy(internal) else "internet-facing"
+        # The in-tree provider ignores aws-load-balancer-scheme; a user who set it believes it took effect.
+        elif (scheme := a.get(SVC + "aws-load-balancer-scheme")) is not None:
+            settings.scheme_explicit = scheme == "internet-facing"
+    ssl_ports = a.get(SVC + "aws-load-balancer-ssl-ports")
+    if ssl_ports:
+        settings.ssl_ports = [p.strip() for p in ssl_ports.split(",") if p.strip()]
+    settings.ssl_cert = a.get(SVC + "aws-load-balancer-ssl-cert")
+    settings.ssl_policy = a.get(SVC + "aws-load-balancer-ssl-negotiation-policy")
+    if (raw := a.get(SVC + "aws-load-balancer-source-ranges")) is not None:
+        _cidrs(problems, SVC + "aws-load-balancer-source-ranges", raw)
+    return settings
+
+
+def ingress_class_of(ing: Ingress) -> str | None:
+    """The IngressClass name an Ingress asks for: spec field first, then the legacy annotation."""
+    return ing.ingress_class_name or ing.annotations.get("kubernetes.io/ingress.class")

@@ -1,0 +1,376 @@
+"""Correlation (pure): tie each load balancer to its Kubernetes owner and each exposure to its AWS reality.
+
+Ownership, strongest evidence first (facts §1): the controller's stack tags
+(``ingress.k8s.aws/stack``, ``service.k8s.aws/stack``), the in-tree provider's
+``kubernetes.io/service-name``, the legacy ALB-ingress tags, and last the Service/Ingress status
+hostname equal to the load balancer's DNS name (compared case-insensitively).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+
+from auditor.correlate.annotations import (
+    LBC_INGRESS_CONTROLLER,
+    LBC_SERVICE_CLASS,
+    ingress_class_of,
+    ingress_settings,
+    service_settings,
+)
+from auditor.correlate.graph import (
+    BackendRef,
+    ExposureGraph,
+    ExposurePath,
+    IngressGroup,
+    LbNode,
+    Owner,
+    Scope,
+    ServiceExposure,
+)
+from auditor.findings import KubeRef
+from auditor.inventory.models import (
+    Certificate,
+    Ingress,
+    IngressBackend,
+    IngressClassParams,
+    Inventory,
+    KubeInventory,
+    LoadBalancer,
+    SecurityGroup,
+    Service,
+    TargetGroup,
+    WebAcl,
+)
+
+log = logging.getLogger(__name__)
+
+TAG_LBC_CLUSTER = "elbv2.k8s.aws/cluster"
+TAG_INGRESS_STACK = "ingress.k8s.aws/stack"
+TAG_SERVICE_STACK = "service.k8s.aws/stack"
+TAG_INGRESS_RESOURCE = "ingress.k8s.aws/resource"
+TAG_SERVICE_RESOURCE = "service.k8s.aws/resource"
+TAG_SERVICE_NAME = "kubernetes.io/service-name"
+TAG_LEGACY_NAMESPACE = "kubernetes.io/namespace"
+TAG_LEGACY_INGRESS = "kubernetes.io/ingress-name"
+TAG_CLUSTER_PREFIX = "kubernetes.io/cluster/"
+
+
+def cluster_of(tags: dict[str, str]) -> str | None:
+    """The cluster a load balancer is tagged for, if any."""
+    if TAG_LBC_CLUSTER in tags:
+        return tags[TAG_LBC_CLUSTER]
+    for key in tags:
+        if key.startswith(TAG_CLUSTER_PREFIX):
+            return key[len(TAG_CLUSTER_PREFIX) :]
+    return None
+
+
+def controller_of(tags: dict[str, str]) -> str | None:
+    if any(k in tags for k in (TAG_LBC_CLUSTER, TAG_INGRESS_STACK, TAG_SERVICE_STACK, TAG_LEGACY_INGRESS)):
+        return "lbc"
+    if TAG_SERVICE_NAME in tags or any(k.startswith(TAG_CLUSTER_PREFIX) for k in tags):
+        return "in-tree"
+    return None
+
+
+def _key(namespace: str | None, name: str) -> str:
+    return f"{namespace}/{name}"
+
+
+class _Correlator:
+    def __init__(self, inv: Inventory) -> None:
+        self.inv = inv
+        self.kube: KubeInventory | None = inv.kubernetes
+        cluster = inv.target.cluster_name
+        if cluster is None and self.kube is not None:
+            cluster = next((c.cluster_name_arg for c in self.kube.controllers if c.cluster_name_arg), None)
+        self.g = ExposureGraph(inventory=inv, cluster_name=cluster)
+        self.hostname_owner: dict[str, Owner] = {}
+        self.service_exposures: dict[tuple[str, str], ServiceExposure] = {}
+
+    # ---------------------------------------------------------------- Kubernetes side
+
+    def kube_side(self) -> None:
+        kube = self.kube
+        if kube is None:
+            return
+        g = self.g
+        g.controllers = list(kube.controllers)
+        for svc in kube.services:
+            g._service_index[(svc.namespace or "", svc.name)] = svc
+        for eps in kube.endpoint_slices or []:
+            if eps.service_name:
+                g._slices_by_service.setdefault((eps.namespace or "", eps.service_name), []).append(eps)
+
+        alb_classes = {ic.name for ic in kube.ingress_classes if ic.controller == LBC_INGRESS_CONTROLLER}
+        default_class = next((ic.name for ic in kube.ingress_classes if ic.is_default), None)
+        params_by_name = {p.name: p for p in kube.ingress_class_params or []}
+        class_params: dict[str, IngressClassParams] = {}
+        for ic in kube.ingress_classes:
+            pref = ic.parameters
+            if pref is not None and pref.kind == "IngressClassParams" and pref.name in params_by_name:
+                class_params[ic.name] = params_by_name[pref.name]
+
+        for ing in kube.ingresses:
+            cls = ingress_class_of(ing) or default_class
+            if not (cls in alb_classes or (cls == "alb" and "kubernetes.io/ingress.class" in ing.annotations)):
+                g.other_ingresses.append(ing)
+                continue
+            ing_settings = ingress_settings(ing, class_params.get(cls or ""))
+            ref = KubeRef(kind="Ingress", namespace=ing.namespace, name=ing.name)
+            g.annotation_problems.extend((ref, p) for p in ing_settings.problems)
+            key = ing_settings.group_name or _key(ing.namespace, ing.name)
+            group = g.groups.get(key)
+            if group is None:
+                group = g.groups[key] = IngressGroup(name=key, explicit=ing_settings.group_name is not None)
+            group.members.append(ing)
+            group.settings[_key(ing.namespace, ing.name)] = ing_settings
+        for group in g.groups.values():
+            group.members.sort(key=lambda i: (group.settings_of(i).group_order, i.namespace or "", i.name))
+            owner = self._group_owner(group)
+            for ing in group.members:
+                for st in ing.status_ingress:
+                    if st.hostname:
+                        self.hostname_owner[st.hostname.lower()] = owner
+
+        lbc_class = next((c.load_balancer_class_arg for c in kube.controllers if c.load_balancer_class_arg), None)
+        for svc in kube.services:
+            settings = service_settings(svc, lbc_class or LBC_SERVICE_CLASS)
+            if settings.controller == "none":
+                continue
+            svc_ref = KubeRef(kind="Service", namespace=svc.namespace, name=svc.name)
+            g.annotation_problems.extend((svc_ref, p) for p in settings.problems)
+            exposure = ServiceExposure(service=svc, settings=settings)
+            g.services.append(exposure)
+            self.service_exposures[(svc.namespace or "", svc.name)] = exposure
+            for st in svc.status_ingress:
+                if st.hostname:
+                    self.hostname_owner[st.hostname.lower()] = self._service_owner(exposure)
+
+    @staticmethod
+    def _group_owner(group: IngressGroup) -> Owner:
+        ref = group.ref
+        return Owner(kind=ref.kind, namespace=ref.namespace, name=ref.name, group=group)  # type: ignore[arg-type]
+
+    @staticmethod
+    def _service_owner(exposure: ServiceExposure) -> Owner:
+        svc = exposure.service
+        return Owner(kind="Service", namespace=svc.namespace, name=svc.name, service=svc)
+
+    # ---------------------------------------------------------------- AWS side
+
+    def aws_side(self) -> None:
+        inv, g = self.inv, self.g
+        certs: dict[str, Certificate] = {c.arn: c for c in inv.aws.certificates}
+        sgs: dict[str, SecurityGroup] = {s.id: s for s in inv.aws.security_groups}
+        acl_of: dict[str, WebAcl] = {}
+        for acl in inv.aws.web_acls:
+            for arn in acl.resource_arns or []:
+                acl_of[arn] = acl
+        tgs_of: dict[str, list[TargetGroup]] = defaultdict(list)
+        for tg in inv.aws.target_groups:
+            for arn in tg.load_balancer_arns:
+                tgs_of[arn].append(tg)
+        listings = {(li.account, li.region): set(li.names) for li in inv.aws.eks_cluster_listings}
+        if self.inv.target.cluster_name:
+            g.eks_cluster = next((c for c in inv.aws.eks_clusters if c.name == g.cluster_name), None)
+        elif inv.aws.eks_clusters:
+            g.eks_cluster = inv.aws.eks_clusters[0]
+
+        for lb in inv.aws.load_balancers:
+            node = self._node(lb, listings)
+            node.target_groups = tgs_of.get(lb.arn, [])
+            node.web_acl = acl_of.get(lb.arn)
+            node.security_groups = [sgs[i] for i in lb.security_group_ids if i in sgs]
+            for listener in lb.listeners or []:
+                for arn in listener.certificate_arns or []:
+                    node.certificates[arn] = certs.get(arn)
+            g.load_balancers.append(node)
+            g._lb_by_arn[lb.arn] = node
+            if node.owner is not None:
+                target = node.owner.group.load_balancers if node.owner.group else None
+                if target is not None:
+                    target.append(node)
+                elif node.owner.service is not None:
+                    exp = self.service_exposures.get((node.owner.namespace or "", node.owner.name))
+                    if exp is not None:
+                        exp.load_balancers.append(node)
+        self._mark_superseded()
+
+    def _node(self, lb: LoadBalancer, listings: dict[tuple[str, str], set[str]]) -> LbNode:
+        tags = lb.tags or {}
+        cluster_tag = cluster_of(tags)
+        controller = controller_of(tags)
+        ours = self.g.cluster_name
+        scope: Scope
+        if cluster_tag is None:
+            scope = "unmanaged"
+        elif ours is not None:
+            scope = "cluster" if cluster_tag == ours else "other-cluster"
+        else:
+            scope = "cluster" if self.kube is not None else "other-cluster"
+        node = LbNode(lb=lb, scope=scope, controller=controller, cluster_tag=cluster_tag)  # type: ignore[arg-type]
+
+        legacy = (
+            _key(tags[TAG_LEGACY_NAMESPACE], tags[TAG_LEGACY_INGRESS])
+            if TAG_LEGACY_INGRESS in tags and TAG_LEGACY_NAMESPACE in tags
+            else None
+        )
+        node.stack = tags.get(TAG_INGRESS_STACK) or tags.get(TAG_SERVICE_STACK) or tags.get(TAG_SERVICE_NAME) or legacy
+
+        if scope != "other-cluster" and self.kube is not None:
+            self._find_owner(node, tags, legacy)
+
+        if cluster_tag is not None and node.owner is None:
+            names = listings.get((lb.account, lb.region))
+            if names is not None and cluster_tag not in names:
+                node.orphan = "cluster-gone"
+                node.orphan_detail = (
+                    f"tagged for cluster {cluster_tag!r}, which does not exist in {lb.account}/{lb.region}"
+                )
+            elif scope == "cluster" and self.g.kube_collected:
+                node.orphan = "owner-gone"
+                node.orphan_detail = self._owner_gone_detail(node, tags)
+        return node
+
+    def _find_owner(self, node: LbNode, tags: dict[str, str], legacy: str | None) -> None:
+        g = self.g
+        stack = node.stack
+        if stack is not None:
+            if TAG_INGRESS_STACK in tags or (legacy is not None and stack == legacy):
+                group = g.groups.get(stack)
+                if group is not None:
+                    node.owner = self._group_owner(group)
+                    node.owner_evidence = "stack-tag" if TAG_INGRESS_STACK in tags else "legacy-tag"
+            elif "/" in stack:
+                ns, _, name = stack.partition("/")
+                exposure = self.service_exposures.get((ns, name))
+                if exposure is not None:
+                    node.owner = self._service_owner(exposure)
+                    node.owner_evidence = "stack-tag" if TAG_SERVICE_STACK in tags else "legacy-tag"
+        if node.owner is None:
+            owner = self.hostname_owner.get(node.lb.dns_name.lower())
+            if owner is not None:
+                node.owner = owner
+                node.owner_evidence = "hostname"
+                if node.scope == "unmanaged":
+                    node.scope = "cluster"
+
+    def _owner_gone_detail(self, node: LbNode, tags: dict[str, str]) -> str:
+        stack = node.stack or "?"
+        if TAG_INGRESS_STACK in tags and "/" in stack:
+            ns, _, name = stack.partition("/")
+            for group in self.g.groups.values():
+                if any(m.namespace == ns and m.name == name for m in group.members):
+                    node.orphan = "superseded"
+                    return f"Ingress {stack} moved to IngressGroup {group.name!r}; this ALB was left behind"
+            return f"Ingress {stack} no longer exists"
+        if TAG_INGRESS_STACK in tags:
+            return f"IngressGroup {stack!r} has no Ingresses left"
+        return f"Service {stack} no longer exists (or is no longer type LoadBalancer)"
+
+    def _mark_superseded(self) -> None:
+        """An owner with several load balancers: the one its status points at is current, the rest leaked."""
+        owners: list[tuple[list[LbNode], list[str]]] = []
+        for group in self.g.groups.values():
+            hosts = [s.hostname.lower() for m in group.members for s in m.status_ingress if s.hostname]
+            owners.append((group.load_balancers, hosts))
+        for exp in self.g.services:
+            owners.append((exp.load_balancers, [s.hostname.lower() for s in exp.service.status_ingress if s.hostname]))
+        for nodes, hosts in owners:
+            if len(nodes) < 2 or not hosts:
+                continue
+            current = [n for n in nodes if n.lb.dns_name.lower() in hosts]
+            if not current:
+                continue
+            for n in nodes:
+                if n not in current:
+                    n.orphan = "superseded"
+                    n.orphan_detail = (
+                        f"{n.owner.ref if n.owner else 'its owner'} now uses {current[0].lb.name}; "
+                        f"this {n.lb.scheme} load balancer is left over (scheme change or regrouping)"
+                    )
+            nodes[:] = current
+
+    # ---------------------------------------------------------------- backends
+
+    def backends(self) -> None:
+        g = self.g
+        for group in g.groups.values():
+            lb = next((n for n in group.load_balancers if not n.orphan), None)
+            for ing in group.members:
+                for backend in _ingress_backends(ing):
+                    ref = self._backend_ref(ing.namespace or "", backend)
+                    if ref is None:
+                        continue
+                    g.backends.setdefault(ref, []).append(ExposurePath(via=group.ref, load_balancer=lb))
+                    if lb is not None:
+                        lb.backends.add(ref)
+        for exp in g.services:
+            lb = next((n for n in exp.load_balancers if not n.orphan), None)
+            for ref in exp.backends:
+                g.backends.setdefault(ref, []).append(ExposurePath(via=exp.ref, load_balancer=lb))
+                if lb is not None:
+                    lb.backends.add(ref)
+        for paths in g.backends.values():
+            # one path per (via, load balancer): an Ingress routing two paths to one port is one exposure
+            seen: set[tuple[str, str]] = set()
+            unique = []
+            for p in paths:
+                key = (str(p.via), p.load_balancer.arn if p.load_balancer else "")
+                if key not in seen:
+                    seen.add(key)
+                    unique.append(p)
+            paths[:] = unique
+
+    def _backend_ref(self, namespace: str, backend: IngressBackend) -> BackendRef | None:
+        if not backend.service_name:
+            return None
+        port: str | None = str(backend.service_port_number) if backend.service_port_number is not None else None
+        if port is None and backend.service_port_name:
+            svc = self.g.service(namespace, backend.service_name)
+            match = next((p for p in svc.ports if p.name == backend.service_port_name), None) if svc else None
+            port = str(match.port) if match else backend.service_port_name
+        return BackendRef(namespace, backend.service_name, port or "")
+
+
+def _ingress_backends(ing: Ingress) -> list[IngressBackend]:
+    found = [p.backend for r in ing.rules for p in r.paths]
+    if ing.default_backend is not None:
+        found.append(ing.default_backend)
+    return found
+
+
+def target_group_backend(graph: ExposureGraph, tg: TargetGroup) -> BackendRef | None:
+    """The Service port behind a target group: TargetGroupBinding first, then the controller's tags."""
+    kube = graph.inventory.kubernetes
+    for tgb in (kube.target_group_bindings or []) if kube else []:
+        if tgb.target_group_arn == tg.arn:
+            return BackendRef(tgb.namespace or "", tgb.service_name, str(tgb.service_port or ""))
+    tags = tg.tags or {}
+    if TAG_SERVICE_RESOURCE in tags:
+        ns_svc, _, port = tags[TAG_SERVICE_RESOURCE].rpartition(":")
+        ns, _, svc = ns_svc.partition("/")
+        return BackendRef(ns, svc, port)
+    if TAG_INGRESS_RESOURCE in tags:
+        # "<ns>/<ingress>-<service>:<port>": find which Ingress of the stack the prefix names.
+        ns_rest, _, port = tags[TAG_INGRESS_RESOURCE].rpartition(":")
+        ns, _, rest = ns_rest.partition("/")
+        for group in graph.groups.values():
+            for ing in group.members:
+                if ing.namespace == ns and rest.startswith(ing.name + "-"):
+                    return BackendRef(ns, rest[len(ing.name) + 1 :], port)
+    return None
+
+
+def correlate(inv: Inventory) -> ExposureGraph:
+    """Build the ExposureGraph of one inventory."""
+    c = _Correlator(inv)
+    c.kube_side()
+    c.aws_side()
+    c.backends()
+    return c.g
+
+
+__all__ = ["ExposureGraph", "Service", "correlate", "target_group_backend"]

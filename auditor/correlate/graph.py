@@ -1,0 +1,230 @@
+"""ExposureGraph: every load balancer with its Kubernetes owner, every Kubernetes exposure with its AWS reality.
+
+Built by ``auditor.correlate.build.correlate`` from an Inventory; read by rules, cost and output.
+All of it is plain data: no I/O, no clients.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from auditor.correlate.annotations import AnnotationProblem, IngressSettings, ServiceSettings
+from auditor.findings import KubeRef
+from auditor.inventory.models import (
+    Certificate,
+    ControllerDeployment,
+    EksCluster,
+    EndpointSlice,
+    IamRole,
+    Ingress,
+    Inventory,
+    LoadBalancer,
+    OidcProvider,
+    SecurityGroup,
+    Service,
+    ServiceAccount,
+    TargetGroup,
+    WebAcl,
+)
+
+Controller = Literal["lbc", "in-tree"]
+OwnerEvidence = Literal["stack-tag", "legacy-tag", "hostname"]
+OrphanReason = Literal["owner-gone", "cluster-gone", "superseded"]
+Scope = Literal["cluster", "other-cluster", "unmanaged"]
+
+
+@dataclass(frozen=True, order=True)
+class BackendRef:
+    """One port of one Service that traffic reaches (port as the Service declares it)."""
+
+    namespace: str
+    service: str
+    port: str  # the Service port number as text, or its name when the Ingress names it
+
+    def __str__(self) -> str:
+        return f"{self.namespace}/{self.service}:{self.port}"
+
+
+@dataclass
+class IngressGroup:
+    """One IngressGroup: explicit (``group.name``) or implicit (a single Ingress, name ``ns/name``)."""
+
+    name: str
+    explicit: bool
+    members: list[Ingress] = field(default_factory=list)
+    settings: dict[str, IngressSettings] = field(default_factory=dict)  # "ns/name" -> settings
+    load_balancers: list[LbNode] = field(default_factory=list)
+
+    @property
+    def ref(self) -> KubeRef:
+        if self.explicit:
+            return KubeRef(kind="IngressGroup", name=self.name)
+        first = self.members[0]
+        return KubeRef(kind="Ingress", namespace=first.namespace, name=first.name)
+
+    def settings_of(self, ing: Ingress) -> IngressSettings:
+        return self.settings[f"{ing.namespace}/{ing.name}"]
+
+    @property
+    def scheme(self) -> str:
+        schemes = {s.scheme for s in self.settings.values()}
+        return "internet-facing" if "internet-facing" in schemes else "internal"
+
+    @property
+    def hosts(self) -> list[str]:
+        found: list[str] = []
+        for ing in self.members:
+            for host in [r.host for r in ing.rules if r.host] + [h for t in ing.tls for h in t.hosts]:
+                if host not in found:
+                    found.append(host)
+        return found
+
+    @property
+    def namespaces(self) -> list[str]:
+        return sorted({m.namespace or "" for m in self.members})
+
+
+@dataclass
+class Owner:
+    """The Kubernetes owner of a load balancer."""
+
+    kind: Literal["IngressGroup", "Ingress", "Service"]
+    namespace: str | None
+    name: str
+    group: IngressGroup | None = None
+    service: Service | None = None
+
+    @property
+    def ref(self) -> KubeRef:
+        return KubeRef(kind=self.kind, namespace=self.namespace, name=self.name)
+
+
+@dataclass
+class LbNode:
+    """A load balancer with everything correlated to it."""
+
+    lb: LoadBalancer
+    scope: Scope
+    controller: Controller | None = None
+    cluster_tag: str | None = None
+    stack: str | None = None  # the stack tag value (group name, ns/name)
+    owner: Owner | None = None
+    owner_evidence: OwnerEvidence | None = None
+    orphan: OrphanReason | None = None
+    orphan_detail: str = ""
+    target_groups: list[TargetGroup] = field(default_factory=list)
+    certificates: dict[str, Certificate | None] = field(default_factory=dict)  # ARN -> cert (None: not seen)
+    web_acl: WebAcl | None = None
+    security_groups: list[SecurityGroup] = field(default_factory=list)
+    backends: set[BackendRef] = field(default_factory=set)
+
+    @property
+    def arn(self) -> str:
+        return self.lb.arn
+
+    @property
+    def kube_ref(self) -> KubeRef | None:
+        return self.owner.ref if self.owner else None
+
+
+@dataclass
+class ServiceExposure:
+    """A ``type: LoadBalancer`` Service and what it got."""
+
+    service: Service
+    settings: ServiceSettings
+    load_balancers: list[LbNode] = field(default_factory=list)
+
+    @property
+    def ref(self) -> KubeRef:
+        return KubeRef(kind="Service", namespace=self.service.namespace, name=self.service.name)
+
+    @property
+    def backends(self) -> list[BackendRef]:
+        return [BackendRef(self.service.namespace or "", self.service.name, str(p.port)) for p in self.service.ports]
+
+
+@dataclass
+class ExposurePath:
+    """One way traffic reaches a backend: through a load balancer (or an unprovisioned exposure)."""
+
+    via: KubeRef
+    load_balancer: LbNode | None
+
+
+@dataclass
+class ExposureGraph:
+    inventory: Inventory
+    cluster_name: str | None
+    load_balancers: list[LbNode] = field(default_factory=list)
+    groups: dict[str, IngressGroup] = field(default_factory=dict)
+    other_ingresses: list[Ingress] = field(default_factory=list)  # Ingresses of other controllers
+    services: list[ServiceExposure] = field(default_factory=list)
+    backends: dict[BackendRef, list[ExposurePath]] = field(default_factory=dict)
+    annotation_problems: list[tuple[KubeRef, AnnotationProblem]] = field(default_factory=list)
+    controllers: list[ControllerDeployment] = field(default_factory=list)
+    eks_cluster: EksCluster | None = None
+    rule_errors: list[str] = field(default_factory=list)
+    _service_index: dict[tuple[str, str], Service] = field(default_factory=dict)
+    _slices_by_service: dict[tuple[str, str], list[EndpointSlice]] = field(default_factory=dict)
+    _lb_by_arn: dict[str, LbNode] = field(default_factory=dict)
+
+    # ------------------------------------------------------------------ look-ups
+
+    def lb(self, arn: str) -> LbNode | None:
+        return self._lb_by_arn.get(arn)
+
+    def service(self, namespace: str, name: str) -> Service | None:
+        return self._service_index.get((namespace, name))
+
+    def endpoint_slices(self, namespace: str, name: str) -> list[EndpointSlice] | None:
+        """EndpointSlices of a Service; None when slices were not collected."""
+        if self.inventory.kubernetes is None or self.inventory.kubernetes.endpoint_slices is None:
+            return None
+        return self._slices_by_service.get((namespace, name), [])
+
+    def in_scope(self) -> list[LbNode]:
+        """Load balancers this audit speaks for: this cluster's, untagged ones, and orphans of dead clusters."""
+        return [n for n in self.load_balancers if n.scope != "other-cluster" or n.orphan is not None]
+
+    def orphans(self) -> list[LbNode]:
+        return [n for n in self.load_balancers if n.orphan]
+
+    @property
+    def kube_collected(self) -> bool:
+        return self.inventory.kubernetes is not None and self.inventory.collected("kubernetes")
+
+    def collected(self, collector: str, node: LbNode | None = None) -> bool:
+        """Whether a collector's data is complete (for a load balancer's account/region if given)."""
+        if node is None:
+            return self.inventory.collected(collector)
+        return self.inventory.collected(collector, account=node.lb.account, region=node.lb.region)
+
+    # ------------------------------------------------------------------ identity
+
+    def service_account(self, namespace: str, name: str) -> ServiceAccount | None:
+        kube = self.inventory.kubernetes
+        if kube is None:
+            return None
+        for sa in kube.service_accounts:
+            if sa.namespace == namespace and sa.name == name:
+                return sa
+        return None
+
+    def iam_role(self, arn: str) -> IamRole | None:
+        for role in self.inventory.aws.iam_roles:
+            if role.arn == arn:
+                return role
+        return None
+
+    def oidc_provider_for(self, issuer: str) -> OidcProvider | None:
+        host = issuer.removeprefix("https://").rstrip("/")
+        for provider in self.inventory.aws.oidc_providers:
+            if provider.arn.endswith(f":oidc-provider/{host}") or provider.url == host:
+                return provider
+        return None
+
+    @property
+    def ingress_groups(self) -> list[IngressGroup]:
+        return [self.groups[k] for k in sorted(self.groups)]
