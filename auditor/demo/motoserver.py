@@ -4,12 +4,24 @@ moto lacks calls the product uses; they are filled here by patching moto's backe
 different code path in the product (see tests/README.md and ../shared/facts/test-doubles.md):
 - ``wafv2:ListResourcesForWebACL`` is not implemented by moto: answered from moto's own
   association table (the same data ``GetWebACLForResource`` reads).
+- EKS Pod Identity associations (``Create/List/Describe/DeletePodIdentityAssociation``) answer 404
+  in moto: a minimal in-memory implementation is kept on moto's EKS backend (so ``/moto-api/reset``
+  clears it), checked against moto's clusters.
+- EKS ``DescribeCluster`` has no ``resourcesVpcConfig.vpcId``: filled from the first subnet's VPC
+  in moto's EC2 backend, as AWS does.
+- ACM ``ListCertificates`` summaries lack ``SubjectAlternativeNameSummaries`` and
+  ``HasAdditionalSubjectAlternativeNames``: added the way AWS fills them (first 100 names).
+- Under IAM enforcement moto checks the signature of GET/DELETE requests against the parsed query
+  instead of the (empty) body, so every EKS GET call failed with SignatureDoesNotMatch: the
+  signature is recomputed over the body that was actually sent.
 """
 
 from __future__ import annotations
 
 import json
 import socket
+import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import requests  # moto[server] depends on it
@@ -43,7 +55,190 @@ def _patch_moto() -> None:
         return json.dumps({"ResourceArns": sorted(resources)})
 
     WAFV2Response.list_resources_for_web_acl = list_resources_for_web_acl  # type: ignore[attr-defined]
+    _patch_eks_pod_identity()
+    _patch_eks_vpc_id()
+    _patch_acm_san_summaries()
+    _patch_signature_of_bodyless_requests()
     _PATCHED = True
+
+
+# --------------------------------------------------------------------------- EKS Pod Identity
+
+
+def _pod_identity_table(backend: Any) -> dict[str, dict[str, Any]]:
+    """association id -> association, stored on moto's EKS backend so a reset clears it."""
+    table: dict[str, dict[str, Any]] | None = getattr(backend, "_auditor_pod_identity", None)
+    if table is None:
+        table = {}
+        backend._auditor_pod_identity = table
+    return table
+
+
+def _patch_eks_pod_identity() -> None:
+    from moto.eks import urls as eks_urls
+    from moto.eks.exceptions import InvalidParameterException, ResourceInUseException, ResourceNotFoundException
+    from moto.eks.responses import EKSResponse
+
+    base = "{0}/clusters/(?P<name>[^/]+)/pod-identity-associations"
+    eks_urls.url_paths[base + "$"] = eks_urls.response.dispatch
+    eks_urls.url_paths[base + "/(?P<associationId>[^/]+)$"] = eks_urls.response.dispatch
+
+    def cluster_of(resp: Any) -> Any:
+        # raises moto's own ResourceNotFoundException (404) for an unknown cluster
+        return resp.eks_backend.describe_cluster(name=resp._get_param("name"))
+
+    def not_found(association_id: str) -> Exception:
+        return ResourceNotFoundException(  # type: ignore[no-any-return]
+            clusterName=None,
+            nodegroupName=None,
+            fargateProfileName=None,
+            addonName=None,
+            message=f"No Pod Identity Association found with id {association_id}",
+        )
+
+    def find(resp: Any) -> dict[str, Any]:
+        cluster = cluster_of(resp)
+        association_id = resp._get_param("associationId")
+        found = _pod_identity_table(resp.eks_backend).get(association_id)
+        if found is None or found["clusterName"] != cluster.name:
+            raise not_found(association_id)
+        return found
+
+    def create_pod_identity_association(self: Any) -> Any:
+        from moto.core.responses import ActionResult
+
+        cluster = cluster_of(self)
+        namespace, service_account = self._get_param("namespace"), self._get_param("serviceAccount")
+        role_arn = self._get_param("roleArn")
+        if not (namespace and service_account and role_arn):
+            raise InvalidParameterException(message="namespace, serviceAccount and roleArn are required")
+        table = _pod_identity_table(self.eks_backend)
+        if any(
+            a["clusterName"] == cluster.name and a["namespace"] == namespace and a["serviceAccount"] == service_account
+            for a in table.values()
+        ):
+            raise ResourceInUseException(
+                clusterName=cluster.name,
+                nodegroupName=None,
+                addonName=None,
+                message="Association already exists for this namespace and service account",
+            )
+        association_id = "a-" + uuid.uuid4().hex[:17]
+        now = datetime.now(UTC)
+        association = {
+            "clusterName": cluster.name,
+            "namespace": namespace,
+            "serviceAccount": service_account,
+            "roleArn": role_arn,
+            "associationArn": cluster.arn.replace(":cluster/", ":podidentityassociation/") + "/" + association_id,
+            "associationId": association_id,
+            "tags": self._get_param("tags") or {},
+            "createdAt": now,
+            "modifiedAt": now,
+        }
+        table[association_id] = association
+        return ActionResult({"association": association})
+
+    def list_pod_identity_associations(self: Any) -> Any:
+        from moto.core.responses import ActionResult
+
+        cluster = cluster_of(self)
+        namespace, service_account = self._get_param("namespace"), self._get_param("serviceAccount")
+        rows = [
+            {k: a[k] for k in ("clusterName", "namespace", "serviceAccount", "associationArn", "associationId")}
+            for a in _pod_identity_table(self.eks_backend).values()
+            if a["clusterName"] == cluster.name
+            and (not namespace or a["namespace"] == namespace)
+            and (not service_account or a["serviceAccount"] == service_account)
+        ]
+        rows.sort(key=lambda r: r["associationId"])
+        max_results = int(self._get_param("maxResults") or 100)
+        start = int(self._get_param("nextToken") or 0)
+        page = rows[start : start + max_results]
+        result: dict[str, Any] = {"associations": page}
+        if start + max_results < len(rows):
+            result["nextToken"] = str(start + max_results)
+        return ActionResult(result)
+
+    def describe_pod_identity_association(self: Any) -> Any:
+        from moto.core.responses import ActionResult
+
+        return ActionResult({"association": find(self)})
+
+    def delete_pod_identity_association(self: Any) -> Any:
+        from moto.core.responses import ActionResult
+
+        association = find(self)
+        del _pod_identity_table(self.eks_backend)[association["associationId"]]
+        return ActionResult({"association": association})
+
+    EKSResponse.create_pod_identity_association = create_pod_identity_association  # type: ignore[attr-defined]
+    EKSResponse.list_pod_identity_associations = list_pod_identity_associations  # type: ignore[attr-defined]
+    EKSResponse.describe_pod_identity_association = describe_pod_identity_association  # type: ignore[attr-defined]
+    EKSResponse.delete_pod_identity_association = delete_pod_identity_association  # type: ignore[attr-defined]
+
+
+def _patch_eks_vpc_id() -> None:
+    from moto.ec2.models import ec2_backends
+    from moto.eks.models import EKSBackend
+
+    original = EKSBackend.describe_cluster
+
+    def describe_cluster(self: Any, name: str) -> Any:
+        cluster = original(self, name)
+        vpc_config = cluster.resources_vpc_config
+        if isinstance(vpc_config, dict) and not vpc_config.get("vpcId") and vpc_config.get("subnetIds"):
+            subnet_id = vpc_config["subnetIds"][0]
+            subnets = ec2_backends[self.account_id][self.region_name].subnets
+            for by_zone in subnets.values():
+                if subnet_id in by_zone:
+                    vpc_config["vpcId"] = by_zone[subnet_id].vpc_id
+                    break
+        return cluster
+
+    EKSBackend.describe_cluster = describe_cluster  # type: ignore[method-assign]
+
+
+# --------------------------------------------------------------------------- ACM
+
+
+def _patch_acm_san_summaries() -> None:
+    from moto.acm.responses import AWSCertificateManagerResponse
+    from moto.core.responses import ActionResult
+
+    def list_certificates(self: Any) -> Any:
+        certs = []
+        statuses = self._get_param("CertificateStatuses")
+        includes = self._get_param("Includes")
+        for bundle in self.acm_backend.list_certificates(statuses, includes):
+            summary = bundle.describe()["Certificate"]
+            summary["InUse"] = bool(summary.pop("InUseBy", []))
+            summary["Exported"] = bundle.cert_options["Export"] == "ENABLED"
+            names = list(summary.get("SubjectAlternativeNames") or [])
+            summary["SubjectAlternativeNameSummaries"] = names[:100]
+            summary["HasAdditionalSubjectAlternativeNames"] = len(names) > 100
+            certs.append(summary)
+        return ActionResult({"CertificateSummaryList": certs})
+
+    AWSCertificateManagerResponse.list_certificates = list_certificates  # type: ignore[method-assign]
+
+
+# --------------------------------------------------------------------------- IAM enforcement
+
+
+def _patch_signature_of_bodyless_requests() -> None:
+    from moto.iam.access_control import IAMRequestBase
+
+    original = IAMRequestBase._create_aws_request
+
+    def create_aws_request(self: Any) -> Any:
+        request = original(self)
+        if not self._body:
+            # the client signed an empty payload; moto passed its parsed query dict as the body
+            request.data = b""
+        return request
+
+    IAMRequestBase._create_aws_request = create_aws_request  # type: ignore[method-assign]
 
 
 def _associations(backend: Any) -> dict[str, str]:
