@@ -242,7 +242,11 @@ class PodIdentityAssociation(Model):
     association_id: str
     namespace: str
     service_account: str
-    role_arn: str
+    role_arn: str | None = Field(
+        default=None,
+        description="None = not described: ListPodIdentityAssociations has no role, so only the "
+        "associations of the controller's service accounts are described",
+    )
 
 
 class EksCluster(Model):
