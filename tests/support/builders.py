@@ -1,0 +1,493 @@
+"""Small builders for Inventory snapshots, so correlation and rule tests read like the situation they test.
+
+Defaults describe a healthy cluster "demo" in account 111122223333 / eu-west-1 with every collector
+complete; each test changes only what it is about. ``coverage(failed=...)`` makes UNKNOWN cases.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from auditor.inventory.models import (
+    Action,
+    AuditTarget,
+    AwsInventory,
+    Certificate,
+    ControllerDeployment,
+    Coverage,
+    CoverageStatus,
+    EksCluster,
+    EksClusterListing,
+    Endpoint,
+    EndpointSlice,
+    IamRole,
+    Ingress,
+    IngressBackend,
+    IngressClass,
+    IngressPath,
+    IngressRule,
+    IngressTls,
+    Inventory,
+    KubeInventory,
+    Listener,
+    ListenerRule,
+    LoadBalancer,
+    LoadBalancerIngress,
+    ManagedPolicy,
+    OidcProvider,
+    RedirectConfig,
+    RuleCondition,
+    SecurityGroup,
+    SecurityGroupPermission,
+    Service,
+    ServiceAccount,
+    ServicePort,
+    TargetGroup,
+    TargetHealth,
+    WebAcl,
+)
+
+ACCOUNT = "111122223333"
+REGION = "eu-west-1"
+CLUSTER = "demo"
+AWS_COLLECTORS = ("elbv2", "elb", "acm", "wafv2", "ec2", "iam", "eks")
+NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+ISSUER = "https://oidc.eks.eu-west-1.amazonaws.com/id/ABCDEF0123456789"
+
+
+def arn(service: str, resource: str, region: str = REGION) -> str:
+    return f"arn:aws:{service}:{region}:{ACCOUNT}:{resource}"
+
+
+def dns(name: str, kind: str = "application") -> str:
+    if kind == "network":
+        return f"{name}-0123456789.elb.{REGION}.amazonaws.com"
+    return f"{name}-0123456789.{REGION}.elb.amazonaws.com"
+
+
+# ------------------------------------------------------------------ AWS
+
+
+def forward(*tg_arns: str) -> Action:
+    return Action(type="forward", target_group_arns=list(tg_arns))
+
+
+def redirect_https(port: str = "443") -> Action:
+    return Action(type="redirect", redirect=RedirectConfig(protocol="HTTPS", port=port, status_code="HTTP_301"))
+
+
+def fixed_404() -> Action:
+    return Action(type="fixed-response", fixed_response_status="404")
+
+
+def rule(
+    priority: int, *, hosts: tuple[str, ...] = (), paths: tuple[str, ...] = ("/*",), action: Action
+) -> ListenerRule:
+    conditions = []
+    if hosts:
+        conditions.append(RuleCondition(field="host-header", values=list(hosts)))
+    if paths:
+        conditions.append(RuleCondition(field="path-pattern", values=list(paths)))
+    return ListenerRule(
+        arn=arn("elasticloadbalancing", f"listener-rule/app/x/{priority}"),
+        priority=str(priority),
+        conditions=conditions,
+        actions=[action],
+    )
+
+
+def listener(
+    port: int,
+    protocol: str,
+    *,
+    default: Action | None = None,
+    rules: list[ListenerRule] | None = None,
+    certs: list[str] | None = None,
+    ssl_policy: str | None = None,
+    lb_name: str = "x",
+) -> Listener:
+    tls = protocol in ("HTTPS", "TLS", "SSL")
+    return Listener(
+        arn=arn("elasticloadbalancing", f"listener/app/{lb_name}/{port}"),
+        port=port,
+        protocol=protocol,
+        ssl_policy=ssl_policy if ssl_policy is not None else ("ELBSecurityPolicy-TLS13-1-2-2021-06" if tls else None),
+        certificate_arns=certs if certs is not None else ([] if tls else None),
+        default_actions=[default or fixed_404()],
+        rules=rules if rules is not None else ([] if protocol in ("HTTP", "HTTPS") else None),
+    )
+
+
+def ingress_tags(stack: str, cluster: str = CLUSTER) -> dict[str, str]:
+    return {
+        "elbv2.k8s.aws/cluster": cluster,
+        "ingress.k8s.aws/stack": stack,
+        "ingress.k8s.aws/resource": "LoadBalancer",
+    }
+
+
+def service_tags(stack: str, cluster: str = CLUSTER) -> dict[str, str]:
+    return {
+        "elbv2.k8s.aws/cluster": cluster,
+        "service.k8s.aws/stack": stack,
+        "service.k8s.aws/resource": "LoadBalancer",
+    }
+
+
+def intree_tags(service: str, cluster: str = CLUSTER) -> dict[str, str]:
+    return {f"kubernetes.io/cluster/{cluster}": "owned", "kubernetes.io/service-name": service}
+
+
+def load_balancer(
+    name: str,
+    *,
+    type: str = "application",
+    scheme: str = "internet-facing",
+    tags: dict[str, str] | None = None,
+    listeners: list[Listener] | None = None,
+    sgs: list[str] | None = None,
+    instances: list[TargetHealth] | None = None,
+    region: str = REGION,
+    azs: int = 2,
+) -> LoadBalancer:
+    kind = {"application": "app", "network": "net", "classic": "", "gateway": "gwy"}[type]
+    lb_arn = (
+        arn("elasticloadbalancing", f"loadbalancer/{name}", region)
+        if type == "classic"
+        else arn("elasticloadbalancing", f"loadbalancer/{kind}/{name}/0123456789abcdef", region)
+    )
+    return LoadBalancer(
+        arn=lb_arn,
+        name=name,
+        type=type,  # type: ignore[arg-type]
+        scheme=scheme,  # type: ignore[arg-type]
+        dns_name=dns(name, type),
+        account=ACCOUNT,
+        region=region,
+        vpc_id="vpc-1",
+        state="active",
+        availability_zones=[f"{region}{z}" for z in "abc"[:azs]],
+        security_group_ids=sgs if sgs is not None else ([] if type == "network" else [f"sg-{name}"]),
+        tags=tags if tags is not None else {},
+        listeners=listeners if listeners is not None else [],
+        instances=instances,
+    )
+
+
+def target_group(
+    name: str,
+    lb: LoadBalancer,
+    *,
+    targets: list[TargetHealth] | None = None,
+    tags: dict[str, str] | None = None,
+    port: int = 80,
+    protocol: str = "HTTP",
+) -> TargetGroup:
+    return TargetGroup(
+        arn=arn("elasticloadbalancing", f"targetgroup/{name}/0123456789abcdef"),
+        name=name,
+        account=ACCOUNT,
+        region=lb.region,
+        protocol=protocol,
+        port=port,
+        target_type="ip",
+        load_balancer_arns=[lb.arn],
+        tags=tags or {},
+        targets=targets if targets is not None else [TargetHealth(id="10.0.1.10", port=port, state="healthy")],
+    )
+
+
+def certificate(
+    name: str,
+    domain: str,
+    *,
+    sans: tuple[str, ...] = (),
+    days: int = 300,
+    status: str = "ISSUED",
+    key: str = "RSA_2048",
+) -> Certificate:
+    return Certificate(
+        arn=arn("acm", f"certificate/{name}"),
+        account=ACCOUNT,
+        region=REGION,
+        domain_name=domain,
+        subject_alternative_names=[domain, *sans],
+        status=status,
+        type="AMAZON_ISSUED",
+        key_algorithm=key,
+        not_after=NOW + timedelta(days=days),
+        in_use=True,
+    )
+
+
+def web_acl(name: str, *resources: str) -> WebAcl:
+    return WebAcl(
+        arn=arn("wafv2", f"regional/webacl/{name}/0000"),
+        id="0000",
+        name=name,
+        account=ACCOUNT,
+        region=REGION,
+        resource_arns=list(resources),
+    )
+
+
+def security_group(sg_id: str, *open_ports: int, cidr: str = "0.0.0.0/0") -> SecurityGroup:
+    return SecurityGroup(
+        id=sg_id,
+        name=sg_id,
+        account=ACCOUNT,
+        region=REGION,
+        vpc_id="vpc-1",
+        ingress=[
+            SecurityGroupPermission(protocol="tcp", from_port=p, to_port=p, ipv4_ranges=[cidr]) for p in open_ports
+        ],
+    )
+
+
+# ------------------------------------------------------------------ Kubernetes
+
+
+def ingress(
+    namespace: str,
+    name: str,
+    *,
+    annotations: dict[str, str] | None = None,
+    hosts: tuple[str, ...] = (),
+    backend: tuple[str, int] = ("web", 80),
+    tls_hosts: tuple[str, ...] = (),
+    lb: LoadBalancer | None = None,
+    ingress_class: str | None = "alb",
+) -> Ingress:
+    paths = [
+        IngressPath(
+            path="/",
+            path_type="Prefix",
+            backend=IngressBackend(service_name=backend[0], service_port_number=backend[1]),
+        )
+    ]
+    rules = [IngressRule(host=h, paths=paths) for h in hosts] if hosts else [IngressRule(paths=paths)]
+    return Ingress(
+        namespace=namespace,
+        name=name,
+        uid=f"uid-{namespace}-{name}",
+        annotations=annotations or {},
+        ingress_class_name=ingress_class,
+        rules=rules,
+        tls=[IngressTls(hosts=list(tls_hosts))] if tls_hosts else [],
+        status_ingress=[LoadBalancerIngress(hostname=lb.dns_name)] if lb else [],
+    )
+
+
+def service(
+    namespace: str,
+    name: str,
+    *,
+    type: str = "LoadBalancer",
+    ports: tuple[int, ...] = (80,),
+    annotations: dict[str, str] | None = None,
+    lb_class: str | None = None,
+    lb: LoadBalancer | None = None,
+    source_ranges: tuple[str, ...] = (),
+    selector: dict[str, str] | None = None,
+    app_protocol: str | None = None,
+) -> Service:
+    return Service(
+        namespace=namespace,
+        name=name,
+        uid=f"uid-{namespace}-{name}",
+        annotations=annotations or {},
+        type=type,
+        load_balancer_class=lb_class,
+        selector=selector if selector is not None else {"app": name},
+        ports=[ServicePort(name=f"p{p}", port=p, target_port=p, app_protocol=app_protocol) for p in ports],
+        load_balancer_source_ranges=list(source_ranges),
+        status_ingress=[LoadBalancerIngress(hostname=lb.dns_name)] if lb else [],
+    )
+
+
+def endpoint_slice(namespace: str, service_name: str, *, ready: int = 1, not_ready: int = 0) -> EndpointSlice:
+    endpoints = [Endpoint(addresses=[f"10.0.1.{i}"], ready=True) for i in range(ready)]
+    endpoints += [Endpoint(addresses=[f"10.0.2.{i}"], ready=False) for i in range(not_ready)]
+    return EndpointSlice(
+        namespace=namespace, name=f"{service_name}-abc", service_name=service_name, endpoints=endpoints
+    )
+
+
+def alb_class() -> IngressClass:
+    return IngressClass(name="alb", controller="ingress.k8s.aws/alb")
+
+
+def controller(
+    version: str = "v2.13.0", *, ready: int = 2, sa: str = "aws-load-balancer-controller"
+) -> ControllerDeployment:
+    return ControllerDeployment(
+        namespace="kube-system",
+        name="aws-load-balancer-controller",
+        image=f"public.ecr.aws/eks/aws-load-balancer-controller:{version}",
+        version=version,
+        replicas=2,
+        ready_replicas=ready,
+        available_replicas=ready,
+        service_account_name=sa,
+        args=[f"--cluster-name={CLUSTER}"],
+        cluster_name_arg=CLUSTER,
+    )
+
+
+def controller_sa(role_arn: str | None = None) -> ServiceAccount:
+    annotations = {"eks.amazonaws.com/role-arn": role_arn} if role_arn else {}
+    return ServiceAccount(namespace="kube-system", name="aws-load-balancer-controller", annotations=annotations)
+
+
+def oidc_provider(issuer: str = ISSUER) -> OidcProvider:
+    host = issuer.removeprefix("https://")
+    return OidcProvider(
+        arn=f"arn:aws:iam::{ACCOUNT}:oidc-provider/{host}", account=ACCOUNT, url=host, client_ids=["sts.amazonaws.com"]
+    )
+
+
+def irsa_trust(
+    issuer: str = ISSUER, sa: str = "system:serviceaccount:kube-system:aws-load-balancer-controller"
+) -> dict[str, Any]:
+    host = issuer.removeprefix("https://")
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Federated": f"arn:aws:iam::{ACCOUNT}:oidc-provider/{host}"},
+                "Action": "sts:AssumeRoleWithWebIdentity",
+                "Condition": {"StringEquals": {f"{host}:sub": sa, f"{host}:aud": "sts.amazonaws.com"}},
+            }
+        ],
+    }
+
+
+def role(name: str, *, actions: list[str], trust: dict[str, Any] | None = None, exists: bool = True) -> IamRole:
+    doc = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": actions, "Resource": "*"}]}
+    return IamRole(
+        arn=f"arn:aws:iam::{ACCOUNT}:role/{name}",
+        name=name,
+        account=ACCOUNT,
+        exists=exists,
+        trust_policy=(trust or irsa_trust()) if exists else None,
+        attached_policies=[
+            ManagedPolicy(arn=f"arn:aws:iam::{ACCOUNT}:policy/{name}", name=name, default_version_id="v1", document=doc)
+        ]
+        if exists
+        else None,
+        inline_policies={} if exists else None,
+    )
+
+
+def eks_cluster(name: str = CLUSTER, *, issuer: str = ISSUER, auto_mode: bool = False) -> EksCluster:
+    return EksCluster(
+        name=name,
+        account=ACCOUNT,
+        region=REGION,
+        arn=arn("eks", f"cluster/{name}"),
+        version="1.31",
+        status="ACTIVE",
+        oidc_issuer=issuer,
+        vpc_id="vpc-1",
+        auto_mode=auto_mode,
+        pod_identity_associations=[],
+    )
+
+
+# ------------------------------------------------------------------ the snapshot
+
+
+def coverage(
+    *, failed: dict[str, str] | None = None, kube: bool = True, regions: tuple[str, ...] = (REGION,)
+) -> list[Coverage]:
+    """Complete coverage, except the collectors in ``failed`` (collector -> AWS error code)."""
+    failed = failed or {}
+    out: list[Coverage] = []
+    for collector in AWS_COLLECTORS:
+        for region in (None,) if collector == "iam" else regions:
+            code = failed.get(collector)
+            out.append(
+                Coverage(
+                    source="aws",
+                    collector=collector,
+                    account=ACCOUNT,
+                    region=region,
+                    status=CoverageStatus.ERROR if code else CoverageStatus.OK,
+                    error_code=code,
+                    message=f"{collector} failed: {code}" if code else None,
+                )
+            )
+    if kube:
+        code = failed.get("kubernetes")
+        out.append(
+            Coverage(
+                source="kubernetes",
+                collector="kubernetes",
+                status=CoverageStatus.ERROR if code else CoverageStatus.OK,
+                error_code=code,
+            )
+        )
+    return out
+
+
+def inventory(
+    *,
+    lbs: list[LoadBalancer] | None = None,
+    target_groups: list[TargetGroup] | None = None,
+    certificates: list[Certificate] | None = None,
+    web_acls: list[WebAcl] | None = None,
+    security_groups: list[SecurityGroup] | None = None,
+    oidc_providers: list[OidcProvider] | None = None,
+    iam_roles: list[IamRole] | None = None,
+    eks_clusters: list[EksCluster] | None = None,
+    cluster_names: list[str] | None = None,
+    services: list[Service] | None = None,
+    ingresses: list[Ingress] | None = None,
+    ingress_classes: list[IngressClass] | None = None,
+    controllers: list[ControllerDeployment] | None = None,
+    service_accounts: list[ServiceAccount] | None = None,
+    endpoint_slices: list[EndpointSlice] | None = None,
+    failed: dict[str, str] | None = None,
+    kube: bool = True,
+    cluster: str | None = CLUSTER,
+) -> Inventory:
+    """A snapshot; ``kube=False`` means no cluster was audited (AWS only)."""
+    kube_inv = None
+    if kube:
+        kube_inv = KubeInventory(
+            context="test",
+            services=services or [],
+            ingresses=ingresses or [],
+            ingress_classes=ingress_classes if ingress_classes is not None else [alb_class()],
+            ingress_class_params=[],
+            service_accounts=service_accounts or [],
+            endpoint_slices=endpoint_slices if endpoint_slices is not None else [],
+            controllers=controllers or [],
+            target_group_bindings=[],
+            crds=[],
+        )
+    return Inventory(
+        collected_at=NOW,
+        target=AuditTarget(name=cluster or "aws", cluster_name=cluster, accounts=[ACCOUNT], regions=[REGION]),
+        aws=AwsInventory(
+            load_balancers=lbs or [],
+            target_groups=target_groups or [],
+            certificates=certificates or [],
+            web_acls=web_acls or [],
+            security_groups=security_groups or [],
+            oidc_providers=oidc_providers or [],
+            iam_roles=iam_roles or [],
+            eks_clusters=eks_clusters if eks_clusters is not None else ([eks_cluster(cluster)] if cluster else []),
+            eks_cluster_listings=[
+                EksClusterListing(
+                    account=ACCOUNT,
+                    region=REGION,
+                    names=cluster_names if cluster_names is not None else ([cluster] if cluster else []),
+                )
+            ],
+        ),
+        kubernetes=kube_inv,
+        coverage=coverage(failed=failed, kube=kube),
+    )
