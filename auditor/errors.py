@@ -9,7 +9,8 @@
     ├── StoreError                    the database is unreachable or inconsistent
     ├── InstallError                  `auditor install-alb` could not finish a step
     │   └── InstallRefused            a safety check refused to go on (Auto Mode, foreign controller)
-    └── NotFound                      an object asked for by id does not exist (API 404)
+    ├── NotFound                      an object asked for by id does not exist (API 404)
+    └── Conflict                      the request clashes with current state, e.g. a run already going (API 409)
 
 Boundaries: boto3 ``ClientError`` and kubernetes ``ApiException`` become ``CollectionError`` in
 the collectors (and then coverage data, never a crash); the API maps ``AuditorError`` subclasses
@@ -81,3 +82,9 @@ class NotFound(AuditorError):
     """An object requested by id does not exist."""
 
     exit_code = 2
+
+
+class Conflict(AuditorError):
+    """The request clashes with the current state (a run of that target is already going, a name is taken)."""
+
+    exit_code = 7
