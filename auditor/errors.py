@@ -23,7 +23,7 @@ from __future__ import annotations
 class AuditorError(Exception):
     """Base of every error the auditor raises deliberately."""
 
-    exit_code = 1
+    exit_code = 8
 
 
 class ConfigError(AuditorError):

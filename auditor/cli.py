@@ -1,0 +1,246 @@
+"""The `auditor` command line: parse flags, call the pipeline, render, map errors to exit codes.
+
+Exit codes: 0 fine; 1 findings at or above --fail-on; 2 bad flags/config/snapshot; 3 target
+unreachable; 4 database; 5/6 install failed/refused; 8 other auditor errors.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+
+from auditor import __version__
+from auditor.config import AccountConfig, Settings, TargetConfig, get_settings, load_targets
+from auditor.errors import AuditorError, ConfigError
+from auditor.findings import AuditResult, Severity
+from auditor.inventory.models import Inventory
+from auditor.logs import configure_logging
+from auditor.progress import ProgressEvent, ProgressFn
+
+log = logging.getLogger(__name__)
+stderr = Console(stderr=True, highlight=False)
+
+AUDIT_FORMATS = ("table", "json", "sarif", "markdown")
+_STATUS_MARK = {
+    "ok": "[green]ok[/]",
+    "partial": "[yellow]partial[/]",
+    "error": "[red]error[/]",
+    "skipped": "[dim]skipped[/]",
+}
+
+
+# ------------------------------------------------------------------ helpers
+
+
+def progress_printer(quiet: bool = False) -> ProgressFn:
+    """Progress to stderr: one line per finished step (stdout stays clean for --output json)."""
+
+    def show(event: ProgressEvent) -> None:
+        if quiet or event.status == "running":
+            return
+        mark = _STATUS_MARK.get(event.status, event.status)
+        stderr.print(f"  {mark} {event.stage}: ", end="", markup=True)
+        stderr.print(event.message, markup=False)
+
+    return show
+
+
+def target_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """The flags that say what to audit (shared by audit and collect)."""
+    options = [
+        click.option("--config", "config_file", type=click.Path(path_type=Path), help="Targets file (YAML)."),
+        click.option("--target", "target_names", multiple=True, help="Only these targets of the config file."),
+        click.option("--context", help="kubeconfig context (default: current context)."),
+        click.option("--kubeconfig", type=click.Path(path_type=Path), help="kubeconfig file."),
+        click.option("--in-cluster", is_flag=True, help="Use the pod's service account."),
+        click.option("--no-kubernetes", is_flag=True, help="Audit AWS only."),
+        click.option("--cluster-name", help="EKS cluster name (as the controller's clusterName)."),
+        click.option("--region", "regions", multiple=True, help="AWS region (repeatable)."),
+        click.option("--role-arn", "role_arns", multiple=True, help="Role to assume, one per account (repeatable)."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def resolve_targets(settings: Settings, **flags: Any) -> list[TargetConfig]:
+    config_file: Path | None = flags.get("config_file") or settings.config_file
+    names: tuple[str, ...] = flags.get("target_names") or ()
+    if config_file is not None:
+        targets = load_targets(config_file)
+        if names:
+            unknown = sorted(set(names) - {t.name for t in targets})
+            if unknown:
+                raise ConfigError(f"no target named {', '.join(unknown)} in {config_file}")
+            targets = [t for t in targets if t.name in names]
+        return targets
+    if names:
+        raise ConfigError("--target needs --config (or AUDITOR_CONFIG_FILE)")
+    accounts = [AccountConfig(role_arn=arn) for arn in flags.get("role_arns") or ()] or [AccountConfig()]
+    try:
+        return [
+            TargetConfig(
+                name=flags.get("cluster_name") or flags.get("context") or "default",
+                cluster_name=flags.get("cluster_name"),
+                context=flags.get("context"),
+                kubeconfig=flags.get("kubeconfig"),
+                in_cluster=bool(flags.get("in_cluster")),
+                kubernetes=not flags.get("no_kubernetes"),
+                regions=list(flags.get("regions") or ()),
+                accounts=accounts,
+            )
+        ]
+    except ValueError as exc:  # pydantic validation of flags (e.g. a malformed --role-arn)
+        raise ConfigError(str(exc).splitlines()[-1].strip()) from exc
+
+
+def emit(results: list[AuditResult], fmt: str, *, include_pass: bool) -> None:
+    """Write the results to stdout in the chosen format."""
+    from auditor.output import render
+
+    if fmt == "json" and len(results) > 1:
+        docs = [json.loads(render(r, "json", include_pass=include_pass)) for r in results]
+        click.echo(json.dumps({"targets": docs}, indent=2))
+        return
+    color = fmt == "table" and sys.stdout.isatty()
+    width = Console().width if color else 120
+    for result in results:
+        click.echo(render(result, fmt, include_pass=include_pass, color=color, width=width))
+
+
+def gate(results: list[AuditResult], fail_on: str | None) -> int:
+    if fail_on is None:
+        return 0
+    threshold = Severity.parse(fail_on)
+    worst = [r.worst_severity() for r in results]
+    return 1 if any(w is not None and w.rank >= threshold.rank for w in worst) else 0
+
+
+# ------------------------------------------------------------------ commands
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="auditor")
+@click.option("--log-level", default=None, help="DEBUG, INFO, WARNING (default from AUDITOR_LOG_LEVEL).")
+@click.pass_context
+def cli(ctx: click.Context, log_level: str | None) -> None:
+    """Audit how EKS clusters are exposed through AWS load balancers, and what it costs."""
+    settings = get_settings()
+    configure_logging(log_level or settings.log_level, settings.log_format)
+    ctx.obj = settings
+
+
+@cli.command()
+@target_options
+@click.option("--snapshot", type=click.Path(path_type=Path), help="Audit a saved snapshot offline.")
+@click.option("--output", "-o", "fmt", type=click.Choice(AUDIT_FORMATS), default="table", show_default=True)
+@click.option("--fail-on", type=click.Choice([s.value for s in Severity]), help="Exit 1 on a failed check this bad.")
+@click.option("--include-pass", is_flag=True, help="Also list checks that passed.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress on stderr.")
+@click.pass_obj
+def audit(
+    settings: Settings,
+    snapshot: Path | None,
+    fmt: str,
+    fail_on: str | None,
+    include_pass: bool,
+    quiet: bool,
+    **flags: Any,
+) -> None:
+    """Collect, correlate and report findings with their Kubernetes owner and fix."""
+    from auditor.pipeline import run_audit
+
+    results: list[AuditResult] = []
+    if snapshot is not None:
+        inv = Inventory.load(snapshot)
+        target = TargetConfig(name=inv.target.name, cluster_name=inv.target.cluster_name, context=inv.target.context)
+        results.append(run_audit(target, settings, snapshot=inv).result)
+    else:
+        for target in resolve_targets(settings, **flags):
+            if not quiet:
+                stderr.print(f"[bold]Auditing {target.name}[/]")
+            results.append(run_audit(target, settings, progress=progress_printer(quiet)).result)
+    emit(results, fmt, include_pass=include_pass)
+    sys.exit(gate(results, fail_on))
+
+
+@cli.command()
+@target_options
+@click.option("--out", "-o", "out", type=click.Path(path_type=Path), required=True, help="Snapshot file to write.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress on stderr.")
+@click.pass_obj
+def collect(settings: Settings, out: Path, quiet: bool, **flags: Any) -> None:
+    """Collect a snapshot (JSON) to audit later with `auditor audit --snapshot`."""
+    from auditor.pipeline import collect as collect_inventory
+
+    targets = resolve_targets(settings, **flags)
+    if len(targets) != 1:
+        raise ConfigError("collect writes one snapshot: choose one target with --target")
+    inv = collect_inventory(targets[0], settings, progress=progress_printer(quiet))
+    inv.save(out)
+    stderr.print(f"snapshot written to {out} ({len(inv.aws.load_balancers)} load balancers)")
+
+
+@cli.command()
+@click.option("--output", "-o", "fmt", type=click.Choice(AUDIT_FORMATS), default="table", show_default=True)
+@click.option("--include-pass", is_flag=True, help="Also list checks that passed.")
+@click.option("--snapshot-out", type=click.Path(path_type=Path), help="Also save the demo inventory snapshot.")
+@click.pass_obj
+def demo(settings: Settings, fmt: str, include_pass: bool, snapshot_out: Path | None) -> None:
+    """Audit the built-in demo environment (embedded moto + Kubernetes API emulator, no AWS needed)."""
+    from auditor.demo.environment import DemoEnvironment
+    from auditor.pipeline import run_audit
+
+    stderr.print("[bold]Starting the demo environment[/] (moto server + Kubernetes API emulator on 127.0.0.1)")
+    with DemoEnvironment(progress=progress_printer()) as env:
+        stderr.print(f"[bold]Auditing {env.target.name}[/] over HTTP, as a real cluster")
+        outcome = run_audit(env.target, settings, progress=progress_printer())
+    if snapshot_out is not None:
+        outcome.inventory.save(snapshot_out)
+    emit([outcome.result], fmt, include_pass=include_pass)
+
+
+@cli.command()
+def rules() -> None:
+    """List every rule with its severity and title."""
+    from auditor.rules.registry import catalog
+
+    for meta in catalog():
+        click.echo(f"{meta.id:32} {meta.severity.value:9} {meta.title}")
+
+
+@cli.command("iam-policy")
+def iam_policy() -> None:
+    """Print the least-privilege IAM policy the auditor needs (generated from the collectors)."""
+    from auditor.collect.permissions import aws_readonly_policy
+
+    click.echo(json.dumps(aws_readonly_policy(), indent=2))
+
+
+def main() -> None:
+    """Console entry point: every AuditorError is one clear line and an exit code, never a traceback."""
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        stderr.print("aborted")
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except AuditorError as exc:
+        stderr.print(f"error: {exc}", markup=False, style="red")
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        stderr.print("interrupted")
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,125 @@
+"""The one audit entry point: collect -> Inventory -> correlate -> rules -> AuditResult.
+
+Used by the CLI (`auditor audit`, `auditor demo`), the scheduler and the API's "run now". Only
+``collect`` does I/O; ``analyze`` is pure and runs equally on a saved snapshot.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from auditor.collect.aws import collect_aws
+from auditor.collect.aws.session import CallCounter
+from auditor.collect.kube import collect_kube
+from auditor.config import Settings, TargetConfig
+from auditor.correlate import ExposureGraph, correlate
+from auditor.errors import TargetUnreachable
+from auditor.findings import AuditResult
+from auditor.inventory.models import AuditTarget, Coverage, CoverageStatus, Inventory
+from auditor.progress import ProgressEvent, ProgressFn, no_progress
+from auditor.rules.registry import evaluate_all
+from auditor.views import load_balancer_views
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class AuditOutcome:
+    inventory: Inventory
+    graph: ExposureGraph
+    result: AuditResult
+
+
+def collect(target: TargetConfig, settings: Settings, *, progress: ProgressFn = no_progress) -> Inventory:
+    """Read the cluster and AWS into an Inventory. Collector failures become coverage, not exceptions.
+
+    Raises TargetUnreachable only when nothing at all could be read (every collector failed).
+    """
+    started = datetime.now(UTC)
+    counter = CallCounter()
+    coverage: list[Coverage] = []
+    kube = None
+    if target.kubernetes:
+        kube, kube_cov = collect_kube(target, settings, progress=progress)
+        coverage.extend(kube_cov)
+    else:
+        coverage.append(
+            Coverage(
+                source="kubernetes",
+                collector="kubernetes",
+                status=CoverageStatus.SKIPPED,
+                message="Kubernetes not audited for this target",
+            )
+        )
+    aws, aws_cov = collect_aws(target, settings, counter=counter, progress=progress, kube=kube)
+    coverage.extend(aws_cov)
+
+    attempted = [c for c in coverage if c.status != CoverageStatus.SKIPPED]
+    if attempted and all(c.status == CoverageStatus.ERROR for c in attempted):
+        reasons = sorted({f"{c.collector}: {c.message or c.error_code}" for c in attempted})
+        raise TargetUnreachable(f"target {target.name!r} could not be read at all — " + "; ".join(reasons[:3]))
+
+    accounts = sorted({c.account for c in coverage if c.account})
+    regions = target.regions or [settings.aws.default_region]
+    return Inventory(
+        collected_at=started,
+        target=AuditTarget(
+            name=target.name,
+            cluster_name=target.cluster_name,
+            context=target.context,
+            accounts=accounts,
+            regions=list(regions),
+        ),
+        aws=aws,
+        kubernetes=kube,
+        coverage=coverage,
+        api_calls=counter.snapshot(),
+    )
+
+
+def analyze(inventory: Inventory, settings: Settings, *, started_at: datetime | None = None) -> AuditOutcome:
+    """Pure: correlate the inventory, run every rule, and shape the result."""
+    graph = correlate(inventory)
+    findings = evaluate_all(graph, settings.rules)
+    findings.sort(key=lambda f: (-f.severity.rank, f.rule_id, f.resource_arn or "", f.discriminator))
+    complete = all(c.status in (CoverageStatus.OK, CoverageStatus.SKIPPED) for c in inventory.coverage)
+    result = AuditResult(
+        target=inventory.target.name,
+        cluster_name=graph.cluster_name,
+        started_at=started_at or inventory.collected_at,
+        finished_at=datetime.now(UTC),
+        load_balancers=load_balancer_views(graph),
+        findings=findings,
+        coverage=inventory.coverage,
+        api_calls=inventory.api_calls,
+        status="complete" if complete and not graph.rule_errors else "partial",
+    )
+    return AuditOutcome(inventory=inventory, graph=graph, result=result)
+
+
+def run_audit(
+    target: TargetConfig,
+    settings: Settings,
+    *,
+    progress: ProgressFn = no_progress,
+    snapshot: Inventory | None = None,
+) -> AuditOutcome:
+    """Audit one target (or a saved snapshot of it)."""
+    started = datetime.now(UTC)
+    inventory = snapshot if snapshot is not None else collect(target, settings, progress=progress)
+    progress(ProgressEvent(stage="analyze", message="correlating and running rules"))
+    outcome = analyze(inventory, settings, started_at=started if snapshot is None else None)
+    failed = len(outcome.result.failed())
+    progress(
+        ProgressEvent(stage="analyze", message=f"{len(outcome.result.findings)} checks, {failed} failed", status="ok")
+    )
+    log.info(
+        "audit of %s finished: %d load balancers, %d failed checks, %d AWS calls",
+        target.name,
+        len(outcome.result.load_balancers),
+        failed,
+        sum(inventory.api_calls.values()),
+    )
+    return outcome
