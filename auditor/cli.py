@@ -147,6 +147,7 @@ def cli(ctx: click.Context, log_level: str | None) -> None:
 @click.pass_obj
 def audit(
     settings: Settings,
+    /,
     snapshot: Path | None,
     fmt: str,
     fail_on: str | None,
@@ -176,7 +177,7 @@ def audit(
 @click.option("--out", "-o", "out", type=click.Path(path_type=Path), required=True, help="Snapshot file to write.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress on stderr.")
 @click.pass_obj
-def collect(settings: Settings, out: Path, quiet: bool, **flags: Any) -> None:
+def collect(settings: Settings, /, out: Path, quiet: bool, **flags: Any) -> None:
     """Collect a snapshot (JSON) to audit later with `auditor audit --snapshot`."""
     from auditor.pipeline import collect as collect_inventory
 
@@ -193,7 +194,7 @@ def collect(settings: Settings, out: Path, quiet: bool, **flags: Any) -> None:
 @click.option("--include-pass", is_flag=True, help="Also list checks that passed.")
 @click.option("--snapshot-out", type=click.Path(path_type=Path), help="Also save the demo inventory snapshot.")
 @click.pass_obj
-def demo(settings: Settings, fmt: str, include_pass: bool, snapshot_out: Path | None) -> None:
+def demo(settings: Settings, /, fmt: str, include_pass: bool, snapshot_out: Path | None) -> None:
     """Audit the built-in demo environment (embedded moto + Kubernetes API emulator, no AWS needed)."""
     from auditor.demo.environment import DemoEnvironment
     from auditor.pipeline import run_audit
