@@ -1,0 +1,83 @@
+"""CSV output: one row per finding, for spreadsheets and ad-hoc analysis."""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import TYPE_CHECKING
+
+from auditor.findings import AuditResult, Finding, Status
+from auditor.output.common import OwnerIndex, visible_findings
+
+if TYPE_CHECKING:
+    from auditor.output import RunDiff
+
+COLUMNS = (
+    "rule_id",
+    "severity",
+    "status",
+    "target",
+    "cluster",
+    "namespace",  # namespace/kind/name: the Kubernetes owner (the finding's, else its load balancer's)
+    "kind",
+    "name",
+    "resource_arn",
+    "region",
+    "message",
+    "remediation",
+    "fingerprint",
+    "account",
+    "resource_name",
+    "title",
+    "owner",
+    "monthly_cost_usd",
+    "change",  # new | unchanged (only FAIL rows, only when the previous run is known)
+)
+
+# A cell starting with one of these is a formula to Excel/LibreOffice; cluster data must never run.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralize(value: str) -> str:
+    """Prefix a would-be formula with an apostrophe (OWASP's advice against CSV injection)."""
+    return "'" + value if value.startswith(_FORMULA_START) else value
+
+
+def render_csv(result: AuditResult, *, diff: RunDiff | None = None, include_pass: bool = False) -> str:
+    index = OwnerIndex(result.load_balancers)
+    new = {f.fingerprint for f in diff.new} if diff is not None and diff.previous_run_at is not None else None
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=COLUMNS, quoting=csv.QUOTE_MINIMAL, lineterminator="\r\n")
+    writer.writeheader()
+    for finding in visible_findings(result, include_pass=include_pass):
+        writer.writerow(_row(result, finding, index, new))
+    return out.getvalue()
+
+
+def _row(result: AuditResult, finding: Finding, index: OwnerIndex, new: set[str] | None) -> dict[str, str]:
+    kind, namespace, name = index.owner_ref(finding) or ("", None, "")
+    change = ""
+    if new is not None and finding.status == Status.FAIL:
+        change = "new" if finding.fingerprint in new else "unchanged"
+    row = {
+        "rule_id": finding.rule_id,
+        "severity": finding.severity.value,
+        "status": finding.status.value,
+        "target": result.target,
+        "cluster": result.cluster_name or "",
+        "namespace": namespace or "",
+        "kind": kind,
+        "name": name,
+        "resource_arn": finding.resource_arn or "",
+        "region": finding.region or "",
+        "message": finding.message,
+        "remediation": finding.remediation,
+        "fingerprint": finding.fingerprint,
+        "account": finding.account or "",
+        "resource_name": finding.resource_name or "",
+        "title": finding.title,
+        "owner": index.owner(finding),
+        "monthly_cost_usd": "" if finding.monthly_cost_usd is None else f"{finding.monthly_cost_usd:.2f}",
+        "change": change,
+    }
+    return {k: neutralize(v) for k, v in row.items()}
