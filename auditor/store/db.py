@@ -1,0 +1,147 @@
+"""Database engine, sessions and Alembic migrations (SQLite file by default, PostgreSQL by URL)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event, make_url, text
+from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from auditor.errors import ConfigError, StoreError
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+# Any constant works: it names the lock every replica takes while migrating a PostgreSQL database.
+_MIGRATION_LOCK_KEY = 0x4155444954  # "AUDIT"
+
+
+def redact(url: str) -> str:
+    """The URL without its password, for logs and messages."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<unparsable database URL>"
+
+
+def make_engine(url: str, *, pool_size: int = 10) -> Engine:
+    """An engine for ``url``; SQLite gets WAL, a busy timeout and foreign keys, PostgreSQL a pool."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise ConfigError(f"AUDITOR_DATABASE_URL is not a database URL: {exc}") from exc
+    kwargs: dict[str, Any] = {}
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+    elif parsed.get_backend_name() == "postgresql":
+        kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    try:
+        engine = create_engine(parsed, **kwargs)
+    except (ArgumentError, ImportError) as exc:
+        raise ConfigError(f"cannot use database {redact(url)}: {exc}") from exc
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    # WAL lets the API read while a run commits; one writer at a time is SQLite's limit (single process).
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.close()
+
+
+def session_factory(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+@contextmanager
+def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """One unit of work: commit on success, roll back on any error; database errors become StoreError."""
+    session = factory()
+    try:
+        yield session
+        session.commit()
+    except SQLAlchemyError as exc:
+        session.rollback()
+        raise StoreError(f"database error: {_one_line(exc)}") from exc
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def _one_line(exc: BaseException) -> str:
+    return str(getattr(exc, "orig", None) or exc).splitlines()[0][:300]
+
+
+def alembic_config(engine: Engine | None = None) -> Config:
+    """Alembic configured from the package (no alembic.ini needed), optionally bound to an engine."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    if engine is not None:
+        cfg.attributes["engine"] = engine
+    return cfg
+
+
+def head_revision() -> str:
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head is not None
+    return head
+
+
+def current_revision(engine: Engine) -> str | None:
+    try:
+        with engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+    except OperationalError as exc:
+        raise StoreError(f"database {redact(str(engine.url))} is unreachable: {_one_line(exc)}") from exc
+
+
+def upgrade(engine: Engine, revision: str = "head") -> str:
+    """Migrate the schema to ``revision``; safe when several replicas start at once (PostgreSQL lock)."""
+    try:
+        with engine.connect() as conn:
+            if engine.dialect.name == "postgresql":
+                conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": _MIGRATION_LOCK_KEY})
+                conn.commit()
+            try:
+                cfg = alembic_config(engine)
+                cfg.attributes["connection"] = conn
+                command.upgrade(cfg, revision)
+                conn.commit()
+            finally:
+                if engine.dialect.name == "postgresql":
+                    conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _MIGRATION_LOCK_KEY})
+                    conn.commit()
+    except OperationalError as exc:
+        raise StoreError(f"cannot migrate database {redact(str(engine.url))}: {_one_line(exc)}") from exc
+    now = current_revision(engine)
+    log.info("database %s at revision %s", redact(str(engine.url)), now)
+    return now or ""
+
+
+def check_ready(engine: Engine) -> str | None:
+    """None when the database answers and is at the head revision, else what is wrong."""
+    try:
+        current = current_revision(engine)
+    except StoreError as exc:
+        return str(exc)
+    head = head_revision()
+    if current != head:
+        return f"database schema at {current or 'nothing'}, needs {head}: run `auditor db upgrade`"
+    return None

@@ -1,0 +1,241 @@
+"""ORM models of the history database (SQLAlchemy 2, typed); the schema changes only through Alembic."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, deferred, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+# Names for constraints and indexes, so migrations are the same on SQLite and PostgreSQL.
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+JsonType = JSON().with_variant(JSONB(), "postgresql")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC datetime on every backend (SQLite hands back naive values)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; use timezone-aware UTC")
+        value = value.astimezone(UTC)
+        # SQLite stores text; without the offset, comparisons stay lexicographic-safe.
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: UtcDateTime(), dict[str, Any]: JsonType}
+
+
+class TargetRow(Base):
+    """An audit target (cluster + accounts + regions + schedule), from the config file or the API."""
+
+    __tablename__ = "targets"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    cluster_name: Mapped[str | None] = mapped_column(String(200))
+    schedule: Mapped[str | None] = mapped_column(String(100))
+    definition: Mapped[dict[str, Any]] = mapped_column(JsonType, doc="TargetConfig as JSON")
+    source: Mapped[str] = mapped_column(String(20), default="config", doc="config | api")
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class RunRow(Base):
+    """One audit of one target. 'running' holds a lease renewed by heartbeats; results land in one commit."""
+
+    __tablename__ = "runs"
+    __table_args__ = (
+        # At most one running run per target, on every backend and across replicas: no overlap.
+        Index(
+            "uq_runs_running_target",
+            "target_id",
+            unique=True,
+            postgresql_where=text("status = 'running'"),
+            sqlite_where=text("status = 'running'"),
+        ),
+        # A scheduled fire time of a target is claimed by exactly one replica.
+        UniqueConstraint("target_id", "scheduled_for", name="uq_runs_target_scheduled_for"),
+        Index("ix_runs_target_started", "target_id", "started_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    target_id: Mapped[int] = mapped_column(ForeignKey("targets.id", ondelete="CASCADE"))
+    trigger: Mapped[str] = mapped_column(String(20), doc="schedule | api | cli")
+    scheduled_for: Mapped[datetime | None] = mapped_column(doc="the cron fire time this run answers")
+    status: Mapped[str] = mapped_column(String(20), doc="running | complete | partial | failed")
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column()
+    heartbeat_at: Mapped[datetime] = mapped_column(default=utcnow)
+    owner: Mapped[str] = mapped_column(String(200), default="", doc="host:pid of the process running it")
+    error: Mapped[str | None] = mapped_column(Text)
+    duration_seconds: Mapped[float | None] = mapped_column(Float)
+    findings_failed: Mapped[int] = mapped_column(Integer, default=0)
+    findings_unknown: Mapped[int] = mapped_column(Integer, default=0)
+    findings_passed: Mapped[int] = mapped_column(Integer, default=0)
+    findings_new: Mapped[int] = mapped_column(Integer, default=0)
+    findings_resolved: Mapped[int] = mapped_column(Integer, default=0)
+    load_balancers: Mapped[int] = mapped_column(Integer, default=0)
+    aws_calls: Mapped[int] = mapped_column(Integer, default=0)
+    collector_errors: Mapped[int] = mapped_column(Integer, default=0)
+    coverage: Mapped[list[dict[str, Any]] | None] = mapped_column(JsonType)
+    api_calls: Mapped[dict[str, Any] | None] = mapped_column(JsonType)
+    # The whole AuditResult, so any stored run's report can be rendered again.
+    result: Mapped[dict[str, Any] | None] = deferred(mapped_column(JsonType))
+
+    target: Mapped[TargetRow] = relationship(lazy="joined", innerjoin=True)
+
+
+class LoadBalancerRow(Base):
+    """A load balancer as seen in one run: AWS facts, Kubernetes owner, cost when known."""
+
+    __tablename__ = "load_balancers"
+    __table_args__ = (UniqueConstraint("run_id", "arn", name="uq_load_balancers_run_arn"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
+    target_id: Mapped[int] = mapped_column(ForeignKey("targets.id", ondelete="CASCADE"), index=True)
+    arn: Mapped[str] = mapped_column(String(400))
+    name: Mapped[str] = mapped_column(String(200))
+    type: Mapped[str] = mapped_column(String(20))
+    scheme: Mapped[str] = mapped_column(String(20))
+    dns_name: Mapped[str] = mapped_column(String(300))
+    account: Mapped[str] = mapped_column(String(20))
+    region: Mapped[str] = mapped_column(String(30))
+    owner_kind: Mapped[str | None] = mapped_column(String(40))
+    owner_namespace: Mapped[str | None] = mapped_column(String(253))
+    owner_name: Mapped[str | None] = mapped_column(String(253))
+    controller: Mapped[str | None] = mapped_column(String(20))
+    orphan: Mapped[str | None] = mapped_column(String(20))
+    monthly_cost_usd: Mapped[float | None] = mapped_column(Float)
+    cost_basis: Mapped[str | None] = mapped_column(String(200))
+    view: Mapped[dict[str, Any]] = mapped_column(JsonType, doc="the LoadBalancerView as reported")
+
+
+class FindingRow(Base):
+    """A finding's identity on one target across runs (one row per fingerprint) and its current state."""
+
+    __tablename__ = "findings"
+    __table_args__ = (
+        UniqueConstraint("target_id", "fingerprint", name="uq_findings_target_fingerprint"),
+        # The findings list pages by (severity_rank desc, id desc), open or resolved.
+        Index("ix_findings_open_rank_id", "is_open", "severity_rank", "id"),
+        Index("ix_findings_target_open_rank_id", "target_id", "is_open", "severity_rank", "id"),
+        Index("ix_findings_resource", "resource_arn"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    target_id: Mapped[int] = mapped_column(ForeignKey("targets.id", ondelete="CASCADE"))
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    rule_id: Mapped[str] = mapped_column(String(100), index=True)
+    title: Mapped[str] = mapped_column(String(300))
+    severity: Mapped[str] = mapped_column(String(10))
+    severity_rank: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(10), doc="open (FAIL) | unknown (UNKNOWN) | resolved")
+    is_open: Mapped[bool] = mapped_column(Boolean, doc="state is open or unknown (what the list pages on)")
+    message: Mapped[str] = mapped_column(Text)
+    resource_arn: Mapped[str | None] = mapped_column(String(400))
+    resource_name: Mapped[str | None] = mapped_column(String(300))
+    account: Mapped[str | None] = mapped_column(String(20))
+    region: Mapped[str | None] = mapped_column(String(30))
+    kube_kind: Mapped[str | None] = mapped_column(String(40))
+    namespace: Mapped[str | None] = mapped_column(String(253), index=True)
+    kube_name: Mapped[str | None] = mapped_column(String(253))
+    remediation: Mapped[str] = mapped_column(Text, default="")
+    monthly_cost_usd: Mapped[float | None] = mapped_column(Float)
+    first_seen: Mapped[datetime] = mapped_column(index=True)
+    last_seen: Mapped[datetime] = mapped_column()
+    resolved_at: Mapped[datetime | None] = mapped_column()
+    reopened: Mapped[int] = mapped_column(Integer, default=0, doc="times it came back after being resolved")
+    last_run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id", ondelete="SET NULL"))
+    evidence: Mapped[dict[str, Any] | None] = deferred(mapped_column(JsonType))
+
+    target: Mapped[TargetRow] = relationship(lazy="joined", innerjoin=True)
+
+
+class ObservationRow(Base):
+    """What one run said about one finding: FAIL, UNKNOWN, PASS, or RESOLVED (gone in a complete run)."""
+
+    __tablename__ = "observations"
+    __table_args__ = (UniqueConstraint("finding_id", "run_id", name="uq_observations_finding_run"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    finding_id: Mapped[int] = mapped_column(ForeignKey("findings.id", ondelete="CASCADE"))
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
+    observed_at: Mapped[datetime] = mapped_column()
+    status: Mapped[str] = mapped_column(String(10))
+    severity: Mapped[str] = mapped_column(String(10))
+    message: Mapped[str] = mapped_column(Text)
+
+
+class SuppressionRow(Base):
+    """An accepted finding: by rule, resource, namespace or fingerprint (all given must match), until expiry."""
+
+    __tablename__ = "suppressions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    target_id: Mapped[int | None] = mapped_column(ForeignKey("targets.id", ondelete="CASCADE"))
+    rule_id: Mapped[str | None] = mapped_column(String(100))
+    resource_arn: Mapped[str | None] = mapped_column(String(400))
+    namespace: Mapped[str | None] = mapped_column(String(253))
+    fingerprint: Mapped[str | None] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column()
+
+
+class TokenRow(Base):
+    """An API access token: only its sha256 is stored; the token itself is shown once."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    scope: Mapped[str] = mapped_column(String(10), doc="read | admin")
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16), doc="first characters, to recognise a token in lists")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column()
+    revoked_at: Mapped[datetime | None] = mapped_column()

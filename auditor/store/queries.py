@@ -1,0 +1,346 @@
+"""Read side of the history: findings (filtered, keyset-paged), one finding's history, load balancers, summary."""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import ColumnElement, Select, exists, false, func, or_, select, tuple_
+from sqlalchemy.orm import Session
+
+from auditor.errors import NotFound
+from auditor.findings import Severity
+from auditor.store.models import FindingRow, LoadBalancerRow, ObservationRow, RunRow, SuppressionRow, TargetRow, utcnow
+from auditor.store.runs import latest_finished_ids
+
+FINDING_STATUSES = ("open", "unknown", "suppressed", "resolved", "all")
+Q = TypeVar("Q", bound=Select[*tuple[Any, ...]])
+_CURSOR = re.compile(r"^(\d)\.(\d{1,18})$")
+
+
+class BadCursor(ValueError):
+    """A page cursor that this API did not hand out."""
+
+
+def suppressed_clause(now: datetime | None = None) -> ColumnElement[bool]:
+    """True for a finding that an unexpired suppression matches (every field it sets must match)."""
+    s = SuppressionRow
+    now = now or utcnow()
+    return exists().where(
+        or_(s.expires_at.is_(None), s.expires_at > now),
+        or_(s.target_id.is_(None), s.target_id == FindingRow.target_id),
+        or_(s.rule_id.is_(None), s.rule_id == FindingRow.rule_id),
+        or_(s.resource_arn.is_(None), s.resource_arn == FindingRow.resource_arn),
+        or_(s.namespace.is_(None), s.namespace == FindingRow.namespace),
+        or_(s.fingerprint.is_(None), s.fingerprint == FindingRow.fingerprint),
+    )
+
+
+@dataclass(frozen=True)
+class FindingFilter:
+    cluster: str | None = None
+    namespace: str | None = None
+    rule: str | None = None
+    severities: tuple[Severity, ...] = ()
+    status: str = "open"
+    since: datetime | None = None  # first seen at or after
+
+
+@dataclass
+class FindingPage:
+    items: list[dict[str, Any]]
+    next_cursor: str | None
+    total: int | None = None
+
+
+FINDING_COLUMNS = (
+    FindingRow.id,
+    FindingRow.fingerprint,
+    TargetRow.name.label("cluster"),
+    FindingRow.rule_id,
+    FindingRow.title,
+    FindingRow.severity,
+    FindingRow.severity_rank,
+    FindingRow.state,
+    FindingRow.message,
+    FindingRow.resource_arn,
+    FindingRow.resource_name,
+    FindingRow.account,
+    FindingRow.region,
+    FindingRow.kube_kind,
+    FindingRow.namespace,
+    FindingRow.kube_name,
+    FindingRow.remediation,
+    FindingRow.monthly_cost_usd,
+    FindingRow.first_seen,
+    FindingRow.last_seen,
+    FindingRow.resolved_at,
+    FindingRow.reopened,
+)
+
+
+def _filtered(query: Q, flt: FindingFilter, now: datetime) -> Q:
+    if flt.cluster is not None:
+        ids = select(TargetRow.id).where(or_(TargetRow.name == flt.cluster, TargetRow.cluster_name == flt.cluster))
+        query = query.where(FindingRow.target_id.in_(ids.scalar_subquery()))
+    if flt.namespace is not None:
+        query = query.where(FindingRow.namespace == flt.namespace)
+    if flt.rule is not None:
+        query = query.where(FindingRow.rule_id == flt.rule)
+    if flt.severities:
+        query = query.where(FindingRow.severity.in_([s.value for s in flt.severities]))
+    if flt.since is not None:
+        query = query.where(FindingRow.first_seen >= flt.since)
+    status = flt.status
+    if status in ("open", "unknown", "suppressed"):
+        query = query.where(FindingRow.is_open.is_(True))
+        if status == "unknown":
+            query = query.where(FindingRow.state == "unknown")
+        suppressed = suppressed_clause(now)
+        query = query.where(suppressed if status == "suppressed" else ~suppressed)
+    elif status == "resolved":
+        query = query.where(FindingRow.is_open.is_(False))
+    elif status != "all":
+        raise ValueError(f"unknown status {status!r}; one of {', '.join(FINDING_STATUSES)}")
+    return query
+
+
+def parse_cursor(cursor: str) -> tuple[int, int]:
+    match = _CURSOR.match(cursor)
+    if match is None:
+        raise BadCursor(f"not a cursor of this API: {cursor[:40]!r}; pass next_cursor from the previous page")
+    return int(match.group(1)), int(match.group(2))
+
+
+def list_findings(
+    session: Session, flt: FindingFilter, *, limit: int, cursor: str | None = None, with_total: bool = False
+) -> FindingPage:
+    """Worst first (severity, then newest id), keyset-paged: pages stay fast however deep."""
+    now = utcnow()
+    suppressed = suppressed_clause(now).label("suppressed")
+    query = _filtered(
+        select(*FINDING_COLUMNS, suppressed).join(TargetRow, TargetRow.id == FindingRow.target_id), flt, now
+    )
+    if cursor:
+        rank, last_id = parse_cursor(cursor)
+        query = query.where(tuple_(FindingRow.severity_rank, FindingRow.id) < tuple_(rank, last_id))
+    query = query.order_by(FindingRow.severity_rank.desc(), FindingRow.id.desc()).limit(limit + 1)
+    rows = [dict(r) for r in session.execute(query).mappings()]
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        next_cursor = f"{rows[-1]['severity_rank']}.{rows[-1]['id']}"
+    total = None
+    if with_total:
+        total = session.scalar(_filtered(select(func.count(FindingRow.id)), flt, now))
+    return FindingPage(items=rows, next_cursor=next_cursor, total=total)
+
+
+def get_finding(session: Session, finding_id: int) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """One finding (with evidence) and its history, newest observation first."""
+    suppressed = suppressed_clause().label("suppressed")
+    row = (
+        session.execute(
+            select(*FINDING_COLUMNS, FindingRow.evidence, suppressed)
+            .join(TargetRow, TargetRow.id == FindingRow.target_id)
+            .where(FindingRow.id == finding_id)
+        )
+        .mappings()
+        .first()
+    )
+    if row is None:
+        raise NotFound(f"no finding {finding_id}")
+    history = [
+        dict(h)
+        for h in session.execute(
+            select(
+                ObservationRow.run_id,
+                ObservationRow.observed_at,
+                ObservationRow.status,
+                ObservationRow.severity,
+                ObservationRow.message,
+            )
+            .where(ObservationRow.finding_id == finding_id)
+            .order_by(ObservationRow.run_id.desc())
+        ).mappings()
+    ]
+    return dict(row), history
+
+
+# --------------------------------------------------------------------------- load balancers
+
+
+@dataclass(frozen=True)
+class LoadBalancerFilter:
+    cluster: str | None = None
+    type: str | None = None
+    namespace: str | None = None
+    orphan: bool | None = None
+
+
+def list_load_balancers(
+    session: Session, flt: LoadBalancerFilter, *, limit: int, offset: int = 0
+) -> tuple[list[dict[str, Any]], int]:
+    """The load balancers of each target's latest finished run, with their open findings."""
+    target_ids = None
+    if flt.cluster is not None:
+        target_ids = list(
+            session.scalars(
+                select(TargetRow.id).where(or_(TargetRow.name == flt.cluster, TargetRow.cluster_name == flt.cluster))
+            )
+        )
+    run_ids = list(latest_finished_ids(session, target_ids).values())
+    where: list[ColumnElement[bool]] = [LoadBalancerRow.run_id.in_(run_ids)] if run_ids else [false()]
+    if flt.type is not None:
+        where.append(LoadBalancerRow.type == flt.type)
+    if flt.namespace is not None:
+        where.append(LoadBalancerRow.owner_namespace == flt.namespace)
+    if flt.orphan is not None:
+        where.append(LoadBalancerRow.orphan.is_not(None) if flt.orphan else LoadBalancerRow.orphan.is_(None))
+    total = session.scalar(select(func.count(LoadBalancerRow.id)).where(*where)) or 0
+    rows = list(
+        session.execute(
+            select(LoadBalancerRow, TargetRow.name)
+            .join(TargetRow, TargetRow.id == LoadBalancerRow.target_id)
+            .where(*where)
+            .order_by(TargetRow.name, LoadBalancerRow.name, LoadBalancerRow.id)
+            .limit(limit)
+            .offset(offset)
+        ).all()
+    )
+    findings: dict[tuple[int, str], list[dict[str, Any]]] = defaultdict(list)
+    keys = [(lb.target_id, lb.arn) for lb, _ in rows]
+    if keys:
+        suppressed = suppressed_clause().label("suppressed")
+        for f in session.execute(
+            select(
+                FindingRow.id,
+                FindingRow.target_id,
+                FindingRow.resource_arn,
+                FindingRow.rule_id,
+                FindingRow.title,
+                FindingRow.severity,
+                FindingRow.state,
+                suppressed,
+            )
+            .where(FindingRow.is_open.is_(True), tuple_(FindingRow.target_id, FindingRow.resource_arn).in_(keys))
+            .order_by(FindingRow.severity_rank.desc(), FindingRow.id)
+        ).mappings():
+            findings[(f["target_id"], f["resource_arn"])].append(dict(f))
+    items = []
+    for lb, cluster in rows:
+        items.append(
+            {
+                "cluster": cluster,
+                "run_id": lb.run_id,
+                "arn": lb.arn,
+                "name": lb.name,
+                "type": lb.type,
+                "scheme": lb.scheme,
+                "dns_name": lb.dns_name,
+                "account": lb.account,
+                "region": lb.region,
+                "owner": (
+                    {"kind": lb.owner_kind, "namespace": lb.owner_namespace, "name": lb.owner_name}
+                    if lb.owner_kind
+                    else None
+                ),
+                "controller": lb.controller,
+                "orphan": lb.orphan,
+                "monthly_cost_usd": lb.monthly_cost_usd,
+                "cost_basis": lb.cost_basis,
+                "findings": findings.get((lb.target_id, lb.arn), []),
+            }
+        )
+    return items, total
+
+
+# --------------------------------------------------------------------------- summary
+
+
+@dataclass
+class ClusterSummary:
+    cluster: str
+    cluster_name: str | None
+    open_by_severity: dict[str, int] = field(default_factory=dict)
+    unknown: int = 0
+    suppressed: int = 0
+    load_balancers_by_type: dict[str, int] = field(default_factory=dict)
+    orphans: int = 0
+    orphan_monthly_cost_usd: float = 0.0
+    monthly_cost_usd: float = 0.0
+    last_run: RunRow | None = None
+
+
+def summary(session: Session, cluster: str | None = None) -> list[ClusterSummary]:
+    """Per target: open findings by severity, unknown and suppressed counts, load balancers by type, orphans."""
+    targets_q = select(TargetRow).order_by(TargetRow.name)
+    if cluster is not None:
+        targets_q = targets_q.where(or_(TargetRow.name == cluster, TargetRow.cluster_name == cluster))
+    else:
+        targets_q = targets_q.where(TargetRow.enabled.is_(True))
+    targets = list(session.scalars(targets_q))
+    if cluster is not None and not targets:
+        raise NotFound(f"no target or cluster named {cluster!r}")
+    out = {t.id: ClusterSummary(cluster=t.name, cluster_name=t.cluster_name) for t in targets}
+    ids = list(out)
+    suppressed = suppressed_clause()
+    for target_id, state, severity, is_suppressed, count in session.execute(
+        select(FindingRow.target_id, FindingRow.state, FindingRow.severity, suppressed, func.count())
+        .where(FindingRow.is_open.is_(True), FindingRow.target_id.in_(ids))
+        .group_by(FindingRow.target_id, FindingRow.state, FindingRow.severity, suppressed)
+    ).all():
+        entry = out[target_id]
+        if is_suppressed:
+            entry.suppressed += count
+        elif state == "unknown":
+            entry.unknown += count
+        else:
+            entry.open_by_severity[severity] = entry.open_by_severity.get(severity, 0) + count
+    latest = latest_finished_ids(session, ids)
+    if latest:
+        for target_id, lb_type, orphan, count, cost in session.execute(
+            select(
+                LoadBalancerRow.target_id,
+                LoadBalancerRow.type,
+                LoadBalancerRow.orphan.is_not(None),
+                func.count(),
+                func.coalesce(func.sum(LoadBalancerRow.monthly_cost_usd), 0.0),
+            )
+            .where(LoadBalancerRow.run_id.in_(list(latest.values())))
+            .group_by(LoadBalancerRow.target_id, LoadBalancerRow.type, LoadBalancerRow.orphan.is_not(None))
+        ).all():
+            entry = out[target_id]
+            entry.load_balancers_by_type[lb_type] = entry.load_balancers_by_type.get(lb_type, 0) + count
+            entry.monthly_cost_usd += float(cost or 0.0)
+            if orphan:
+                entry.orphans += count
+                entry.orphan_monthly_cost_usd += float(cost or 0.0)
+    for run in session.scalars(
+        select(RunRow).where(
+            RunRow.id.in_(
+                select(func.max(RunRow.id))
+                .where(RunRow.target_id.in_(ids))
+                .group_by(RunRow.target_id)
+                .scalar_subquery()
+            )
+        )
+    ):
+        out[run.target_id].last_run = run
+    return list(out.values())
+
+
+def open_counts_by_severity(session: Session) -> list[tuple[str, str, str, int]]:
+    """(target, severity, state, count) of open findings not suppressed — for /metrics."""
+    return [
+        (name, severity, state, int(count))
+        for name, severity, state, count in session.execute(
+            select(TargetRow.name, FindingRow.severity, FindingRow.state, func.count())
+            .join(TargetRow, TargetRow.id == FindingRow.target_id)
+            .where(FindingRow.is_open.is_(True), ~suppressed_clause())
+            .group_by(TargetRow.name, FindingRow.severity, FindingRow.state)
+        ).all()
+    ]

@@ -1,0 +1,140 @@
+"""Finding identity across runs: first/last seen, resolve, reopen; partial runs resolve nothing by absence."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from auditor.config import TargetConfig
+from auditor.errors import Conflict, StoreError
+from auditor.findings import AuditResult, Severity, Status
+from auditor.store import runs as store_runs
+from auditor.store.models import FindingRow, RunRow
+from auditor.store.queries import FindingFilter, get_finding, list_findings
+from auditor.store.targets import sync_targets
+from tests.store.results import ARN2, finding, result
+
+
+def _target(factory: sessionmaker[Session], name: str = "prod") -> int:
+    with factory() as s:
+        [row] = sync_targets(s, [TargetConfig(name=name, cluster_name=name, regions=["eu-west-1"])])
+        s.commit()
+        return row.id
+
+
+def _record(factory: sessionmaker[Session], target_id: int, res: AuditResult) -> store_runs.Recorded:
+    run = store_runs.claim_run(factory, target_id, trigger="cli", owner="test")
+    return store_runs.record_result(factory, run.id, res)
+
+
+def _rows(factory: sessionmaker[Session]) -> dict[str, FindingRow]:
+    with factory() as s:
+        return {r.rule_id: r for r in s.scalars(select(FindingRow))}
+
+
+def test_finding_keeps_identity_resolves_and_reopens(factory: sessionmaker[Session]) -> None:
+    tid = _target(factory)
+    a, b = finding("rule-a"), finding("rule-b", severity=Severity.CRITICAL, arn=ARN2, namespace="pay", name="api")
+
+    first = _record(factory, tid, result([a, b], n=0))
+    assert (first.new, first.resolved) == (2, 0)
+    _record(factory, tid, result([a, b], n=1))
+    rows = _rows(factory)
+    assert rows["rule-a"].first_seen < rows["rule-a"].last_seen
+    ids = {k: r.id for k, r in rows.items()}
+
+    # b passes now: resolved by the PASS; a is still failing
+    third = _record(
+        factory, tid, result([a, finding("rule-b", status=Status.PASS, arn=ARN2, namespace="pay", name="api")], n=2)
+    )
+    assert (third.new, third.resolved) == (0, 1)
+    rows = _rows(factory)
+    assert rows["rule-b"].state == "resolved" and rows["rule-b"].resolved_at is not None
+    assert rows["rule-a"].state == "open"
+
+    # b fails again: same row, reopened once
+    fourth = _record(factory, tid, result([a, b], n=3))
+    assert fourth.reopened == 1
+    rows = _rows(factory)
+    assert {k: r.id for k, r in rows.items()} == ids
+    assert rows["rule-b"].reopened == 1 and rows["rule-b"].resolved_at is None and rows["rule-b"].is_open
+
+    with factory() as s:
+        detail, history = get_finding(s, ids["rule-b"])
+    assert detail["fingerprint"] == b.fingerprint
+    assert [h["status"] for h in history] == ["FAIL", "PASS", "FAIL", "FAIL"]
+
+
+def test_absent_finding_resolves_only_in_a_complete_run(factory: sessionmaker[Session]) -> None:
+    tid = _target(factory)
+    a = finding("rule-a")
+    _record(factory, tid, result([a], n=0))
+
+    partial = _record(factory, tid, result([], n=1, status="partial"))
+    assert partial.resolved == 0
+    assert _rows(factory)["rule-a"].state == "open"  # its collector may have failed: not resolved
+
+    complete = _record(factory, tid, result([], n=2))
+    assert complete.resolved == 1
+    row = _rows(factory)["rule-a"]
+    assert row.state == "resolved"
+    assert row.last_seen < row.resolved_at  # type: ignore[operator]
+
+
+def test_unknown_is_open_but_distinct(factory: sessionmaker[Session]) -> None:
+    tid = _target(factory)
+    _record(factory, tid, result([finding("rule-a", status=Status.UNKNOWN), finding("rule-b")], n=0))
+    with factory() as s:
+        unknown = list_findings(s, FindingFilter(status="unknown"), limit=10)
+        opened = list_findings(s, FindingFilter(status="open"), limit=10)
+    assert [f["rule_id"] for f in unknown.items] == ["rule-a"]
+    assert {f["rule_id"] for f in opened.items} == {"rule-a", "rule-b"}
+
+
+def test_one_running_run_per_target_and_one_claim_per_fire_time(factory: sessionmaker[Session]) -> None:
+    tid = _target(factory)
+    fire = result([], n=0).started_at
+    run = store_runs.claim_run(factory, tid, trigger="schedule", owner="a", scheduled_for=fire)
+    with pytest.raises(Conflict, match=f"run {run.id} of this target is still going"):
+        store_runs.claim_run(factory, tid, trigger="api", owner="b")
+    store_runs.record_result(factory, run.id, result([], n=0))
+    with pytest.raises(Conflict, match="claimed already"):
+        store_runs.claim_run(factory, tid, trigger="schedule", owner="b", scheduled_for=fire)
+    store_runs.claim_run(factory, tid, trigger="api", owner="b")  # free again
+
+
+def test_expired_lease_fails_the_run_and_discards_late_results(factory: sessionmaker[Session]) -> None:
+    tid = _target(factory)
+    run = store_runs.claim_run(factory, tid, trigger="api", owner="dead")
+    assert store_runs.expire_stale_runs(factory, lease_seconds=60) == []
+    assert store_runs.expire_stale_runs(factory, lease_seconds=0) == [run.id]
+    with factory() as s:
+        row = s.get(RunRow, run.id)
+        assert row is not None and row.status == "failed" and "stopped" in (row.error or "")
+    assert not store_runs.heartbeat(factory, run.id)
+    with pytest.raises(StoreError, match="discarded"):
+        store_runs.record_result(factory, run.id, result([finding()], n=0))
+    assert _rows(factory) == {}
+
+
+def test_keyset_pages_cover_everything_once_worst_first(factory: sessionmaker[Session]) -> None:
+    tid = _target(factory)
+    sevs = [Severity.LOW, Severity.CRITICAL, Severity.MEDIUM, Severity.HIGH, Severity.INFO]
+    findings = [finding(f"rule-{i}", severity=sevs[i % 5], namespace=f"ns{i % 3}") for i in range(23)]
+    _record(factory, tid, result(findings, n=0))
+    seen: list[dict[str, object]] = []
+    cursor = None
+    with factory() as s:
+        while True:
+            page = list_findings(s, FindingFilter(), limit=5, cursor=cursor, with_total=True)
+            assert page.total == 23
+            seen.extend(page.items)
+            cursor = page.next_cursor
+            if cursor is None:
+                break
+        assert len({f["id"] for f in seen}) == 23
+        ranks = [f["severity_rank"] for f in seen]
+        assert ranks == sorted(ranks, reverse=True)
+        ns1 = list_findings(s, FindingFilter(namespace="ns1", severities=(Severity.CRITICAL,)), limit=50)
+        assert {f["rule_id"] for f in ns1.items} == {f"rule-{i}" for i in range(23) if i % 3 == 1 and i % 5 == 1}
