@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -123,7 +125,7 @@ def test_keyset_pages_cover_everything_once_worst_first(factory: sessionmaker[Se
     sevs = [Severity.LOW, Severity.CRITICAL, Severity.MEDIUM, Severity.HIGH, Severity.INFO]
     findings = [finding(f"rule-{i}", severity=sevs[i % 5], namespace=f"ns{i % 3}") for i in range(23)]
     _record(factory, tid, result(findings, n=0))
-    seen: list[dict[str, object]] = []
+    seen: list[dict[str, Any]] = []
     cursor = None
     with factory() as s:
         while True:
