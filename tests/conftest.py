@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+from auditor.demo.kubeapi import KubeApiServer
 from auditor.demo.motoserver import MotoServer
 
 
@@ -40,3 +42,17 @@ def _no_ambient_settings(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pyte
         if key.startswith("AUDITOR_") and key != "AUDITOR_TEST_POSTGRES_URL":
             monkeypatch.delenv(key, raising=False)
     monkeypatch.setenv("AUDITOR_DATABASE_URL", f"sqlite:///{tmp_path_factory.mktemp('db')}/auditor.db")
+
+
+@pytest.fixture
+def kube(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[KubeApiServer]:
+    """A Kubernetes API emulator reached the way a user's cluster is: through a kubeconfig file.
+
+    ``kube.kubeconfig`` is the file (context "test", bearer token checked by the server; also
+    exported as KUBECONFIG), ``kube.url`` the HTTPS endpoint; seed with ``kube.seed({...})``.
+    """
+    server = KubeApiServer(token="test-token").start()
+    server.write_kubeconfig(tmp_path / "kubeconfig", context="test")
+    monkeypatch.setenv("KUBECONFIG", str(server.kubeconfig))
+    yield server
+    server.stop()
