@@ -64,6 +64,11 @@ class ApiSettings(BaseModel):
     page_size: int = Field(
         default=50, ge=1, le=1000, description="Items per page of list endpoints when the client gives no limit."
     )
+    metrics_public: bool = Field(
+        default=False,
+        description="Serve /metrics without a token (it shows finding counts per cluster). Default: a read "
+        "token is needed, which Prometheus sends with `authorization: {credentials: ...}`.",
+    )
     token_cache_seconds: float = Field(
         default=10.0,
         ge=0,
