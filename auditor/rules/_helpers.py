@@ -1,0 +1,124 @@
+"""Shared pieces of rules: finding fields of a load balancer, TLS listeners, and kubectl fix commands."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from auditor.correlate.graph import ExposureGraph, LbNode
+from auditor.findings import KubeRef
+from auditor.inventory.models import Ingress, Listener, LoadBalancer
+
+LB_KIND = {"application": "ALB", "network": "NLB", "classic": "CLB", "gateway": "GWLB"}
+TLS_PROTOCOLS = ("HTTPS", "TLS", "SSL")
+
+
+def lb_kind(lb: LoadBalancer) -> str:
+    """ALB | NLB | CLB | GWLB."""
+    return LB_KIND.get(lb.type, lb.type)
+
+
+def lb_fields(node: LbNode) -> dict[str, Any]:
+    """The Finding fields naming a load balancer and its Kubernetes owner."""
+    return {
+        "resource_arn": node.arn,
+        "resource_name": node.lb.name,
+        "account": node.lb.account,
+        "region": node.lb.region,
+        "kubernetes": node.kube_ref,
+    }
+
+
+def describe_lb(node: LbNode) -> str:
+    """'internet-facing ALB k8s-shop-abc (IngressGroup shop)' — how messages name a load balancer."""
+    lb = node.lb
+    text = f"{lb.scheme} {lb_kind(lb)} {lb.name}"
+    if node.owner is not None:
+        text += f" ({node.owner.ref})"
+    elif node.orphan is not None:
+        text += f" (orphaned: {node.orphan})"
+    return text
+
+
+def sentence(text: str) -> str:
+    """Capitalise the first letter (messages often start with a load balancer's scheme)."""
+    return text[:1].upper() + text[1:]
+
+
+def owner_evidence(node: LbNode) -> dict[str, Any]:
+    """Who owns the load balancer, as evidence."""
+    return {
+        "load_balancer": node.lb.name,
+        "type": node.lb.type,
+        "scheme": node.lb.scheme,
+        "owner": str(node.kube_ref) if node.kube_ref else None,
+        "owner_evidence": node.owner_evidence,
+        "orphan": node.orphan,
+    }
+
+
+def tls_listeners(lb: LoadBalancer) -> list[Listener]:
+    """Listeners that terminate TLS (HTTPS, TLS, classic SSL); empty when listeners were not collected."""
+    return [li for li in lb.listeners or [] if li.protocol.upper() in TLS_PROTOCOLS]
+
+
+def ingress_members(node: LbNode) -> list[Ingress]:
+    """The Ingresses behind an Ingress-owned load balancer (group order), else none."""
+    if node.owner is None or node.owner.group is None:
+        return []
+    return list(node.owner.group.members)
+
+
+def audit_time(graph: ExposureGraph) -> datetime:
+    """When the inventory was collected (aware, UTC): rules judge time against it, never the wall clock."""
+    ts = graph.inventory.collected_at
+    return ts if ts.tzinfo is not None else ts.replace(tzinfo=UTC)
+
+
+def shell_quote(value: str) -> str:
+    """Single-quote a value for a POSIX shell."""
+    return "'" + value.replace("'", "'\"'\"'") + "'"
+
+
+def annotate_command(ref: KubeRef, annotations: Mapping[str, str | None]) -> str:
+    """``kubectl annotate`` setting (value) or removing (None) annotations on one object."""
+    parts = ["kubectl"]
+    if ref.namespace:
+        parts += ["-n", ref.namespace]
+    parts += ["annotate", ref.kind.lower(), ref.name]
+    for key, value in annotations.items():
+        parts.append(f"{key}-" if value is None else f"{key}={shell_quote(value)}")
+    if any(v is not None for v in annotations.values()):
+        parts.append("--overwrite")
+    return " ".join(parts)
+
+
+def ingress_ref(ing: Ingress) -> KubeRef:
+    return KubeRef(kind="Ingress", namespace=ing.namespace, name=ing.name)
+
+
+def owner_annotate(node: LbNode, annotations: Mapping[str, str | None], *, every_member: bool = True) -> list[str]:
+    """kubectl commands applying annotations to the owner: each Ingress of the group (or only the first,
+    for group-wide "merge" annotations such as ``wafv2-acl-arn``), or the owning Service. Empty: no owner."""
+    if node.owner is None:
+        return []
+    members = ingress_members(node)
+    if members:
+        chosen = members if every_member else members[:1]
+        return [annotate_command(ingress_ref(ing), annotations) for ing in chosen]
+    if node.owner.kind == "Service":
+        return [annotate_command(node.owner.ref, annotations)]
+    return []
+
+
+def arn_account_region(arn: str) -> tuple[str | None, str | None]:
+    """(account, region) of an ARN; None parts when the ARN does not carry them."""
+    parts = arn.split(":", 5)
+    if len(parts) < 6:
+        return None, None
+    return parts[4] or None, parts[3] or None
+
+
+def is_iam_server_certificate(arn: str) -> bool:
+    return ":iam::" in arn and ":server-certificate/" in arn

@@ -1,0 +1,1 @@
+"""Rules about TLS: HTTPS redirects, certificates and security policies."""

@@ -1,0 +1,217 @@
+"""http-without-redirect: an internet-facing ALB or CLB serves plain HTTP instead of redirecting to HTTPS."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from auditor.config import RuleSettings
+from auditor.correlate.annotations import ALB, SVC
+from auditor.correlate.graph import ExposureGraph, LbNode
+from auditor.findings import Finding, Severity, Status
+from auditor.inventory.models import Action, Listener
+from auditor.rules._helpers import annotate_command, describe_lb, ingress_ref, lb_fields, owner_evidence, sentence
+from auditor.rules.base import Rule, RuleMeta
+
+META = RuleMeta(
+    id="http-without-redirect",
+    title="Public load balancer serves HTTP without redirecting to HTTPS",
+    severity=Severity.HIGH,
+    category="tls",
+    rationale=(
+        "Requests and cookies sent over plain HTTP can be read and changed by anyone on the path. An "
+        "internet-facing ALB should answer HTTP only with a redirect to HTTPS; a Classic Load Balancer cannot "
+        "redirect, so it should not listen for HTTP at all. Both load balancer types get the same severity: "
+        "the cleartext exposure is the same whichever load balancer carries it."
+    ),
+    remediation=(
+        "Ingress: add an HTTPS port to alb.ingress.kubernetes.io/listen-ports and set "
+        "alb.ingress.kubernetes.io/ssl-redirect to that port; the controller then makes the HTTP listener a "
+        "single redirect. Classic (in-tree) Service: serve HTTPS with service.beta.kubernetes.io/"
+        "aws-load-balancer-ssl-cert and aws-load-balancer-ssl-ports and drop port 80, or move the Service "
+        "behind the ALB Ingress."
+    ),
+    references=(
+        "AWS Security Hub ELB.1: Application Load Balancer should be configured to redirect all HTTP requests to HTTPS",
+        "AWS Config rule alb-http-to-https-redirection-check",
+        "Prowler elbv2_ssl_listeners, elb_ssl_listeners",
+        "https://kubernetes-sigs.github.io/aws-load-balancer-controller/latest/guide/ingress/annotations/#ssl-redirect",
+        "https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-listeners.html"
+        "#redirect-actions",
+        "https://kubernetes.io/docs/reference/labels-annotations-taints/#service-beta-kubernetes-io-aws-load-balancer-ssl-cert",
+    ),
+    inputs=("elbv2", "elb", "kubernetes"),
+)
+
+
+@dataclass
+class _Verdict:
+    serving: list[dict[str, Any]] = field(default_factory=list)  # listeners answering HTTP with content
+    unknown: list[str] = field(default_factory=list)  # why some listener could not be judged
+    checked: list[int] = field(default_factory=list)  # HTTP listener ports that only redirect
+
+
+def _redirects_to_https(action: Action) -> bool:
+    return action.type == "redirect" and action.redirect is not None and (action.redirect.protocol or "") == "HTTPS"
+
+
+def _alb_listener(listener: Listener, verdict: _Verdict) -> None:
+    if listener.protocol.upper() != "HTTP":
+        return
+    if not listener.default_actions:
+        verdict.unknown.append(f"the default action of HTTP listener {listener.port} was not collected")
+        return
+    if not all(_redirects_to_https(a) for a in listener.default_actions):
+        verdict.serving.append(
+            {
+                "port": listener.port,
+                "protocol": listener.protocol,
+                "default_action": [a.type for a in listener.default_actions],
+            }
+        )
+        return
+    if listener.rules is None:
+        verdict.unknown.append(f"the rules of HTTP listener {listener.port} were not collected")
+        return
+    serving_rules = [r.priority for r in listener.rules if not all(_redirects_to_https(a) for a in r.actions)]
+    if serving_rules:
+        verdict.serving.append(
+            {
+                "port": listener.port,
+                "protocol": listener.protocol,
+                "default_action": ["redirect"],
+                "rules_not_redirecting": serving_rules,
+            }
+        )
+        return
+    verdict.checked.append(listener.port)
+
+
+def _clb_listener(listener: Listener, verdict: _Verdict) -> None:
+    proto = listener.protocol.upper()
+    if proto == "HTTP" or (proto == "TCP" and listener.port == 80):
+        verdict.serving.append(
+            {
+                "port": listener.port,
+                "protocol": listener.protocol,
+                "instance_port": listener.instance_port,
+                "instance_protocol": listener.instance_protocol,
+            }
+        )
+
+
+def _ingress_fix(node: LbNode) -> str | None:
+    group = node.owner.group if node.owner else None
+    if group is None or not group.members:
+        return None
+    https_ports = [p for s in group.settings.values() for proto, p in s.listen_ports if proto == "HTTPS"]
+    https = https_ports[0] if https_ports else 443
+    commands: list[str] = []
+    for i, ing in enumerate(group.members):
+        settings = group.settings_of(ing)
+        wanted: dict[str, str | None] = {}
+        if ("HTTPS", https) not in settings.listen_ports:
+            ports = [*settings.listen_ports, ("HTTPS", https)]
+            wanted[ALB + "listen-ports"] = json.dumps([{proto: port} for proto, port in ports])
+        if i == 0 and settings.ssl_redirect != https:
+            wanted[ALB + "ssl-redirect"] = str(https)
+        if wanted:
+            commands.append(annotate_command(ingress_ref(ing), wanted))
+    text = "Run " + " && ".join(commands) + "." if commands else ""
+    has_cert = any(s.certificate_arns for s in group.settings.values()) or any(m.tls for m in group.members)
+    if not has_cert:
+        text += (
+            f" The HTTPS listener needs a certificate: set {ALB}certificate-arn to an ACM certificate ARN, or list "
+            "the hosts under spec.tls so the controller discovers a matching ACM certificate."
+        )
+    return text.strip() or None
+
+
+def _remediation(node: LbNode) -> str:
+    lb = node.lb
+    if lb.type == "application":
+        fix = _ingress_fix(node)
+        if fix:
+            return fix
+        return (
+            "Not managed by Kubernetes: make every HTTP listener redirect, e.g. aws elbv2 modify-listener "
+            "--listener-arn <HTTP listener ARN> --default-actions "
+            "'Type=redirect,RedirectConfig={Protocol=HTTPS,Port=443,StatusCode=HTTP_301}', and delete its "
+            "forwarding rules."
+        )
+    if node.owner is not None and node.owner.kind == "Service":
+        ssl = annotate_command(
+            node.owner.ref,
+            {SVC + "aws-load-balancer-ssl-cert": "<ACM certificate ARN>", SVC + "aws-load-balancer-ssl-ports": "443"},
+        )
+        return (
+            f"Serve HTTPS and stop serving HTTP: {ssl}, then change the Service port 80 to 443 in spec.ports "
+            f"(kubectl -n {node.owner.namespace} edit service {node.owner.name}); or make the Service ClusterIP and "
+            f"route it through the ALB Ingress with {ALB}ssl-redirect."
+        )
+    return (
+        f"Not managed by Kubernetes: add an HTTPS listener and remove the HTTP one, e.g. aws elb "
+        f"delete-load-balancer-listeners --load-balancer-name {lb.name} --load-balancer-ports 80."
+    )
+
+
+def evaluate(graph: ExposureGraph, settings: RuleSettings) -> Iterator[Finding]:
+    for node in graph.in_scope():
+        lb = node.lb
+        if not lb.is_public or lb.type not in ("application", "classic"):
+            continue
+        fields = lb_fields(node)
+        evidence = owner_evidence(node)
+        if lb.listeners is None:
+            yield META.finding(
+                Status.UNKNOWN,
+                f"The listeners of {describe_lb(node)} were not collected, so its HTTP handling is unknown.",
+                evidence=evidence,
+                **fields,
+            )
+            continue
+        verdict = _Verdict()
+        judge = _alb_listener if lb.type == "application" else _clb_listener
+        for listener in lb.listeners:
+            judge(listener, verdict)
+        if node.owner is not None and node.owner.group is not None:
+            redirects = {
+                f"{m.namespace}/{m.name}": m.annotations[ALB + "ssl-redirect"]
+                for m in node.owner.group.members
+                if ALB + "ssl-redirect" in m.annotations
+            }
+            evidence["ssl_redirect_annotations"] = redirects
+        if verdict.serving:
+            ports = ", ".join(str(s["port"]) for s in verdict.serving)
+            how = "without redirecting to HTTPS" if lb.type == "application" else "(a CLB cannot redirect)"
+            yield META.finding(
+                Status.FAIL,
+                f"{sentence(describe_lb(node))} serves plain HTTP on port {ports} {how}.",
+                remediation=_remediation(node),
+                evidence={**evidence, "http_listeners": verdict.serving},
+                **fields,
+            )
+        elif verdict.unknown:
+            yield META.finding(
+                Status.UNKNOWN,
+                f"HTTP handling of {describe_lb(node)} is unknown: {'; '.join(verdict.unknown)}.",
+                evidence={**evidence, "missing": verdict.unknown},
+                **fields,
+            )
+        else:
+            what = (
+                f"redirects every HTTP request on port {', '.join(map(str, verdict.checked))} to HTTPS"
+                if verdict.checked
+                else "has no plain-HTTP listener"
+            )
+            yield META.finding(
+                Status.PASS,
+                f"{sentence(describe_lb(node))} {what}.",
+                evidence={**evidence, "redirecting_http_ports": verdict.checked},
+                **fields,
+            )
+
+
+RULE = Rule(META, evaluate)
