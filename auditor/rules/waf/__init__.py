@@ -1,0 +1,1 @@
+"""Rules about web application firewalls in front of public load balancers."""

@@ -1,0 +1,116 @@
+"""public-alb-without-waf: an internet-facing ALB has no AWS WAF web ACL in front of it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from auditor.config import RuleSettings
+from auditor.correlate.annotations import ALB
+from auditor.correlate.graph import ExposureGraph, LbNode
+from auditor.findings import Finding, Severity, Status
+from auditor.rules._helpers import describe_lb, lb_fields, owner_annotate, owner_evidence, sentence
+from auditor.rules.base import Rule, RuleMeta
+
+WAF_ANNOTATION = ALB + "wafv2-acl-arn"
+
+META = RuleMeta(
+    id="public-alb-without-waf",
+    title="Internet-facing ALB without a WAF web ACL",
+    severity=Severity.MEDIUM,
+    category="waf",
+    rationale=(
+        "An internet-facing ALB takes requests from anyone. Without an AWS WAF web ACL nothing filters common "
+        "exploits (SQL injection, known bad inputs), bots or request floods before they reach the pods."
+    ),
+    remediation=(
+        f"Set {WAF_ANNOTATION} to a regional WAFv2 web ACL ARN on one Ingress of the group (the controller "
+        "associates it with the whole ALB), or wafv2AclArn in the IngressClassParams of the class. Remove any "
+        f"'{WAF_ANNOTATION}: none', which detaches the web ACL."
+    ),
+    references=(
+        "AWS Security Hub ELB.16: Application Load Balancers should be associated with an AWS WAF web ACL",
+        "AWS Config rule alb-waf-enabled",
+        "Prowler elbv2_waf_acl_attached",
+        "https://kubernetes-sigs.github.io/aws-load-balancer-controller/latest/guide/ingress/annotations/#wafv2-acl-arn",
+        "https://docs.aws.amazon.com/waf/latest/developerguide/web-acl-associating-aws-resource.html",
+    ),
+    inputs=("elbv2", "wafv2", "kubernetes"),
+)
+
+
+def _acl_listing_incomplete(graph: ExposureGraph, node: LbNode) -> list[str]:
+    """Web ACLs of the load balancer's account/region whose associations could not be listed."""
+    return [
+        acl.name
+        for acl in graph.inventory.aws.web_acls
+        if acl.account == node.lb.account and acl.region == node.lb.region and acl.resource_arns is None
+    ]
+
+
+def _remediation(node: LbNode, annotations: dict[str, str]) -> str:
+    detaching = [ref for ref, value in annotations.items() if value.strip().lower() == "none"]
+    commands = owner_annotate(node, {WAF_ANNOTATION: "<regional WAFv2 web ACL ARN>"}, every_member=False)
+    if commands:
+        text = f"Associate a web ACL through Kubernetes: {commands[0]}."
+        if detaching:
+            text += (
+                f" Ingress {', '.join(detaching)} sets {WAF_ANNOTATION}: none, which detaches any web ACL; "
+                "replace it with the ARN (or remove it)."
+            )
+        return text
+    return (
+        "Not managed by Kubernetes: aws wafv2 associate-web-acl --web-acl-arn <regional web ACL ARN> "
+        f"--resource-arn {node.arn}."
+    )
+
+
+def evaluate(graph: ExposureGraph, settings: RuleSettings) -> Iterator[Finding]:
+    for node in graph.in_scope():
+        lb = node.lb
+        if lb.type != "application" or not lb.is_public:
+            continue
+        fields = lb_fields(node)
+        evidence = owner_evidence(node)
+        annotations = {
+            f"{m.namespace}/{m.name}": m.annotations[WAF_ANNOTATION]
+            for m in (node.owner.group.members if node.owner and node.owner.group else [])
+            if WAF_ANNOTATION in m.annotations
+        }
+        evidence["wafv2_acl_arn_annotations"] = annotations
+        if node.web_acl is not None:
+            yield META.finding(
+                Status.PASS,
+                f"{sentence(describe_lb(node))} is protected by WAF web ACL {node.web_acl.name}.",
+                evidence={**evidence, "web_acl": node.web_acl.arn},
+                **fields,
+            )
+            continue
+        if not graph.collected("wafv2", node):
+            yield META.finding(
+                Status.UNKNOWN,
+                f"WAF web ACLs of {lb.account}/{lb.region} were not collected, so whether {describe_lb(node)} "
+                "has one is unknown.",
+                evidence=evidence,
+                **fields,
+            )
+            continue
+        incomplete = _acl_listing_incomplete(graph, node)
+        if incomplete:
+            yield META.finding(
+                Status.UNKNOWN,
+                f"The resources of WAF web ACL {', '.join(incomplete)} could not be listed, so whether "
+                f"{describe_lb(node)} has a web ACL is unknown.",
+                evidence={**evidence, "web_acls_not_listed": incomplete},
+                **fields,
+            )
+            continue
+        yield META.finding(
+            Status.FAIL,
+            f"{sentence(describe_lb(node))} has no WAF web ACL.",
+            remediation=_remediation(node, annotations),
+            evidence=evidence,
+            **fields,
+        )
+
+
+RULE = Rule(META, evaluate)
