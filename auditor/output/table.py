@@ -135,18 +135,18 @@ def _load_balancer_table(result: AuditResult) -> RenderableType:
         return Text("No load balancers found.")
     counts = lb_severity_counts(result)
     table = Table(title=f"Load balancers ({len(lbs)})", title_justify="left", box=box.SIMPLE_HEAD, expand=True)
-    table.add_column("Owner", ratio=3)
+    table.add_column("Owner", ratio=3, overflow="fold")
     table.add_column("Load balancer", ratio=3, overflow="fold")
-    table.add_column("Type", no_wrap=True)
-    table.add_column("Scheme", no_wrap=True)
-    table.add_column("Monthly cost", justify="right", no_wrap=True)
-    table.add_column("Findings", ratio=2)
+    table.add_column("Type / scheme", no_wrap=True)
+    table.add_column("Cost/month", justify="right", no_wrap=True)
+    table.add_column("Findings", ratio=2, overflow="fold")
     for lb in lbs:
+        kind = Text(lb.type)
+        kind.append("\n" + lb.scheme, style="bold" if lb.scheme == "internet-facing" else "")
         table.add_row(
             Text(owner_label(lb), style="red" if lb.orphan else ""),
             Text(lb.name),
-            Text(lb.type),
-            Text(lb.scheme, style="bold" if lb.scheme == "internet-facing" else ""),
+            kind,
             Text(money(lb.monthly_cost_usd)),
             Text(severity_counts_phrase(counts[lb.arn])),
         )

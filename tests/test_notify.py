@@ -1,0 +1,156 @@
+"""Slack-compatible webhook: a real HTTP server on 127.0.0.1 receives the message; errors never leak the URL path."""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from auditor.errors import AuditorError
+from auditor.findings import AuditResult
+from auditor.notify import post_webhook
+from auditor.output import RunDiff, diff_results
+from tests.output.sample import STARTED, audit_result, findings
+
+SECRET_PATH = "/services/T0001/B0002/XyZsEcReTtOkEn"
+
+
+class Hook(ThreadingHTTPServer):
+    """A webhook receiver: records each POST; answers with ``status`` after ``delay`` seconds."""
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), HookHandler)
+        self.received: list[tuple[str, dict[str, str], bytes]] = []
+        self.status = 200
+        self.delay = 0.0
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}{SECRET_PATH}"
+
+
+class HookHandler(BaseHTTPRequestHandler):
+    server: Hook
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        self.server.received.append((self.path, dict(self.headers), body))
+        time.sleep(self.server.delay)
+        # Slack answers "ok"; on errors, echo the path to prove the error message scrubs it
+        reply = b"ok" if self.server.status < 300 else f"no_service at {self.path}".encode()
+        self.send_response(self.server.status)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(reply)))
+        self.end_headers()
+        self.wfile.write(reply)
+
+    def log_message(self, format: str, *args: object) -> None:  # keep test output quiet
+        pass
+
+
+@pytest.fixture
+def hook() -> Iterator[Hook]:
+    server = Hook()
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def diff() -> tuple[AuditResult, RunDiff]:
+    fixed = findings()[0].model_copy(update={"rule_id": "OLD001", "message": "An old problem, now fixed."})
+    previous = audit_result(
+        findings=[*findings()[1:], fixed], started_at=STARTED - timedelta(days=1), status="complete"
+    )
+    current = audit_result(status="complete")
+    return current, diff_results(previous, current)
+
+
+def test_posts_slack_json(hook: Hook, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    result, changes = diff()
+    post_webhook(hook.url, result, changes)
+
+    [(path, headers, body)] = hook.received
+    assert path == SECRET_PATH
+    assert headers["Content-Type"] == "application/json"
+    message = json.loads(body)
+    assert message["text"].startswith("EKS exposure audit: prod: 5 open findings")
+    assert "1 new, 1 resolved since the last run" in message["text"]
+    blocks = message["blocks"]
+    assert blocks[0]["type"] == "header"
+    assert blocks[0]["text"]["type"] == "plain_text"
+    text = "\n".join(b["text"]["text"] for b in blocks if b["type"] == "section")
+    assert "*Failed:* 1 critical, 1 high, 1 medium, 1 low, 1 info" in text
+    assert "1 new, 1 resolved, 4 still open" in text
+    assert "An old problem, now fixed." in text  # resolved listed
+    assert ":warning: *Data missing" in text and "AccessDeniedException" in text
+    top = next(b["text"]["text"] for b in blocks if b["type"] == "section" and "Top findings" in b["text"]["text"])
+    first = top.splitlines()[1]
+    assert "`EXP001`" in first and "Ingress shop/web" in first  # worst first, with its owner
+    # Slack mrkdwn: <, >, & must be escaped or Slack treats them as links/markup
+    assert "&lt;script&gt;" in top and "<script>" not in top
+    assert all(len(b["text"]["text"]) <= 3000 for b in blocks if b["type"] == "section")
+    # httpx logs the request at INFO; the secret path must not reach the logs
+    assert SECRET_PATH not in caplog.text
+    assert "T0001" not in caplog.text
+    assert f"webhook http://127.0.0.1:{hook.server_address[1]}" in caplog.text
+
+
+def test_first_run_and_no_diff(hook: Hook) -> None:
+    result = audit_result()
+    post_webhook(hook.url, result, diff_results(None, result))
+    post_webhook(hook.url, result, None)
+    first, plain = (json.loads(body) for _, _, body in hook.received)
+    assert "First run of this target" in json.dumps(first["blocks"])
+    assert "since" not in plain["text"]
+
+
+def test_server_error_is_clear_and_hides_the_path(hook: Hook, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    hook.status = 500
+    with pytest.raises(AuditorError) as err:
+        post_webhook(hook.url, audit_result(), None)
+    message = str(err.value)
+    assert message.startswith(f"webhook http://127.0.0.1:{hook.server_address[1]} answered HTTP 500")
+    assert "no_service" in message  # the receiver's reason is kept
+    assert "\n" not in message
+    assert "T0001" not in message and "XyZsEcReTtOkEn" not in message
+    assert err.value.__cause__ is None and err.value.__context__ is None
+    assert "XyZsEcReTtOkEn" not in caplog.text
+
+
+def test_closed_port_is_clear_and_hides_the_path(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with pytest.raises(AuditorError) as err:
+        post_webhook(f"http://127.0.0.1:{port}{SECRET_PATH}?token=abc", audit_result(), None, timeout=2)
+    message = str(err.value)
+    assert message.startswith(f"webhook http://127.0.0.1:{port} unreachable:")
+    assert "XyZsEcReTtOkEn" not in message and "token=abc" not in message
+    assert err.value.__suppress_context__  # httpx's exception (which holds the URL) is not chained
+    assert "XyZsEcReTtOkEn" not in caplog.text
+
+
+def test_timeout_is_clear(hook: Hook) -> None:
+    hook.delay = 1.0
+    with pytest.raises(AuditorError, match=r"did not answer within 0.2s") as err:
+        post_webhook(hook.url, audit_result(), None, timeout=0.2)
+    assert "XyZsEcReTtOkEn" not in str(err.value)
+
+
+@pytest.mark.parametrize("url", ["hooks.slack.com/services/x", "ftp://example.com/services/x", "http://"])
+def test_bad_url_is_refused_without_echoing_it(url: str) -> None:
+    with pytest.raises(AuditorError) as err:
+        post_webhook(url, audit_result(), None)
+    assert "services" not in str(err.value)
