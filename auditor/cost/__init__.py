@@ -1,0 +1,21 @@
+"""Load balancer cost: list prices per region, monthly estimates with their basis, cost per namespace."""
+
+from auditor.cost.allocate import UNATTRIBUTED, cost_by_namespace, owner_namespaces
+from auditor.cost.estimate import CostEstimate, estimate, public_ipv4_count
+from auditor.cost.pricelist import load_price_book
+from auditor.cost.prices import HOURS_PER_MONTH, LbPrice, PriceBook, RegionPrices, default_price_book
+
+__all__ = [
+    "HOURS_PER_MONTH",
+    "UNATTRIBUTED",
+    "CostEstimate",
+    "LbPrice",
+    "PriceBook",
+    "RegionPrices",
+    "cost_by_namespace",
+    "default_price_book",
+    "estimate",
+    "load_price_book",
+    "owner_namespaces",
+    "public_ipv4_count",
+]
