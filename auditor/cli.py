@@ -27,7 +27,7 @@ from auditor.progress import ProgressEvent, ProgressFn
 log = logging.getLogger(__name__)
 stderr = Console(stderr=True, highlight=False)
 
-AUDIT_FORMATS = ("table", "json", "sarif", "markdown")
+AUDIT_FORMATS = ("table", "json", "sarif", "markdown", "html", "csv")
 _STATUS_MARK = {
     "ok": "[green]ok[/]",
     "partial": "[yellow]partial[/]",
