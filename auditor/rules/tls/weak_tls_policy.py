@@ -1,0 +1,199 @@
+"""weak-tls-policy: an HTTPS/TLS/SSL listener negotiates TLS 1.0/1.1 (or SSL 3.0) through an outdated security policy.
+
+The AWS Load Balancer Controller's default policy, ``ELBSecurityPolicy-2016-08``, is one of them. A
+policy name in neither list below (a CLB custom policy, a policy newer than this table) is UNKNOWN.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from fnmatch import fnmatchcase
+
+from auditor.config import RuleSettings
+from auditor.correlate.annotations import ALB, LBC_DEFAULT_SSL_POLICY, SVC
+from auditor.correlate.graph import ExposureGraph, LbNode
+from auditor.findings import Finding, Severity, Status
+from auditor.inventory.models import Listener
+from auditor.rules._helpers import describe_lb, lb_fields, owner_annotate, owner_evidence, sentence, tls_listeners
+from auditor.rules.base import Rule, RuleMeta
+
+RECOMMENDED = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+RECOMMENDED_CLASSIC = "ELBSecurityPolicy-TLS-1-2-2017-01"  # CLBs have no TLS 1.3 policy
+
+# Predefined policies that accept TLS 1.2 or newer only.
+ACCEPTABLE: tuple[str, ...] = (
+    "ELBSecurityPolicy-TLS13-1-3-*",  # TLS 1.3 only (incl. -FIPS-, -PQ- variants)
+    "ELBSecurityPolicy-TLS13-1-2-*",  # TLS 1.2 + 1.3: plain, -Res-, -Ext0/1/2-, -FIPS-, -PQ- variants
+    "ELBSecurityPolicy-TLS-1-2-*",  # TLS-1-2-2017-01 (also CLB), TLS-1-2-Ext-2018-06
+    "ELBSecurityPolicy-FS-1-2-*",  # FS-1-2-2019-08, FS-1-2-Res-2019-08, FS-1-2-Res-2020-10
+)
+# Predefined policies that still accept older protocols -> the oldest protocol they accept.
+WEAK: dict[str, str] = {
+    "ELBSecurityPolicy-TLS13-1-1-*": "TLS 1.1",
+    "ELBSecurityPolicy-TLS13-1-0-*": "TLS 1.0",
+    "ELBSecurityPolicy-TLS-1-1-*": "TLS 1.1",  # TLS-1-1-2017-01
+    "ELBSecurityPolicy-TLS-1-0-*": "TLS 1.0",  # TLS-1-0-2015-04
+    "ELBSecurityPolicy-FS-1-1-*": "TLS 1.1",  # FS-1-1-2019-08
+    "ELBSecurityPolicy-FS-2018-06": "TLS 1.0",
+    "ELBSecurityPolicy-2016-08": "TLS 1.0",  # the controller's and the API's default
+    "ELBSecurityPolicy-2015-05": "TLS 1.0",
+    "ELBSecurityPolicy-2015-03": "TLS 1.0",
+    "ELBSecurityPolicy-2015-02": "TLS 1.0",
+    "ELBSecurityPolicy-2014-10": "TLS 1.0",
+    "ELBSecurityPolicy-2014-01": "SSL 3.0",
+    "ELBSecurityPolicy-2011-08": "SSL 3.0",
+    "ELBSample-*": "SSL 3.0",
+}
+
+META = RuleMeta(
+    id="weak-tls-policy",
+    title="TLS listener uses an outdated security policy",
+    severity=Severity.MEDIUM,
+    category="tls",
+    rationale=(
+        "TLS 1.0 and 1.1 are deprecated (RFC 8996) and come with weak CBC/SHA-1 cipher suites. The AWS Load "
+        f"Balancer Controller creates HTTPS listeners with {LBC_DEFAULT_SSL_POLICY} unless told otherwise, so "
+        "most ALBs made from Ingresses accept them."
+    ),
+    remediation=(
+        f"Ingress: alb.ingress.kubernetes.io/ssl-policy: {RECOMMENDED} on every Ingress of the group (or sslPolicy "
+        "in IngressClassParams). Service (NLB/CLB): service.beta.kubernetes.io/aws-load-balancer-ssl-negotiation-"
+        f"policy: {RECOMMENDED} ({RECOMMENDED_CLASSIC} for a Classic Load Balancer)."
+    ),
+    references=(
+        "AWS Security Hub ELB.17: Application and Network Load Balancers with listeners should use recommended "
+        "security policies",
+        "AWS Security Hub ELB.8: Classic Load Balancers with SSL listeners should use a predefined security "
+        "policy that has strong AWS Configuration",
+        "Prowler elbv2_insecure_ssl_ciphers, elb_insecure_ssl_ciphers",
+        "https://docs.aws.amazon.com/elasticloadbalancing/latest/application/describe-ssl-policies.html",
+        "https://docs.aws.amazon.com/elasticloadbalancing/latest/classic/elb-security-policy-table.html",
+        "https://kubernetes-sigs.github.io/aws-load-balancer-controller/latest/guide/ingress/annotations/#ssl-policy",
+        "RFC 8996: Deprecating TLS 1.0 and TLS 1.1",
+    ),
+    inputs=("elbv2", "elb", "kubernetes"),
+)
+
+
+def classify(policy: str) -> tuple[bool | None, str | None]:
+    """(acceptable?, oldest protocol accepted if weak); (None, None) for a policy this table does not know."""
+    if any(fnmatchcase(policy, pattern) for pattern in ACCEPTABLE):
+        return True, None
+    for pattern, oldest in WEAK.items():
+        if fnmatchcase(policy, pattern):
+            return False, oldest
+    return None, None
+
+
+def _remediation(node: LbNode, listener: Listener) -> str:
+    lb = node.lb
+    if lb.type == "application":
+        commands = owner_annotate(node, {ALB + "ssl-policy": RECOMMENDED})
+        if commands:
+            return (
+                "Set the policy on every Ingress of the group (they share the listener): "
+                + " && ".join(commands)
+                + f". Or set sslPolicy: {RECOMMENDED} in the IngressClassParams of their class."
+            )
+    recommended = RECOMMENDED_CLASSIC if lb.type == "classic" else RECOMMENDED
+    commands = owner_annotate(node, {SVC + "aws-load-balancer-ssl-negotiation-policy": recommended})
+    if commands and node.owner is not None and node.owner.kind == "Service":
+        return f"Run {commands[0]}."
+    if lb.type == "classic":
+        return (
+            f"Not managed by Kubernetes: aws elb create-load-balancer-policy --load-balancer-name {lb.name} "
+            "--policy-name tls12 --policy-type-name SSLNegotiationPolicyType --policy-attributes "
+            f"AttributeName=Reference-Security-Policy,AttributeValue={recommended} && aws elb "
+            f"set-load-balancer-policies-of-listener --load-balancer-name {lb.name} --load-balancer-port "
+            f"{listener.port} --policy-names tls12."
+        )
+    return (
+        f"Not managed by Kubernetes: aws elbv2 modify-listener --listener-arn {listener.arn or '<listener ARN>'} "
+        f"--ssl-policy {recommended}."
+    )
+
+
+def _annotated_policies(node: LbNode) -> dict[str, str]:
+    """The ssl-policy each owning Kubernetes object asks for (annotation or IngressClassParams)."""
+    owner = node.owner
+    if owner is None:
+        return {}
+    if owner.group is not None:
+        return {
+            f"{m.namespace}/{m.name}": p
+            for m in owner.group.members
+            if (p := owner.group.settings_of(m).ssl_policy) is not None
+        }
+    if owner.service is not None and (
+        p := owner.service.annotations.get(SVC + "aws-load-balancer-ssl-negotiation-policy")
+    ):
+        return {f"{owner.namespace}/{owner.name}": p}
+    return {}
+
+
+def evaluate(graph: ExposureGraph, settings: RuleSettings) -> Iterator[Finding]:
+    for node in graph.in_scope():
+        lb = node.lb
+        fields = lb_fields(node)
+        if lb.listeners is None:
+            yield META.finding(
+                Status.UNKNOWN,
+                f"The listeners of {describe_lb(node)} were not collected, so their TLS policies are unknown.",
+                evidence=owner_evidence(node),
+                **fields,
+            )
+            continue
+        annotated = _annotated_policies(node)
+        for listener in tls_listeners(lb):
+            where = f"{listener.protocol} listener {listener.port} of {describe_lb(node)}"
+            policy = listener.ssl_policy
+            evidence = {
+                **owner_evidence(node),
+                "port": listener.port,
+                "protocol": listener.protocol,
+                "ssl_policy": policy,
+                "requested_policies": annotated,
+            }
+            if policy is None:
+                yield META.finding(
+                    Status.UNKNOWN,
+                    f"The security policy of the {where} was not collected.",
+                    evidence=evidence,
+                    discriminator=str(listener.port),
+                    **fields,
+                )
+                continue
+            acceptable, oldest = classify(policy)
+            if acceptable is None:
+                yield META.finding(
+                    Status.UNKNOWN,
+                    f"The {where} uses policy {policy}, which the auditor cannot rate (custom or unknown policy).",
+                    evidence=evidence,
+                    discriminator=str(listener.port),
+                    **fields,
+                )
+            elif acceptable:
+                yield META.finding(
+                    Status.PASS,
+                    f"{sentence(where)} uses {policy} (TLS 1.2 or newer only).",
+                    evidence=evidence,
+                    discriminator=str(listener.port),
+                    **fields,
+                )
+            else:
+                default = node.controller == "lbc" and lb.type == "application" and not annotated
+                evidence.update(oldest_protocol=oldest, controller_default=default and policy == LBC_DEFAULT_SSL_POLICY)
+                suffix = (
+                    " (the controller's default, no ssl-policy annotation)" if evidence["controller_default"] else ""
+                )
+                yield META.finding(
+                    Status.FAIL,
+                    f"{sentence(where)} uses {policy}{suffix}, which still accepts {oldest}.",
+                    remediation=_remediation(node, listener),
+                    evidence=evidence,
+                    discriminator=str(listener.port),
+                    **fields,
+                )
+
+
+RULE = Rule(META, evaluate)
