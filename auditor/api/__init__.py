@@ -1,0 +1,1 @@
+"""The REST API of `auditor serve` (FastAPI): findings, load balancers, runs, targets, suppressions, reports."""

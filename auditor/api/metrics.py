@@ -1,0 +1,113 @@
+"""Prometheus metrics read from the database at scrape time, so every process and replica agrees."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+
+from prometheus_client import CollectorRegistry
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.registry import Collector
+from sqlalchemy import case, func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from auditor.store.models import RunRow, TargetRow
+from auditor.store.queries import open_counts_by_severity
+
+log = logging.getLogger(__name__)
+
+DURATION_BUCKETS = (1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0)
+
+
+class StoreCollector(Collector):
+    """Run durations, runs by status, open findings by severity, AWS calls and collector errors."""
+
+    def __init__(self, factory: sessionmaker[Session]) -> None:
+        self._factory = factory
+
+    def collect(self) -> Iterator[Metric]:
+        try:
+            with self._factory() as session:
+                yield from self._collect(session)
+        except Exception:  # a scrape must not fail because one query did
+            log.warning("metrics: database query failed", exc_info=True)
+            up = GaugeMetricFamily("auditor_store_up", "1 when the history database answered the scrape")
+            up.add_metric([], 0)
+            yield up
+
+    def _collect(self, session: Session) -> Iterator[Metric]:
+        up = GaugeMetricFamily("auditor_store_up", "1 when the history database answered the scrape")
+        up.add_metric([], 1)
+        yield up
+
+        findings = GaugeMetricFamily(
+            "auditor_findings_open",
+            "Open findings (not suppressed) by cluster, severity and state",
+            labels=["cluster", "severity", "state"],
+        )
+        for cluster, severity, state, count in open_counts_by_severity(session):
+            findings.add_metric([cluster, severity, state], count)
+        yield findings
+
+        runs = CounterMetricFamily("auditor_runs", "Runs by cluster and final status", labels=["cluster", "status"])
+        calls = CounterMetricFamily("auditor_aws_calls", "AWS API calls made by runs", labels=["cluster"])
+        errors = CounterMetricFamily(
+            "auditor_collector_errors", "Collectors that failed or were partial, summed over runs", labels=["cluster"]
+        )
+        per_cluster: dict[str, tuple[int, int]] = {}
+        for cluster, status, count, aws_calls, coll_errors in session.execute(
+            select(
+                TargetRow.name,
+                RunRow.status,
+                func.count(),
+                func.coalesce(func.sum(RunRow.aws_calls), 0),
+                func.coalesce(func.sum(RunRow.collector_errors), 0),
+            )
+            .join(TargetRow, TargetRow.id == RunRow.target_id)
+            .group_by(TargetRow.name, RunRow.status)
+        ).all():
+            runs.add_metric([cluster, status], count)
+            c, e = per_cluster.get(cluster, (0, 0))
+            per_cluster[cluster] = (c + int(aws_calls), e + int(coll_errors))
+        for cluster, (c, e) in per_cluster.items():
+            calls.add_metric([cluster], c)
+            errors.add_metric([cluster], e)
+        yield runs
+        yield calls
+        yield errors
+
+        duration = HistogramMetricFamily(
+            "auditor_run_duration_seconds", "Duration of finished runs", labels=["cluster"]
+        )
+        bucket_cols = [func.sum(case((RunRow.duration_seconds <= b, 1), else_=0)) for b in DURATION_BUCKETS]
+        for row in session.execute(
+            select(TargetRow.name, func.count(), func.coalesce(func.sum(RunRow.duration_seconds), 0.0), *bucket_cols)
+            .join(TargetRow, TargetRow.id == RunRow.target_id)
+            .where(RunRow.duration_seconds.is_not(None))
+            .group_by(TargetRow.name)
+        ).all():
+            cluster, count, total, *counts = row
+            buckets = [(str(b), int(n or 0)) for b, n in zip(DURATION_BUCKETS, counts, strict=True)]
+            buckets.append(("+Inf", int(count)))
+            duration.add_metric([cluster], buckets, float(total))
+        yield duration
+
+        last = GaugeMetricFamily(
+            "auditor_last_run_timestamp_seconds",
+            "Start of the latest run by cluster and its status",
+            labels=["cluster", "status"],
+        )
+        latest = select(func.max(RunRow.id)).group_by(RunRow.target_id).scalar_subquery()
+        for cluster, status, started in session.execute(
+            select(TargetRow.name, RunRow.status, RunRow.started_at)
+            .join(TargetRow, TargetRow.id == RunRow.target_id)
+            .where(RunRow.id.in_(latest))
+        ).all():
+            last.add_metric([cluster, status], started.timestamp())
+        yield last
+
+
+def make_registry(factory: sessionmaker[Session]) -> CollectorRegistry:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(StoreCollector(factory))
+    return registry

@@ -1,0 +1,57 @@
+"""Findings: the filtered, paged list and one finding with its history."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query
+from pydantic import AwareDatetime
+
+from auditor.api.deps import Reader, SessionDep, SettingsDep
+from auditor.api.schemas import FindingDetail, FindingOut, FindingPage, FindingStatus
+from auditor.findings import Severity
+from auditor.store.queries import FindingFilter, get_finding, list_findings
+
+router = APIRouter(prefix="/api/v1/findings", tags=["findings"])
+
+
+@router.get("", response_model=FindingPage, summary="List findings, worst first")
+def findings(
+    session: SessionDep,
+    settings: SettingsDep,
+    _: Reader,
+    cluster: Annotated[str | None, Query(min_length=1, description="target or cluster name")] = None,
+    namespace: Annotated[str | None, Query(min_length=1, description="Kubernetes namespace of the owner")] = None,
+    rule: Annotated[str | None, Query(min_length=1, description="rule id")] = None,
+    severity: Annotated[list[Severity] | None, Query(description="one or more severities")] = None,
+    status: Annotated[FindingStatus | None, Query(description="default: open; 'all' is not a status")] = "open",
+    since: Annotated[AwareDatetime | None, Query(description="first seen at or after (ISO 8601 with zone)")] = None,
+    limit: Annotated[int | None, Query(ge=1, le=500, description="page size")] = None,
+    cursor: Annotated[str | None, Query(max_length=40, description="next_cursor of the previous page")] = None,
+    with_total: Annotated[bool, Query(description="also count all matches (slower)")] = False,
+) -> dict[str, object]:
+    flt = FindingFilter(
+        cluster=cluster,
+        namespace=namespace,
+        rule=rule,
+        severities=tuple(severity or ()),
+        status=status or "open",
+        since=since,
+    )
+    size = limit or settings.api.page_size
+    page = list_findings(session, flt, limit=size, cursor=cursor, with_total=with_total)
+    return {
+        "items": [FindingOut.from_row(r) for r in page.items],
+        "limit": size,
+        "next_cursor": page.next_cursor,
+        "total": page.total,
+    }
+
+
+@router.get("/{finding_id}", response_model=FindingDetail, summary="One finding and its history across runs")
+def finding(session: SessionDep, _: Reader, finding_id: Annotated[int, Path(ge=1)]) -> dict[str, object]:
+    row, history = get_finding(session, finding_id)
+    data = FindingOut.from_row(row)
+    data["evidence"] = row["evidence"]
+    data["history"] = history
+    return data

@@ -1,0 +1,32 @@
+"""The latest report of a target, in any format (the same as /runs/{id}/report of its last finished run)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
+
+from auditor.api.deps import Reader, ServiceDep, SessionDep
+from auditor.api.routes.runs import MEDIA_TYPES, ReportFormat
+from auditor.errors import NotFound
+from auditor.output import render
+from auditor.store import runs as store_runs
+from auditor.store.targets import get_target
+
+router = APIRouter(prefix="/api/v1/reports", tags=["reports"])
+
+
+@router.get("/latest", response_class=Response, responses={200: {"content": {t: {} for t in MEDIA_TYPES.values()}}})
+def latest(
+    session: SessionDep,
+    service: ServiceDep,
+    _: Reader,
+    cluster: Annotated[str, Query(min_length=1)],
+    format: Annotated[ReportFormat, Query()] = "html",
+) -> Response:
+    target = get_target(session, cluster)
+    run_id = store_runs.latest_finished_ids(session, [target.id]).get(target.id)
+    if run_id is None:
+        raise NotFound(f"target {target.name!r} has no finished run yet")
+    result, diff = service.diff_for(session, store_runs.get_run(session, run_id))
+    return Response(render(result, format, diff=diff), media_type=MEDIA_TYPES[format])

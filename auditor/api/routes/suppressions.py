@@ -1,0 +1,59 @@
+"""Suppressions: accept findings with a reason and an expiry (admin creates and deletes)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, status
+
+from auditor.api.deps import Admin, Reader, SessionDep
+from auditor.api.schemas import SuppressionIn, SuppressionOut
+from auditor.store import suppressions as store_suppressions
+from auditor.store.models import SuppressionRow, TargetRow
+from auditor.store.targets import get_target
+
+router = APIRouter(prefix="/api/v1/suppressions", tags=["suppressions"])
+
+
+def suppression_out(session: Any, row: SuppressionRow) -> dict[str, Any]:
+    data = SuppressionOut.model_validate(row).model_dump()
+    if row.target_id is not None:
+        target = session.get(TargetRow, row.target_id)
+        data["cluster"] = target.name if target else None
+    return data
+
+
+@router.get("", response_model=list[SuppressionOut])
+def suppressions(
+    session: SessionDep,
+    _: Reader,
+    include_expired: Annotated[bool, Query()] = False,
+) -> list[dict[str, Any]]:
+    return [
+        suppression_out(session, r)
+        for r in store_suppressions.list_suppressions(session, include_expired=include_expired)
+    ]
+
+
+@router.post("", response_model=SuppressionOut, status_code=status.HTTP_201_CREATED, summary="Accept findings (admin)")
+def create(body: SuppressionIn, session: SessionDep, principal: Admin) -> dict[str, Any]:
+    target_id = get_target(session, body.cluster).id if body.cluster else None
+    row = store_suppressions.create_suppression(
+        session,
+        reason=body.reason,
+        target_id=target_id,
+        rule_id=body.rule_id,
+        resource_arn=body.resource_arn,
+        namespace=body.namespace,
+        fingerprint=body.fingerprint,
+        expires_at=body.expires_at,
+        created_by=principal.name,
+    )
+    session.commit()
+    return suppression_out(session, row)
+
+
+@router.delete("/{suppression_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Delete a suppression (admin)")
+def delete(suppression_id: Annotated[int, Path(ge=1)], session: SessionDep, _: Admin) -> None:
+    store_suppressions.delete_suppression(session, suppression_id)
+    session.commit()

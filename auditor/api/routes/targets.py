@@ -1,0 +1,72 @@
+"""Targets: list (read); create, replace, delete (admin). Config-file targets are re-synced on start."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, status
+
+from auditor.api.deps import Admin, Reader, SessionDep, SettingsDep
+from auditor.api.routes.runs import run_out
+from auditor.api.schemas import TargetOut
+from auditor.config import TargetConfig
+from auditor.scheduler import cron_trigger
+from auditor.store import runs as store_runs
+from auditor.store import targets as store_targets
+from auditor.store.models import TargetRow
+
+router = APIRouter(prefix="/api/v1/targets", tags=["targets"])
+
+TargetName = Annotated[str, Path(min_length=1, max_length=200)]
+
+
+def target_out(session: Any, row: TargetRow) -> dict[str, Any]:
+    last = store_runs.list_runs(session, target_ids=[row.id], limit=1)
+    return {
+        "name": row.name,
+        "cluster_name": row.cluster_name,
+        "schedule": row.schedule,
+        "source": row.source,
+        "enabled": row.enabled,
+        "definition": store_targets.to_config(row),
+        "last_run": run_out(last[0]) if last else None,
+    }
+
+
+def _validate(body: TargetConfig, settings: Any) -> None:
+    if body.schedule:
+        cron_trigger(body.schedule, settings.scheduler.timezone)  # ConfigError -> 422
+
+
+@router.get("", response_model=list[TargetOut], summary="Targets and their last run")
+def targets(session: SessionDep, _: Reader) -> list[dict[str, Any]]:
+    return [target_out(session, row) for row in store_targets.list_targets(session, include_disabled=True)]
+
+
+@router.get("/{name}", response_model=TargetOut)
+def target(session: SessionDep, _: Reader, name: TargetName) -> dict[str, Any]:
+    return target_out(session, store_targets.get_target(session, name))
+
+
+@router.post("", response_model=TargetOut, status_code=status.HTTP_201_CREATED, summary="Add a target (admin)")
+def create(body: TargetConfig, session: SessionDep, settings: SettingsDep, _: Admin) -> dict[str, Any]:
+    _validate(body, settings)
+    row = store_targets.create_target(session, body)
+    session.commit()
+    return target_out(session, row)
+
+
+@router.put("/{name}", response_model=TargetOut, summary="Replace a target's definition (admin)")
+def replace(
+    name: TargetName, body: TargetConfig, session: SessionDep, settings: SettingsDep, _: Admin
+) -> dict[str, Any]:
+    _validate(body, settings)
+    row = store_targets.update_target(session, name, body)
+    session.commit()
+    return target_out(session, row)
+
+
+@router.delete("/{name}", status_code=status.HTTP_204_NO_CONTENT, summary="Delete a target and its history (admin)")
+def delete(name: TargetName, session: SessionDep, _: Admin) -> None:
+    store_targets.delete_target(session, name)
+    session.commit()

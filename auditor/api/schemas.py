@@ -1,0 +1,255 @@
+"""API request and response bodies (pydantic), kept apart from the ORM models."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+from auditor.config import TargetConfig
+from auditor.findings import Severity
+
+FindingStatus = Literal["open", "unknown", "suppressed", "resolved"]
+
+
+class KubeRefOut(BaseModel):
+    kind: str
+    namespace: str | None = None
+    name: str
+
+
+class FindingOut(BaseModel):
+    """A finding as tracked across runs."""
+
+    id: int
+    fingerprint: str = Field(description="stable identity: rule + resource + Kubernetes owner")
+    cluster: str = Field(description="target name")
+    rule_id: str
+    title: str
+    severity: Severity
+    status: FindingStatus = Field(description="open (FAIL), unknown (could not be checked), suppressed, resolved")
+    message: str
+    resource_arn: str | None = None
+    resource_name: str | None = None
+    account: str | None = None
+    region: str | None = None
+    kubernetes: KubeRefOut | None = Field(default=None, description="the Kubernetes object that owns the resource")
+    remediation: str = ""
+    monthly_cost_usd: float | None = None
+    first_seen: datetime
+    last_seen: datetime
+    resolved_at: datetime | None = None
+    reopened: int = Field(description="times it came back after being resolved")
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> dict[str, Any]:
+        """The row of a findings query as this schema's fields (a dict: FastAPI validates it once)."""
+        state = row["state"]
+        data = {k: row[k] for k in _FINDING_FIELDS}
+        data["status"] = "suppressed" if row["suppressed"] and state != "resolved" else state
+        data["kubernetes"] = (
+            {"kind": row["kube_kind"], "namespace": row["namespace"], "name": row["kube_name"]}
+            if row["kube_kind"]
+            else None
+        )
+        return data
+
+
+_FINDING_FIELDS = [
+    "id",
+    "fingerprint",
+    "cluster",
+    "rule_id",
+    "title",
+    "severity",
+    "message",
+    "resource_arn",
+    "resource_name",
+    "account",
+    "region",
+    "remediation",
+    "monthly_cost_usd",
+    "first_seen",
+    "last_seen",
+    "resolved_at",
+    "reopened",
+]
+
+
+class FindingPage(BaseModel):
+    items: list[FindingOut]
+    limit: int
+    next_cursor: str | None = Field(description="pass as ?cursor= for the next page; null on the last page")
+    total: int | None = Field(default=None, description="only with ?with_total=true")
+
+
+class ObservationOut(BaseModel):
+    run_id: int
+    observed_at: datetime
+    status: str = Field(description="FAIL, UNKNOWN, PASS, or RESOLVED (no longer reported in a complete run)")
+    severity: Severity
+    message: str
+
+
+class FindingDetail(FindingOut):
+    evidence: dict[str, Any] | None = None
+    history: list[ObservationOut]
+
+
+class LbFindingOut(BaseModel):
+    id: int
+    rule_id: str
+    title: str
+    severity: Severity
+    status: FindingStatus
+
+
+class OwnerOut(BaseModel):
+    kind: str
+    namespace: str | None = None
+    name: str
+
+
+class LoadBalancerOut(BaseModel):
+    cluster: str
+    run_id: int = Field(description="the run that saw it (the target's latest finished run)")
+    arn: str
+    name: str
+    type: str
+    scheme: str
+    dns_name: str
+    account: str
+    region: str
+    owner: OwnerOut | None = None
+    controller: str | None = None
+    orphan: str | None = Field(default=None, description="owner-gone | cluster-gone | superseded")
+    monthly_cost_usd: float | None = None
+    cost_basis: str | None = None
+    findings: list[LbFindingOut]
+
+
+class LoadBalancerPage(BaseModel):
+    items: list[LoadBalancerOut]
+    total: int
+    limit: int
+    offset: int
+
+
+class CoverageOut(BaseModel):
+    source: str
+    collector: str
+    account: str | None = None
+    region: str | None = None
+    status: str
+    error_code: str | None = None
+    message: str | None = None
+    calls: int = 0
+    duration_ms: int = 0
+
+
+class RunOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    cluster: str
+    trigger: str = Field(description="schedule | api | cli")
+    scheduled_for: datetime | None = None
+    status: str = Field(description="running | complete | partial | failed")
+    started_at: datetime
+    finished_at: datetime | None = None
+    duration_seconds: float | None = None
+    error: str | None = None
+    findings_failed: int
+    findings_unknown: int
+    findings_passed: int
+    findings_new: int
+    findings_resolved: int
+    load_balancers: int
+    aws_calls: int
+    collector_errors: int
+    coverage: list[CoverageOut] | None = None
+    links: dict[str, str] = Field(default_factory=dict)
+
+
+class RunDetail(RunOut):
+    api_calls: dict[str, int] | None = None
+
+
+class RunPage(BaseModel):
+    items: list[RunOut]
+    limit: int
+    next_cursor: str | None
+
+
+class RunCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    target: str = Field(min_length=1, description="target (or cluster) name")
+
+
+class TargetOut(BaseModel):
+    name: str
+    cluster_name: str | None
+    schedule: str | None
+    source: str = Field(description="config (the config file) | api")
+    enabled: bool
+    definition: TargetConfig
+    last_run: RunOut | None = None
+
+
+class SuppressionIn(BaseModel):
+    """Every matcher given must match; at least one of rule_id, resource_arn, namespace, fingerprint."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    cluster: str | None = Field(default=None, description="limit to one target; default: all")
+    rule_id: str | None = Field(default=None, min_length=1)
+    resource_arn: str | None = Field(default=None, min_length=1)
+    namespace: str | None = Field(default=None, min_length=1)
+    fingerprint: str | None = Field(default=None, min_length=1)
+    reason: str = Field(min_length=3, max_length=2000, description="why this is accepted")
+    expires_at: AwareDatetime | None = Field(default=None, description="with a time zone; null: never")
+
+    @model_validator(mode="after")
+    def _one_matcher(self) -> SuppressionIn:
+        if not any((self.rule_id, self.resource_arn, self.namespace, self.fingerprint)):
+            raise ValueError("give at least one of rule_id, resource_arn, namespace, fingerprint")
+        return self
+
+
+class SuppressionOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    cluster: str | None = None
+    rule_id: str | None
+    resource_arn: str | None
+    namespace: str | None
+    fingerprint: str | None
+    reason: str
+    created_by: str
+    created_at: datetime
+    expires_at: datetime | None
+
+
+class ClusterSummaryOut(BaseModel):
+    cluster: str
+    cluster_name: str | None
+    open_by_severity: dict[str, int] = Field(description="open (FAIL), not suppressed")
+    unknown: int = Field(description="could not be checked (collector failed)")
+    suppressed: int
+    load_balancers_by_type: dict[str, int]
+    orphans: int
+    orphan_monthly_cost_usd: float
+    monthly_cost_usd: float
+    last_run: RunOut | None = None
+
+
+class SummaryOut(BaseModel):
+    clusters: list[ClusterSummaryOut]
+
+
+class ErrorOut(BaseModel):
+    detail: Any
+    message: str | None = None
