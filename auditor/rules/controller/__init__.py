@@ -1,0 +1,1 @@
+"""Rules about the AWS Load Balancer Controller running in the cluster."""
