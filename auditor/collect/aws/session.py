@@ -8,6 +8,7 @@ honoured by botocore itself, which is how the demo and the tests reach moto: no 
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
@@ -91,6 +92,7 @@ class AwsAccountSession:
     partition: str = "aws"
     _clients: dict[tuple[str, str], Any] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _client_calls: Counter[tuple[str, str]] = field(default_factory=Counter)
 
     def client(self, service: str, region: str) -> Any:
         """A counted client for ``service`` in ``region`` (cached: clients are thread-safe once built)."""
@@ -105,11 +107,21 @@ class AwsAccountSession:
                 config=client_config(self.settings, max_pool=self.settings.max_concurrency + 2),
             )
             made.meta.events.register("before-call.*.*", self._count)
+            made.meta.events.register("before-call.*.*", functools.partial(self._count_client, key))
             self._clients[key] = made
             return made
 
     def _count(self, model: Any, **_: Any) -> None:
         self.counter.record(iam_action(model.service_model.service_name, model.name))
+
+    def _count_client(self, key: tuple[str, str], **_: Any) -> None:
+        with self._lock:
+            self._client_calls[key] += 1
+
+    def calls_to(self, service: str, region: str) -> int:
+        """Calls made so far through the client of ``service`` in ``region`` (for coverage.calls)."""
+        with self._lock:
+            return self._client_calls[(service, region)]
 
     def arn(self, service: str, region: str, resource: str) -> str:
         return f"arn:{self.partition}:{service}:{region}:{self.account_id}:{resource}"

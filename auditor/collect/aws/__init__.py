@@ -1,0 +1,311 @@
+"""AWS collection: every collector over every account × region, on one bounded pool, failures as coverage.
+
+Order: ``elbv2``, ``elb``, ``wafv2`` and ``eks`` start at once; ``ec2`` (the load balancers'
+security groups) and ``acm`` (which certificates listeners serve) wait for ``elbv2`` + ``elb`` of
+their region; ``iam`` (global) waits for the account's ``eks`` (cluster issuer, Pod Identity).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
+
+from auditor.collect.aws import acm, ec2, eks, elb, elbv2, iam, wafv2
+from auditor.collect.aws.base import CollectorContext, FanOut
+from auditor.collect.aws.session import AwsAccountSession, CallCounter, open_account
+from auditor.config import AccountConfig, Settings, TargetConfig
+from auditor.errors import AuditorError, CollectionError
+from auditor.inventory.models import AwsInventory, Coverage, CoverageStatus, KubeInventory, LoadBalancer
+from auditor.progress import ProgressEvent, ProgressFn, no_progress
+
+__all__ = ["COLLECTORS", "all_iam_actions", "collect_aws"]
+
+log = logging.getLogger(__name__)
+
+COLLECTORS = (elbv2, elb, acm, wafv2, ec2, eks, iam)
+REGIONAL = ("elbv2", "elb", "wafv2", "eks", "ec2", "acm")
+GLOBAL = ("iam",)
+_SERVICE = {m.NAME: m.SERVICE for m in COLLECTORS}
+# Needed by open_account (identity of every account; AssumeRole is granted on the caller's side).
+SESSION_ACTIONS: tuple[str, ...] = ("sts:GetCallerIdentity",)
+
+
+def all_iam_actions() -> set[str]:
+    """Every IAM action a collection may call: the union of the collectors' declarations."""
+    return {action for module in COLLECTORS for action in module.IAM_ACTIONS} | set(SESSION_ACTIONS)
+
+
+Key = tuple[int, str, str | None]  # (account index, collector, region or None for global)
+
+
+@dataclass
+class _Task:
+    key: Key
+    needs: tuple[Key, ...]
+    run: Callable[[CollectorContext], Any]  # runs once every key of ``needs`` is in ``_Plan.results``
+
+
+@dataclass
+class _Plan:
+    """The collector tasks of all accounts and what each waits for; results filled as they finish."""
+
+    tasks: list[_Task] = field(default_factory=list)
+    results: dict[Key, Any] = field(default_factory=dict)
+    coverage: dict[Key, Coverage] = field(default_factory=dict)
+
+
+class _Progress:
+    """Serialises progress events from worker threads and numbers finished collectors."""
+
+    def __init__(self, sink: ProgressFn, total: int) -> None:
+        self._sink = sink
+        self._lock = threading.Lock()
+        self.total = total
+        self.done = 0
+
+    def emit(self, stage: str, message: str, status: str = "running", *, finished: bool = False) -> None:
+        with self._lock:
+            if finished:
+                self.done += 1
+            self._sink(ProgressEvent(stage=stage, message=message, done=self.done, total=self.total, status=status))
+
+
+def collect_aws(
+    target: TargetConfig,
+    settings: Settings,
+    *,
+    counter: CallCounter,
+    progress: ProgressFn = no_progress,
+    kube: KubeInventory | None = None,
+    sessions: list[AwsAccountSession] | None = None,
+) -> tuple[AwsInventory, list[Coverage]]:
+    """Collect every AWS collector for the target's accounts and regions; never raises for one account."""
+    regions = list(dict.fromkeys(target.regions)) or [settings.aws.default_region]
+    coverage: list[Coverage] = []
+    opened: list[AwsAccountSession] = []
+    if sessions is not None:
+        opened = list(sessions)
+    else:
+        for account in target.accounts:
+            try:
+                opened.append(open_account(account, settings.aws, region=regions[0], counter=counter))
+            except AuditorError as exc:
+                log.warning("AWS account %s cannot be opened: %s", _account_label(account), exc)
+                coverage.extend(_account_failed(account, regions, exc))
+                progress(
+                    ProgressEvent(stage="aws:account", message=f"{_account_label(account)}: {exc}", status="error")
+                )
+
+    # Build every client before fanning out (client creation is not thread-safe in botocore).
+    for session in opened:
+        for region in regions:
+            for name in REGIONAL:
+                session.client(_SERVICE[name], region)
+        session.client(_SERVICE["iam"], regions[0])
+
+    plan = _plan(opened, regions, target, kube)
+    reporter = _Progress(progress, total=len(plan.tasks))
+    with ThreadPoolExecutor(max_workers=settings.aws.max_concurrency, thread_name_prefix="aws") as pool:
+        fan_out = FanOut(pool, settings.aws.max_concurrency)
+        _execute(plan, opened, regions, pool, fan_out, reporter)
+
+    inventory = AwsInventory()
+    for task in plan.tasks:  # plan order: deterministic output whatever finished first
+        _merge(inventory, task.key[1], plan.results.get(task.key))
+        coverage.append(plan.coverage[task.key])
+    return inventory, coverage
+
+
+# --------------------------------------------------------------------------- planning
+
+
+def _plan(
+    sessions: list[AwsAccountSession], regions: list[str], target: TargetConfig, kube: KubeInventory | None
+) -> _Plan:
+    plan = _Plan()
+    controller_sas = iam.controller_service_accounts(kube)
+    for index in range(len(sessions)):
+        for region in regions:
+            lb_keys: tuple[Key, ...] = ((index, "elbv2", region), (index, "elb", region))
+            plan.tasks += [
+                _Task((index, "elbv2", region), (), elbv2.collect),
+                _Task((index, "elb", region), (), elb.collect),
+                _Task((index, "wafv2", region), (), wafv2.collect),
+                _Task((index, "eks", region), (), partial(_run_eks, target.cluster_name, controller_sas)),
+                _Task((index, "ec2", region), lb_keys, partial(_run_ec2, plan, index, region)),
+                _Task((index, "acm", region), lb_keys, partial(_run_acm, plan, index, region)),
+            ]
+        eks_keys = tuple((index, "eks", region) for region in regions)
+        plan.tasks.append(_Task((index, "iam", None), eks_keys, partial(_run_iam, plan, kube, eks_keys)))
+    return plan
+
+
+def _load_balancers(plan: _Plan, index: int, region: str) -> list[LoadBalancer]:
+    found: list[LoadBalancer] = []
+    v2 = plan.results.get((index, "elbv2", region))
+    if v2 is not None:
+        found.extend(v2.load_balancers)
+    found.extend(plan.results.get((index, "elb", region)) or [])
+    return found
+
+
+def _run_eks(cluster_name: str | None, controller_sas: list[tuple[str, str]], ctx: CollectorContext) -> Any:
+    return eks.collect(ctx, cluster_name, controller_sas)
+
+
+def _run_ec2(plan: _Plan, index: int, region: str, ctx: CollectorContext) -> Any:
+    return ec2.collect(ctx, (sg for lb in _load_balancers(plan, index, region) for sg in lb.security_group_ids))
+
+
+def _run_acm(plan: _Plan, index: int, region: str, ctx: CollectorContext) -> Any:
+    served = {
+        arn
+        for lb in _load_balancers(plan, index, region)
+        for listener in lb.listeners or []
+        for arn in listener.certificate_arns or []
+    }
+    return acm.collect(ctx, served)
+
+
+def _run_iam(plan: _Plan, kube: KubeInventory | None, eks_keys: tuple[Key, ...], ctx: CollectorContext) -> Any:
+    clusters = [r.cluster for k in eks_keys if (r := plan.results.get(k)) is not None and r.cluster]
+    issuers = [c.oidc_issuer for c in clusters if c.oidc_issuer]
+    associations = [a for c in clusters for a in c.pod_identity_associations or []]
+    return iam.collect(ctx, issuers, iam.controller_role_arns(kube, associations))
+
+
+# --------------------------------------------------------------------------- execution
+
+
+def _execute(
+    plan: _Plan,
+    sessions: list[AwsAccountSession],
+    regions: list[str],
+    pool: ThreadPoolExecutor,
+    fan_out: FanOut,
+    reporter: _Progress,
+) -> None:
+    waiting = list(plan.tasks)
+    finished: set[Key] = set()
+    running: dict[Future[tuple[Any, Coverage]], Key] = {}
+    while waiting or running:
+        ready = [t for t in waiting if all(n in finished for n in t.needs)]
+        for task in ready:
+            waiting.remove(task)
+            index, name, region = task.key
+            ctx = CollectorContext(name=name, session=sessions[index], region=region or regions[0], fan_out=fan_out)
+            running[pool.submit(_run, task, ctx, region, reporter)] = task.key
+        done, _ = wait(running, return_when=FIRST_COMPLETED)
+        for future in done:
+            key = running.pop(future)
+            result, cov = future.result()
+            plan.results[key] = result
+            plan.coverage[key] = cov
+            finished.add(key)
+
+
+def _run(task: _Task, ctx: CollectorContext, region: str | None, reporter: _Progress) -> tuple[Any, Coverage]:
+    """One collector in one account/region; whatever happens becomes its Coverage."""
+    stage = f"aws:{ctx.name}"
+    where = f"{ctx.account}/{region or 'global'}"
+    service = _SERVICE[ctx.name]
+    calls_before = ctx.session.calls_to(service, ctx.region)
+    started = time.monotonic()
+    reporter.emit(stage, f"{where}: started")
+    result: Any = None
+    error_code: str | None = None
+    message: str | None
+    try:
+        result = task.run(ctx)
+    except CollectionError as exc:
+        status, message, error_code = CoverageStatus.ERROR, str(exc), exc.code or "Unknown"
+    except Exception as exc:  # a defect must not sink the other collectors: recorded and logged in full
+        log.exception("collector %s failed in %s", ctx.name, where)
+        status, message, error_code = (
+            CoverageStatus.ERROR,
+            f"internal error: {type(exc).__name__}: {exc}",
+            "InternalError",
+        )
+    else:
+        problems = ctx.problem_summary()
+        if problems:
+            status, message = CoverageStatus.PARTIAL, problems
+        elif ctx.skipped:
+            status, message = CoverageStatus.SKIPPED, ctx.skipped
+        else:
+            status, message = CoverageStatus.OK, None
+    coverage = Coverage(
+        source="aws",
+        collector=ctx.name,
+        account=ctx.account,
+        region=region,
+        status=status,
+        error_code=error_code,
+        message=message,
+        calls=ctx.session.calls_to(service, ctx.region) - calls_before,
+        duration_ms=int((time.monotonic() - started) * 1000),
+    )
+    counts = ", ".join(f"{n} {what}" for what, n in ctx.counts.items())
+    summary = f"{where}: {status.value}" + (f" ({counts})" if counts else "") + (f": {message}" if message else "")
+    reporter.emit(stage, summary, status.value, finished=True)
+    return result, coverage
+
+
+def _merge(inventory: AwsInventory, name: str, result: Any) -> None:
+    if result is None:
+        return
+    if name == "elbv2":
+        inventory.load_balancers.extend(result.load_balancers)
+        inventory.target_groups.extend(result.target_groups)
+    elif name == "elb":
+        inventory.load_balancers.extend(result)
+    elif name == "acm":
+        inventory.certificates.extend(result)
+    elif name == "wafv2":
+        inventory.web_acls.extend(result)
+    elif name == "ec2":
+        inventory.security_groups.extend(result)
+    elif name == "eks":
+        inventory.eks_cluster_listings.append(result.listing)
+        if result.cluster is not None:
+            inventory.eks_clusters.append(result.cluster)
+    elif name == "iam":
+        providers, roles = result
+        inventory.oidc_providers.extend(providers)
+        inventory.iam_roles.extend(roles)
+
+
+# --------------------------------------------------------------------------- accounts that cannot be opened
+
+
+def _account_label(account: AccountConfig) -> str:
+    return account.id or account.role_arn or account.profile or "default credentials"
+
+
+def _account_failed(account: AccountConfig, regions: list[str], exc: AuditorError) -> list[Coverage]:
+    """An account whose credentials fail: every collector of it is recorded as an error."""
+    account_id: str | None = account.id
+    if account_id is None and account.role_arn:
+        account_id = account.role_arn.split(":")[4] or None
+    code = exc.code if isinstance(exc, CollectionError) and exc.code else type(exc).__name__
+    message = f"account {_account_label(account)} could not be opened: {exc}"
+    keys: list[tuple[str, str | None]] = [(name, region) for region in regions for name in REGIONAL]
+    keys += [(name, None) for name in GLOBAL]
+    return [
+        Coverage(
+            source="aws",
+            collector=name,
+            account=account_id,
+            region=region,
+            status=CoverageStatus.ERROR,
+            error_code=code,
+            message=message,
+        )
+        for name, region in keys
+    ]

@@ -1,0 +1,105 @@
+"""EKS: the cluster names of each region (orphan detection) and the target cluster's identity setup.
+
+Coverage: ``ListClusters`` failing is an ERROR. Without a ``cluster_name`` the describe part is
+not asked for and the coverage is SKIPPED, yet the region's cluster names are still listed: an
+``EksClusterListing`` for an account/region exists exactly when its ``ListClusters`` succeeded.
+``DescribeCluster`` runs only in the regions whose listing contains the target cluster.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from typing import Any
+
+from auditor.collect.aws.base import CollectorContext, call, pages
+from auditor.errors import CollectionError
+from auditor.inventory.models import EksCluster, EksClusterListing, PodIdentityAssociation
+
+NAME = "eks"
+SERVICE = "eks"
+IAM_ACTIONS: tuple[str, ...] = (
+    "eks:ListClusters",
+    "eks:DescribeCluster",
+    "eks:ListPodIdentityAssociations",
+    "eks:DescribePodIdentityAssociation",
+)
+
+PAGE_SIZE = 100  # maxResults maximum
+
+
+@dataclass
+class EksResult:
+    listing: EksClusterListing
+    cluster: EksCluster | None = None
+
+
+def collect(
+    ctx: CollectorContext, cluster_name: str | None, controller_service_accounts: Collection[tuple[str, str]]
+) -> EksResult:
+    client = ctx.client(SERVICE)
+    names = [n for page in pages(client, "ListClusters", page_size=PAGE_SIZE) for n in page.get("clusters", [])]
+    result = EksResult(listing=EksClusterListing(account=ctx.account, region=ctx.region, names=sorted(names)))
+    ctx.count("clusters", len(names))
+    if cluster_name is None:
+        ctx.skip("no cluster name given: DescribeCluster skipped (cluster names listed)")
+        return result
+    if cluster_name not in names:
+        return result
+    raw = call(client, "DescribeCluster", name=cluster_name)["cluster"]
+    cluster = EksCluster(
+        name=raw.get("name", cluster_name),
+        account=ctx.account,
+        region=ctx.region,
+        arn=raw.get("arn"),
+        version=raw.get("version"),
+        status=raw.get("status"),
+        endpoint=raw.get("endpoint"),
+        oidc_issuer=((raw.get("identity") or {}).get("oidc") or {}).get("issuer"),
+        vpc_id=(raw.get("resourcesVpcConfig") or {}).get("vpcId"),
+        # Auto Mode is on when the cluster manages compute; no computeConfig means it is off.
+        auto_mode=bool((raw.get("computeConfig") or {}).get("enabled", False)),
+    )
+    cluster.pod_identity_associations = _associations(ctx, client, cluster_name, set(controller_service_accounts))
+    result.cluster = cluster
+    return result
+
+
+def _associations(
+    ctx: CollectorContext, client: Any, cluster_name: str, wanted: set[tuple[str, str]]
+) -> list[PodIdentityAssociation] | None:
+    """Every association; the role (only in Describe) is read for the controller's service accounts."""
+    try:
+        summaries = [
+            a
+            for page in pages(client, "ListPodIdentityAssociations", page_size=PAGE_SIZE, clusterName=cluster_name)
+            for a in page.get("associations", [])
+        ]
+    except CollectionError as exc:
+        ctx.problem(f"ListPodIdentityAssociations of {cluster_name}", exc)
+        return None
+    associations = [
+        PodIdentityAssociation(
+            association_id=s["associationId"],
+            namespace=s.get("namespace", ""),
+            service_account=s.get("serviceAccount", ""),
+        )
+        for s in summaries
+    ]
+
+    def describe(association: PodIdentityAssociation) -> None:
+        try:
+            detail = call(
+                client,
+                "DescribePodIdentityAssociation",
+                clusterName=cluster_name,
+                associationId=association.association_id,
+            )["association"]
+        except CollectionError as exc:
+            ctx.problem(f"DescribePodIdentityAssociation {association.association_id}", exc)
+            return
+        association.role_arn = detail.get("roleArn")
+
+    ctx.fan_out.map(describe, [a for a in associations if (a.namespace, a.service_account) in wanted])
+    ctx.count("pod identity associations", len(associations))
+    return associations

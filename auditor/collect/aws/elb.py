@@ -1,0 +1,143 @@
+"""Classic load balancers: listeners with their TLS security policy, tags and instance health."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from auditor.collect.aws.base import CollectorContext, call, chunked, pages
+from auditor.errors import CollectionError
+from auditor.inventory.models import Listener, LoadBalancer, TargetHealth
+
+NAME = "elb"
+SERVICE = "elb"
+IAM_ACTIONS: tuple[str, ...] = (
+    "elasticloadbalancing:DescribeLoadBalancers",
+    "elasticloadbalancing:DescribeTags",
+    "elasticloadbalancing:DescribeInstanceHealth",
+    "elasticloadbalancing:DescribeLoadBalancerPolicies",
+)
+
+PAGE_SIZE = 400  # the API maximum
+TAGS_PER_CALL = 20  # DescribeTags takes at most 20 load balancer names
+TLS_PROTOCOLS = frozenset({"HTTPS", "SSL"})
+SSL_POLICY_TYPE = "SSLNegotiationPolicyType"
+REFERENCE_ATTRIBUTE = "Reference-Security-Policy"
+
+
+def collect(ctx: CollectorContext) -> list[LoadBalancer]:
+    client = ctx.client(SERVICE)
+    raw = [
+        lb
+        for page in pages(client, "DescribeLoadBalancers", page_size=PAGE_SIZE)
+        for lb in page.get("LoadBalancerDescriptions", [])
+    ]
+    tags = _tags(ctx, client, [lb["LoadBalancerName"] for lb in raw])
+    balancers = ctx.fan_out.map(lambda item: _load_balancer(ctx, client, item, tags), raw)
+    ctx.count("classic load balancers", len(balancers))
+    return balancers
+
+
+def _tags(ctx: CollectorContext, client: Any, names: list[str]) -> dict[str, dict[str, str]]:
+    found: dict[str, dict[str, str]] = {}
+    for chunk in chunked(names, TAGS_PER_CALL):
+        try:
+            answer = call(client, "DescribeTags", LoadBalancerNames=chunk)
+        except CollectionError as exc:
+            ctx.problem(f"DescribeTags of {len(chunk)} classic load balancers", exc)
+            continue
+        for desc in answer.get("TagDescriptions", []):
+            found[desc["LoadBalancerName"]] = {t["Key"]: t.get("Value", "") for t in desc.get("Tags", [])}
+    return found
+
+
+def _load_balancer(
+    ctx: CollectorContext, client: Any, raw: dict[str, Any], tags: dict[str, dict[str, str]]
+) -> LoadBalancer:
+    name = raw["LoadBalancerName"]
+    descriptions = raw.get("ListenerDescriptions", [])
+    ssl_policies = _ssl_policies(ctx, client, name, descriptions)
+    listeners = []
+    for desc in descriptions:
+        item = desc.get("Listener", {})
+        protocol = str(item.get("Protocol", "")).upper()
+        is_tls = protocol in TLS_PROTOCOLS
+        policy = None
+        if is_tls and ssl_policies is not None:
+            policy = next((ssl_policies[p] for p in desc.get("PolicyNames", []) if p in ssl_policies), None)
+        listeners.append(
+            Listener(
+                port=int(item.get("LoadBalancerPort", 0)),
+                protocol=protocol,
+                ssl_policy=policy,
+                certificate_arns=[item["SSLCertificateId"]] if is_tls and item.get("SSLCertificateId") else [],
+                instance_port=item.get("InstancePort"),
+                instance_protocol=item.get("InstanceProtocol"),
+            )
+        )
+    return LoadBalancer(
+        # Classic load balancers have no ARN in the API; this is the one AWS uses in IAM and tagging.
+        arn=ctx.arn("elasticloadbalancing", f"loadbalancer/{name}"),
+        name=name,
+        type="classic",
+        scheme="internal" if raw.get("Scheme") == "internal" else "internet-facing",
+        dns_name=raw.get("DNSName", ""),
+        account=ctx.account,
+        region=ctx.region,
+        vpc_id=raw.get("VPCId"),
+        created_at=raw.get("CreatedTime"),
+        availability_zones=list(raw.get("AvailabilityZones", [])),
+        security_group_ids=list(raw.get("SecurityGroups", [])),
+        tags=tags.get(name),
+        listeners=listeners,
+        instances=_instances(ctx, client, name, raw),
+    )
+
+
+def _ssl_policies(
+    ctx: CollectorContext, client: Any, name: str, descriptions: list[dict[str, Any]]
+) -> dict[str, str] | None:
+    """Policy name -> the predefined security policy it references (one call per CLB with TLS)."""
+    wanted = sorted(
+        {
+            policy
+            for desc in descriptions
+            if str(desc.get("Listener", {}).get("Protocol", "")).upper() in TLS_PROTOCOLS
+            for policy in desc.get("PolicyNames", [])
+        }
+    )
+    if not wanted:
+        return {}
+    try:
+        answer = call(client, "DescribeLoadBalancerPolicies", LoadBalancerName=name, PolicyNames=wanted)
+    except CollectionError as exc:
+        ctx.problem(f"DescribeLoadBalancerPolicies of {name}", exc)
+        return None
+    found: dict[str, str] = {}
+    for policy in answer.get("PolicyDescriptions", []):
+        if policy.get("PolicyTypeName") != SSL_POLICY_TYPE:
+            continue
+        attributes = {
+            a.get("AttributeName"): a.get("AttributeValue") for a in policy.get("PolicyAttributeDescriptions", [])
+        }
+        # A custom policy (no reference) is reported by its own name.
+        found[policy["PolicyName"]] = attributes.get(REFERENCE_ATTRIBUTE) or policy["PolicyName"]
+    return found
+
+
+def _instances(ctx: CollectorContext, client: Any, name: str, raw: dict[str, Any]) -> list[TargetHealth] | None:
+    if not raw.get("Instances"):
+        return []  # nothing registered: no call needed
+    try:
+        answer = call(client, "DescribeInstanceHealth", LoadBalancerName=name)
+    except CollectionError as exc:
+        ctx.problem(f"DescribeInstanceHealth of {name}", exc)
+        return None
+    return [
+        TargetHealth(
+            id=state["InstanceId"],
+            state=state.get("State", "Unknown"),
+            reason=state.get("ReasonCode"),
+            description=state.get("Description"),
+        )
+        for state in answer.get("InstanceStates", [])
+    ]

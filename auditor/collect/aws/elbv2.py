@@ -1,0 +1,255 @@
+"""Application, Network and Gateway load balancers: listeners, certificates, rules, target groups, health."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal, cast
+
+from auditor.collect.aws.base import CollectorContext, call, chunked, pages
+from auditor.errors import CollectionError
+from auditor.inventory.models import (
+    Action,
+    Listener,
+    ListenerRule,
+    LoadBalancer,
+    RedirectConfig,
+    RuleCondition,
+    TargetGroup,
+    TargetHealth,
+)
+
+NAME = "elbv2"
+SERVICE = "elbv2"
+IAM_ACTIONS: tuple[str, ...] = (
+    "elasticloadbalancing:DescribeLoadBalancers",
+    "elasticloadbalancing:DescribeTags",
+    "elasticloadbalancing:DescribeListeners",
+    "elasticloadbalancing:DescribeListenerCertificates",
+    "elasticloadbalancing:DescribeRules",
+    "elasticloadbalancing:DescribeTargetGroups",
+    "elasticloadbalancing:DescribeTargetHealth",
+)
+
+PAGE_SIZE = 400  # the API maximum for DescribeLoadBalancers/Listeners/Rules/TargetGroups
+TAGS_PER_CALL = 20  # DescribeTags takes at most 20 ARNs
+TLS_PROTOCOLS = frozenset({"HTTPS", "TLS"})
+_LB_TYPES = ("application", "network", "gateway")
+
+
+@dataclass
+class Elbv2Result:
+    load_balancers: list[LoadBalancer] = field(default_factory=list)
+    target_groups: list[TargetGroup] = field(default_factory=list)
+
+
+def collect(ctx: CollectorContext) -> Elbv2Result:
+    """Everything about the v2 load balancers of one account/region; per-resource failures leave None."""
+    client = ctx.client(SERVICE)
+    raw_lbs = [
+        lb for page in pages(client, "DescribeLoadBalancers", page_size=PAGE_SIZE) for lb in page["LoadBalancers"]
+    ]
+    raw_tgs = [tg for page in pages(client, "DescribeTargetGroups", page_size=PAGE_SIZE) for tg in page["TargetGroups"]]
+
+    lb_tags = _tags(ctx, client, [lb["LoadBalancerArn"] for lb in raw_lbs], "load balancers")
+    tg_tags = _tags(ctx, client, [tg["TargetGroupArn"] for tg in raw_tgs], "target groups")
+
+    load_balancers = [_load_balancer(ctx, raw, lb_tags) for raw in raw_lbs]
+    listeners = ctx.fan_out.map(lambda lb: _listeners(ctx, client, lb), load_balancers)
+    for lb, found in zip(load_balancers, listeners, strict=True):
+        lb.listeners = found
+    target_groups = ctx.fan_out.map(lambda raw: _target_group(ctx, client, raw, tg_tags), raw_tgs)
+
+    ctx.count("load balancers", len(load_balancers))
+    ctx.count("target groups", len(target_groups))
+    return Elbv2Result(load_balancers=load_balancers, target_groups=target_groups)
+
+
+def _tags(ctx: CollectorContext, client: Any, arns: list[str], what: str) -> dict[str, dict[str, str]]:
+    """ARN -> tags, 20 ARNs per call; ARNs of a failed chunk are absent (their tags stay None)."""
+    found: dict[str, dict[str, str]] = {}
+    for chunk in chunked(arns, TAGS_PER_CALL):
+        try:
+            answer = call(client, "DescribeTags", ResourceArns=chunk)
+        except CollectionError as exc:
+            ctx.problem(f"DescribeTags of {len(chunk)} {what}", exc)
+            continue
+        for desc in answer.get("TagDescriptions", []):
+            found[desc["ResourceArn"]] = {t["Key"]: t.get("Value", "") for t in desc.get("Tags", [])}
+    return found
+
+
+def _load_balancer(ctx: CollectorContext, raw: dict[str, Any], tags: dict[str, dict[str, str]]) -> LoadBalancer:
+    # The type comes from the API's Type field, never from the ARN (moto gives NLBs app/ ARNs).
+    lb_type = raw.get("Type", "application")
+    if lb_type not in _LB_TYPES:
+        lb_type = "application"
+    return LoadBalancer(
+        arn=raw["LoadBalancerArn"],
+        name=raw["LoadBalancerName"],
+        type=cast(Literal["application", "network", "gateway"], lb_type),
+        scheme="internal" if raw.get("Scheme") == "internal" else "internet-facing",
+        dns_name=raw.get("DNSName", ""),
+        account=ctx.account,
+        region=ctx.region,
+        vpc_id=raw.get("VpcId"),
+        state=(raw.get("State") or {}).get("Code"),
+        created_at=raw.get("CreatedTime"),
+        ip_address_type=raw.get("IpAddressType"),
+        availability_zones=[az["ZoneName"] for az in raw.get("AvailabilityZones", []) if az.get("ZoneName")],
+        security_group_ids=list(raw.get("SecurityGroups", [])),
+        tags=tags.get(raw["LoadBalancerArn"]),
+    )
+
+
+def _listeners(ctx: CollectorContext, client: Any, lb: LoadBalancer) -> list[Listener] | None:
+    try:
+        raw = [
+            listener
+            for page in pages(client, "DescribeListeners", page_size=PAGE_SIZE, LoadBalancerArn=lb.arn)
+            for listener in page["Listeners"]
+        ]
+    except CollectionError as exc:
+        ctx.problem(f"DescribeListeners of {lb.name}", exc)
+        return None
+    listeners = []
+    for item in raw:
+        listener = Listener(
+            arn=item["ListenerArn"],
+            port=int(item.get("Port", 0)),
+            protocol=item.get("Protocol", ""),
+            # only HTTPS/TLS listeners negotiate TLS (moto reports a policy on plain ones too)
+            ssl_policy=item.get("SslPolicy") if item.get("Protocol") in TLS_PROTOCOLS else None,
+            certificate_arns=[],
+            default_actions=[_action(a) for a in item.get("DefaultActions", [])],
+        )
+        if listener.protocol in TLS_PROTOCOLS:
+            listener.certificate_arns = _certificates(ctx, client, listener)
+        if lb.type == "application":
+            listener.rules = _rules(ctx, client, listener)
+        listeners.append(listener)
+    return listeners
+
+
+def _certificates(ctx: CollectorContext, client: Any, listener: Listener) -> list[str] | None:
+    """Default certificate first, then the SNI ones (DescribeListeners only shows the default)."""
+    try:
+        certs = [
+            cert
+            for page in pages(client, "DescribeListenerCertificates", ListenerArn=listener.arn)
+            for cert in page.get("Certificates", [])
+        ]
+    except CollectionError as exc:
+        ctx.problem(f"DescribeListenerCertificates of {listener.arn}", exc)
+        return None
+    ordered = sorted(certs, key=lambda c: not c.get("IsDefault", False))  # stable: SNI order kept
+    arns: list[str] = []
+    for cert in ordered:
+        if cert["CertificateArn"] not in arns:
+            arns.append(cert["CertificateArn"])
+    return arns
+
+
+def _rules(ctx: CollectorContext, client: Any, listener: Listener) -> list[ListenerRule] | None:
+    try:
+        raw = [
+            rule
+            for page in pages(client, "DescribeRules", page_size=PAGE_SIZE, ListenerArn=listener.arn)
+            for rule in page.get("Rules", [])
+        ]
+    except CollectionError as exc:
+        ctx.problem(f"DescribeRules of {listener.arn}", exc)
+        return None
+    return [
+        ListenerRule(
+            arn=rule["RuleArn"],
+            priority=str(rule.get("Priority", "")),
+            is_default=bool(rule.get("IsDefault", False)),
+            conditions=[_condition(c) for c in rule.get("Conditions", [])],
+            actions=[_action(a) for a in rule.get("Actions", [])],
+        )
+        for rule in raw
+    ]
+
+
+def _condition(raw: dict[str, Any]) -> RuleCondition:
+    field_name = raw.get("Field", "")
+    values = list(raw.get("Values") or [])
+    if not values:
+        # The newer *Config shapes carry the values when the legacy Values list is empty.
+        if "HostHeaderConfig" in raw:
+            values = list(raw["HostHeaderConfig"].get("Values", []))
+        elif "PathPatternConfig" in raw:
+            values = list(raw["PathPatternConfig"].get("Values", []))
+        elif "HttpHeaderConfig" in raw:
+            header = raw["HttpHeaderConfig"]
+            values = [f"{header.get('HttpHeaderName', '')}: {v}" for v in header.get("Values", [])]
+        elif "QueryStringConfig" in raw:
+            values = [
+                f"{kv.get('Key', '')}={kv.get('Value', '')}" if kv.get("Key") else str(kv.get("Value", ""))
+                for kv in raw["QueryStringConfig"].get("Values", [])
+            ]
+        elif "HttpRequestMethodConfig" in raw:
+            values = list(raw["HttpRequestMethodConfig"].get("Values", []))
+        elif "SourceIpConfig" in raw:
+            values = list(raw["SourceIpConfig"].get("Values", []))
+    return RuleCondition(field=field_name, values=values)
+
+
+def _action(raw: dict[str, Any]) -> Action:
+    target_groups: list[str] = []
+    if raw.get("TargetGroupArn"):
+        target_groups.append(raw["TargetGroupArn"])
+    for tg in (raw.get("ForwardConfig") or {}).get("TargetGroups", []):
+        if tg.get("TargetGroupArn") and tg["TargetGroupArn"] not in target_groups:
+            target_groups.append(tg["TargetGroupArn"])
+    redirect = raw.get("RedirectConfig")
+    return Action(
+        type=raw.get("Type", ""),
+        order=raw.get("Order"),
+        target_group_arns=target_groups,
+        redirect=RedirectConfig(
+            protocol=redirect.get("Protocol"),
+            port=redirect.get("Port"),
+            host=redirect.get("Host"),
+            path=redirect.get("Path"),
+            query=redirect.get("Query"),
+            status_code=redirect.get("StatusCode"),
+        )
+        if redirect
+        else None,
+        fixed_response_status=(raw.get("FixedResponseConfig") or {}).get("StatusCode"),
+    )
+
+
+def _target_group(
+    ctx: CollectorContext, client: Any, raw: dict[str, Any], tags: dict[str, dict[str, str]]
+) -> TargetGroup:
+    tg = TargetGroup(
+        arn=raw["TargetGroupArn"],
+        name=raw["TargetGroupName"],
+        account=ctx.account,
+        region=ctx.region,
+        protocol=raw.get("Protocol"),
+        port=raw.get("Port"),
+        target_type=raw.get("TargetType") or "instance",
+        vpc_id=raw.get("VpcId"),
+        load_balancer_arns=list(dict.fromkeys(raw.get("LoadBalancerArns", []))),
+        health_check_path=raw.get("HealthCheckPath"),
+        tags=tags.get(raw["TargetGroupArn"]),
+    )
+    try:
+        health = call(client, "DescribeTargetHealth", TargetGroupArn=tg.arn)
+    except CollectionError as exc:
+        ctx.problem(f"DescribeTargetHealth of {tg.name}", exc)
+        return tg
+    tg.targets = [
+        TargetHealth(
+            id=desc["Target"]["Id"],
+            port=desc["Target"].get("Port"),
+            state=(desc.get("TargetHealth") or {}).get("State", "unknown"),
+            reason=(desc.get("TargetHealth") or {}).get("Reason"),
+            description=(desc.get("TargetHealth") or {}).get("Description"),
+        )
+        for desc in health.get("TargetHealthDescriptions", [])
+    ]
+    return tg
