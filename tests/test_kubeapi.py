@@ -43,8 +43,8 @@ CRD_TGB = {
 
 
 @pytest.fixture
-def api(kube: KubeApiServer) -> client.ApiClient:
-    return config.new_client_from_config(config_file=str(kube.kubeconfig), context="test")
+def api(kube: KubeApiServer) -> Any:
+    return config.new_client_from_config(config_file=str(kube.kubeconfig), context="test")  # type: ignore[no-untyped-call]
 
 
 def _svc(name: str, labels: dict[str, str] | None = None) -> client.V1Service:
@@ -54,8 +54,14 @@ def _svc(name: str, labels: dict[str, str] | None = None) -> client.V1Service:
     )
 
 
+def _status(exc: ApiException) -> dict[str, Any]:
+    """The Status object an error response carries."""
+    body: dict[str, Any] = json.loads(exc.body or "{}")
+    return body
+
+
 def _raw(
-    api: client.ApiClient,
+    api: Any,
     method: str,
     path: str,
     body: Any,
@@ -72,13 +78,13 @@ def _raw(
         header_params={"Content-Type": content_type, "Accept": "application/json"},
     )
     resp = api.call_api(method, url, header_params=headers, body=data)
-    resp.read()
-    return resp.status, json.loads(resp.data)
+    resp.read()  # type: ignore[no-untyped-call]
+    return resp.status, json.loads(resp.data or b"null")
 
 
-def test_discovery_and_version(api: client.ApiClient) -> None:
+def test_discovery_and_version(api: Any) -> None:
     assert client.VersionApi(api).get_code().git_version.startswith("v1.31")
-    core = client.CoreV1Api(api).get_api_resources()
+    core: Any = client.CoreV1Api(api).get_api_resources()
     names = {r.name for r in core.resources}
     assert {"services", "serviceaccounts", "namespaces", "pods", "endpoints", "secrets", "configmaps"} <= names
     groups = {g.name: g for g in client.ApisApi(api).get_api_versions().groups}
@@ -91,21 +97,21 @@ def test_discovery_and_version(api: client.ApiClient) -> None:
         "admissionregistration.k8s.io",
     } <= set(groups)
     assert "elbv2.k8s.aws" not in groups
-    net = client.NetworkingV1Api(api).get_api_resources()
+    net: Any = client.NetworkingV1Api(api).get_api_resources()
     assert {r.name: r.namespaced for r in net.resources}["ingressclasses"] is False
 
 
-def test_token_is_checked(kube: KubeApiServer, api: client.ApiClient) -> None:
+def test_token_is_checked(kube: KubeApiServer, api: Any) -> None:
     assert client.CoreV1Api(api).list_namespace().items
     kube.token = "rotated"  # the kubeconfig still carries the old token
     with pytest.raises(ApiException) as err:
         client.CoreV1Api(api).list_namespace()
     assert err.value.status == 401
-    assert json.loads(err.value.body)["reason"] == "Unauthorized"
+    assert _status(err.value)["reason"] == "Unauthorized"
 
 
-def test_crud_conflict_and_not_found(api: client.ApiClient, kube: KubeApiServer) -> None:
-    core = client.CoreV1Api(api)
+def test_crud_conflict_and_not_found(api: Any, kube: KubeApiServer) -> None:
+    core: Any = client.CoreV1Api(api)
     created = core.create_namespaced_service("default", _svc("web"))
     assert created.metadata.namespace == "default"
     assert created.metadata.uid and created.metadata.creation_timestamp is not None
@@ -113,7 +119,7 @@ def test_crud_conflict_and_not_found(api: client.ApiClient, kube: KubeApiServer)
     with pytest.raises(ApiException) as err:
         core.create_namespaced_service("default", _svc("web"))
     assert err.value.status == 409
-    body = json.loads(err.value.body)
+    body = _status(err.value)
     assert (body["kind"], body["reason"], body["code"]) == ("Status", "AlreadyExists", 409)
 
     got = core.read_namespaced_service("web", "default")
@@ -132,7 +138,7 @@ def test_crud_conflict_and_not_found(api: client.ApiClient, kube: KubeApiServer)
     with pytest.raises(ApiException) as err:
         core.read_namespaced_service("web", "default")
     assert err.value.status == 404
-    assert json.loads(err.value.body)["reason"] == "NotFound"
+    assert _status(err.value)["reason"] == "NotFound"
     with pytest.raises(ApiException) as err:
         core.delete_namespaced_service("web", "default")
     assert err.value.status == 404
@@ -141,8 +147,8 @@ def test_crud_conflict_and_not_found(api: client.ApiClient, kube: KubeApiServer)
     assert err.value.status == 404
 
 
-def test_paging_with_continue_token(api: client.ApiClient, kube: KubeApiServer) -> None:
-    core = client.CoreV1Api(api)
+def test_paging_with_continue_token(api: Any, kube: KubeApiServer) -> None:
+    core: Any = client.CoreV1Api(api)
     core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name="team")))
     for i in range(3):
         core.create_namespaced_service("default", _svc(f"a{i}"))
@@ -168,8 +174,8 @@ def test_paging_with_continue_token(api: client.ApiClient, kube: KubeApiServer) 
     assert err.value.status == 400
 
 
-def test_label_and_field_selectors(api: client.ApiClient, kube: KubeApiServer) -> None:
-    core = client.CoreV1Api(api)
+def test_label_and_field_selectors(api: Any, kube: KubeApiServer) -> None:
+    core: Any = client.CoreV1Api(api)
     core.create_namespaced_service("default", _svc("a", {"app": "shop", "tier": "web"}))
     core.create_namespaced_service("default", _svc("b", {"app": "shop", "tier": "db"}))
     core.create_namespaced_service("default", _svc("c", {"app": "blog"}))
@@ -195,15 +201,16 @@ def test_label_and_field_selectors(api: client.ApiClient, kube: KubeApiServer) -
     assert len(parse_label_selector("a in (x,y),b")) == 2
 
 
-def test_unregistered_type_is_404_until_crd_is_created(api: client.ApiClient, kube: KubeApiServer) -> None:
-    custom = client.CustomObjectsApi(api)
+def test_unregistered_type_is_404_until_crd_is_created(api: Any, kube: KubeApiServer) -> None:
+    custom: Any = client.CustomObjectsApi(api)
     with pytest.raises(ApiException) as err:
         custom.list_cluster_custom_object("elbv2.k8s.aws", "v1beta1", "targetgroupbindings")
     assert err.value.status == 404
-    assert json.loads(err.value.body)["message"] == "the server could not find the requested resource"
+    assert _status(err.value)["message"] == "the server could not find the requested resource"
 
-    client.ApiextensionsV1Api(api).create_custom_resource_definition(CRD_TGB)
-    crd = client.ApiextensionsV1Api(api).read_custom_resource_definition("targetgroupbindings.elbv2.k8s.aws")
+    ext: Any = client.ApiextensionsV1Api(api)
+    ext.create_custom_resource_definition(CRD_TGB)
+    crd: Any = ext.read_custom_resource_definition("targetgroupbindings.elbv2.k8s.aws")
     assert any(c.type == "Established" and c.status == "True" for c in crd.status.conditions)
     assert "elbv2.k8s.aws" in {g.name for g in client.ApisApi(api).get_api_versions().groups}
     tgb = {
@@ -230,8 +237,8 @@ def test_unregistered_type_is_404_until_crd_is_created(api: client.ApiClient, ku
     assert err.value.status == 404
 
 
-def test_patch_kinds(api: client.ApiClient, kube: KubeApiServer) -> None:
-    apps = client.AppsV1Api(api)
+def test_patch_kinds(api: Any, kube: KubeApiServer) -> None:
+    apps: Any = client.AppsV1Api(api)
     dep = {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -292,14 +299,14 @@ def test_patch_kinds(api: client.ApiClient, kube: KubeApiServer) -> None:
     assert resp["data"] == {"k": "v"}
 
 
-def test_fault_injection_and_request_log(api: client.ApiClient, kube: KubeApiServer) -> None:
-    net = client.NetworkingV1Api(api)
+def test_fault_injection_and_request_log(api: Any, kube: KubeApiServer) -> None:
+    net: Any = client.NetworkingV1Api(api)
     kube.fail("GET", "/apis/networking.k8s.io/v1/ingresses", 403)
     kube.fail("GET", "/apis/networking.k8s.io/v1/ingressclasses", 500, times=1)
     with pytest.raises(ApiException) as err:
         net.list_ingress_for_all_namespaces()
     assert err.value.status == 403
-    assert 'cannot list resource "ingresses"' in json.loads(err.value.body)["message"]
+    assert 'cannot list resource "ingresses"' in _status(err.value)["message"]
     with pytest.raises(ApiException) as err:
         net.list_ingress_class()
     assert err.value.status == 500
@@ -314,12 +321,15 @@ def test_fault_injection_and_request_log(api: client.ApiClient, kube: KubeApiSer
 def test_auto_ready_and_watch(tmp_path: Path) -> None:
     with KubeApiServer(auto_ready=True) as server:
         kc = server.write_kubeconfig(tmp_path / "kc", context="demo", namespace="kube-system")
-        api = config.new_client_from_config(config_file=str(kc))
-        apps = client.AppsV1Api(api)
+        api = config.new_client_from_config(config_file=str(kc))  # type: ignore[no-untyped-call]
+        apps: Any = client.AppsV1Api(api)
         events: list[tuple[str, int]] = []
 
         def watcher() -> None:
-            for ev in watch.Watch().stream(apps.list_namespaced_deployment, "kube-system", timeout_seconds=5):
+            stream = watch.Watch().stream(  # type: ignore[no-untyped-call]
+                apps.list_namespaced_deployment, "kube-system", timeout_seconds=5
+            )
+            for ev in stream:
                 events.append((ev["type"], ev["object"].status.ready_replicas or 0))
                 if ev["object"].status.ready_replicas == 2:
                     return
@@ -349,8 +359,8 @@ def test_auto_ready_and_watch(tmp_path: Path) -> None:
         assert events and events[-1] == ("MODIFIED", 2)
 
 
-def test_stop_refuses_connections(kube: KubeApiServer, api: client.ApiClient) -> None:
-    core = client.CoreV1Api(api)
+def test_stop_refuses_connections(kube: KubeApiServer, api: Any) -> None:
+    core: Any = client.CoreV1Api(api)
     core.list_namespace()  # opens a keep-alive connection
     kube.stop()
     with pytest.raises(Exception) as err:  # urllib3 MaxRetryError / ProtocolError

@@ -1,0 +1,730 @@
+"""Kubernetes collection: Services, Ingresses, classes, the LB controller and its custom resources.
+
+Reads through the official client (kubeconfig context or in-cluster service account), every list
+paged with ``limit`` + ``continue``. What the collector may call is declared in ``RBAC_RULES``;
+``deploy/rbac.yaml`` is generated from it (``python -m auditor.collect.kube rbac``) and a test
+fails when the collector makes a request the rules do not cover.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import urllib3
+import yaml
+from kubernetes import client, config
+from kubernetes.client.exceptions import ApiException
+from kubernetes.config.config_exception import ConfigException
+
+from auditor.config import Settings, TargetConfig
+from auditor.errors import AuditorError, CollectionError, ConfigError, PermissionDenied, TargetUnreachable
+from auditor.inventory.models import (
+    ControllerDeployment,
+    Coverage,
+    CoverageStatus,
+    Endpoint,
+    EndpointPort,
+    EndpointSlice,
+    Ingress,
+    IngressBackend,
+    IngressClass,
+    IngressClassParametersRef,
+    IngressClassParams,
+    IngressPath,
+    IngressRule,
+    IngressTls,
+    KubeInventory,
+    LoadBalancerIngress,
+    Service,
+    ServiceAccount,
+    ServicePort,
+    TargetGroupBinding,
+)
+from auditor.progress import ProgressEvent, ProgressFn, no_progress
+
+log = logging.getLogger(__name__)
+
+JsonObj = dict[str, Any]
+
+LBC_IMAGE = "aws-load-balancer-controller"
+LBC_NAME_LABEL = ("app.kubernetes.io/name", "aws-load-balancer-controller")
+LBC_DEFAULT_SERVICE_ACCOUNT = ("kube-system", "aws-load-balancer-controller")
+LBC_GROUP = "elbv2.k8s.aws"
+LBC_VERSION = "v1beta1"
+DEFAULT_CLASS_ANNOTATION = "ingressclass.kubernetes.io/is-default-class"
+SERVICE_NAME_LABEL = "kubernetes.io/service-name"
+
+# --------------------------------------------------------------------------- RBAC declaration
+
+
+@dataclass(frozen=True)
+class RbacRule:
+    """One ClusterRole rule: resources of API groups, or non-resource URLs, and the verbs on them."""
+
+    verbs: tuple[str, ...]
+    api_groups: tuple[str, ...] = ()
+    resources: tuple[str, ...] = ()
+    non_resource_urls: tuple[str, ...] = ()
+
+    def as_dict(self) -> JsonObj:
+        if self.non_resource_urls:
+            return {"nonResourceURLs": list(self.non_resource_urls), "verbs": list(self.verbs)}
+        return {"apiGroups": list(self.api_groups), "resources": list(self.resources), "verbs": list(self.verbs)}
+
+
+# Everything collect_kube requests, and nothing more (read-only; no secrets, no pods).
+RBAC_RULES: tuple[RbacRule, ...] = (
+    RbacRule(api_groups=("",), resources=("services",), verbs=("list",)),
+    RbacRule(api_groups=("",), resources=("serviceaccounts",), verbs=("get",)),  # the controller's, by name
+    RbacRule(api_groups=("networking.k8s.io",), resources=("ingresses", "ingressclasses"), verbs=("list",)),
+    RbacRule(api_groups=("discovery.k8s.io",), resources=("endpointslices",), verbs=("list",)),
+    RbacRule(api_groups=("apps",), resources=("deployments",), verbs=("list",)),  # finds the controller
+    RbacRule(api_groups=(LBC_GROUP,), resources=("ingressclassparams", "targetgroupbindings"), verbs=("list",)),
+    # Server version and the discovery of the controller's API group (granted to every authenticated
+    # user by system:discovery / system:public-info-viewer; declared so the role is self-contained).
+    RbacRule(non_resource_urls=("/version", f"/apis/{LBC_GROUP}", f"/apis/{LBC_GROUP}/*"), verbs=("get",)),
+)
+
+RBAC_NAME = "eks-exposure-auditor"
+RBAC_NAMESPACE = "eks-exposure-auditor"
+_RBAC_LABELS = {"app.kubernetes.io/name": "eks-exposure-auditor", "app.kubernetes.io/component": "auditor"}
+
+
+def cluster_role() -> JsonObj:
+    """The read-only ClusterRole the auditor needs, built from ``RBAC_RULES``."""
+    return {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRole",
+        "metadata": {"name": RBAC_NAME, "labels": dict(_RBAC_LABELS)},
+        "rules": [rule.as_dict() for rule in RBAC_RULES],
+    }
+
+
+def rbac_manifests() -> list[JsonObj]:
+    """Namespace, ServiceAccount, ClusterRole and ClusterRoleBinding for running the auditor in the cluster."""
+    namespace = {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {"name": RBAC_NAMESPACE, "labels": dict(_RBAC_LABELS)},
+    }
+    service_account = {
+        "apiVersion": "v1",
+        "kind": "ServiceAccount",
+        "metadata": {"name": RBAC_NAME, "namespace": RBAC_NAMESPACE, "labels": dict(_RBAC_LABELS)},
+    }
+    binding = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRoleBinding",
+        "metadata": {"name": RBAC_NAME, "labels": dict(_RBAC_LABELS)},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": RBAC_NAME},
+        "subjects": [{"kind": "ServiceAccount", "name": RBAC_NAME, "namespace": RBAC_NAMESPACE}],
+    }
+    return [namespace, service_account, cluster_role(), binding]
+
+
+def render_rbac() -> str:
+    """deploy/rbac.yaml: the generated manifests as one multi-document YAML file."""
+    header = (
+        "# Generated by `python -m auditor.collect.kube rbac` from RBAC_RULES in auditor/collect/kube.py.\n"
+        "# Do not edit by hand; tests/collect/test_kube_rbac.py fails when the two differ.\n"
+        "# For AWS access through IRSA, annotate the ServiceAccount with\n"
+        "#   eks.amazonaws.com/role-arn: <the role from infra/terraform/auditor-role>\n"
+    )
+    return header + yaml.safe_dump_all(rbac_manifests(), sort_keys=False, explicit_start=True)
+
+
+# --------------------------------------------------------------------------- client
+
+
+def kube_client(target: TargetConfig, settings: Settings) -> client.ApiClient:
+    """An API client for the target's cluster: in-cluster service account, or a kubeconfig context.
+
+    Raises ConfigError (one line: missing kubeconfig, unknown context, not in a pod) when no client
+    can be built; reaching the server is checked later by the collector.
+    """
+    configuration = client.Configuration()
+    if target.in_cluster:
+        try:
+            config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
+        except ConfigException as exc:
+            raise ConfigError(
+                f"target {target.name!r}: in-cluster Kubernetes access requested, but this process is not running "
+                f"in a pod with a service account ({exc})"
+            ) from exc
+        return client.ApiClient(configuration)
+
+    path = target.kubeconfig.expanduser() if target.kubeconfig is not None else None
+    if path is not None and not path.is_file():
+        raise ConfigError(f"target {target.name!r}: kubeconfig file {path} does not exist")
+    where = str(path) if path is not None else "the default kubeconfig (KUBECONFIG or ~/.kube/config)"
+    try:
+        contexts, current = config.list_kube_config_contexts(config_file=str(path) if path else None)  # type: ignore[no-untyped-call]
+    except (ConfigException, OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"target {target.name!r}: cannot read {where}: {exc}") from exc
+    names = [c["name"] for c in contexts or []]
+    context = target.context or (current or {}).get("name")
+    if not context:
+        raise ConfigError(f"target {target.name!r}: {where} has no current context; set `context` in the target")
+    if context not in names:
+        raise ConfigError(
+            f"target {target.name!r}: context {context!r} is not in {where} (contexts: {', '.join(names) or 'none'})"
+        )
+    try:
+        config.load_kube_config(  # type: ignore[no-untyped-call]
+            config_file=str(path) if path else None,
+            context=context,
+            client_configuration=configuration,
+            persist_config=False,
+        )
+    except (ConfigException, OSError, ValueError) as exc:
+        raise ConfigError(f"target {target.name!r}: context {context!r} of {where} is unusable: {exc}") from exc
+    return client.ApiClient(configuration)
+
+
+def _context_name(target: TargetConfig) -> str | None:
+    if target.in_cluster:
+        return "in-cluster"
+    if target.context:
+        return target.context
+    try:
+        path = target.kubeconfig.expanduser() if target.kubeconfig is not None else None
+        _, current = config.list_kube_config_contexts(config_file=str(path) if path else None)  # type: ignore[no-untyped-call]
+    except (ConfigException, OSError, yaml.YAMLError):
+        return None
+    name = (current or {}).get("name")
+    return str(name) if name else None
+
+
+# --------------------------------------------------------------------------- requests
+
+
+class _Unauthorized(CollectionError):
+    """401: the credentials are not accepted at all; nothing else will work either."""
+
+
+@dataclass
+class _Reader:
+    """Raw JSON requests through the official client: auth refresh, TLS, timeouts, paging, counting."""
+
+    api: client.ApiClient
+    page_size: int
+    timeout: float
+    calls: int = 0
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def server(self) -> str:
+        return str(self.api.configuration.host)
+
+    def get(self, path: str, query: list[tuple[str, str]] | None = None) -> JsonObj:
+        """GET one JSON document; HTTP errors become CollectionError (401: _Unauthorized, 403: PermissionDenied),
+        no answer at all becomes TargetUnreachable."""
+        self.calls += 1
+        try:
+            method, url, headers, _, _ = self.api.param_serialize(
+                "GET",
+                path,
+                query_params=query or [],
+                header_params={"Accept": "application/json"},
+                auth_settings=["BearerToken"],
+            )
+            resp = self.api.call_api(method, url, header_params=headers, _request_timeout=self.timeout)
+            resp.read()  # type: ignore[no-untyped-call]
+        except ApiException as exc:  # the client raises these with status 0 for TLS failures
+            raise TargetUnreachable(f"cannot reach the Kubernetes API server at {self.server}: {exc.reason}") from exc
+        except urllib3.exceptions.HTTPError as exc:
+            raise TargetUnreachable(
+                f"cannot reach the Kubernetes API server at {self.server}: {_transport_reason(exc)}"
+            ) from exc
+        status = int(resp.status)
+        try:
+            body = json.loads(resp.data or b"null")
+        except ValueError:
+            body = None
+        if 200 <= status < 300:
+            if not isinstance(body, dict):
+                raise CollectionError(
+                    f"GET {path}: the server answered with something that is not a JSON object",
+                    service="kubernetes",
+                    operation=f"GET {path}",
+                    code=str(status),
+                )
+            return body
+        message = body.get("message") if isinstance(body, dict) else None
+        text = f"GET {path}: HTTP {status} {message or resp.reason or ''}".strip()
+        kind: type[CollectionError] = CollectionError
+        if status == 401:
+            kind = _Unauthorized
+        elif status == 403:
+            kind = PermissionDenied
+        raise kind(text, service="kubernetes", operation=f"GET {path}", code=str(status))
+
+    def list(self, path: str, query: list[tuple[str, str]] | None = None) -> Iterator[JsonObj]:
+        """Every item of a collection, page by page (``limit`` + ``continue``)."""
+        token: str | None = None
+        while True:
+            params = [*(query or []), ("limit", str(self.page_size))]
+            if token:
+                params.append(("continue", token))
+            page = self.get(path, params)
+            yield from page.get("items") or []
+            token = (page.get("metadata") or {}).get("continue")
+            if not token:
+                return
+
+    def problem(self, what: str, exc: CollectionError) -> None:
+        log.warning("kubernetes: %s: %s", what, exc)
+        self.problems.append(f"{what}: {exc.code or 'error'}")
+
+
+def _transport_reason(exc: urllib3.exceptions.HTTPError) -> str:
+    """The innermost cause of a urllib3 failure, in a few words (connection refused, timed out...)."""
+    reason: BaseException = exc
+    while isinstance(reason, urllib3.exceptions.MaxRetryError) and reason.reason is not None:
+        reason = reason.reason
+    if isinstance(reason, urllib3.exceptions.NewConnectionError):
+        cause = reason.__cause__ or reason.__context__
+        if isinstance(cause, ConnectionRefusedError):
+            return "connection refused"
+        if cause is not None:
+            return str(cause.strerror if isinstance(cause, OSError) and cause.strerror else cause)
+    if isinstance(reason, urllib3.exceptions.TimeoutError):
+        return "timed out"
+    if isinstance(reason, urllib3.exceptions.NameResolutionError):
+        return "host name not resolved"
+    return f"{type(reason).__name__}: {reason}"
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+def _created(meta: JsonObj) -> datetime | None:
+    raw = meta.get("creationTimestamp")
+    if not raw:
+        return None
+    try:
+        return datetime.fromisoformat(str(raw))
+    except ValueError:
+        return None
+
+
+def _object_fields(obj: JsonObj) -> JsonObj:
+    meta = obj.get("metadata") or {}
+    return {
+        "namespace": meta.get("namespace"),
+        "name": meta.get("name", ""),
+        "uid": meta.get("uid"),
+        "labels": dict(meta.get("labels") or {}),
+        "annotations": dict(meta.get("annotations") or {}),
+        "created_at": _created(meta),
+    }
+
+
+def _lb_ingress(status: JsonObj | None) -> list[LoadBalancerIngress]:
+    entries = ((status or {}).get("loadBalancer") or {}).get("ingress") or []
+    return [LoadBalancerIngress(hostname=e.get("hostname"), ip=e.get("ip")) for e in entries]
+
+
+def parse_service(obj: JsonObj) -> Service:
+    spec = obj.get("spec") or {}
+    return Service(
+        **_object_fields(obj),
+        type=spec.get("type") or "ClusterIP",
+        load_balancer_class=spec.get("loadBalancerClass"),
+        selector=spec.get("selector"),
+        ports=[
+            ServicePort(
+                name=p.get("name"),
+                port=int(p.get("port", 0)),
+                target_port=p.get("targetPort"),
+                protocol=p.get("protocol") or "TCP",
+                node_port=p.get("nodePort"),
+                app_protocol=p.get("appProtocol"),
+            )
+            for p in spec.get("ports") or []
+        ],
+        load_balancer_source_ranges=list(spec.get("loadBalancerSourceRanges") or []),
+        status_ingress=_lb_ingress(obj.get("status")),
+    )
+
+
+def _backend(raw: JsonObj) -> IngressBackend:
+    service = raw.get("service") or {}
+    port = service.get("port") or {}
+    resource = raw.get("resource") or {}
+    return IngressBackend(
+        service_name=service.get("name"),
+        service_port_number=port.get("number"),
+        service_port_name=port.get("name"),
+        resource_kind=resource.get("kind"),
+    )
+
+
+def parse_ingress(obj: JsonObj) -> Ingress:
+    spec = obj.get("spec") or {}
+    rules = [
+        IngressRule(
+            host=rule.get("host"),
+            paths=[
+                IngressPath(path=p.get("path"), path_type=p.get("pathType"), backend=_backend(p.get("backend") or {}))
+                for p in (rule.get("http") or {}).get("paths") or []
+            ],
+        )
+        for rule in spec.get("rules") or []
+    ]
+    default = spec.get("defaultBackend")
+    return Ingress(
+        **_object_fields(obj),
+        ingress_class_name=spec.get("ingressClassName"),
+        rules=rules,
+        tls=[
+            IngressTls(hosts=list(t.get("hosts") or []), secret_name=t.get("secretName")) for t in spec.get("tls") or []
+        ],
+        default_backend=_backend(default) if default else None,
+        status_ingress=_lb_ingress(obj.get("status")),
+    )
+
+
+def parse_ingress_class(obj: JsonObj) -> IngressClass:
+    spec = obj.get("spec") or {}
+    params = spec.get("parameters")
+    fields = _object_fields(obj)
+    return IngressClass(
+        **fields,
+        controller=spec.get("controller") or "",
+        parameters=IngressClassParametersRef(
+            api_group=params.get("apiGroup"),
+            kind=params.get("kind") or "",
+            name=params.get("name") or "",
+            scope=params.get("scope"),
+            namespace=params.get("namespace"),
+        )
+        if params
+        else None,
+        is_default=str(fields["annotations"].get(DEFAULT_CLASS_ANNOTATION, "")).lower() == "true",
+    )
+
+
+def parse_ingress_class_params(obj: JsonObj) -> IngressClassParams:
+    return IngressClassParams(**_object_fields(obj), spec=dict(obj.get("spec") or {}))
+
+
+def parse_target_group_binding(obj: JsonObj) -> TargetGroupBinding:
+    spec = obj.get("spec") or {}
+    ref = spec.get("serviceRef") or {}
+    return TargetGroupBinding(
+        **_object_fields(obj),
+        target_group_arn=spec.get("targetGroupARN") or "",
+        service_name=ref.get("name") or "",
+        service_port=ref.get("port"),
+        target_type=spec.get("targetType"),
+    )
+
+
+def parse_endpoint_slice(obj: JsonObj) -> EndpointSlice:
+    fields = _object_fields(obj)
+    endpoints = []
+    for ep in obj.get("endpoints") or []:
+        cond = ep.get("conditions") or {}
+        ref = ep.get("targetRef") or {}
+        endpoints.append(
+            Endpoint(
+                addresses=list(ep.get("addresses") or []),
+                ready=cond.get("ready"),
+                serving=cond.get("serving"),
+                terminating=cond.get("terminating"),
+                target_ref_kind=ref.get("kind"),
+                target_ref_name=ref.get("name"),
+                node_name=ep.get("nodeName"),
+            )
+        )
+    return EndpointSlice(
+        **fields,
+        service_name=fields["labels"].get(SERVICE_NAME_LABEL),
+        endpoints=endpoints,
+        ports=[
+            EndpointPort(name=p.get("name"), port=p.get("port"), protocol=p.get("protocol"))
+            for p in obj.get("ports") or []
+        ],
+    )
+
+
+def image_tag(image: str) -> str | None:
+    """``registry:5000/x/aws-load-balancer-controller:v2.13.0@sha256:...`` -> ``v2.13.0`` (None: no tag)."""
+    name = image.split("@", 1)[0]
+    last = name.rsplit("/", 1)[-1]
+    return last.split(":", 1)[1] if ":" in last else None
+
+
+def parse_args(args: list[str]) -> dict[str, str]:
+    """``--flag=value`` and ``--flag value`` pairs of a container's args (flags without value are skipped)."""
+    out: dict[str, str] = {}
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg.startswith("--"):
+            if "=" in arg:
+                key, value = arg[2:].split("=", 1)
+                out[key] = value
+            elif i + 1 < len(args) and not args[i + 1].startswith("-"):
+                out[arg[2:]] = args[i + 1]
+                i += 1
+        i += 1
+    return out
+
+
+def parse_controller(obj: JsonObj) -> ControllerDeployment | None:
+    """The AWS Load Balancer Controller in a Deployment, found by its image (or its chart's name label)."""
+    fields = _object_fields(obj)
+    spec = obj.get("spec") or {}
+    pod = (spec.get("template") or {}).get("spec") or {}
+    containers = pod.get("containers") or []
+    container = next((c for c in containers if LBC_IMAGE in str(c.get("image", ""))), None)
+    if container is None and fields["labels"].get(LBC_NAME_LABEL[0]) == LBC_NAME_LABEL[1] and containers:
+        container = containers[0]
+    if container is None:
+        return None
+    args = [str(a) for a in [*(container.get("command") or [])[1:], *(container.get("args") or [])]]
+    flags = parse_args(args)
+    status = obj.get("status") or {}
+    image = str(container.get("image", ""))
+    return ControllerDeployment(
+        **fields,
+        image=image,
+        version=image_tag(image),
+        replicas=spec.get("replicas", 1),
+        ready_replicas=int(status.get("readyReplicas") or 0),
+        available_replicas=int(status.get("availableReplicas") or 0),
+        service_account_name=pod.get("serviceAccountName") or pod.get("serviceAccount") or "default",
+        args=args,
+        cluster_name_arg=flags.get("cluster-name"),
+        ingress_class_arg=flags.get("ingress-class"),
+        load_balancer_class_arg=flags.get("load-balancer-class"),
+    )
+
+
+# --------------------------------------------------------------------------- collection
+
+
+def _backend_services(ingresses: list[Ingress], bindings: list[TargetGroupBinding] | None) -> set[tuple[str, str]]:
+    """(namespace, service) pairs traffic reaches through Ingresses and TargetGroupBindings."""
+    wanted: set[tuple[str, str]] = set()
+    for ing in ingresses:
+        backends = [p.backend for rule in ing.rules for p in rule.paths]
+        if ing.default_backend is not None:
+            backends.append(ing.default_backend)
+        wanted.update((ing.namespace or "", b.service_name) for b in backends if b.service_name)
+    for tgb in bindings or []:
+        wanted.add((tgb.namespace or "", tgb.service_name))
+    return wanted
+
+
+def _optional_crd_list(reader: _Reader, plural: str, what: str) -> list[JsonObj] | None:
+    """Items of an LBC custom resource; None when the CRD is absent (404) or the list failed."""
+    try:
+        return list(reader.list(f"/apis/{LBC_GROUP}/{LBC_VERSION}/{plural}"))
+    except _Unauthorized:
+        raise
+    except CollectionError as exc:
+        if exc.code == "404":
+            log.info("kubernetes: %s: CRD %s.%s not installed", what, plural, LBC_GROUP)
+            return None
+        reader.problem(what, exc)
+        return None
+
+
+def _lbc_crds(reader: _Reader) -> list[str] | None:
+    """Names of the elbv2.k8s.aws CRDs the server serves, from API discovery ([] = group absent)."""
+    try:
+        group = reader.get(f"/apis/{LBC_GROUP}")
+    except CollectionError as exc:
+        if exc.code == "404":
+            return []
+        if isinstance(exc, _Unauthorized):
+            raise
+        reader.problem("API discovery of elbv2.k8s.aws", exc)
+        return None
+    names: set[str] = set()
+    for version in group.get("versions") or []:
+        try:
+            resources = reader.get(f"/apis/{LBC_GROUP}/{version.get('version')}")
+        except _Unauthorized:
+            raise
+        except CollectionError as exc:
+            reader.problem("API discovery of elbv2.k8s.aws", exc)
+            return None
+        names.update(
+            f"{r['name']}.{LBC_GROUP}" for r in resources.get("resources") or [] if "/" not in str(r.get("name", "/"))
+        )
+    return sorted(names)
+
+
+def _collect(reader: _Reader, inv: KubeInventory, progress: ProgressFn) -> list[str]:
+    """Fill the inventory section by section; returns the sections that could not be read."""
+    missing: list[str] = []
+    steps = 8
+
+    def step(done: int, message: str) -> None:
+        progress(ProgressEvent(stage="kubernetes", message=message, done=done, total=steps))
+
+    def section(what: str, fn: Any) -> Any:
+        try:
+            return fn()
+        except (_Unauthorized, TargetUnreachable):
+            raise
+        except CollectionError as exc:
+            reader.problem(what, exc)
+            missing.append(what)
+            return None
+
+    step(0, "server version")
+    version = section("server version", lambda: reader.get("/version"))
+    inv.server_version = version.get("gitVersion") if version else None
+
+    step(1, "services")
+    services = section("services", lambda: [parse_service(o) for o in reader.list("/api/v1/services")])
+    inv.services = services or []
+
+    step(2, "ingresses")
+    ingresses = section(
+        "ingresses", lambda: [parse_ingress(o) for o in reader.list("/apis/networking.k8s.io/v1/ingresses")]
+    )
+    inv.ingresses = ingresses or []
+    classes = section(
+        "ingressclasses",
+        lambda: [parse_ingress_class(o) for o in reader.list("/apis/networking.k8s.io/v1/ingressclasses")],
+    )
+    inv.ingress_classes = classes or []
+
+    step(3, "LB controller custom resources")
+    params = _optional_crd_list(reader, "ingressclassparams", "ingressclassparams")
+    inv.ingress_class_params = None if params is None else [parse_ingress_class_params(o) for o in params]
+    bindings = _optional_crd_list(reader, "targetgroupbindings", "targetgroupbindings")
+    inv.target_group_bindings = None if bindings is None else [parse_target_group_binding(o) for o in bindings]
+    inv.crds = _lbc_crds(reader)
+
+    step(4, "load balancer controller deployments")
+    deployments = section("deployments", lambda: list(reader.list("/apis/apps/v1/deployments")))
+    inv.controllers = [c for c in (parse_controller(d) for d in deployments or []) if c is not None]
+
+    step(5, "controller service accounts")
+    wanted = sorted({(c.namespace or "", c.service_account_name or "default") for c in inv.controllers})
+    if not inv.controllers:
+        wanted = [LBC_DEFAULT_SERVICE_ACCOUNT]
+    for namespace, name in wanted:
+        try:
+            sa = reader.get(f"/api/v1/namespaces/{namespace}/serviceaccounts/{name}")
+        except (_Unauthorized, TargetUnreachable):
+            raise
+        except CollectionError as exc:
+            if exc.code != "404":  # a missing service account is a finding, not a collection failure
+                reader.problem(f"serviceaccount {namespace}/{name}", exc)
+                missing.append(f"serviceaccount {namespace}/{name}")
+            continue
+        inv.service_accounts.append(ServiceAccount(**_object_fields(sa)))
+
+    step(6, "endpoint slices")
+    if services is None or ingresses is None:
+        inv.endpoint_slices = None  # without Services and Ingresses we cannot tell which slices matter
+    else:
+        keep = {(s.namespace or "", s.name) for s in services if s.type == "LoadBalancer"}
+        keep |= _backend_services(ingresses, inv.target_group_bindings)
+        slices = section(
+            "endpointslices",
+            lambda: [
+                parse_endpoint_slice(o)
+                for o in reader.list("/apis/discovery.k8s.io/v1/endpointslices")
+                if ((o.get("metadata") or {}).get("namespace", ""), _service_label(o)) in keep
+            ],
+        )
+        inv.endpoint_slices = slices
+    step(7, "done")
+    return missing
+
+
+def _service_label(obj: JsonObj) -> str:
+    return str(((obj.get("metadata") or {}).get("labels") or {}).get(SERVICE_NAME_LABEL, ""))
+
+
+def collect_kube(
+    target: TargetConfig,
+    settings: Settings,
+    *,
+    progress: ProgressFn = no_progress,
+    api_client: client.ApiClient | None = None,
+) -> tuple[KubeInventory | None, list[Coverage]]:
+    """Read the cluster's exposure objects. Never raises: every failure becomes coverage data.
+
+    Unreachable server, unusable kubeconfig or rejected credentials -> (None, [ERROR]); a resource
+    type the auditor may not read -> that field None (or [] where the model has no None) and PARTIAL.
+    """
+    started = time.monotonic()
+
+    def coverage(
+        status: CoverageStatus, *, code: str | None = None, message: str | None = None, calls: int = 0
+    ) -> Coverage:
+        return Coverage(
+            source="kubernetes",
+            collector="kubernetes",
+            status=status,
+            error_code=code,
+            message=message,
+            calls=calls,
+            duration_ms=int((time.monotonic() - started) * 1000),
+        )
+
+    progress(ProgressEvent(stage="kubernetes", message=f"connecting ({target.name})"))
+    try:
+        api = api_client if api_client is not None else kube_client(target, settings)
+    except AuditorError as exc:
+        log.error("kubernetes: %s", exc)
+        progress(ProgressEvent(stage="kubernetes", message=str(exc), status="error"))
+        return None, [coverage(CoverageStatus.ERROR, code=type(exc).__name__, message=str(exc))]
+
+    reader = _Reader(api, page_size=settings.kube.page_size, timeout=settings.kube.request_timeout)
+    inv = KubeInventory(context=_context_name(target) if api_client is None else target.context, server=reader.server)
+    try:
+        missing = _collect(reader, inv, progress)
+    except TargetUnreachable as exc:
+        log.error("kubernetes: %s", exc)
+        progress(ProgressEvent(stage="kubernetes", message=str(exc), status="error"))
+        return None, [coverage(CoverageStatus.ERROR, code="Unreachable", message=str(exc), calls=reader.calls)]
+    except _Unauthorized as exc:
+        message = f"the Kubernetes API server at {reader.server} rejected the credentials (HTTP 401): {exc}"
+        log.error("kubernetes: %s", message)
+        progress(ProgressEvent(stage="kubernetes", message=message, status="error"))
+        return None, [coverage(CoverageStatus.ERROR, code="401", message=message, calls=reader.calls)]
+
+    if reader.problems:
+        codes = sorted({p.rsplit(": ", 1)[-1] for p in reader.problems})
+        message = f"could not read: {'; '.join(reader.problems)}"
+        if missing:
+            message += f" (collected as empty: {', '.join(missing)})"
+        progress(ProgressEvent(stage="kubernetes", message=message, status="partial"))
+        return inv, [coverage(CoverageStatus.PARTIAL, code=",".join(codes), message=message, calls=reader.calls)]
+    summary = f"{len(inv.services)} services, {len(inv.ingresses)} ingresses, {len(inv.controllers)} controller(s)"
+    progress(ProgressEvent(stage="kubernetes", message=summary, status="ok"))
+    return inv, [coverage(CoverageStatus.OK, message=summary, calls=reader.calls)]
+
+
+def main(argv: list[str]) -> int:
+    """``python -m auditor.collect.kube rbac`` prints deploy/rbac.yaml."""
+    if argv[1:] == ["rbac"]:
+        sys.stdout.write(render_rbac())
+        return 0
+    sys.stderr.write("usage: python -m auditor.collect.kube rbac > deploy/rbac.yaml\n")
+    return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv))
+
+
+__all__ = ["RBAC_RULES", "RbacRule", "cluster_role", "collect_kube", "kube_client", "render_rbac"]

@@ -1,0 +1,503 @@
+"""The Kubernetes collector against the API emulator, reached through a kubeconfig file like a user's cluster."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from auditor.collect.kube import collect_kube, image_tag, kube_client, parse_args
+from auditor.config import KubeSettings, Settings, TargetConfig
+from auditor.demo.kubeapi import KubeApiServer
+from auditor.errors import ConfigError
+from auditor.inventory.models import CoverageStatus, KubeInventory
+from auditor.progress import ProgressEvent
+
+LBC_IMAGE = "602401143452.dkr.ecr.eu-west-1.amazonaws.com/amazon/aws-load-balancer-controller:v2.13.0"
+IRSA = {"eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/lbc"}
+
+
+def _crd(plural: str, kind: str, scope: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": f"{plural}.elbv2.k8s.aws"},
+        "spec": {
+            "group": "elbv2.k8s.aws",
+            "scope": scope,
+            "names": {"plural": plural, "singular": kind.lower(), "kind": kind, "listKind": f"{kind}List"},
+            "versions": [{"name": "v1beta1", "served": True, "storage": True, "subresources": {"status": {}}}],
+        },
+    }
+
+
+def seed_lbc_crds(kube: KubeApiServer) -> None:
+    kube.seed(_crd("ingressclassparams", "IngressClassParams", "Cluster"))
+    kube.seed(_crd("targetgroupbindings", "TargetGroupBinding", "Namespaced"))
+
+
+def _service(ns: str, name: str, type_: str = "ClusterIP", **spec: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": name, "namespace": ns, "creationTimestamp": "2024-03-01T10:00:00Z"},
+        "spec": {
+            "type": type_,
+            "ports": [{"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}],
+            "selector": {"app": name},
+            **spec,
+        },
+    }
+
+
+def _slice(ns: str, service: str, ip: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "discovery.k8s.io/v1",
+        "kind": "EndpointSlice",
+        "metadata": {"name": f"{service}-abcde", "namespace": ns, "labels": {"kubernetes.io/service-name": service}},
+        "addressType": "IPv4",
+        "endpoints": [
+            {
+                "addresses": [ip],
+                "conditions": {"ready": True, "serving": True, "terminating": False},
+                "targetRef": {"kind": "Pod", "name": f"{service}-pod"},
+                "nodeName": "node-1",
+            }
+        ],
+        "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}],
+    }
+
+
+def _deployment(
+    ns: str,
+    name: str,
+    image: str,
+    *,
+    labels: dict[str, str] | None = None,
+    args: list[str] | None = None,
+    sa: str | None = None,
+) -> dict[str, Any]:
+    pod: dict[str, Any] = {"containers": [{"name": "main", "image": image, "args": args or []}]}
+    if sa:
+        pod["serviceAccountName"] = sa
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "namespace": ns, "labels": labels or {}},
+        "spec": {
+            "replicas": 2,
+            "selector": {"matchLabels": {"app": name}},
+            "template": {"metadata": {"labels": {"app": name}}, "spec": pod},
+        },
+        "status": {"replicas": 2, "readyReplicas": 1, "availableReplicas": 1},
+    }
+
+
+def seed_cluster(kube: KubeApiServer, *, crds: bool = True, controller: bool = True) -> None:
+    """A small cluster: an LB Service, an ALB Ingress with its backend, unrelated workloads, LBC + CRs."""
+    if crds:
+        seed_lbc_crds(kube)
+    kube.seed(
+        _service(
+            "shop",
+            "web-lb",
+            "LoadBalancer",
+            loadBalancerClass="service.k8s.aws/nlb",
+            loadBalancerSourceRanges=["10.0.0.0/8"],
+        )
+        | {"status": {"loadBalancer": {"ingress": [{"hostname": "k8s-shop-weblb-1.elb.eu-west-1.amazonaws.com"}]}}}
+    )
+    kube.seed(_service("shop", "api"))
+    kube.seed(_service("shop", "internal-only"))
+    kube.seed(_service("blog", "front", "NodePort"))
+    kube.seed(
+        {
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "IngressClass",
+            "metadata": {"name": "alb", "annotations": {"ingressclass.kubernetes.io/is-default-class": "true"}},
+            "spec": {
+                "controller": "ingress.k8s.aws/alb",
+                "parameters": {"apiGroup": "elbv2.k8s.aws", "kind": "IngressClassParams", "name": "alb"},
+            },
+        }
+    )
+    kube.seed(
+        {
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "IngressClass",
+            "metadata": {"name": "nginx"},
+            "spec": {"controller": "k8s.io/ingress-nginx"},
+        }
+    )
+    kube.seed(
+        {
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "Ingress",
+            "metadata": {
+                "name": "shop",
+                "namespace": "shop",
+                "annotations": {"alb.ingress.kubernetes.io/scheme": "internet-facing"},
+            },
+            "spec": {
+                "ingressClassName": "alb",
+                "tls": [{"hosts": ["shop.example.com"], "secretName": "shop-tls"}],
+                "defaultBackend": {"resource": {"apiGroup": "k8s.example.com", "kind": "StorageBucket", "name": "b"}},
+                "rules": [
+                    {
+                        "host": "shop.example.com",
+                        "http": {
+                            "paths": [
+                                {
+                                    "path": "/api",
+                                    "pathType": "Prefix",
+                                    "backend": {"service": {"name": "api", "port": {"number": 80}}},
+                                },
+                                {
+                                    "path": "/x",
+                                    "pathType": "Exact",
+                                    "backend": {"service": {"name": "api", "port": {"name": "http"}}},
+                                },
+                            ]
+                        },
+                    }
+                ],
+            },
+            "status": {"loadBalancer": {"ingress": [{"hostname": "k8s-shop-shop-1.eu-west-1.elb.amazonaws.com"}]}},
+        }
+    )
+    for ns, svc, ip in (
+        ("shop", "web-lb", "10.1.0.1"),
+        ("shop", "api", "10.1.0.2"),
+        ("shop", "internal-only", "10.1.0.3"),
+        ("blog", "front", "10.1.0.4"),
+    ):
+        kube.seed(_slice(ns, svc, ip))
+    kube.seed(_deployment("shop", "api", "nginx:1.25"))
+    if controller:
+        kube.seed(
+            _deployment(
+                "kube-system",
+                "aws-load-balancer-controller",
+                LBC_IMAGE,
+                sa="aws-load-balancer-controller",
+                args=[
+                    "--cluster-name=prod",
+                    "--ingress-class=alb",
+                    "--load-balancer-class",
+                    "service.k8s.aws/nlb",
+                    "--enable-shield=false",
+                ],
+            )
+        )
+    kube.seed(
+        {
+            "apiVersion": "v1",
+            "kind": "ServiceAccount",
+            "metadata": {"name": "aws-load-balancer-controller", "namespace": "kube-system", "annotations": IRSA},
+        }
+    )
+    if crds:
+        kube.seed(
+            {
+                "apiVersion": "elbv2.k8s.aws/v1beta1",
+                "kind": "IngressClassParams",
+                "metadata": {"name": "alb"},
+                "spec": {
+                    "scheme": "internet-facing",
+                    "group": {"name": "shared"},
+                    "sslPolicy": "ELBSecurityPolicy-TLS13-1-2-2021-06",
+                },
+            }
+        )
+        kube.seed(
+            {
+                "apiVersion": "elbv2.k8s.aws/v1beta1",
+                "kind": "TargetGroupBinding",
+                "metadata": {"name": "tgb", "namespace": "shop"},
+                "spec": {
+                    "targetGroupARN": "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/t/1",
+                    "targetType": "ip",
+                    "serviceRef": {"name": "internal-only", "port": 80},
+                },
+            }
+        )
+
+
+@pytest.fixture
+def target(kube: KubeApiServer) -> TargetConfig:
+    return TargetConfig(name="prod", kubeconfig=kube.kubeconfig, context="test")
+
+
+def _settings(page_size: int = 500) -> Settings:
+    return Settings(kube=KubeSettings(page_size=page_size, request_timeout=5))
+
+
+def _collect(target: TargetConfig, settings: Settings | None = None) -> tuple[KubeInventory, Any]:
+    inv, (cov,) = collect_kube(target, settings or _settings())
+    assert inv is not None, cov.message
+    return inv, cov
+
+
+def test_collects_the_exposure_objects(kube: KubeApiServer, target: TargetConfig) -> None:
+    seed_cluster(kube)
+    events: list[ProgressEvent] = []
+    inv, (cov,) = collect_kube(target, _settings(), progress=events.append)
+    assert inv is not None
+    assert cov.status == CoverageStatus.OK and cov.source == "kubernetes" and cov.collector == "kubernetes"
+    assert cov.calls == len(kube.requests_log) and cov.calls > 0
+    assert inv.context == "test" and inv.server == kube.url
+    assert inv.server_version == "v1.31.4-emulator"
+
+    services = {f"{s.namespace}/{s.name}": s for s in inv.services}
+    assert set(services) == {"shop/web-lb", "shop/api", "shop/internal-only", "blog/front"}  # every type
+    lb = services["shop/web-lb"]
+    assert lb.type == "LoadBalancer" and lb.load_balancer_class == "service.k8s.aws/nlb"
+    assert lb.load_balancer_source_ranges == ["10.0.0.0/8"]
+    assert lb.status_ingress[0].hostname == "k8s-shop-weblb-1.elb.eu-west-1.amazonaws.com"
+    assert lb.ports[0].port == 80 and lb.ports[0].target_port == "http" and lb.selector == {"app": "web-lb"}
+    assert isinstance(lb.created_at, datetime) and lb.created_at.year == 2024 and lb.created_at.tzinfo is not None
+    assert lb.uid
+
+    (ing,) = inv.ingresses
+    assert ing.ingress_class_name == "alb" and ing.annotations["alb.ingress.kubernetes.io/scheme"] == "internet-facing"
+    paths = ing.rules[0].paths
+    assert (paths[0].path, paths[0].backend.service_name, paths[0].backend.service_port_number) == ("/api", "api", 80)
+    assert paths[1].backend.service_port_name == "http"
+    assert ing.tls[0].hosts == ["shop.example.com"] and ing.tls[0].secret_name == "shop-tls"
+    assert ing.default_backend is not None and ing.default_backend.resource_kind == "StorageBucket"
+    assert ing.status_ingress[0].hostname == "k8s-shop-shop-1.eu-west-1.elb.amazonaws.com"
+
+    classes = {c.name: c for c in inv.ingress_classes}
+    assert classes["alb"].is_default and not classes["nginx"].is_default
+    assert classes["alb"].controller == "ingress.k8s.aws/alb"
+    assert classes["alb"].parameters is not None and classes["alb"].parameters.kind == "IngressClassParams"
+
+    assert inv.ingress_class_params is not None
+    (params,) = inv.ingress_class_params
+    assert params.name == "alb" and params.namespace is None and params.spec["group"] == {"name": "shared"}
+    assert inv.target_group_bindings is not None
+    (tgb,) = inv.target_group_bindings
+    assert (tgb.namespace, tgb.service_name, tgb.service_port, tgb.target_type) == ("shop", "internal-only", 80, "ip")
+    assert tgb.target_group_arn.endswith("targetgroup/t/1")
+    assert inv.crds == ["ingressclassparams.elbv2.k8s.aws", "targetgroupbindings.elbv2.k8s.aws"]
+
+    # kept: the LoadBalancer Service, the Ingress backend, the TargetGroupBinding's Service; not blog/front
+    assert inv.endpoint_slices is not None
+    kept = {(s.namespace, s.service_name) for s in inv.endpoint_slices}
+    assert kept == {("shop", "web-lb"), ("shop", "api"), ("shop", "internal-only")}
+    api_slice = next(s for s in inv.endpoint_slices if s.service_name == "api")
+    assert api_slice.endpoints[0].addresses == ["10.1.0.2"] and api_slice.endpoints[0].ready is True
+    assert api_slice.endpoints[0].target_ref_name == "api-pod" and api_slice.ports[0].port == 8080
+
+    (ctrl,) = inv.controllers
+    assert (ctrl.namespace, ctrl.name, ctrl.image, ctrl.version) == (
+        "kube-system",
+        "aws-load-balancer-controller",
+        LBC_IMAGE,
+        "v2.13.0",
+    )
+    assert (ctrl.replicas, ctrl.ready_replicas, ctrl.available_replicas) == (2, 1, 1)
+    assert ctrl.service_account_name == "aws-load-balancer-controller"
+    assert (ctrl.cluster_name_arg, ctrl.ingress_class_arg, ctrl.load_balancer_class_arg) == (
+        "prod",
+        "alb",
+        "service.k8s.aws/nlb",
+    )
+    (sa,) = inv.service_accounts
+    assert (sa.namespace, sa.name, sa.annotations) == ("kube-system", "aws-load-balancer-controller", IRSA)
+
+    assert {e.stage for e in events} == {"kubernetes"}
+    assert events[-1].status == "ok"
+    # the snapshot round-trips
+    assert KubeInventory.model_validate_json(inv.model_dump_json()) == inv
+
+
+def test_every_list_is_paged(kube: KubeApiServer, target: TargetConfig) -> None:
+    seed_cluster(kube, crds=True)
+    kube.seed(_service("blog", "extra"))  # 5 services
+    inv, cov = _collect(target, _settings(page_size=2))
+    assert cov.status == CoverageStatus.OK
+    assert len(inv.services) == 5
+    service_lists = kube.requests("GET", "/api/v1/services")
+    assert len(service_lists) == 3  # 2 + 2 + 1
+    assert [("continue" in r.query) for r in service_lists] == [False, True, True]
+    lists = [
+        r
+        for r in kube.requests_log
+        if r.path.rsplit("/", 1)[-1]
+        in {
+            "services",
+            "ingresses",
+            "ingressclasses",
+            "deployments",
+            "endpointslices",
+            "ingressclassparams",
+            "targetgroupbindings",
+        }
+    ]
+    assert lists and all(r.query.get("limit") == "2" for r in lists)
+    assert len(kube.requests("GET", "/apis/discovery.k8s.io/v1/endpointslices")) == 2  # 4 slices
+
+
+def test_absent_crds_are_none(kube: KubeApiServer, target: TargetConfig) -> None:
+    seed_cluster(kube, crds=False)
+    inv, cov = _collect(target)
+    assert cov.status == CoverageStatus.OK
+    assert inv.ingress_class_params is None
+    assert inv.target_group_bindings is None
+    assert inv.crds == []
+    assert inv.ingresses and inv.controllers  # the rest is collected
+
+
+def test_forbidden_ingresses_make_coverage_partial(kube: KubeApiServer, target: TargetConfig) -> None:
+    seed_cluster(kube)
+    kube.fail("GET", "/apis/networking.k8s.io/v1/ingresses", 403)
+    inv, cov = _collect(target)
+    assert cov.status == CoverageStatus.PARTIAL
+    assert cov.error_code == "403"
+    assert cov.message is not None and "ingresses" in cov.message
+    assert inv.ingresses == []
+    assert inv.endpoint_slices is None  # cannot tell which slices back an Ingress
+    assert len(inv.services) == 4 and inv.controllers  # everything else still there
+
+
+def test_forbidden_custom_resources_are_none(kube: KubeApiServer, target: TargetConfig) -> None:
+    seed_cluster(kube)
+    kube.fail("GET", "/apis/elbv2.k8s.aws/v1beta1/targetgroupbindings", 403)
+    inv, cov = _collect(target)
+    assert cov.status == CoverageStatus.PARTIAL and "targetgroupbindings" in (cov.message or "")
+    assert inv.target_group_bindings is None
+    assert inv.ingress_class_params is not None
+
+
+def test_server_error_on_deployments_is_partial(kube: KubeApiServer, target: TargetConfig) -> None:
+    seed_cluster(kube)
+    kube.fail("GET", "/apis/apps/v1/deployments", 500)
+    inv, cov = _collect(target)
+    assert cov.status == CoverageStatus.PARTIAL and cov.error_code == "500"
+    assert "deployments" in (cov.message or "")
+    assert inv.controllers == []
+    # without a controller to follow, the default service account is still read
+    assert [(s.namespace, s.name) for s in inv.service_accounts] == [("kube-system", "aws-load-balancer-controller")]
+
+
+def test_controller_found_by_label_anywhere(kube: KubeApiServer, target: TargetConfig) -> None:
+    seed_cluster(kube, controller=False)
+    kube.seed(
+        _deployment(
+            "platform",
+            "alb-ctrl",
+            "registry.internal:5000/mirror/lbc:v2.8.1@sha256:abc",
+            labels={"app.kubernetes.io/name": "aws-load-balancer-controller"},
+            args=["--cluster-name", "staging", "--ingress-class=alb-internal"],
+            sa="lbc-sa",
+        )
+    )
+    kube.seed({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "lbc-sa", "namespace": "platform"}})
+    inv, cov = _collect(target)
+    assert cov.status == CoverageStatus.OK
+    (ctrl,) = inv.controllers
+    assert (ctrl.namespace, ctrl.version, ctrl.cluster_name_arg, ctrl.ingress_class_arg) == (
+        "platform",
+        "v2.8.1",
+        "staging",
+        "alb-internal",
+    )
+    assert [(s.namespace, s.name) for s in inv.service_accounts] == [("platform", "lbc-sa")]
+    assert not kube.requests("GET", "/api/v1/namespaces/kube-system/serviceaccounts")
+
+
+def test_no_controller_reads_the_default_service_account(kube: KubeApiServer, target: TargetConfig) -> None:
+    seed_cluster(kube, controller=False)
+    inv, cov = _collect(target)
+    assert cov.status == CoverageStatus.OK
+    assert inv.controllers == []
+    assert [s.name for s in inv.service_accounts] == ["aws-load-balancer-controller"]
+    assert len(kube.requests("GET", "/api/v1/namespaces/kube-system/serviceaccounts/aws-load-balancer-controller")) == 1
+
+
+def test_missing_service_account_is_not_a_failure(kube: KubeApiServer, target: TargetConfig) -> None:
+    kube.seed(_deployment("kube-system", "aws-load-balancer-controller", LBC_IMAGE, sa="gone"))
+    inv, cov = _collect(target)
+    assert cov.status == CoverageStatus.OK
+    assert inv.service_accounts == [] and inv.controllers[0].service_account_name == "gone"
+
+
+def test_stopped_server_is_an_error_with_a_clear_message(kube: KubeApiServer, target: TargetConfig) -> None:
+    url = kube.url
+    kube.stop()
+    inv, (cov,) = collect_kube(target, _settings())
+    assert inv is None
+    assert cov.status == CoverageStatus.ERROR and cov.error_code == "Unreachable"
+    assert cov.message == f"cannot reach the Kubernetes API server at {url}: connection refused"
+
+
+def test_connection_dropped_mid_collection_is_an_error(kube: KubeApiServer, target: TargetConfig) -> None:
+    seed_cluster(kube)
+    api = kube_client(target, _settings())
+    from kubernetes import client
+
+    assert client.VersionApi(api).get_code().git_version  # a pooled keep-alive connection
+    kube.stop()
+    inv, (cov,) = collect_kube(target, _settings(), api_client=api)
+    assert inv is None and cov.status == CoverageStatus.ERROR
+    assert (cov.message or "").startswith("cannot reach the Kubernetes API server")
+
+
+def test_rejected_credentials(kube: KubeApiServer, target: TargetConfig) -> None:
+    kube.token = "rotated"
+    inv, (cov,) = collect_kube(target, _settings())
+    assert inv is None
+    assert cov.status == CoverageStatus.ERROR and cov.error_code == "401"
+    assert "rejected the credentials" in (cov.message or "")
+
+
+def test_missing_kubeconfig(tmp_path: Path) -> None:
+    target = TargetConfig(name="prod", kubeconfig=tmp_path / "nope.yaml", context="x")
+    with pytest.raises(ConfigError, match=r"kubeconfig file .*nope.yaml does not exist"):
+        kube_client(target, _settings())
+    inv, (cov,) = collect_kube(target, _settings())
+    assert inv is None and cov.status == CoverageStatus.ERROR and cov.error_code == "ConfigError"
+    assert "does not exist" in (cov.message or "")
+
+
+def test_unknown_context(kube: KubeApiServer) -> None:
+    target = TargetConfig(name="prod", kubeconfig=kube.kubeconfig, context="staging")
+    with pytest.raises(ConfigError) as err:
+        kube_client(target, _settings())
+    assert str(err.value) == f"target 'prod': context 'staging' is not in {kube.kubeconfig} (contexts: test)"
+    assert "\n" not in str(err.value)
+
+
+def test_current_context_is_used_when_none_given(kube: KubeApiServer) -> None:
+    seed_cluster(kube)
+    inv, cov = _collect(TargetConfig(name="prod", kubeconfig=kube.kubeconfig))
+    assert inv.context == "test" and cov.status == CoverageStatus.OK
+
+
+def test_in_cluster_outside_a_pod(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    monkeypatch.delenv("KUBERNETES_SERVICE_PORT", raising=False)
+    target = TargetConfig(name="prod", in_cluster=True)
+    with pytest.raises(ConfigError, match="not running in a pod"):
+        kube_client(target, _settings())
+    inv, (cov,) = collect_kube(target, _settings())
+    assert inv is None and cov.status == CoverageStatus.ERROR
+    assert "in-cluster" in (cov.message or "") and "\n" not in (cov.message or "")
+
+
+def test_in_cluster_without_token(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "10.100.0.1")
+    monkeypatch.setenv("KUBERNETES_SERVICE_PORT", "443")
+    target = TargetConfig(name="prod", in_cluster=True)
+    with pytest.raises(ConfigError, match="token file does not exist"):
+        kube_client(target, _settings())
+
+
+def test_image_tag_and_args() -> None:
+    assert image_tag("public.ecr.aws/eks/aws-load-balancer-controller:v2.13.0") == "v2.13.0"
+    assert image_tag("registry:5000/x/aws-load-balancer-controller") is None
+    assert image_tag("x/aws-load-balancer-controller:v2.7.1@sha256:00") == "v2.7.1"
+    assert parse_args(["--a=1", "--b", "2", "--flag", "--c=x=y"]) == {"a": "1", "b": "2", "c": "x=y"}
