@@ -17,7 +17,7 @@ def test_default_scheme_fails_with_internal_annotation_fix():
     f = only(RULE, b.inventory(lbs=[clb], services=[b.service("legacy", "app", lb=clb)]))
     assert f.status == Status.FAIL and f.severity == Severity.HIGH
     assert f.kubernetes == KubeRef(kind="Service", namespace="legacy", name="app")
-    assert f.resource_arn == clb.arn and f.evidence["load_balancer"] == "a0123"
+    assert f.resource_arn is None and f.evidence["load_balancer_arn"] == clb.arn and f.region == b.REGION
     assert "internet-facing Classic Load Balancer" in f.message and "no " + SVC in f.message
     assert f"kubectl -n legacy annotate service app {SVC}aws-load-balancer-internal='true' --overwrite" in f.remediation
 
@@ -26,13 +26,23 @@ def test_scheme_annotation_is_ignored_by_the_intree_provider():
     svc = b.service("legacy", "app", annotations={SVC + "aws-load-balancer-scheme": "internal"})
     f = only(RULE, b.inventory(services=[svc]))
     assert f.status == Status.FAIL and "is ignored by the in-tree provider" in f.message
-    assert f.resource_arn is None  # not provisioned yet: the Service is still the subject
+    assert "load_balancer" not in f.evidence  # not provisioned yet: the Service is still the subject
 
 
 def test_intree_nlb_is_covered_too():
     svc = b.service("edge", "dns", annotations={SVC + "aws-load-balancer-type": "nlb"})
     f = only(RULE, b.inventory(services=[svc]))
     assert f.status == Status.FAIL and "Network Load Balancer" in f.message
+
+
+def test_fix_keeps_the_fingerprint_although_the_load_balancer_is_replaced():
+    public = _clb()
+    before = only(RULE, b.inventory(lbs=[public], services=[b.service("legacy", "app", lb=public)]))
+    internal = _clb(name="a0456", scheme="internal")
+    fixed = b.service("legacy", "app", lb=internal, annotations={SVC + "aws-load-balancer-internal": "true"})
+    after = only(RULE, b.inventory(lbs=[internal], services=[fixed]))
+    assert (before.status, after.status) == (Status.FAIL, Status.PASS)
+    assert before.fingerprint == after.fingerprint
 
 
 def test_internal_or_explicitly_public_passes():

@@ -1,5 +1,8 @@
 """implicit-public-scheme: a Service is internet-facing only because the in-tree provider defaults to it.
 
+The finding is about the Service (``kubernetes``); its load balancer is evidence, not the resource,
+because making it internal replaces the load balancer.
+
 Kubernetes-only: without a Kubernetes inventory there are no Service exposures and the rule says nothing.
 Services of the AWS Load Balancer Controller default to internal and are not examined.
 """
@@ -46,10 +49,10 @@ META = RuleMeta(
 
 
 def _fields(exp: ServiceExposure) -> dict[str, Any]:
+    # No resource_arn: the fix (internal scheme) recreates the load balancer under a new ARN, and the
+    # fingerprint must stay the same so the FAIL shows up as resolved rather than as a new finding.
     node = next((n for n in exp.load_balancers if not n.orphan), None)
     return {
-        "resource_arn": node.arn if node else None,
-        "resource_name": node.lb.name if node else None,
         "account": node.lb.account if node else None,
         "region": node.lb.region if node else None,
         "kubernetes": exp.ref,
@@ -71,8 +74,9 @@ def evaluate(graph: ExposureGraph, settings: RuleSettings) -> Iterator[Finding]:
             SCHEME: annotations.get(SCHEME),
         }
         fields = _fields(exp)
-        if fields["resource_name"]:
-            evidence["load_balancer"] = fields["resource_name"]
+        node = next((n for n in exp.load_balancers if not n.orphan), None)
+        if node is not None:
+            evidence.update(load_balancer=node.lb.name, load_balancer_arn=node.arn)
         if s.scheme == "internal":
             yield META.finding(Status.PASS, f"{exp.ref} is internal ({INTERNAL} is set).", evidence=evidence, **fields)
             continue
