@@ -1,0 +1,126 @@
+"""orphaned-load-balancer: load balancers left behind by a deleted owner, a deleted cluster or a regrouping."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from auditor.config import RuleSettings
+from auditor.correlate.graph import ExposureGraph, LbNode
+from auditor.findings import Finding, Severity, Status
+from auditor.rules._helpers import describe_lb, lb_fields
+from auditor.rules.base import Rule, RuleMeta
+from auditor.rules.cost._common import cost_evidence, monthly_cost
+
+META = RuleMeta(
+    id="orphaned-load-balancer",
+    title="Orphaned load balancer",
+    severity=Severity.MEDIUM,
+    category="ownership",
+    rationale=(
+        "A load balancer whose Service or Ingress is gone, whose cluster was deleted, or that was left over "
+        "when its Ingress moved to an IngressGroup or changed scheme still costs money every hour, and an "
+        "internet-facing one keeps answering on a DNS name that may still be published — possibly routing to "
+        "IPs now used by something else. No controller will ever clean it up."
+    ),
+    remediation=(
+        "Delete the leftover load balancer (and its target groups and managed security groups) after checking "
+        "that nothing still resolves its DNS name."
+    ),
+    references=(
+        "https://github.com/kubernetes-sigs/aws-load-balancer-controller/issues/2028",
+        "https://github.com/kubernetes-sigs/aws-load-balancer-controller/issues/3841",
+        "https://github.com/eksctl-io/eksctl/issues/2278",
+    ),
+    inputs=("elbv2", "elb", "eks", "kubernetes"),
+)
+
+_MANAGED_SG_TAGS = ("ingress.k8s.aws/resource", "service.k8s.aws/resource")
+
+_WHY = {
+    "owner-gone": (
+        "Its Kubernetes owner was deleted while the controller could not clean up (controller down, finalizer "
+        "removed, or a controller change), LBC #3841."
+    ),
+    "cluster-gone": "Its cluster was deleted before its load balancers, eksctl #2278.",
+    "superseded": (
+        "Its owner now uses another load balancer: moving an Ingress into an IngressGroup or changing its scheme "
+        "makes the controller create a new one and can leave the old one behind (LBC #2028)."
+    ),
+}
+
+
+def _delete_commands(node: LbNode) -> list[str]:
+    lb = node.lb
+    region = lb.region
+    if lb.type == "classic":
+        cmds = [f"aws elb delete-load-balancer --region {region} --load-balancer-name {lb.name}"]
+    else:
+        cmds = [f"aws elbv2 delete-load-balancer --region {region} --load-balancer-arn {lb.arn}"]
+        cmds += [
+            f"aws elbv2 delete-target-group --region {region} --target-group-arn {tg.arn}" for tg in node.target_groups
+        ]
+    managed = [
+        sg
+        for sg in node.security_groups
+        if sg.tags.get(_MANAGED_SG_TAGS[0]) == "ManagedLBSecurityGroup"
+        or sg.tags.get(_MANAGED_SG_TAGS[1]) == "ManagedLBSecurityGroup"
+        or sg.name == f"k8s-elb-{lb.name}"
+    ]
+    cmds += [f"aws ec2 delete-security-group --region {region} --group-id {sg.id}" for sg in managed]
+    return cmds
+
+
+def _evidence(node: LbNode) -> dict[str, Any]:
+    tgs = node.target_groups
+    targets = [t for tg in tgs for t in tg.targets or []]
+    return {
+        "load_balancer": node.lb.name,
+        "type": node.lb.type,
+        "scheme": node.lb.scheme,
+        "dns_name": node.lb.dns_name,
+        "cluster_tag": node.cluster_tag,
+        "stack": node.stack,
+        "owner": str(node.kube_ref) if node.kube_ref else None,
+        "orphan": node.orphan,
+        "orphan_detail": node.orphan_detail or None,
+        "created_at": node.lb.created_at.isoformat() if node.lb.created_at else None,
+        "listeners": len(node.lb.listeners) if node.lb.listeners is not None else None,
+        "target_groups": [tg.name for tg in tgs],
+        "healthy_targets": sum(1 for t in targets if t.state in ("healthy", "InService")),
+        **cost_evidence(node),
+    }
+
+
+def evaluate(graph: ExposureGraph, settings: RuleSettings) -> Iterator[Finding]:
+    for node in graph.in_scope():
+        fields = {**lb_fields(node), "evidence": _evidence(node), "monthly_cost_usd": monthly_cost(node)}
+        if node.orphan is not None:
+            cost = fields["monthly_cost_usd"]
+            price = f" and costs about ${cost:.2f}/month" if cost is not None else ""
+            steps = "\n".join(_delete_commands(node))
+            remediation = (
+                f"{_WHY[node.orphan]} First check the evidence: no DNS record (Route 53, external-dns) or client "
+                f"still uses {node.lb.dns_name}, and no traffic reaches it. Then delete it and what the controller "
+                f"made for it:\n{steps}\n(If deletion protection is on, turn it off first; a security group can be "
+                "deleted only once the load balancer's network interfaces are gone, a few minutes later.)"
+            )
+            yield META.finding(
+                Status.FAIL,
+                f"Load balancer {node.lb.name} is orphaned ({node.orphan}): {node.orphan_detail}{price}.",
+                severity=Severity.HIGH if node.lb.is_public else Severity.MEDIUM,
+                remediation=remediation,
+                **fields,
+            )
+        elif node.owner is not None:
+            yield META.finding(Status.PASS, f"{describe_lb(node)} has a live Kubernetes owner.", **fields)
+        elif node.cluster_tag is not None and node.scope == "cluster" and not graph.kube_collected:
+            yield META.finding(
+                Status.UNKNOWN,
+                f"Load balancer {node.lb.name} is tagged for cluster {node.cluster_tag} but Kubernetes was not "
+                "collected, so whether its owner still exists is unknown.",
+                **fields,
+            )
+
+
+RULE = Rule(META, evaluate)

@@ -1,0 +1,77 @@
+"""orphaned-load-balancer: owner gone, cluster gone, superseded — priced; UNKNOWN without Kubernetes."""
+
+import pytest
+
+from auditor.findings import KubeRef, Severity, Status
+from auditor.rules.ownership.orphaned_load_balancer import RULE
+from tests.rules._harness import only, run
+from tests.support import builders as b
+
+GROUP = {"alb.ingress.kubernetes.io/group.name": "shop"}
+
+
+def by_name(findings):
+    return {f.resource_name: f for f in findings}
+
+
+def test_owner_gone_nlb_fails_with_cost_and_delete_commands():
+    nlb = b.load_balancer("k8s-old-svc", type="network", scheme="internal", tags=b.service_tags("old/svc"))
+    tg = b.target_group("k8s-old-svc-tg", nlb, protocol="TCP")
+    f = only(RULE, b.inventory(lbs=[nlb], target_groups=[tg]))
+    assert f.status == Status.FAIL and f.severity == Severity.MEDIUM
+    assert f.resource_arn == nlb.arn and f.kubernetes is None
+    assert f.evidence["orphan"] == "owner-gone"
+    assert "Service old/svc no longer exists" in f.message
+    assert f.monthly_cost_usd == pytest.approx(730 * 0.0225, abs=0.01)
+    assert f.evidence["cost_basis"].startswith("NLB")
+    assert f"aws elbv2 delete-load-balancer --region eu-west-1 --load-balancer-arn {nlb.arn}" in f.remediation
+    assert f"aws elbv2 delete-target-group --region eu-west-1 --target-group-arn {tg.arn}" in f.remediation
+    assert f.evidence["healthy_targets"] == 1
+
+
+def test_cluster_gone_public_alb_is_high_and_superseded_explains_regrouping():
+    dead = b.load_balancer("k8s-x", tags=b.ingress_tags("x/y", cluster="deleted-cluster"))
+    old = b.load_balancer("k8s-shop-web", tags=b.ingress_tags("shop/web"))
+    new = b.load_balancer("k8s-shop-grp", tags=b.ingress_tags("shop"))
+    inv = b.inventory(lbs=[dead, old, new], ingresses=[b.ingress("shop", "web", annotations=GROUP, lb=new)])
+    got = by_name(run(RULE, inv))
+    assert got["k8s-x"].status == Status.FAIL and got["k8s-x"].severity == Severity.HIGH
+    assert got["k8s-x"].evidence["orphan"] == "cluster-gone"
+    assert "deleted-cluster" in got["k8s-x"].message
+    sup = got["k8s-shop-web"]
+    assert sup.status == Status.FAIL and sup.evidence["orphan"] == "superseded"
+    assert "#2028" in sup.remediation and "IngressGroup" in sup.remediation
+    assert got["k8s-shop-grp"].status == Status.PASS
+    assert got["k8s-shop-grp"].kubernetes == KubeRef(kind="IngressGroup", name="shop")
+
+
+def test_classic_orphan_uses_the_classic_api_and_deletes_its_security_group():
+    clb = b.load_balancer("a0123", type="classic", tags=b.intree_tags("legacy/app"), sgs=["sg-elb"])
+    sg = b.security_group("sg-elb", 80)
+    sg.name = "k8s-elb-a0123"
+    f = only(RULE, b.inventory(lbs=[clb], security_groups=[sg]))
+    assert f.status == Status.FAIL
+    assert "aws elb delete-load-balancer --region eu-west-1 --load-balancer-name a0123" in f.remediation
+    assert "aws ec2 delete-security-group --region eu-west-1 --group-id sg-elb" in f.remediation
+
+
+def test_owned_load_balancer_passes():
+    lb = b.load_balancer("k8s-blog-web", tags=b.ingress_tags("blog/web"))
+    f = only(RULE, b.inventory(lbs=[lb], ingresses=[b.ingress("blog", "web", lb=lb)]))
+    assert f.status == Status.PASS and f.kubernetes == KubeRef(kind="Ingress", namespace="blog", name="web")
+    assert f.monthly_cost_usd is not None
+
+
+def test_cluster_tagged_without_kubernetes_is_unknown_and_unmanaged_is_not_judged():
+    lb = b.load_balancer("k8s-blog-web", tags=b.ingress_tags("blog/web"))
+    plain = b.load_balancer("hand-made", tags={})
+    findings = run(RULE, b.inventory(lbs=[lb, plain], kube=False))
+    assert len(findings) == 1
+    f = findings[0]
+    assert f.status == Status.UNKNOWN and f.resource_arn == lb.arn
+    assert "Kubernetes was not collected" in f.message
+
+
+def test_other_live_clusters_load_balancers_are_out_of_scope():
+    other = b.load_balancer("k8s-prod", tags=b.ingress_tags("a/b", cluster="prod"))
+    assert run(RULE, b.inventory(lbs=[other], cluster_names=["demo", "prod"])) == []
