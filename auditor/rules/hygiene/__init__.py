@@ -1,0 +1,1 @@
+"""Rules about broken or half-configured exposures: annotations, provisioning, targets."""

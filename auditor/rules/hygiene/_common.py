@@ -1,0 +1,67 @@
+"""The Kubernetes exposures hygiene rules walk (ALB Ingresses, LoadBalancer Services) and their annotation problems."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from auditor.correlate.annotations import AnnotationProblem
+from auditor.correlate.graph import ExposureGraph, IngressGroup, LbNode, ServiceExposure
+from auditor.findings import KubeRef
+from auditor.inventory.models import Ingress, LoadBalancerIngress
+
+
+@dataclass
+class KubeExposure:
+    """One ALB-class Ingress (with its group) or one type: LoadBalancer Service."""
+
+    ref: KubeRef
+    ingress: Ingress | None = None
+    group: IngressGroup | None = None
+    service: ServiceExposure | None = None
+
+    @property
+    def status_ingress(self) -> list[LoadBalancerIngress]:
+        if self.ingress is not None:
+            return self.ingress.status_ingress
+        return self.service.service.status_ingress if self.service is not None else []
+
+    @property
+    def address(self) -> str | None:
+        """The first hostname/IP the controller wrote into status, or None."""
+        return next((s.hostname or s.ip for s in self.status_ingress if s.hostname or s.ip), None)
+
+    @property
+    def load_balancer(self) -> LbNode | None:
+        """The current (non-orphaned) load balancer correlated to it, if any."""
+        nodes = self.group.load_balancers if self.group is not None else []
+        if self.service is not None:
+            nodes = self.service.load_balancers
+        return next((n for n in nodes if not n.orphan), None)
+
+    def annotations(self) -> dict[str, str]:
+        if self.ingress is not None:
+            return self.ingress.annotations
+        return self.service.service.annotations if self.service is not None else {}
+
+
+def kube_exposures(graph: ExposureGraph) -> list[KubeExposure]:
+    """ALB Ingresses (group by group, in group order) then LoadBalancer Services, as the graph holds them."""
+    found: list[KubeExposure] = []
+    for group in graph.ingress_groups:
+        for ing in group.members:
+            ref = KubeRef(kind="Ingress", namespace=ing.namespace, name=ing.name)
+            found.append(KubeExposure(ref=ref, ingress=ing, group=group))
+    found.extend(KubeExposure(ref=exp.ref, service=exp) for exp in graph.services)
+    return found
+
+
+def problems_by_object(graph: ExposureGraph) -> dict[KubeRef, list[AnnotationProblem]]:
+    """Annotation problems per Kubernetes object, in the order the correlator found them."""
+    out: dict[KubeRef, list[AnnotationProblem]] = {}
+    for ref, problem in graph.annotation_problems:
+        out.setdefault(ref, []).append(problem)
+    return out
+
+
+def load_balancer_evidence(node: LbNode | None) -> dict[str, str]:
+    return {"load_balancer": node.lb.name, "load_balancer_arn": node.arn} if node is not None else {}

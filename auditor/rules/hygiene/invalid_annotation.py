@@ -1,0 +1,102 @@
+"""invalid-annotation: an Ingress or Service annotation the controller would reject (bad JSON, value, ARN ...).
+
+One FAIL per object and annotation key (several problems of one key are one finding); one PASS per
+ALB Ingress or LoadBalancer Service without problems. The subject is the Kubernetes object, not its
+load balancer (which may not exist because of the very problem): ``resource_arn`` stays empty so the
+fingerprint is the same before and after the fix. Nothing is said without a Kubernetes inventory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from auditor.config import RuleSettings
+from auditor.correlate.annotations import ALB, AnnotationProblem
+from auditor.correlate.graph import ExposureGraph
+from auditor.findings import Finding, KubeRef, Severity, Status
+from auditor.rules._helpers import annotate_command, sentence
+from auditor.rules.base import Rule, RuleMeta
+from auditor.rules.hygiene._common import KubeExposure, kube_exposures, load_balancer_evidence, problems_by_object
+
+MAX_QUOTED = 200
+LB_PREFIXES = (ALB, "service.beta.kubernetes.io/")
+
+META = RuleMeta(
+    id="invalid-annotation",
+    title="Invalid load balancer annotation",
+    severity=Severity.MEDIUM,
+    category="hygiene",
+    rationale=(
+        "The AWS Load Balancer Controller stops reconciling an Ingress (and every Ingress of its IngressGroup) "
+        "or a Service when an annotation does not parse; the in-tree provider silently falls back to defaults. "
+        "Either way the load balancer is not what the manifest asks for, and later changes stop applying."
+    ),
+    remediation="Correct the annotation value (or remove the annotation) with kubectl annotate --overwrite.",
+    references=(
+        "https://kubernetes-sigs.github.io/aws-load-balancer-controller/latest/guide/ingress/annotations/",
+        "https://kubernetes-sigs.github.io/aws-load-balancer-controller/latest/guide/service/annotations/",
+        "https://kubernetes-sigs.github.io/aws-load-balancer-controller/latest/guide/ingress/annotations/#ingressgroup",
+    ),
+    inputs=("kubernetes",),
+)
+
+
+def _quote(value: str) -> str:
+    return repr(value if len(value) <= MAX_QUOTED else value[:MAX_QUOTED] + "…")
+
+
+def _fail(item: KubeExposure | None, ref: KubeRef, key: str, problems: list[AnnotationProblem]) -> Finding:
+    values = list(dict.fromkeys(p.value for p in problems))
+    what = "; ".join(f"{_quote(p.value)}: {p.message}" for p in problems)
+    blocks = ""
+    if item is not None and item.group is not None and item.group.explicit and len(item.group.members) > 1:
+        blocks = f" Until then the controller does not reconcile any Ingress of IngressGroup {item.group.name!r}."
+    remediation = (
+        f"Set a valid value: {annotate_command(ref, {key: '<valid value>'})}, or remove the annotation: "
+        f"{annotate_command(ref, {key: None})}.{blocks}"
+    )
+    evidence: dict[str, Any] = {
+        "annotation": key,
+        "values": values,
+        "problems": [p.message for p in problems],
+        **load_balancer_evidence(item.load_balancer if item else None),
+    }
+    if item is not None and item.group is not None:
+        evidence["ingress_group"] = item.group.name
+    return META.finding(
+        Status.FAIL,
+        f"{sentence(str(ref))} has an invalid annotation {key} = {what}.",
+        remediation=remediation,
+        evidence=evidence,
+        kubernetes=ref,
+        discriminator=key,
+    )
+
+
+def evaluate(graph: ExposureGraph, settings: RuleSettings) -> Iterator[Finding]:
+    problems = problems_by_object(graph)
+    items = {item.ref: item for item in kube_exposures(graph)}
+    for ref in list(items) + [r for r in problems if r not in items]:
+        item = items.get(ref)
+        found = problems.get(ref, [])
+        if not found:
+            annotated = sorted(k for k in (item.annotations() if item else {}) if k.startswith(LB_PREFIXES))
+            yield META.finding(
+                Status.PASS,
+                f"{sentence(str(ref))} has no invalid load balancer annotation.",
+                evidence={
+                    "annotations_checked": annotated,
+                    **load_balancer_evidence(item.load_balancer if item else None),
+                },
+                kubernetes=ref,
+            )
+            continue
+        by_key: dict[str, list[AnnotationProblem]] = {}
+        for p in found:
+            by_key.setdefault(p.annotation, []).append(p)
+        for key, key_problems in by_key.items():
+            yield _fail(item, ref, key, key_problems)
+
+
+RULE = Rule(META, evaluate)

@@ -1,0 +1,81 @@
+"""invalid-annotation: one FAIL per bad annotation key, a PASS per clean ALB Ingress / LoadBalancer Service."""
+
+from auditor.findings import KubeRef, Status
+from auditor.rules.hygiene.invalid_annotation import RULE
+from tests.rules._harness import only, run
+from tests.support import builders as b
+
+ALB = "alb.ingress.kubernetes.io/"
+SVC = "service.beta.kubernetes.io/"
+
+
+def test_each_bad_key_is_one_fail_quoting_the_value():
+    ing = b.ingress(
+        "web",
+        "bad",
+        annotations={ALB + "listen-ports": '[{"HTTP": 80},', ALB + "scheme": "public", ALB + "ssl-redirect": "443"},
+    )
+    found = {f.discriminator: f for f in run(RULE, b.inventory(ingresses=[ing]))}
+    assert set(found) == {ALB + "listen-ports", ALB + "scheme", ALB + "ssl-redirect"}
+    scheme = found[ALB + "scheme"]
+    assert scheme.status == Status.FAIL and scheme.kubernetes == KubeRef(kind="Ingress", namespace="web", name="bad")
+    assert scheme.resource_arn is None
+    assert "'public'" in scheme.message and "must be 'internal' or 'internet-facing'" in scheme.message
+    assert f"kubectl -n web annotate ingress bad {ALB}scheme='<valid value>' --overwrite" in scheme.remediation
+    assert f"kubectl -n web annotate ingress bad {ALB}scheme-" in scheme.remediation
+    assert "not valid JSON" in found[ALB + "listen-ports"].message
+    # ssl-redirect to a port that is not an HTTPS listen port (listen-ports fell back to HTTP:80)
+    assert "not an HTTPS port in listen-ports" in found[ALB + "ssl-redirect"].message
+
+
+def test_two_problems_of_one_key_are_one_finding():
+    bad = "arn:aws:acm:eu-west-1:1:certificate/x,not-an-arn"
+    ing = b.ingress("web", "certs", annotations={ALB + "certificate-arn": bad})
+    f = only(RULE, b.inventory(ingresses=[ing]))
+    assert f.status == Status.FAIL and len(f.evidence["problems"]) == 2
+    assert f.evidence["values"] == ["arn:aws:acm:eu-west-1:1:certificate/x", "not-an-arn"]
+
+
+def test_bad_annotation_in_a_group_says_it_blocks_the_group():
+    lb = b.load_balancer("k8s-shop", tags=b.ingress_tags("shop"))
+    group = {ALB + "group.name": "shop"}
+    good = b.ingress("shop", "web", lb=lb, annotations=group)
+    bad = b.ingress("shop", "api", lb=lb, annotations={**group, ALB + "target-type": "pod"})
+    found = {(f.kubernetes.name, f.status) for f in run(RULE, b.inventory(lbs=[lb], ingresses=[good, bad]))}
+    assert found == {("web", Status.PASS), ("api", Status.FAIL)}
+    f = next(f for f in run(RULE, b.inventory(lbs=[lb], ingresses=[good, bad])) if f.status == Status.FAIL)
+    assert "IngressGroup 'shop'" in f.remediation and f.evidence["load_balancer"] == "k8s-shop"
+
+
+def test_clean_ingress_and_service_pass():
+    ing = b.ingress("web", "ok", annotations={ALB + "scheme": "internet-facing"})
+    svc = b.service("db", "pg", annotations={SVC + "aws-load-balancer-type": "external"})
+    found = run(RULE, b.inventory(ingresses=[ing], services=[svc]))
+    assert {(str(f.kubernetes), f.status) for f in found} == {
+        ("Ingress web/ok", Status.PASS),
+        ("Service db/pg", Status.PASS),
+    }
+    assert next(f for f in found if f.kubernetes.kind == "Ingress").evidence["annotations_checked"] == [ALB + "scheme"]
+
+
+def test_service_annotation_problem():
+    svc = b.service(
+        "db", "pg", annotations={SVC + "aws-load-balancer-type": "external", SVC + "aws-load-balancer-scheme": "public"}
+    )
+    f = only(RULE, b.inventory(services=[svc]))
+    assert f.status == Status.FAIL and f.kubernetes == KubeRef(kind="Service", namespace="db", name="pg")
+    assert f"kubectl -n db annotate service pg {SVC}aws-load-balancer-scheme-" in f.remediation
+
+
+def test_long_values_are_cut_in_the_message_but_kept_in_evidence():
+    value = "{" + "x" * 500
+    ing = b.ingress("web", "long", annotations={ALB + "actions.big": value})
+    f = only(RULE, b.inventory(ingresses=[ing]))
+    assert len(f.message) < 400 and f.evidence["values"] == [value]
+
+
+def test_non_alb_ingresses_cluster_ip_services_and_no_kubernetes_say_nothing():
+    nginx = b.ingress("web", "nginx", ingress_class="nginx", annotations={ALB + "scheme": "public"})
+    cip = b.service("web", "cip", type="ClusterIP")
+    assert run(RULE, b.inventory(ingresses=[nginx], services=[cip])) == []
+    assert run(RULE, b.inventory(kube=False)) == []
