@@ -1,0 +1,179 @@
+"""ingress-not-provisioned: an ALB Ingress or LoadBalancer Service has no address, with the likely reason.
+
+Reasons the inventory can show: no controller Deployment (or none ready) for objects the AWS Load
+Balancer Controller handles, invalid annotations on the object or on another member of its IngressGroup
+(one bad member blocks the whole group), a ``loadBalancerClass`` nobody here serves, or a load balancer
+that exists while the status was never written back. The subject is the Kubernetes object
+(``resource_arn`` empty), so the finding keeps its fingerprint once the address appears. With an
+incomplete Kubernetes inventory an object without address is UNKNOWN (the reason may be missing).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from auditor.config import RuleSettings
+from auditor.correlate.annotations import LBC_SERVICE_CLASS, AnnotationProblem
+from auditor.correlate.graph import ExposureGraph
+from auditor.findings import Finding, KubeRef, Severity, Status
+from auditor.rules._helpers import sentence
+from auditor.rules.base import Rule, RuleMeta
+from auditor.rules.hygiene._common import KubeExposure, kube_exposures, load_balancer_evidence, problems_by_object
+
+META = RuleMeta(
+    id="ingress-not-provisioned",
+    title="Ingress or LoadBalancer Service has no load balancer address",
+    severity=Severity.MEDIUM,
+    category="hygiene",
+    rationale=(
+        "An exposure without an address serves no traffic: the controller never created (or never finished) "
+        "its load balancer. The usual causes are visible from the cluster: the AWS Load Balancer Controller is "
+        "not running, an annotation it cannot parse (which blocks every Ingress of the IngressGroup), or a "
+        "loadBalancerClass no controller serves."
+    ),
+    remediation=(
+        "Fix the cause named in the finding, then check kubectl describe on the object for the controller's "
+        "events and the controller logs (kubectl -n kube-system logs deploy/aws-load-balancer-controller)."
+    ),
+    references=(
+        "https://kubernetes-sigs.github.io/aws-load-balancer-controller/latest/deploy/installation/",
+        "https://repost.aws/knowledge-center/eks-load-balancer-controller-troubleshoot",
+        "https://kubernetes-sigs.github.io/aws-load-balancer-controller/latest/guide/ingress/annotations/#ingressgroup",
+        "https://docs.aws.amazon.com/eks/latest/userguide/network-load-balancing.html",
+    ),
+    inputs=("kubernetes",),
+)
+
+
+Reason = tuple[str, str]  # (why, what to do)
+
+
+def _controller_reasons(graph: ExposureGraph) -> list[Reason]:
+    cluster = graph.cluster_name or "<cluster name>"
+    if not graph.controllers:
+        return [
+            (
+                "no AWS Load Balancer Controller Deployment runs in the cluster",
+                "install it: helm install aws-load-balancer-controller eks/aws-load-balancer-controller -n "
+                f"kube-system --set clusterName={cluster} (with an IAM role for its service account)",
+            )
+        ]
+    if all(c.ready_replicas == 0 for c in graph.controllers):
+        names = ", ".join(f"{c.namespace}/{c.name}" for c in graph.controllers)
+        first = graph.controllers[0]
+        return [
+            (
+                f"the AWS Load Balancer Controller ({names}) has no ready replica",
+                f"find out why its pods are not ready: kubectl -n {first.namespace} describe deployment {first.name}",
+            )
+        ]
+    return []
+
+
+def _keys(problems: list[AnnotationProblem]) -> str:
+    return ", ".join(dict.fromkeys(p.annotation for p in problems))
+
+
+def _reasons(
+    graph: ExposureGraph, item: KubeExposure, problems: dict[KubeRef, list[AnnotationProblem]]
+) -> list[Reason]:
+    reasons: list[Reason] = []
+    own = problems.get(item.ref, [])
+    if own:
+        reasons.append(
+            (f"invalid annotation {_keys(own)}", f"correct {_keys(own)} on {item.ref} (see invalid-annotation)")
+        )
+    if item.group is not None:
+        reasons = _controller_reasons(graph) + reasons
+        for member in item.group.members:
+            ref = KubeRef(kind="Ingress", namespace=member.namespace, name=member.name)
+            if ref != item.ref and problems.get(ref):
+                reasons.append(
+                    (
+                        f"{ref} of the same IngressGroup {item.group.name!r} has invalid annotation "
+                        f"{_keys(problems[ref])}, which blocks the whole group",
+                        f"correct {_keys(problems[ref])} on {ref}",
+                    )
+                )
+    elif item.service is not None:
+        settings = item.service.settings
+        svc = item.service.service
+        if settings.controller == "lbc":
+            reasons = _controller_reasons(graph) + reasons
+        elif settings.controller == "other":
+            lbc_class = next(
+                (c.load_balancer_class_arg for c in graph.controllers if c.load_balancer_class_arg), LBC_SERVICE_CLASS
+            )
+            reasons.append(
+                (
+                    f"spec.loadBalancerClass {svc.load_balancer_class!r} is not the AWS Load Balancer Controller's "
+                    f"({lbc_class!r}) and no controller in the inventory serves it",
+                    f"recreate the Service with spec.loadBalancerClass: {lbc_class} (the field is immutable)",
+                )
+            )
+    node = item.load_balancer
+    if node is not None and not reasons:
+        reasons.append(
+            (
+                f"load balancer {node.lb.name} exists, but the controller never wrote its address back",
+                "the controller fails to reconcile it: read its events and logs",
+            )
+        )
+    if not reasons:
+        if item.service is not None and item.service.settings.controller == "in-tree":
+            reasons.append(
+                (
+                    "the in-tree provider gave no load balancer",
+                    "read the Service events; usual causes are subnets without the kubernetes.io/role/elb "
+                    "(public) or kubernetes.io/role/internal-elb (internal) tag, or a load balancer quota",
+                )
+            )
+        else:
+            reasons.append(("nothing in the inventory explains it", "read the object's events and the controller logs"))
+    return reasons
+
+
+def evaluate(graph: ExposureGraph, settings: RuleSettings) -> Iterator[Finding]:
+    problems = problems_by_object(graph)
+    complete = graph.kube_collected
+    for item in kube_exposures(graph):
+        evidence = load_balancer_evidence(item.load_balancer)
+        region = item.load_balancer.lb.region if item.load_balancer else None
+        account = item.load_balancer.lb.account if item.load_balancer else None
+        common: dict[str, Any] = {"kubernetes": item.ref, "account": account, "region": region}
+        if item.group is not None:
+            evidence["ingress_group"] = item.group.name
+        if item.service is not None:
+            evidence["controller"] = item.service.settings.controller
+        address = item.address
+        if address is not None:
+            yield META.finding(
+                Status.PASS,
+                f"{sentence(str(item.ref))} has its load balancer address {address}.",
+                evidence={**evidence, "address": address},
+                **common,
+            )
+            continue
+        reasons = _reasons(graph, item, problems)
+        if not complete:
+            yield META.finding(
+                Status.UNKNOWN,
+                f"{sentence(str(item.ref))} has no address, and the Kubernetes inventory is incomplete, so whether "
+                "it is stuck and why is not known.",
+                evidence={**evidence, "reasons_seen": [why for why, _ in reasons]},
+                **common,
+            )
+            continue
+        kind = item.ref.kind.lower()
+        describe = f"kubectl -n {item.ref.namespace} describe {kind} {item.ref.name}"
+        yield META.finding(
+            Status.FAIL,
+            f"{sentence(str(item.ref))} has no load balancer address: {'; '.join(why for why, _ in reasons)}.",
+            remediation=f"{sentence('; '.join(fix for _, fix in reasons))}. Then check {describe}.",
+            evidence={**evidence, "reasons": [why for why, _ in reasons]},
+            **common,
+        )
+
+
+RULE = Rule(META, evaluate)
