@@ -1,0 +1,137 @@
+"""duplicate-load-balancer: one backend Service port reachable through more than one load balancer."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from auditor.config import RuleSettings
+from auditor.correlate.graph import BackendRef, ExposureGraph, ExposurePath, LbNode
+from auditor.findings import Finding, KubeRef, Severity, Status
+from auditor.rules._helpers import lb_kind, shell_quote
+from auditor.rules.base import Rule, RuleMeta
+from auditor.rules.controller._common import kubernetes_unknown
+from auditor.rules.cost._common import lb_collected, monthly_cost, total_cost
+
+META = RuleMeta(
+    id="duplicate-load-balancer",
+    title="Backend exposed through more than one load balancer",
+    severity=Severity.MEDIUM,
+    category="cost",
+    rationale=(
+        "A Service port served both by its own `type: LoadBalancer` and by an Ingress (or by two IngressGroups) "
+        "pays for every extra load balancer and has a second front door to secure: TLS, WAF and source ranges "
+        "set on one path do not protect the other."
+    ),
+    remediation=(
+        "Keep one path: e.g. set the Service to `type: ClusterIP` when the Ingress already serves it, or remove "
+        "the backend from the second Ingress."
+    ),
+    references=("https://kubernetes-sigs.github.io/aws-load-balancer-controller/latest/guide/ingress/annotations/",),
+    inputs=("kubernetes", "elbv2", "elb"),
+)
+
+
+def _keep_first(nodes: list[LbNode]) -> list[LbNode]:
+    """The load balancer to keep first: the most shared (most backends), Ingress-made before Service-made."""
+    return sorted(
+        nodes,
+        key=lambda n: (-len(n.backends), 0 if n.owner is not None and n.owner.group is not None else 1, n.lb.name),
+    )
+
+
+def _path_evidence(path: ExposurePath) -> dict[str, Any]:
+    node = path.load_balancer
+    return {
+        "via": str(path.via),
+        "load_balancer": node.lb.name if node else None,
+        "arn": node.arn if node else None,
+        "type": lb_kind(node.lb) if node else None,
+        "scheme": node.lb.scheme if node else None,
+        "monthly_cost_usd": monthly_cost(node) if node else None,
+    }
+
+
+def _fix_for(node: LbNode, ref: BackendRef, kept: LbNode) -> str:
+    owner = node.owner
+    if owner is not None and owner.service is not None:
+        svc = owner.service
+        patch: dict[str, Any] = {"spec": {"type": "ClusterIP"}}
+        if svc.load_balancer_class:
+            patch["spec"]["loadBalancerClass"] = None
+        return (
+            f"`kubectl -n {svc.namespace} patch service {svc.name} -p {shell_quote(json.dumps(patch))}` "
+            f"(or `type: ClusterIP` in its manifest, without nodePort values) removes {node.lb.name}; clients of "
+            f"{node.lb.dns_name} must move to {kept.lb.dns_name} first"
+        )
+    if owner is not None and owner.group is not None:
+        using = [
+            f"{m.namespace}/{m.name}"
+            for m in owner.group.members
+            if m.namespace == ref.namespace
+            and any(p.backend.service_name == ref.service for r in m.rules for p in r.paths)
+        ]
+        return (
+            f"remove the paths to {ref.service}:{ref.port} from Ingress {', '.join(using) or '(the group members)'} "
+            f"of {owner.ref} (served by {node.lb.name}); it stays reachable through {kept.lb.name}"
+        )
+    return f"delete the exposure through {node.lb.name}"
+
+
+def evaluate(graph: ExposureGraph, settings: RuleSettings) -> Iterator[Finding]:
+    if not graph.kube_collected:
+        yield kubernetes_unknown(META, graph, "which backends are exposed twice")
+        return
+    complete = lb_collected(graph)
+    for ref in sorted(graph.backends):
+        paths = graph.backends[ref]
+        nodes: list[LbNode] = []
+        for p in paths:
+            if p.load_balancer is not None and p.load_balancer.orphan is None and p.load_balancer not in nodes:
+                nodes.append(p.load_balancer)
+        vias = {str(p.via) for p in paths}
+        fields: dict[str, Any] = {
+            "kubernetes": KubeRef(kind="Service", namespace=ref.namespace, name=ref.service),
+            "resource_name": str(ref),
+            "discriminator": str(ref),
+            "evidence": {"backend": str(ref), "paths": [_path_evidence(p) for p in paths]},
+        }
+        if len(nodes) >= 2:
+            kept, *redundant = _keep_first(nodes)
+            cost = total_cost(redundant)
+            fields.update(
+                resource_arn=redundant[0].arn,
+                account=redundant[0].lb.account,
+                region=redundant[0].lb.region,
+                monthly_cost_usd=cost,
+            )
+            fields["evidence"].update(
+                keep=kept.lb.name,
+                redundant=[n.lb.name for n in redundant],
+                redundant_monthly_cost_usd=cost,
+            )
+            price = f", ${cost:.2f}/month more than needed" if cost is not None else ""
+            fixes = "; ".join(_fix_for(n, ref, kept) for n in redundant)
+            yield META.finding(
+                Status.FAIL,
+                f"Backend {ref} is reachable through {len(nodes)} load balancers "
+                f"({', '.join(n.lb.name for n in nodes)}){price}.",
+                remediation=f"Keep one path ({kept.lb.name}): {fixes}.",
+                **fields,
+            )
+        elif len(vias) >= 2 and not complete and any(p.load_balancer is None for p in paths):
+            yield META.finding(
+                Status.UNKNOWN,
+                f"Backend {ref} is exposed by {len(vias)} objects but load balancers were not fully collected, so "
+                "whether they share one load balancer is unknown.",
+                **fields,
+            )
+        elif len(nodes) == 1:
+            node = nodes[0]
+            fields.update(resource_arn=node.arn, account=node.lb.account, region=node.lb.region)
+            message = f"Backend {ref} is reachable through one load balancer ({node.lb.name})."
+            yield META.finding(Status.PASS, message, **fields)
+
+
+RULE = Rule(META, evaluate)

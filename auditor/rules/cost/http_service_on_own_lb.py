@@ -1,0 +1,186 @@
+"""http-service-on-own-lb: a LoadBalancer Service serving HTTP(S) that could share the cluster's Ingress ALB."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from auditor.config import RuleSettings
+from auditor.correlate.annotations import ALB, SVC, ingress_class_of
+from auditor.correlate.graph import ExposureGraph, IngressGroup, LbNode, ServiceExposure
+from auditor.findings import Finding, Severity, Status
+from auditor.inventory.models import ServicePort
+from auditor.rules._helpers import lb_fields
+from auditor.rules.base import Rule, RuleMeta
+from auditor.rules.controller._common import kubernetes_unknown
+from auditor.rules.cost._common import cost_evidence, lb_collected, monthly_cost
+
+META = RuleMeta(
+    id="http-service-on-own-lb",
+    title="HTTP Service pays for its own load balancer",
+    severity=Severity.LOW,
+    category="cost",
+    rationale=(
+        "Each `type: LoadBalancer` Service gets a load balancer of its own (hours plus public IPs every month). "
+        "An HTTP(S) Service can instead be a path or host on the cluster's existing Ingress ALB, which also "
+        "brings HTTPS redirects, TLS policy and WAF in one place (LBC #192: one load balancer per exposure is "
+        "expensive)."
+    ),
+    remediation=(
+        "Make the Service `type: ClusterIP` and route to it from an Ingress that joins the existing ALB "
+        "(`alb.ingress.kubernetes.io/group.name`)."
+    ),
+    references=(
+        "https://kubernetes-sigs.github.io/aws-load-balancer-controller/latest/guide/ingress/annotations/#group.name",
+        "https://github.com/kubernetes-sigs/aws-load-balancer-controller/issues/192",
+    ),
+    inputs=("kubernetes", "elbv2", "elb"),
+)
+
+HTTP_PORTS = {80, 443, 8080, 8443}
+TLS_PORTS = {443, 8443}
+HTTP_PROTOCOLS = {"http", "https", "kubernetes.io/h2c"}
+
+
+def http_ports(exp: ServiceExposure) -> list[ServicePort]:
+    """The Service's ports that speak HTTP(S): well-known port, appProtocol, or the backend-protocol annotation."""
+    backend = (exp.service.annotations.get(f"{SVC}aws-load-balancer-backend-protocol") or "").lower()
+    found = []
+    for port in exp.service.ports:
+        if port.protocol.upper() != "TCP":
+            continue
+        if (
+            port.port in HTTP_PORTS
+            or (port.app_protocol or "").lower() in HTTP_PROTOCOLS
+            or backend in ("http", "https")
+        ):
+            found.append(port)
+    return found
+
+
+def _shared_albs(graph: ExposureGraph, scheme: str) -> list[tuple[IngressGroup, LbNode]]:
+    """Ingress ALBs of this cluster with the given scheme: explicit groups first (they can be joined by name)."""
+    found = []
+    for group in graph.ingress_groups:
+        for node in group.load_balancers:
+            if node.orphan is None and node.lb.type == "application" and node.lb.scheme == scheme:
+                found.append((group, node))
+    return sorted(found, key=lambda gn: (not gn[0].explicit, gn[0].name))
+
+
+def _snippet(exp: ServiceExposure, port: ServicePort, group: IngressGroup, scheme: str, taken: set[str]) -> str:
+    svc = exp.service
+    ns, name = svc.namespace or "default", svc.name
+    member = group.members[0]
+    cls = ingress_class_of(member) or "alb"
+    tls = port.port in TLS_PORTS or (port.app_protocol or "").lower() == "https"
+    annotations = [f"    {ALB}scheme: {scheme}", f"    {ALB}target-type: ip"]
+    same_ns_implicit = not group.explicit and member.namespace == ns
+    steps: list[str] = []
+    if group.explicit:
+        annotations.insert(0, f"    {ALB}group.name: {group.name}")
+    elif not same_ns_implicit:
+        suggested = ns if ns not in taken else f"{ns}-shared"
+        annotations.insert(0, f"    {ALB}group.name: {suggested}")
+        steps.append(
+            f"Ingress {member.namespace}/{member.name} is not in an IngressGroup: give it the same "
+            f"`{ALB}group.name: {suggested}` too. That moves it to a new ALB with a new DNS name (update its DNS, "
+            "then delete the old ALB, LBC #2028)."
+        )
+    if tls:
+        annotations.append(f"    {ALB}listen-ports: '[{{\"HTTPS\": 443}}]'")
+        cert = svc.annotations.get(f"{SVC}aws-load-balancer-ssl-cert")
+        annotations.append(f"    {ALB}certificate-arn: {cert or '<acm-certificate-arn>'}")
+        if not cert:
+            annotations.append(f"    {ALB}backend-protocol: HTTPS  # the pods terminate TLS themselves")
+    service_yaml = (
+        f"# 1. Service {ns}/{name}: stop paying for its own load balancer\n"
+        "spec:\n"
+        "  type: ClusterIP  # drop nodePort values and the service.beta.kubernetes.io/aws-load-balancer-* annotations\n"
+    )
+    if same_ns_implicit:
+        ingress_yaml = (
+            f"# 2. add a rule to Ingress {member.namespace}/{member.name} (same namespace, same ALB):\n"
+            "spec:\n  rules:\n"
+            f"    - host: {name}.<your-domain>\n      http:\n        paths:\n"
+            "          - path: /\n            pathType: Prefix\n            backend:\n"
+            f"              service:\n                name: {name}\n                port:\n"
+            f"                  number: {port.port}\n"
+        )
+    else:
+        ingress_yaml = (
+            "# 2. an Ingress on the shared ALB\n"
+            "apiVersion: networking.k8s.io/v1\nkind: Ingress\n"
+            f"metadata:\n  name: {name}\n  namespace: {ns}\n  annotations:\n" + "\n".join(annotations) + "\n"
+            f"spec:\n  ingressClassName: {cls}\n  rules:\n"
+            f"    - host: {name}.<your-domain>\n      http:\n        paths:\n"
+            "          - path: /\n            pathType: Prefix\n            backend:\n"
+            f"              service:\n                name: {name}\n                port:\n"
+            f"                  number: {port.port}\n"
+        )
+    text = service_yaml + "---\n" + ingress_yaml
+    if steps:
+        text += "\n" + " ".join(steps)
+    return text + ("\nClients of the Service's load balancer DNS name must move to the Ingress host before step 1.")
+
+
+def evaluate(graph: ExposureGraph, settings: RuleSettings) -> Iterator[Finding]:
+    if not graph.kube_collected:
+        yield kubernetes_unknown(META, graph, "which Services could share the Ingress ALB")
+        return
+    complete = lb_collected(graph)
+    for exp in graph.services:
+        svc = exp.service
+        label = f"Service {svc.namespace}/{svc.name}"
+        node = next((n for n in exp.load_balancers if n.orphan is None), None)
+        ports = http_ports(exp)
+        evidence: dict[str, Any] = {"http_ports": [p.port for p in ports], "all_ports": [p.port for p in svc.ports]}
+        if node is None:
+            if not complete:
+                yield META.finding(
+                    Status.UNKNOWN,
+                    f"{label}: its load balancer is not in the inventory because load balancers were not fully "
+                    "collected.",
+                    kubernetes=exp.ref,
+                    resource_name=f"{svc.namespace}/{svc.name}",
+                    evidence=evidence,
+                )
+            continue  # not provisioned: nothing is paid yet (provisioning rules cover it)
+        evidence.update(cost_evidence(node))
+        fields: dict[str, Any] = {**lb_fields(node), "kubernetes": exp.ref, "evidence": evidence}
+        if not ports:
+            message = f"{label} serves no HTTP ports; it needs a load balancer of its own."
+            yield META.finding(Status.PASS, message, **fields)
+            continue
+        shared = _shared_albs(graph, node.lb.scheme)
+        if not shared:
+            others = sorted({n.lb.scheme for g in graph.ingress_groups for n in g.load_balancers if n.orphan is None})
+            evidence["shared_alb"] = None
+            note = (
+                f"the cluster's Ingress ALBs are {', '.join(others)}, not {node.lb.scheme}"
+                if others
+                else "the cluster has no Ingress ALB to share"
+            )
+            evidence["note"] = note
+            yield META.finding(
+                Status.PASS,
+                f"{label} serves HTTP on its own load balancer, but {note}, so moving it would not save a load "
+                "balancer unless several such Services move together.",
+                **fields,
+            )
+            continue
+        group, alb = shared[0]
+        cost = monthly_cost(node)
+        evidence.update(shared_alb=alb.lb.name, shared_group=group.name, monthly_saving_usd=cost)
+        saving = f" and save about ${cost:.2f}/month" if cost is not None else ""
+        yield META.finding(
+            Status.FAIL,
+            f"{label} serves HTTP on its own load balancer {node.lb.name}; it could share ALB {alb.lb.name} "
+            f"({group.ref}){saving}.",
+            remediation=_snippet(exp, ports[0], group, node.lb.scheme, set(graph.groups)),
+            monthly_cost_usd=cost,
+            **fields,
+        )
+
+
+RULE = Rule(META, evaluate)

@@ -1,0 +1,73 @@
+"""duplicate-load-balancer: a backend port behind two load balancers; the redundant one priced."""
+
+import pytest
+
+from auditor.findings import KubeRef, Status
+from auditor.rules.cost.duplicate_load_balancer import RULE
+from tests.rules._harness import only, run
+from tests.support import builders as b
+
+LBC = {"service.beta.kubernetes.io/aws-load-balancer-type": "external"}
+
+
+def _svc_and_ingress(**inv_kw):
+    alb = b.load_balancer("k8s-shop-web", tags=b.ingress_tags("shop/web"))
+    nlb = b.load_balancer("k8s-shop-front", type="network", tags=b.service_tags("shop/front"))
+    svc = b.service("shop", "front", lb=nlb, annotations=LBC, lb_class="service.k8s.aws/nlb")
+    ing = b.ingress("shop", "web", backend=("front", 80), lb=alb)
+    return alb, nlb, b.inventory(lbs=[alb, nlb], services=[svc], ingresses=[ing], **inv_kw)
+
+
+def test_service_with_own_nlb_and_ingress_fails_pricing_the_nlb():
+    alb, nlb, inv = _svc_and_ingress()
+    f = only(RULE, inv)
+    assert f.status == Status.FAIL
+    assert f.kubernetes == KubeRef(kind="Service", namespace="shop", name="front")
+    assert f.discriminator == "shop/front:80" and f.resource_arn == nlb.arn
+    assert f.evidence["keep"] == alb.name and f.evidence["redundant"] == [nlb.name]
+    assert {p["via"] for p in f.evidence["paths"]} == {"Ingress shop/web", "Service shop/front"}
+    assert f.monthly_cost_usd == pytest.approx(730 * 0.0225 + 2 * 730 * 0.005, abs=0.01)
+    assert "kubectl -n shop patch service front" in f.remediation
+    assert '"type": "ClusterIP"' in f.remediation and '"loadBalancerClass": null' in f.remediation
+    assert nlb.dns_name in f.remediation
+
+
+def test_two_ingress_groups_for_one_backend_fail_keeping_the_shared_alb():
+    shared = b.load_balancer("k8s-shared", tags=b.ingress_tags("shared"))
+    single = b.load_balancer("k8s-shop-extra", tags=b.ingress_tags("shop/extra"))
+    grp = {"alb.ingress.kubernetes.io/group.name": "shared"}
+    inv = b.inventory(
+        lbs=[shared, single],
+        ingresses=[
+            b.ingress("shop", "web", annotations=grp, lb=shared),
+            b.ingress("shop", "api", annotations=grp, backend=("api", 80), lb=shared),
+            b.ingress("shop", "extra", lb=single),
+        ],
+    )
+    findings = {f.discriminator: f for f in run(RULE, inv)}
+    dup = findings["shop/web:80"]
+    assert dup.status == Status.FAIL and dup.evidence["keep"] == "k8s-shared"
+    assert "remove the paths to web:80 from Ingress shop/extra" in dup.remediation
+    assert findings["shop/api:80"].status == Status.PASS
+
+
+def test_single_path_passes_and_orphans_do_not_count():
+    alb = b.load_balancer("k8s-shop-web", tags=b.ingress_tags("shop/web"))
+    f = only(RULE, b.inventory(lbs=[alb], ingresses=[b.ingress("shop", "web", lb=alb)]))
+    assert f.status == Status.PASS and f.resource_arn == alb.arn
+    # the ALB left behind by a regrouping is an orphan, not a second path
+    old = b.load_balancer("k8s-shop-old", tags=b.ingress_tags("shop/web"))
+    new = b.load_balancer("k8s-shop-grp", tags=b.ingress_tags("shop"))
+    grp = {"alb.ingress.kubernetes.io/group.name": "shop"}
+    f = only(RULE, b.inventory(lbs=[old, new], ingresses=[b.ingress("shop", "web", annotations=grp, lb=new)]))
+    assert f.status == Status.PASS and f.resource_arn == new.arn
+
+
+def test_unknown_when_load_balancers_not_collected_or_kubernetes_missing():
+    svc = b.service("shop", "front", annotations=LBC)
+    ing = b.ingress("shop", "web", backend=("front", 80))
+    f = only(RULE, b.inventory(services=[svc], ingresses=[ing], failed={"elbv2": "Throttling"}))
+    assert f.status == Status.UNKNOWN and "not fully collected" in f.message
+    # all collected, neither provisioned: nothing is exposed through a load balancer yet
+    assert run(RULE, b.inventory(services=[svc], ingresses=[ing])) == []
+    assert only(RULE, b.inventory(kube=False)).status == Status.UNKNOWN
