@@ -1,0 +1,259 @@
+"""lb-without-healthy-targets: a load balancer with no healthy target (CLB: no InService instance), and why.
+
+The Kubernetes side explains most cases: the target group's Service (TargetGroupBinding or controller
+tags) does not exist, its selector matches no ready pod, or pods are ready and the health check fails.
+Orphaned load balancers are reported as well: they cost money while serving nothing (the ownership rules
+say whose they were). A load balancer whose every listener only redirects or answers fixed responses
+needs no targets and passes. Only ``healthy`` counts (a target group with health checks disabled reports
+``unavailable``; such load balancers show up here and say so in the evidence).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+from auditor.config import RuleSettings
+from auditor.correlate import target_group_backend
+from auditor.correlate.annotations import ALB, SVC
+from auditor.correlate.graph import BackendRef, ExposureGraph, LbNode
+from auditor.findings import Finding, Severity, Status
+from auditor.inventory.models import LoadBalancer, Service, TargetGroup, TargetHealth
+from auditor.rules._helpers import describe_lb, lb_fields, owner_evidence, sentence
+from auditor.rules.base import Rule, RuleMeta
+
+META = RuleMeta(
+    id="lb-without-healthy-targets",
+    title="Load balancer has no healthy targets",
+    severity=Severity.MEDIUM,
+    category="hygiene",
+    rationale=(
+        "A load balancer without a healthy target answers every request with an error (ALB 503, NLB resets) "
+        "while still costing its hourly price. Usually the Service behind it selects no ready pod, was renamed, "
+        "or the health check probes the wrong path or port."
+    ),
+    remediation=(
+        "Make the backend Service select ready pods (kubectl get endpointslices -l kubernetes.io/service-name=<svc>), "
+        "fix the health check (alb.ingress.kubernetes.io/healthcheck-path, service.beta.kubernetes.io/"
+        "aws-load-balancer-healthcheck-path), or delete an unused exposure."
+    ),
+    references=(
+        "AWS Trusted Advisor: Idle Load Balancers (no healthy backends)",
+        "Steampipe/Powerpipe thrifty controls: load balancers without targets",
+        "https://docs.aws.amazon.com/elasticloadbalancing/latest/application/target-group-health-checks.html",
+        "https://repost.aws/knowledge-center/eks-resolve-failed-health-check-alb-nlb",
+        "https://kubernetes.io/docs/concepts/services-networking/endpoint-slices/#conditions",
+    ),
+    inputs=("elbv2", "elb", "kubernetes"),
+)
+
+NO_TARGETS_NEEDED = ("redirect", "fixed-response")
+
+
+def _needs_no_targets(lb: LoadBalancer) -> bool | None:
+    """True when every listener only redirects or answers fixed responses; None when rules are not known."""
+    if not lb.listeners:
+        return False if lb.listeners is not None else None
+    actions = []
+    for li in lb.listeners:
+        actions += li.default_actions
+        if li.rules is None and lb.type == "application":
+            return None
+        for r in li.rules or []:
+            actions += r.actions
+    return bool(actions) and all(a.type in NO_TARGETS_NEEDED for a in actions)
+
+
+def _ready_endpoints(graph: ExposureGraph, svc: Service) -> int | None:
+    slices = graph.endpoint_slices(svc.namespace or "", svc.name)
+    if slices is None:
+        return None
+    # EndpointSlice: a nil "ready" condition is to be read as ready.
+    return sum(1 for s in slices for e in s.endpoints if e.ready is not False)
+
+
+Reason = tuple[str, str]  # (kind, sentence): kind in missing-service | no-selector | no-ready-pods | health-check
+
+
+def _service_reason(graph: ExposureGraph, namespace: str, name: str, health_path: str | None) -> Reason | None:
+    """Why a Service has nothing healthy to offer, as far as the Kubernetes inventory shows; None if unknown."""
+    if not graph.kube_collected:
+        return None
+    svc = graph.service(namespace, name)
+    if svc is None:
+        return "missing-service", f"Service {namespace}/{name} does not exist"
+    if not svc.selector:
+        return "no-selector", f"Service {namespace}/{name} has no selector (its endpoints are managed by hand)"
+    ready = _ready_endpoints(graph, svc)
+    if ready is None:
+        return None
+    selector = ",".join(f"{k}={v}" for k, v in sorted(svc.selector.items()))
+    if ready == 0:
+        return "no-ready-pods", f"selector {selector} of Service {namespace}/{name} matches no ready pods"
+    probe = f" on {health_path}" if health_path else ""
+    return (
+        "health-check",
+        f"Service {namespace}/{name} has {ready} ready pod endpoint(s), so the load balancer's health check"
+        f"{probe} fails against them",
+    )
+
+
+def _states(targets: list[TargetHealth]) -> dict[str, int]:
+    return dict(Counter(t.state for t in targets))
+
+
+def _target_group_facts(graph: ExposureGraph, tg: TargetGroup) -> tuple[dict[str, Any], Reason | None]:
+    targets = tg.targets or []
+    backend: BackendRef | None = target_group_backend(graph, tg)
+    reason = _service_reason(graph, backend.namespace, backend.service, tg.health_check_path) if backend else None
+    facts: dict[str, Any] = {
+        "name": tg.name,
+        "arn": tg.arn,
+        "targets": len(targets),
+        "states": _states(targets),
+        "reasons": sorted({t.reason for t in targets if t.reason}),
+        "health_check_path": tg.health_check_path,
+        "backend": str(backend) if backend else None,
+        "kubernetes_reason": reason[1] if reason else None,
+    }
+    return facts, reason
+
+
+_STEPS = {
+    "missing-service": "create the missing Service or point the Ingress backend at the right one",
+    "no-selector": "give the Service a selector or fill its EndpointSlices",
+    "no-ready-pods": "make the selector match running pods (kubectl get pods -l <selector>) and get them ready",
+}
+
+
+def _remediation(node: LbNode, reasons: list[Reason]) -> str:
+    if node.orphan is not None:
+        delete = (
+            f"aws elb delete-load-balancer --load-balancer-name {node.lb.name}"
+            if node.lb.type == "classic"
+            else f"aws elbv2 delete-load-balancer --load-balancer-arn {node.arn}"
+        )
+        return f"This load balancer is orphaned ({node.orphan}) and serves nothing: delete it, e.g. {delete}."
+    steps: list[str] = []
+    for kind, _ in reasons:
+        if kind == "health-check":
+            annotation = (
+                f"{ALB}healthcheck-path"
+                if node.owner and node.owner.group
+                else f"{SVC}aws-load-balancer-healthcheck-path"
+            )
+            step = (
+                f"point the health check at a path that answers 200 ({annotation}) and let the load balancer's "
+                "security group reach the pods"
+            )
+        else:
+            step = _STEPS[kind]
+        if step not in steps:
+            steps.append(step)
+    return sentence("; ".join(steps)) + "." if steps else META.remediation
+
+
+def _classic(graph: ExposureGraph, node: LbNode) -> Finding:
+    lb, fields = node.lb, lb_fields(node)
+    evidence = owner_evidence(node)
+    if lb.instances is None:
+        return META.finding(
+            Status.UNKNOWN,
+            f"Instance health of {describe_lb(node)} was not collected.",
+            evidence=evidence,
+            **fields,
+        )
+    in_service = [i for i in lb.instances if i.state == "InService"]
+    evidence.update(instances=len(lb.instances), states=_states(lb.instances))
+    if in_service:
+        return META.finding(
+            Status.PASS,
+            f"{sentence(describe_lb(node))} has {len(in_service)} InService instance(s).",
+            evidence=evidence,
+            **fields,
+        )
+    svc = node.owner.service if node.owner else None
+    reason = _service_reason(graph, svc.namespace or "", svc.name, None) if svc else None
+    reasons = [reason] if reason else []
+    evidence["kubernetes_reasons"] = [text for _, text in reasons]
+    what = "no registered instances" if not lb.instances else "no InService instance"
+    because = f": {reason[1]}" if reason else ""
+    return META.finding(
+        Status.FAIL,
+        f"{sentence(describe_lb(node))} has {what}{because}.",
+        remediation=_remediation(node, reasons),
+        evidence=evidence,
+        **fields,
+    )
+
+
+def _elbv2(graph: ExposureGraph, node: LbNode) -> Finding:
+    fields = lb_fields(node)
+    evidence = owner_evidence(node)
+    tgs = node.target_groups
+    healthy = sum(1 for tg in tgs for t in tg.targets or [] if t.state == "healthy")
+    if healthy:
+        return META.finding(
+            Status.PASS,
+            f"{sentence(describe_lb(node))} has {healthy} healthy target(s).",
+            evidence={**evidence, "healthy_targets": healthy},
+            **fields,
+        )
+    not_collected = [tg.name for tg in tgs if tg.targets is None]
+    if not_collected or not graph.collected("elbv2", node):
+        what = (
+            f"the health of target group {', '.join(not_collected)} was not collected"
+            if not_collected
+            else f"the elbv2 inventory of {node.lb.account}/{node.lb.region} is incomplete"
+        )
+        return META.finding(
+            Status.UNKNOWN,
+            f"Whether {describe_lb(node)} has healthy targets is unknown: {what}.",
+            evidence={**evidence, "target_groups_not_collected": not_collected},
+            **fields,
+        )
+    if not tgs:
+        no_targets_needed = _needs_no_targets(node.lb)
+        if no_targets_needed is None:
+            return META.finding(
+                Status.UNKNOWN,
+                f"{sentence(describe_lb(node))} has no target group, and its listener rules were not collected.",
+                evidence=evidence,
+                **fields,
+            )
+        if no_targets_needed:
+            return META.finding(
+                Status.PASS,
+                f"{sentence(describe_lb(node))} only redirects or answers fixed responses; it needs no targets.",
+                evidence=evidence,
+                **fields,
+            )
+        return META.finding(
+            Status.FAIL,
+            f"{sentence(describe_lb(node))} has no target group at all.",
+            remediation=_remediation(node, []),
+            evidence={**evidence, "target_groups": []},
+            **fields,
+        )
+    judged = [_target_group_facts(graph, tg) for tg in tgs]
+    facts = [f for f, _ in judged]
+    reasons = list(dict.fromkeys(r for _, r in judged if r is not None))
+    empty = all(f["targets"] == 0 for f in facts)
+    what = "no registered targets" if empty else "no healthy target"
+    because = f": {'; '.join(text for _, text in reasons)}" if reasons else ""
+    return META.finding(
+        Status.FAIL,
+        f"{sentence(describe_lb(node))} has {what}{because}.",
+        remediation=_remediation(node, reasons),
+        evidence={**evidence, "target_groups": facts},
+        **fields,
+    )
+
+
+def evaluate(graph: ExposureGraph, settings: RuleSettings) -> Iterator[Finding]:
+    for node in graph.in_scope():
+        yield _classic(graph, node) if node.lb.type == "classic" else _elbv2(graph, node)
+
+
+RULE = Rule(META, evaluate)
