@@ -7,6 +7,9 @@ different code path in the product (see tests/README.md and ../shared/facts/test
 - EKS Pod Identity associations (``Create/List/Describe/DeletePodIdentityAssociation``) answer 404
   in moto: a minimal in-memory implementation is kept on moto's EKS backend (so ``/moto-api/reset``
   clears it), checked against moto's clusters.
+- EKS gives every cluster of a region the same OIDC issuer (one random id per process): each new
+  cluster gets its own ``https://oidc.eks.<region>.amazonaws.com/id/<32 hex>``, as on AWS, so
+  IRSA trust and OIDC providers can differ between clusters.
 - EKS ``DescribeCluster`` has no ``resourcesVpcConfig.vpcId``: filled from the first subnet's VPC
   in moto's EC2 backend, as AWS does.
 - ACM ``ListCertificates`` summaries lack ``SubjectAlternativeNameSummaries`` and
@@ -57,6 +60,7 @@ def _patch_moto() -> None:
     WAFV2Response.list_resources_for_web_acl = list_resources_for_web_acl  # type: ignore[attr-defined]
     _patch_eks_pod_identity()
     _patch_eks_vpc_id()
+    _patch_eks_issuer()
     _patch_acm_san_summaries()
     _patch_signature_of_bodyless_requests()
     _PATCHED = True
@@ -199,6 +203,20 @@ def _patch_eks_vpc_id() -> None:
     EKSBackend.describe_cluster = describe_cluster  # type: ignore[method-assign]
 
 
+def _patch_eks_issuer() -> None:
+    from moto.eks.models import EKSBackend
+
+    original = EKSBackend.create_cluster
+
+    def create_cluster(self: Any, *args: Any, **kwargs: Any) -> Any:
+        cluster = original(self, *args, **kwargs)
+        issuer_id = uuid.uuid4().hex.upper()
+        cluster.identity = {"oidc": {"issuer": f"https://oidc.eks.{self.region_name}.amazonaws.com/id/{issuer_id}"}}
+        return cluster
+
+    EKSBackend.create_cluster = create_cluster  # type: ignore[method-assign]
+
+
 # --------------------------------------------------------------------------- ACM
 
 
@@ -233,8 +251,9 @@ def _patch_signature_of_bodyless_requests() -> None:
 
     def create_aws_request(self: Any) -> Any:
         request = original(self)
-        if not self._body:
+        if self._method in ("GET", "HEAD", "DELETE") and not self._body:
             # the client signed an empty payload; moto passed its parsed query dict as the body
+            # (POST forms must keep it: moto may have consumed their raw body already)
             request.data = b""
         return request
 

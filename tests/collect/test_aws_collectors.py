@@ -200,9 +200,9 @@ def test_every_call_is_declared(collected):
 
 
 def test_without_cluster_name_eks_describe_is_skipped(aws):
-    eks = boto3.client("eks", region_name=REGION)
+    client = boto3.client("eks", region_name=REGION)
     for name in ("demo", "other"):
-        eks.create_cluster(name=name, roleArn=f"arn:aws:iam::{ACCOUNT}:role/eks", resourcesVpcConfig={})
+        client.create_cluster(name=name, roleArn=f"arn:aws:iam::{ACCOUNT}:role/eks", resourcesVpcConfig={})
     inv, cov = collect_aws(TargetConfig(name="t", regions=[REGION]), Settings(), counter=CallCounter())
     eks = next(c for c in cov if c.collector == "eks")
     assert eks.status == CoverageStatus.SKIPPED

@@ -11,6 +11,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 import boto3
 import pytest
@@ -28,7 +29,7 @@ CLUSTER = "demo"
 LBC_ROLE = "lbc-irsa"
 POD_ROLE = "lbc-pod-identity"
 AMI = "ami-12c6146b"  # moto does not validate AMIs (listing them all is slow)
-VISIBILITY = {"SampledRequestsEnabled": False, "CloudWatchMetricsEnabled": False, "MetricName": "m"}
+VISIBILITY: Any = {"SampledRequestsEnabled": False, "CloudWatchMetricsEnabled": False, "MetricName": "m"}
 
 
 @contextmanager
