@@ -1,0 +1,294 @@
+"""ungrouped-ingresses: Ingresses on separate ALBs that could share one IngressGroup within ALB limits."""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from auditor.config import RuleSettings
+from auditor.correlate.annotations import ALB, LBC_DEFAULT_SSL_POLICY
+from auditor.correlate.graph import ExposureGraph, IngressGroup, LbNode
+from auditor.findings import Finding, Severity, Status
+from auditor.rules._helpers import annotate_command, ingress_ref, lb_fields
+from auditor.rules.base import Rule, RuleMeta
+from auditor.rules.controller._common import cluster_fields, kubernetes_unknown
+from auditor.rules.cost._common import monthly_cost
+
+META = RuleMeta(
+    id="ungrouped-ingresses",
+    title="Ingresses that could share one ALB",
+    severity=Severity.LOW,
+    category="cost",
+    rationale=(
+        "Every Ingress without `alb.ingress.kubernetes.io/group.name` is its own IngressGroup and gets its own "
+        "ALB, billed every hour (LBC #192, #1107). Ingresses with the same scheme and the same group-wide "
+        "settings (TLS policy, inbound CIDRs, WAF) can share one ALB while it stays within the ALB limits "
+        "(100 rules, 25 certificates, 100 target groups)."
+    ),
+    remediation="Put the listed Ingresses in one IngressGroup: `alb.ingress.kubernetes.io/group.name: <name>` on each.",
+    references=(
+        "https://kubernetes-sigs.github.io/aws-load-balancer-controller/latest/guide/ingress/annotations/#group.name",
+        "https://github.com/kubernetes-sigs/aws-load-balancer-controller/issues/192",
+        "https://github.com/kubernetes-sigs/aws-load-balancer-controller/issues/2028",
+    ),
+    inputs=("kubernetes", "elbv2"),
+)
+
+MAX_RULES = 100
+MAX_CERTIFICATES = 25
+MAX_TARGET_GROUPS = 100
+_GROUP_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?$")
+
+Key = tuple[str, str, tuple[str, ...], str | None]  # scheme, ssl policy, inbound CIDRs, WAFv2 ACL
+
+
+@dataclass
+class _Unit:
+    """One IngressGroup (implicit or explicit) with its ALB and what it would bring into a shared ALB."""
+
+    group: IngressGroup
+    node: LbNode
+    key: Key
+    ports: dict[int, str]
+    ssl_redirects: set[int]
+    rules: int
+    certificates: set[str]
+    certificates_known: bool
+    backends: set[str]
+    routes: set[tuple[str, str]]
+
+    @property
+    def label(self) -> str:
+        return self.group.name
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "group": self.label,
+            "explicit": self.group.explicit,
+            "load_balancer": self.node.lb.name,
+            "rules": self.rules,
+            "certificates": len(self.certificates) if self.certificates_known else None,
+            "target_groups": len(self.backends),
+            "monthly_cost_usd": monthly_cost(self.node),
+        }
+
+
+@dataclass
+class _Bin:
+    units: list[_Unit] = field(default_factory=list)
+
+    @property
+    def seed_explicit(self) -> _Unit | None:
+        return self.units[0] if self.units and self.units[0].group.explicit else None
+
+    def fits(self, unit: _Unit) -> bool:
+        ports: dict[int, str] = {}
+        for u in [*self.units, unit]:
+            for port, proto in u.ports.items():
+                if ports.setdefault(port, proto) != proto:
+                    return False  # the same port as HTTP in one Ingress and HTTPS in another
+        redirects = set().union(*(u.ssl_redirects for u in self.units), unit.ssl_redirects)
+        rules = sum(u.rules for u in self.units) + unit.rules
+        certs = set().union(*(u.certificates for u in self.units), unit.certificates)
+        backends = set().union(*(u.backends for u in self.units), unit.backends)
+        return (
+            len(redirects) <= 1
+            and rules <= MAX_RULES
+            and len(certs) <= MAX_CERTIFICATES
+            and len(backends) <= MAX_TARGET_GROUPS
+        )
+
+
+def _unit(group: IngressGroup, node: LbNode) -> _Unit | None:
+    """The group as a unit; None when its own members disagree on a group-wide setting (already broken)."""
+    settings = [group.settings_of(m) for m in group.members]
+    policies = {s.ssl_policy for s in settings if s.ssl_policy}
+    cidrs = {tuple(sorted(s.inbound_cidrs)) for s in settings if s.inbound_cidrs}
+    wafs = {s.wafv2_acl_arn for s in settings if s.wafv2_acl_arn}
+    if len(policies) > 1 or len(cidrs) > 1 or len(wafs) > 1:
+        return None
+    key: Key = (
+        group.scheme,
+        next(iter(policies), LBC_DEFAULT_SSL_POLICY),
+        next(iter(cidrs), ()),
+        next(iter(wafs), None),
+    )
+    ports: dict[int, str] = {}
+    for s in settings:
+        for proto, port in s.listen_ports:
+            if ports.setdefault(port, proto) != proto:
+                return None
+    certs = {c for s in settings for c in s.certificate_arns}
+    known = node.lb.listeners is not None
+    for listener in node.lb.listeners or []:
+        if listener.protocol.upper() == "HTTPS":
+            if listener.certificate_arns is None:
+                known = False
+            else:
+                certs.update(listener.certificate_arns)
+    routes: set[tuple[str, str]] = set()
+    backends: set[str] = set()
+    rules = 0
+    for ing in group.members:
+        for rule in ing.rules:
+            for path in rule.paths:
+                rules += 1
+                routes.add((rule.host or "*", path.path or "/"))
+                if path.backend.service_name:
+                    svc_port = path.backend.service_port_number or path.backend.service_port_name
+                    backends.add(f"{ing.namespace}/{path.backend.service_name}:{svc_port}")
+    return _Unit(
+        group=group,
+        node=node,
+        key=key,
+        ports=ports,
+        ssl_redirects={s.ssl_redirect for s in settings if s.ssl_redirect is not None},
+        rules=rules,
+        certificates=certs,
+        certificates_known=known,
+        backends=backends,
+        routes=routes,
+    )
+
+
+def _suggest_name(units: list[_Unit], taken: set[str]) -> str:
+    explicit = next((u for u in units if u.group.explicit), None)
+    if explicit is not None:
+        return explicit.group.name
+    namespaces = {m.namespace or "default" for u in units for m in u.group.members}
+    scheme = "public" if units[0].key[0] == "internet-facing" else "internal"
+    base = namespaces.pop() if len(namespaces) == 1 else f"shared-{scheme}"
+    name, n = base, 2
+    while name in taken or not _GROUP_NAME.match(name):
+        name = f"{base[:58]}-{n}"
+        n += 1
+    return name
+
+
+def _needs_order(units: list[_Unit]) -> bool:
+    seen: set[tuple[str, str]] = set()
+    for u in units:
+        if u.routes & seen:
+            return True
+        seen |= u.routes
+    return False
+
+
+def evaluate(graph: ExposureGraph, settings: RuleSettings) -> Iterator[Finding]:
+    if not graph.kube_collected:
+        yield kubernetes_unknown(META, graph, "which Ingresses could share an ALB")
+        return
+    if not graph.collected("elbv2"):
+        yield META.finding(
+            Status.UNKNOWN,
+            "Application load balancers were not fully collected, so which Ingresses could share one is unknown.",
+            discriminator="elbv2-not-collected",
+            **cluster_fields(graph),
+        )
+        return
+    buckets: dict[Key, list[_Unit]] = defaultdict(list)
+    for group in graph.ingress_groups:
+        node = next((n for n in group.load_balancers if n.orphan is None and n.lb.type == "application"), None)
+        unit = _unit(group, node) if node is not None else None
+        if unit is not None:
+            buckets[unit.key].append(unit)
+    taken = set(graph.groups)
+    for units in buckets.values():
+        bins = [_Bin([u]) for u in units if u.group.explicit]
+        for unit in (u for u in units if not u.group.explicit):
+            target = next((b for b in bins if b.fits(unit)), None)
+            if target is None:
+                bins.append(_Bin([unit]))
+            else:
+                target.units.append(unit)
+        for candidate in bins:
+            if len(candidate.units) >= 2:
+                yield _candidate_finding(graph, candidate, taken)
+            elif not candidate.units[0].group.explicit:
+                unit = candidate.units[0]
+                yield META.finding(
+                    Status.PASS,
+                    f"Ingress {unit.label} has no compatible ALB to share within the ALB limits.",
+                    discriminator=unit.label,
+                    evidence={"member": unit.as_json(), "scheme": unit.key[0], "ssl_policy": unit.key[1]},
+                    **lb_fields(unit.node),
+                )
+
+
+def _candidate_finding(graph: ExposureGraph, candidate: _Bin, taken: set[str]) -> Finding:
+    units = candidate.units
+    explicit = candidate.seed_explicit
+    kept = explicit or units[0]
+    joining = [u for u in units if u is not kept] if explicit else list(units)
+    removed = [u for u in units if u is not kept]
+    costs = [c for c in (monthly_cost(u.node) for u in removed) if c is not None]
+    saving = round(sum(costs), 2) if costs else None
+    name = _suggest_name(units, taken)
+    order = _needs_order(units)
+    labels = sorted(u.label for u in units)
+    scheme, policy, cidrs, waf = kept.key
+    evidence: dict[str, Any] = {
+        "members": [u.as_json() for u in sorted(units, key=lambda u: u.label)],
+        "suggested_group": name,
+        "joins_existing_group": explicit is not None,
+        "scheme": scheme,
+        "ssl_policy": policy,
+        "inbound_cidrs": list(cidrs),
+        "wafv2_acl_arn": waf,
+        "rules": sum(u.rules for u in units),
+        "certificates": len(set().union(*(u.certificates for u in units))),
+        "target_groups": len(set().union(*(u.backends for u in units))),
+        "limits": {"rules": MAX_RULES, "certificates": MAX_CERTIFICATES, "target_groups": MAX_TARGET_GROUPS},
+        "albs_saved": len(units) - 1,
+        "monthly_saving_usd": saving,
+    }
+    fields: dict[str, Any] = {
+        **lb_fields(kept.node),
+        "kubernetes": kept.group.ref,
+        "discriminator": ",".join(labels),
+        "evidence": evidence,
+        "monthly_cost_usd": saving,
+    }
+    subject = f"{len(units)} ALBs ({', '.join(labels)})"
+    if not all(u.certificates_known for u in units):
+        return META.finding(
+            Status.UNKNOWN,
+            f"{subject} could share one IngressGroup, but the certificates of some listeners were not collected, "
+            "so the 25-certificate limit cannot be checked.",
+            **fields,
+        )
+    commands = []
+    for i, unit in enumerate(joining):
+        annotations: dict[str, str | None] = {f"{ALB}group.name": name}
+        if order:
+            annotations[f"{ALB}group.order"] = str((i + 1) * 10)
+        commands += [annotate_command(ingress_ref(m), annotations) for m in unit.group.members]
+    if explicit is not None:
+        effect = (
+            f"They join IngressGroup {explicit.label} on {explicit.node.lb.name}; their own ALBs go away and "
+            "their hostnames change to that ALB's DNS name."
+        )
+    else:
+        effect = (
+            "The controller creates one new ALB for the group (a new DNS name for every listed Ingress) and "
+            "should delete the old ones."
+        )
+    remediation = (
+        "\n".join(commands)
+        + f"\n{effect} Update DNS records, then check that the old ALBs are gone (LBC #2028 can leave them)."
+    )
+    if order:
+        remediation += " Some host/path pairs repeat across these Ingresses: group.order decides which rule wins."
+    price = f", saving about ${saving:.2f}/month" if saving is not None else ""
+    return META.finding(
+        Status.FAIL,
+        f"{subject} could share one IngressGroup {name!r}{price}.",
+        remediation=remediation,
+        **fields,
+    )
+
+
+RULE = Rule(META, evaluate)
