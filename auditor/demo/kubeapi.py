@@ -142,6 +142,8 @@ BUILTIN_TYPES: tuple[ResourceType, ...] = (
 # Resources whose DELETE answers with the deleted object (the registry's ReturnDeletedObject), not a Status.
 _RETURNS_DELETED_OBJECT = {("", "services"), ("", "serviceaccounts"), ("", "pods")}
 
+_MAX_LOGGED_REQUESTS = 200_000
+
 _REASONS = {
     400: "BadRequest",
     401: "Unauthorized",
@@ -945,6 +947,8 @@ class KubeApiServer:
         query = {k: v[-1] for k, v in parse_qs(split.query, keep_blank_values=True).items()}
         with self._lock:
             self.requests_log.append(RequestRecord(method, path, query))
+            if len(self.requests_log) > _MAX_LOGGED_REQUESTS:  # a long-running demo must not grow without bound
+                del self.requests_log[: _MAX_LOGGED_REQUESTS // 2]
             fault = self._match_fault(method, path)
         if fault is not None:
             return fault.status, self._fault_status(fault, method, path).status()
