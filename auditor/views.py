@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from auditor.correlate import ExposureGraph, LbNode
+from auditor.cost import PriceBook, default_price_book, estimate
 from auditor.findings import ListenerView, LoadBalancerView, OwnerView
 from auditor.inventory.models import Action
 
@@ -18,8 +19,9 @@ def _action_summary(actions: list[Action]) -> str | None:
     return first.type
 
 
-def load_balancer_view(node: LbNode) -> LoadBalancerView:
+def load_balancer_view(node: LbNode, book: PriceBook) -> LoadBalancerView:
     lb = node.lb
+    cost = estimate(lb, book)
     owner = node.owner
     listeners = None
     if lb.listeners is not None:
@@ -48,13 +50,16 @@ def load_balancer_view(node: LbNode) -> LoadBalancerView:
         orphan=node.orphan,
         listeners=listeners,
         web_acl_arn=node.web_acl.arn if node.web_acl else None,
+        monthly_cost_usd=cost.monthly_usd if cost else None,
+        cost_basis=cost.basis if cost else None,
     )
 
 
-def load_balancer_views(graph: ExposureGraph) -> list[LoadBalancerView]:
+def load_balancer_views(graph: ExposureGraph, book: PriceBook | None = None) -> list[LoadBalancerView]:
     """Every load balancer this audit speaks for, owned ones first, then by owner and name."""
     nodes = sorted(
         graph.in_scope(),
         key=lambda n: (n.owner is None, str(n.owner.ref) if n.owner else "", n.lb.name),
     )
-    return [load_balancer_view(n) for n in nodes]
+    book = book or default_price_book()
+    return [load_balancer_view(n, book) for n in nodes]
