@@ -1,6 +1,7 @@
 """public-alb-without-waf: internet-facing ALBs need a WAFv2 web ACL; no WAF data means UNKNOWN."""
 
 from auditor.findings import KubeRef, Severity, Status
+from auditor.inventory.models import IngressClassParametersRef, IngressClassParams
 from auditor.rules.waf.public_alb_without_waf import RULE
 from tests.rules._harness import only, run
 from tests.support import builders as b
@@ -69,3 +70,14 @@ def test_unmanaged_alb_gets_aws_cli_fix():
     f = only(RULE, b.inventory(lbs=[lb]))
     assert f.status == Status.FAIL and f.kubernetes is None
     assert f"aws wafv2 associate-web-acl --web-acl-arn <regional web ACL ARN> --resource-arn {lb.arn}" in f.remediation
+
+
+def test_ingress_class_params_wafv2_acl_arn_is_evidence_too():
+    lb = _lb()
+    inv = b.inventory(lbs=[lb], ingresses=[b.ingress("shop", "web", lb=lb)])
+    inv.kubernetes.ingress_classes[0].parameters = IngressClassParametersRef(
+        api_group="elbv2.k8s.aws", kind="IngressClassParams", name="alb"
+    )
+    inv.kubernetes.ingress_class_params = [IngressClassParams(name="alb", spec={"wafv2AclArn": "none"})]
+    f = only(RULE, inv)
+    assert f.status == Status.FAIL and f.evidence["wafv2_acl_arn_annotations"] == {"shop/web": "none"}

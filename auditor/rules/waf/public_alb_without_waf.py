@@ -71,11 +71,13 @@ def evaluate(graph: ExposureGraph, settings: RuleSettings) -> Iterator[Finding]:
             continue
         fields = lb_fields(node)
         evidence = owner_evidence(node)
-        annotations = {
-            f"{m.namespace}/{m.name}": m.annotations[WAF_ANNOTATION]
-            for m in (node.owner.group.members if node.owner and node.owner.group else [])
-            if WAF_ANNOTATION in m.annotations
-        }
+        group = node.owner.group if node.owner else None
+        # what each Ingress asks for: its annotation, or wafv2AclArn of its IngressClassParams
+        annotations: dict[str, str] = {}
+        for m in group.members if group else []:
+            acl = group.settings_of(m).wafv2_acl_arn if group else None
+            if acl is not None:
+                annotations[f"{m.namespace}/{m.name}"] = acl
         evidence["wafv2_acl_arn_annotations"] = annotations
         if node.web_acl is not None:
             yield META.finding(
