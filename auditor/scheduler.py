@@ -111,7 +111,14 @@ class AuditScheduler:
                 log.error("target %s not scheduled: %s", name, exc)
                 continue
             self._scheduler.add_job(
-                self.fire, trigger, args=[name, schedule], id=f"target-{target_id}", name=f"audit {name}"
+                self.fire,
+                trigger,
+                args=[name, schedule],
+                id=f"target-{target_id}",
+                name=f"audit {name}",
+                coalesce=True,  # missed fire times collapse into one run
+                max_instances=1,  # a run still going in this process is not started again
+                misfire_grace_time=int(self._grace.total_seconds()),
             )
             self._jobs[target_id] = schedule
             log.info("target %s scheduled: %s (%s)", name, schedule, self._tz)

@@ -159,7 +159,7 @@ def server(aws: MotoServer, kube: KubeApiServer, tmp_path: Path) -> Iterator[tup
 def _run(client: httpx.Client) -> dict[str, Any]:
     r = client.post("/api/v1/runs", json={"target": "e2e"})
     assert r.status_code == 202, r.text
-    run = r.json()
+    run: dict[str, Any] = r.json()
     assert run["status"] == "running" and r.headers["location"] == f"/api/v1/runs/{run['id']}"
     deadline = time.monotonic() + 90
     while run["status"] == "running":
