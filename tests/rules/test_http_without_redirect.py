@@ -124,3 +124,17 @@ def test_unmanaged_alb_gets_aws_side_fix():
     lb = b.load_balancer("manual", listeners=[b.listener(80, "HTTP", default=b.forward("tg"))])
     f = only(RULE, b.inventory(lbs=[lb]))
     assert f.status == Status.FAIL and f.kubernetes is None and "aws elbv2 modify-listener" in f.remediation
+
+
+def test_annotations_already_right_but_not_applied_points_at_the_controller():
+    lb = _alb(b.listener(80, "HTTP", default=b.forward("tg")), b.listener(443, "HTTPS"))
+    ing = b.ingress(
+        "shop",
+        "web",
+        lb=lb,
+        annotations={ALB + "listen-ports": '[{"HTTP": 80}, {"HTTPS": 443}]', ALB + "ssl-redirect": "443"},
+        tls_hosts=("shop.example.com",),
+    )
+    f = only(RULE, b.inventory(lbs=[lb], ingresses=[ing]))
+    assert f.status == Status.FAIL and "controller has not applied it" in f.remediation
+    assert "kubectl" not in f.remediation and "aws elbv2" not in f.remediation

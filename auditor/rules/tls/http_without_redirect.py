@@ -108,6 +108,7 @@ def _ingress_fix(node: LbNode) -> str | None:
         return None
     https_ports = [p for s in group.settings.values() for proto, p in s.listen_ports if proto == "HTTPS"]
     https = https_ports[0] if https_ports else 443
+    redirect_set = any(s.ssl_redirect == https for s in group.settings.values())
     commands: list[str] = []
     for i, ing in enumerate(group.members):
         settings = group.settings_of(ing)
@@ -115,18 +116,24 @@ def _ingress_fix(node: LbNode) -> str | None:
         if ("HTTPS", https) not in settings.listen_ports:
             ports = [*settings.listen_ports, ("HTTPS", https)]
             wanted[ALB + "listen-ports"] = json.dumps([{proto: port} for proto, port in ports])
-        if i == 0 and settings.ssl_redirect != https:
-            wanted[ALB + "ssl-redirect"] = str(https)
+        if i == 0 and not redirect_set:
+            wanted[ALB + "ssl-redirect"] = str(https)  # group-wide: one Ingress is enough
         if wanted:
             commands.append(annotate_command(ingress_ref(ing), wanted))
-    text = "Run " + " && ".join(commands) + "." if commands else ""
+    if not commands:
+        return (
+            f"The Ingresses of {group.ref} already ask for HTTPS on {https} and {ALB}ssl-redirect, but the "
+            "controller has not applied it: look for invalid annotations in the group and at the controller's "
+            "logs; AWS-side edits would be reverted."
+        )
+    text = "Run " + " && ".join(commands) + "."
     has_cert = any(s.certificate_arns for s in group.settings.values()) or any(m.tls for m in group.members)
     if not has_cert:
         text += (
             f" The HTTPS listener needs a certificate: set {ALB}certificate-arn to an ACM certificate ARN, or list "
             "the hosts under spec.tls so the controller discovers a matching ACM certificate."
         )
-    return text.strip() or None
+    return text
 
 
 def _remediation(node: LbNode) -> str:
