@@ -139,6 +139,15 @@ def test_certificates_of_every_key_type(collected):
     days_left = (rsa_cert.not_after - dt.datetime.now(dt.UTC)).days
     assert 3 <= days_left <= 5
     assert rsa_cert.in_use is True
+    assert rsa_cert.in_use_by is None  # summaries were enough: not described
+
+
+def test_certificate_with_more_names_than_the_summary_is_described(collected):
+    r, inv, _, counter, _ = collected
+    many = next(c for c in inv.certificates if c.arn == r.many_names_cert)
+    assert len(many.subject_alternative_names) == 101
+    assert many.in_use_by == [] and many.in_use is False
+    assert counter.snapshot()["acm:DescribeCertificate"] == 1
 
 
 def test_web_acls(collected):

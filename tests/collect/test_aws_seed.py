@@ -104,6 +104,7 @@ class Rich:
     tg_db: str = ""
     rsa_cert: str = ""
     ec_cert: str = ""
+    many_names_cert: str = ""
     sg_alb: str = ""
     sg_db: str = ""
     acl_on_alb: str = ""
@@ -140,6 +141,9 @@ def seed_rich(region: str = REGION) -> Rich:
     r.rsa_cert = acm.import_certificate(Certificate=cert, PrivateKey=key)["CertificateArn"]
     cert, key = self_signed("api.example.com", ["api.example.com"], days=300, key_type="ec")
     r.ec_cert = acm.import_certificate(Certificate=cert, PrivateKey=key)["CertificateArn"]
+    # more names than a ListCertificates summary carries (100): only this one needs DescribeCertificate
+    cert, key = self_signed("many.example.com", [f"h{i}.example.com" for i in range(101)], days=90)
+    r.many_names_cert = acm.import_certificate(Certificate=cert, PrivateKey=key)["CertificateArn"]
 
     elbv2 = boto3.client("elbv2", region_name=region)
     r.alb = elbv2.create_load_balancer(
