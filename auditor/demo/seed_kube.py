@@ -1,0 +1,311 @@
+"""The Kubernetes side of the demo: manifests, written through the official client as a user would.
+
+``KubeWriter`` opens the official ``kubernetes`` client from a kubeconfig context and creates
+objects over HTTPS exactly as ``kubectl apply`` would. Status fields are written through the
+``status`` subresource — what the controllers write in a real cluster: the load balancer hostname of
+Services and Ingresses (the load balancer controllers), Deployment readiness (the deployment
+controller). EndpointSlices are created as the EndpointSlice controller would keep them.
+
+The builders below return plain manifests (dicts) with the fields the scenario needs.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+from kubernetes import client, config
+
+log = logging.getLogger(__name__)
+
+JsonObj = dict[str, Any]
+
+LBC_IMAGE = "public.ecr.aws/eks/aws-load-balancer-controller"
+ROLE_ANNOTATION = "eks.amazonaws.com/role-arn"
+_MERGE = "application/merge-patch+json"
+
+# kind -> (API class, method suffix, namespaced); custom resources go through CustomObjectsApi.
+_TYPED: dict[str, tuple[type[Any], str, bool]] = {
+    "Namespace": (client.CoreV1Api, "namespace", False),
+    "Service": (client.CoreV1Api, "namespaced_service", True),
+    "ServiceAccount": (client.CoreV1Api, "namespaced_service_account", True),
+    "ConfigMap": (client.CoreV1Api, "namespaced_config_map", True),
+    "Deployment": (client.AppsV1Api, "namespaced_deployment", True),
+    "Ingress": (client.NetworkingV1Api, "namespaced_ingress", True),
+    "IngressClass": (client.NetworkingV1Api, "ingress_class", False),
+    "EndpointSlice": (client.DiscoveryV1Api, "namespaced_endpoint_slice", True),
+    "CustomResourceDefinition": (client.ApiextensionsV1Api, "custom_resource_definition", False),
+}
+_CUSTOM: dict[str, tuple[str, str, str, bool]] = {  # kind -> group, version, plural, namespaced
+    "TargetGroupBinding": ("elbv2.k8s.aws", "v1beta1", "targetgroupbindings", True),
+    "IngressClassParams": ("elbv2.k8s.aws", "v1beta1", "ingressclassparams", False),
+}
+
+
+class KubeWriter:
+    """Creates, patches and deletes objects of one cluster through its kubeconfig context."""
+
+    def __init__(self, kubeconfig: Path, context: str) -> None:
+        self.api = config.new_client_from_config(  # type: ignore[no-untyped-call]
+            config_file=str(kubeconfig), context=context
+        )
+        self._apis: dict[type[Any], Any] = {}
+
+    def close(self) -> None:
+        self.api.close()
+
+    def _typed(self, kind: str) -> tuple[Any, str, bool]:
+        api_class, suffix, namespaced = _TYPED[kind]
+        if api_class not in self._apis:
+            self._apis[api_class] = api_class(self.api)
+        return self._apis[api_class], suffix, namespaced
+
+    def create(self, obj: JsonObj) -> JsonObj:
+        """Create one object; returns it as the server stored it (uid, defaults)."""
+        kind = obj["kind"]
+        ns = obj["metadata"].get("namespace")
+        answer: Any
+        if kind in _CUSTOM:
+            group, version, plural, namespaced = _CUSTOM[kind]
+            custom = client.CustomObjectsApi(self.api)
+            if namespaced:
+                answer = custom.create_namespaced_custom_object(group, version, ns, plural, obj, _preload_content=False)
+            else:
+                answer = custom.create_cluster_custom_object(group, version, plural, obj, _preload_content=False)
+        else:
+            api, suffix, namespaced = self._typed(kind)
+            method = getattr(api, f"create_{suffix}")
+            answer = method(ns, obj, _preload_content=False) if namespaced else method(obj, _preload_content=False)
+        created: JsonObj = json.loads(answer.data)
+        return created
+
+    def create_all(self, objs: list[JsonObj]) -> list[JsonObj]:
+        return [self.create(o) for o in objs]
+
+    def patch(self, kind: str, namespace: str | None, name: str, patch: JsonObj, *, status: bool = False) -> JsonObj:
+        """Merge-patch an object (or its ``status`` subresource, as a controller does)."""
+        api, suffix, namespaced = self._typed(kind)
+        method = getattr(api, f"patch_{suffix}{'_status' if status else ''}")
+        args = (name, namespace, patch) if namespaced else (name, patch)
+        answer = method(*args, _content_type=_MERGE, _preload_content=False)
+        patched: JsonObj = json.loads(answer.data)
+        return patched
+
+    def set_load_balancer_hostname(self, kind: str, namespace: str, name: str, hostname: str) -> None:
+        """What the load balancer controllers write once the load balancer exists."""
+        self.patch(
+            kind, namespace, name, {"status": {"loadBalancer": {"ingress": [{"hostname": hostname}]}}}, status=True
+        )
+
+
+# --------------------------------------------------------------------------- manifests
+
+
+def namespace(name: str, **labels: str) -> JsonObj:
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": labels}}
+
+
+def deployment(
+    ns: str,
+    name: str,
+    image: str,
+    *,
+    replicas: int = 2,
+    port: int | None = 8080,
+    service_account: str | None = None,
+    args: list[str] | None = None,
+    labels: dict[str, str] | None = None,
+) -> JsonObj:
+    labels = labels or {"app.kubernetes.io/name": name}
+    container: JsonObj = {"name": name, "image": image}
+    if port is not None:
+        container["ports"] = [{"containerPort": port, "name": "http"}]
+    if args:
+        container["args"] = args
+    pod_spec: JsonObj = {"containers": [container]}
+    if service_account:
+        pod_spec["serviceAccountName"] = service_account
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "namespace": ns, "labels": labels},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": labels},
+            "template": {"metadata": {"labels": labels}, "spec": pod_spec},
+        },
+    }
+
+
+def service(
+    ns: str,
+    name: str,
+    ports: list[JsonObj],
+    *,
+    service_type: str = "ClusterIP",
+    annotations: dict[str, str] | None = None,
+    load_balancer_class: str | None = None,
+    selector: dict[str, str] | None = None,
+) -> JsonObj:
+    """A Service; ports are dicts with port / targetPort / name / nodePort (LoadBalancer Services)."""
+    spec: JsonObj = {
+        "type": service_type,
+        "selector": selector or {"app.kubernetes.io/name": name},
+        "ports": [{"protocol": "TCP", **p} for p in ports],
+    }
+    if load_balancer_class:
+        spec["loadBalancerClass"] = load_balancer_class
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": name, "namespace": ns, "annotations": annotations or {}},
+        "spec": spec,
+    }
+
+
+def http_path(path: str, service_name: str, port: int, path_type: str = "Prefix") -> JsonObj:
+    return {
+        "path": path,
+        "pathType": path_type,
+        "backend": {"service": {"name": service_name, "port": {"number": port}}},
+    }
+
+
+def ingress(
+    ns: str,
+    name: str,
+    rules: list[tuple[str | None, list[JsonObj]]],
+    *,
+    annotations: dict[str, str] | None = None,
+    ingress_class: str = "alb",
+    tls_hosts: list[str] | None = None,
+) -> JsonObj:
+    """An Ingress: rules are (host, [http_path(...)]) pairs."""
+    spec: JsonObj = {
+        "ingressClassName": ingress_class,
+        "rules": [{**({"host": host} if host else {}), "http": {"paths": paths}} for host, paths in rules],
+    }
+    if tls_hosts:
+        spec["tls"] = [{"hosts": tls_hosts}]
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "Ingress",
+        "metadata": {"name": name, "namespace": ns, "annotations": annotations or {}},
+        "spec": spec,
+    }
+
+
+def endpoint_slice(
+    ns: str, service_name: str, ports: list[JsonObj], *, ready: list[str], not_ready: list[str]
+) -> JsonObj:
+    """The EndpointSlice the EndpointSlice controller keeps for a Service's pods."""
+    endpoints = [
+        {
+            "addresses": [ip],
+            "conditions": {"ready": is_ready, "serving": is_ready, "terminating": False},
+            "targetRef": {"kind": "Pod", "namespace": ns, "name": f"{service_name}-{ip.replace('.', '-')}"},
+        }
+        for ips, is_ready in ((ready, True), (not_ready, False))
+        for ip in ips
+    ]
+    return {
+        "apiVersion": "discovery.k8s.io/v1",
+        "kind": "EndpointSlice",
+        "metadata": {
+            "name": f"{service_name}-abc12",
+            "namespace": ns,
+            "labels": {
+                "kubernetes.io/service-name": service_name,
+                "endpointslice.kubernetes.io/managed-by": "endpointslice-controller.k8s.io",
+            },
+        },
+        "addressType": "IPv4",
+        "endpoints": endpoints,
+        "ports": [
+            {"name": p.get("name", ""), "port": int(p.get("targetPort") or p["port"]), "protocol": "TCP"} for p in ports
+        ],
+    }
+
+
+def service_account(ns: str, name: str, role_arn: str | None = None) -> JsonObj:
+    return {
+        "apiVersion": "v1",
+        "kind": "ServiceAccount",
+        "metadata": {"name": name, "namespace": ns, "annotations": {ROLE_ANNOTATION: role_arn} if role_arn else {}},
+    }
+
+
+def alb_ingress_class() -> JsonObj:
+    """The IngressClass the controller's chart creates."""
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "IngressClass",
+        "metadata": {"name": "alb", "labels": {"app.kubernetes.io/name": "aws-load-balancer-controller"}},
+        "spec": {"controller": "ingress.k8s.aws/alb"},
+    }
+
+
+def lbc_crds() -> list[JsonObj]:
+    """The controller's CRDs (TargetGroupBinding, IngressClassParams), as the chart installs them."""
+
+    def crd(kind: str, plural: str, scope: str) -> JsonObj:
+        return {
+            "apiVersion": "apiextensions.k8s.io/v1",
+            "kind": "CustomResourceDefinition",
+            "metadata": {"name": f"{plural}.elbv2.k8s.aws"},
+            "spec": {
+                "group": "elbv2.k8s.aws",
+                "names": {"kind": kind, "listKind": f"{kind}List", "plural": plural, "singular": kind.lower()},
+                "scope": scope,
+                "versions": [
+                    {
+                        "name": "v1beta1",
+                        "served": True,
+                        "storage": True,
+                        "subresources": {"status": {}},
+                        "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}},
+                    }
+                ],
+            },
+        }
+
+    return [
+        crd("IngressClassParams", "ingressclassparams", "Cluster"),
+        crd("TargetGroupBinding", "targetgroupbindings", "Namespaced"),
+    ]
+
+
+def controller(cluster: str, version: str, *, replicas: int = 2) -> JsonObj:
+    """The controller Deployment as the eks-charts chart renders it (the parts an audit reads)."""
+    labels = {
+        "app.kubernetes.io/name": "aws-load-balancer-controller",
+        "app.kubernetes.io/instance": "aws-load-balancer-controller",
+    }
+    obj = deployment(
+        "kube-system",
+        "aws-load-balancer-controller",
+        f"{LBC_IMAGE}:{version}",
+        replicas=replicas,
+        port=9443,
+        service_account="aws-load-balancer-controller",
+        args=[f"--cluster-name={cluster}", "--ingress-class=alb"],
+        labels=labels,
+    )
+    obj["spec"]["template"]["spec"]["containers"][0]["name"] = "aws-load-balancer-controller"
+    return obj
+
+
+def target_group_binding(ns: str, name: str, tg_arn: str, service_name: str, port: int, target_type: str) -> JsonObj:
+    """The TargetGroupBinding the controller creates for each target group it manages."""
+    return {
+        "apiVersion": "elbv2.k8s.aws/v1beta1",
+        "kind": "TargetGroupBinding",
+        "metadata": {"name": name, "namespace": ns, "labels": {"ingress.k8s.aws/stack-name": service_name}},
+        "spec": {
+            "targetGroupARN": tg_arn,
+            "targetType": target_type,
+            "serviceRef": {"name": service_name, "port": port},
+        },
+    }
