@@ -59,8 +59,8 @@ def install(cluster: dict[str, Any], cluster_api: Any) -> Callable[..., Result]:
 
 def aws_state() -> dict[str, Any]:
     """Everything IAM and EKS hold that the installer could touch, read through boto3."""
-    iam = boto3.client("iam", region_name=REGION)
-    eks = boto3.client("eks", region_name=REGION)
+    iam: Any = boto3.client("iam", region_name=REGION)
+    eks: Any = boto3.client("eks", region_name=REGION)
     state: dict[str, Any] = {"oidc": {}, "policies": {}, "roles": {}, "clusters": {}}
     for provider in iam.list_open_id_connect_providers()["OpenIDConnectProviderList"]:
         described = iam.get_open_id_connect_provider(OpenIDConnectProviderArn=provider["Arn"])
@@ -89,7 +89,8 @@ def aws_state() -> dict[str, Any]:
         described = eks.describe_cluster(name=name)["cluster"]
         associations = eks.list_pod_identity_associations(clusterName=name)["associations"]
         state["clusters"][name] = {"cluster": described, "pod_identity": associations}
-    return json.loads(json.dumps(state, default=str))
+    normalized: dict[str, Any] = json.loads(json.dumps(state, default=str))
+    return normalized
 
 
 def kube_state(kube: Any) -> dict[str, Any]:

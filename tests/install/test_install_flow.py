@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import boto3
 
@@ -15,7 +16,7 @@ ROLE = f"{CLUSTER}-aws-load-balancer-controller"
 SUBJECT = "system:serviceaccount:kube-system:aws-load-balancer-controller"
 
 
-def _iam():
+def _iam() -> Any:
     return boto3.client("iam", region_name=REGION)
 
 
@@ -24,7 +25,7 @@ def _policy_arn() -> str:
     return f"arn:aws:iam::{account}:policy/{POLICY}"
 
 
-def _default_document() -> dict:
+def _default_document() -> Any:
     iam = _iam()
     policy = iam.get_policy(PolicyArn=_policy_arn())["Policy"]
     return iam.get_policy_version(PolicyArn=_policy_arn(), VersionId=policy["DefaultVersionId"])["PolicyVersion"][
@@ -32,7 +33,7 @@ def _default_document() -> dict:
     ]
 
 
-def _image(cluster_api) -> str:
+def _image(cluster_api: Any) -> Any:
     deployment = cluster_api.get_object("Deployment", "aws-load-balancer-controller", "kube-system")
     return deployment["spec"]["template"]["spec"]["containers"][0]["image"]
 
