@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from pydantic import ValidationError
 from rich.console import Console
 
 from auditor import __version__
@@ -25,7 +26,7 @@ from auditor.logs import configure_logging
 from auditor.progress import ProgressEvent, ProgressFn
 
 log = logging.getLogger(__name__)
-stderr = Console(stderr=True, highlight=False)
+stderr = Console(stderr=True, highlight=False, soft_wrap=True)
 
 AUDIT_FORMATS = ("table", "json", "sarif", "markdown", "html", "csv")
 _STATUS_MARK = {
@@ -83,8 +84,8 @@ def resolve_targets(settings: Settings, **flags: Any) -> list[TargetConfig]:
         return targets
     if names:
         raise ConfigError("--target needs --config (or AUDITOR_CONFIG_FILE)")
-    accounts = [AccountConfig(role_arn=arn) for arn in flags.get("role_arns") or ()] or [AccountConfig()]
     try:
+        accounts = [AccountConfig(role_arn=arn) for arn in flags.get("role_arns") or ()] or [AccountConfig()]
         return [
             TargetConfig(
                 name=flags.get("cluster_name") or flags.get("context") or "default",
@@ -97,8 +98,8 @@ def resolve_targets(settings: Settings, **flags: Any) -> list[TargetConfig]:
                 accounts=accounts,
             )
         ]
-    except ValueError as exc:  # pydantic validation of flags (e.g. a malformed --role-arn)
-        raise ConfigError(str(exc).splitlines()[-1].strip()) from exc
+    except ValidationError as exc:  # a malformed flag value (e.g. --role-arn)
+        raise ConfigError(str(exc.errors()[0]["msg"]).removeprefix("Value error, ")) from exc
 
 
 def emit(results: list[AuditResult], fmt: str, *, include_pass: bool) -> None:
@@ -225,6 +226,18 @@ def iam_policy() -> None:
     click.echo(json.dumps(aws_readonly_policy(), indent=2))
 
 
+def _register_commands() -> None:
+    """Commands that live next to their subsystem: the service, the database, tokens, the installer."""
+    from auditor.cli_install import install_alb
+    from auditor.cli_service import db, serve, token
+
+    for command in (serve, db, token, install_alb):
+        cli.add_command(command)
+
+
+_register_commands()
+
+
 def main() -> None:
     """Console entry point: every AuditorError is one clear line and an exit code, never a traceback."""
     try:
@@ -236,7 +249,7 @@ def main() -> None:
         exc.show()
         sys.exit(exc.exit_code)
     except AuditorError as exc:
-        stderr.print(f"error: {exc}", markup=False, style="red")
+        click.echo(click.style("error: ", fg="red") + str(exc), err=True)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         stderr.print("interrupted")

@@ -22,11 +22,12 @@ class AwsSettings(BaseModel):
         "Describe* token bucket is ~40 deep refilling 10/s per account and region, shared with the "
         "controller; 4 keeps the auditor well under it.",
     )
-    max_attempts: int = Field(
-        default=5,
+    max_attempts: int | None = Field(
+        default=None,
         ge=1,
         le=20,
-        description="botocore 'standard' retry mode attempts (includes the first). AWS_MAX_ATTEMPTS wins.",
+        description="botocore 'standard' retry mode attempts, the first included. None leaves it to "
+        "AWS_MAX_ATTEMPTS / the AWS config file, else botocore's standard default (3).",
     )
     connect_timeout: float = Field(default=5.0, gt=0, description="Seconds to open a connection.")
     read_timeout: float = Field(default=30.0, gt=0, description="Seconds to wait for a response.")

@@ -283,8 +283,8 @@ def service_settings(svc: Service, lbc_class: str = LBC_SERVICE_CLASS) -> Servic
         settings.ssl_ports = [p.strip() for p in ssl_ports.split(",") if p.strip()]
     settings.ssl_cert = a.get(SVC + "aws-load-balancer-ssl-cert")
     settings.ssl_policy = a.get(SVC + "aws-load-balancer-ssl-negotiation-policy")
-    if (raw := a.get(SVC + "aws-load-balancer-source-ranges")) is not None:
-        _cidrs(problems, SVC + "aws-load-balancer-source-ranges", raw)
+    if (raw := a.get(SVC + "load-balancer-source-ranges")) is not None:
+        _cidrs(problems, SVC + "load-balancer-source-ranges", raw)
     return settings
 
 

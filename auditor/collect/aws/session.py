@@ -73,7 +73,12 @@ class CallCounter:
 def client_config(settings: AwsSettings, *, max_pool: int = 10) -> Config:
     """botocore config shared by every client: standard retries, timeouts, a recognisable user agent."""
     return Config(
-        retries={"mode": "standard", "max_attempts": settings.max_attempts},
+        # max_attempts only when set: an explicit value here would override AWS_MAX_ATTEMPTS.
+        retries=(
+            {"mode": "standard", "max_attempts": settings.max_attempts}
+            if settings.max_attempts is not None
+            else {"mode": "standard"}
+        ),
         connect_timeout=settings.connect_timeout,
         read_timeout=settings.read_timeout,
         user_agent_extra=f"eks-exposure-auditor/{__version__}",
