@@ -16,6 +16,7 @@ def run_cli(*args: str, env: dict[str, str] | None = None, timeout: int = 60) ->
     full_env = {**os.environ, **(env or {})}
     return subprocess.run(
         [sys.executable, "-m", "auditor.cli", *args],
+        check=False,
         capture_output=True,
         text=True,
         env=full_env,
