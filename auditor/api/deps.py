@@ -22,12 +22,12 @@ bearer = HTTPBearer(
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="auditor"'}
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:  # async: no threadpool hop
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_service(request: Request) -> AuditService:
+async def get_service(request: Request) -> AuditService:
     service: AuditService = request.app.state.service
     return service
 

@@ -163,12 +163,14 @@ class FindingRow(Base):
         Index("ix_findings_open_rank_id", "is_open", "severity_rank", "id"),
         Index("ix_findings_target_open_rank_id", "target_id", "is_open", "severity_rank", "id"),
         Index("ix_findings_resource", "resource_arn"),
+        Index("ix_findings_namespace_open_rank_id", "namespace", "is_open", "severity_rank", "id"),
+        Index("ix_findings_rule_open_rank_id", "rule_id", "is_open", "severity_rank", "id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     target_id: Mapped[int] = mapped_column(ForeignKey("targets.id", ondelete="CASCADE"))
     fingerprint: Mapped[str] = mapped_column(String(64))
-    rule_id: Mapped[str] = mapped_column(String(100), index=True)
+    rule_id: Mapped[str] = mapped_column(String(100))
     title: Mapped[str] = mapped_column(String(300))
     severity: Mapped[str] = mapped_column(String(10))
     severity_rank: Mapped[int] = mapped_column(Integer)
@@ -180,7 +182,7 @@ class FindingRow(Base):
     account: Mapped[str | None] = mapped_column(String(20))
     region: Mapped[str | None] = mapped_column(String(30))
     kube_kind: Mapped[str | None] = mapped_column(String(40))
-    namespace: Mapped[str | None] = mapped_column(String(253), index=True)
+    namespace: Mapped[str | None] = mapped_column(String(253))
     kube_name: Mapped[str | None] = mapped_column(String(253))
     remediation: Mapped[str] = mapped_column(Text, default="")
     monthly_cost_usd: Mapped[float | None] = mapped_column(Float)

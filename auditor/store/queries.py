@@ -8,12 +8,21 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Select, exists, false, func, or_, select, tuple_
+from sqlalchemy import ColumnElement, Integer, Select, String, bindparam, exists, false, func, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from auditor.errors import NotFound
 from auditor.findings import Severity
-from auditor.store.models import FindingRow, LoadBalancerRow, ObservationRow, RunRow, SuppressionRow, TargetRow, utcnow
+from auditor.store.models import (
+    FindingRow,
+    LoadBalancerRow,
+    ObservationRow,
+    RunRow,
+    SuppressionRow,
+    TargetRow,
+    UtcDateTime,
+    utcnow,
+)
 from auditor.store.runs import latest_finished_ids
 
 FINDING_STATUSES = ("open", "unknown", "suppressed", "resolved", "all")
@@ -25,10 +34,10 @@ class BadCursor(ValueError):
     """A page cursor that this API did not hand out."""
 
 
-def suppressed_clause(now: datetime | None = None) -> ColumnElement[bool]:
+def suppressed_clause(now: datetime | ColumnElement[datetime] | None = None) -> ColumnElement[bool]:
     """True for a finding that an unexpired suppression matches (every field it sets must match)."""
     s = SuppressionRow
-    now = now or utcnow()
+    now = utcnow() if now is None else now
     return exists().where(
         or_(s.expires_at.is_(None), s.expires_at > now),
         or_(s.target_id.is_(None), s.target_id == FindingRow.target_id),
@@ -82,30 +91,95 @@ FINDING_COLUMNS = (
 )
 
 
-def _filtered(query: Q, flt: FindingFilter, now: datetime) -> Q:
-    if flt.cluster is not None:
-        ids = select(TargetRow.id).where(or_(TargetRow.name == flt.cluster, TargetRow.cluster_name == flt.cluster))
-        query = query.where(FindingRow.target_id.in_(ids.scalar_subquery()))
+def _filtered(query: Q, flt: FindingFilter) -> Q:
+    """The filter's WHERE clauses with bound parameters (see ``_params``), so a statement per filter
+    shape can be built once and reused: building and caching SQL costs more than running it."""
+    if flt.cluster is not None:  # resolved to target ids first: the planner then uses the per-target index
+        query = query.where(FindingRow.target_id.in_(bindparam("target_ids", expanding=True, type_=Integer())))
     if flt.namespace is not None:
-        query = query.where(FindingRow.namespace == flt.namespace)
+        query = query.where(FindingRow.namespace == bindparam("namespace", type_=String()))
     if flt.rule is not None:
-        query = query.where(FindingRow.rule_id == flt.rule)
+        query = query.where(FindingRow.rule_id == bindparam("rule", type_=String()))
     if flt.severities:
-        query = query.where(FindingRow.severity.in_([s.value for s in flt.severities]))
+        # by rank, which the (…, severity_rank, id) indexes carry
+        query = query.where(FindingRow.severity_rank.in_(bindparam("ranks", expanding=True, type_=Integer())))
     if flt.since is not None:
-        query = query.where(FindingRow.first_seen >= flt.since)
+        query = query.where(FindingRow.first_seen >= bindparam("since", type_=UtcDateTime()))
     status = flt.status
     if status in ("open", "unknown", "suppressed"):
         query = query.where(FindingRow.is_open.is_(True))
         if status == "unknown":
             query = query.where(FindingRow.state == "unknown")
-        suppressed = suppressed_clause(now)
+        suppressed = suppressed_clause(bindparam("now", type_=UtcDateTime()))
         query = query.where(suppressed if status == "suppressed" else ~suppressed)
     elif status == "resolved":
         query = query.where(FindingRow.is_open.is_(False))
     elif status != "all":
         raise ValueError(f"unknown status {status!r}; one of {', '.join(FINDING_STATUSES)}")
     return query
+
+
+def _params(session: Session, flt: FindingFilter, now: datetime) -> dict[str, Any]:
+    params: dict[str, Any] = {"now": now}
+    if flt.cluster is not None:
+        cluster = flt.cluster
+        params["target_ids"] = list(
+            session.scalars(
+                select(TargetRow.id).where(or_(TargetRow.name == cluster, TargetRow.cluster_name == cluster))
+            )
+        )
+    if flt.namespace is not None:
+        params["namespace"] = flt.namespace
+    if flt.rule is not None:
+        params["rule"] = flt.rule
+    if flt.severities:
+        params["ranks"] = sorted({s.rank for s in flt.severities})
+    if flt.since is not None:
+        params["since"] = flt.since
+    return params
+
+
+def _shape(flt: FindingFilter) -> tuple[Any, ...]:
+    return (
+        flt.cluster is not None,
+        flt.namespace is not None,
+        flt.rule is not None,
+        bool(flt.severities),
+        flt.since is not None,
+        flt.status,
+    )
+
+
+_LIST_STATEMENTS: dict[tuple[Any, ...], Any] = {}
+_COUNT_STATEMENTS: dict[tuple[Any, ...], Any] = {}
+
+
+def _list_statement(flt: FindingFilter, paged: bool) -> Any:
+    key = (*_shape(flt), paged)
+    stmt = _LIST_STATEMENTS.get(key)
+    if stmt is None:
+        suppressed = suppressed_clause(bindparam("now", type_=UtcDateTime())).label("suppressed")
+        stmt = _filtered(
+            select(*FINDING_COLUMNS, suppressed).join(TargetRow, TargetRow.id == FindingRow.target_id), flt
+        )
+        if paged:
+            stmt = stmt.where(
+                tuple_(FindingRow.severity_rank, FindingRow.id)
+                < tuple_(bindparam("after_rank", type_=Integer()), bindparam("after_id", type_=Integer()))
+            )
+        stmt = stmt.order_by(FindingRow.severity_rank.desc(), FindingRow.id.desc()).limit(
+            bindparam("limit", type_=Integer())
+        )
+        _LIST_STATEMENTS[key] = stmt
+    return stmt
+
+
+def _count_statement(flt: FindingFilter) -> Any:
+    key = _shape(flt)
+    stmt = _COUNT_STATEMENTS.get(key)
+    if stmt is None:
+        stmt = _COUNT_STATEMENTS[key] = _filtered(select(func.count(FindingRow.id)), flt)
+    return stmt
 
 
 def parse_cursor(cursor: str) -> tuple[int, int]:
@@ -120,22 +194,21 @@ def list_findings(
 ) -> FindingPage:
     """Worst first (severity, then newest id), keyset-paged: pages stay fast however deep."""
     now = utcnow()
-    suppressed = suppressed_clause(now).label("suppressed")
-    query = _filtered(
-        select(*FINDING_COLUMNS, suppressed).join(TargetRow, TargetRow.id == FindingRow.target_id), flt, now
-    )
+    params = _params(session, flt, now)
+    if flt.cluster is not None and not params["target_ids"]:
+        return FindingPage(items=[], next_cursor=None, total=0 if with_total else None)
+    params["limit"] = limit + 1
     if cursor:
-        rank, last_id = parse_cursor(cursor)
-        query = query.where(tuple_(FindingRow.severity_rank, FindingRow.id) < tuple_(rank, last_id))
-    query = query.order_by(FindingRow.severity_rank.desc(), FindingRow.id.desc()).limit(limit + 1)
-    rows = [dict(r) for r in session.execute(query).mappings()]
+        params["after_rank"], params["after_id"] = parse_cursor(cursor)
+    # Core execution (no ORM row loading): a third of the time of session.execute for these plain rows.
+    rows = [r._asdict() for r in session.connection().execute(_list_statement(flt, bool(cursor)), params)]
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]
         next_cursor = f"{rows[-1]['severity_rank']}.{rows[-1]['id']}"
     total = None
     if with_total:
-        total = session.scalar(_filtered(select(func.count(FindingRow.id)), flt, now))
+        total = session.connection().execute(_count_statement(flt), params).scalar()
     return FindingPage(items=rows, next_cursor=next_cursor, total=total)
 
 

@@ -1,0 +1,243 @@
+"""Benchmark of the findings API: 100,000 findings in PostgreSQL, filtered paged lists under concurrent load.
+
+Seeds a fresh database, starts a real `auditor serve --api-only` process, then drives it from this
+process (same machine) with N concurrent keep-alive clients for a fixed time per phase, and prints
+latency percentiles and throughput. Bounded in requests and time; only talks to 127.0.0.1.
+
+    python bench/api_bench.py                       # 100k findings, phases 10 and 50 clients
+    python bench/api_bench.py --findings 20000 --seconds 10 --workers 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import aiohttp
+from sqlalchemy import create_engine, insert, make_url, text
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from auditor.config import TargetConfig  # noqa: E402
+from auditor.demo.motoserver import free_port  # noqa: E402
+from auditor.findings import Severity  # noqa: E402
+from auditor.store.db import make_engine, session_factory, transaction, upgrade  # noqa: E402
+from auditor.store.models import FindingRow, RunRow  # noqa: E402
+from auditor.store.targets import sync_targets  # noqa: E402
+from auditor.store.tokens import create_token  # noqa: E402
+
+SEVERITIES = list(Severity)
+CLUSTERS = [f"cluster-{i:02d}" for i in range(10)]
+NAMESPACES = [f"ns-{i:02d}" for i in range(40)]
+RULES = [f"rule-{i:02d}" for i in range(25)]
+
+
+def create_database(base_url: str) -> tuple[str, str]:
+    base = make_url(base_url)
+    name = f"auditor_bench_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return base.set(database=name).render_as_string(hide_password=False), name
+
+
+def drop_database(base_url: str, name: str) -> None:
+    admin = create_engine(make_url(base_url), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def seed(url: str, count: int) -> str:
+    """``count`` findings over 10 targets (one run each; ~80% open, 20% resolved); returns a read token."""
+    engine = make_engine(url)
+    upgrade(engine)
+    factory = session_factory(engine)
+    now = datetime.now(UTC)
+    with transaction(factory) as s:
+        targets = sync_targets(s, [TargetConfig(name=c, cluster_name=c, regions=["eu-west-1"]) for c in CLUSTERS])
+        runs = []
+        for t in targets:
+            run = RunRow(target_id=t.id, trigger="cli", status="complete", started_at=now, heartbeat_at=now, owner="bench")
+            s.add(run)
+            runs.append(run)
+        s.flush()
+        target_runs = [(t.id, r.id) for t, r in zip(targets, runs, strict=True)]
+        _, token = create_token(s, "bench", "read")
+    rnd = random.Random(7)
+    batch = []
+    t0 = time.perf_counter()
+    with engine.begin() as conn:
+        for i in range(count):
+            target_id, run_id = target_runs[i % len(target_runs)]
+            sev = SEVERITIES[rnd.randrange(5)]
+            resolved = rnd.random() < 0.2
+            first = now - timedelta(days=rnd.randrange(90))
+            state = "resolved" if resolved else ("unknown" if rnd.random() < 0.05 else "open")
+            batch.append(
+                {
+                    "target_id": target_id,
+                    "fingerprint": f"{i:032x}",
+                    "rule_id": RULES[rnd.randrange(len(RULES))],
+                    "title": "An exposure finding title",
+                    "severity": sev.value,
+                    "severity_rank": sev.rank,
+                    "state": state,
+                    "is_open": not resolved,
+                    "message": f"load balancer lb-{i} serves HTTP without redirecting to HTTPS",
+                    "resource_arn": f"arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/app/lb-{i}/x",
+                    "resource_name": f"lb-{i}",
+                    "account": "123456789012",
+                    "region": "eu-west-1",
+                    "kube_kind": "Ingress",
+                    "namespace": NAMESPACES[rnd.randrange(len(NAMESPACES))],
+                    "kube_name": f"app-{i}",
+                    "remediation": "annotate alb.ingress.kubernetes.io/ssl-redirect: '443'",
+                    "monthly_cost_usd": 18.4,
+                    "first_seen": first,
+                    "last_seen": now,
+                    "resolved_at": now if resolved else None,
+                    "reopened": 0,
+                    "last_run_id": run_id,
+                    "evidence": {},
+                }
+            )
+            if len(batch) == 5000:
+                conn.execute(insert(FindingRow), batch)
+                batch = []
+        if batch:
+            conn.execute(insert(FindingRow), batch)
+        conn.execute(text("ANALYZE"))
+    engine.dispose()
+    print(f"seeded {count} findings in {time.perf_counter() - t0:.1f}s")
+    return token
+
+
+def queries() -> list[str]:
+    """The mix of filtered, paged list requests a dashboard makes."""
+    since = (datetime.now(UTC) - timedelta(days=7)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    out = ["/api/v1/findings?limit=50", "/api/v1/findings?status=resolved&limit=50"]
+    out += [f"/api/v1/findings?cluster={c}&limit=50" for c in CLUSTERS[:3]]
+    out += [f"/api/v1/findings?cluster={c}&severity=critical&severity=high&limit=50" for c in CLUSTERS[3:6]]
+    out += [f"/api/v1/findings?namespace={n}&limit=50" for n in NAMESPACES[:4]]
+    out += [f"/api/v1/findings?rule={r}&cluster={CLUSTERS[1]}&limit=50" for r in RULES[:3]]
+    out += [f"/api/v1/findings?since={since}&limit=50", "/api/v1/findings?cursor=2.50000&limit=50"]
+    return out
+
+
+async def phase(base: str, token: str, clients: int, seconds: float, max_requests: int) -> dict[str, float]:
+    paths = queries()
+    latencies: list[float] = []
+    errors = 0
+    stop_at = time.perf_counter() + seconds
+    headers = {"Authorization": f"Bearer {token}"}
+
+    async def client(idx: int, session: aiohttp.ClientSession) -> None:
+        nonlocal errors
+        i = idx
+        while time.perf_counter() < stop_at and len(latencies) < max_requests:
+            path = paths[i % len(paths)]
+            i += clients
+            t = time.perf_counter()
+            async with session.get(base + path, headers=headers) as resp:
+                await resp.read()
+                if resp.status != 200:
+                    errors += 1
+            latencies.append(time.perf_counter() - t)
+
+    connector = aiohttp.TCPConnector(limit=clients)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        for p in paths:  # warm up every query shape once
+            async with session.get(base + p, headers=headers) as resp:
+                assert resp.status == 200, (p, resp.status, await resp.text())
+        started = time.perf_counter()
+        await asyncio.gather(*(client(i, session) for i in range(clients)))
+        elapsed = time.perf_counter() - started
+    latencies.sort()
+
+    def pct(p: float) -> float:
+        return latencies[min(len(latencies) - 1, int(p * len(latencies)))] * 1000
+
+    return {
+        "clients": clients,
+        "requests": len(latencies),
+        "errors": errors,
+        "rps": len(latencies) / elapsed,
+        "p50_ms": pct(0.50),
+        "p95_ms": pct(0.95),
+        "p99_ms": pct(0.99),
+        "mean_ms": statistics.fmean(latencies) * 1000,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--postgres", default=os.environ.get("AUDITOR_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"))
+    parser.add_argument("--findings", type=int, default=100_000)
+    parser.add_argument("--workers", type=int, default=2, help="API worker processes of auditor serve")
+    parser.add_argument("--seconds", type=float, default=20.0, help="duration of each phase")
+    parser.add_argument("--clients", type=int, nargs="+", default=[10, 50])
+    parser.add_argument("--max-requests", type=int, default=200_000, help="per phase, a hard bound")
+    parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    args = parser.parse_args()
+
+    url, name = create_database(args.postgres)
+    if args.keep:
+        print(f"database {name} (kept)")
+    proc = None
+    try:
+        token = seed(url, args.findings)
+        port = free_port()
+        env = {**os.environ, "AUDITOR_DATABASE_URL": url, "AUDITOR_LOG_LEVEL": "WARNING"}
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "auditor.cli_service", "serve", "--api-only", "--no-access-log",
+             "--port", str(port), "--workers", str(args.workers)],
+            env=env,
+        )
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                import urllib.request
+
+                with urllib.request.urlopen(f"{base}/readyz", timeout=1) as r:  # noqa: S310 (loopback)
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline or proc.poll() is not None:
+                raise SystemExit("auditor serve did not become ready")
+            time.sleep(0.3)
+        time.sleep(1.0)  # every worker is up
+        print(f"auditor serve --workers {args.workers} on {base}; {os.cpu_count()} CPUs shared with this load generator")
+        print(f"{'clients':>7} {'requests':>9} {'errors':>6} {'req/s':>8} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7}")
+        for clients in args.clients:
+            r = asyncio.run(phase(base, token, clients, args.seconds, args.max_requests))
+            print(
+                f"{r['clients']:>7.0f} {r['requests']:>9.0f} {r['errors']:>6.0f} {r['rps']:>8.0f} "
+                f"{r['p50_ms']:>7.1f} {r['p95_ms']:>7.1f} {r['p99_ms']:>7.1f}"
+            )
+    finally:
+        if proc is not None:
+            proc.terminate()
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        if not args.keep:
+            drop_database(args.postgres, name)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
