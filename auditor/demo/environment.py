@@ -62,6 +62,7 @@ import logging
 import os
 import shutil
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -74,7 +75,7 @@ from auditor.config import TargetConfig
 from auditor.controller.versions import policy_document
 from auditor.demo import seed_kube as k
 from auditor.demo.kubeapi import KubeApiServer
-from auditor.demo.motoserver import MotoServer
+from auditor.demo.motoserver import MotoServer, free_port
 from auditor.demo.seed_aws import ALB, SVC, AwsSeeder, Network, Provisioned, ServiceFacts
 from auditor.progress import ProgressEvent, ProgressFn, no_progress
 
@@ -92,6 +93,8 @@ _FAKE_AWS = {
     "AWS_SECRET_ACCESS_KEY": "demo",
     "AWS_MAX_ATTEMPTS": "2",
 }
+_ACTIVE = False  # moto's backends are process-wide: one demo environment at a time
+_ACTIVE_LOCK = threading.Lock()
 # Variables that would take the clients somewhere else (or fail them): unset while the demo runs.
 _CLEARED_AWS = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_REGION")
 
@@ -118,7 +121,8 @@ class DemoEnvironment:
         self.progress = progress
         self.cluster_name = cluster_name
         self.region = region
-        self.moto = MotoServer()
+        self._moto_port = free_port()
+        self._moto: MotoServer | None = None
         self._clusters = {
             name: _Cluster(name, KubeApiServer(token=TOKEN, auto_ready=True), prefix)
             for name, prefix in ((cluster_name, "10.0"), ("staging", "10.1"), ("sandbox", "10.2"))
@@ -131,6 +135,14 @@ class DemoEnvironment:
         self.config_file: Path | None = None
         self.targets: list[TargetConfig] = []
         self.evolved = False
+        self._entered = False
+
+    @property
+    def moto(self) -> MotoServer:
+        """The moto server (exists while the environment is entered)."""
+        if self._moto is None:
+            raise RuntimeError("the demo environment is not running")
+        return self._moto
 
     @property
     def target(self) -> TargetConfig:
@@ -140,13 +152,21 @@ class DemoEnvironment:
     # ------------------------------------------------------------------ lifecycle
 
     def __enter__(self) -> DemoEnvironment:
+        global _ACTIVE
+        with _ACTIVE_LOCK:
+            if _ACTIVE:
+                raise RuntimeError("a demo environment is already running in this process (moto state is per process)")
+            _ACTIVE = True
+        self._entered = True
         started = time.monotonic()
         self._dir = Path(tempfile.mkdtemp(prefix="auditor-demo-"))
         try:
-            self.moto.start()
+            # moto reads AWS settings when it is imported: point them at moto first
+            self._point_env_at_moto()
+            self._moto = MotoServer(port=self._moto_port).start()
+            self.moto.reset()  # moto's backends are per process: start from an empty account
             for cluster in self._clusters.values():
                 cluster.kube.start()
-            self._point_env_at_moto()
             self._write_kubeconfig()
             self._report(f"moto on {self.moto.url}, Kubernetes API emulators for {', '.join(self._clusters)}")
             self._aws = AwsSeeder(self.region)
@@ -167,11 +187,18 @@ class DemoEnvironment:
                 cluster.writer.close()
                 cluster.writer = None
             cluster.kube.stop()
-        self.moto.stop()
+        if self._moto is not None:
+            self._moto.stop()
+            self._moto = None
         self._restore_env()
         if self._dir is not None:
             shutil.rmtree(self._dir, ignore_errors=True)
             self._dir = None
+        global _ACTIVE
+        if self._entered:
+            with _ACTIVE_LOCK:
+                _ACTIVE = False
+            self._entered = False
 
     def _report(self, message: str) -> None:
         self.progress(ProgressEvent(stage="demo", message=message, status="ok"))
@@ -180,7 +207,7 @@ class DemoEnvironment:
         assert self._dir is not None
         wanted: dict[str, str | None] = {
             **_FAKE_AWS,
-            "AWS_ENDPOINT_URL": self.moto.url,
+            "AWS_ENDPOINT_URL": f"http://127.0.0.1:{self._moto_port}",
             "AWS_DEFAULT_REGION": self.region,
             # A user's ~/.aws files could name a profile, an endpoint or ignore_configured_endpoint_urls.
             "AWS_CONFIG_FILE": str(self._dir / "aws-config"),

@@ -1,0 +1,251 @@
+"""End to end over the built-in demo: the real CLI audits moto + the Kubernetes emulators over HTTP.
+
+Each rule must FAIL on exactly the objects the demo scenario breaks (auditor/demo/environment.py has
+the table) and nowhere else, across the three demo clusters.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections import defaultdict
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from auditor.cli import cli
+from auditor.demo.environment import DemoEnvironment
+from auditor.rules.registry import catalog
+
+CONTROLLER_SA = "ServiceAccount kube-system/aws-load-balancer-controller"
+ORPHAN = "<orphan>"  # stands for the leaked NLB, whose name the audit reports (no Kubernetes owner)
+
+# (target, object) pairs each rule must FAIL on. An object is the finding's Kubernetes ref, else its
+# resource name; ungrouped-ingresses is named by the Ingress groups it would merge.
+EXPECTED_FAILS: dict[str, set[tuple[str, str]]] = {
+    "http-without-redirect": {("demo", "Ingress blog/blog")},
+    "public-alb-without-waf": {("demo", "Ingress blog/blog")},
+    "certificate-expiring": {("demo", "Service payments/api")},
+    "certificate-host-mismatch": {("demo", "Ingress blog/media")},
+    "weak-tls-policy": {("demo", "Ingress blog/media")},
+    "public-sensitive-port": {("demo", "Service data/postgres")},
+    "implicit-public-scheme": {("demo", "Service data/postgres")},
+    "duplicate-load-balancer": {("demo", "Service shop/cart")},
+    # payments/api: HTTPS on its own NLB beside the public shop ALB; shop/cart: HTTP on its own internal
+    # NLB beside the internal dashboards ALBs
+    "http-service-on-own-lb": {("demo", "Service payments/api"), ("demo", "Service shop/cart")},
+    "ungrouped-ingresses": {("demo", "data/dashboards + data/grafana")},
+    "orphaned-load-balancer": {("demo", ORPHAN)},
+    "classic-load-balancer": {("demo", "Service legacy/smtp-relay")},
+    "invalid-annotation": {("demo", "Ingress legacy/admin")},
+    # legacy/admin: rejected for its annotation; web/frontend: no controller replica to provision it
+    "ingress-not-provisioned": {("demo", "Ingress legacy/admin"), ("staging", "Service web/frontend")},
+    # data/search: no ready pod; the orphan: its Service and pods are gone
+    "lb-without-healthy-targets": {("demo", "Service data/search"), ("demo", ORPHAN)},
+    "irsa-policy-missing-actions": {("demo", CONTROLLER_SA)},
+    "controller-missing": {("staging", "Deployment kube-system/aws-load-balancer-controller")},
+    "irsa-role-invalid": {("staging", CONTROLLER_SA)},
+    "irsa-not-configured": {("sandbox", CONTROLLER_SA)},
+}
+
+DEMO_OWNERS = {
+    ("IngressGroup", None, "shop", "application"),
+    ("Ingress", "blog", "blog", "application"),
+    ("Ingress", "blog", "media", "application"),
+    ("Ingress", "data", "dashboards", "application"),
+    ("Ingress", "data", "grafana", "application"),
+    ("Service", "shop", "cart", "network"),
+    ("Service", "payments", "api", "network"),
+    ("Service", "data", "postgres", "network"),
+    ("Service", "data", "search", "network"),
+    ("Service", "legacy", "smtp-relay", "classic"),
+}
+
+
+SENTINELS = {"AWS_PROFILE": "someone-elses-profile", "AWS_ENDPOINT_URL_ELBV2": "http://127.0.0.1:9"}
+
+
+@pytest.fixture(scope="module")
+def demo() -> Iterator[DemoEnvironment]:
+    """The demo environment, entered with a user's AWS settings in place; they must come back unchanged."""
+    with pytest.MonkeyPatch.context() as mp:
+        for key, value in SENTINELS.items():
+            mp.setenv(key, value)
+        before = {k: v for k, v in os.environ.items() if k.startswith("AWS_")}
+        with DemoEnvironment() as env:
+            yield env
+        assert {k: v for k, v in os.environ.items() if k.startswith("AWS_")} == before
+
+
+@pytest.fixture(scope="module")
+def audit(demo: DemoEnvironment) -> dict[str, Any]:
+    """`auditor audit --config <the demo's targets file> -o json --include-pass`, through the real CLI."""
+    result = CliRunner().invoke(
+        cli, ["audit", "--config", str(demo.config_file), "--output", "json", "--include-pass"], catch_exceptions=False
+    )
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)  # stdout is nothing but the JSON document
+    assert "Auditing demo" in result.stderr  # progress went to stderr
+    return {"stderr": result.stderr, "targets": {t["target"]: t for t in doc["targets"]}}
+
+
+def _object(finding: dict[str, Any], orphan_name: str) -> str:
+    if finding["rule_id"] == "ungrouped-ingresses" and "members" in finding["evidence"]:
+        return " + ".join(sorted(m["group"] for m in finding["evidence"]["members"]))
+    ref = finding["kubernetes"]
+    if ref is not None:
+        where = f"{ref['namespace']}/{ref['name']}" if ref["namespace"] else ref["name"]
+        return f"{ref['kind']} {where}"
+    return ORPHAN if finding["resource_name"] == orphan_name else str(finding["resource_name"])
+
+
+def _orphan_name(targets: dict[str, Any]) -> str:
+    orphans = [lb for lb in targets["demo"]["load_balancers"] if lb["owner"] is None]
+    assert len(orphans) == 1, orphans
+    return str(orphans[0]["name"])
+
+
+def _by_rule(targets: dict[str, Any], status: str) -> dict[str, set[tuple[str, str]]]:
+    orphan = _orphan_name(targets)
+    found: dict[str, set[tuple[str, str]]] = defaultdict(set)
+    for name, doc in targets.items():
+        for f in doc["findings"]:
+            if f["status"] == status:
+                found[f["rule_id"]].add((name, _object(f, orphan)))
+    return found
+
+
+def test_every_scenario_rule_exists() -> None:
+    assert set(EXPECTED_FAILS) <= {m.id for m in catalog()}
+
+
+def test_the_demo_has_three_clusters_audited_completely(audit: dict[str, Any]) -> None:
+    targets = audit["targets"]
+    assert set(targets) == {"demo", "staging", "sandbox"}
+    for doc in targets.values():
+        assert doc["status"] == "complete"
+        assert doc["coverage"], doc["target"]
+        assert {c["status"] for c in doc["coverage"]} == {"ok"}, [c for c in doc["coverage"] if c["status"] != "ok"]
+        assert doc["api_calls"]
+
+
+@pytest.mark.parametrize("rule_id", sorted(EXPECTED_FAILS))
+def test_rule_fails_exactly_where_the_scenario_breaks_it(audit: dict[str, Any], rule_id: str) -> None:
+    failed = _by_rule(audit["targets"], "FAIL")
+    assert failed.get(rule_id, set()) == EXPECTED_FAILS[rule_id]
+
+
+def test_no_other_rule_fails_and_nothing_is_unknown(audit: dict[str, Any]) -> None:
+    failed = _by_rule(audit["targets"], "FAIL")
+    assert set(failed) <= set(EXPECTED_FAILS), sorted(set(failed) - set(EXPECTED_FAILS))
+    assert _by_rule(audit["targets"], "UNKNOWN") == {}
+
+
+def test_healthy_objects_pass(audit: dict[str, Any]) -> None:
+    passed = _by_rule(audit["targets"], "PASS")
+    # the healthy reference: the shop IngressGroup passes every load balancer check it is subject to
+    for rule_id in ("http-without-redirect", "public-alb-without-waf", "weak-tls-policy", "lb-without-healthy-targets"):
+        assert ("demo", "IngressGroup shop") in passed[rule_id], rule_id
+    for member in ("Ingress shop/storefront", "Ingress shop/cart", "Ingress payments/webhooks"):
+        assert ("demo", member) in passed["certificate-host-mismatch"]
+    assert ("demo", "Service legacy/smtp-relay") in passed["lb-without-healthy-targets"]
+    assert ("demo", CONTROLLER_SA) in passed["irsa-role-invalid"]
+    assert ("demo", CONTROLLER_SA) in passed["irsa-not-configured"]
+    assert ("staging", CONTROLLER_SA) in passed["irsa-policy-missing-actions"]
+    assert ("demo", "Deployment kube-system/aws-load-balancer-controller") in passed["controller-missing"]
+    rules_with_a_pass = {r for r, objects in passed.items() if objects}
+    assert len(rules_with_a_pass & set(EXPECTED_FAILS)) >= 15, sorted(set(EXPECTED_FAILS) - rules_with_a_pass)
+
+
+def test_load_balancers_have_their_seeded_owners(audit: dict[str, Any]) -> None:
+    targets = audit["targets"]
+    owned = {
+        (lb["owner"]["kind"], lb["owner"]["namespace"], lb["owner"]["name"], lb["type"])
+        for lb in targets["demo"]["load_balancers"]
+        if lb["owner"] is not None
+    }
+    assert owned == DEMO_OWNERS
+    for lb in targets["demo"]["load_balancers"]:
+        assert lb["cluster"] == "demo"
+        assert lb["controller"] == (
+            "in-tree" if lb["owner"] and lb["owner"]["name"] in ("postgres", "smtp-relay") else "lbc"
+        )
+    (orphan,) = [lb for lb in targets["demo"]["load_balancers"] if lb["owner"] is None]
+    assert orphan["orphan"] == "owner-gone"
+    assert orphan["name"].startswith("k8s-data-redis-")
+    assert targets["staging"]["load_balancers"] == []  # its Service is still pending
+    assert targets["sandbox"]["load_balancers"] == []
+
+
+def test_shop_alb_is_the_healthy_reference(audit: dict[str, Any]) -> None:
+    (shop,) = [lb for lb in audit["targets"]["demo"]["load_balancers"] if lb["owner"] and lb["owner"]["name"] == "shop"]
+    assert shop["scheme"] == "internet-facing"
+    assert shop["web_acl_arn"] is not None
+    listeners = {li["port"]: li for li in shop["listeners"]}
+    assert listeners[80]["default_action"] == "redirect HTTPS:443"
+    assert listeners[443]["ssl_policy"] == "ELBSecurityPolicy-TLS13-1-2-2021-06"
+
+
+def test_single_target_flags_in_a_separate_process(demo: DemoEnvironment, audit: dict[str, Any]) -> None:
+    """The README's form: flags instead of a targets file, in a real process that inherits the AWS settings."""
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "auditor.cli",
+            "audit",
+            "-o",
+            "json",
+            "--include-pass",
+            "--kubeconfig",
+            str(demo.kubeconfig),
+            "--context",
+            "demo",
+            "--cluster-name",
+            "demo",
+            "--region",
+            demo.region,
+        ],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ),
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert doc["target"] == "demo"
+    assert "Auditing demo" in proc.stderr
+    mine = {(f["fingerprint"], f["status"]) for f in doc["findings"]}
+    assert mine == {(f["fingerprint"], f["status"]) for f in audit["targets"]["demo"]["findings"]}
+
+
+def test_evolve_fixes_one_finding_and_introduces_one(demo: DemoEnvironment) -> None:
+    from auditor.config import Settings
+    from auditor.pipeline import run_audit
+
+    def failing(rule_id: str) -> set[str]:
+        result = run_audit(demo.target, Settings()).result
+        return {str(f.kubernetes) for f in result.failed() if f.rule_id == rule_id}
+
+    assert failing("http-without-redirect") == {"Ingress blog/blog"}
+    demo.evolve()
+    assert failing("http-without-redirect") == set()
+    assert failing("public-sensitive-port") == {"Service data/postgres", "Service data/mysql"}
+
+
+def test_environment_points_the_process_at_moto_only(demo: DemoEnvironment) -> None:
+    assert os.environ["AWS_ENDPOINT_URL"] == demo.moto.url
+    assert os.environ["AWS_DEFAULT_REGION"] == demo.region
+    assert not set(SENTINELS) & set(os.environ)  # a profile or per-service endpoint would lead elsewhere
+
+
+def test_only_one_demo_environment_at_a_time(demo: DemoEnvironment) -> None:
+    """moto keeps its state per process: a second environment would share (and reset) the first one's."""
+    with pytest.raises(RuntimeError, match="already running"), DemoEnvironment():
+        pass
+    assert os.environ["AWS_ENDPOINT_URL"] == demo.moto.url
