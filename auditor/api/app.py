@@ -15,6 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import OperationalError
 
 from auditor import __version__
 from auditor.api.auth import TokenVerifier
@@ -24,7 +25,7 @@ from auditor.config import Settings, get_settings
 from auditor.errors import AuditorError, ConfigError, Conflict, NotFound, StoreError
 from auditor.scheduler import AuditScheduler
 from auditor.service import AuditService
-from auditor.store.db import check_ready, make_engine, redact, session_factory, upgrade
+from auditor.store.db import check_ready, make_engine, read_session_factory, redact, session_factory, upgrade
 from auditor.store.queries import BadCursor
 
 log = logging.getLogger(__name__)
@@ -67,6 +68,7 @@ def create_app(
         scheduler = AuditScheduler(service) if run_scheduler else None
         app.state.engine = engine
         app.state.factory = factory
+        app.state.read_factory = read_session_factory(engine)
         app.state.service = service
         app.state.verifier = TokenVerifier(factory, settings.api.token_cache_seconds)
         app.state.registry = make_registry(factory)
@@ -149,6 +151,15 @@ def _install_error_handlers(app: FastAPI) -> None:
         return JSONResponse(
             {"detail": jsonable_encoder(errors), "message": _message(errors)},
             status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
+        )
+
+    @app.exception_handler(OperationalError)
+    async def database_down(request: Request, exc: OperationalError) -> JSONResponse:
+        log.error("%s %s: database unavailable: %s", request.method, request.url.path, str(exc.orig).splitlines()[0])
+        return JSONResponse(
+            {"detail": "the database is unavailable; retry shortly", "message": "database unavailable"},
+            status_code=503,
+            headers={"Retry-After": "5"},
         )
 
     @app.exception_handler(BadCursor)

@@ -37,6 +37,12 @@ def get_session(request: Request) -> Iterator[Session]:
         yield session
 
 
+def get_read_session(request: Request) -> Iterator[Session]:
+    """A session for GET routes: autocommit on PostgreSQL (no BEGIN/ROLLBACK round trips)."""
+    with request.app.state.read_factory() as session:
+        yield session
+
+
 async def _principal(request: Request, credentials: HTTPAuthorizationCredentials | None) -> Principal:
     if credentials is None:
         raise HTTPException(
@@ -77,6 +83,7 @@ async def require_admin(
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
+ReadSessionDep = Annotated[Session, Depends(get_read_session)]
 ServiceDep = Annotated[AuditService, Depends(get_service)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 Reader = Annotated[Principal, Depends(require_read)]

@@ -40,7 +40,7 @@ async def findings(
         since=since,
     )
     size = limit or settings.api.page_size
-    factory = request.app.state.factory
+    factory = request.app.state.read_factory
 
     def page_json() -> bytes:
         # The hot path of dashboards: one thread hop for the query, pydantic's own JSON encoder.
