@@ -193,20 +193,23 @@ def collect(settings: Settings, /, out: Path, quiet: bool, **flags: Any) -> None
 @cli.command()
 @click.option("--output", "-o", "fmt", type=click.Choice(AUDIT_FORMATS), default="table", show_default=True)
 @click.option("--include-pass", is_flag=True, help="Also list checks that passed.")
-@click.option("--snapshot-out", type=click.Path(path_type=Path), help="Also save the demo inventory snapshot.")
+@click.option("--snapshot-out", type=click.Path(path_type=Path), help="Also save the main cluster's snapshot.")
 @click.pass_obj
 def demo(settings: Settings, /, fmt: str, include_pass: bool, snapshot_out: Path | None) -> None:
     """Audit the built-in demo environment (embedded moto + Kubernetes API emulator, no AWS needed)."""
     from auditor.demo.environment import DemoEnvironment
     from auditor.pipeline import run_audit
 
-    stderr.print("[bold]Starting the demo environment[/] (moto server + Kubernetes API emulator on 127.0.0.1)")
+    stderr.print("[bold]Starting the demo environment[/] (moto server + Kubernetes API emulators on 127.0.0.1)")
+    results: list[AuditResult] = []
     with DemoEnvironment(progress=progress_printer()) as env:
-        stderr.print(f"[bold]Auditing {env.target.name}[/] over HTTP, as a real cluster")
-        outcome = run_audit(env.target, settings, progress=progress_printer())
-    if snapshot_out is not None:
-        outcome.inventory.save(snapshot_out)
-    emit([outcome.result], fmt, include_pass=include_pass)
+        for target in env.targets:
+            stderr.print(f"[bold]Auditing cluster {target.name}[/] over HTTP, as a real cluster")
+            outcome = run_audit(target, settings, progress=progress_printer())
+            results.append(outcome.result)
+            if snapshot_out is not None and target.name == env.target.name:
+                outcome.inventory.save(snapshot_out)
+    emit(results, fmt, include_pass=include_pass)
 
 
 @cli.command()
