@@ -1,0 +1,189 @@
+"""Benchmark of a full audit (collect over HTTP + analyze) of a fleet of N load balancers.
+
+The fleet (bench/fleet.py) is seeded into an embedded moto server and a Kubernetes API emulator in
+this process; the audit runs in a child process (``run_audit``, the same entry point as the CLI) that
+reaches them over HTTP(S), so its wall time, calls and peak memory are the auditor's own. Printed:
+AWS calls by operation next to the lower bound computed from the fleet, the ratio, wall time and
+peak RSS of the auditing process.
+
+    python bench/audit_bench.py --lbs 1000
+    python bench/audit_bench.py --sizes 250,500,1000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import fleet as fleet_mod
+
+from auditor.demo.kubeapi import KubeApiServer
+
+if TYPE_CHECKING:
+    from auditor.demo.motoserver import MotoServer
+
+
+def peak_rss_kb() -> int:
+    """Peak resident memory of this process in KiB: VmHWM (Linux), else ru_maxrss.
+
+    ru_maxrss is not used first: after fork + exec Linux keeps the parent's high-water mark in it, so a
+    child started from this big seeding process would report the parent's size.
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+def child(kubeconfig: str) -> None:
+    """Run one audit and print its measurements as JSON (this is the process being measured)."""
+    import logging
+
+    logging.basicConfig(level=logging.WARNING)
+    from auditor.config import Settings, TargetConfig
+    from auditor.pipeline import analyze, collect
+
+    base_rss = peak_rss_kb()
+    target = TargetConfig(
+        name=fleet_mod.CLUSTER,
+        cluster_name=fleet_mod.CLUSTER,
+        kubeconfig=Path(kubeconfig),
+        context=fleet_mod.CLUSTER,
+        regions=[fleet_mod.REGION],
+    )
+    settings = Settings()
+    started = time.perf_counter()
+    inventory = collect(target, settings)
+    collected = time.perf_counter()
+    outcome = analyze(inventory, settings)
+    done = time.perf_counter()
+    result = outcome.result
+    print(
+        json.dumps(
+            {
+                "api_calls": inventory.api_calls,
+                "collect_s": collected - started,
+                "analyze_s": done - collected,
+                "wall_s": done - started,
+                "base_rss_kb": base_rss,
+                "peak_rss_kb": peak_rss_kb(),
+                "load_balancers": len(inventory.aws.load_balancers),
+                "kube_objects": sum(
+                    len(getattr(inventory.kubernetes, f) or [])
+                    for f in ("services", "ingresses", "endpoint_slices", "service_accounts", "controllers")
+                )
+                if inventory.kubernetes
+                else 0,
+                "findings": len(result.findings),
+                "failed": len(result.failed()),
+                "coverage": sorted({c.status.value for c in inventory.coverage}),
+                "status": result.status,
+            }
+        )
+    )
+
+
+def run_size(n: int, moto: MotoServer, workdir: Path) -> dict[str, Any]:
+    moto.reset()
+    fleet = fleet_mod.plan(n)
+    t0 = time.perf_counter()
+    made = fleet_mod.seed_aws(fleet)
+    with KubeApiServer(token="bench") as kube:
+        objects = fleet_mod.seed_kube(fleet, kube, made)
+        kubeconfig = kube.write_kubeconfig(workdir / f"kubeconfig-{n}", context=fleet_mod.CLUSTER)
+        seeded = time.perf_counter() - t0
+        proc = subprocess.run(
+            [sys.executable, __file__, "--child", str(kubeconfig)],
+            capture_output=True,
+            text=True,
+            env=dict(os.environ),
+            timeout=3600,
+            check=False,
+        )
+    if proc.returncode != 0:
+        raise SystemExit(f"audit of {n} load balancers failed:\n{proc.stderr}")
+    measured: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    measured.update(size=n, seed_s=seeded, seeded_kube_objects=objects, bound=fleet_mod.lower_bound(fleet))
+    return measured
+
+
+def print_detail(m: dict[str, Any]) -> None:
+    calls: dict[str, int] = m["api_calls"]
+    bound: dict[str, int] = m["bound"]
+    print(f"\n== {m['size']} load balancers (ALB/NLB/CLB 50/35/15), {m['kube_objects']} Kubernetes objects read")
+    print(f"{'operation':58} {'calls':>7} {'bound':>7}")
+    for op in sorted(set(calls) | set(bound)):
+        flag = "" if calls.get(op, 0) <= bound.get(op, 0) else "  +"
+        print(f"{op:58} {calls.get(op, 0):7d} {bound.get(op, 0):7d}{flag}")
+    total, low = sum(calls.values()), sum(bound.values())
+    print(f"{'total':58} {total:7d} {low:7d}   ratio {total / low:.3f}")
+    print(
+        f"audit wall {m['wall_s']:.1f}s (collect {m['collect_s']:.1f}s, analyze {m['analyze_s']:.2f}s); "
+        f"peak RSS {m['peak_rss_kb'] / 1024:.0f} MiB (after imports {m['base_rss_kb'] / 1024:.0f} MiB); "
+        f"{m['findings']} findings, {m['failed']} failed; coverage {','.join(m['coverage'])}; "
+        f"seeding {m['seed_s']:.1f}s"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--lbs", type=int, default=1000, help="fleet size (load balancers)")
+    parser.add_argument("--sizes", help="comma-separated fleet sizes: prints a growth table")
+    parser.add_argument("--child", metavar="KUBECONFIG", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(args.child)
+        return
+    import logging
+
+    from auditor.demo.motoserver import MotoServer, free_port  # not in the measured child: moto is heavy
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    sizes = [int(s) for s in args.sizes.split(",")] if args.sizes else [args.lbs]
+    port = free_port()
+    os.environ.update(
+        AWS_ENDPOINT_URL=f"http://127.0.0.1:{port}",
+        AWS_ACCESS_KEY_ID="bench",
+        AWS_SECRET_ACCESS_KEY="bench",
+        AWS_DEFAULT_REGION=fleet_mod.REGION,
+        AWS_MAX_ATTEMPTS="2",
+    )
+    for key in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
+        os.environ.pop(key, None)
+    results = []
+    with MotoServer(port=port) as moto, tempfile.TemporaryDirectory() as tmp:
+        for n in sizes:
+            m = run_size(n, moto, Path(tmp))
+            print_detail(m)
+            results.append(m)
+    if len(results) > 1:
+        first = results[0]
+        print(
+            f"\n{'LBs':>6} {'calls':>7} {'bound':>7} {'ratio':>6} {'wall s':>7} {'s/LB (ms)':>9} "
+            f"{'x size':>6} {'x time':>6} {'RSS MiB':>8}"
+        )
+        for m in results:
+            total, low = sum(m["api_calls"].values()), sum(m["bound"].values())
+            print(
+                f"{m['size']:6d} {total:7d} {low:7d} {total / low:6.3f} {m['wall_s']:7.1f} "
+                f"{1000 * m['wall_s'] / m['size']:9.1f} {m['size'] / first['size']:6.1f} "
+                f"{m['wall_s'] / first['wall_s']:6.1f} {m['peak_rss_kb'] / 1024:8.0f}"
+            )
+
+
+if __name__ == "__main__":
+    main()
