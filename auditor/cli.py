@@ -194,11 +194,32 @@ def collect(settings: Settings, /, out: Path, quiet: bool, **flags: Any) -> None
 @click.option("--output", "-o", "fmt", type=click.Choice(AUDIT_FORMATS), default="table", show_default=True)
 @click.option("--include-pass", is_flag=True, help="Also list checks that passed.")
 @click.option("--snapshot-out", type=click.Path(path_type=Path), help="Also save the main cluster's snapshot.")
+@click.option(
+    "--serve", "serve_api", is_flag=True, help="Run the audit service live on the demo (two runs of history)."
+)
+@click.option("--host", default="127.0.0.1", show_default=True, help="With --serve: address to listen on.")
+@click.option("--port", type=click.IntRange(1, 65535), default=8080, show_default=True, help="With --serve: port.")
 @click.pass_obj
-def demo(settings: Settings, /, fmt: str, include_pass: bool, snapshot_out: Path | None) -> None:
+def demo(
+    settings: Settings,
+    /,
+    fmt: str,
+    include_pass: bool,
+    snapshot_out: Path | None,
+    serve_api: bool,
+    host: str,
+    port: int,
+) -> None:
     """Audit the built-in demo environment (embedded moto + Kubernetes API emulator, no AWS needed)."""
     from auditor.demo.environment import DemoEnvironment
     from auditor.pipeline import run_audit
+
+    if serve_api:
+        from auditor.demo.serve import serve_demo
+
+        stderr.print("[bold]Starting the demo environment and the audit service[/]")
+        serve_demo(settings, host=host, port=port, progress=progress_printer(), announce=click.echo)
+        return
 
     stderr.print("[bold]Starting the demo environment[/] (moto server + Kubernetes API emulators on 127.0.0.1)")
     results: list[AuditResult] = []
