@@ -1665,6 +1665,9 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "kube-apiserver-emulator"
     timeout = 60
+    # Keep-alive responses are written in two sends (headers, body): with Nagle on, the client's
+    # delayed ACK stalls every response ~40 ms. A real API server sets TCP_NODELAY too.
+    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: Any) -> None:
         logger.debug("%s - %s", self.address_string(), format % args)
