@@ -9,12 +9,14 @@ from pathlib import Path
 from typing import Any
 
 import fastapi_offline
+import psycopg
 from fastapi import FastAPI, Request, status
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
+from psycopg_pool import PoolTimeout
 from sqlalchemy.exc import OperationalError
 
 from auditor import __version__
@@ -25,7 +27,15 @@ from auditor.config import Settings, get_settings
 from auditor.errors import AuditorError, ConfigError, Conflict, NotFound, StoreError
 from auditor.scheduler import AuditScheduler
 from auditor.service import AuditService
-from auditor.store.db import check_ready, make_engine, read_session_factory, redact, session_factory, upgrade
+from auditor.store.db import (
+    async_read_pool,
+    check_ready,
+    make_engine,
+    read_session_factory,
+    redact,
+    session_factory,
+    upgrade,
+)
 from auditor.store.queries import BadCursor
 
 log = logging.getLogger(__name__)
@@ -69,6 +79,9 @@ def create_app(
         app.state.engine = engine
         app.state.factory = factory
         app.state.read_factory = read_session_factory(engine)
+        app.state.read_pool = read_pool = async_read_pool(engine)
+        if read_pool is not None:
+            await read_pool.open(wait=False)  # connects in the background: a database that is down is a 503
         app.state.service = service
         app.state.verifier = TokenVerifier(factory, settings.api.token_cache_seconds)
         app.state.registry = make_registry(factory)
@@ -82,6 +95,8 @@ def create_app(
             if scheduler is not None:
                 scheduler.shutdown()
             service.shutdown()
+            if read_pool is not None:
+                await read_pool.close()
             engine.dispose()
 
     app = FastAPI(
@@ -94,6 +109,7 @@ def create_app(
     )
     app.state.settings = settings
     app.state.scheduler = None
+    app.state.read_pool = None
     _install_docs(app)
     _install_error_handlers(app)
     for module in (health, findings, load_balancers, runs, reports, targets, suppressions, summary):
@@ -154,8 +170,11 @@ def _install_error_handlers(app: FastAPI) -> None:
         )
 
     @app.exception_handler(OperationalError)
-    async def database_down(request: Request, exc: OperationalError) -> JSONResponse:
-        log.error("%s %s: database unavailable: %s", request.method, request.url.path, str(exc.orig).splitlines()[0])
+    @app.exception_handler(psycopg.OperationalError)
+    @app.exception_handler(PoolTimeout)
+    async def database_down(request: Request, exc: Exception) -> JSONResponse:
+        reason = exc.orig if isinstance(exc, OperationalError) else exc
+        log.error("%s %s: database unavailable: %s", request.method, request.url.path, str(reason).splitlines()[0])
         return JSONResponse(
             {"detail": "the database is unavailable; retry shortly", "message": "database unavailable"},
             status_code=503,

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic_core import to_json
 
 from auditor.config import TargetConfig
 from auditor.findings import Severity
@@ -46,35 +47,29 @@ class FindingOut(BaseModel):
     def from_row(cls, row: dict[str, Any]) -> dict[str, Any]:
         """The row of a findings query as this schema's fields (a dict: FastAPI validates it once)."""
         state = row["state"]
-        data = {k: row[k] for k in _FINDING_FIELDS}
-        data["status"] = "suppressed" if row["suppressed"] and state != "resolved" else state
-        data["kubernetes"] = (
-            {"kind": row["kube_kind"], "namespace": row["namespace"], "name": row["kube_name"]}
-            if row["kube_kind"]
-            else None
-        )
-        return data
-
-
-_FINDING_FIELDS = [
-    "id",
-    "fingerprint",
-    "cluster",
-    "rule_id",
-    "title",
-    "severity",
-    "message",
-    "resource_arn",
-    "resource_name",
-    "account",
-    "region",
-    "remediation",
-    "monthly_cost_usd",
-    "first_seen",
-    "last_seen",
-    "resolved_at",
-    "reopened",
-]
+        kind = row["kube_kind"]
+        # In the order of this model's fields, which finding_page_json relies on.
+        return {
+            "id": row["id"],
+            "fingerprint": row["fingerprint"],
+            "cluster": row["cluster"],
+            "rule_id": row["rule_id"],
+            "title": row["title"],
+            "severity": row["severity"],
+            "status": "suppressed" if row["suppressed"] and state != "resolved" else state,
+            "message": row["message"],
+            "resource_arn": row["resource_arn"],
+            "resource_name": row["resource_name"],
+            "account": row["account"],
+            "region": row["region"],
+            "kubernetes": {"kind": kind, "namespace": row["namespace"], "name": row["kube_name"]} if kind else None,
+            "remediation": row["remediation"],
+            "monthly_cost_usd": row["monthly_cost_usd"],
+            "first_seen": row["first_seen"],
+            "last_seen": row["last_seen"],
+            "resolved_at": row["resolved_at"],
+            "reopened": row["reopened"],
+        }
 
 
 class FindingPage(BaseModel):
@@ -82,6 +77,19 @@ class FindingPage(BaseModel):
     limit: int
     next_cursor: str | None = Field(description="pass as ?cursor= for the next page; null on the last page")
     total: int | None = Field(default=None, description="only with ?with_total=true")
+
+
+def finding_page_json(rows: list[dict[str, Any]], limit: int, next_cursor: str | None, total: int | None) -> bytes:
+    """A FindingPage as JSON straight from query rows: the bytes ``FindingPage(...).model_dump_json()`` gives
+    (same keys in the same order, pydantic's encoder for datetimes and floats), without building and
+    validating 50 models per request — the rows come from our own typed columns."""
+    page = {
+        "items": [FindingOut.from_row(r) for r in rows],
+        "limit": limit,
+        "next_cursor": next_cursor,
+        "total": total,
+    }
+    return to_json(page, inf_nan_mode="null")
 
 
 class ObservationOut(BaseModel):

@@ -9,9 +9,10 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import AwareDatetime
 
 from auditor.api.deps import Reader, SessionDep, SettingsDep
-from auditor.api.schemas import FindingDetail, FindingOut, FindingPage, FindingStatus
+from auditor.api.schemas import FindingDetail, FindingOut, FindingPage, FindingStatus, finding_page_json
 from auditor.findings import Severity
-from auditor.store.queries import FindingFilter, get_finding, list_findings
+from auditor.store.queries import FindingFilter, get_finding, list_findings, list_findings_pg
+from auditor.store.queries import FindingPage as StorePage
 
 router = APIRouter(prefix="/api/v1/findings", tags=["findings"])
 
@@ -40,23 +41,21 @@ async def findings(
         since=since,
     )
     size = limit or settings.api.page_size
-    factory = request.app.state.read_factory
+    pool = request.app.state.read_pool
+    if pool is not None:
+        # PostgreSQL, the hot path of dashboards: async psycopg on the event loop, no thread hand-off.
+        async with pool.connection() as conn:
+            page = await list_findings_pg(conn, flt, limit=size, cursor=cursor, with_total=with_total)
+    else:
+        factory = request.app.state.read_factory
 
-    def page_json() -> bytes:
-        # The hot path of dashboards: one thread hop for the query, pydantic's own JSON encoder.
-        with factory() as session:
-            page = list_findings(session, flt, limit=size, cursor=cursor, with_total=with_total)
-        body = FindingPage.model_validate(
-            {
-                "items": [FindingOut.from_row(r) for r in page.items],
-                "limit": size,
-                "next_cursor": page.next_cursor,
-                "total": page.total,
-            }
-        )
-        return body.model_dump_json().encode()
+        def read() -> StorePage:
+            with factory() as session:
+                return list_findings(session, flt, limit=size, cursor=cursor, with_total=with_total)
 
-    return Response(await run_in_threadpool(page_json), media_type="application/json")
+        page = await run_in_threadpool(read)
+    body = finding_page_json(page.items, size, page.next_cursor, page.total)
+    return Response(body, media_type="application/json")
 
 
 @router.get("/{finding_id}", response_model=FindingDetail, summary="One finding and its history across runs")
