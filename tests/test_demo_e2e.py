@@ -12,6 +12,7 @@ import subprocess
 import sys
 from collections import defaultdict
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -222,6 +223,59 @@ def test_single_target_flags_in_a_separate_process(demo: DemoEnvironment, audit:
     assert "Auditing demo" in proc.stderr
     mine = {(f["fingerprint"], f["status"]) for f in doc["findings"]}
     assert mine == {(f["fingerprint"], f["status"]) for f in audit["targets"]["demo"]["findings"]}
+
+
+def test_full_audit_as_a_user_holding_only_the_shipped_policy(demo: DemoEnvironment, audit: dict[str, Any]) -> None:
+    """iam/auditor-readonly.json is enough: with moto's IAM enforcement on, a full audit of every demo
+    cluster by a user holding only that policy completes with no AccessDenied and the same verdicts."""
+    import boto3
+
+    policy = (Path(__file__).resolve().parents[1] / "iam/auditor-readonly.json").read_text(encoding="utf-8")
+    iam = boto3.client("iam")
+    iam.create_user(UserName="auditor-e2e")
+    iam.put_user_policy(UserName="auditor-e2e", PolicyName="auditor-readonly", PolicyDocument=policy)
+    key = iam.create_access_key(UserName="auditor-e2e")["AccessKey"]
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": key["AccessKeyId"], "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"]}
+    demo.moto.set_iam_enforcement(True)
+    try:
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "auditor.cli",
+                "audit",
+                "--config",
+                str(demo.config_file),
+                "-o",
+                "json",
+                "--include-pass",
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=180,
+            check=False,
+        )
+        # enforcement is really on: the same user may not do what the policy does not grant
+        denied = subprocess.run(
+            [sys.executable, "-c", "import boto3; boto3.client('iam').create_user(UserName='x')"],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+            check=False,
+        )
+    finally:
+        demo.moto.set_iam_enforcement(False)
+    assert proc.returncode == 0, proc.stderr
+    assert denied.returncode != 0 and "AccessDenied" in denied.stderr
+    doc = json.loads(proc.stdout)
+    for target in doc["targets"]:
+        assert {c["status"] for c in target["coverage"]} == {"ok"}, [
+            c for c in target["coverage"] if c["status"] != "ok"
+        ]
+        expected = {(f["fingerprint"], f["status"]) for f in audit["targets"][target["target"]]["findings"]}
+        assert {(f["fingerprint"], f["status"]) for f in target["findings"]} == expected
 
 
 def test_evolve_fixes_one_finding_and_introduces_one(demo: DemoEnvironment) -> None:
