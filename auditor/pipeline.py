@@ -58,8 +58,7 @@ def collect(target: TargetConfig, settings: Settings, *, progress: ProgressFn = 
 
     attempted = [c for c in coverage if c.status != CoverageStatus.SKIPPED]
     if attempted and all(c.status == CoverageStatus.ERROR for c in attempted):
-        reasons = sorted({f"{c.collector}: {c.message or c.error_code}" for c in attempted})
-        raise TargetUnreachable(f"target {target.name!r} could not be read at all — " + "; ".join(reasons[:3]))
+        raise TargetUnreachable(f"target {target.name!r} could not be read at all — " + _reasons(attempted))
 
     accounts = sorted({c.account for c in coverage if c.account})
     regions = target.regions or [settings.aws.default_region]
@@ -77,6 +76,14 @@ def collect(target: TargetConfig, settings: Settings, *, progress: ProgressFn = 
         coverage=coverage,
         api_calls=counter.snapshot(),
     )
+
+
+def _reasons(failed: list[Coverage]) -> str:
+    """One clause per distinct failure, naming the collectors it hit (not the same sentence seven times)."""
+    by_message: dict[str, list[str]] = {}
+    for cov in failed:
+        by_message.setdefault(cov.message or cov.error_code or "failed", []).append(cov.collector)
+    return "; ".join(f"{', '.join(sorted(set(names)))}: {msg}" for msg, names in sorted(by_message.items()))
 
 
 def analyze(inventory: Inventory, settings: Settings, *, started_at: datetime | None = None) -> AuditOutcome:

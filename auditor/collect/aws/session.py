@@ -17,7 +17,7 @@ from typing import Any
 import boto3
 import botocore.session
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 from auditor import __version__
 from auditor.config import AccountConfig, AwsSettings
@@ -171,6 +171,14 @@ def open_account(
             ident = sts.get_caller_identity()
     except ClientError as exc:
         raise translate_client_error(exc, "sts", "AssumeRole" if account.role_arn else "GetCallerIdentity") from exc
+    except NoCredentialsError as exc:
+        raise PermissionDenied(
+            "no AWS credentials found (set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, "
+            "or run where an IAM role is available)",
+            service="sts",
+            operation="GetCallerIdentity",
+            code="NoCredentials",
+        ) from exc
     except BotoCoreError as exc:
         raise TargetUnreachable(f"AWS is not reachable in {region}: {exc}") from exc
     counted.account_id = ident["Account"]
