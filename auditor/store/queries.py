@@ -254,21 +254,24 @@ def list_findings(
 # The same statements as SQL text for psycopg's async connections (the API's PostgreSQL read path):
 # compiled once per shape; psycopg prepares each on the server after its first uses.
 _PG_DIALECT = postgresql_psycopg.dialect()  # type: ignore[no-untyped-call]
-_PG_SQL: dict[tuple[Any, ...], str] = {}
+_PG_SQL: dict[tuple[Any, ...], tuple[str, dict[str, Any]]] = {}
 
 
-def _pg_sql(kind: str, flt: FindingFilter, paged: bool, target_count: int) -> str:
+def _pg_sql(kind: str, flt: FindingFilter, paged: bool, target_count: int) -> tuple[str, dict[str, Any]]:
+    """The SQL text of a statement for psycopg, and the values of its constant parameters."""
     key = (kind, *_shape(flt, target_count), paged)
-    sql = _PG_SQL.get(key)
-    if sql is None:
+    compiled = _PG_SQL.get(key)
+    if compiled is None:
         if kind == "list":
             stmt = _list_statement(flt, paged, target_count)
         elif kind == "count":
             stmt = _count_statement(flt, target_count)
         else:
             stmt = _TARGET_IDS
-        sql = _PG_SQL[key] = str(stmt.compile(dialect=_PG_DIALECT))
-    return sql
+        sql = stmt.compile(dialect=_PG_DIALECT)
+        constants = {sql.bind_names[bind]: bind.effective_value for bind in sql.binds.values() if not bind.required}
+        compiled = _PG_SQL[key] = (str(sql), constants)
+    return compiled
 
 
 async def list_findings_pg(
@@ -284,7 +287,8 @@ async def list_findings_pg(
     after = parse_cursor(cursor) if cursor else None
     target_ids: list[int] = []
     if flt.cluster is not None:
-        cur = await conn.execute(_pg_sql("targets", flt, False, 0), {"cluster": flt.cluster}, prepare=True)
+        sql, constants = _pg_sql("targets", flt, False, 0)
+        cur = await conn.execute(sql, {**constants, "cluster": flt.cluster}, prepare=True)
         target_ids = [r[0] for r in await cur.fetchall()]
         if not target_ids:
             return FindingPage(items=[], next_cursor=None, total=0 if with_total else None)
@@ -292,12 +296,14 @@ async def list_findings_pg(
     params["limit"] = limit + 1
     if after is not None:
         params["after_rank"], params["after_id"] = after
-    cur = await conn.execute(_pg_sql("list", flt, after is not None, len(target_ids)), params, prepare=True)
+    sql, constants = _pg_sql("list", flt, after is not None, len(target_ids))
+    cur = await conn.execute(sql, {**constants, **params}, prepare=True)
     keys = [c.name for c in cur.description or ()]
     rows = await cur.fetchall()
     total = None
     if with_total:
-        cur = await conn.execute(_pg_sql("count", flt, False, len(target_ids)), params, prepare=True)
+        sql, constants = _pg_sql("count", flt, False, len(target_ids))
+        cur = await conn.execute(sql, {**constants, **params}, prepare=True)
         row = await cur.fetchone()
         total = int(row[0]) if row else 0
     return _page(keys, rows, limit, total)

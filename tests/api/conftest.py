@@ -1,4 +1,4 @@
-"""API fixtures: the real app over a SQLite file, with read and admin tokens and two runs of history."""
+"""API fixtures: the real app over SQLite and over PostgreSQL, with read and admin tokens and two runs of history."""
 
 from __future__ import annotations
 
@@ -8,14 +8,17 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import text
 
 from auditor.api.app import create_app
 from auditor.config import Settings, TargetConfig
 from auditor.findings import Severity, Status
 from auditor.store import runs as store_runs
 from auditor.store.db import make_engine, session_factory, transaction, upgrade
+from auditor.store.models import Base
 from auditor.store.targets import sync_targets
 from auditor.store.tokens import create_token
+from tests.store.pg import fresh_postgres_database
 from tests.store.results import ARN2, finding, lb, result
 
 
@@ -58,9 +61,35 @@ def seed(url: str) -> None:
     engine.dispose()
 
 
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    with fresh_postgres_database() as url:
+        yield url
+
+
+def _empty_postgres(url: str) -> None:
+    engine = make_engine(url)
+    upgrade(engine)
+    with engine.begin() as conn:  # the database is shared by the session: start each test empty
+        tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
+        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Every API test runs on both backends: SQLite (sync reads in a thread) and PostgreSQL (the async
+    psycopg read path of the findings list)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/api.db"
+    url: str = request.getfixturevalue("postgres_url")
+    _empty_postgres(url)
+    return url
+
+
 @pytest.fixture
-def api(tmp_path: Path) -> Iterator[Api]:
-    url = f"sqlite:///{tmp_path}/api.db"
+def api(database_url: str) -> Iterator[Api]:
+    url = database_url
     seed(url)
     engine = make_engine(url)
     with transaction(session_factory(engine)) as s:
