@@ -88,6 +88,7 @@ class _Correlator:
         self.g = ExposureGraph(inventory=inv, cluster_name=cluster)
         self.hostname_owner: dict[str, Owner] = {}
         self.service_exposures: dict[tuple[str, str], ServiceExposure] = {}
+        self.group_of_member: dict[tuple[str | None, str], IngressGroup] = {}  # (ns, name) -> its (first) group
 
     # ---------------------------------------------------------------- Kubernetes side
 
@@ -130,6 +131,7 @@ class _Correlator:
             group.members.sort(key=lambda i: (group.settings_of(i).group_order, i.namespace or "", i.name))
             owner = self._group_owner(group)
             for ing in group.members:
+                self.group_of_member.setdefault((ing.namespace, ing.name), group)
                 for st in ing.status_ingress:
                     if st.hostname:
                         self.hostname_owner[st.hostname.lower()] = owner
@@ -261,10 +263,10 @@ class _Correlator:
         stack = node.stack or "?"
         if TAG_INGRESS_STACK in tags and "/" in stack:
             ns, _, name = stack.partition("/")
-            for group in self.g.groups.values():
-                if any(m.namespace == ns and m.name == name for m in group.members):
-                    node.orphan = "superseded"
-                    return f"Ingress {stack} moved to IngressGroup {group.name!r}; this ALB was left behind"
+            group = self.group_of_member.get((ns, name))
+            if group is not None:
+                node.orphan = "superseded"
+                return f"Ingress {stack} moved to IngressGroup {group.name!r}; this ALB was left behind"
             return f"Ingress {stack} no longer exists"
         if TAG_INGRESS_STACK in tags:
             return f"IngressGroup {stack!r} has no Ingresses left"
@@ -344,10 +346,9 @@ def _ingress_backends(ing: Ingress) -> list[IngressBackend]:
 
 def target_group_backend(graph: ExposureGraph, tg: TargetGroup) -> BackendRef | None:
     """The Service port behind a target group: TargetGroupBinding first, then the controller's tags."""
-    kube = graph.inventory.kubernetes
-    for tgb in (kube.target_group_bindings or []) if kube else []:
-        if tgb.target_group_arn == tg.arn:
-            return BackendRef(tgb.namespace or "", tgb.service_name, str(tgb.service_port or ""))
+    tgb = graph.target_group_binding(tg.arn)
+    if tgb is not None:
+        return BackendRef(tgb.namespace or "", tgb.service_name, str(tgb.service_port or ""))
     tags = tg.tags or {}
     if TAG_SERVICE_RESOURCE in tags:
         ns_svc, _, port = tags[TAG_SERVICE_RESOURCE].rpartition(":")
@@ -357,11 +358,25 @@ def target_group_backend(graph: ExposureGraph, tg: TargetGroup) -> BackendRef | 
         # "<ns>/<ingress>-<service>:<port>": find which Ingress of the stack the prefix names.
         ns_rest, _, port = tags[TAG_INGRESS_RESOURCE].rpartition(":")
         ns, _, rest = ns_rest.partition("/")
-        for group in graph.groups.values():
-            for ing in group.members:
-                if ing.namespace == ns and rest.startswith(ing.name + "-"):
-                    return BackendRef(ns, rest[len(ing.name) + 1 :], port)
+        name = _resource_ingress(graph, ns, rest)
+        if name is not None:
+            return BackendRef(ns, rest[len(name) + 1 :], port)
     return None
+
+
+def _resource_ingress(graph: ExposureGraph, namespace: str, rest: str) -> str | None:
+    """The ALB Ingress of ``namespace`` whose name followed by "-" starts ``rest``; the first in group order
+    when several do (``web`` and ``web-api`` both prefix ``web-api-svc``). Only the text before each "-" can be
+    such a name, so those prefixes are looked up instead of walking every Ingress."""
+    best: tuple[int, str] | None = None
+    dash = rest.find("-")
+    while dash != -1:
+        name = rest[:dash]
+        rank = graph.alb_ingress_rank(namespace, name)
+        if rank is not None and (best is None or rank < best[0]):
+            best = (rank, name)
+        dash = rest.find("-", dash + 1)
+    return best[1] if best is not None else None
 
 
 def correlate(inv: Inventory) -> ExposureGraph:

@@ -1,12 +1,15 @@
 """ExposureGraph: every load balancer with its Kubernetes owner, every Kubernetes exposure with its AWS reality.
 
 Built by ``auditor.correlate.build.correlate`` from an Inventory; read by rules, cost and output.
-All of it is plain data: no I/O, no clients.
+All of it is plain data: no I/O, no clients. The graph is read-only once ``correlate`` returns it: the
+look-up indexes rules use (sorted groups, service accounts, roles, coverage, target group bindings)
+are built on first use and kept, so every rule can ask per item at dictionary cost.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Literal
 
 from auditor.correlate.annotations import AnnotationProblem, IngressSettings, ServiceSettings
@@ -25,6 +28,7 @@ from auditor.inventory.models import (
     Service,
     ServiceAccount,
     TargetGroup,
+    TargetGroupBinding,
     WebAcl,
 )
 
@@ -56,8 +60,9 @@ class IngressGroup:
     settings: dict[str, IngressSettings] = field(default_factory=dict)  # "ns/name" -> settings
     load_balancers: list[LbNode] = field(default_factory=list)
 
-    @property
+    @cached_property
     def ref(self) -> KubeRef:
+        # cached: read only once the correlator has sorted the members (KubeRef is frozen, so shared safely)
         if self.explicit:
             return KubeRef(kind="IngressGroup", name=self.name)
         first = self.members[0]
@@ -95,7 +100,7 @@ class Owner:
     group: IngressGroup | None = None
     service: Service | None = None
 
-    @property
+    @cached_property
     def ref(self) -> KubeRef:
         return KubeRef(kind=self.kind, namespace=self.namespace, name=self.name)
 
@@ -136,7 +141,7 @@ class ServiceExposure:
     settings: ServiceSettings
     load_balancers: list[LbNode] = field(default_factory=list)
 
-    @property
+    @cached_property
     def ref(self) -> KubeRef:
         return KubeRef(kind="Service", namespace=self.service.namespace, name=self.service.name)
 
@@ -197,26 +202,38 @@ class ExposureGraph:
 
     def collected(self, collector: str, node: LbNode | None = None) -> bool:
         """Whether a collector's data is complete (for a load balancer's account/region if given)."""
-        if node is None:
-            return self.inventory.collected(collector)
-        return self.inventory.collected(collector, account=node.lb.account, region=node.lb.region)
+        key = (collector, node.lb.account, node.lb.region) if node is not None else (collector, None, None)
+        known = self._coverage_answers.get(key)
+        if known is None:
+            # rules ask per load balancer; the coverage list is scanned once per collector/account/region
+            known = self._coverage_answers[key] = self.inventory.collected(collector, account=key[1], region=key[2])
+        return known
+
+    @cached_property
+    def _coverage_answers(self) -> dict[tuple[str, str | None, str | None], bool]:
+        return {}
 
     # ------------------------------------------------------------------ identity
 
     def service_account(self, namespace: str, name: str) -> ServiceAccount | None:
-        kube = self.inventory.kubernetes
-        if kube is None:
-            return None
-        for sa in kube.service_accounts:
-            if sa.namespace == namespace and sa.name == name:
-                return sa
-        return None
+        return self._service_accounts.get((namespace, name))
+
+    @cached_property
+    def _service_accounts(self) -> dict[tuple[str | None, str], ServiceAccount]:
+        found: dict[tuple[str | None, str], ServiceAccount] = {}
+        for sa in self.inventory.kubernetes.service_accounts if self.inventory.kubernetes else []:
+            found.setdefault((sa.namespace, sa.name), sa)  # the first one listed, as a scan would find
+        return found
 
     def iam_role(self, arn: str) -> IamRole | None:
+        return self._iam_roles.get(arn)
+
+    @cached_property
+    def _iam_roles(self) -> dict[str, IamRole]:
+        found: dict[str, IamRole] = {}
         for role in self.inventory.aws.iam_roles:
-            if role.arn == arn:
-                return role
-        return None
+            found.setdefault(role.arn, role)
+        return found
 
     def oidc_provider_for(self, issuer: str) -> OidcProvider | None:
         host = issuer.removeprefix("https://").rstrip("/")
@@ -225,6 +242,33 @@ class ExposureGraph:
                 return provider
         return None
 
-    @property
+    @cached_property
     def ingress_groups(self) -> list[IngressGroup]:
+        """Every IngressGroup sorted by name (sorted once; callers must not modify the list)."""
         return [self.groups[k] for k in sorted(self.groups)]
+
+    # ------------------------------------------------------------------ target groups
+
+    def target_group_binding(self, target_group_arn: str) -> TargetGroupBinding | None:
+        """The (first listed) TargetGroupBinding of a target group, if any."""
+        return self._bindings_by_target_group.get(target_group_arn)
+
+    @cached_property
+    def _bindings_by_target_group(self) -> dict[str, TargetGroupBinding]:
+        kube = self.inventory.kubernetes
+        found: dict[str, TargetGroupBinding] = {}
+        for tgb in (kube.target_group_bindings or []) if kube else []:
+            found.setdefault(tgb.target_group_arn, tgb)
+        return found
+
+    def alb_ingress_rank(self, namespace: str | None, name: str) -> int | None:
+        """Position of an ALB Ingress among all group members (groups in correlation order); None if absent."""
+        return self._alb_ingress_ranks.get((namespace, name))
+
+    @cached_property
+    def _alb_ingress_ranks(self) -> dict[tuple[str | None, str], int]:
+        ranks: dict[tuple[str | None, str], int] = {}
+        for group in self.groups.values():
+            for ing in group.members:
+                ranks.setdefault((ing.namespace, ing.name), len(ranks))
+        return ranks
