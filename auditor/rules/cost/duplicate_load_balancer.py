@@ -84,7 +84,7 @@ def evaluate(graph: ExposureGraph, settings: RuleSettings) -> Iterator[Finding]:
         yield kubernetes_unknown(META, graph, "which backends are exposed twice")
         return
     complete = lb_collected(graph)
-    for ref in sorted(graph.backends):
+    for ref in sorted(graph.backends, key=lambda r: (r.namespace, r.service, r.port)):  # BackendRef order
         paths = graph.backends[ref]
         nodes: list[LbNode] = []
         for p in paths:

@@ -58,14 +58,18 @@ def http_ports(exp: ServiceExposure) -> list[ServicePort]:
     return found
 
 
-def _shared_albs(graph: ExposureGraph, scheme: str) -> list[tuple[IngressGroup, LbNode]]:
-    """Ingress ALBs of this cluster with the given scheme: explicit groups first (they can be joined by name)."""
-    found = []
+def _shared_albs(graph: ExposureGraph) -> dict[str, list[tuple[IngressGroup, LbNode]]]:
+    """Ingress ALBs of this cluster per scheme: explicit groups first (they can be joined by name), then by name.
+
+    Computed once per evaluation: every Service of a scheme is offered the same ALBs."""
+    found: dict[str, list[tuple[IngressGroup, LbNode]]] = {}
     for group in graph.ingress_groups:
         for node in group.load_balancers:
-            if node.orphan is None and node.lb.type == "application" and node.lb.scheme == scheme:
-                found.append((group, node))
-    return sorted(found, key=lambda gn: (not gn[0].explicit, gn[0].name))
+            if node.orphan is None and node.lb.type == "application":
+                found.setdefault(node.lb.scheme, []).append((group, node))
+    for albs in found.values():
+        albs.sort(key=lambda gn: (not gn[0].explicit, gn[0].name))
+    return found
 
 
 def _snippet(exp: ServiceExposure, port: ServicePort, group: IngressGroup, scheme: str, taken: set[str]) -> str:
@@ -129,6 +133,10 @@ def evaluate(graph: ExposureGraph, settings: RuleSettings) -> Iterator[Finding]:
         yield kubernetes_unknown(META, graph, "which Services could share the Ingress ALB")
         return
     complete = lb_collected(graph)
+    shared_by_scheme = _shared_albs(graph)
+    # the schemes of the cluster's current Ingress ALBs (of any type), named when none has the Service's scheme
+    ingress_schemes = sorted({n.lb.scheme for g in graph.ingress_groups for n in g.load_balancers if n.orphan is None})
+    taken = set(graph.groups)
     for exp in graph.services:
         svc = exp.service
         label = f"Service {svc.namespace}/{svc.name}"
@@ -152,9 +160,9 @@ def evaluate(graph: ExposureGraph, settings: RuleSettings) -> Iterator[Finding]:
             message = f"{label} serves no HTTP ports; it needs a load balancer of its own."
             yield META.finding(Status.PASS, message, **fields)
             continue
-        shared = _shared_albs(graph, node.lb.scheme)
+        shared = shared_by_scheme.get(node.lb.scheme, [])
         if not shared:
-            others = sorted({n.lb.scheme for g in graph.ingress_groups for n in g.load_balancers if n.orphan is None})
+            others = ingress_schemes
             evidence["shared_alb"] = None
             note = (
                 f"the cluster's Ingress ALBs are {', '.join(others)}, not {node.lb.scheme}"
@@ -177,7 +185,7 @@ def evaluate(graph: ExposureGraph, settings: RuleSettings) -> Iterator[Finding]:
             Status.FAIL,
             f"{label} serves HTTP on its own load balancer {node.lb.name}; it could share ALB {alb.lb.name} "
             f"({group.ref}){saving}.",
-            remediation=_snippet(exp, ports[0], group, node.lb.scheme, set(graph.groups)),
+            remediation=_snippet(exp, ports[0], group, node.lb.scheme, taken),
             monthly_cost_usd=cost,
             **fields,
         )

@@ -78,28 +78,67 @@ class _Unit:
 
 @dataclass
 class _Bin:
+    """Units packed onto one ALB, with their combined ports, redirects, rules, certificates and target groups
+    kept as units join, so checking one more unit costs the size of that unit, not of the whole bin."""
+
     units: list[_Unit] = field(default_factory=list)
+    ports: dict[int, str] = field(default_factory=dict)
+    ssl_redirects: set[int] = field(default_factory=set)
+    rules: int = 0
+    certificates: set[str] = field(default_factory=set)
+    backends: set[str] = field(default_factory=set)
+
+    @classmethod
+    def of(cls, unit: _Unit) -> _Bin:
+        packed = cls()
+        packed.add(unit)
+        return packed
+
+    def add(self, unit: _Unit) -> None:
+        self.units.append(unit)
+        for port, proto in unit.ports.items():
+            self.ports.setdefault(port, proto)
+        self.ssl_redirects |= unit.ssl_redirects
+        self.rules += unit.rules
+        self.certificates |= unit.certificates
+        self.backends |= unit.backends
 
     @property
     def seed_explicit(self) -> _Unit | None:
         return self.units[0] if self.units and self.units[0].group.explicit else None
 
     def fits(self, unit: _Unit) -> bool:
-        ports: dict[int, str] = {}
-        for u in [*self.units, unit]:
-            for port, proto in u.ports.items():
-                if ports.setdefault(port, proto) != proto:
-                    return False  # the same port as HTTP in one Ingress and HTTPS in another
-        redirects = set().union(*(u.ssl_redirects for u in self.units), unit.ssl_redirects)
-        rules = sum(u.rules for u in self.units) + unit.rules
-        certs = set().union(*(u.certificates for u in self.units), unit.certificates)
-        backends = set().union(*(u.backends for u in self.units), unit.backends)
+        # A bin's own units never disagree on a port (each joined only when it fitted), so only the newcomer's
+        # ports can clash: the same port as HTTP in one Ingress and HTTPS in another.
+        if any(self.ports.get(port, proto) != proto for port, proto in unit.ports.items()):
+            return False
         return (
-            len(redirects) <= 1
-            and rules <= MAX_RULES
-            and len(certs) <= MAX_CERTIFICATES
-            and len(backends) <= MAX_TARGET_GROUPS
+            len(self.ssl_redirects | unit.ssl_redirects) <= 1
+            and self.rules + unit.rules <= MAX_RULES
+            and len(self.certificates) + len(unit.certificates - self.certificates) <= MAX_CERTIFICATES
+            and len(self.backends) + len(unit.backends - self.backends) <= MAX_TARGET_GROUPS
         )
+
+
+def _pack(units: list[_Unit]) -> list[_Bin]:
+    """First fit, in group-name order: explicit groups seed a bin each, every other unit joins the first bin
+    it fits in, else starts one. Bins at the rule limit are set aside for units that bring rules (they
+    cannot fit there), which keeps packing a large cluster close to linear."""
+    bins = [_Bin.of(u) for u in units if u.group.explicit]
+    open_bins = [b for b in bins if b.rules < MAX_RULES]  # creation order, like bins
+    for unit in (u for u in units if not u.group.explicit):
+        pool = open_bins if unit.rules > 0 else bins
+        target = next((b for b in pool if b.fits(unit)), None)
+        if target is None:
+            target = _Bin.of(unit)
+            bins.append(target)
+            if target.rules < MAX_RULES:
+                open_bins.append(target)
+        else:
+            target.add(unit)
+            if target.rules >= MAX_RULES:
+                open_bins.remove(target)
+    return bins
 
 
 def _unit(group: IngressGroup, node: LbNode) -> _Unit | None:
@@ -197,14 +236,7 @@ def evaluate(graph: ExposureGraph, settings: RuleSettings) -> Iterator[Finding]:
             buckets[unit.key].append(unit)
     taken = set(graph.groups)
     for units in buckets.values():
-        bins = [_Bin([u]) for u in units if u.group.explicit]
-        for unit in (u for u in units if not u.group.explicit):
-            target = next((b for b in bins if b.fits(unit)), None)
-            if target is None:
-                bins.append(_Bin([unit]))
-            else:
-                target.units.append(unit)
-        for candidate in bins:
+        for candidate in _pack(units):
             if len(candidate.units) >= 2:
                 yield _candidate_finding(graph, candidate, taken)
             elif not candidate.units[0].group.explicit:
