@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from functools import lru_cache
 
-from auditor.cost.prices import HOURS_PER_MONTH, PriceBook
+from auditor.cost.prices import HOURS_PER_MONTH, LbPrice, PriceBook
 from auditor.inventory.models import LoadBalancer
 
 log = logging.getLogger(__name__)
@@ -57,30 +58,43 @@ def estimate(lb: LoadBalancer, book: PriceBook) -> CostEstimate | None:
     if found is None:
         log.debug("no %s price for %s: %s is not priced", lb.type, lb.region, lb.name)
         return None
+    ips, ip_note = public_ipv4_count(lb)
+    return _estimate(lb.type, lb.region, found, ips, ip_note, book.public_ipv4(lb.region) if ips else None)
+
+
+@lru_cache(maxsize=1024)
+def _estimate(
+    lb_type: str,
+    region: str,
+    found: tuple[str, LbPrice],
+    ips: int,
+    ip_note: str,
+    ipv4_found: tuple[str, float] | None,
+) -> CostEstimate:
+    # Memoised on everything the figure and its basis depend on: a fleet has few distinct combinations, and
+    # every output (rules, views, namespace costs) prices each load balancer again.
     price_region, price = found
-    kind = _KIND.get(lb.type, lb.type)
+    kind = _KIND.get(lb_type, lb_type)
     hours_usd = HOURS_PER_MONTH * price.hourly
     parts = [f"{kind} {HOURS_PER_MONTH:.0f} h × ${price.hourly:g}/h = ${hours_usd:.2f}"]
     if not price.verified:
         parts[0] += " (hourly price unverified)"
-    ips, ip_note = public_ipv4_count(lb)
     ipv4_usd = 0.0
-    ipv4_found = book.public_ipv4(lb.region) if ips else None
     if ips and ipv4_found is None:
-        parts.append(f"{ips} public IPv4 not priced (no public IPv4 price for {lb.region})")
+        parts.append(f"{ips} public IPv4 not priced (no public IPv4 price for {region})")
         ips = 0
     elif ipv4_found is not None:
         ipv4_region, rate = ipv4_found
         ipv4_usd = ips * HOURS_PER_MONTH * rate
-        where = "" if ipv4_region == lb.region else f", {ipv4_region} price"
+        where = "" if ipv4_region == region else f", {ipv4_region} price"
         parts.append(f"{ips} public IPv4 × {HOURS_PER_MONTH:.0f} h × ${rate:g}/h = ${ipv4_usd:.2f} ({ip_note}{where})")
     elif ip_note:
         parts.append(ip_note)
-    parts.append(f"excludes {_USAGE_UNIT.get(lb.type, 'capacity unit')} usage (traffic not collected)")
-    if price_region == lb.region:
+    parts.append(f"excludes {_USAGE_UNIT.get(lb_type, 'capacity unit')} usage (traffic not collected)")
+    if price_region == region:
         parts.append(f"prices: {price_region}, {price.source}")
     else:
-        parts.append(f"prices: {price_region} ({price.source}) used for {lb.region}, which has no price of its own")
+        parts.append(f"prices: {price_region} ({price.source}) used for {region}, which has no price of its own")
     return CostEstimate(
         monthly_usd=round(hours_usd + ipv4_usd, 2),
         basis="; ".join(parts),

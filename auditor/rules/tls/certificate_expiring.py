@@ -75,7 +75,8 @@ def _uses(graph: ExposureGraph) -> tuple[dict[str, list[_Use]], list[tuple[LbNod
                 continue
             for arn in listener.certificate_arns:
                 entries = uses.setdefault(arn, [])
-                use = next((u for u in entries if u.node is node), None)
+                # this node's use, if any, is the last entry: only its own listeners are added while it is read
+                use = entries[-1] if entries and entries[-1].node is node else None
                 if use is None:
                     use = _Use(node)
                     entries.append(use)
