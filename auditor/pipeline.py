@@ -117,7 +117,7 @@ def run_audit(
     started = datetime.now(UTC)
     inventory = snapshot if snapshot is not None else collect(target, settings, progress=progress)
     progress(ProgressEvent(stage="analyze", message="correlating and running rules"))
-    outcome = analyze(inventory, settings, started_at=started if snapshot is None else None)
+    outcome = analyze(inventory, settings, started_at=started)
     failed = len(outcome.result.failed())
     progress(
         ProgressEvent(stage="analyze", message=f"{len(outcome.result.findings)} checks, {failed} failed", status="ok")
