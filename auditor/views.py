@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from auditor.correlate import ExposureGraph, LbNode
+from auditor.correlate.gc_pause import gc_paused
 from auditor.cost import PriceBook, default_price_book, estimate
 from auditor.findings import ListenerView, LoadBalancerView, OwnerView
 from auditor.inventory.models import Action
@@ -62,4 +63,5 @@ def load_balancer_views(graph: ExposureGraph, book: PriceBook | None = None) -> 
         key=lambda n: (n.owner is None, str(n.owner.ref) if n.owner else "", n.lb.name),
     )
     book = book or default_price_book()
-    return [load_balancer_view(n, book) for n in nodes]
+    with gc_paused():  # one view per load balancer, all kept: see auditor.correlate.gc_pause
+        return [load_balancer_view(n, book) for n in nodes]

@@ -18,6 +18,7 @@ from auditor.correlate.annotations import (
     ingress_settings,
     service_settings,
 )
+from auditor.correlate.gc_pause import gc_paused
 from auditor.correlate.graph import (
     BackendRef,
     ExposureGraph,
@@ -381,11 +382,12 @@ def _resource_ingress(graph: ExposureGraph, namespace: str, rest: str) -> str | 
 
 def correlate(inv: Inventory) -> ExposureGraph:
     """Build the ExposureGraph of one inventory."""
-    c = _Correlator(inv)
-    c.kube_side()
-    c.aws_side()
-    c.backends()
-    return c.g
+    with gc_paused():  # it allocates a lot and keeps all of it: no full collections rescanning the inventory
+        c = _Correlator(inv)
+        c.kube_side()
+        c.aws_side()
+        c.backends()
+        return c.g
 
 
 __all__ = ["ExposureGraph", "Service", "correlate", "target_group_backend"]

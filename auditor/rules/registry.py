@@ -9,6 +9,7 @@ from functools import cache
 from typing import TYPE_CHECKING
 
 import auditor.rules as rules_pkg
+from auditor.correlate.gc_pause import gc_paused
 from auditor.findings import Finding
 from auditor.rules.base import Rule, RuleMeta
 
@@ -42,12 +43,13 @@ def evaluate_all(graph: ExposureGraph, settings: RuleSettings, *, only: set[str]
     """Run every rule over the graph. A rule that raises is a bug: it is logged and yields nothing
     rather than taking the whole audit down (the error is visible in logs and in coverage)."""
     findings: list[Finding] = []
-    for rule in all_rules():
-        if only is not None and rule.meta.id not in only:
-            continue
-        try:
-            findings.extend(rule.evaluate(graph, settings))
-        except Exception:
-            log.exception("rule %s crashed; its results are missing from this audit", rule.meta.id)
-            graph.rule_errors.append(rule.meta.id)
+    with gc_paused():  # every finding is kept: see auditor.correlate.gc_pause
+        for rule in all_rules():
+            if only is not None and rule.meta.id not in only:
+                continue
+            try:
+                findings.extend(rule.evaluate(graph, settings))
+            except Exception:
+                log.exception("rule %s crashed; its results are missing from this audit", rule.meta.id)
+                graph.rule_errors.append(rule.meta.id)
     return findings
