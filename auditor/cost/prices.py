@@ -39,21 +39,24 @@ class PriceBook:
     regions: dict[str, RegionPrices] = field(default_factory=dict)
     fallback_region: str | None = DEFAULT_REGION
 
-    def _candidates(self, region: str) -> list[tuple[str, RegionPrices]]:
-        names = [region] if self.fallback_region in (None, region) else [region, self.fallback_region]
-        return [(n, self.regions[n]) for n in names if n is not None and n in self.regions]
+    def _candidates(self, region: str) -> tuple[str, ...]:
+        # the region itself, then the fallback (looked up once per load balancer per output: no lists built)
+        fallback = self.fallback_region
+        return (region,) if fallback is None or fallback == region else (region, fallback)
 
     def lb_price(self, region: str, lb_type: str) -> tuple[str, LbPrice] | None:
         """(region whose price applies, the price) of a load balancer type: the region's own, else the fallback's."""
-        for name, prices in self._candidates(region):
-            if lb_type in prices.load_balancers:
+        for name in self._candidates(region):
+            prices = self.regions.get(name)
+            if prices is not None and lb_type in prices.load_balancers:
                 return name, prices.load_balancers[lb_type]
         return None
 
     def public_ipv4(self, region: str) -> tuple[str, float] | None:
         """(region whose price applies, USD per public IPv4 address-hour)."""
-        for name, prices in self._candidates(region):
-            if prices.public_ipv4_hourly is not None:
+        for name in self._candidates(region):
+            prices = self.regions.get(name)
+            if prices is not None and prices.public_ipv4_hourly is not None:
                 return name, prices.public_ipv4_hourly
         return None
 

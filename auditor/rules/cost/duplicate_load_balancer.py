@@ -90,7 +90,6 @@ def evaluate(graph: ExposureGraph, settings: RuleSettings) -> Iterator[Finding]:
         for p in paths:
             if p.load_balancer is not None and p.load_balancer.orphan is None and p.load_balancer not in nodes:
                 nodes.append(p.load_balancer)
-        vias = {str(p.via) for p in paths}
         fields: dict[str, Any] = {
             "kubernetes": KubeRef(kind="Service", namespace=ref.namespace, name=ref.service),
             "resource_name": str(ref),
@@ -120,7 +119,11 @@ def evaluate(graph: ExposureGraph, settings: RuleSettings) -> Iterator[Finding]:
                 remediation=f"Keep one path ({kept.lb.name}): {fixes}.",
                 **fields,
             )
-        elif len(vias) >= 2 and not complete and any(p.load_balancer is None for p in paths):
+        elif (
+            not complete
+            and len(vias := {str(p.via) for p in paths}) >= 2
+            and any(p.load_balancer is None for p in paths)
+        ):
             yield META.finding(
                 Status.UNKNOWN,
                 f"Backend {ref} is exposed by {len(vias)} objects but load balancers were not fully collected, so "

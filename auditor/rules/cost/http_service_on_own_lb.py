@@ -13,7 +13,7 @@ from auditor.inventory.models import ServicePort
 from auditor.rules._helpers import lb_fields
 from auditor.rules.base import Rule, RuleMeta
 from auditor.rules.controller._common import kubernetes_unknown
-from auditor.rules.cost._common import cost_evidence, lb_collected, monthly_cost
+from auditor.rules.cost._common import cost_evidence, lb_collected
 
 META = RuleMeta(
     id="http-service-on-own-lb",
@@ -178,7 +178,7 @@ def evaluate(graph: ExposureGraph, settings: RuleSettings) -> Iterator[Finding]:
             )
             continue
         group, alb = shared[0]
-        cost = monthly_cost(node)
+        cost = evidence["monthly_cost_usd"]  # from cost_evidence above
         evidence.update(shared_alb=alb.lb.name, shared_group=group.name, monthly_saving_usd=cost)
         saving = f" and save about ${cost:.2f}/month" if cost is not None else ""
         yield META.finding(

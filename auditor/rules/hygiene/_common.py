@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 from auditor.correlate.annotations import AnnotationProblem
 from auditor.correlate.graph import ExposureGraph, IngressGroup, LbNode, ServiceExposure
@@ -25,14 +26,14 @@ class KubeExposure:
             return self.ingress.status_ingress
         return self.service.service.status_ingress if self.service is not None else []
 
-    @property
+    @cached_property
     def address(self) -> str | None:
         """The first hostname/IP the controller wrote into status, or None."""
         return next((s.hostname or s.ip for s in self.status_ingress if s.hostname or s.ip), None)
 
-    @property
+    @cached_property
     def load_balancer(self) -> LbNode | None:
-        """The current (non-orphaned) load balancer correlated to it, if any."""
+        """The current (non-orphaned) load balancer correlated to it, if any (read several times per finding)."""
         nodes = self.group.load_balancers if self.group is not None else []
         if self.service is not None:
             nodes = self.service.load_balancers

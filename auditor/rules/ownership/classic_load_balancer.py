@@ -13,7 +13,7 @@ from auditor.inventory.models import Service
 from auditor.rules._helpers import describe_lb, lb_fields
 from auditor.rules.base import Rule, RuleMeta
 from auditor.rules.controller._common import cluster_fields, kubernetes_unknown
-from auditor.rules.cost._common import cost_evidence, monthly_cost
+from auditor.rules.cost._common import cost_evidence
 
 META = RuleMeta(
     id="classic-load-balancer",
@@ -127,7 +127,7 @@ def _judge_node(node: LbNode, service: Service | None) -> Finding:
         "owner": str(node.kube_ref) if node.kube_ref else None,
         **cost_evidence(node),
     }
-    fields = {**lb_fields(node), "evidence": evidence, "monthly_cost_usd": monthly_cost(node)}
+    fields = {**lb_fields(node), "evidence": evidence, "monthly_cost_usd": evidence["monthly_cost_usd"]}
     if node.lb.type != "classic":
         return META.finding(Status.PASS, f"{describe_lb(node)} is not a Classic Load Balancer.", **fields)
     if service is None:

@@ -10,7 +10,7 @@ from auditor.correlate.graph import ExposureGraph, LbNode
 from auditor.findings import Finding, Severity, Status
 from auditor.rules._helpers import describe_lb, lb_fields
 from auditor.rules.base import Rule, RuleMeta
-from auditor.rules.cost._common import cost_evidence, monthly_cost
+from auditor.rules.cost._common import cost_evidence
 
 META = RuleMeta(
     id="orphaned-load-balancer",
@@ -94,7 +94,8 @@ def _evidence(node: LbNode) -> dict[str, Any]:
 
 def evaluate(graph: ExposureGraph, settings: RuleSettings) -> Iterator[Finding]:
     for node in graph.in_scope():
-        fields = {**lb_fields(node), "evidence": _evidence(node), "monthly_cost_usd": monthly_cost(node)}
+        evidence = _evidence(node)
+        fields = {**lb_fields(node), "evidence": evidence, "monthly_cost_usd": evidence["monthly_cost_usd"]}
         if node.orphan is not None:
             cost = fields["monthly_cost_usd"]
             price = f" and costs about ${cost:.2f}/month" if cost is not None else ""

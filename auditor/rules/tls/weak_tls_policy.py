@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from fnmatch import fnmatchcase
+from functools import lru_cache
 
 from auditor.config import RuleSettings
 from auditor.correlate.annotations import ALB, LBC_DEFAULT_SSL_POLICY, SVC
@@ -75,6 +76,7 @@ META = RuleMeta(
 )
 
 
+@lru_cache(maxsize=256)  # a fleet uses a handful of policies; fnmatch per listener was the cost
 def classify(policy: str) -> tuple[bool | None, str | None]:
     """(acceptable?, oldest protocol accepted if weak); (None, None) for a policy this table does not know."""
     if any(fnmatchcase(policy, pattern) for pattern in ACCEPTABLE):
