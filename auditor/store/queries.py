@@ -4,12 +4,25 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import ColumnElement, Integer, Select, String, bindparam, exists, false, func, or_, select, tuple_
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Select,
+    String,
+    bindparam,
+    exists,
+    false,
+    func,
+    or_,
+    select,
+    true,
+    tuple_,
+)
 from sqlalchemy.dialects.postgresql import psycopg as postgresql_psycopg
 from sqlalchemy.orm import Session
 
@@ -182,7 +195,11 @@ def _list_statement(flt: FindingFilter, paged: bool, target_count: int = 0) -> A
     key = (*shape, paged)
     stmt = _LIST_STATEMENTS.get(key)
     if stmt is None:
-        suppressed = suppressed_clause(bindparam("now", type_=UtcDateTime())).label("suppressed")
+        suppressed: ColumnElement[bool]
+        if flt.status in ("open", "unknown", "suppressed"):  # the WHERE clause has decided it for every row
+            suppressed = (true() if flt.status == "suppressed" else false()).label("suppressed")
+        else:
+            suppressed = suppressed_clause(bindparam("now", type_=UtcDateTime())).label("suppressed")
         stmt = _filtered(
             select(*FINDING_COLUMNS, suppressed).join(TargetRow, TargetRow.id == FindingRow.target_id),
             flt,
@@ -216,20 +233,37 @@ def parse_cursor(cursor: str) -> tuple[int, int]:
     return int(match.group(1)), int(match.group(2))
 
 
-def _page(keys: list[str], rows: Sequence[Any], limit: int, total: int | None) -> FindingPage:
+RowShaper = Callable[[Sequence[str]], Callable[[Sequence[Any]], dict[str, Any]]]
+"""Given a result's column names, a function from one row's values to the item a page holds."""
+
+
+def row_dicts(keys: Sequence[str]) -> Callable[[Sequence[Any]], dict[str, Any]]:
+    """Items keyed by column name (zip: cheaper than Row._asdict)."""
+    return lambda values: dict(zip(keys, values, strict=True))
+
+
+def _page(keys: list[str], rows: Sequence[Any], limit: int, total: int | None, shaper: RowShaper) -> FindingPage:
     """Rows (``limit`` + 1 asked for) as a page: the extra row only tells that there is a next page."""
-    items = [dict(zip(keys, r, strict=True)) for r in rows[:limit]]  # zip: cheaper than Row._asdict
+    make = shaper(keys)
+    items = [make(r) for r in rows[:limit]]
     next_cursor = None
     if len(rows) > limit:
-        last = items[-1]
-        next_cursor = f"{last['severity_rank']}.{last['id']}"
+        last = rows[limit - 1]
+        next_cursor = f"{last[keys.index('severity_rank')]}.{last[keys.index('id')]}"
     return FindingPage(items=items, next_cursor=next_cursor, total=total)
 
 
 def list_findings(
-    session: Session, flt: FindingFilter, *, limit: int, cursor: str | None = None, with_total: bool = False
+    session: Session,
+    flt: FindingFilter,
+    *,
+    limit: int,
+    cursor: str | None = None,
+    with_total: bool = False,
+    shaper: RowShaper = row_dicts,
 ) -> FindingPage:
-    """Worst first (severity, then newest id), keyset-paged: pages stay fast however deep."""
+    """Worst first (severity, then newest id), keyset-paged: pages stay fast however deep. Items are
+    the rows as dicts of ``FINDING_COLUMNS`` + ``suppressed``, or whatever ``shaper`` makes of them."""
     after = parse_cursor(cursor) if cursor else None
     conn = session.connection()
     target_ids: list[int] = []
@@ -248,7 +282,7 @@ def list_findings(
     total = None
     if with_total:
         total = conn.execute(_count_statement(flt, len(target_ids)), params).scalar()
-    return _page(keys, rows, limit, total)
+    return _page(keys, rows, limit, total, shaper)
 
 
 # The same statements as SQL text for psycopg's async connections (the API's PostgreSQL read path):
@@ -281,6 +315,7 @@ async def list_findings_pg(
     limit: int,
     cursor: str | None = None,
     with_total: bool = False,
+    shaper: RowShaper = row_dicts,
 ) -> FindingPage:
     """``list_findings`` on an async psycopg connection (autocommit, TimeZone UTC): the same statements
     and pages, without SQLAlchemy's per-execution work or a thread hand-off."""
@@ -306,7 +341,7 @@ async def list_findings_pg(
         cur = await conn.execute(sql, {**constants, **params}, prepare=True)
         row = await cur.fetchone()
         total = int(row[0]) if row else 0
-    return _page(keys, rows, limit, total)
+    return _page(keys, rows, limit, total, shaper)
 
 
 def get_finding(session: Session, finding_id: int) -> tuple[dict[str, Any], list[dict[str, Any]]]:
