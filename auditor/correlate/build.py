@@ -90,6 +90,7 @@ class _Correlator:
         self.hostname_owner: dict[str, Owner] = {}
         self.service_exposures: dict[tuple[str, str], ServiceExposure] = {}
         self.group_of_member: dict[tuple[str | None, str], IngressGroup] = {}  # (ns, name) -> its (first) group
+        self.owners: dict[int, Owner] = {}  # id(group or exposure) -> its Owner, shared by its load balancers
 
     # ---------------------------------------------------------------- Kubernetes side
 
@@ -128,6 +129,7 @@ class _Correlator:
                 group = g.groups[key] = IngressGroup(name=key, explicit=ing_settings.group_name is not None)
             group.members.append(ing)
             group.settings[_key(ing.namespace, ing.name)] = ing_settings
+            group.member_refs[_key(ing.namespace, ing.name)] = ref
         for group in g.groups.values():
             group.members.sort(key=lambda i: (group.settings_of(i).group_order, i.namespace or "", i.name))
             owner = self._group_owner(group)
@@ -151,15 +153,22 @@ class _Correlator:
                 if st.hostname:
                     self.hostname_owner[st.hostname.lower()] = self._service_owner(exposure)
 
-    @staticmethod
-    def _group_owner(group: IngressGroup) -> Owner:
-        ref = group.ref
-        return Owner(kind=ref.kind, namespace=ref.namespace, name=ref.name, group=group)  # type: ignore[arg-type]
+    def _group_owner(self, group: IngressGroup) -> Owner:
+        owner = self.owners.get(id(group))
+        if owner is None:
+            ref = group.ref
+            owner = Owner(kind=ref.kind, namespace=ref.namespace, name=ref.name, group=group)  # type: ignore[arg-type]
+            self.owners[id(group)] = owner
+        return owner
 
-    @staticmethod
-    def _service_owner(exposure: ServiceExposure) -> Owner:
-        svc = exposure.service
-        return Owner(kind="Service", namespace=svc.namespace, name=svc.name, service=svc)
+    def _service_owner(self, exposure: ServiceExposure) -> Owner:
+        owner = self.owners.get(id(exposure))
+        if owner is None:
+            svc = exposure.service
+            owner = self.owners[id(exposure)] = Owner(
+                kind="Service", namespace=svc.namespace, name=svc.name, service=svc
+            )
+        return owner
 
     # ---------------------------------------------------------------- AWS side
 

@@ -8,9 +8,10 @@ are built on first use and kept, so every rule can ask per item at dictionary co
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Literal
+from typing import Any, Literal, TypeVar
 
 from auditor.correlate.annotations import AnnotationProblem, IngressSettings, ServiceSettings
 from auditor.findings import KubeRef
@@ -36,6 +37,7 @@ Controller = Literal["lbc", "in-tree"]
 OwnerEvidence = Literal["stack-tag", "legacy-tag", "hostname"]
 OrphanReason = Literal["owner-gone", "cluster-gone", "superseded"]
 Scope = Literal["cluster", "other-cluster", "unmanaged"]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, order=True)
@@ -59,6 +61,7 @@ class IngressGroup:
     members: list[Ingress] = field(default_factory=list)
     settings: dict[str, IngressSettings] = field(default_factory=dict)  # "ns/name" -> settings
     load_balancers: list[LbNode] = field(default_factory=list)
+    member_refs: dict[str, KubeRef] = field(default_factory=dict, repr=False)  # "ns/name" -> the Ingress's KubeRef
 
     @cached_property
     def ref(self) -> KubeRef:
@@ -70,6 +73,10 @@ class IngressGroup:
 
     def settings_of(self, ing: Ingress) -> IngressSettings:
         return self.settings[f"{ing.namespace}/{ing.name}"]
+
+    def ref_of(self, ing: Ingress) -> KubeRef:
+        """The KubeRef of a member Ingress (one shared instance per Ingress)."""
+        return self.member_refs[f"{ing.namespace}/{ing.name}"]
 
     @property
     def scheme(self) -> str:
@@ -99,10 +106,10 @@ class Owner:
     name: str
     group: IngressGroup | None = None
     service: Service | None = None
+    ref: KubeRef = field(init=False, repr=False, compare=False)  # read for every finding on its load balancers
 
-    @cached_property
-    def ref(self) -> KubeRef:
-        return KubeRef(kind=self.kind, namespace=self.namespace, name=self.name)
+    def __post_init__(self) -> None:
+        self.ref = KubeRef(kind=self.kind, namespace=self.namespace, name=self.name)
 
 
 @dataclass
@@ -140,10 +147,10 @@ class ServiceExposure:
     service: Service
     settings: ServiceSettings
     load_balancers: list[LbNode] = field(default_factory=list)
+    ref: KubeRef = field(init=False, repr=False, compare=False)
 
-    @cached_property
-    def ref(self) -> KubeRef:
-        return KubeRef(kind="Service", namespace=self.service.namespace, name=self.service.name)
+    def __post_init__(self) -> None:
+        self.ref = KubeRef(kind="Service", namespace=self.service.namespace, name=self.service.name)
 
     @property
     def backends(self) -> list[BackendRef]:
@@ -241,6 +248,18 @@ class ExposureGraph:
             if provider.arn.endswith(f":oidc-provider/{host}") or provider.url == host:
                 return provider
         return None
+
+    def derived(self, build: Callable[[ExposureGraph], T]) -> T:
+        """``build(graph)``, computed once per graph and kept: an index or table that a rule module (or several
+        rules) needs, built on first use instead of per item or per rule. Keyed by the function itself."""
+        known = self._derived
+        if build not in known:
+            known[build] = build(self)
+        return known[build]  # type: ignore[no-any-return]
+
+    @cached_property
+    def _derived(self) -> dict[Callable[[ExposureGraph], Any], Any]:
+        return {}
 
     @cached_property
     def ingress_groups(self) -> list[IngressGroup]:

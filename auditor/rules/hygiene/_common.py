@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from functools import cached_property
+from dataclasses import dataclass, field
 
 from auditor.correlate.annotations import AnnotationProblem
 from auditor.correlate.graph import ExposureGraph, IngressGroup, LbNode, ServiceExposure
@@ -19,25 +18,22 @@ class KubeExposure:
     ingress: Ingress | None = None
     group: IngressGroup | None = None
     service: ServiceExposure | None = None
+    # read several times per finding by both hygiene rules: worked out once, when the item is made
+    load_balancer: LbNode | None = field(init=False, default=None)  # the current (non-orphaned) one, if any
+    address: str | None = field(init=False, default=None)  # the first hostname/IP the controller wrote into status
+
+    def __post_init__(self) -> None:
+        nodes = self.group.load_balancers if self.group is not None else []
+        if self.service is not None:
+            nodes = self.service.load_balancers
+        self.load_balancer = next((n for n in nodes if not n.orphan), None)
+        self.address = next((s.hostname or s.ip for s in self.status_ingress if s.hostname or s.ip), None)
 
     @property
     def status_ingress(self) -> list[LoadBalancerIngress]:
         if self.ingress is not None:
             return self.ingress.status_ingress
         return self.service.service.status_ingress if self.service is not None else []
-
-    @cached_property
-    def address(self) -> str | None:
-        """The first hostname/IP the controller wrote into status, or None."""
-        return next((s.hostname or s.ip for s in self.status_ingress if s.hostname or s.ip), None)
-
-    @cached_property
-    def load_balancer(self) -> LbNode | None:
-        """The current (non-orphaned) load balancer correlated to it, if any (read several times per finding)."""
-        nodes = self.group.load_balancers if self.group is not None else []
-        if self.service is not None:
-            nodes = self.service.load_balancers
-        return next((n for n in nodes if not n.orphan), None)
 
     def annotations(self) -> dict[str, str]:
         if self.ingress is not None:
@@ -46,18 +42,27 @@ class KubeExposure:
 
 
 def kube_exposures(graph: ExposureGraph) -> list[KubeExposure]:
-    """ALB Ingresses (group by group, in group order) then LoadBalancer Services, as the graph holds them."""
+    """ALB Ingresses (group by group, in group order) then LoadBalancer Services, as the graph holds them.
+
+    Made once per graph (both hygiene rules walk them); callers must not modify the list or its items."""
+    return graph.derived(_kube_exposures)
+
+
+def _kube_exposures(graph: ExposureGraph) -> list[KubeExposure]:
     found: list[KubeExposure] = []
     for group in graph.ingress_groups:
         for ing in group.members:
-            ref = KubeRef(kind="Ingress", namespace=ing.namespace, name=ing.name)
-            found.append(KubeExposure(ref=ref, ingress=ing, group=group))
+            found.append(KubeExposure(ref=group.ref_of(ing), ingress=ing, group=group))
     found.extend(KubeExposure(ref=exp.ref, service=exp) for exp in graph.services)
     return found
 
 
 def problems_by_object(graph: ExposureGraph) -> dict[KubeRef, list[AnnotationProblem]]:
-    """Annotation problems per Kubernetes object, in the order the correlator found them."""
+    """Annotation problems per Kubernetes object, in the order the correlator found them (once per graph)."""
+    return graph.derived(_problems_by_object)
+
+
+def _problems_by_object(graph: ExposureGraph) -> dict[KubeRef, list[AnnotationProblem]]:
     out: dict[KubeRef, list[AnnotationProblem]] = {}
     for ref, problem in graph.annotation_problems:
         out.setdefault(ref, []).append(problem)
