@@ -10,6 +10,7 @@ import ipaddress
 import json
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Literal
 
 from auditor.inventory.models import Ingress, IngressClassParams, Service
@@ -106,6 +107,14 @@ def _listen_ports(problems: list[AnnotationProblem], key: str, value: str) -> li
     return ports
 
 
+@lru_cache(maxsize=1024)
+def _listen_ports_of(value: str) -> tuple[tuple[tuple[str, int], ...] | None, tuple[AnnotationProblem, ...]]:
+    """``_listen_ports`` of one annotation value, memoised: a cluster repeats a few values on many Ingresses."""
+    problems: list[AnnotationProblem] = []
+    ports = _listen_ports(problems, ALB + "listen-ports", value)
+    return (tuple(ports) if ports is not None else None), tuple(problems)
+
+
 def _cidrs(problems: list[AnnotationProblem], key: str, value: str) -> list[str]:
     out: list[str] = []
     for raw in value.split(","):
@@ -170,9 +179,12 @@ def ingress_settings(ing: Ingress, params: IngressClassParams | None = None) -> 
             _problem(problems, ALB + "certificate-arn", arn, "not an ACM or IAM server certificate ARN")
 
     ports_raw = a.get(ALB + "listen-ports")
-    parsed = _listen_ports(problems, ALB + "listen-ports", ports_raw) if ports_raw is not None else None
+    parsed = None
+    if ports_raw is not None:
+        parsed, found = _listen_ports_of(ports_raw)
+        problems.extend(found)
     if parsed is not None:
-        s.listen_ports = parsed
+        s.listen_ports = list(parsed)
     else:
         has_tls = bool(s.certificate_arns) or bool(ing.tls)
         s.listen_ports = [("HTTPS", 443)] if has_tls else [("HTTP", 80)]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from typing import Literal
 
 from auditor.correlate.annotations import (
     LBC_INGRESS_CONTROLLER,
@@ -157,8 +158,8 @@ class _Correlator:
         owner = self.owners.get(id(group))
         if owner is None:
             ref = group.ref
-            owner = Owner(kind=ref.kind, namespace=ref.namespace, name=ref.name, group=group)  # type: ignore[arg-type]
-            self.owners[id(group)] = owner
+            kind: Literal["IngressGroup", "Ingress"] = "IngressGroup" if group.explicit else "Ingress"
+            owner = self.owners[id(group)] = Owner(kind, ref.namespace, ref.name, group=group, ref=ref)
         return owner
 
     def _service_owner(self, exposure: ServiceExposure) -> Owner:
@@ -166,7 +167,7 @@ class _Correlator:
         if owner is None:
             svc = exposure.service
             owner = self.owners[id(exposure)] = Owner(
-                kind="Service", namespace=svc.namespace, name=svc.name, service=svc
+                kind="Service", namespace=svc.namespace, name=svc.name, service=svc, ref=exposure.ref
             )
         return owner
 
@@ -286,12 +287,15 @@ class _Correlator:
         """An owner with several load balancers: the one its status points at is current, the rest leaked."""
         owners: list[tuple[list[LbNode], list[str]]] = []
         for group in self.g.groups.values():
-            hosts = [s.hostname.lower() for m in group.members for s in m.status_ingress if s.hostname]
-            owners.append((group.load_balancers, hosts))
+            if len(group.load_balancers) >= 2:
+                hosts = [s.hostname.lower() for m in group.members for s in m.status_ingress if s.hostname]
+                owners.append((group.load_balancers, hosts))
         for exp in self.g.services:
-            owners.append((exp.load_balancers, [s.hostname.lower() for s in exp.service.status_ingress if s.hostname]))
+            if len(exp.load_balancers) >= 2:
+                hosts = [s.hostname.lower() for s in exp.service.status_ingress if s.hostname]
+                owners.append((exp.load_balancers, hosts))
         for nodes, hosts in owners:
-            if len(nodes) < 2 or not hosts:
+            if not hosts:
                 continue
             current = [n for n in nodes if n.lb.dns_name.lower() in hosts]
             if not current:

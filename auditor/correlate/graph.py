@@ -69,7 +69,9 @@ class IngressGroup:
         if self.explicit:
             return KubeRef(kind="IngressGroup", name=self.name)
         first = self.members[0]
-        return KubeRef(kind="Ingress", namespace=first.namespace, name=first.name)
+        return self.member_refs.get(f"{first.namespace}/{first.name}") or KubeRef(
+            kind="Ingress", namespace=first.namespace, name=first.name
+        )
 
     def settings_of(self, ing: Ingress) -> IngressSettings:
         return self.settings[f"{ing.namespace}/{ing.name}"]
@@ -106,10 +108,12 @@ class Owner:
     name: str
     group: IngressGroup | None = None
     service: Service | None = None
-    ref: KubeRef = field(init=False, repr=False, compare=False)  # read for every finding on its load balancers
+    ref: KubeRef = field(default=None, repr=False, compare=False)  # type: ignore[assignment]  # made if not given
 
     def __post_init__(self) -> None:
-        self.ref = KubeRef(kind=self.kind, namespace=self.namespace, name=self.name)
+        # read for every finding on its load balancers: made once (or handed over by the correlator)
+        if self.ref is None:
+            self.ref = KubeRef(kind=self.kind, namespace=self.namespace, name=self.name)
 
 
 @dataclass
@@ -130,10 +134,10 @@ class LbNode:
     web_acl: WebAcl | None = None
     security_groups: list[SecurityGroup] = field(default_factory=list)
     backends: set[BackendRef] = field(default_factory=set)
+    arn: str = field(init=False, repr=False, compare=False)  # the load balancer's ARN (read very often)
 
-    @property
-    def arn(self) -> str:
-        return self.lb.arn
+    def __post_init__(self) -> None:
+        self.arn = self.lb.arn
 
     @property
     def kube_ref(self) -> KubeRef | None:
