@@ -76,7 +76,7 @@ def serve(
     from auditor.api.app import create_app
 
     if workers == 1:
-        app = create_app(settings, migrate=True, sync_targets=True, run_scheduler=not api_only)
+        app = create_app(settings, migrate=True, sync_targets=True, run_scheduler=not api_only, freeze_gc=True)
         log.info("serving on http://%s:%d (scheduler %s)", host, port, "off" if api_only else "on")
         uvicorn.run(app, host=host, port=port, log_config=None, access_log=access_log, server_header=False)
         return

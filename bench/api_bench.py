@@ -127,6 +127,18 @@ def seed(url: str, count: int) -> str:
     return token
 
 
+def reuse(url: str) -> str:
+    """A read token for a database seeded by an earlier run."""
+    engine = make_engine(url)
+    factory = session_factory(engine)
+    with transaction(factory) as s:
+        count = s.execute(text("SELECT count(*) FROM findings")).scalar_one()
+        _, token = create_token(s, f"bench-{uuid.uuid4().hex[:6]}", "read")
+    engine.dispose()
+    print(f"reusing {count} findings")
+    return token
+
+
 def queries() -> list[str]:
     """The mix of filtered, paged list requests a dashboard makes."""
     since = (datetime.now(UTC) - timedelta(days=7)).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -244,6 +256,9 @@ def main() -> int:
     parser.add_argument("--max-requests", type=int, default=200_000, help="per phase, a hard bound")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     parser.add_argument(
+        "--database", help="reuse a database that an earlier run seeded and kept (--keep): no seeding, a new token"
+    )
+    parser.add_argument(
         "--client",
         choices=["auto", "wrk", "aiohttp"],
         default="auto",
@@ -251,12 +266,16 @@ def main() -> int:
     )
     args = parser.parse_args()
 
-    url, name = create_database(args.postgres)
-    if args.keep:
+    if args.database:
+        name = args.database
+        url = make_url(args.postgres).set(database=name).render_as_string(hide_password=False)
+    else:
+        url, name = create_database(args.postgres)
+    if args.keep or args.database:
         print(f"database {name} (kept)")
     proc = None
     try:
-        token = seed(url, args.findings)
+        token = reuse(url) if args.database else seed(url, args.findings)
         port = free_port()
         env = {**os.environ, "AUDITOR_DATABASE_URL": url, "AUDITOR_LOG_LEVEL": "WARNING"}
         proc = subprocess.Popen(
@@ -314,7 +333,7 @@ def main() -> int:
                 proc.wait(15)
             except subprocess.TimeoutExpired:
                 proc.kill()
-        if not args.keep:
+        if not (args.keep or args.database):
             drop_database(args.postgres, name)
     return 0
 

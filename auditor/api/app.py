@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -57,9 +58,11 @@ def create_app(
     migrate: bool = True,
     sync_targets: bool = True,
     run_scheduler: bool = False,
+    freeze_gc: bool = False,
 ) -> FastAPI:
     """The API. ``migrate``: upgrade the schema on start; ``sync_targets``: load the config file's
-    targets; ``run_scheduler``: also run the cron scheduler in this process."""
+    targets; ``run_scheduler``: also run the cron scheduler in this process; ``freeze_gc``: this
+    process is the server (see ``_freeze_startup_objects``)."""
     settings = settings or get_settings()
 
     @asynccontextmanager
@@ -88,6 +91,8 @@ def create_app(
         app.state.scheduler = scheduler
         if scheduler is not None:
             scheduler.start()
+        if freeze_gc:
+            _freeze_startup_objects()
         log.info("API ready on database %s", redact(settings.database_url))
         try:
             yield
@@ -120,7 +125,15 @@ def create_app(
 def create_app_from_env() -> FastAPI:
     """Factory for uvicorn workers (``--workers N``): settings from the environment, no migration,
     no target sync and no scheduler — the parent process does those once."""
-    return create_app(migrate=False, sync_targets=False, run_scheduler=False)
+    return create_app(migrate=False, sync_targets=False, run_scheduler=False, freeze_gc=True)
+
+
+def _freeze_startup_objects() -> None:
+    """Move everything alive after start-up (modules, FastAPI's routes, pydantic schemas, SQLAlchemy
+    metadata: ~130k objects) out of the cyclic garbage collector's reach. A full collection otherwise
+    walks them all, a pause of 100 ms or more every few thousand requests: the p99 of the API."""
+    gc.collect()
+    gc.freeze()
 
 
 def _install_docs(app: FastAPI) -> None:
