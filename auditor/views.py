@@ -60,7 +60,7 @@ def load_balancer_views(graph: ExposureGraph, book: PriceBook | None = None) -> 
     """Every load balancer this audit speaks for, owned ones first, then by owner and name."""
     nodes = sorted(
         graph.in_scope(),
-        key=lambda n: (n.owner is None, str(n.owner.ref) if n.owner else "", n.lb.name),
+        key=lambda n: (n.owner is None, n.owner.label if n.owner else "", n.lb.name),
     )
     book = book or default_price_book()
     with gc_paused():  # one view per load balancer, all kept: see auditor.correlate.gc_pause

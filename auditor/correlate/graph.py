@@ -110,10 +110,13 @@ class Owner:
     service: Service | None = None
     ref: KubeRef = field(default=None, repr=False, compare=False)  # type: ignore[assignment]  # made if not given
 
+    label: str = field(init=False, repr=False, compare=False)  # str(ref), as messages and evidence name the owner
+
     def __post_init__(self) -> None:
         # read for every finding on its load balancers: made once (or handed over by the correlator)
         if self.ref is None:
             self.ref = KubeRef(kind=self.kind, namespace=self.namespace, name=self.name)
+        self.label = str(self.ref)
 
 
 @dataclass

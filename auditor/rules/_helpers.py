@@ -35,7 +35,7 @@ def describe_lb(node: LbNode) -> str:
     lb = node.lb
     text = f"{lb.scheme} {lb_kind(lb)} {lb.name}"
     if node.owner is not None:
-        text += f" ({node.owner.ref})"
+        text += f" ({node.owner.label})"
     elif node.orphan is not None:
         text += f" (orphaned: {node.orphan})"
     return text
@@ -52,7 +52,7 @@ def owner_evidence(node: LbNode) -> dict[str, Any]:
         "load_balancer": node.lb.name,
         "type": node.lb.type,
         "scheme": node.lb.scheme,
-        "owner": str(node.kube_ref) if node.kube_ref else None,
+        "owner": node.owner.label if node.owner else None,
         "owner_evidence": node.owner_evidence,
         "orphan": node.orphan,
     }

@@ -124,7 +124,7 @@ def _judge_node(node: LbNode, service: Service | None) -> Finding:
         "type": node.lb.type,
         "scheme": node.lb.scheme,
         "controller": node.controller,
-        "owner": str(node.kube_ref) if node.kube_ref else None,
+        "owner": node.owner.label if node.owner else None,
         **cost_evidence(node),
     }
     fields = {**lb_fields(node), "evidence": evidence, "monthly_cost_usd": evidence["monthly_cost_usd"]}

@@ -81,7 +81,7 @@ def _evidence(node: LbNode) -> dict[str, Any]:
         "dns_name": node.lb.dns_name,
         "cluster_tag": node.cluster_tag,
         "stack": node.stack,
-        "owner": str(node.kube_ref) if node.kube_ref else None,
+        "owner": node.owner.label if node.owner else None,
         "orphan": node.orphan,
         "orphan_detail": node.orphan_detail or None,
         "created_at": node.lb.created_at.isoformat() if node.lb.created_at else None,

@@ -141,7 +141,7 @@ def _used_by(uses: list[_Use]) -> list[dict[str, Any]]:
             "load_balancer": u.node.lb.name,
             "arn": u.node.arn,
             "ports": u.ports,
-            "owner": str(u.node.kube_ref) if u.node.kube_ref else None,
+            "owner": u.node.owner.label if u.node.owner else None,
             "orphan": u.node.orphan,
         }
         for u in uses
