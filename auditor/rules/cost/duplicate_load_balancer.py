@@ -84,6 +84,8 @@ def evaluate(graph: ExposureGraph, settings: RuleSettings) -> Iterator[Finding]:
         yield kubernetes_unknown(META, graph, "which backends are exposed twice")
         return
     complete = lb_collected(graph)
+    # the LoadBalancer Services already have their KubeRef; other backends get one made here
+    service_refs = {(e.service.namespace, e.service.name): e.ref for e in graph.services}
     for ref in sorted(graph.backends, key=lambda r: (r.namespace, r.service, r.port)):  # BackendRef order
         paths = graph.backends[ref]
         nodes: list[LbNode] = []
@@ -91,7 +93,8 @@ def evaluate(graph: ExposureGraph, settings: RuleSettings) -> Iterator[Finding]:
             if p.load_balancer is not None and p.load_balancer.orphan is None and p.load_balancer not in nodes:
                 nodes.append(p.load_balancer)
         fields: dict[str, Any] = {
-            "kubernetes": KubeRef(kind="Service", namespace=ref.namespace, name=ref.service),
+            "kubernetes": service_refs.get((ref.namespace, ref.service))
+            or KubeRef(kind="Service", namespace=ref.namespace, name=ref.service),
             "resource_name": str(ref),
             "discriminator": str(ref),
             "evidence": {"backend": str(ref), "paths": [_path_evidence(p) for p in paths]},

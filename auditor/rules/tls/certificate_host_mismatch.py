@@ -131,7 +131,7 @@ def evaluate(graph: ExposureGraph, settings: RuleSettings) -> Iterator[Finding]:
             if listeners is not None and not https:
                 continue  # plain HTTP only: http-without-redirect's finding
             for ing in group.members:
-                ref = ingress_ref(ing)
+                ref = group.ref_of(ing)
                 fields: dict[str, Any] = {
                     "resource_arn": node.arn,
                     "resource_name": node.lb.name,
