@@ -75,8 +75,24 @@ def _keys(problems: list[AnnotationProblem]) -> str:
     return ", ".join(dict.fromkeys(p.annotation for p in problems))
 
 
+def _members_with_problems(
+    graph: ExposureGraph, problems: dict[KubeRef, list[AnnotationProblem]]
+) -> dict[str, list[KubeRef]]:
+    """Per IngressGroup, its members with annotation problems (group order): one bad member blocks the group.
+
+    Built once per evaluation, so an Ingress without address looks at the few bad members of its group
+    rather than at every member."""
+    found: dict[str, list[KubeRef]] = {}
+    for group in graph.ingress_groups:
+        found[group.name] = [ref for m in group.members if problems.get(ref := group.ref_of(m))]
+    return found
+
+
 def _reasons(
-    graph: ExposureGraph, item: KubeExposure, problems: dict[KubeRef, list[AnnotationProblem]]
+    graph: ExposureGraph,
+    item: KubeExposure,
+    problems: dict[KubeRef, list[AnnotationProblem]],
+    bad_members: dict[str, list[KubeRef]],
 ) -> list[Reason]:
     reasons: list[Reason] = []
     own = problems.get(item.ref, [])
@@ -86,9 +102,8 @@ def _reasons(
         )
     if item.group is not None:
         reasons = _controller_reasons(graph) + reasons
-        for member in item.group.members:
-            ref = KubeRef(kind="Ingress", namespace=member.namespace, name=member.name)
-            if ref != item.ref and problems.get(ref):
+        for ref in bad_members[item.group.name]:
+            if ref != item.ref:
                 reasons.append(
                     (
                         f"{ref} of the same IngressGroup {item.group.name!r} has invalid annotation "
@@ -136,6 +151,7 @@ def _reasons(
 
 def evaluate(graph: ExposureGraph, settings: RuleSettings) -> Iterator[Finding]:
     problems = problems_by_object(graph)
+    bad_members = _members_with_problems(graph, problems)
     complete = graph.kube_collected
     for item in kube_exposures(graph):
         evidence = load_balancer_evidence(item.load_balancer)
@@ -155,7 +171,7 @@ def evaluate(graph: ExposureGraph, settings: RuleSettings) -> Iterator[Finding]:
                 **common,
             )
             continue
-        reasons = _reasons(graph, item, problems)
+        reasons = _reasons(graph, item, problems, bad_members)
         if not complete:
             yield META.finding(
                 Status.UNKNOWN,

@@ -38,13 +38,15 @@ META = RuleMeta(
 )
 
 
-def _acl_listing_incomplete(graph: ExposureGraph, node: LbNode) -> list[str]:
-    """Web ACLs of the load balancer's account/region whose associations could not be listed."""
-    return [
-        acl.name
-        for acl in graph.inventory.aws.web_acls
-        if acl.account == node.lb.account and acl.region == node.lb.region and acl.resource_arns is None
-    ]
+def _acls_not_listed(graph: ExposureGraph) -> dict[tuple[str, str], list[str]]:
+    """Web ACLs whose associations could not be listed, per (account, region), in inventory order.
+
+    Built once per evaluation: every public ALB of an account/region asks for the same list."""
+    found: dict[tuple[str, str], list[str]] = {}
+    for acl in graph.inventory.aws.web_acls:
+        if acl.resource_arns is None:
+            found.setdefault((acl.account, acl.region), []).append(acl.name)
+    return found
 
 
 def _remediation(node: LbNode, annotations: dict[str, str]) -> str:
@@ -65,6 +67,7 @@ def _remediation(node: LbNode, annotations: dict[str, str]) -> str:
 
 
 def evaluate(graph: ExposureGraph, settings: RuleSettings) -> Iterator[Finding]:
+    not_listed = _acls_not_listed(graph)
     for node in graph.in_scope():
         lb = node.lb
         if lb.type != "application" or not lb.is_public:
@@ -96,7 +99,7 @@ def evaluate(graph: ExposureGraph, settings: RuleSettings) -> Iterator[Finding]:
                 **fields,
             )
             continue
-        incomplete = _acl_listing_incomplete(graph, node)
+        incomplete = not_listed.get((lb.account, lb.region), [])
         if incomplete:
             yield META.finding(
                 Status.UNKNOWN,
