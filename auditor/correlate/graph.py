@@ -138,6 +138,9 @@ class LbNode:
     security_groups: list[SecurityGroup] = field(default_factory=list)
     backends: set[BackendRef] = field(default_factory=set)
     arn: str = field(init=False, repr=False, compare=False)  # the load balancer's ARN (read very often)
+    # What rules derive from this node alone (its description, cost, finding fields), computed by the first rule
+    # that asks and reused by the others: see auditor.rules._helpers.node_memo.
+    derived: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.arn = self.lb.arn

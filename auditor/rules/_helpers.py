@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from auditor.correlate.graph import ExposureGraph, LbNode
 from auditor.findings import KubeRef
@@ -12,6 +12,7 @@ from auditor.inventory.models import Ingress, Listener, LoadBalancer
 
 LB_KIND = {"application": "ALB", "network": "NLB", "classic": "CLB", "gateway": "GWLB"}
 TLS_PROTOCOLS = ("HTTPS", "TLS", "SSL")
+T = TypeVar("T")
 
 
 def lb_kind(lb: LoadBalancer) -> str:
@@ -19,8 +20,16 @@ def lb_kind(lb: LoadBalancer) -> str:
     return LB_KIND.get(lb.type, lb.type)
 
 
-def lb_fields(node: LbNode) -> dict[str, Any]:
-    """The Finding fields naming a load balancer and its Kubernetes owner."""
+def node_memo(node: LbNode, key: str, make: Callable[[LbNode], T]) -> T:
+    """``make(node)``, computed once per node and graph: most rules name, describe and price every load
+    balancer, so the first one pays and the rest read it back (the graph is read-only once correlated)."""
+    memo = node.derived
+    if key not in memo:
+        memo[key] = make(node)
+    return memo[key]  # type: ignore[no-any-return]
+
+
+def _lb_fields(node: LbNode) -> dict[str, Any]:
     return {
         "resource_arn": node.arn,
         "resource_name": node.lb.name,
@@ -30,8 +39,12 @@ def lb_fields(node: LbNode) -> dict[str, Any]:
     }
 
 
-def describe_lb(node: LbNode) -> str:
-    """'internet-facing ALB k8s-shop-abc (IngressGroup shop)' — how messages name a load balancer."""
+def lb_fields(node: LbNode) -> dict[str, Any]:
+    """The Finding fields naming a load balancer and its Kubernetes owner (a new dict: callers may change it)."""
+    return dict(node_memo(node, "lb_fields", _lb_fields))
+
+
+def _describe_lb(node: LbNode) -> str:
     lb = node.lb
     text = f"{lb.scheme} {lb_kind(lb)} {lb.name}"
     if node.owner is not None:
@@ -41,13 +54,17 @@ def describe_lb(node: LbNode) -> str:
     return text
 
 
+def describe_lb(node: LbNode) -> str:
+    """'internet-facing ALB k8s-shop-abc (IngressGroup shop)' — how messages name a load balancer."""
+    return node_memo(node, "describe_lb", _describe_lb)
+
+
 def sentence(text: str) -> str:
     """Capitalise the first letter (messages often start with a load balancer's scheme)."""
     return text[:1].upper() + text[1:]
 
 
-def owner_evidence(node: LbNode) -> dict[str, Any]:
-    """Who owns the load balancer, as evidence."""
+def _owner_evidence(node: LbNode) -> dict[str, Any]:
     return {
         "load_balancer": node.lb.name,
         "type": node.lb.type,
@@ -56,6 +73,11 @@ def owner_evidence(node: LbNode) -> dict[str, Any]:
         "owner_evidence": node.owner_evidence,
         "orphan": node.orphan,
     }
+
+
+def owner_evidence(node: LbNode) -> dict[str, Any]:
+    """Who owns the load balancer, as evidence (a new dict: callers add to it)."""
+    return dict(node_memo(node, "owner_evidence", _owner_evidence))
 
 
 def tls_listeners(lb: LoadBalancer) -> list[Listener]:

@@ -7,6 +7,7 @@ from typing import Any
 
 from auditor.correlate.graph import ExposureGraph, LbNode
 from auditor.cost import CostEstimate, PriceBook, default_price_book, estimate
+from auditor.rules._helpers import node_memo
 
 
 @cache
@@ -15,8 +16,13 @@ def _book() -> PriceBook:
     return default_price_book()
 
 
-def lb_cost(node: LbNode) -> CostEstimate | None:
+def _list_price(node: LbNode) -> CostEstimate | None:
     return estimate(node.lb, _book())
+
+
+def lb_cost(node: LbNode) -> CostEstimate | None:
+    """The monthly estimate of a load balancer at list prices (once per node: several rules price it)."""
+    return node_memo(node, "list_price", _list_price)
 
 
 def monthly_cost(node: LbNode) -> float | None:
