@@ -21,6 +21,7 @@ import sys
 import tempfile
 import time
 import uuid
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -243,6 +244,76 @@ def phase_wrk(base: str, token: str, clients: int, seconds: float, script_dir: P
     return result
 
 
+@dataclass
+class CpuMeter:
+    """Where the machine's CPU went during a phase, from /proc (Linux): the API processes, the PostgreSQL
+    backends serving the benchmark database, the load generator (this process and its children), and
+    everything else on the machine (other users of the shared cores)."""
+
+    server_pid: int
+    database_url: str
+    backends: list[int] = field(default_factory=list)
+    start: dict[str, float] = field(default_factory=dict)
+    _backend_start: dict[int, float] = field(default_factory=dict)
+
+    def _ticks(self, pid: int) -> float:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return 0.0
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def _server_pids(self) -> list[int]:
+        pids = [self.server_pid]
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                except (OSError, IndexError, ValueError):
+                    continue
+                if ppid == self.server_pid:
+                    pids.append(int(entry.name))
+        return pids
+
+    def _sample(self) -> dict[str, float]:
+        total = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+        tick = os.sysconf("SC_CLK_TCK")
+        kids = os.times()
+        return {
+            "busy": (sum(total) - total[3] - total[4]) / tick,
+            "server": sum(self._ticks(p) for p in self._server_pids()),
+            "postgres": sum(self._ticks(p) for p in self.backends),
+            "client": kids.user + kids.system + kids.children_user + kids.children_system,
+        }
+
+    def _backends(self) -> list[int]:
+        engine = create_engine(self.database_url)
+        with engine.connect() as conn:
+            pids = conn.execute(
+                text("SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")
+            )
+            found = list(pids.scalars())
+        engine.dispose()
+        return found
+
+    def begin(self) -> None:
+        self.backends = self._backends()
+        self._backend_start = {p: self._ticks(p) for p in self.backends}
+        self.start = self._sample()
+
+    def end(self, requests: float) -> dict[str, float]:
+        """CPU milliseconds per request for each part, and 'others': the rest of the machine's busy time."""
+        before = set(self.backends)
+        self.backends = self._backends()  # the API's pools may have opened connections during the phase
+        now = self._sample()
+        # a backend opened during the phase counts from its start; one gone since counts for nothing
+        self.start["postgres"] -= sum(self._backend_start.get(p, 0.0) for p in before - set(self.backends))
+        used = {k: now[k] - self.start[k] for k in now}
+        per = {k: v * 1000 / max(requests, 1) for k, v in used.items()}
+        per["others"] = per["busy"] - per["server"] - per["postgres"] - per["client"]
+        return per
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(
@@ -314,17 +385,24 @@ def main() -> int:
         use_wrk = args.client == "wrk" or (args.client == "auto" and shutil.which("wrk") is not None)
         print(f"load generator: {'wrk -t2' if use_wrk else 'aiohttp (asyncio)'}; query mix: {len(queries())} filters")
         p95 = "p90 ms" if use_wrk else "p95 ms"
-        print(f"{'clients':>7} {'requests':>9} {'errors':>6} {'req/s':>8} {'p50 ms':>7} {p95:>7} {'p99 ms':>7}")
+        print(
+            f"{'clients':>7} {'requests':>9} {'errors':>6} {'req/s':>8} {'p50 ms':>7} {p95:>7} {'p99 ms':>7}"
+            "   CPU ms per request: API, PostgreSQL, load generator, rest of the machine"
+        )
+        meter = CpuMeter(proc.pid, url)
         with tempfile.TemporaryDirectory() as tmp:
             for clients in args.clients:
+                meter.begin()
                 if use_wrk:
                     r = phase_wrk(base, token, clients, args.seconds, Path(tmp))
                     r["p95_ms"] = r.get("p90_ms", float("nan"))
                 else:
                     r = asyncio.run(phase(base, token, clients, args.seconds, args.max_requests))
+                cpu = meter.end(r["requests"])
                 print(
                     f"{r['clients']:>7.0f} {r['requests']:>9.0f} {r['errors']:>6.0f} {r['rps']:>8.0f} "
-                    f"{r['p50_ms']:>7.1f} {r['p95_ms']:>7.1f} {r['p99_ms']:>7.1f}"
+                    f"{r['p50_ms']:>7.1f} {r['p95_ms']:>7.1f} {r['p99_ms']:>7.1f}   "
+                    f"{cpu['server']:.2f} {cpu['postgres']:.2f} {cpu['client']:.2f} {cpu['others']:.2f}"
                 )
     finally:
         if proc is not None:

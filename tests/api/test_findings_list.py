@@ -103,3 +103,37 @@ def test_a_dropped_database_connection_is_one_503_then_the_list_recovers(api: Ap
         if r.status_code == 503:
             assert r.headers["Retry-After"] == "5" and r.json()["message"] == "database unavailable"
     assert set(statuses) <= {200, 503} and statuses[-1] == 200
+
+
+def test_openapi_documents_the_list_parameters_security_and_422(api: Api) -> None:
+    spec = api.client.get("/openapi.json").json()
+    op = spec["paths"]["/api/v1/findings"]["get"]
+    params = {p["name"]: p for p in op["parameters"]}
+    assert list(params) == [
+        "cluster",
+        "namespace",
+        "rule",
+        "severity",
+        "status",
+        "since",
+        "limit",
+        "cursor",
+        "with_total",
+    ]
+    assert all(p["in"] == "query" and not p["required"] and p["description"] for p in params.values())
+    assert params["limit"]["schema"]["anyOf"][0] == {"maximum": 500, "minimum": 1, "type": "integer"}
+    severity_ref = params["severity"]["schema"]["anyOf"][0]["items"]["$ref"]
+    assert severity_ref.rsplit("/", 1)[1] in spec["components"]["schemas"]
+    assert op["security"] == [{"HTTPBearer": []}]
+    invalid = op["responses"]["422"]["content"]["application/json"]["schema"]["$ref"]
+    assert invalid.rsplit("/", 1)[1] in spec["components"]["schemas"]
+
+
+def test_repeated_parameters_take_the_last_value_and_unknown_ones_are_ignored(api: Api) -> None:
+    assert _ids(api, "cluster=nothing&cluster=prod") == _ids(api, "cluster=prod")
+    assert _ids(api, "status=open&status=resolved&colour=blue") == _ids(api, "status=resolved")
+    r = api.client.get("/api/v1/findings?limit=x&severity=high&severity=bad", headers=api.read)
+    assert r.status_code == 422
+    assert [e["loc"] for e in r.json()["detail"]] == [["query", "severity", 1], ["query", "limit"]]
+    # authentication is checked before the parameters
+    assert api.client.get("/api/v1/findings?limit=x").status_code == 401
