@@ -4,11 +4,19 @@
     python bench/engine_bench.py --lbs 20000 --repeat 3
 
 Target: under 2 s for 10,000 load balancers. Prints the best of ``--repeat`` runs of each phase.
+
+What is timed is what ``pipeline.analyze`` runs before shaping its result: ``correlate()`` and
+``evaluate_all()``, garbage collection included as the engine leaves it (it pauses the cyclic collector
+and hands its objects to the oldest generation, see ``auditor.correlate.gc_pause``). Not timed: building
+and validating the Inventory (a snapshot is loaded before the engine runs), and the previous repetition's
+garbage, collected before each repetition so every one starts like the first. The one full collection
+the engine leaves for later (the inventory plus everything it made) is measured separately and printed.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 import time
 from collections import Counter
@@ -44,8 +52,10 @@ def main() -> None:
         f"groups, {kube_objects} Kubernetes objects (built in {built:.1f}s); {len(rules)} rules"
     )
     best_correlate = best_rules = best_total = float("inf")
-    findings = []
+    graph, findings = None, []
     for _ in range(args.repeat):
+        graph, findings = None, []  # the previous repetition's results are garbage now ...
+        gc.collect()  # ... and collected here, before the clock starts: not this repetition's cost
         t1 = time.perf_counter()
         graph = correlate(inventory)
         t2 = time.perf_counter()
@@ -55,12 +65,16 @@ def main() -> None:
         best_correlate = min(best_correlate, t2 - t1)
         best_rules = min(best_rules, t3 - t2)
         best_total = min(best_total, t3 - t1)
+    t4 = time.perf_counter()
+    gc.collect()  # what the engine's GC pause leaves for later: one pass over everything alive
+    deferred = time.perf_counter() - t4
     statuses = Counter(f.status.value for f in findings)
     print(f"findings: {len(findings)} ({', '.join(f'{k} {v}' for k, v in sorted(statuses.items()))})")
     print(
         f"correlate {best_correlate:.2f}s + rules {best_rules:.2f}s = {best_total:.2f}s "
         f"(best of {args.repeat}; target < {TARGET_SECONDS:.0f}s: {'met' if best_total < TARGET_SECONDS else 'MISSED'})"
     )
+    print(f"not timed: one full garbage collection afterwards (inventory + graph + findings alive) {deferred:.2f}s")
     if not args.breakdown:
         return
     # The slowest rules, to point at where time goes.
@@ -68,7 +82,7 @@ def main() -> None:
     graph = correlate(inventory)
     for rule in rules:
         t = time.perf_counter()
-        list(rule.evaluate(graph, settings))
+        evaluate_all(graph, settings, only={rule.meta.id})  # the same path as above (GC paused), one rule
         per_rule.append((time.perf_counter() - t, rule.meta.id))
     print("slowest rules: " + ", ".join(f"{rid} {sec:.2f}s" for sec, rid in sorted(per_rule, reverse=True)[:5]))
 

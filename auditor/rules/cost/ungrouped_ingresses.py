@@ -12,7 +12,7 @@ from auditor.config import RuleSettings
 from auditor.correlate.annotations import ALB, LBC_DEFAULT_SSL_POLICY
 from auditor.correlate.graph import ExposureGraph, IngressGroup, LbNode
 from auditor.findings import Finding, Severity, Status
-from auditor.rules._helpers import annotate_command, ingress_ref, lb_fields
+from auditor.rules._helpers import annotate_command, lb_fields
 from auditor.rules.base import Rule, RuleMeta
 from auditor.rules.controller._common import cluster_fields, kubernetes_unknown
 from auditor.rules.cost._common import monthly_cost
@@ -297,7 +297,7 @@ def _candidate_finding(graph: ExposureGraph, candidate: _Bin, taken: set[str]) -
         annotations: dict[str, str | None] = {f"{ALB}group.name": name}
         if order:
             annotations[f"{ALB}group.order"] = str((i + 1) * 10)
-        commands += [annotate_command(ingress_ref(m), annotations) for m in unit.group.members]
+        commands += [annotate_command(unit.group.ref_of(m), annotations) for m in unit.group.members]
     if explicit is not None:
         effect = (
             f"They join IngressGroup {explicit.label} on {explicit.node.lb.name}; their own ALBs go away and "
