@@ -10,7 +10,9 @@ So the collector is paused for the block (short-lived temporaries are still free
 counting), and on the way out what the block made is handed to the oldest generation as it is
 (``gc.freeze()`` + ``gc.unfreeze()`` move objects between generations without examining them) instead of
 one young collection over all of it. Those objects are examined at the next full collection, like any
-long-lived data; a cycle made inside the block is freed then, not earlier. When something else in the
+long-lived data. The cost of that shortcut: a reference cycle that became garbage inside the block, or
+was young garbage from before it, is freed at that next full collection rather than at a young one
+(memory held a little longer, nothing leaked). When something else in the
 process already froze objects (``gc.get_freeze_count()``), unfreezing would release them as well, so the
 block then only pauses and lets the collector examine its objects normally. Nesting is fine: an inner
 block leaves the collector as the outer one set it.
