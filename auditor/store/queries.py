@@ -288,11 +288,11 @@ def list_findings(
 # The same statements as SQL text for psycopg's async connections (the API's PostgreSQL read path):
 # compiled once per shape; psycopg prepares each on the server after its first uses.
 _PG_DIALECT = postgresql_psycopg.dialect()  # type: ignore[no-untyped-call]
-_PG_SQL: dict[tuple[Any, ...], tuple[str, dict[str, Any]]] = {}
+_PG_SQL: dict[tuple[Any, ...], tuple[str, dict[str, Any], list[str]]] = {}
 
 
-def _pg_sql(kind: str, flt: FindingFilter, paged: bool, target_count: int) -> tuple[str, dict[str, Any]]:
-    """The SQL text of a statement for psycopg, and the values of its constant parameters."""
+def _pg_sql(kind: str, flt: FindingFilter, paged: bool, target_count: int) -> tuple[str, dict[str, Any], list[str]]:
+    """The SQL text of a statement for psycopg, the values of its constant parameters, its column names."""
     key = (kind, *_shape(flt, target_count), paged)
     compiled = _PG_SQL.get(key)
     if compiled is None:
@@ -304,7 +304,7 @@ def _pg_sql(kind: str, flt: FindingFilter, paged: bool, target_count: int) -> tu
             stmt = _TARGET_IDS
         sql = stmt.compile(dialect=_PG_DIALECT)
         constants = {sql.bind_names[bind]: bind.effective_value for bind in sql.binds.values() if not bind.required}
-        compiled = _PG_SQL[key] = (str(sql), constants)
+        compiled = _PG_SQL[key] = (str(sql), constants, list(stmt.selected_columns.keys()))
     return compiled
 
 
@@ -322,7 +322,7 @@ async def list_findings_pg(
     after = parse_cursor(cursor) if cursor else None
     target_ids: list[int] = []
     if flt.cluster is not None:
-        sql, constants = _pg_sql("targets", flt, False, 0)
+        sql, constants, _ = _pg_sql("targets", flt, False, 0)
         cur = await conn.execute(sql, {**constants, "cluster": flt.cluster}, prepare=True)
         target_ids = [r[0] for r in await cur.fetchall()]
         if not target_ids:
@@ -331,13 +331,13 @@ async def list_findings_pg(
     params["limit"] = limit + 1
     if after is not None:
         params["after_rank"], params["after_id"] = after
-    sql, constants = _pg_sql("list", flt, after is not None, len(target_ids))
-    cur = await conn.execute(sql, {**constants, **params}, prepare=True)
-    keys = [c.name for c in cur.description or ()]
+    sql, constants, keys = _pg_sql("list", flt, after is not None, len(target_ids))
+    # binary results: no timestamp text to format on the server and parse here
+    cur = await conn.execute(sql, {**constants, **params}, prepare=True, binary=True)
     rows = await cur.fetchall()
     total = None
     if with_total:
-        sql, constants = _pg_sql("count", flt, False, len(target_ids))
+        sql, constants, _ = _pg_sql("count", flt, False, len(target_ids))
         cur = await conn.execute(sql, {**constants, **params}, prepare=True)
         row = await cur.fetchone()
         total = int(row[0]) if row else 0
