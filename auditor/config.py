@@ -76,6 +76,14 @@ class ApiSettings(BaseModel):
         description="How long a verified token is trusted without asking the database again; a revoked "
         "token stops working within this many seconds. Saves one query per request.",
     )
+    read_pool_size: int = Field(
+        default=2,
+        ge=1,
+        le=100,
+        description="PostgreSQL connections per API worker process for the findings list (async reads; "
+        "the other routes use the SQLAlchemy pool). Two let a slow query (with_total) overlap the others; "
+        "more mainly adds PostgreSQL backends competing for CPU when it shares the machine.",
+    )
 
 
 class SchedulerSettings(BaseModel):

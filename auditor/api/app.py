@@ -82,7 +82,7 @@ def create_app(
         app.state.engine = engine
         app.state.factory = factory
         app.state.read_factory = read_session_factory(engine)
-        app.state.read_pool = read_pool = async_read_pool(engine)
+        app.state.read_pool = read_pool = async_read_pool(engine, max_size=settings.api.read_pool_size)
         if read_pool is not None:
             await read_pool.open(wait=False)  # connects in the background: a database that is down is a 503
         app.state.service = service

@@ -68,7 +68,7 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
-def async_read_pool(engine: Engine, *, max_size: int = 8) -> AsyncConnectionPool[AsyncConnection[Any]] | None:
+def async_read_pool(engine: Engine, *, max_size: int = 2) -> AsyncConnectionPool[AsyncConnection[Any]] | None:
     """A pool of async psycopg connections for the API's hot reads on PostgreSQL (None on SQLite),
     with the engine's connection arguments: autocommit (no BEGIN/ROLLBACK round trips) and
     TimeZone UTC (datetimes come back as UTC, as ``UtcDateTime`` gives them). Not yet open."""
