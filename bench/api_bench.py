@@ -6,6 +6,11 @@ latency percentiles and throughput. Bounded in requests and time; only talks to 
 
     python bench/api_bench.py                       # 100k findings, phases 10 and 50 clients
     python bench/api_bench.py --findings 20000 --seconds 10 --workers 2
+    python bench/api_bench.py --keep                 # keep the seeded database for...
+    python bench/api_bench.py --database auditor_bench_XXXXXXXX   # ...re-runs without seeding
+
+It also prints the CPU milliseconds per request of the API processes, the PostgreSQL backends, the load
+generator and the rest of the machine (/proc), so a run on a busy shared machine shows itself.
 """
 
 from __future__ import annotations
