@@ -81,14 +81,11 @@ class Finding(BaseModel):
         Same result: defaults filled (fresh mutable ones), fields-set recorded. Callers are typed code;
         tests validate what they build (tests/rules/_harness.py).
         """
-        data = {}
-        for name, default, factory in _FINDING_DEFAULTS:
-            if name in values:
-                data[name] = values[name]
-            elif factory is not None:
-                data[name] = factory()
-            else:
-                data[name] = default
+        data = _FINDING_TEMPLATE.copy()  # field order, plain defaults
+        data.update(values)
+        for name, factory in _FINDING_FACTORIES:
+            if name not in values:
+                data[name] = factory()  # a fresh mutable default per finding
         obj = cls.__new__(cls)
         object.__setattr__(obj, "__dict__", data)
         object.__setattr__(obj, "__pydantic_fields_set__", set(values))
@@ -113,10 +110,14 @@ class Finding(BaseModel):
         return data
 
 
-# (name, default, default factory) of every Finding field, in declaration order, for Finding.trusted.
-_FINDING_DEFAULTS: list[tuple[str, Any, Any]] = [
-    (name, None if field.is_required() else field.default, field.default_factory)
+# Every Finding field with its plain default, in declaration order, and the fields whose default comes from
+# a factory (a fresh value per finding): what Finding.trusted fills in.
+_FINDING_TEMPLATE: dict[str, Any] = {
+    name: None if field.is_required() or field.default_factory is not None else field.default
     for name, field in Finding.model_fields.items()
+}
+_FINDING_FACTORIES: list[tuple[str, Any]] = [
+    (name, field.default_factory) for name, field in Finding.model_fields.items() if field.default_factory is not None
 ]
 
 

@@ -16,6 +16,7 @@ def run(rule: Rule, inv: Inventory, **settings: Any) -> list[Finding]:
     findings = list(rule.evaluate(correlate(inv), RuleSettings(**settings)))
     assert all(f.rule_id == rule.meta.id for f in findings)
     for f in findings:  # rules build findings without validation (RuleMeta.finding): prove they are valid
+        assert set(f.__dict__) == set(Finding.model_fields), set(f.__dict__) ^ set(Finding.model_fields)
         Finding.model_validate(dict(f), strict=True)
     prints = [f.fingerprint for f in findings]
     assert len(prints) == len(set(prints)), "fingerprints must be unique within one rule"
