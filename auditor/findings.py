@@ -81,6 +81,11 @@ class Finding(BaseModel):
         Same result: defaults filled (fresh mutable ones), fields-set recorded. Callers are typed code;
         tests validate what they build (tests/rules/_harness.py).
         """
+        return cls.from_trusted(values)
+
+    @classmethod
+    def from_trusted(cls, values: dict[str, Any]) -> Finding:
+        """``trusted`` for a dict the caller hands over (no keyword re-packing)."""
         data = _FINDING_TEMPLATE.copy()  # field order, plain defaults
         data.update(values)
         for name, factory in _FINDING_FACTORIES:
