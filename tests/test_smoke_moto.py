@@ -14,7 +14,9 @@ def test_wafv2_list_resources_for_web_acl_filled(aws):
     lb = elbv2.create_load_balancer(Name="a", Subnets=subnets)["LoadBalancers"][0]["LoadBalancerArn"]
     waf = boto3.client("wafv2", region_name="eu-west-1")
     acl = waf.create_web_acl(
-        Name="acl", Scope="REGIONAL", DefaultAction={"Allow": {}},
+        Name="acl",
+        Scope="REGIONAL",
+        DefaultAction={"Allow": {}},
         VisibilityConfig={"SampledRequestsEnabled": False, "CloudWatchMetricsEnabled": False, "MetricName": "m"},
     )["Summary"]["ARN"]
     assert waf.list_resources_for_web_acl(WebACLArn=acl)["ResourceArns"] == []

@@ -112,11 +112,7 @@ def policy_release_for(version: str) -> str:
 
 @cache
 def _load(release: str) -> str:
-    return (
-        resources.files("auditor.controller")
-        .joinpath("policies", f"{release}.json")
-        .read_text(encoding="utf-8")
-    )
+    return resources.files("auditor.controller").joinpath("policies", f"{release}.json").read_text(encoding="utf-8")
 
 
 def policy_document(version: str) -> dict[str, Any]:
