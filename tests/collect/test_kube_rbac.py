@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -111,7 +112,7 @@ def test_deploy_rbac_yaml_is_the_generated_role() -> None:
 
 def test_module_prints_the_manifests() -> None:
     proc = subprocess.run(
-        ["python", "-m", "auditor.collect.kube", "rbac"],
+        [sys.executable, "-m", "auditor.collect.kube", "rbac"],
         capture_output=True,
         text=True,
         check=True,
