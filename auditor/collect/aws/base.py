@@ -158,3 +158,23 @@ class CollectorContext:
             return f"{len(self.problems)} per-resource call(s) failed: {shown}" + (
                 f" (+{more} more)" if more > 0 else ""
             )
+
+
+TAGS_PER_CALL = 20  # elbv2 and classic DescribeTags take at most 20 ARNs / names per call
+
+
+def describe_tags(
+    ctx: CollectorContext, client: Any, ids: list[str], *, param: str, key: str, what: str
+) -> dict[str, dict[str, str]]:
+    """id -> tags through DescribeTags, 20 ids per call (elbv2: ResourceArns/ResourceArn, classic:
+    LoadBalancerNames/LoadBalancerName); ids of a failed chunk are absent, so their tags stay None."""
+    found: dict[str, dict[str, str]] = {}
+    for chunk in chunked(ids, TAGS_PER_CALL):
+        try:
+            answer = call(client, "DescribeTags", **{param: chunk})
+        except CollectionError as exc:
+            ctx.problem(f"DescribeTags of {len(chunk)} {what}", exc)
+            continue
+        for desc in answer.get("TagDescriptions", []):
+            found[desc[key]] = {t["Key"]: t.get("Value", "") for t in desc.get("Tags", [])}
+    return found

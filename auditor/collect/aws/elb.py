@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from auditor.collect.aws.base import CollectorContext, call, chunked, pages
+from auditor.collect.aws.base import CollectorContext, call, describe_tags, pages
 from auditor.errors import CollectionError
 from auditor.inventory.models import Listener, LoadBalancer, TargetHealth
 
@@ -18,7 +18,6 @@ IAM_ACTIONS: tuple[str, ...] = (
 )
 
 PAGE_SIZE = 400  # the API maximum
-TAGS_PER_CALL = 20  # DescribeTags takes at most 20 load balancer names
 TLS_PROTOCOLS = frozenset({"HTTPS", "SSL"})
 SSL_POLICY_TYPE = "SSLNegotiationPolicyType"
 REFERENCE_ATTRIBUTE = "Reference-Security-Policy"
@@ -31,23 +30,17 @@ def collect(ctx: CollectorContext) -> list[LoadBalancer]:
         for page in pages(client, "DescribeLoadBalancers", page_size=PAGE_SIZE)
         for lb in page.get("LoadBalancerDescriptions", [])
     ]
-    tags = _tags(ctx, client, [lb["LoadBalancerName"] for lb in raw])
+    tags = describe_tags(
+        ctx,
+        client,
+        [lb["LoadBalancerName"] for lb in raw],
+        param="LoadBalancerNames",
+        key="LoadBalancerName",
+        what="classic load balancers",
+    )
     balancers = ctx.fan_out.map(lambda item: _load_balancer(ctx, client, item, tags), raw)
     ctx.count("classic load balancers", len(balancers))
     return balancers
-
-
-def _tags(ctx: CollectorContext, client: Any, names: list[str]) -> dict[str, dict[str, str]]:
-    found: dict[str, dict[str, str]] = {}
-    for chunk in chunked(names, TAGS_PER_CALL):
-        try:
-            answer = call(client, "DescribeTags", LoadBalancerNames=chunk)
-        except CollectionError as exc:
-            ctx.problem(f"DescribeTags of {len(chunk)} classic load balancers", exc)
-            continue
-        for desc in answer.get("TagDescriptions", []):
-            found[desc["LoadBalancerName"]] = {t["Key"]: t.get("Value", "") for t in desc.get("Tags", [])}
-    return found
 
 
 def _load_balancer(

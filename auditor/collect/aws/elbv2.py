@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 
-from auditor.collect.aws.base import CollectorContext, call, chunked, pages
+from auditor.collect.aws.base import CollectorContext, call, describe_tags, pages
 from auditor.errors import CollectionError
 from auditor.inventory.models import (
     Action,
@@ -31,7 +31,6 @@ IAM_ACTIONS: tuple[str, ...] = (
 )
 
 PAGE_SIZE = 400  # the API maximum for DescribeLoadBalancers/Listeners/Rules/TargetGroups
-TAGS_PER_CALL = 20  # DescribeTags takes at most 20 ARNs
 TLS_PROTOCOLS = frozenset({"HTTPS", "TLS"})
 _LB_TYPES = ("application", "network", "gateway")
 
@@ -50,8 +49,22 @@ def collect(ctx: CollectorContext) -> Elbv2Result:
     ]
     raw_tgs = [tg for page in pages(client, "DescribeTargetGroups", page_size=PAGE_SIZE) for tg in page["TargetGroups"]]
 
-    lb_tags = _tags(ctx, client, [lb["LoadBalancerArn"] for lb in raw_lbs], "load balancers")
-    tg_tags = _tags(ctx, client, [tg["TargetGroupArn"] for tg in raw_tgs], "target groups")
+    lb_tags = describe_tags(
+        ctx,
+        client,
+        [lb["LoadBalancerArn"] for lb in raw_lbs],
+        param="ResourceArns",
+        key="ResourceArn",
+        what="load balancers",
+    )
+    tg_tags = describe_tags(
+        ctx,
+        client,
+        [tg["TargetGroupArn"] for tg in raw_tgs],
+        param="ResourceArns",
+        key="ResourceArn",
+        what="target groups",
+    )
 
     load_balancers = [_load_balancer(ctx, raw, lb_tags) for raw in raw_lbs]
     listeners = ctx.fan_out.map(lambda lb: _listeners(ctx, client, lb), load_balancers)
@@ -62,20 +75,6 @@ def collect(ctx: CollectorContext) -> Elbv2Result:
     ctx.count("load balancers", len(load_balancers))
     ctx.count("target groups", len(target_groups))
     return Elbv2Result(load_balancers=load_balancers, target_groups=target_groups)
-
-
-def _tags(ctx: CollectorContext, client: Any, arns: list[str], what: str) -> dict[str, dict[str, str]]:
-    """ARN -> tags, 20 ARNs per call; ARNs of a failed chunk are absent (their tags stay None)."""
-    found: dict[str, dict[str, str]] = {}
-    for chunk in chunked(arns, TAGS_PER_CALL):
-        try:
-            answer = call(client, "DescribeTags", ResourceArns=chunk)
-        except CollectionError as exc:
-            ctx.problem(f"DescribeTags of {len(chunk)} {what}", exc)
-            continue
-        for desc in answer.get("TagDescriptions", []):
-            found[desc["ResourceArn"]] = {t["Key"]: t.get("Value", "") for t in desc.get("Tags", [])}
-    return found
 
 
 def _load_balancer(ctx: CollectorContext, raw: dict[str, Any], tags: dict[str, dict[str, str]]) -> LoadBalancer:
