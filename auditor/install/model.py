@@ -15,7 +15,6 @@ CHART_REPOSITORY = "https://aws.github.io/eks-charts"
 CHART_NAME = "aws-load-balancer-controller"
 DEFAULT_POLICY_NAME = "AWSLoadBalancerControllerIAMPolicy"
 WEB_IDENTITY_AUDIENCE = "sts.amazonaws.com"
-POD_IDENTITY_SERVICE = "pods.eks.amazonaws.com"
 # Tags on the IAM resources the installer creates: it deletes or rewrites only what carries them.
 OWNER_TAG = "eks-exposure-auditor/managed-by"
 OWNER_TAG_VALUE = "install-alb"

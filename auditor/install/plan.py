@@ -15,16 +15,7 @@ from auditor.controller.versions import (
     policy_document,
     policy_release_for,
 )
-from auditor.install.documents import (
-    document_diff,
-    irsa_statement,
-    irsa_trust_problems,
-    merged_trust,
-    pod_identity_statement,
-    pod_identity_trust_problems,
-    same_document,
-    trust_document,
-)
+from auditor.install.documents import document_diff, merged_trust, same_document, trust_document
 from auditor.install.kube import helm_release_of, object_ref, owned_by_us
 from auditor.install.model import (
     CLUSTER_TAG,
@@ -38,6 +29,12 @@ from auditor.install.model import (
     Plan,
     State,
     Step,
+)
+from auditor.rules.identity._common import (
+    irsa_trust_problems,
+    irsa_trust_statement,
+    pod_identity_trust_problems,
+    pod_identity_trust_statement,
 )
 
 ROLE_ARN_ANNOTATION = "eks.amazonaws.com/role-arn"
@@ -190,20 +187,28 @@ def _policy_step(state: State, options: InstallOptions, result: Plan) -> Step:
     )  # fmt: skip
 
 
+def _provider_arn(state: State) -> str:
+    iam, cluster = state.iam, state.cluster
+    return f"arn:{iam.partition}:iam::{iam.account_id}:oidc-provider/{cluster.issuer_host}"
+
+
 def _desired_trust_statement(state: State, options: InstallOptions) -> JsonObj:
     if options.pod_identity:
-        return pod_identity_statement()
-    iam, cluster = state.iam, state.cluster
-    provider = f"arn:{iam.partition}:iam::{iam.account_id}:oidc-provider/{cluster.issuer_host}"
-    return irsa_statement(provider, cluster.issuer_host or "", options.service_account_subject)
+        return pod_identity_trust_statement()
+    return irsa_trust_statement(_provider_arn(state), state.cluster.issuer_host or "", options.service_account_subject)
 
 
 def _trust_problems(state: State, options: InstallOptions, trust: JsonObj) -> list[str]:
+    """The audit's own trust checks (irsa-role-invalid), so install and verify never disagree on a trust."""
     if options.pod_identity:
-        return pod_identity_trust_problems(trust)
-    iam, cluster = state.iam, state.cluster
-    provider = f"arn:{iam.partition}:iam::{iam.account_id}:oidc-provider/{cluster.issuer_host}"
-    return irsa_trust_problems(trust, provider, cluster.issuer_host or "", options.service_account_subject)
+        return [str(p) for p in pod_identity_trust_problems(trust)]
+    problems = irsa_trust_problems(
+        trust,
+        provider_arn=_provider_arn(state),
+        issuer=state.cluster.issuer_host or "",
+        subject=options.service_account_subject,
+    )
+    return [str(p) for p in problems]
 
 
 def _role_step(state: State, options: InstallOptions) -> Step:

@@ -136,6 +136,35 @@ def test_broken_trust_policy_gets_repaired(install, cluster):
     assert trust["Statement"][0]["Condition"]["StringEquals"][f"{host}:sub"] == SUBJECT
 
 
+def test_install_and_audit_judge_a_trust_policy_alike(install, cluster):
+    """The installer repairs exactly the trusts the audit's irsa-role-invalid rejects, and leaves alone
+    the ones it accepts: otherwise a re-run would say "unchanged" while its own verify step fails."""
+    assert install("--yes").exit_code == 0
+    iam = _iam()
+    host = cluster["issuer"].removeprefix("https://")
+    good = iam.get_role(RoleName=ROLE)["Role"]["AssumeRolePolicyDocument"]
+
+    # accepted by the audit: the subject through a StringLike wildcard
+    wildcard = json.loads(json.dumps(good))
+    conditions = wildcard["Statement"][0]["Condition"]
+    del conditions["StringEquals"][f"{host}:sub"]
+    conditions["StringLike"] = {f"{host}:sub": "system:serviceaccount:kube-system:aws-load-balancer-*"}
+    iam.update_assume_role_policy(RoleName=ROLE, PolicyDocument=json.dumps(wildcard))
+    kept = install("--yes")
+    assert kept.exit_code == 0, kept.output
+    assert "~ update    iam-role" not in kept.output and "0 to change" in kept.output
+
+    # rejected by the audit: the right StringEquals plus a condition on sub it cannot vouch for
+    odd = json.loads(json.dumps(good))
+    odd["Statement"][0]["Condition"]["StringNotEquals"] = {f"{host}:sub": "system:serviceaccount:default:x"}
+    iam.update_assume_role_policy(RoleName=ROLE, PolicyDocument=json.dumps(odd))
+    repaired = install("--yes")
+    assert repaired.exit_code == 0, repaired.output  # verify (the audit's rules) passes after the repair
+    assert "~ update    iam-role" in repaired.output
+    trust = iam.get_role(RoleName=ROLE)["Role"]["AssumeRolePolicyDocument"]
+    assert "StringNotEquals" not in trust["Statement"][0]["Condition"]
+
+
 def test_dry_run_changes_nothing(install, cluster_api):
     before_aws, before_kube = aws_state(), kube_state(cluster_api)
 

@@ -141,9 +141,13 @@ class TrustProblem:
     check: str
     expected: str
     actual: str
+    summary: str = ""  # one line a person reads, where the check has a better one than expected/actual
 
     def as_json(self) -> dict[str, str]:
         return {"check": self.check, "expected": self.expected, "actual": self.actual}
+
+    def __str__(self) -> str:
+        return self.summary or f"{self.check}: expected {self.expected}, found {self.actual}"
 
 
 def oidc_host(issuer: str) -> str:
@@ -186,13 +190,14 @@ def _check_condition(
     conditions = _condition_values(statement, key)
     if not conditions:
         if required:
-            return TrustProblem(check, f"{key} = {actual}", f"no condition on {key}")
+            return TrustProblem(check, f"{key} = {actual}", f"no condition on {key}", f"no condition on {key}")
         return None
     for operator, values in conditions:
         ok = _condition_satisfied(operator, values, actual)
         if ok is False or ok is None:
             shown = f"{operator} {key} {values}" if ok is False else f"unsupported operator {operator} on {key}"
-            return TrustProblem(check, f"StringEquals/StringLike {key} matching {actual}", shown)
+            summary = f"condition {key} is not {actual}" if ok is False else shown
+            return TrustProblem(check, f"StringEquals/StringLike {key} matching {actual}", shown, summary)
     return None
 
 
