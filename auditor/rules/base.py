@@ -36,13 +36,17 @@ class RuleMeta:
         **kwargs: Any,
     ) -> Finding:
         """A Finding of this rule; severity and remediation default to the rule's own."""
-        kwargs["rule_id"] = self.id
-        kwargs["title"] = self.title
-        kwargs["severity"] = severity or self.severity
-        kwargs["status"] = status
-        kwargs["message"] = message
-        kwargs["remediation"] = self.remediation if remediation is None else remediation
-        return Finding.from_trusted(kwargs)
+        return Finding.from_trusted(
+            {
+                "rule_id": self.id,
+                "title": self.title,
+                "severity": severity or self.severity,
+                "status": status,
+                "message": message,
+                "remediation": self.remediation if remediation is None else remediation,
+                **kwargs,
+            }
+        )
 
 
 Evaluate = Callable[["ExposureGraph", "RuleSettings"], Iterable[Finding]]

@@ -140,3 +140,13 @@ def test_certificates_not_attached_to_in_scope_listeners_are_ignored():
     )
     inv = b.inventory(lbs=[other], certificates=[unused, other_cert], cluster_names=["demo", "prod"])
     assert run(RULE, inv) == []
+
+
+def test_a_certificate_on_many_load_balancers_names_three_in_the_message_and_all_in_the_evidence():
+    cert = b.certificate("c1", "shop.example.com", days=3)
+    pairs = [_setup(cert.arn, name=f"k8s-shop-web{i}", stack=f"shop/web{i}") for i in range(5)]
+    f = only(RULE, b.inventory(lbs=[lb for lb, _ in pairs], ingresses=[ing for _, ing in pairs], certificates=[cert]))
+    assert f.status == Status.FAIL
+    assert "k8s-shop-web0" in f.message and "k8s-shop-web2" in f.message and "k8s-shop-web3" not in f.message
+    assert "and 2 more load balancers" in f.message
+    assert [u["load_balancer"] for u in f.evidence["used_by"]] == [f"k8s-shop-web{i}" for i in range(5)]

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 from auditor.config import RuleSettings
 from auditor.correlate.graph import ExposureGraph
 from auditor.findings import Finding, KubeRef, Severity, Status
+from auditor.inventory.models import Ingress, Service
 from auditor.rules.base import Rule, RuleMeta
 from auditor.rules.controller._common import (
     cluster_fields,
@@ -35,19 +37,27 @@ META = RuleMeta(
 )
 
 
+SAMPLE = 20
+
+
+def _sample(objects: Sequence[Ingress | Service]) -> dict[str, Any]:
+    return {"count": len(objects), "first": [f"{o.namespace}/{o.name}" for o in objects[:SAMPLE]]}
+
+
 def evaluate(graph: ExposureGraph, settings: RuleSettings) -> Iterator[Finding]:
     if not graph.kube_collected:
         yield kubernetes_unknown(META, graph, "whether the AWS Load Balancer Controller runs")
         return
-    ingresses = [f"{m.namespace}/{m.name}" for g in graph.ingress_groups for m in g.members]
-    services = [f"{e.service.namespace}/{e.service.name}" for e in graph.services if e.settings.controller == "lbc"]
+    ingresses = [m for g in graph.ingress_groups for m in g.members]
+    services = [e.service for e in graph.services if e.settings.controller == "lbc"]
     deployments = {
         f"{c.namespace}/{c.name}": {"ready_replicas": c.ready_replicas, "replicas": c.replicas, "version": c.version}
         for c in graph.controllers
     }
     evidence = {
-        "alb_ingresses": ingresses,
-        "lbc_services": services,
+        # counts and the first few names: a large cluster has thousands, which no reader of a finding wants
+        "alb_ingresses": _sample(ingresses),
+        "lbc_services": _sample(services),
         "controller_deployments": deployments,
     }
     first = graph.controllers[0] if graph.controllers else None

@@ -43,13 +43,17 @@ def _keep_first(nodes: list[LbNode]) -> list[LbNode]:
 
 def _path_evidence(path: ExposurePath) -> dict[str, Any]:
     node = path.load_balancer
+    if node is None:
+        via: dict[str, Any] = {"via": str(path.via)}
+        return via | dict.fromkeys(("load_balancer", "arn", "type", "scheme", "monthly_cost_usd"))
+    lb = node.lb
     return {
         "via": str(path.via),
-        "load_balancer": node.lb.name if node else None,
-        "arn": node.arn if node else None,
-        "type": lb_kind(node.lb) if node else None,
-        "scheme": node.lb.scheme if node else None,
-        "monthly_cost_usd": monthly_cost(node) if node else None,
+        "load_balancer": lb.name,
+        "arn": node.arn,
+        "type": lb_kind(lb),
+        "scheme": lb.scheme,
+        "monthly_cost_usd": monthly_cost(node),
     }
 
 
@@ -90,14 +94,16 @@ def evaluate(graph: ExposureGraph, settings: RuleSettings) -> Iterator[Finding]:
         paths = graph.backends[ref]
         nodes: list[LbNode] = []
         for p in paths:
-            if p.load_balancer is not None and p.load_balancer.orphan is None and p.load_balancer not in nodes:
-                nodes.append(p.load_balancer)
+            node = p.load_balancer
+            if node is not None and node.orphan is None and node not in nodes:
+                nodes.append(node)
+        label = str(ref)
         fields: dict[str, Any] = {
             "kubernetes": service_refs.get((ref.namespace, ref.service))
             or KubeRef(kind="Service", namespace=ref.namespace, name=ref.service),
-            "resource_name": str(ref),
-            "discriminator": str(ref),
-            "evidence": {"backend": str(ref), "paths": [_path_evidence(p) for p in paths]},
+            "resource_name": label,
+            "discriminator": label,
+            "evidence": {"backend": label, "paths": [_path_evidence(p) for p in paths]},
         }
         if len(nodes) >= 2:
             kept, *redundant = _keep_first(nodes)
@@ -117,7 +123,7 @@ def evaluate(graph: ExposureGraph, settings: RuleSettings) -> Iterator[Finding]:
             fixes = "; ".join(_fix_for(n, ref, kept) for n in redundant)
             yield META.finding(
                 Status.FAIL,
-                f"Backend {ref} is reachable through {len(nodes)} load balancers "
+                f"Backend {label} is reachable through {len(nodes)} load balancers "
                 f"({', '.join(n.lb.name for n in nodes)}){price}.",
                 remediation=f"Keep one path ({kept.lb.name}): {fixes}.",
                 **fields,
@@ -129,14 +135,14 @@ def evaluate(graph: ExposureGraph, settings: RuleSettings) -> Iterator[Finding]:
         ):
             yield META.finding(
                 Status.UNKNOWN,
-                f"Backend {ref} is exposed by {len(vias)} objects but load balancers were not fully collected, so "
+                f"Backend {label} is exposed by {len(vias)} objects but load balancers were not fully collected, so "
                 "whether they share one load balancer is unknown.",
                 **fields,
             )
         elif len(nodes) == 1:
             node = nodes[0]
             fields.update(resource_arn=node.arn, account=node.lb.account, region=node.lb.region)
-            message = f"Backend {ref} is reachable through one load balancer ({node.lb.name})."
+            message = f"Backend {label} is reachable through one load balancer ({node.lb.name})."
             yield META.finding(Status.PASS, message, **fields)
 
 

@@ -143,10 +143,26 @@ def _pack(units: list[_Unit]) -> list[_Bin]:
 
 def _unit(group: IngressGroup, node: LbNode) -> _Unit | None:
     """The group as a unit; None when its own members disagree on a group-wide setting (already broken)."""
-    settings = [group.settings_of(m) for m in group.members]
-    policies = {s.ssl_policy for s in settings if s.ssl_policy}
-    cidrs = {tuple(sorted(s.inbound_cidrs)) for s in settings if s.inbound_cidrs}
-    wafs = {s.wafv2_acl_arn for s in settings if s.wafv2_acl_arn}
+    # One pass over the members' settings (every ALB of the cluster comes through here).
+    policies: set[str] = set()
+    cidrs: set[tuple[str, ...]] = set()
+    wafs: set[str] = set()
+    ports: dict[int, str] = {}
+    certs: set[str] = set()
+    ssl_redirects: set[int] = set()
+    for s in group.settings.values():
+        if s.ssl_policy:
+            policies.add(s.ssl_policy)
+        if s.inbound_cidrs:
+            cidrs.add(tuple(sorted(s.inbound_cidrs)))
+        if s.wafv2_acl_arn:
+            wafs.add(s.wafv2_acl_arn)
+        for proto, port in s.listen_ports:
+            if ports.setdefault(port, proto) != proto:
+                return None
+        certs.update(s.certificate_arns)
+        if s.ssl_redirect is not None:
+            ssl_redirects.add(s.ssl_redirect)
     if len(policies) > 1 or len(cidrs) > 1 or len(wafs) > 1:
         return None
     key: Key = (
@@ -155,12 +171,6 @@ def _unit(group: IngressGroup, node: LbNode) -> _Unit | None:
         next(iter(cidrs), ()),
         next(iter(wafs), None),
     )
-    ports: dict[int, str] = {}
-    for s in settings:
-        for proto, port in s.listen_ports:
-            if ports.setdefault(port, proto) != proto:
-                return None
-    certs = {c for s in settings for c in s.certificate_arns}
     known = node.lb.listeners is not None
     for listener in node.lb.listeners or []:
         if listener.protocol.upper() == "HTTPS":
@@ -173,18 +183,20 @@ def _unit(group: IngressGroup, node: LbNode) -> _Unit | None:
     rules = 0
     for ing in group.members:
         for rule in ing.rules:
+            host = rule.host or "*"
             for path in rule.paths:
                 rules += 1
-                routes.add((rule.host or "*", path.path or "/"))
-                if path.backend.service_name:
-                    svc_port = path.backend.service_port_number or path.backend.service_port_name
-                    backends.add(f"{ing.namespace}/{path.backend.service_name}:{svc_port}")
+                routes.add((host, path.path or "/"))
+                backend = path.backend
+                if backend.service_name:
+                    svc_port = backend.service_port_number or backend.service_port_name
+                    backends.add(f"{ing.namespace}/{backend.service_name}:{svc_port}")
     return _Unit(
         group=group,
         node=node,
         key=key,
         ports=ports,
-        ssl_redirects={s.ssl_redirect for s in settings if s.ssl_redirect is not None},
+        ssl_redirects=ssl_redirects,
         rules=rules,
         certificates=certs,
         certificates_known=known,

@@ -8,6 +8,7 @@ from auditor.correlate.annotations import AnnotationProblem
 from auditor.correlate.graph import ExposureGraph, IngressGroup, LbNode, ServiceExposure
 from auditor.findings import KubeRef
 from auditor.inventory.models import Ingress, LoadBalancerIngress
+from auditor.rules._helpers import sentence
 
 
 @dataclass
@@ -21,13 +22,21 @@ class KubeExposure:
     # read several times per finding by both hygiene rules: worked out once, when the item is made
     load_balancer: LbNode | None = field(init=False, default=None)  # the current (non-orphaned) one, if any
     address: str | None = field(init=False, default=None)  # the first hostname/IP the controller wrote into status
+    label: str = field(init=False, default="")  # "Ingress ns/name", as a message starts with it
 
     def __post_init__(self) -> None:
         nodes = self.group.load_balancers if self.group is not None else []
         if self.service is not None:
             nodes = self.service.load_balancers
-        self.load_balancer = next((n for n in nodes if not n.orphan), None)
-        self.address = next((s.hostname or s.ip for s in self.status_ingress if s.hostname or s.ip), None)
+        for node in nodes:
+            if not node.orphan:
+                self.load_balancer = node
+                break
+        for status in self.status_ingress:
+            if address := status.hostname or status.ip:
+                self.address = address
+                break
+        self.label = sentence(str(self.ref))
 
     @property
     def status_ingress(self) -> list[LoadBalancerIngress]:

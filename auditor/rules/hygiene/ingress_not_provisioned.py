@@ -154,20 +154,24 @@ def evaluate(graph: ExposureGraph, settings: RuleSettings) -> Iterator[Finding]:
     bad_members = _members_with_problems(graph, problems)
     complete = graph.kube_collected
     for item in kube_exposures(graph):
-        evidence = load_balancer_evidence(item.load_balancer)
-        region = item.load_balancer.lb.region if item.load_balancer else None
-        account = item.load_balancer.lb.account if item.load_balancer else None
-        common: dict[str, Any] = {"kubernetes": item.ref, "account": account, "region": region}
+        node = item.load_balancer
+        evidence = load_balancer_evidence(node)
+        common: dict[str, Any] = {
+            "kubernetes": item.ref,
+            "account": node.lb.account if node else None,
+            "region": node.lb.region if node else None,
+        }
         if item.group is not None:
             evidence["ingress_group"] = item.group.name
         if item.service is not None:
             evidence["controller"] = item.service.settings.controller
         address = item.address
         if address is not None:
+            evidence["address"] = address
             yield META.finding(
                 Status.PASS,
-                f"{sentence(str(item.ref))} has its load balancer address {address}.",
-                evidence={**evidence, "address": address},
+                f"{item.label} has its load balancer address {address}.",
+                evidence=evidence,
                 **common,
             )
             continue
@@ -175,7 +179,7 @@ def evaluate(graph: ExposureGraph, settings: RuleSettings) -> Iterator[Finding]:
         if not complete:
             yield META.finding(
                 Status.UNKNOWN,
-                f"{sentence(str(item.ref))} has no address, and the Kubernetes inventory is incomplete, so whether "
+                f"{item.label} has no address, and the Kubernetes inventory is incomplete, so whether "
                 "it is stuck and why is not known.",
                 evidence={**evidence, "reasons_seen": [why for why, _ in reasons]},
                 **common,
@@ -185,7 +189,7 @@ def evaluate(graph: ExposureGraph, settings: RuleSettings) -> Iterator[Finding]:
         describe = f"kubectl -n {item.ref.namespace} describe {kind} {item.ref.name}"
         yield META.finding(
             Status.FAIL,
-            f"{sentence(str(item.ref))} has no load balancer address: {'; '.join(why for why, _ in reasons)}.",
+            f"{item.label} has no load balancer address: {'; '.join(why for why, _ in reasons)}.",
             remediation=f"{sentence('; '.join(fix for _, fix in reasons))}. Then check {describe}.",
             evidence={**evidence, "reasons": [why for why, _ in reasons]},
             **common,

@@ -76,27 +76,37 @@ def _fail(item: KubeExposure | None, ref: KubeRef, key: str, problems: list[Anno
 
 def evaluate(graph: ExposureGraph, settings: RuleSettings) -> Iterator[Finding]:
     problems = problems_by_object(graph)
-    items = {item.ref: item for item in kube_exposures(graph)}
-    for ref in list(items) + [r for r in problems if r not in items]:
-        item = items.get(ref)
-        found = problems.get(ref, [])
-        if not found:
-            annotated = sorted(k for k in (item.annotations() if item else {}) if k.startswith(LB_PREFIXES))
-            yield META.finding(
-                Status.PASS,
-                f"{sentence(str(ref))} has no invalid load balancer annotation.",
-                evidence={
-                    "annotations_checked": annotated,
-                    **load_balancer_evidence(item.load_balancer if item else None),
-                },
-                kubernetes=ref,
-            )
+    items = kube_exposures(graph)
+    for item in items:
+        found = problems.get(item.ref) if problems else None
+        if found:
+            yield from _fails(item, item.ref, found)
             continue
-        by_key: dict[str, list[AnnotationProblem]] = {}
-        for p in found:
-            by_key.setdefault(p.annotation, []).append(p)
-        for key, key_problems in by_key.items():
-            yield _fail(item, ref, key, key_problems)
+        evidence: dict[str, Any] = {
+            "annotations_checked": sorted([k for k in item.annotations() if k.startswith(LB_PREFIXES)])
+        }
+        if item.load_balancer is not None:
+            evidence.update(load_balancer_evidence(item.load_balancer))
+        yield META.finding(
+            Status.PASS,
+            f"{item.label} has no invalid load balancer annotation.",
+            evidence=evidence,
+            kubernetes=item.ref,
+        )
+    if problems:
+        # problems on objects that are not exposures (e.g. an Ingress of no group), after the exposures
+        known = {item.ref for item in items}
+        for ref, found in problems.items():
+            if ref not in known:
+                yield from _fails(None, ref, found)
+
+
+def _fails(item: KubeExposure | None, ref: KubeRef, found: list[AnnotationProblem]) -> Iterator[Finding]:
+    by_key: dict[str, list[AnnotationProblem]] = {}
+    for p in found:
+        by_key.setdefault(p.annotation, []).append(p)
+    for key, key_problems in by_key.items():
+        yield _fail(item, ref, key, key_problems)
 
 
 RULE = Rule(META, evaluate)

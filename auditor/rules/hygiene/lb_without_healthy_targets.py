@@ -192,12 +192,17 @@ def _elbv2(graph: ExposureGraph, node: LbNode) -> Finding:
     fields = lb_fields(node)
     evidence = owner_evidence(node)
     tgs = node.target_groups
-    healthy = sum(1 for tg in tgs for t in tg.targets or [] if t.state == "healthy")
+    healthy = 0
+    for tg in tgs:
+        for target in tg.targets or ():
+            if target.state == "healthy":
+                healthy += 1
     if healthy:
+        evidence["healthy_targets"] = healthy
         return META.finding(
             Status.PASS,
             f"{sentence(describe_lb(node))} has {healthy} healthy target(s).",
-            evidence={**evidence, "healthy_targets": healthy},
+            evidence=evidence,
             **fields,
         )
     not_collected = [tg.name for tg in tgs if tg.targets is None]

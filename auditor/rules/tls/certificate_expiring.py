@@ -148,11 +148,20 @@ def _used_by(uses: list[_Use]) -> list[dict[str, Any]]:
     ]
 
 
+MESSAGE_USERS = 3  # load balancers a message names; the evidence lists every one
+
+
+def _users(uses: list[_Use]) -> str:
+    named = ", ".join(describe_lb(u.node) for u in uses[:MESSAGE_USERS])
+    rest = len(uses) - MESSAGE_USERS
+    return f"{named} and {rest} more load balancer{'s' if rest > 1 else ''}" if rest > 0 else named
+
+
 def _judge_one(
     graph: ExposureGraph, settings: RuleSettings, arn: str, cert: Certificate | None, uses: list[_Use]
 ) -> Finding:
     fields = _fields(arn, cert, uses)
-    users = ", ".join(describe_lb(u.node) for u in uses)
+    users = _users(uses)
     evidence: dict[str, Any] = {"used_by": _used_by(uses)}
     if cert is None:
         if is_iam_server_certificate(arn):

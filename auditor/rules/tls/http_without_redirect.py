@@ -53,8 +53,11 @@ class _Verdict:
     checked: list[int] = field(default_factory=list)  # HTTP listener ports that only redirect
 
 
-def _redirects_to_https(action: Action) -> bool:
-    return action.type == "redirect" and action.redirect is not None and (action.redirect.protocol or "") == "HTTPS"
+def _all_redirect_to_https(actions: list[Action]) -> bool:
+    for action in actions:
+        if action.type != "redirect" or action.redirect is None or action.redirect.protocol != "HTTPS":
+            return False
+    return True
 
 
 def _alb_listener(listener: Listener, verdict: _Verdict) -> None:
@@ -63,7 +66,7 @@ def _alb_listener(listener: Listener, verdict: _Verdict) -> None:
     if not listener.default_actions:
         verdict.unknown.append(f"the default action of HTTP listener {listener.port} was not collected")
         return
-    if not all(_redirects_to_https(a) for a in listener.default_actions):
+    if not _all_redirect_to_https(listener.default_actions):
         verdict.serving.append(
             {
                 "port": listener.port,
@@ -75,7 +78,7 @@ def _alb_listener(listener: Listener, verdict: _Verdict) -> None:
     if listener.rules is None:
         verdict.unknown.append(f"the rules of HTTP listener {listener.port} were not collected")
         return
-    serving_rules = [r.priority for r in listener.rules if not all(_redirects_to_https(a) for a in r.actions)]
+    serving_rules = [r.priority for r in listener.rules if not _all_redirect_to_https(r.actions)]
     if serving_rules:
         verdict.serving.append(
             {
@@ -164,6 +167,11 @@ def _remediation(node: LbNode) -> str:
     )
 
 
+def _with(evidence: dict[str, Any], key: str, value: Any) -> dict[str, Any]:
+    evidence[key] = value  # the node's evidence is a fresh dict per finding (owner_evidence)
+    return evidence
+
+
 def evaluate(graph: ExposureGraph, settings: RuleSettings) -> Iterator[Finding]:
     for node in graph.in_scope():
         lb = node.lb
@@ -197,14 +205,14 @@ def evaluate(graph: ExposureGraph, settings: RuleSettings) -> Iterator[Finding]:
                 Status.FAIL,
                 f"{sentence(describe_lb(node))} serves plain HTTP on port {ports} {how}.",
                 remediation=_remediation(node),
-                evidence={**evidence, "http_listeners": verdict.serving},
+                evidence=_with(evidence, "http_listeners", verdict.serving),
                 **fields,
             )
         elif verdict.unknown:
             yield META.finding(
                 Status.UNKNOWN,
                 f"HTTP handling of {describe_lb(node)} is unknown: {'; '.join(verdict.unknown)}.",
-                evidence={**evidence, "missing": verdict.unknown},
+                evidence=_with(evidence, "missing", verdict.unknown),
                 **fields,
             )
         else:
@@ -216,7 +224,7 @@ def evaluate(graph: ExposureGraph, settings: RuleSettings) -> Iterator[Finding]:
             yield META.finding(
                 Status.PASS,
                 f"{sentence(describe_lb(node))} {what}.",
-                evidence={**evidence, "redirecting_http_ports": verdict.checked},
+                evidence=_with(evidence, "redirecting_http_ports", verdict.checked),
                 **fields,
             )
 
