@@ -116,7 +116,16 @@ def _listen_ports_of(value: str) -> tuple[tuple[tuple[str, int], ...] | None, tu
 
 
 def _cidrs(problems: list[AnnotationProblem], key: str, value: str) -> list[str]:
+    cidrs, found = _cidrs_of(key, value)
+    problems.extend(found)
+    return list(cidrs)
+
+
+@lru_cache(maxsize=1024)
+def _cidrs_of(key: str, value: str) -> tuple[tuple[str, ...], tuple[AnnotationProblem, ...]]:
+    """The CIDRs of one annotation value and its problems, memoised (values repeat across a cluster)."""
     out: list[str] = []
+    problems: list[AnnotationProblem] = []
     for raw in value.split(","):
         item = raw.strip()
         if not item:
@@ -125,7 +134,12 @@ def _cidrs(problems: list[AnnotationProblem], key: str, value: str) -> list[str]
             out.append(str(ipaddress.ip_network(item, strict=False)))
         except ValueError:
             _problem(problems, key, value, f"{item!r} is not a CIDR")
-    return out
+    return tuple(out), tuple(problems)
+
+
+@lru_cache(maxsize=1024)
+def _is_certificate_arn(arn: str) -> bool:
+    return bool(_ACM_ARN.match(arn) or _IAM_CERT_ARN.match(arn))
 
 
 def _params_spec(params: IngressClassParams | None) -> dict[str, Any]:
@@ -175,7 +189,7 @@ def ingress_settings(ing: Ingress, params: IngressClassParams | None = None) -> 
     elif certs:
         s.certificate_arns = [c.strip() for c in str(certs).split(",") if c.strip()]
     for arn in s.certificate_arns:
-        if not (_ACM_ARN.match(arn) or _IAM_CERT_ARN.match(arn)):
+        if not _is_certificate_arn(arn):
             _problem(problems, ALB + "certificate-arn", arn, "not an ACM or IAM server certificate ARN")
 
     ports_raw = a.get(ALB + "listen-ports")

@@ -69,7 +69,7 @@ def cluster_of(tags: dict[str, str]) -> str | None:
 
 
 def controller_of(tags: dict[str, str]) -> str | None:
-    if any(k in tags for k in (TAG_LBC_CLUSTER, TAG_INGRESS_STACK, TAG_SERVICE_STACK, TAG_LEGACY_INGRESS)):
+    if TAG_LBC_CLUSTER in tags or TAG_INGRESS_STACK in tags or TAG_SERVICE_STACK in tags or TAG_LEGACY_INGRESS in tags:
         return "lbc"
     if TAG_SERVICE_NAME in tags or any(k.startswith(TAG_CLUSTER_PREFIX) for k in tags):
         return "in-tree"
@@ -132,7 +132,8 @@ class _Correlator:
             group.settings[_key(ing.namespace, ing.name)] = ing_settings
             group.member_refs[_key(ing.namespace, ing.name)] = ref
         for group in g.groups.values():
-            group.members.sort(key=lambda i: (group.settings_of(i).group_order, i.namespace or "", i.name))
+            if len(group.members) > 1:
+                group.members.sort(key=lambda i: (group.settings_of(i).group_order, i.namespace or "", i.name))
             owner = self._group_owner(group)
             for ing in group.members:
                 self.group_of_member.setdefault((ing.namespace, ing.name), group)
@@ -145,9 +146,8 @@ class _Correlator:
             settings = service_settings(svc, lbc_class or LBC_SERVICE_CLASS)
             if settings.controller == "none":
                 continue
-            svc_ref = KubeRef(kind="Service", namespace=svc.namespace, name=svc.name)
-            g.annotation_problems.extend((svc_ref, p) for p in settings.problems)
             exposure = ServiceExposure(service=svc, settings=settings)
+            g.annotation_problems.extend((exposure.ref, p) for p in settings.problems)
             g.services.append(exposure)
             self.service_exposures[(svc.namespace or "", svc.name)] = exposure
             for st in svc.status_ingress:
@@ -330,6 +330,8 @@ class _Correlator:
                 if lb is not None:
                     lb.backends.add(ref)
         for paths in g.backends.values():
+            if len(paths) < 2:
+                continue
             # one path per (via, load balancer): an Ingress routing two paths to one port is one exposure
             seen: set[tuple[str, str]] = set()
             unique = []

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, NamedTuple, TypeVar
 
 from auditor.correlate.annotations import AnnotationProblem, IngressSettings, ServiceSettings
 from auditor.findings import KubeRef
@@ -40,9 +40,11 @@ Scope = Literal["cluster", "other-cluster", "unmanaged"]
 T = TypeVar("T")
 
 
-@dataclass(frozen=True, order=True)
-class BackendRef:
-    """One port of one Service that traffic reaches (port as the Service declares it)."""
+class BackendRef(NamedTuple):
+    """One port of one Service that traffic reaches (port as the Service declares it).
+
+    A named tuple: immutable, ordered field by field, and made and hashed in C (the correlator makes one per
+    Ingress path and Service port and keys dictionaries with them)."""
 
     namespace: str
     service: str
@@ -99,7 +101,7 @@ class IngressGroup:
         return sorted({m.namespace or "" for m in self.members})
 
 
-@dataclass
+@dataclass(slots=True)
 class Owner:
     """The Kubernetes owner of a load balancer."""
 
@@ -119,7 +121,7 @@ class Owner:
         self.label = str(self.ref)
 
 
-@dataclass
+@dataclass(slots=True)
 class LbNode:
     """A load balancer with everything correlated to it."""
 
@@ -167,7 +169,7 @@ class ServiceExposure:
         return [BackendRef(self.service.namespace or "", self.service.name, str(p.port)) for p in self.service.ports]
 
 
-@dataclass
+@dataclass(slots=True)
 class ExposurePath:
     """One way traffic reaches a backend: through a load balancer (or an unprovisioned exposure)."""
 

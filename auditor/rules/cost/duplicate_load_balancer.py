@@ -90,7 +90,7 @@ def evaluate(graph: ExposureGraph, settings: RuleSettings) -> Iterator[Finding]:
     complete = lb_collected(graph)
     # the LoadBalancer Services already have their KubeRef; other backends get one made here
     service_refs = {(e.service.namespace, e.service.name): e.ref for e in graph.services}
-    for ref in sorted(graph.backends, key=lambda r: (r.namespace, r.service, r.port)):  # BackendRef order
+    for ref in sorted(graph.backends):  # namespace, Service, port
         paths = graph.backends[ref]
         nodes: list[LbNode] = []
         for p in paths:
