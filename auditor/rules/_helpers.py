@@ -75,9 +75,9 @@ def _owner_evidence(node: LbNode) -> dict[str, Any]:
     }
 
 
-def owner_evidence(node: LbNode) -> dict[str, Any]:
-    """Who owns the load balancer, as evidence (a new dict: callers add to it)."""
-    return dict(node_memo(node, "owner_evidence", _owner_evidence))
+def owner_evidence(node: LbNode, **more: Any) -> dict[str, Any]:
+    """Who owns the load balancer, as evidence, followed by ``more`` (a new dict: callers may add to it)."""
+    return {**node_memo(node, "owner_evidence", _owner_evidence), **more}
 
 
 def tls_listeners(lb: LoadBalancer) -> list[Listener]:

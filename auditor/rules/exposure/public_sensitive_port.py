@@ -207,14 +207,14 @@ def evaluate(graph: ExposureGraph, settings: RuleSettings) -> Iterator[Finding]:
             yield META.finding(
                 Status.PASS,
                 f"{sentence(describe_lb(node))} listens on no database or admin port.",
-                evidence={**owner_evidence(node), "ports": ports},
+                evidence=owner_evidence(node, ports=ports),
                 **fields,
             )
             continue
         for listener in sensitive:
             what = SENSITIVE_PORTS[listener.port]
             status, why, facts = _reachability(graph, node, listener)
-            evidence = {**owner_evidence(node), "port": listener.port, "service": what, **facts}
+            evidence = owner_evidence(node, port=listener.port, service=what, **facts)
             port = f"{what} port {listener.port}"
             if status == Status.FAIL:
                 message = f"{sentence(describe_lb(node))} exposes {port} to the internet: {why}."

@@ -73,7 +73,11 @@ def _delete_commands(node: LbNode) -> list[str]:
 
 def _evidence(node: LbNode) -> dict[str, Any]:
     tgs = node.target_groups
-    targets = [t for tg in tgs for t in tg.targets or []]
+    healthy = 0
+    for tg in tgs:
+        for target in tg.targets or ():
+            if target.state in {"healthy", "InService"}:
+                healthy += 1
     return {
         "load_balancer": node.lb.name,
         "type": node.lb.type,
@@ -87,7 +91,7 @@ def _evidence(node: LbNode) -> dict[str, Any]:
         "created_at": node.lb.created_at.isoformat() if node.lb.created_at else None,
         "listeners": len(node.lb.listeners) if node.lb.listeners is not None else None,
         "target_groups": [tg.name for tg in tgs],
-        "healthy_targets": sum(1 for t in targets if t.state in ("healthy", "InService")),
+        "healthy_targets": healthy,
         **cost_evidence(node),
     }
 

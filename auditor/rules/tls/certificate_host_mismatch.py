@@ -14,7 +14,7 @@ from auditor.config import RuleSettings
 from auditor.correlate.annotations import ALB
 from auditor.correlate.graph import ExposureGraph, IngressGroup, LbNode
 from auditor.findings import Finding, Severity, Status
-from auditor.inventory.models import Ingress, Listener
+from auditor.inventory.models import Certificate, Ingress, Listener
 from auditor.rules._helpers import annotate_command, describe_lb, ingress_ref
 from auditor.rules.base import Rule, RuleMeta
 
@@ -68,6 +68,16 @@ def _listeners_of(group: IngressGroup, ing: Ingress, https: list[Listener]) -> l
     return [li for li in https if li.port in ports] or https
 
 
+def _covering(host: str, certs: list[tuple[str, Certificate | None]]) -> Certificate | None:
+    """The first known certificate with a name covering the host."""
+    for _, cert in certs:
+        if cert is not None:
+            for name in cert.names:
+                if host_covered(host, name):
+                    return cert
+    return None
+
+
 def _judge_host(node: LbNode, host: str, listeners: list[Listener]) -> tuple[Status, dict[str, Any]]:
     """PASS when a known certificate covers the host on every listener; FAIL when one listener has none."""
     uncovered: list[int] = []
@@ -78,7 +88,7 @@ def _judge_host(node: LbNode, host: str, listeners: list[Listener]) -> tuple[Sta
             unknown.append(f"the certificates of listener {li.port} were not collected")
             continue
         certs = [(arn, node.certificates.get(arn)) for arn in li.certificate_arns]
-        match = next((c for _, c in certs if c is not None and any(host_covered(host, n) for n in c.names)), None)
+        match = _covering(host, certs)
         if match is not None:
             covering[str(li.port)] = match.arn
             continue

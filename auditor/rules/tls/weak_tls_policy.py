@@ -149,13 +149,9 @@ def evaluate(graph: ExposureGraph, settings: RuleSettings) -> Iterator[Finding]:
         for listener in tls_listeners(lb):
             where = f"{listener.protocol} listener {listener.port} of {describe_lb(node)}"
             policy = listener.ssl_policy
-            evidence = {
-                **owner_evidence(node),
-                "port": listener.port,
-                "protocol": listener.protocol,
-                "ssl_policy": policy,
-                "requested_policies": annotated,
-            }
+            evidence = owner_evidence(
+                node, port=listener.port, protocol=listener.protocol, ssl_policy=policy, requested_policies=annotated
+            )
             if policy is None:
                 yield META.finding(
                     Status.UNKNOWN,
