@@ -82,9 +82,13 @@ class Finding(BaseModel):
         which pydantic only ever adds field names to, so it never changes): ``exclude_unset`` is not for
         these findings. Callers are typed code; tests validate what they build (tests/rules/_harness.py).
         """
-        data = {**_FINDING_TEMPLATE, **values}  # field order, plain defaults, then the given values
+        return cls.adopt(finding_data(values))
+
+    @classmethod
+    def adopt(cls, data: dict[str, Any]) -> Finding:
+        """``from_trusted`` over a dict made by ``finding_data`` (and then changed by the caller), used as it is."""
         for name, factory in _FINDING_FACTORIES:
-            if name not in values:
+            if data[name] is None:
                 data[name] = factory()  # a fresh mutable default per finding
         obj = _new_object(cls)
         _set_slot(obj, "__dict__", data)
@@ -123,6 +127,11 @@ _FINDING_FACTORIES: list[tuple[str, Any]] = [
     (name, field.default_factory) for name, field in Finding.model_fields.items() if field.default_factory is not None
 ]
 _ALL_FIELDS: set[str] = set(Finding.model_fields)
+
+
+def finding_data(values: dict[str, Any]) -> dict[str, Any]:
+    """Every Finding field in declaration order, with its plain default (None for a factory's), then ``values``."""
+    return {**_FINDING_TEMPLATE, **values}
 
 
 class OwnerView(BaseModel):

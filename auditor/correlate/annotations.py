@@ -36,7 +36,7 @@ class AnnotationProblem:
     message: str
 
 
-@dataclass
+@dataclass(slots=True)
 class IngressSettings:
     """What one Ingress asks the AWS Load Balancer Controller for (after IngressClassParams)."""
 
@@ -58,7 +58,7 @@ class IngressSettings:
         return self.ssl_policy or LBC_DEFAULT_SSL_POLICY
 
 
-@dataclass
+@dataclass(slots=True)
 class ServiceSettings:
     """Which controller handles a LoadBalancer Service and what it asks for (facts §2)."""
 
@@ -144,6 +144,14 @@ def _is_certificate_arn(arn: str) -> bool:
 
 def _params_spec(params: IngressClassParams | None) -> dict[str, Any]:
     return params.spec if params else {}
+
+
+# annotation keys every Ingress's annotations are compared with
+_ACTIONS = ALB + "actions."
+_CONDITIONS = ALB + "conditions."
+_JSON_PREFIXES = (_ACTIONS, _CONDITIONS)
+_LB_ATTRIBUTES = ALB + "load-balancer-attributes"
+_HEALTHCHECK_PATH = ALB + "healthcheck-path"
 
 
 def ingress_settings(ing: Ingress, params: IngressClassParams | None = None) -> IngressSettings:
@@ -237,21 +245,21 @@ def ingress_settings(ing: Ingress, params: IngressClassParams | None = None) -> 
         s.inbound_cidrs = _cidrs(problems, ALB + "inbound-cidrs", raw)
 
     for key, value in a.items():
-        if key.startswith(ALB + "actions.") or key.startswith(ALB + "conditions."):
+        if key.startswith(_JSON_PREFIXES):
             data = _parse_json(problems, key, value)
             if data is None:
                 continue
-            if key.startswith(ALB + "actions.") and (not isinstance(data, dict) or "type" not in data):
+            if key.startswith(_ACTIONS) and (not isinstance(data, dict) or "type" not in data):
                 _problem(
                     problems, key, value, 'must be a JSON object with a "type" (forward, redirect, fixed-response)'
                 )
-            if key.startswith(ALB + "conditions.") and not isinstance(data, list):
+            if key.startswith(_CONDITIONS) and not isinstance(data, list):
                 _problem(problems, key, value, "must be a JSON list of conditions")
-        elif key == ALB + "load-balancer-attributes":
+        elif key == _LB_ATTRIBUTES:
             for pair in value.split(","):
                 if pair.strip() and "=" not in pair:
                     _problem(problems, key, value, f"{pair.strip()!r} is not key=value")
-        elif key == ALB + "healthcheck-path" and not value.startswith("/"):
+        elif key == _HEALTHCHECK_PATH and not value.startswith("/"):
             _problem(problems, key, value, "must start with '/'")
     return s
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from auditor.findings import Finding, KubeRef, Severity, Status
+from auditor.findings import Finding, KubeRef, Severity, Status, finding_data
 
 if TYPE_CHECKING:
     from auditor.config import RuleSettings
@@ -26,6 +27,12 @@ class RuleMeta:
     references: tuple[str, ...] = ()
     inputs: tuple[str, ...] = field(default=(), metadata={"doc": "collectors whose data the rule needs"})
 
+    @cached_property
+    def _finding_base(self) -> dict[str, Any]:
+        # what every finding of this rule starts from (copied per finding): one dict merge per finding, not three
+        base = {"rule_id": self.id, "title": self.title, "severity": self.severity, "remediation": self.remediation}
+        return finding_data(base)
+
     def finding(
         self,
         status: Status,
@@ -36,17 +43,12 @@ class RuleMeta:
         **kwargs: Any,
     ) -> Finding:
         """A Finding of this rule; severity and remediation default to the rule's own."""
-        return Finding.from_trusted(
-            {
-                "rule_id": self.id,
-                "title": self.title,
-                "severity": severity or self.severity,
-                "status": status,
-                "message": message,
-                "remediation": self.remediation if remediation is None else remediation,
-                **kwargs,
-            }
-        )
+        data = {**self._finding_base, "status": status, "message": message, **kwargs}
+        if severity is not None:
+            data["severity"] = severity
+        if remediation is not None:
+            data["remediation"] = remediation
+        return Finding.adopt(data)
 
 
 Evaluate = Callable[["ExposureGraph", "RuleSettings"], Iterable[Finding]]
