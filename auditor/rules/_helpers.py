@@ -22,7 +22,10 @@ def lb_kind(lb: LoadBalancer) -> str:
 
 def node_memo(node: LbNode, key: str, make: Callable[[LbNode], T]) -> T:
     """``make(node)``, computed once per node and graph: most rules name, describe and price every load
-    balancer, so the first one pays and the rest read it back (the graph is read-only once correlated)."""
+    balancer, so the first one pays and the rest read it back (the graph is read-only once correlated).
+
+    The helpers below that every rule calls per load balancer inline this (``node.derived[key]``, else make
+    it): one function call less on the engine's hottest path."""
     memo = node.derived
     if key not in memo:
         memo[key] = make(node)
@@ -41,7 +44,10 @@ def _lb_fields(node: LbNode) -> dict[str, Any]:
 
 def lb_fields(node: LbNode) -> dict[str, Any]:
     """The Finding fields naming a load balancer and its Kubernetes owner (a new dict: callers may change it)."""
-    return dict(node_memo(node, "lb_fields", _lb_fields))
+    try:
+        return dict(node.derived["lb_fields"])
+    except KeyError:
+        return dict(node_memo(node, "lb_fields", _lb_fields))
 
 
 def _describe_lb(node: LbNode) -> str:
@@ -56,7 +62,10 @@ def _describe_lb(node: LbNode) -> str:
 
 def describe_lb(node: LbNode) -> str:
     """'internet-facing ALB k8s-shop-abc (IngressGroup shop)' — how messages name a load balancer."""
-    return node_memo(node, "describe_lb", _describe_lb)
+    try:
+        return node.derived["describe_lb"]  # type: ignore[no-any-return]
+    except KeyError:
+        return node_memo(node, "describe_lb", _describe_lb)
 
 
 def sentence(text: str) -> str:
@@ -77,7 +86,10 @@ def _owner_evidence(node: LbNode) -> dict[str, Any]:
 
 def owner_evidence(node: LbNode, **more: Any) -> dict[str, Any]:
     """Who owns the load balancer, as evidence, followed by ``more`` (a new dict: callers may add to it)."""
-    return {**node_memo(node, "owner_evidence", _owner_evidence), **more}
+    try:
+        return {**node.derived["owner_evidence"], **more}
+    except KeyError:
+        return {**node_memo(node, "owner_evidence", _owner_evidence), **more}
 
 
 def tls_listeners(lb: LoadBalancer) -> list[Listener]:
