@@ -36,24 +36,6 @@ TARGET_LBS = 10_000
 TARGET_KUBE_OBJECTS = 20_000
 
 
-def reference_seconds() -> float:
-    """How fast this machine runs Python right now: a fixed workload of the engine's kind (small dicts,
-    f-strings, list appends), best of 3. The 2-core VM this was tuned on drifts by up to 60 % within
-    minutes with nothing else running, so engine figures are printed next to this one."""
-    best = float("inf")
-    for _ in range(3):
-        gc.collect()
-        gc.disable()  # like the engine (auditor.correlate.gc_pause): no collections over the inventory
-        t = time.perf_counter()
-        made = []
-        for i in range(200_000):
-            made.append({"id": i, "name": f"lb-{i}", "tags": {"key": str(i)}})
-        best = min(best, time.perf_counter() - t)
-        gc.enable()
-        del made
-    return best
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--lbs", type=int, default=10_000)
@@ -73,7 +55,6 @@ def main() -> None:
     )
     best_correlate = best_rules = best_total = float("inf")
     graph, findings = None, []
-    reference_before = reference_seconds()
     for _ in range(args.repeat):
         graph, findings = None, []  # the previous repetition's results are garbage now ...
         gc.collect()  # ... and collected here, before the clock starts: not this repetition's cost
@@ -86,7 +67,6 @@ def main() -> None:
         best_correlate = min(best_correlate, t2 - t1)
         best_rules = min(best_rules, t3 - t2)
         best_total = min(best_total, t3 - t1)
-    reference_after = reference_seconds()
     t4 = time.perf_counter()
     gc.collect()  # what the engine's GC pause leaves for later: one pass over everything alive
     deferred = time.perf_counter() - t4
@@ -100,10 +80,6 @@ def main() -> None:
         f"(best of {args.repeat}{verdict})"
     )
     print(f"not timed: one full garbage collection afterwards (inventory + graph + findings alive) {deferred:.2f}s")
-    print(
-        f"machine speed: reference workload {reference_before:.3f}s before, {reference_after:.3f}s after "
-        "(bench/engine_bench.py reference_seconds; lower is faster)"
-    )
     if not args.breakdown:
         return
     # The slowest rules, to point at where time goes.

@@ -152,7 +152,7 @@ class LbNode:
         return self.owner.ref if self.owner else None
 
 
-@dataclass
+@dataclass(slots=True)
 class ServiceExposure:
     """A ``type: LoadBalancer`` Service and what it got."""
 

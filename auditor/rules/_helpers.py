@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -68,6 +68,14 @@ def describe_lb(node: LbNode) -> str:
         return node_memo(node, "describe_lb", _describe_lb)
 
 
+def lb_subject(node: LbNode) -> str:
+    """``describe_lb`` capitalised, as a message starts with it ('Internet-facing ALB k8s-shop-abc (...)')."""
+    try:
+        return node.derived["lb_subject"]  # type: ignore[no-any-return]
+    except KeyError:
+        return node_memo(node, "lb_subject", lambda n: sentence(describe_lb(n)))
+
+
 def sentence(text: str) -> str:
     """Capitalise the first letter (messages often start with a load balancer's scheme)."""
     return text[:1].upper() + text[1:]
@@ -117,15 +125,21 @@ def shell_quote(value: str) -> str:
 
 def annotate_command(ref: KubeRef, annotations: Mapping[str, str | None]) -> str:
     """``kubectl annotate`` setting (value) or removing (None) annotations on one object."""
-    parts = ["kubectl"]
-    if ref.namespace:
-        parts += ["-n", ref.namespace]
-    parts += ["annotate", ref.kind.lower(), ref.name]
-    for key, value in annotations.items():
-        parts.append(f"{key}-" if value is None else f"{key}={shell_quote(value)}")
+    return annotate_commands([ref], annotations)[0]
+
+
+def annotate_commands(refs: Iterable[KubeRef], annotations: Mapping[str, str | None]) -> list[str]:
+    """``annotate_command`` for each object (the annotation arguments are written once)."""
+    args = [f"{key}-" if value is None else f"{key}={shell_quote(value)}" for key, value in annotations.items()]
     if any(v is not None for v in annotations.values()):
-        parts.append("--overwrite")
-    return " ".join(parts)
+        args.append("--overwrite")
+    tail = "".join(" " + arg for arg in args)
+    return [
+        f"kubectl -n {ref.namespace} annotate {ref.kind.lower()} {ref.name}{tail}"
+        if ref.namespace
+        else f"kubectl annotate {ref.kind.lower()} {ref.name}{tail}"
+        for ref in refs
+    ]
 
 
 def ingress_ref(ing: Ingress) -> KubeRef:
@@ -140,7 +154,7 @@ def owner_annotate(node: LbNode, annotations: Mapping[str, str | None], *, every
     members = ingress_members(node)
     if members:
         chosen = members if every_member else members[:1]
-        return [annotate_command(ingress_ref(ing), annotations) for ing in chosen]
+        return annotate_commands([ingress_ref(ing) for ing in chosen], annotations)
     if node.owner.kind == "Service":
         return [annotate_command(node.owner.ref, annotations)]
     return []

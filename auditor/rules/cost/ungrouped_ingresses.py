@@ -12,7 +12,7 @@ from auditor.config import RuleSettings
 from auditor.correlate.annotations import ALB, LBC_DEFAULT_SSL_POLICY
 from auditor.correlate.graph import ExposureGraph, IngressGroup, LbNode
 from auditor.findings import Finding, Severity, Status
-from auditor.rules._helpers import annotate_command, lb_fields
+from auditor.rules._helpers import annotate_commands, lb_fields
 from auditor.rules.base import Rule, RuleMeta
 from auditor.rules.controller._common import cluster_fields, kubernetes_unknown
 from auditor.rules.cost._common import monthly_cost
@@ -45,7 +45,7 @@ _GROUP_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?$")
 Key = tuple[str, str, tuple[str, ...], str | None]  # scheme, ssl policy, inbound CIDRs, WAFv2 ACL
 
 
-@dataclass
+@dataclass(slots=True)
 class _Unit:
     """One IngressGroup (implicit or explicit) with its ALB and what it would bring into a shared ALB."""
 
@@ -150,7 +150,10 @@ def _unit(group: IngressGroup, node: LbNode) -> _Unit | None:
     ports: dict[int, str] = {}
     certs: set[str] = set()
     ssl_redirects: set[int] = set()
+    public = False
     for s in group.settings.values():
+        if s.scheme == "internet-facing":
+            public = True  # as IngressGroup.scheme: internet-facing if any member asks for it
         if s.ssl_policy:
             policies.add(s.ssl_policy)
         if s.inbound_cidrs:
@@ -166,7 +169,7 @@ def _unit(group: IngressGroup, node: LbNode) -> _Unit | None:
     if len(policies) > 1 or len(cidrs) > 1 or len(wafs) > 1:
         return None
     key: Key = (
-        group.scheme,
+        "internet-facing" if public else "internal",
         next(iter(policies), LBC_DEFAULT_SSL_POLICY),
         next(iter(cidrs), ()),
         next(iter(wafs), None),
@@ -309,7 +312,7 @@ def _candidate_finding(graph: ExposureGraph, candidate: _Bin, taken: set[str]) -
         annotations: dict[str, str | None] = {f"{ALB}group.name": name}
         if order:
             annotations[f"{ALB}group.order"] = str((i + 1) * 10)
-        commands += [annotate_command(unit.group.ref_of(m), annotations) for m in unit.group.members]
+        commands += annotate_commands([unit.group.ref_of(m) for m in unit.group.members], annotations)
     if explicit is not None:
         effect = (
             f"They join IngressGroup {explicit.label} on {explicit.node.lb.name}; their own ALBs go away and "

@@ -16,7 +16,7 @@ from auditor.correlate.annotations import ALB, SVC
 from auditor.correlate.graph import ExposureGraph, LbNode
 from auditor.findings import Finding, Severity, Status
 from auditor.inventory.models import Listener, SecurityGroupPermission, Service
-from auditor.rules._helpers import describe_lb, lb_fields, owner_annotate, owner_evidence, sentence
+from auditor.rules._helpers import describe_lb, lb_fields, lb_subject, owner_annotate, owner_evidence
 from auditor.rules.base import Rule, RuleMeta
 
 SENSITIVE_PORTS: dict[int, str] = {
@@ -206,7 +206,7 @@ def evaluate(graph: ExposureGraph, settings: RuleSettings) -> Iterator[Finding]:
             ports = sorted({li.port for li in lb.listeners})
             yield META.finding(
                 Status.PASS,
-                f"{sentence(describe_lb(node))} listens on no database or admin port.",
+                f"{lb_subject(node)} listens on no database or admin port.",
                 evidence=owner_evidence(node, ports=ports),
                 **fields,
             )
@@ -217,9 +217,9 @@ def evaluate(graph: ExposureGraph, settings: RuleSettings) -> Iterator[Finding]:
             evidence = owner_evidence(node, port=listener.port, service=what, **facts)
             port = f"{what} port {listener.port}"
             if status == Status.FAIL:
-                message = f"{sentence(describe_lb(node))} exposes {port} to the internet: {why}."
+                message = f"{lb_subject(node)} exposes {port} to the internet: {why}."
             elif status == Status.PASS:
-                message = f"{sentence(describe_lb(node))} listens on {port}, but {why}."
+                message = f"{lb_subject(node)} listens on {port}, but {why}."
             else:
                 message = f"Whether {port} of {describe_lb(node)} is open to the internet is unknown: {why}."
             yield META.finding(

@@ -11,7 +11,7 @@ from auditor.inventory.models import Ingress, LoadBalancerIngress
 from auditor.rules._helpers import sentence
 
 
-@dataclass
+@dataclass(slots=True)
 class KubeExposure:
     """One ALB-class Ingress (with its group) or one type: LoadBalancer Service."""
 

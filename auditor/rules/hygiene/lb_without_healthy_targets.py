@@ -20,7 +20,7 @@ from auditor.correlate.annotations import ALB, SVC
 from auditor.correlate.graph import BackendRef, ExposureGraph, LbNode
 from auditor.findings import Finding, Severity, Status
 from auditor.inventory.models import LoadBalancer, Service, TargetGroup, TargetHealth
-from auditor.rules._helpers import describe_lb, lb_fields, owner_evidence, sentence
+from auditor.rules._helpers import describe_lb, lb_fields, lb_subject, owner_evidence, sentence
 from auditor.rules.base import Rule, RuleMeta
 
 META = RuleMeta(
@@ -169,7 +169,7 @@ def _classic(graph: ExposureGraph, node: LbNode) -> Finding:
     if in_service:
         return META.finding(
             Status.PASS,
-            f"{sentence(describe_lb(node))} has {len(in_service)} InService instance(s).",
+            f"{lb_subject(node)} has {len(in_service)} InService instance(s).",
             evidence=evidence,
             **fields,
         )
@@ -181,7 +181,7 @@ def _classic(graph: ExposureGraph, node: LbNode) -> Finding:
     because = f": {reason[1]}" if reason else ""
     return META.finding(
         Status.FAIL,
-        f"{sentence(describe_lb(node))} has {what}{because}.",
+        f"{lb_subject(node)} has {what}{because}.",
         remediation=_remediation(node, reasons),
         evidence=evidence,
         **fields,
@@ -201,7 +201,7 @@ def _elbv2(graph: ExposureGraph, node: LbNode) -> Finding:
         evidence["healthy_targets"] = healthy
         return META.finding(
             Status.PASS,
-            f"{sentence(describe_lb(node))} has {healthy} healthy target(s).",
+            f"{lb_subject(node)} has {healthy} healthy target(s).",
             evidence=evidence,
             **fields,
         )
@@ -223,20 +223,20 @@ def _elbv2(graph: ExposureGraph, node: LbNode) -> Finding:
         if no_targets_needed is None:
             return META.finding(
                 Status.UNKNOWN,
-                f"{sentence(describe_lb(node))} has no target group, and its listener rules were not collected.",
+                f"{lb_subject(node)} has no target group, and its listener rules were not collected.",
                 evidence=evidence,
                 **fields,
             )
         if no_targets_needed:
             return META.finding(
                 Status.PASS,
-                f"{sentence(describe_lb(node))} only redirects or answers fixed responses; it needs no targets.",
+                f"{lb_subject(node)} only redirects or answers fixed responses; it needs no targets.",
                 evidence=evidence,
                 **fields,
             )
         return META.finding(
             Status.FAIL,
-            f"{sentence(describe_lb(node))} has no target group at all.",
+            f"{lb_subject(node)} has no target group at all.",
             remediation=_remediation(node, []),
             evidence={**evidence, "target_groups": []},
             **fields,
@@ -249,7 +249,7 @@ def _elbv2(graph: ExposureGraph, node: LbNode) -> Finding:
     because = f": {'; '.join(text for _, text in reasons)}" if reasons else ""
     return META.finding(
         Status.FAIL,
-        f"{sentence(describe_lb(node))} has {what}{because}.",
+        f"{lb_subject(node)} has {what}{because}.",
         remediation=_remediation(node, reasons),
         evidence={**evidence, "target_groups": facts},
         **fields,

@@ -12,7 +12,14 @@ from auditor.correlate.annotations import ALB, SVC
 from auditor.correlate.graph import ExposureGraph, LbNode
 from auditor.findings import Finding, Severity, Status
 from auditor.inventory.models import Action, Listener
-from auditor.rules._helpers import annotate_command, describe_lb, ingress_ref, lb_fields, owner_evidence, sentence
+from auditor.rules._helpers import (
+    annotate_command,
+    describe_lb,
+    ingress_ref,
+    lb_fields,
+    lb_subject,
+    owner_evidence,
+)
 from auditor.rules.base import Rule, RuleMeta
 
 META = RuleMeta(
@@ -203,7 +210,7 @@ def evaluate(graph: ExposureGraph, settings: RuleSettings) -> Iterator[Finding]:
             how = "without redirecting to HTTPS" if lb.type == "application" else "(a CLB cannot redirect)"
             yield META.finding(
                 Status.FAIL,
-                f"{sentence(describe_lb(node))} serves plain HTTP on port {ports} {how}.",
+                f"{lb_subject(node)} serves plain HTTP on port {ports} {how}.",
                 remediation=_remediation(node),
                 evidence=_with(evidence, "http_listeners", verdict.serving),
                 **fields,
@@ -223,7 +230,7 @@ def evaluate(graph: ExposureGraph, settings: RuleSettings) -> Iterator[Finding]:
             )
             yield META.finding(
                 Status.PASS,
-                f"{sentence(describe_lb(node))} {what}.",
+                f"{lb_subject(node)} {what}.",
                 evidence=_with(evidence, "redirecting_http_ports", verdict.checked),
                 **fields,
             )

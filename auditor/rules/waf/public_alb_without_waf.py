@@ -8,7 +8,7 @@ from auditor.config import RuleSettings
 from auditor.correlate.annotations import ALB
 from auditor.correlate.graph import ExposureGraph, LbNode
 from auditor.findings import Finding, Severity, Status
-from auditor.rules._helpers import describe_lb, lb_fields, owner_annotate, owner_evidence, sentence
+from auditor.rules._helpers import describe_lb, lb_fields, lb_subject, owner_annotate, owner_evidence
 from auditor.rules.base import Rule, RuleMeta
 
 WAF_ANNOTATION = ALB + "wafv2-acl-arn"
@@ -85,7 +85,7 @@ def evaluate(graph: ExposureGraph, settings: RuleSettings) -> Iterator[Finding]:
         if node.web_acl is not None:
             yield META.finding(
                 Status.PASS,
-                f"{sentence(describe_lb(node))} is protected by WAF web ACL {node.web_acl.name}.",
+                f"{lb_subject(node)} is protected by WAF web ACL {node.web_acl.name}.",
                 evidence={**evidence, "web_acl": node.web_acl.arn},
                 **fields,
             )
@@ -111,7 +111,7 @@ def evaluate(graph: ExposureGraph, settings: RuleSettings) -> Iterator[Finding]:
             continue
         yield META.finding(
             Status.FAIL,
-            f"{sentence(describe_lb(node))} has no WAF web ACL.",
+            f"{lb_subject(node)} has no WAF web ACL.",
             remediation=_remediation(node, annotations),
             evidence=evidence,
             **fields,
