@@ -60,6 +60,10 @@ def test_owned_load_balancer_passes():
     f = only(RULE, b.inventory(lbs=[lb], ingresses=[b.ingress("blog", "web", lb=lb)]))
     assert f.status == Status.PASS and f.kubernetes == KubeRef(kind="Ingress", namespace="blog", name="web")
     assert f.monthly_cost_usd is not None
+    # who owns it and what it costs; the orphan's full picture (DNS name, age, targets) is for FAILs
+    assert f.evidence["owner"] == "Ingress blog/web" and f.evidence["stack"] == "blog/web"
+    assert f.evidence["orphan"] is None and f.evidence["monthly_cost_usd"] == f.monthly_cost_usd
+    assert "dns_name" not in f.evidence
 
 
 def test_cluster_tagged_without_kubernetes_is_unknown_and_unmanaged_is_not_judged():

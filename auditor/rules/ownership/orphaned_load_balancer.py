@@ -8,7 +8,7 @@ from typing import Any
 from auditor.config import RuleSettings
 from auditor.correlate.graph import ExposureGraph, LbNode
 from auditor.findings import Finding, Severity, Status
-from auditor.rules._helpers import describe_lb, lb_fields
+from auditor.rules._helpers import describe_lb, lb_fields, owner_evidence
 from auditor.rules.base import Rule, RuleMeta
 from auditor.rules.cost._common import cost_evidence
 
@@ -97,7 +97,22 @@ def _evidence(node: LbNode) -> dict[str, Any]:
 
 
 def evaluate(graph: ExposureGraph, settings: RuleSettings) -> Iterator[Finding]:
+    kube_collected = graph.kube_collected
     for node in graph.in_scope():
+        if node.orphan is None and node.owner is not None:
+            # owned: the evidence is who owns it and what it costs (the full picture is for orphans)
+            cost = cost_evidence(node)
+            evidence = owner_evidence(node, cluster_tag=node.cluster_tag, stack=node.stack, **cost)
+            yield META.finding(
+                Status.PASS,
+                f"{describe_lb(node)} has a live Kubernetes owner.",
+                evidence=evidence,
+                monthly_cost_usd=cost["monthly_cost_usd"],
+                **lb_fields(node),
+            )
+            continue
+        if node.orphan is None and (node.cluster_tag is None or node.scope != "cluster" or kube_collected):
+            continue  # not made for this cluster, or judged below only when Kubernetes is unknown
         evidence = _evidence(node)
         fields = {**lb_fields(node), "evidence": evidence, "monthly_cost_usd": evidence["monthly_cost_usd"]}
         if node.orphan is not None:
@@ -117,9 +132,7 @@ def evaluate(graph: ExposureGraph, settings: RuleSettings) -> Iterator[Finding]:
                 remediation=remediation,
                 **fields,
             )
-        elif node.owner is not None:
-            yield META.finding(Status.PASS, f"{describe_lb(node)} has a live Kubernetes owner.", **fields)
-        elif node.cluster_tag is not None and node.scope == "cluster" and not graph.kube_collected:
+        else:
             yield META.finding(
                 Status.UNKNOWN,
                 f"Load balancer {node.lb.name} is tagged for cluster {node.cluster_tag} but Kubernetes was not "
