@@ -73,20 +73,17 @@ class Finding(BaseModel):
     discriminator: str = Field(default="", description="tells apart findings of one rule on one resource")
 
     @classmethod
-    def from_trusted(cls, values: dict[str, Any]) -> Finding:
-        """Build a Finding from values already of the right types, without validation.
+    def adopt(cls, data: dict[str, Any]) -> Finding:
+        """A Finding over ``data`` as it is, without validation: a dict made by ``finding_data`` (every field, in
+        order) and filled in by the caller with values already of the right types.
 
         For the rules' hot path (about ten findings per load balancer): pydantic's ``model_construct``
-        walks every field in Python and cost a third of the engine's time at 10,000 load balancers.
-        Same field values: defaults filled (fresh mutable ones). Every field counts as set (one shared set,
-        which pydantic only ever adds field names to, so it never changes): ``exclude_unset`` is not for
-        these findings. Callers are typed code; tests validate what they build (tests/rules/_harness.py).
+        walks every field in Python and cost a third of the engine's time at 10,000 load balancers. Fields
+        left at None whose default comes from a factory get a fresh default. Every field counts as set (one
+        shared set, which pydantic only ever adds field names to, so it never changes): ``exclude_unset`` is
+        not for these findings. Callers are typed code (``RuleMeta.finding``); tests validate what the rules
+        build (tests/rules/_harness.py).
         """
-        return cls.adopt(finding_data(values))
-
-    @classmethod
-    def adopt(cls, data: dict[str, Any]) -> Finding:
-        """``from_trusted`` over a dict made by ``finding_data`` (and then changed by the caller), used as it is."""
         for name, factory in _FINDING_FACTORIES:
             if data[name] is None:
                 data[name] = factory()  # a fresh mutable default per finding
@@ -114,11 +111,11 @@ class Finding(BaseModel):
         return data
 
 
-_new_object = object.__new__  # what BaseModel.__new__ is; bound once for Finding.from_trusted
+_new_object = object.__new__  # what BaseModel.__new__ is; bound once for Finding.adopt
 _set_slot = object.__setattr__
 
 # Every Finding field with its plain default, in declaration order, and the fields whose default comes from
-# a factory (a fresh value per finding): what Finding.from_trusted fills in.
+# a factory (a fresh value per finding): what Finding.adopt fills in.
 _FINDING_TEMPLATE: dict[str, Any] = {
     name: None if field.is_required() or field.default_factory is not None else field.default
     for name, field in Finding.model_fields.items()
