@@ -52,7 +52,7 @@ def _loop_ns() -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--lbs", type=int, default=10_000)
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--breakdown", action="store_true", help="also time each rule on its own (one more pass)")
     args = parser.parse_args()
 
