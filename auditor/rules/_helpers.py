@@ -23,13 +23,13 @@ def lb_kind(lb: LoadBalancer) -> str:
 def node_memo(node: LbNode, key: str, make: Callable[[LbNode], T]) -> T:
     """``make(node)``, computed once per node and graph: most rules name, describe and price every load
     balancer, so the first one pays and the rest read it back (the graph is read-only once correlated).
-
-    The helpers below that every rule calls per load balancer inline this (``node.derived[key]``, else make
-    it): one function call less on the engine's hottest path."""
+    A hit is one dictionary look-up: every rule asks per load balancer."""
     memo = node.derived
-    if key not in memo:
-        memo[key] = make(node)
-    return memo[key]  # type: ignore[no-any-return]
+    try:
+        return memo[key]  # type: ignore[no-any-return]
+    except KeyError:
+        made = memo[key] = make(node)
+        return made
 
 
 def _lb_fields(node: LbNode) -> dict[str, Any]:
@@ -44,10 +44,7 @@ def _lb_fields(node: LbNode) -> dict[str, Any]:
 
 def lb_fields(node: LbNode) -> dict[str, Any]:
     """The Finding fields naming a load balancer and its Kubernetes owner (a new dict: callers may change it)."""
-    try:
-        return dict(node.derived["lb_fields"])
-    except KeyError:
-        return dict(node_memo(node, "lb_fields", _lb_fields))
+    return dict(node_memo(node, "lb_fields", _lb_fields))
 
 
 def _describe_lb(node: LbNode) -> str:
@@ -62,18 +59,16 @@ def _describe_lb(node: LbNode) -> str:
 
 def describe_lb(node: LbNode) -> str:
     """'internet-facing ALB k8s-shop-abc (IngressGroup shop)' — how messages name a load balancer."""
-    try:
-        return node.derived["describe_lb"]  # type: ignore[no-any-return]
-    except KeyError:
-        return node_memo(node, "describe_lb", _describe_lb)
+    return node_memo(node, "describe_lb", _describe_lb)
+
+
+def _lb_subject(node: LbNode) -> str:
+    return sentence(describe_lb(node))
 
 
 def lb_subject(node: LbNode) -> str:
     """``describe_lb`` capitalised, as a message starts with it ('Internet-facing ALB k8s-shop-abc (...)')."""
-    try:
-        return node.derived["lb_subject"]  # type: ignore[no-any-return]
-    except KeyError:
-        return node_memo(node, "lb_subject", lambda n: sentence(describe_lb(n)))
+    return node_memo(node, "lb_subject", _lb_subject)
 
 
 def sentence(text: str) -> str:
@@ -94,10 +89,7 @@ def _owner_evidence(node: LbNode) -> dict[str, Any]:
 
 def owner_evidence(node: LbNode, **more: Any) -> dict[str, Any]:
     """Who owns the load balancer, as evidence, followed by ``more`` (a new dict: callers may add to it)."""
-    try:
-        return {**node.derived["owner_evidence"], **more}
-    except KeyError:
-        return {**node_memo(node, "owner_evidence", _owner_evidence), **more}
+    return {**node_memo(node, "owner_evidence", _owner_evidence), **more}
 
 
 def tls_listeners(lb: LoadBalancer) -> list[Listener]:

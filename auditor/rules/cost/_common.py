@@ -22,10 +22,7 @@ def _list_price(node: LbNode) -> CostEstimate | None:
 
 def lb_cost(node: LbNode) -> CostEstimate | None:
     """The monthly estimate of a load balancer at list prices (once per node: several rules price it)."""
-    try:
-        return node.derived["list_price"]  # type: ignore[no-any-return]
-    except KeyError:
-        return node_memo(node, "list_price", _list_price)
+    return node_memo(node, "list_price", _list_price)
 
 
 def monthly_cost(node: LbNode) -> float | None:
