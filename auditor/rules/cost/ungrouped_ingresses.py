@@ -150,10 +150,7 @@ def _unit(group: IngressGroup, node: LbNode) -> _Unit | None:
     ports: dict[int, str] = {}
     certs: set[str] = set()
     ssl_redirects: set[int] = set()
-    public = False
     for s in group.settings.values():
-        if s.scheme == "internet-facing":
-            public = True  # as IngressGroup.scheme: internet-facing if any member asks for it
         if s.ssl_policy:
             policies.add(s.ssl_policy)
         if s.inbound_cidrs:
@@ -169,7 +166,7 @@ def _unit(group: IngressGroup, node: LbNode) -> _Unit | None:
     if len(policies) > 1 or len(cidrs) > 1 or len(wafs) > 1:
         return None
     key: Key = (
-        "internet-facing" if public else "internal",
+        group.scheme,
         next(iter(policies), LBC_DEFAULT_SSL_POLICY),
         next(iter(cidrs), ()),
         next(iter(wafs), None),
