@@ -43,17 +43,13 @@ def _keep_first(nodes: list[LbNode]) -> list[LbNode]:
 
 def _path_evidence(path: ExposurePath) -> dict[str, Any]:
     node = path.load_balancer
-    if node is None:
-        via: dict[str, Any] = {"via": str(path.via)}
-        return via | dict.fromkeys(("load_balancer", "arn", "type", "scheme", "monthly_cost_usd"))
-    lb = node.lb
     return {
         "via": str(path.via),
-        "load_balancer": lb.name,
-        "arn": node.arn,
-        "type": lb_kind(lb),
-        "scheme": lb.scheme,
-        "monthly_cost_usd": monthly_cost(node),
+        "load_balancer": node.lb.name if node else None,
+        "arn": node.arn if node else None,
+        "type": lb_kind(node.lb) if node else None,
+        "scheme": node.lb.scheme if node else None,
+        "monthly_cost_usd": monthly_cost(node) if node else None,
     }
 
 

@@ -82,15 +82,13 @@ def evaluate(graph: ExposureGraph, settings: RuleSettings) -> Iterator[Finding]:
         if found:
             yield from _fails(item, item.ref, found)
             continue
-        evidence: dict[str, Any] = {
-            "annotations_checked": sorted([k for k in item.annotations() if k.startswith(LB_PREFIXES)])
-        }
-        if item.load_balancer is not None:
-            evidence.update(load_balancer_evidence(item.load_balancer))
         yield META.finding(
             Status.PASS,
             f"{item.label} has no invalid load balancer annotation.",
-            evidence=evidence,
+            evidence={
+                "annotations_checked": sorted([k for k in item.annotations() if k.startswith(LB_PREFIXES)]),
+                **load_balancer_evidence(item.load_balancer),
+            },
             kubernetes=item.ref,
         )
     if problems:

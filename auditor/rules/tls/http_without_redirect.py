@@ -174,11 +174,6 @@ def _remediation(node: LbNode) -> str:
     )
 
 
-def _with(evidence: dict[str, Any], key: str, value: Any) -> dict[str, Any]:
-    evidence[key] = value  # the node's evidence is a fresh dict per finding (owner_evidence)
-    return evidence
-
-
 def evaluate(graph: ExposureGraph, settings: RuleSettings) -> Iterator[Finding]:
     for node in graph.in_scope():
         lb = node.lb
@@ -208,18 +203,20 @@ def evaluate(graph: ExposureGraph, settings: RuleSettings) -> Iterator[Finding]:
         if verdict.serving:
             ports = ", ".join(str(s["port"]) for s in verdict.serving)
             how = "without redirecting to HTTPS" if lb.type == "application" else "(a CLB cannot redirect)"
+            evidence["http_listeners"] = verdict.serving
             yield META.finding(
                 Status.FAIL,
                 f"{lb_subject(node)} serves plain HTTP on port {ports} {how}.",
                 remediation=_remediation(node),
-                evidence=_with(evidence, "http_listeners", verdict.serving),
+                evidence=evidence,
                 **fields,
             )
         elif verdict.unknown:
+            evidence["missing"] = verdict.unknown
             yield META.finding(
                 Status.UNKNOWN,
                 f"HTTP handling of {describe_lb(node)} is unknown: {'; '.join(verdict.unknown)}.",
-                evidence=_with(evidence, "missing", verdict.unknown),
+                evidence=evidence,
                 **fields,
             )
         else:
@@ -228,10 +225,11 @@ def evaluate(graph: ExposureGraph, settings: RuleSettings) -> Iterator[Finding]:
                 if verdict.checked
                 else "has no plain-HTTP listener"
             )
+            evidence["redirecting_http_ports"] = verdict.checked
             yield META.finding(
                 Status.PASS,
                 f"{lb_subject(node)} {what}.",
-                evidence=_with(evidence, "redirecting_http_ports", verdict.checked),
+                evidence=evidence,
                 **fields,
             )
 
