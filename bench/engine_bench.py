@@ -38,8 +38,8 @@ TARGET_KUBE_OBJECTS = 20_000
 
 
 def _loop_ns() -> float:
-    """The interpreter's own speed, best of 3: builds differ (this machine's pyenv 3.11 is built without the
-    optimisations of Debian's or the official Docker image's, and runs the engine 10-20 % slower)."""
+    """The interpreter's own speed, best of 3: builds differ (this machine's pyenv 3.11 is built without
+    --enable-optimizations/--with-lto and runs the engine 10-20 % slower than Debian's optimised 3.11)."""
     best = float("inf")
     for _ in range(3):
         t = time.perf_counter()
