@@ -1,7 +1,13 @@
 """Read what Ingress and Service annotations ask the controllers for, and what the controller would reject.
 
 Parsing never raises: a bad value becomes an ``AnnotationProblem`` (the ``invalid-annotation`` rule)
-and the setting falls back to what the controller would do without it.
+and the setting falls back to what the controller would do without it. Values are bounded before they are
+parsed (size, JSON depth, integer ranges), so a hostile snapshot costs no more than a valid one.
+
+Formats and ranges: the controller's annotation reference,
+https://kubernetes-sigs.github.io/aws-load-balancer-controller/latest/guide/ingress/annotations/ and
+.../guide/service/annotations/, and the IngressClassParams CRD,
+https://kubernetes-sigs.github.io/aws-load-balancer-controller/latest/guide/ingress/ingress_class/.
 """
 
 from __future__ import annotations
@@ -27,11 +33,25 @@ _IAM_CERT_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:server-certificate/.+$"
 _WAFV2_ARN = re.compile(r"^arn:aws[a-z-]*:wafv2:[a-z0-9-]+:\d{12}:regional/webacl/.+$")
 _SCHEMES = ("internal", "internet-facing")
 _TRUE = ("true", "yes", "1", "0.0.0.0/0")
+# An integer as the controller's Go strconv.Atoi reads it: ASCII digits only (Python's int() also takes
+# "1_000", " 8 " and other scripts' digits), and short, so int() never meets a 5,000-digit string.
+_INT = re.compile(r"^[+-]?[0-9]{1,9}$")
+# The API server rejects an object whose annotations total more than 256 KiB
+# (apimachinery's TotalAnnotationSizeLimitB); a longer value can only come from a tampered snapshot.
+MAX_VALUE_CHARS = 256 * 1024
+# Actions and conditions nest about five levels (forward config -> target groups -> stickiness);
+# anything this deep is not one, and walking it must not recurse.
+MAX_JSON_DEPTH = 32
+
+
+# The ``annotation`` of a problem that is no annotation: the correlator could not evaluate the object at all
+# (``auditor.correlate.build``); ``invalid-annotation`` reports it UNKNOWN, naming the object.
+UNREADABLE = "(unreadable)"
 
 
 @dataclass(frozen=True)
 class AnnotationProblem:
-    annotation: str
+    annotation: str  # an annotation key; "spec.<field>" on an IngressClassParams; or UNREADABLE
     value: str
     message: str
 
@@ -76,12 +96,55 @@ def _problem(problems: list[AnnotationProblem], key: str, value: str, message: s
     problems.append(AnnotationProblem(key, value, message))
 
 
+def parse_int(value: str, low: int, high: int) -> int | None:
+    """An annotation integer within [low, high], or None (not an integer, or out of range)."""
+    text = value.strip()
+    if not _INT.match(text):
+        return None
+    number = int(text)
+    return number if low <= number <= high else None
+
+
+def _too_long(problems: list[AnnotationProblem], key: str, value: str) -> bool:
+    if len(value) <= MAX_VALUE_CHARS:
+        return False
+    _problem(problems, key, value, f"is {len(value):,} characters, more than Kubernetes' 256 KiB annotation limit")
+    return True
+
+
+def _depth(data: Any) -> int:
+    """Nesting depth of parsed JSON, without recursion."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(data, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, depth)
+            if deepest > MAX_JSON_DEPTH:
+                break
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
 def _parse_json(problems: list[AnnotationProblem], key: str, value: str) -> Any:
+    if _too_long(problems, key, value):
+        return None
     try:
-        return json.loads(value)
+        data = json.loads(value)
     except json.JSONDecodeError as exc:
         _problem(problems, key, value, f"not valid JSON: {exc.msg} at character {exc.pos}")
         return None
+    except RecursionError:
+        _problem(problems, key, value, f"not usable JSON: nested deeper than {MAX_JSON_DEPTH} levels")
+        return None
+    except ValueError as exc:  # e.g. a number of more than 4,300 digits (int_max_str_digits)
+        _problem(problems, key, value, f"not usable JSON: {exc}")
+        return None
+    if _depth(data) > MAX_JSON_DEPTH:
+        _problem(problems, key, value, f"not usable JSON: nested deeper than {MAX_JSON_DEPTH} levels")
+        return None
+    return data
 
 
 def _listen_ports(problems: list[AnnotationProblem], key: str, value: str) -> list[tuple[str, int]] | None:
@@ -94,7 +157,8 @@ def _listen_ports(problems: list[AnnotationProblem], key: str, value: str) -> li
     ports: list[tuple[str, int]] = []
     for item in data:
         if not isinstance(item, dict) or len(item) != 1:
-            _problem(problems, key, value, f"each entry must be one protocol: port pair, got {json.dumps(item)}")
+            shown = json.dumps(item)  # bounded: the value passed _parse_json's size and depth checks
+            _problem(problems, key, value, f"each entry must be one protocol: port pair, got {shown[:80]}")
             return None
         ((proto, port),) = item.items()
         if proto not in ("HTTP", "HTTPS"):
@@ -133,7 +197,9 @@ def _cidrs_of(key: str, value: str) -> tuple[tuple[str, ...], tuple[AnnotationPr
         try:
             out.append(str(ipaddress.ip_network(item, strict=False)))
         except ValueError:
-            _problem(problems, key, value, f"{item!r} is not a CIDR")
+            _problem(problems, key, value, f"{item[:80]!r} is not a CIDR")
+            if len(problems) >= 5:  # enough to name the value; a hostile one may hold thousands
+                break
     return tuple(out), tuple(problems)
 
 
@@ -144,6 +210,59 @@ def _is_certificate_arn(arn: str) -> bool:
 
 def _params_spec(params: IngressClassParams | None) -> dict[str, Any]:
     return params.spec if params else {}
+
+
+def _spec_str(spec: dict[str, Any], *path: str) -> str | None:
+    """A string field of an IngressClassParams spec; None when absent or not a string (``params_problems``
+    reports the latter once, on the IngressClassParams)."""
+    value: Any = spec
+    for key in path:
+        value = value.get(key) if isinstance(value, dict) else None
+    return value if isinstance(value, str) else None
+
+
+def _spec_strs(spec: dict[str, Any], key: str) -> list[str] | None:
+    """A list-of-strings field of an IngressClassParams spec; None when absent or malformed."""
+    value = spec.get(key)
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return value
+    return None
+
+
+# IngressClassParams spec fields the auditor reads, and their shape in the CRD (elbv2.k8s.aws/v1beta1)
+_SPEC_STRINGS = (("scheme",), ("group", "name"), ("sslPolicy",), ("wafv2AclArn",))
+_SPEC_LISTS = ("certificateArn", "inboundCIDRs")
+
+
+def params_problems(params: IngressClassParams) -> list[AnnotationProblem]:
+    """Spec fields of an IngressClassParams that are not the type the CRD declares (the API server would have
+    refused them, so they come from an edited snapshot); the Ingresses of its class read them as absent."""
+    problems: list[AnnotationProblem] = []
+    spec = params.spec
+    for path in _SPEC_STRINGS:
+        value: Any = spec
+        for key in path:
+            value = value.get(key) if isinstance(value, dict) else None
+        if value is not None and not isinstance(value, str):
+            shown = _shown(value)
+            _problem(problems, "spec." + ".".join(path), shown, "must be a string")
+    group = spec.get("group")
+    if group is not None and not isinstance(group, dict):
+        _problem(problems, "spec.group", _shown(group), "must be an object with a name")
+    for key in _SPEC_LISTS:
+        value = spec.get(key)
+        if value is not None and _spec_strs(spec, key) is None:
+            _problem(problems, f"spec.{key}", _shown(value), "must be a list of strings")
+    return problems
+
+
+def _shown(value: Any) -> str:
+    """A spec value as text for a message, bounded (it may be deep or huge)."""
+    try:
+        text = json.dumps(value)
+    except (ValueError, TypeError, RecursionError):
+        text = f"<{type(value).__name__}>"
+    return text if len(text) <= 200 else text[:200] + "…"
 
 
 # annotation keys every Ingress's annotations are compared with
@@ -161,16 +280,15 @@ def ingress_settings(ing: Ingress, params: IngressClassParams | None = None) -> 
     problems = s.problems
     spec = _params_spec(params)
 
-    scheme = spec.get("scheme") or a.get(ALB + "scheme")
+    scheme = _spec_str(spec, "scheme") or a.get(ALB + "scheme")
     if scheme is not None:
         if scheme in _SCHEMES:
             s.scheme = "internet-facing" if scheme == "internet-facing" else "internal"
             s.scheme_explicit = True
         else:
-            _problem(problems, ALB + "scheme", str(scheme), "must be 'internal' or 'internet-facing'")
+            _problem(problems, ALB + "scheme", scheme, "must be 'internal' or 'internet-facing'")
 
-    group = (spec.get("group") or {}).get("name") if isinstance(spec.get("group"), dict) else None
-    group = group or a.get(ALB + "group.name")
+    group = _spec_str(spec, "group", "name") or a.get(ALB + "group.name")
     if group is not None:
         if _GROUP_NAME.match(group):
             s.group_name = group
@@ -183,22 +301,20 @@ def ingress_settings(ing: Ingress, params: IngressClassParams | None = None) -> 
             )
     order = a.get(ALB + "group.order")
     if order is not None:
-        try:
-            s.group_order = int(order)
-            if not -1000 <= s.group_order <= 1000:
-                raise ValueError
-        except ValueError:
+        number = parse_int(order, -1000, 1000)
+        if number is None:
             _problem(problems, ALB + "group.order", order, "must be an integer from -1000 to 1000")
-            s.group_order = 0
+        else:
+            s.group_order = number
 
-    certs = spec.get("certificateArn") or a.get(ALB + "certificate-arn")
-    if isinstance(certs, list):
-        s.certificate_arns = [str(c) for c in certs]
-    elif certs:
-        s.certificate_arns = [c.strip() for c in str(certs).split(",") if c.strip()]
-    for arn in s.certificate_arns:
-        if not _is_certificate_arn(arn):
-            _problem(problems, ALB + "certificate-arn", arn, "not an ACM or IAM server certificate ARN")
+    spec_certs = _spec_strs(spec, "certificateArn")
+    if spec_certs:
+        s.certificate_arns = list(spec_certs)
+    elif certs := a.get(ALB + "certificate-arn"):
+        s.certificate_arns = [c.strip() for c in certs.split(",") if c.strip()]
+    bad_arns = [arn for arn in s.certificate_arns if not _is_certificate_arn(arn)]
+    for arn in bad_arns[:5]:  # enough to name the value; a hostile one may hold thousands
+        _problem(problems, ALB + "certificate-arn", arn, "not an ACM or IAM server certificate ARN")
 
     ports_raw = a.get(ALB + "listen-ports")
     parsed = None
@@ -213,21 +329,16 @@ def ingress_settings(ing: Ingress, params: IngressClassParams | None = None) -> 
 
     redirect = a.get(ALB + "ssl-redirect")
     if redirect is not None:
-        try:
-            s.ssl_redirect = int(redirect)
-        except ValueError:
-            _problem(problems, ALB + "ssl-redirect", redirect, "must be the HTTPS port number, e.g. '443'")
+        port = parse_int(redirect, 1, 65535)
+        if port is None:
+            _problem(problems, ALB + "ssl-redirect", redirect, "must be the HTTPS port number (1-65535), e.g. '443'")
         else:
-            if ("HTTPS", s.ssl_redirect) not in s.listen_ports:
-                _problem(
-                    problems,
-                    ALB + "ssl-redirect",
-                    redirect,
-                    f"port {s.ssl_redirect} is not an HTTPS port in listen-ports",
-                )
+            s.ssl_redirect = port
+            if ("HTTPS", port) not in s.listen_ports:
+                _problem(problems, ALB + "ssl-redirect", redirect, f"port {port} is not an HTTPS port in listen-ports")
 
-    s.ssl_policy = spec.get("sslPolicy") or a.get(ALB + "ssl-policy")
-    s.wafv2_acl_arn = spec.get("wafv2AclArn") or a.get(ALB + "wafv2-acl-arn")
+    s.ssl_policy = _spec_str(spec, "sslPolicy") or a.get(ALB + "ssl-policy")
+    s.wafv2_acl_arn = _spec_str(spec, "wafv2AclArn") or a.get(ALB + "wafv2-acl-arn")
     if s.wafv2_acl_arn is not None and s.wafv2_acl_arn != "none" and not _WAFV2_ARN.match(s.wafv2_acl_arn):
         _problem(problems, ALB + "wafv2-acl-arn", s.wafv2_acl_arn, "must be a regional WAFv2 web ACL ARN or 'none'")
 
@@ -238,9 +349,9 @@ def ingress_settings(ing: Ingress, params: IngressClassParams | None = None) -> 
         else:
             _problem(problems, ALB + "target-type", target_type, "must be 'instance' or 'ip'")
 
-    cidrs = spec.get("inboundCIDRs")
-    if isinstance(cidrs, list):
-        s.inbound_cidrs = [str(c) for c in cidrs]
+    cidrs = _spec_strs(spec, "inboundCIDRs")
+    if cidrs is not None:
+        s.inbound_cidrs = list(cidrs)
     elif (raw := a.get(ALB + "inbound-cidrs")) is not None:
         s.inbound_cidrs = _cidrs(problems, ALB + "inbound-cidrs", raw)
 
@@ -258,7 +369,8 @@ def ingress_settings(ing: Ingress, params: IngressClassParams | None = None) -> 
         elif key == _LB_ATTRIBUTES:
             for pair in value.split(","):
                 if pair.strip() and "=" not in pair:
-                    _problem(problems, key, value, f"{pair.strip()!r} is not key=value")
+                    _problem(problems, key, value, f"{pair.strip()[:80]!r} is not key=value")
+                    break  # one is enough to name the value; a hostile one may hold thousands
         elif key == _HEALTHCHECK_PATH and not value.startswith("/"):
             _problem(problems, key, value, "must start with '/'")
     return s

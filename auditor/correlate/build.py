@@ -4,6 +4,11 @@ Ownership, strongest evidence first (facts §1): the controller's stack tags
 (``ingress.k8s.aws/stack``, ``service.k8s.aws/stack``), the in-tree provider's
 ``kubernetes.io/service-name``, the legacy ALB-ingress tags, and last the Service/Ingress status
 hostname equal to the load balancer's DNS name (compared case-insensitively).
+
+One malformed object never stops the audit: each Ingress, Service, IngressClassParams and load balancer
+is correlated under a guard, and an object that raises is logged with its traceback, left out of the
+graph and recorded as an ``UNREADABLE`` problem naming it (the ``invalid-annotation`` rule reports it
+UNKNOWN), so every other object is still audited.
 """
 
 from __future__ import annotations
@@ -15,8 +20,11 @@ from typing import Literal
 from auditor.correlate.annotations import (
     LBC_INGRESS_CONTROLLER,
     LBC_SERVICE_CLASS,
+    UNREADABLE,
+    AnnotationProblem,
     ingress_class_of,
     ingress_settings,
+    params_problems,
     service_settings,
 )
 from auditor.correlate.gc_pause import gc_paused
@@ -93,6 +101,15 @@ class _Correlator:
         self.group_of_member: dict[tuple[str | None, str], IngressGroup] = {}  # (ns, name) -> its (first) group
         self.owners: dict[int, Owner] = {}  # id(group or exposure) -> its Owner, shared by its load balancers
 
+    def unreadable(self, ref: KubeRef, exc: Exception) -> None:
+        """Record an object whose correlation raised: logged with the traceback, reported UNKNOWN by name.
+
+        A bug or an input no check foresaw costs that one object, not every later object and target.
+        (Each loop uses a plain try/except: free when nothing raises, on 35,000 objects.)"""
+        log.error("could not correlate %s; it is reported as unreadable and left out", ref, exc_info=exc)
+        message = f"the auditor could not evaluate it ({type(exc).__name__}: {str(exc)[:200]})"
+        self.g.annotation_problems.append((ref, AnnotationProblem(UNREADABLE, "", message)))
+
     # ---------------------------------------------------------------- Kubernetes side
 
     def kube_side(self) -> None:
@@ -110,6 +127,12 @@ class _Correlator:
         alb_classes = {ic.name for ic in kube.ingress_classes if ic.controller == LBC_INGRESS_CONTROLLER}
         default_class = next((ic.name for ic in kube.ingress_classes if ic.is_default), None)
         params_by_name = {p.name: p for p in kube.ingress_class_params or []}
+        for params in params_by_name.values():
+            params_ref = KubeRef(kind="IngressClassParams", name=params.name)
+            try:
+                g.annotation_problems.extend((params_ref, p) for p in params_problems(params))
+            except Exception as exc:  # recorded and logged by unreadable()
+                self.unreadable(params_ref, exc)
         class_params: dict[str, IngressClassParams] = {}
         for ic in kube.ingress_classes:
             pref = ic.parameters
@@ -121,16 +144,11 @@ class _Correlator:
             if not (cls in alb_classes or (cls == "alb" and "kubernetes.io/ingress.class" in ing.annotations)):
                 g.other_ingresses.append(ing)
                 continue
-            ing_settings = ingress_settings(ing, class_params.get(cls or ""))
             ref = KubeRef(kind="Ingress", namespace=ing.namespace, name=ing.name)
-            g.annotation_problems.extend((ref, p) for p in ing_settings.problems)
-            key = ing_settings.group_name or _key(ing.namespace, ing.name)
-            group = g.groups.get(key)
-            if group is None:
-                group = g.groups[key] = IngressGroup(name=key, explicit=ing_settings.group_name is not None)
-            group.members.append(ing)
-            group.settings[_key(ing.namespace, ing.name)] = ing_settings
-            group.member_refs[_key(ing.namespace, ing.name)] = ref
+            try:
+                self._add_ingress(ing, ref, class_params.get(cls or ""))
+            except Exception as exc:  # recorded and logged by unreadable()
+                self.unreadable(ref, exc)
         for group in g.groups.values():
             if len(group.members) > 1:
                 group.members.sort(key=lambda i: (group.settings_of(i).group_order, i.namespace or "", i.name))
@@ -143,16 +161,35 @@ class _Correlator:
 
         lbc_class = next((c.load_balancer_class_arg for c in kube.controllers if c.load_balancer_class_arg), None)
         for svc in kube.services:
-            settings = service_settings(svc, lbc_class or LBC_SERVICE_CLASS)
-            if settings.controller == "none":
-                continue
-            exposure = ServiceExposure(service=svc, settings=settings)
-            g.annotation_problems.extend((exposure.ref, p) for p in settings.problems)
-            g.services.append(exposure)
-            self.service_exposures[(svc.namespace or "", svc.name)] = exposure
-            for st in svc.status_ingress:
-                if st.hostname:
-                    self.hostname_owner[st.hostname.lower()] = self._service_owner(exposure)
+            try:
+                self._add_service(svc, lbc_class or LBC_SERVICE_CLASS)
+            except Exception as exc:  # recorded and logged by unreadable()
+                self.unreadable(KubeRef(kind="Service", namespace=svc.namespace, name=svc.name), exc)
+
+    def _add_ingress(self, ing: Ingress, ref: KubeRef, params: IngressClassParams | None) -> None:
+        g = self.g
+        ing_settings = ingress_settings(ing, params)
+        g.annotation_problems.extend((ref, p) for p in ing_settings.problems)
+        key = ing_settings.group_name or _key(ing.namespace, ing.name)
+        group = g.groups.get(key)
+        if group is None:
+            group = g.groups[key] = IngressGroup(name=key, explicit=ing_settings.group_name is not None)
+        group.members.append(ing)
+        group.settings[_key(ing.namespace, ing.name)] = ing_settings
+        group.member_refs[_key(ing.namespace, ing.name)] = ref
+
+    def _add_service(self, svc: Service, lbc_class: str) -> None:
+        g = self.g
+        settings = service_settings(svc, lbc_class)
+        if settings.controller == "none":
+            return
+        exposure = ServiceExposure(service=svc, settings=settings)
+        g.annotation_problems.extend((exposure.ref, p) for p in settings.problems)
+        g.services.append(exposure)
+        self.service_exposures[(svc.namespace or "", svc.name)] = exposure
+        for st in svc.status_ingress:
+            if st.hostname:
+                self.hostname_owner[st.hostname.lower()] = self._service_owner(exposure)
 
     def _group_owner(self, group: IngressGroup) -> Owner:
         owner = self.owners.get(id(group))
@@ -192,24 +229,39 @@ class _Correlator:
             g.eks_cluster = inv.aws.eks_clusters[0]
 
         for lb in inv.aws.load_balancers:
-            node = self._node(lb, listings)
-            node.target_groups = tgs_of.get(lb.arn, [])
-            node.web_acl = acl_of.get(lb.arn)
-            node.security_groups = [sgs[i] for i in lb.security_group_ids if i in sgs]
-            for listener in lb.listeners or []:
-                for arn in listener.certificate_arns or []:
-                    node.certificates[arn] = certs.get(arn)
-            g.load_balancers.append(node)
-            g._lb_by_arn[lb.arn] = node
-            if node.owner is not None:
-                target = node.owner.group.load_balancers if node.owner.group else None
-                if target is not None:
-                    target.append(node)
-                elif node.owner.service is not None:
-                    exp = self.service_exposures.get((node.owner.namespace or "", node.owner.name))
-                    if exp is not None:
-                        exp.load_balancers.append(node)
+            try:
+                self._add_node(lb, listings, certs, sgs, acl_of, tgs_of)
+            except Exception as exc:  # recorded and logged by unreadable()
+                self.unreadable(KubeRef(kind="LoadBalancer", name=lb.arn), exc)
         self._mark_superseded()
+
+    def _add_node(
+        self,
+        lb: LoadBalancer,
+        listings: dict[tuple[str, str], set[str]],
+        certs: dict[str, Certificate],
+        sgs: dict[str, SecurityGroup],
+        acl_of: dict[str, WebAcl],
+        tgs_of: dict[str, list[TargetGroup]],
+    ) -> None:
+        g = self.g
+        node = self._node(lb, listings)
+        node.target_groups = tgs_of.get(lb.arn, [])
+        node.web_acl = acl_of.get(lb.arn)
+        node.security_groups = [sgs[i] for i in lb.security_group_ids if i in sgs]
+        for listener in lb.listeners or []:
+            for arn in listener.certificate_arns or []:
+                node.certificates[arn] = certs.get(arn)
+        g.load_balancers.append(node)
+        g._lb_by_arn[lb.arn] = node
+        if node.owner is not None:
+            target = node.owner.group.load_balancers if node.owner.group else None
+            if target is not None:
+                target.append(node)
+            elif node.owner.service is not None:
+                exp = self.service_exposures.get((node.owner.namespace or "", node.owner.name))
+                if exp is not None:
+                    exp.load_balancers.append(node)
 
     def _node(self, lb: LoadBalancer, listings: dict[tuple[str, str], set[str]]) -> LbNode:
         tags = lb.tags or {}

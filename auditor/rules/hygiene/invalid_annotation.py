@@ -4,6 +4,10 @@ One FAIL per object and annotation key (several problems of one key are one find
 ALB Ingress or LoadBalancer Service without problems. The subject is the Kubernetes object, not its
 load balancer (which may not exist because of the very problem): ``resource_arn`` stays empty so the
 fingerprint is the same before and after the fix. Nothing is said without a Kubernetes inventory.
+
+Two kinds of problem are not annotations: a malformed IngressClassParams spec field (FAIL, fixed with
+``kubectl edit``), and an object the correlator could not evaluate at all (UNKNOWN, naming it: the
+audit neither passes nor blames it, and the log holds the traceback).
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from auditor.config import RuleSettings
-from auditor.correlate.annotations import ALB, AnnotationProblem
+from auditor.correlate.annotations import ALB, UNREADABLE, AnnotationProblem
 from auditor.correlate.graph import ExposureGraph
 from auditor.findings import Finding, KubeRef, Severity, Status
 from auditor.rules._helpers import annotate_command, sentence
@@ -20,6 +24,8 @@ from auditor.rules.base import Rule, RuleMeta
 from auditor.rules.hygiene._common import KubeExposure, kube_exposures, load_balancer_evidence, problems_by_object
 
 MAX_QUOTED = 200
+MAX_SHOWN = 5  # problems of one key named in the message (a hostile value may have thousands)
+MAX_EVIDENCE_VALUE = 1000  # characters of each value kept in the evidence
 LB_PREFIXES = (ALB, "service.beta.kubernetes.io/")
 
 META = RuleMeta(
@@ -47,26 +53,34 @@ def _quote(value: str) -> str:
 
 
 def _fail(item: KubeExposure | None, ref: KubeRef, key: str, problems: list[AnnotationProblem]) -> Finding:
-    values = list(dict.fromkeys(p.value for p in problems))
-    what = "; ".join(f"{_quote(p.value)}: {p.message}" for p in problems)
+    values = list(dict.fromkeys(p.value[:MAX_EVIDENCE_VALUE] for p in problems))
+    what = "; ".join(f"{_quote(p.value)}: {p.message}" for p in problems[:MAX_SHOWN])
+    if len(problems) > MAX_SHOWN:
+        what += f"; and {len(problems) - MAX_SHOWN} more"
     blocks = ""
     if item is not None and item.group is not None and item.group.explicit and len(item.group.members) > 1:
         blocks = f" Until then the controller does not reconcile any Ingress of IngressGroup {item.group.name!r}."
-    remediation = (
-        f"Set a valid value: {annotate_command(ref, {key: '<valid value>'})}, or remove the annotation: "
-        f"{annotate_command(ref, {key: None})}.{blocks}"
-    )
+    if key.startswith("spec."):  # a field of an IngressClassParams, not an annotation
+        where = f" -n {ref.namespace}" if ref.namespace else ""
+        remediation = f"Correct {key} with kubectl{where} edit {ref.kind.lower()} {ref.name}.{blocks}"
+        subject = f"field {key}"
+    else:
+        remediation = (
+            f"Set a valid value: {annotate_command(ref, {key: '<valid value>'})}, or remove the annotation: "
+            f"{annotate_command(ref, {key: None})}.{blocks}"
+        )
+        subject = f"annotation {key}"
     evidence: dict[str, Any] = {
         "annotation": key,
         "values": values,
-        "problems": [p.message for p in problems],
+        "problems": [p.message for p in problems[: MAX_SHOWN * 20]],
         **load_balancer_evidence(item.load_balancer if item else None),
     }
     if item is not None and item.group is not None:
         evidence["ingress_group"] = item.group.name
     return META.finding(
         Status.FAIL,
-        f"{sentence(str(ref))} has an invalid annotation {key} = {what}.",
+        f"{sentence(str(ref))} has an invalid {subject} = {what}.",
         remediation=remediation,
         evidence=evidence,
         kubernetes=ref,
@@ -104,7 +118,22 @@ def _fails(item: KubeExposure | None, ref: KubeRef, found: list[AnnotationProble
     for p in found:
         by_key.setdefault(p.annotation, []).append(p)
     for key, key_problems in by_key.items():
-        yield _fail(item, ref, key, key_problems)
+        yield _unreadable(ref, key_problems) if key == UNREADABLE else _fail(item, ref, key, key_problems)
+
+
+def _unreadable(ref: KubeRef, problems: list[AnnotationProblem]) -> Finding:
+    return META.finding(
+        Status.UNKNOWN,
+        f"{sentence(str(ref))} could not be checked: {problems[0].message}.",
+        remediation=(
+            f"Look at the object (kubectl get {ref.kind.lower()} {ref.name}"
+            f"{f' -n {ref.namespace}' if ref.namespace else ''} -o yaml) for a malformed field; the auditor's log "
+            "has the traceback (--log-level DEBUG). The rest of the audit is unaffected."
+        ),
+        evidence={"problems": [p.message for p in problems[:MAX_SHOWN]]},
+        kubernetes=ref,
+        discriminator=UNREADABLE,
+    )
 
 
 RULE = Rule(META, evaluate)
