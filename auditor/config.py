@@ -2,13 +2,51 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
 
 import yaml
+from apscheduler.triggers.cron import CronTrigger
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from auditor.errors import ConfigError
+
+# ------------------------------------------------------------------ validators shared by settings, targets files,
+# flags and the API (TargetConfig is the API's request body): one home for what a valid value is
+
+# AWS region names in every partition: eu-west-1, cn-north-1, us-gov-west-1, us-isob-east-1, eu-isoe-west-1,
+# eusc-de-east-1 (the "regionRegex" of each partition in botocore/data/partitions.json;
+# https://docs.aws.amazon.com/global-infrastructure/latest/regions/aws-regions.html). A shape check: an
+# unknown region of the right shape still fails later, at the endpoint, with AWS's own message.
+REGION_NAME = re.compile(r"^[a-z]{2,4}(-[a-z]{2,4})?-[a-z]+-[0-9]{1,2}$")
+# EKS cluster names: "alphanumeric characters (case-sensitive), hyphens, and underscores. It must start with an
+# alphanumeric character and can't be longer than 100 characters" (EKS API reference, CreateCluster).
+CLUSTER_NAME = re.compile(r"^[0-9A-Za-z][0-9A-Za-z_-]{0,99}$")
+MAX_TARGET_NAME = 200  # the API's /targets/{name} path parameter takes at most this many characters
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def check_region(region: str) -> str:
+    """A region name, or ValueError saying what one looks like."""
+    if not REGION_NAME.match(region):
+        raise ValueError(f"region {region[:80]!r} is not an AWS region name (like eu-west-1 or us-gov-west-1)")
+    return region
+
+
+def cron_trigger(expression: str, timezone: str = "UTC") -> CronTrigger:
+    """A 5-field cron expression as a trigger; ConfigError with the reason when it is not one.
+
+    The one parser of schedules: targets files and API targets are validated with it, the scheduler fires with it.
+    """
+    if not expression.isascii():  # int() would read other scripts' digits; crontab(5) does not
+        raise ConfigError(f"schedule {expression[:80]!r} is not a valid 5-field cron expression: only ASCII is allowed")
+    try:
+        return CronTrigger.from_crontab(expression, timezone=ZoneInfo(timezone))
+    except (ValueError, KeyError) as exc:  # ZoneInfoNotFoundError is a KeyError
+        raise ConfigError(f"schedule {expression[:80]!r} is not a valid 5-field cron expression: {exc}") from exc
 
 
 class AwsSettings(BaseModel):
@@ -32,6 +70,11 @@ class AwsSettings(BaseModel):
     connect_timeout: float = Field(default=5.0, gt=0, description="Seconds to open a connection.")
     read_timeout: float = Field(default=30.0, gt=0, description="Seconds to wait for a response.")
     default_region: str = Field(default="us-east-1", description="Region used when none is given.")
+
+    @field_validator("default_region")
+    @classmethod
+    def _region_shape(cls, v: str) -> str:
+        return check_region(v)
 
 
 class KubeSettings(BaseModel):
@@ -185,6 +228,50 @@ class TargetConfig(BaseModel):
     def _at_least_one_account(cls, v: list[AccountConfig]) -> list[AccountConfig]:
         return v or [AccountConfig()]
 
+    @field_validator("name")
+    @classmethod
+    def _name_shape(cls, v: str) -> str:
+        if not v.strip() or v != v.strip() or len(v) > MAX_TARGET_NAME or _CONTROL.search(v):
+            raise ValueError(
+                f"name {v[:80]!r} is not a target name: 1-{MAX_TARGET_NAME} characters, "
+                "no control characters or surrounding spaces"
+            )
+        return v
+
+    @field_validator("cluster_name")
+    @classmethod
+    def _cluster_name_shape(cls, v: str | None) -> str | None:
+        if v is not None and not CLUSTER_NAME.match(v):
+            raise ValueError(
+                f"cluster_name {v[:80]!r} is not an EKS cluster name: up to 100 letters, digits, '-' and '_', "
+                "starting with a letter or digit"
+            )
+        return v
+
+    @field_validator("context")
+    @classmethod
+    def _context_shape(cls, v: str | None) -> str | None:
+        if v is not None and (not v or _CONTROL.search(v)):
+            raise ValueError(f"context {v[:80]!r} is not a kubeconfig context name")
+        return v
+
+    @field_validator("regions")
+    @classmethod
+    def _regions_shape(cls, v: list[str]) -> list[str]:
+        for region in v:
+            check_region(region)
+        return v
+
+    @field_validator("schedule")
+    @classmethod
+    def _schedule_is_cron(cls, v: str | None) -> str | None:
+        if v is not None:
+            try:
+                cron_trigger(v)
+            except ConfigError as exc:
+                raise ValueError(str(exc)) from exc
+        return v
+
 
 class TargetsFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -192,20 +279,49 @@ class TargetsFile(BaseModel):
     targets: list[TargetConfig] = Field(min_length=1)
 
 
-def load_targets(path: Path) -> list[TargetConfig]:
-    """Read and validate a targets file; every problem becomes one ConfigError line."""
+def read_text_file(path: Path, what: str) -> str:
+    """A UTF-8 text file's content; ConfigError (one line, naming the file and the problem) otherwise."""
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = path.read_bytes()
     except OSError as exc:
-        raise ConfigError(f"cannot read config file {path}: {exc.strerror or exc}") from exc
+        raise ConfigError(f"cannot read {what} {path}: {exc.strerror or exc}") from exc
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{what} {path} is not UTF-8 text: byte 0x{data[exc.start]:02x} at offset {exc.start} ({exc.reason})"
+        ) from exc
+
+
+def validation_message(exc: ValidationError, prefix: tuple[Any, ...] = ()) -> str:
+    """The first error of a ValidationError as one line: a validator's own sentence, else "field: problem"."""
+    first = exc.errors()[0]
+    msg = str(first.get("msg", "invalid"))
+    if first.get("type") == "value_error":  # our validators' messages name the field and the value
+        return msg.removeprefix("Value error, ")
+    where = ".".join(str(p) for p in first.get("loc", ())[len(prefix) :])
+    return f"{where}: {msg}" if where else msg
+
+
+def load_targets(path: Path) -> list[TargetConfig]:
+    """Read and validate a targets file; every problem becomes one ConfigError line naming the target."""
+    text = read_text_file(path, "config file")
+    try:
+        raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise ConfigError(f"config file {path} is not valid YAML: {exc}") from exc
+        raise ConfigError(f"config file {path} is not valid YAML: {' '.join(str(exc).split())}") from exc
+    except RecursionError as exc:
+        raise ConfigError(f"config file {path} is nested too deeply to be a targets file") from exc
     try:
         parsed = TargetsFile.model_validate(raw)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first.get("loc", ()))
-        raise ConfigError(f"config file {path}: {where}: {first.get('msg')}") from exc
+        loc = exc.errors()[0].get("loc", ())
+        if len(loc) >= 2 and loc[0] == "targets" and isinstance(loc[1], int):
+            entry = raw["targets"][loc[1]]
+            name = entry.get("name") if isinstance(entry, dict) else None
+            who = f"target {name!r}" if isinstance(name, str) else f"target #{loc[1] + 1}"
+            raise ConfigError(f"{path}: {who}: {validation_message(exc, loc[:2])}") from exc
+        raise ConfigError(f"{path}: {validation_message(exc)}") from exc
     names = [t.name for t in parsed.targets]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
@@ -219,4 +335,4 @@ def get_settings() -> Settings:
     except ValidationError as exc:
         first = exc.errors()[0]
         where = "AUDITOR_" + "__".join(str(p) for p in first.get("loc", ())).upper()
-        raise ConfigError(f"bad setting {where}: {first.get('msg')}") from exc
+        raise ConfigError(f"bad setting {where}: {str(first.get('msg')).removeprefix('Value error, ')}") from exc

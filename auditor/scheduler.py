@@ -18,6 +18,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from auditor.config import cron_trigger  # the one schedule parser: targets files and the API use it too
 from auditor.errors import AuditorError, ConfigError, Conflict
 from auditor.service import AuditService
 from auditor.store import runs as store_runs
@@ -27,14 +28,6 @@ from auditor.store.targets import list_targets
 log = logging.getLogger(__name__)
 
 _MAINTENANCE_JOB = "maintenance"
-
-
-def cron_trigger(expression: str, timezone: str = "UTC") -> CronTrigger:
-    """A 5-field cron expression as a trigger; ConfigError with the reason when it is not one."""
-    try:
-        return CronTrigger.from_crontab(expression, timezone=ZoneInfo(timezone))
-    except (ValueError, KeyError) as exc:
-        raise ConfigError(f"schedule {expression!r} is not a 5-field cron expression: {exc}") from exc
 
 
 def latest_fire_time(trigger: CronTrigger, now: datetime, grace: timedelta) -> datetime | None:
@@ -140,3 +133,6 @@ class AuditScheduler:
             return None
         self.service.execute(run.id)
         return run.id
+
+
+__all__ = ["AuditScheduler", "cron_trigger", "latest_fire_time"]
