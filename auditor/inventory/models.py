@@ -10,7 +10,8 @@ Conventions every consumer relies on:
 
 from __future__ import annotations
 
-from datetime import datetime
+import json
+from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
@@ -20,6 +21,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from auditor.errors import SnapshotError
 
 SCHEMA_VERSION = 1
+# Versions ``Inventory.parse`` reads: a release that adds an optional field bumps SCHEMA_VERSION and adds it here,
+# and older snapshots stay readable. A version not in this set is refused with a message naming both.
+READABLE_SCHEMA_VERSIONS = frozenset({1})
 
 
 class Model(BaseModel):
@@ -483,24 +487,96 @@ class Inventory(Model):
 
     @classmethod
     def load(cls, path: Path) -> Inventory:
+        """Read a snapshot file; SnapshotError (one line naming the file) for anything but a readable snapshot."""
         try:
-            raw = path.read_text(encoding="utf-8")
+            data = path.read_bytes()
         except OSError as exc:
             raise SnapshotError(f"cannot read snapshot {path}: {exc.strerror or exc}") from exc
-        return cls.parse(raw, source=str(path))
+        try:
+            raw = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise SnapshotError(
+                f"{path} is not UTF-8 text (a snapshot is UTF-8 JSON): byte 0x{data[exc.start]:02x} at offset "
+                f"{exc.start} ({exc.reason})"
+            ) from exc
+        return cls.parse(raw.removeprefix("\ufeff"), source=str(path))
 
     @classmethod
     def parse(cls, raw: str, *, source: str = "snapshot") -> Inventory:
+        """Validate a snapshot document: JSON syntax, schema version, every field, timestamps with a time zone.
+
+        Raises SnapshotError (one line) for every problem; never anything else."""
         try:
             inv = cls.model_validate_json(raw)
         except ValidationError as exc:
+            _check_version(_peek_version(raw), source)  # a snapshot of another version: say that, not its fields
             first = exc.errors()[0]
+            if first.get("type") == "json_invalid":
+                reason = str(first.get("ctx", {}).get("error") or first.get("msg"))
+                raise SnapshotError(f"{source} is not valid JSON: {reason}") from exc
             where = ".".join(str(p) for p in first.get("loc", ()))
             raise SnapshotError(
                 f"{source} is not an auditor snapshot: {where}: {first.get('msg')} ({exc.error_count()} errors)"
             ) from exc
-        if inv.schema_version != SCHEMA_VERSION:
-            raise SnapshotError(
-                f"{source} has schema version {inv.schema_version}; this auditor reads {SCHEMA_VERSION}"
-            )
+        _check_version(inv.schema_version, source)
+        problem = _timestamp_problem(inv)
+        if problem is not None:
+            raise SnapshotError(f"{source} is not an auditor snapshot: {problem}")
         return inv
+
+
+def _versions_text() -> str:
+    versions = sorted(READABLE_SCHEMA_VERSIONS)
+    if len(versions) > 1 and versions == list(range(versions[0], versions[-1] + 1)):
+        return f"{versions[0]}–{versions[-1]}"
+    return ", ".join(str(v) for v in versions)
+
+
+def _check_version(version: object, source: str) -> None:
+    if version is None or version in READABLE_SCHEMA_VERSIONS:
+        return
+    shown = repr(version)[:40] if not isinstance(version, int) else str(version)
+    raise SnapshotError(f"{source} has schema version {shown}; this auditor reads {_versions_text()}")
+
+
+def _peek_version(raw: str) -> object:
+    """The ``schema_version`` of a document that failed validation, if it is a JSON object that has one."""
+    try:
+        doc = json.loads(raw)
+    except (ValueError, RecursionError):
+        return None
+    return doc.get("schema_version") if isinstance(doc, dict) else None
+
+
+# Timestamps a snapshot holds are instants: with a time zone (the collectors write UTC), and far enough from
+# datetime's limits that converting or adding days cannot overflow.
+_LATEST_YEAR = 9000
+
+
+def _timestamp_problem(inv: Inventory) -> str | None:
+    """The first timestamp of the inventory that is naive or out of range, as "where: what"; None if all are fine."""
+    stamped: list[tuple[str, datetime | None]] = [("collected_at", inv.collected_at)]
+    stamped += [(f"aws.load_balancers.{i}.created_at", lb.created_at) for i, lb in enumerate(inv.aws.load_balancers)]
+    stamped += [(f"aws.certificates.{i}.not_after", c.not_after) for i, c in enumerate(inv.aws.certificates)]
+    kube = inv.kubernetes
+    if kube is not None:
+        for name in type(kube).model_fields:
+            items = getattr(kube, name)
+            if isinstance(items, list):
+                stamped += [
+                    (f"kubernetes.{name}.{i}.created_at", obj.created_at)
+                    for i, obj in enumerate(items)
+                    if isinstance(obj, KubeObject)
+                ]
+    for where, value in stamped:
+        if value is None:
+            continue
+        if value.tzinfo is None or value.utcoffset() is None:
+            return f"{where}: timestamp {value.isoformat()} has no time zone (write it with Z or an offset)"
+        try:
+            year = value.astimezone(UTC).year
+        except OverflowError:
+            year = _LATEST_YEAR + 1
+        if year > _LATEST_YEAR:
+            return f"{where}: timestamp {value.isoformat()} is out of range (after the year {_LATEST_YEAR})"
+    return None
