@@ -150,20 +150,36 @@ def current_revision(engine: Engine) -> str | None:
 
 def upgrade(engine: Engine, revision: str = "head") -> str:
     """Migrate the schema to ``revision``; safe when several replicas start at once (PostgreSQL lock)."""
+    sqlite = engine.dialect.name == "sqlite"
     try:
         with engine.connect() as conn:
             if engine.dialect.name == "postgresql":
                 conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": _MIGRATION_LOCK_KEY})
                 conn.commit()
+            if sqlite:
+                # Batch migrations copy a table and drop the old one; with foreign keys on, that DROP
+                # deletes its rows first and ON DELETE CASCADE empties every referencing table. Off
+                # while migrating, checked before commit (https://www.sqlite.org/lang_altertable.html
+                # #otheralter, https://alembic.sqlalchemy.org/en/latest/batch.html "Dealing with
+                # Referencing Foreign Keys"). The pragma is ignored inside a transaction: it goes first.
+                conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
             try:
                 cfg = alembic_config(engine)
                 cfg.attributes["connection"] = conn
                 command.upgrade(cfg, revision)
+                if sqlite:
+                    broken = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                    if broken:
+                        conn.rollback()
+                        raise StoreError(f"migration left {len(broken)} broken foreign key(s), first: {broken[0]}")
                 conn.commit()
             finally:
                 if engine.dialect.name == "postgresql":
                     conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _MIGRATION_LOCK_KEY})
                     conn.commit()
+                if sqlite:
+                    conn.rollback()
+                    conn.exec_driver_sql("PRAGMA foreign_keys=ON")  # the pooled connection goes back as it came
     except OperationalError as exc:
         raise StoreError(f"cannot migrate database {redact(str(engine.url))}: {_one_line(exc)}") from exc
     now = current_revision(engine)

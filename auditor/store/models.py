@@ -1,4 +1,14 @@
-"""ORM models of the history database (SQLAlchemy 2, typed); the schema changes only through Alembic."""
+"""ORM models of the history database (SQLAlchemy 2, typed); the schema changes only through Alembic.
+
+Column types follow the data. Text that comes from outside — AWS, Kubernetes, the rules' prose, the
+user — is ``Text``: PostgreSQL rejects a value longer than a ``VARCHAR(n)`` (the whole run with it) while
+SQLite ignores the length, and ``text`` costs nothing over ``varchar``
+(https://www.postgresql.org/docs/15/datatype-character.html, https://www.sqlite.org/faq.html#q9).
+A bounded ``String(n)`` is kept only where this program makes the value from a closed set or a fixed
+format: statuses, triggers, severities, scopes, hex digests. Indexed text columns hold names and ARNs,
+which their own domains keep far below the btree entry limit of about a third of a page
+(https://www.postgresql.org/docs/15/btree-intro.html; an ARN is at most 2048 characters).
+"""
 
 from __future__ import annotations
 
@@ -72,9 +82,9 @@ class TargetRow(Base):
     __tablename__ = "targets"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    name: Mapped[str] = mapped_column(String(200), unique=True)
-    cluster_name: Mapped[str | None] = mapped_column(String(200))
-    schedule: Mapped[str | None] = mapped_column(String(100))
+    name: Mapped[str] = mapped_column(Text, unique=True)
+    cluster_name: Mapped[str | None] = mapped_column(Text)
+    schedule: Mapped[str | None] = mapped_column(Text)
     definition: Mapped[dict[str, Any]] = mapped_column(JsonType, doc="TargetConfig as JSON")
     source: Mapped[str] = mapped_column(String(20), default="config", doc="config | api")
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
@@ -108,7 +118,7 @@ class RunRow(Base):
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column()
     heartbeat_at: Mapped[datetime] = mapped_column(default=utcnow)
-    owner: Mapped[str] = mapped_column(String(200), default="", doc="host:pid of the process running it")
+    owner: Mapped[str] = mapped_column(Text, default="", doc="host:pid of the process running it")
     error: Mapped[str | None] = mapped_column(Text)
     duration_seconds: Mapped[float | None] = mapped_column(Float)
     findings_failed: Mapped[int] = mapped_column(Integer, default=0)
@@ -136,20 +146,20 @@ class LoadBalancerRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
     target_id: Mapped[int] = mapped_column(ForeignKey("targets.id", ondelete="CASCADE"), index=True)
-    arn: Mapped[str] = mapped_column(String(400))
-    name: Mapped[str] = mapped_column(String(200))
-    type: Mapped[str] = mapped_column(String(20))
-    scheme: Mapped[str] = mapped_column(String(20))
-    dns_name: Mapped[str] = mapped_column(String(300))
-    account: Mapped[str] = mapped_column(String(20))
-    region: Mapped[str] = mapped_column(String(30))
-    owner_kind: Mapped[str | None] = mapped_column(String(40))
-    owner_namespace: Mapped[str | None] = mapped_column(String(253))
-    owner_name: Mapped[str | None] = mapped_column(String(253))
-    controller: Mapped[str | None] = mapped_column(String(20))
-    orphan: Mapped[str | None] = mapped_column(String(20))
+    arn: Mapped[str] = mapped_column(Text)
+    name: Mapped[str] = mapped_column(Text)
+    type: Mapped[str] = mapped_column(Text)
+    scheme: Mapped[str] = mapped_column(Text)
+    dns_name: Mapped[str] = mapped_column(Text)
+    account: Mapped[str] = mapped_column(Text)
+    region: Mapped[str] = mapped_column(Text)
+    owner_kind: Mapped[str | None] = mapped_column(Text)
+    owner_namespace: Mapped[str | None] = mapped_column(Text)
+    owner_name: Mapped[str | None] = mapped_column(Text)
+    controller: Mapped[str | None] = mapped_column(Text)
+    orphan: Mapped[str | None] = mapped_column(Text)
     monthly_cost_usd: Mapped[float | None] = mapped_column(Float)
-    cost_basis: Mapped[str | None] = mapped_column(String(200))
+    cost_basis: Mapped[str | None] = mapped_column(Text)
     view: Mapped[dict[str, Any]] = mapped_column(JsonType, doc="the LoadBalancerView as reported")
 
 
@@ -170,20 +180,20 @@ class FindingRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     target_id: Mapped[int] = mapped_column(ForeignKey("targets.id", ondelete="CASCADE"))
     fingerprint: Mapped[str] = mapped_column(String(64))
-    rule_id: Mapped[str] = mapped_column(String(100))
-    title: Mapped[str] = mapped_column(String(300))
+    rule_id: Mapped[str] = mapped_column(Text)
+    title: Mapped[str] = mapped_column(Text)
     severity: Mapped[str] = mapped_column(String(10))
     severity_rank: Mapped[int] = mapped_column(Integer)
     state: Mapped[str] = mapped_column(String(10), doc="open (FAIL) | unknown (UNKNOWN) | resolved")
     is_open: Mapped[bool] = mapped_column(Boolean, doc="state is open or unknown (what the list pages on)")
     message: Mapped[str] = mapped_column(Text)
-    resource_arn: Mapped[str | None] = mapped_column(String(400))
-    resource_name: Mapped[str | None] = mapped_column(String(300))
-    account: Mapped[str | None] = mapped_column(String(20))
-    region: Mapped[str | None] = mapped_column(String(30))
-    kube_kind: Mapped[str | None] = mapped_column(String(40))
-    namespace: Mapped[str | None] = mapped_column(String(253))
-    kube_name: Mapped[str | None] = mapped_column(String(253))
+    resource_arn: Mapped[str | None] = mapped_column(Text)
+    resource_name: Mapped[str | None] = mapped_column(Text)
+    account: Mapped[str | None] = mapped_column(Text)
+    region: Mapped[str | None] = mapped_column(Text)
+    kube_kind: Mapped[str | None] = mapped_column(Text)
+    namespace: Mapped[str | None] = mapped_column(Text)
+    kube_name: Mapped[str | None] = mapped_column(Text)
     remediation: Mapped[str] = mapped_column(Text, default="")
     monthly_cost_usd: Mapped[float | None] = mapped_column(Float)
     first_seen: Mapped[datetime] = mapped_column(index=True)
@@ -218,12 +228,12 @@ class SuppressionRow(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     target_id: Mapped[int | None] = mapped_column(ForeignKey("targets.id", ondelete="CASCADE"))
-    rule_id: Mapped[str | None] = mapped_column(String(100))
-    resource_arn: Mapped[str | None] = mapped_column(String(400))
-    namespace: Mapped[str | None] = mapped_column(String(253))
-    fingerprint: Mapped[str | None] = mapped_column(String(64))
+    rule_id: Mapped[str | None] = mapped_column(Text)
+    resource_arn: Mapped[str | None] = mapped_column(Text)
+    namespace: Mapped[str | None] = mapped_column(Text)
+    fingerprint: Mapped[str | None] = mapped_column(Text, doc="as given by the user; matched as is")
     reason: Mapped[str] = mapped_column(Text)
-    created_by: Mapped[str] = mapped_column(String(200), default="")
+    created_by: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime | None] = mapped_column()
 
@@ -234,7 +244,7 @@ class TokenRow(Base):
     __tablename__ = "api_tokens"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    name: Mapped[str] = mapped_column(String(200), unique=True)
+    name: Mapped[str] = mapped_column(Text, unique=True)
     scope: Mapped[str] = mapped_column(String(10), doc="read | admin")
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     prefix: Mapped[str] = mapped_column(String(16), doc="first characters, to recognise a token in lists")

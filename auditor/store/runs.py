@@ -99,13 +99,14 @@ def expire_stale_runs(factory: sessionmaker[Session], lease_seconds: float) -> l
 
 
 def fail_run(factory: sessionmaker[Session], run_id: int, message: str) -> None:
+    """Mark a ``running`` run failed with the reason, in a session of its own (a no-op once it has ended)."""
     now = utcnow()
     with factory() as session:
         run = session.get(RunRow, run_id)
         if run is None or run.status != RUNNING:
             return
         run.status = FAILED
-        run.error = message[:2000]
+        run.error = message
         run.finished_at = now
         run.duration_seconds = (now - run.started_at).total_seconds()
         session.commit()
@@ -206,7 +207,7 @@ def record_result(factory: sessionmaker[Session], run_id: int, result: AuditResu
 def _apply(row: FindingRow, finding: Finding, seen_at: datetime, run_id: int) -> None:
     kube = finding.kubernetes
     row.rule_id = finding.rule_id
-    row.title = finding.title[:300]
+    row.title = finding.title
     row.severity = finding.severity.value
     row.severity_rank = finding.severity.rank
     row.state = _STATE_OF[finding.status]

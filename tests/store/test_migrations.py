@@ -1,13 +1,22 @@
-"""The Alembic migrations build exactly the schema the ORM models describe, on SQLite and PostgreSQL."""
+"""The Alembic migrations build exactly the schema the ORM models describe (SQLite, PostgreSQL) and keep the data."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine, MetaData, delete, func, insert, select
 
-from auditor.store.db import check_ready, head_revision, upgrade
-from auditor.store.models import Base
+from auditor.errors import Conflict
+from auditor.store.db import check_ready, head_revision, make_engine, session_factory, upgrade
+from auditor.store.models import Base, LoadBalancerRow
+from auditor.store.runs import claim_run
+from tests.store.pg import fresh_postgres_database
+from tests.store.results import ARN
 
 
 def test_migrations_match_the_models(engine: Engine) -> None:
@@ -16,3 +25,93 @@ def test_migrations_match_the_models(engine: Engine) -> None:
     assert diff == [], "models changed without a migration: add one under auditor/store/migrations/versions"
     assert check_ready(engine) is None
     assert upgrade(engine) == head_revision()  # upgrading again is a no-op
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def empty_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """A database with no schema yet, to migrate step by step (not the shared, migrated one)."""
+    if request.param == "sqlite":
+        eng = make_engine(f"sqlite:///{tmp_path}/old.db")
+        yield eng
+        eng.dispose()
+        return
+    with fresh_postgres_database() as url:
+        eng = make_engine(url)
+        yield eng
+        eng.dispose()
+
+
+def _seed_revision_0002(conn: Connection) -> None:
+    """One row in every table, written against the 0002 schema as reflected (not today's models)."""
+    t = MetaData()
+    t.reflect(conn)
+    now = datetime.now(UTC)
+    conn.execute(
+        insert(t.tables["targets"]),
+        {"id": 1, "name": "prod", "definition": {"name": "prod"}, "source": "config", "enabled": True}
+        | {"created_at": now, "updated_at": now},
+    )
+    run = {"target_id": 1, "trigger": "cli", "started_at": now, "heartbeat_at": now, "owner": "host:1"}
+    counts = dict.fromkeys(
+        ("findings_failed", "findings_unknown", "findings_passed", "findings_new", "findings_resolved"), 0
+    ) | {"load_balancers": 1, "aws_calls": 1, "collector_errors": 0}
+    conn.execute(
+        insert(t.tables["runs"]),
+        [{"id": 1, "status": "complete", **run, **counts}, {"id": 2, "status": "running", **run, **counts}],
+    )
+    conn.execute(
+        insert(t.tables["load_balancers"]),
+        {"run_id": 1, "target_id": 1, "arn": ARN, "name": "k8s-shop-web", "type": "application"}
+        | {"scheme": "internet-facing", "dns_name": "x.elb.amazonaws.com", "account": "123456789012"}
+        | {"region": "eu-west-1", "cost_basis": "short", "view": {"arn": ARN}},
+    )
+    conn.execute(
+        insert(t.tables["findings"]),
+        {"id": 1, "target_id": 1, "fingerprint": "f" * 32, "rule_id": "rule-a", "title": "t", "severity": "high"}
+        | {"severity_rank": 3, "state": "open", "is_open": True, "message": "m", "remediation": "r"}
+        | {"first_seen": now, "last_seen": now, "reopened": 0, "last_run_id": 1, "resource_arn": ARN},
+    )
+    conn.execute(
+        insert(t.tables["observations"]),
+        {"finding_id": 1, "run_id": 1, "observed_at": now, "status": "FAIL", "severity": "high", "message": "m"},
+    )
+    conn.execute(
+        insert(t.tables["suppressions"]),
+        {"target_id": 1, "rule_id": "rule-b", "reason": "accepted", "created_by": "ops", "created_at": now},
+    )
+    conn.execute(
+        insert(t.tables["api_tokens"]),
+        {"name": "ops", "scope": "admin", "token_hash": "0" * 64, "prefix": "abc", "created_at": now},
+    )
+
+
+def _counts(engine: Engine) -> dict[str, int]:
+    with engine.connect() as conn:
+        return {
+            table.name: conn.execute(select(func.count()).select_from(table)).scalar_one()
+            for table in Base.metadata.sorted_tables
+        }
+
+
+def test_upgrading_to_text_columns_keeps_every_row(empty_engine: Engine) -> None:
+    """0003 copies whole tables on SQLite: with foreign keys on, dropping the old copy would cascade and
+    empty every table that references it. Nothing of the history may be lost on either backend."""
+    upgrade(empty_engine, "0002")
+    with empty_engine.begin() as conn:
+        _seed_revision_0002(conn)
+    before = _counts(empty_engine)
+    assert before == dict.fromkeys(before, 1) | {"runs": 2}
+
+    assert upgrade(empty_engine) == head_revision()
+    assert _counts(empty_engine) == before
+    factory = session_factory(empty_engine)
+    with factory() as session:
+        lb = session.scalars(select(LoadBalancerRow)).one()
+        assert (lb.arn, lb.cost_basis, lb.view) == (ARN, "short", {"arn": ARN})
+        lb.cost_basis = "c" * 5000  # what VARCHAR(200) refused on PostgreSQL
+        session.commit()
+    with pytest.raises(Conflict, match="still going"):  # the partial unique index came through the copy
+        claim_run(factory, 1, trigger="cli", owner="test")
+    with empty_engine.begin() as conn:  # and the foreign keys are enforced again, cascades included
+        conn.execute(delete(Base.metadata.tables["targets"]))
+    assert _counts(empty_engine) == dict.fromkeys(before, 0) | {"api_tokens": 1}

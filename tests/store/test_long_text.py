@@ -1,0 +1,104 @@
+"""Free text of any length is recorded and read back unchanged, on PostgreSQL as on SQLite.
+
+PostgreSQL enforces a VARCHAR's length where SQLite ignores it: a 340-character cost basis in a
+VARCHAR(200) lost the whole run there while every SQLite test passed. Both backends run these.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from auditor.config import TargetConfig
+from auditor.findings import AuditResult
+from auditor.store import runs as store_runs
+from auditor.store.models import FindingRow
+from auditor.store.queries import FindingFilter, LoadBalancerFilter, get_finding, list_findings, list_load_balancers
+from auditor.store.targets import sync_targets
+from tests.store.results import finding, lb, result
+
+
+def _text(seed: str, n: int) -> str:
+    """n characters that do not compress (a btree entry is limited after compression) and are not all ASCII."""
+    out, i = [], 0
+    while sum(map(len, out)) < n:
+        out.append(hashlib.sha256(f"{seed}{i}".encode()).hexdigest() + " €—ü ")
+        i += 1
+    return "".join(out)[:n]
+
+
+def _long_result() -> AuditResult:
+    # An ARN is at most 2048 characters (IAM's ARN type); it is indexed, so it is the longest value tested.
+    arn = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/app/" + _text("arn", 2048 - 70)
+    base = finding("rule-long", arn=arn, namespace=_text("ns", 300), name=_text("kube", 600))
+    long_finding = base.model_copy(
+        update={
+            "title": _text("title", 3000),
+            "message": _text("message", 20_000),
+            "remediation": _text("remediation", 8000),
+            "resource_name": _text("resource", 1000),
+            "evidence": {"annotations": {_text("key", 300): _text("value", 5000)}, "paths": [_text("p", 900)] * 5},
+        }
+    )
+    view = lb(arn).model_copy(
+        update={
+            "name": _text("name", 500),
+            "dns_name": _text("dns", 800),
+            "cost_basis": _text("basis", 4000),  # a real internet-facing ALB's is 270-340 characters
+        }
+    )
+    return result([long_finding], load_balancers=[view])
+
+
+def test_long_text_records_and_reads_back_identical(factory: sessionmaker[Session]) -> None:
+    with factory() as s:
+        [target] = sync_targets(s, [TargetConfig(name=_text("target", 200).strip(), regions=["eu-west-1"])])
+        s.commit()
+        target_id, target_name = target.id, target.name
+    res = _long_result()
+    owner = _text("owner", 400)
+    run = store_runs.claim_run(factory, target_id, trigger="api", owner=owner)
+    recorded = store_runs.record_result(factory, run.id, res)
+    assert (recorded.status, recorded.new) == ("complete", 1)
+
+    [want] = res.findings
+    [view] = res.load_balancers
+    with factory() as s:
+        [item] = list_findings(s, FindingFilter(), limit=10).items
+        detail, history = get_finding(s, item["id"])
+        evidence = s.scalars(select(FindingRow.evidence)).one()
+        lbs, total = list_load_balancers(s, LoadBalancerFilter(cluster=target_name), limit=10)
+        stored_run = store_runs.get_run(s, run.id)
+        stored_result = store_runs.run_result(s, stored_run)
+    assert item["cluster"] == target_name
+    for got in (item, detail):
+        assert got["title"] == want.title and got["message"] == want.message
+        assert got["remediation"] == want.remediation and got["resource_name"] == want.resource_name
+        assert got["resource_arn"] == want.resource_arn and got["kube_name"] == want.kubernetes.name  # type: ignore[union-attr]
+        assert got["namespace"] == want.kubernetes.namespace  # type: ignore[union-attr]
+    assert detail["evidence"] == evidence == want.evidence
+    assert history[0]["message"] == want.message
+    assert total == 1
+    assert {k: lbs[0][k] for k in ("arn", "name", "dns_name", "cost_basis")} == {
+        "arn": view.arn,
+        "name": view.name,
+        "dns_name": view.dns_name,
+        "cost_basis": view.cost_basis,
+    }
+    assert [f["title"] for f in lbs[0]["findings"]] == [want.title]
+    assert stored_run.owner == owner and stored_run.status == "complete"
+    assert stored_result == res
+
+
+def test_a_long_failure_reason_is_kept_whole(factory: sessionmaker[Session]) -> None:
+    with factory() as s:
+        [target] = sync_targets(s, [TargetConfig(name="prod", regions=["eu-west-1"])])
+        s.commit()
+    run = store_runs.claim_run(factory, target.id, trigger="api", owner="test")
+    message = "recording failed: " + _text("error", 6000)
+    store_runs.fail_run(factory, run.id, message)
+    with factory() as s:
+        stored = store_runs.get_run(s, run.id)
+    assert (stored.status, stored.error) == ("failed", message)
