@@ -15,6 +15,7 @@ from auditor.collect.aws.session import CallCounter
 from auditor.collect.kube import collect_kube
 from auditor.config import Settings, TargetConfig
 from auditor.correlate import ExposureGraph, correlate
+from auditor.correlate.graph import RuleError
 from auditor.errors import TargetUnreachable
 from auditor.findings import AuditResult
 from auditor.inventory.models import AuditTarget, Coverage, CoverageStatus, Inventory
@@ -91,7 +92,8 @@ def analyze(inventory: Inventory, settings: Settings, *, started_at: datetime | 
     graph = correlate(inventory)
     findings = evaluate_all(graph, settings.rules)
     findings.sort(key=lambda f: (-f.severity.rank, f.rule_id, f.resource_arn or "", f.discriminator))
-    complete = all(c.status in (CoverageStatus.OK, CoverageStatus.SKIPPED) for c in inventory.coverage)
+    coverage = [*inventory.coverage, *(_crashed_rule(e) for e in graph.rule_errors)]
+    complete = all(c.status in (CoverageStatus.OK, CoverageStatus.SKIPPED) for c in coverage)
     result = AuditResult(
         target=inventory.target.name,
         cluster_name=graph.cluster_name,
@@ -99,11 +101,22 @@ def analyze(inventory: Inventory, settings: Settings, *, started_at: datetime | 
         finished_at=datetime.now(UTC),
         load_balancers=load_balancer_views(graph),
         findings=findings,
-        coverage=inventory.coverage,
+        coverage=coverage,
         api_calls=inventory.api_calls,
-        status="complete" if complete and not graph.rule_errors else "partial",
+        status="complete" if complete else "partial",
     )
     return AuditOutcome(inventory=inventory, graph=graph, result=result)
+
+
+def _crashed_rule(error: RuleError) -> Coverage:
+    """A rule that raised, as the run's coverage names it (the traceback is in the log)."""
+    return Coverage(
+        source="rule",
+        collector=error.rule_id,
+        status=CoverageStatus.ERROR,
+        error_code=error.exception,
+        message=f"rule {error.rule_id} crashed: {error.exception}: {error.message}"[:1000],
+    )
 
 
 def run_audit(

@@ -25,6 +25,7 @@ from kubernetes.config.config_exception import ConfigException
 
 from auditor.config import Settings, TargetConfig
 from auditor.errors import AuditorError, CollectionError, ConfigError, PermissionDenied, TargetUnreachable
+from auditor.inventory.facets import Facet, facets_of
 from auditor.inventory.models import (
     ControllerDeployment,
     Coverage,
@@ -32,6 +33,7 @@ from auditor.inventory.models import (
     Endpoint,
     EndpointPort,
     EndpointSlice,
+    FacetCoverage,
     Ingress,
     IngressBackend,
     IngressClass,
@@ -218,6 +220,7 @@ class _Reader:
     timeout: float
     calls: int = 0
     problems: list[str] = field(default_factory=list)
+    facets: dict[str, FacetCoverage] = field(default_factory=dict)  # facets not (fully) read
 
     @property
     def server(self) -> str:
@@ -279,9 +282,14 @@ class _Reader:
             if not token:
                 return
 
-    def problem(self, what: str, exc: CollectionError) -> None:
+    def problem(self, what: str, exc: CollectionError, facet: Facet | None, *, whole: bool = True) -> None:
+        """A request failed: ``whole`` when the facet's objects could not be listed at all (facet ERROR),
+        else one object of it (facet PARTIAL)."""
         log.warning("kubernetes: %s: %s", what, exc)
         self.problems.append(f"{what}: {exc.code or 'error'}")
+        if facet is not None:
+            status = CoverageStatus.ERROR if whole else CoverageStatus.PARTIAL
+            self.facets[facet] = FacetCoverage(status=status, error_code=exc.code or "error", message=f"{what}: {exc}")
 
 
 def _transport_reason(exc: urllib3.exceptions.HTTPError) -> str:
@@ -526,7 +534,7 @@ def _backend_services(ingresses: list[Ingress], bindings: list[TargetGroupBindin
     return wanted
 
 
-def _optional_crd_list(reader: _Reader, plural: str, what: str) -> list[JsonObj] | None:
+def _optional_crd_list(reader: _Reader, plural: str, what: str, facet: Facet) -> list[JsonObj] | None:
     """Items of an LBC custom resource; None when the CRD is absent (404) or the list failed."""
     try:
         return list(reader.list(f"/apis/{LBC_GROUP}/{LBC_VERSION}/{plural}"))
@@ -536,7 +544,7 @@ def _optional_crd_list(reader: _Reader, plural: str, what: str) -> list[JsonObj]
         if exc.code == "404":
             log.info("kubernetes: %s: CRD %s.%s not installed", what, plural, LBC_GROUP)
             return None
-        reader.problem(what, exc)
+        reader.problem(what, exc, facet)
         return None
 
 
@@ -549,7 +557,7 @@ def _lbc_crds(reader: _Reader) -> list[str] | None:
             return []
         if isinstance(exc, _Unauthorized):
             raise
-        reader.problem("API discovery of elbv2.k8s.aws", exc)
+        reader.problem("API discovery of elbv2.k8s.aws", exc, Facet.KUBE_CRDS)
         return None
     names: set[str] = set()
     for version in group.get("versions") or []:
@@ -558,7 +566,7 @@ def _lbc_crds(reader: _Reader) -> list[str] | None:
         except _Unauthorized:
             raise
         except CollectionError as exc:
-            reader.problem("API discovery of elbv2.k8s.aws", exc)
+            reader.problem("API discovery of elbv2.k8s.aws", exc, Facet.KUBE_CRDS)
             return None
         names.update(
             f"{r['name']}.{LBC_GROUP}" for r in resources.get("resources") or [] if "/" not in str(r.get("name", "/"))
@@ -574,44 +582,51 @@ def _collect(reader: _Reader, inv: KubeInventory, progress: ProgressFn) -> list[
     def step(done: int, message: str) -> None:
         progress(ProgressEvent(stage="kubernetes", message=message, done=done, total=steps))
 
-    def section(what: str, fn: Any) -> Any:
+    def section(what: str, facet: Facet | None, fn: Any) -> Any:
         try:
             return fn()
         except (_Unauthorized, TargetUnreachable):
             raise
         except CollectionError as exc:
-            reader.problem(what, exc)
+            reader.problem(what, exc, facet)
             missing.append(what)
             return None
 
     step(0, "server version")
-    version = section("server version", lambda: reader.get("/version"))
+    version = section("server version", None, lambda: reader.get("/version"))
     inv.server_version = version.get("gitVersion") if version else None
 
     step(1, "services")
-    services = section("services", lambda: [parse_service(o) for o in reader.list("/api/v1/services")])
+    services = section(
+        "services", Facet.KUBE_SERVICES, lambda: [parse_service(o) for o in reader.list("/api/v1/services")]
+    )
     inv.services = services or []
 
     step(2, "ingresses")
     ingresses = section(
-        "ingresses", lambda: [parse_ingress(o) for o in reader.list("/apis/networking.k8s.io/v1/ingresses")]
+        "ingresses",
+        Facet.KUBE_INGRESSES,
+        lambda: [parse_ingress(o) for o in reader.list("/apis/networking.k8s.io/v1/ingresses")],
     )
     inv.ingresses = ingresses or []
     classes = section(
         "ingressclasses",
+        Facet.KUBE_INGRESS_CLASSES,
         lambda: [parse_ingress_class(o) for o in reader.list("/apis/networking.k8s.io/v1/ingressclasses")],
     )
     inv.ingress_classes = classes or []
 
     step(3, "LB controller custom resources")
-    params = _optional_crd_list(reader, "ingressclassparams", "ingressclassparams")
+    params = _optional_crd_list(reader, "ingressclassparams", "ingressclassparams", Facet.KUBE_INGRESS_CLASS_PARAMS)
     inv.ingress_class_params = None if params is None else [parse_ingress_class_params(o) for o in params]
-    bindings = _optional_crd_list(reader, "targetgroupbindings", "targetgroupbindings")
+    bindings = _optional_crd_list(
+        reader, "targetgroupbindings", "targetgroupbindings", Facet.KUBE_TARGET_GROUP_BINDINGS
+    )
     inv.target_group_bindings = None if bindings is None else [parse_target_group_binding(o) for o in bindings]
     inv.crds = _lbc_crds(reader)
 
     step(4, "load balancer controller deployments")
-    deployments = section("deployments", lambda: list(reader.list("/apis/apps/v1/deployments")))
+    deployments = section("deployments", Facet.KUBE_DEPLOYMENTS, lambda: list(reader.list("/apis/apps/v1/deployments")))
     inv.controllers = [c for c in (parse_controller(d) for d in deployments or []) if c is not None]
 
     step(5, "controller service accounts")
@@ -625,7 +640,7 @@ def _collect(reader: _Reader, inv: KubeInventory, progress: ProgressFn) -> list[
             raise
         except CollectionError as exc:
             if exc.code != "404":  # a missing service account is a finding, not a collection failure
-                reader.problem(f"serviceaccount {namespace}/{name}", exc)
+                reader.problem(f"serviceaccount {namespace}/{name}", exc, Facet.KUBE_SERVICE_ACCOUNTS, whole=False)
                 missing.append(f"serviceaccount {namespace}/{name}")
             continue
         inv.service_accounts.append(ServiceAccount(**_object_fields(sa)))
@@ -633,11 +648,17 @@ def _collect(reader: _Reader, inv: KubeInventory, progress: ProgressFn) -> list[
     step(6, "endpoint slices")
     if services is None or ingresses is None:
         inv.endpoint_slices = None  # without Services and Ingresses we cannot tell which slices matter
+        reader.facets[Facet.KUBE_ENDPOINT_SLICES] = FacetCoverage(
+            status=CoverageStatus.ERROR,
+            error_code="NotRead",
+            message="not read: the Services or Ingresses they belong to could not be listed",
+        )
     else:
         keep = {(s.namespace or "", s.name) for s in services if s.type == "LoadBalancer"}
         keep |= _backend_services(ingresses, inv.target_group_bindings)
         slices = section(
             "endpointslices",
+            Facet.KUBE_ENDPOINT_SLICES,
             lambda: [
                 parse_endpoint_slice(o)
                 for o in reader.list("/apis/discovery.k8s.io/v1/endpointslices")
@@ -708,7 +729,12 @@ def collect_kube(
         if missing:
             message += f" (collected as empty: {', '.join(missing)})"
         progress(ProgressEvent(stage="kubernetes", message=message, status="partial"))
-        return inv, [coverage(CoverageStatus.PARTIAL, code=",".join(codes), message=message, calls=reader.calls)]
+        partial = coverage(CoverageStatus.PARTIAL, code=",".join(codes), message=message, calls=reader.calls)
+        partial.facets = {
+            **{f: FacetCoverage(status=CoverageStatus.OK) for f in facets_of("kubernetes")},
+            **reader.facets,
+        }
+        return inv, [partial]
     summary = f"{len(inv.services)} services, {len(inv.ingresses)} ingresses, {len(inv.controllers)} controller(s)"
     progress(ProgressEvent(stage="kubernetes", message=summary, status="ok"))
     return inv, [coverage(CoverageStatus.OK, message=summary, calls=reader.calls)]

@@ -169,6 +169,14 @@ class ServiceExposure:
         return [BackendRef(self.service.namespace or "", self.service.name, str(p.port)) for p in self.service.ports]
 
 
+class RuleError(NamedTuple):
+    """A rule that raised while evaluating this graph (a defect; its checks are UNKNOWN)."""
+
+    rule_id: str
+    exception: str  # the exception's type name
+    message: str
+
+
 @dataclass(slots=True)
 class ExposurePath:
     """One way traffic reaches a backend: through a load balancer (or an unprovisioned exposure)."""
@@ -189,7 +197,7 @@ class ExposureGraph:
     annotation_problems: list[tuple[KubeRef, AnnotationProblem]] = field(default_factory=list)
     controllers: list[ControllerDeployment] = field(default_factory=list)
     eks_cluster: EksCluster | None = None
-    rule_errors: list[str] = field(default_factory=list)
+    rule_errors: list[RuleError] = field(default_factory=list)
     _service_index: dict[tuple[str, str], Service] = field(default_factory=dict)
     _slices_by_service: dict[tuple[str, str], list[EndpointSlice]] = field(default_factory=dict)
     _lb_by_arn: dict[str, LbNode] = field(default_factory=dict)

@@ -42,22 +42,43 @@ class CoverageStatus(StrEnum):
     SKIPPED = "skipped"  # not asked for (e.g. no cluster context given)
 
 
-class Coverage(Model):
-    """Whether one collector's view of one account/region is complete."""
+class FacetCoverage(Model):
+    """How one facet of a collector fared (see auditor.inventory.facets), where it differs from the collector."""
 
-    source: Literal["aws", "kubernetes"]
-    collector: str = Field(description="elbv2, elb, acm, wafv2, ec2, iam, eks, kubernetes")
+    status: CoverageStatus
+    error_code: str | None = None
+    message: str | None = None
+
+
+class Coverage(Model):
+    """Whether one collector's view of one account/region is complete (source ``rule``: a rule that crashed)."""
+
+    source: Literal["aws", "kubernetes", "rule"]
+    collector: str = Field(description="elbv2, elb, acm, wafv2, ec2, iam, eks, kubernetes; for a rule: its id")
     account: str | None = None
     region: str | None = None
     status: CoverageStatus
-    error_code: str | None = Field(default=None, description="AWS error code or Kubernetes HTTP status")
+    error_code: str | None = Field(
+        default=None, description="AWS error code, Kubernetes HTTP status, or the exception type of a crashed rule"
+    )
     message: str | None = None
     calls: int = 0
     duration_ms: int = 0
+    facets: dict[str, FacetCoverage] = Field(
+        default_factory=dict,
+        description="facets whose status differs from the collector's (a facet not listed has the collector's)",
+    )
 
     @property
     def complete(self) -> bool:
         return self.status == CoverageStatus.OK
+
+    def facet(self, facet: str) -> FacetCoverage:
+        """The coverage of one facet of this collector: its own entry, else the collector's status."""
+        own = self.facets.get(facet)
+        if own is not None:
+            return own
+        return FacetCoverage(status=self.status, error_code=self.error_code, message=self.message)
 
 
 # --------------------------------------------------------------------------- AWS: load balancers
@@ -203,10 +224,6 @@ class SecurityGroupPermission(Model):
             return True
         return self.from_port <= port <= (self.to_port if self.to_port is not None else self.from_port)
 
-    @property
-    def open_to_world(self) -> bool:
-        return "0.0.0.0/0" in self.ipv4_ranges or "::/0" in self.ipv6_ranges
-
 
 class SecurityGroup(Model):
     id: str
@@ -216,6 +233,18 @@ class SecurityGroup(Model):
     vpc_id: str | None = None
     ingress: list[SecurityGroupPermission] = Field(default_factory=list)
     tags: dict[str, str] = Field(default_factory=dict)
+
+
+class ManagedPrefixList(Model):
+    """A managed prefix list a collected security group refers to (customer- or AWS-managed)."""
+
+    id: str
+    account: str
+    region: str
+    name: str | None = None
+    address_family: str | None = None  # IPv4 | IPv6
+    owner_id: str | None = None  # "AWS" for AWS-managed lists
+    cidrs: list[str] | None = Field(default=None, description="current entries; None = could not be read")
 
 
 class OidcProvider(Model):
@@ -285,6 +314,7 @@ class AwsInventory(Model):
     iam_roles: list[IamRole] = Field(default_factory=list)
     eks_clusters: list[EksCluster] = Field(default_factory=list)
     eks_cluster_listings: list[EksClusterListing] = Field(default_factory=list)
+    prefix_lists: list[ManagedPrefixList] = Field(default_factory=list)
 
 
 # --------------------------------------------------------------------------- Kubernetes

@@ -8,6 +8,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from auditor.findings import Finding, KubeRef, Severity, Status, finding_data
+from auditor.inventory.facets import Facet
 
 if TYPE_CHECKING:
     from auditor.config import RuleSettings
@@ -25,7 +26,12 @@ class RuleMeta:
     rationale: str
     remediation: str
     references: tuple[str, ...] = ()
-    inputs: tuple[str, ...] = field(default=(), metadata={"doc": "collectors whose data the rule needs"})
+    inputs: tuple[Facet, ...] = field(
+        default=(), metadata={"doc": "facets every verdict of the rule rests on (auditor.rules.coverage)"}
+    )
+    enrich: tuple[Facet, ...] = field(
+        default=(), metadata={"doc": "facets read only to name owners and write remediations, never to judge"}
+    )
 
     @cached_property
     def _finding_base(self) -> dict[str, Any]:

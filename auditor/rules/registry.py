@@ -10,8 +10,10 @@ from typing import TYPE_CHECKING
 
 import auditor.rules as rules_pkg
 from auditor.correlate.gc_pause import gc_paused
+from auditor.correlate.graph import RuleError
 from auditor.findings import Finding
 from auditor.rules.base import Rule, RuleMeta
+from auditor.rules.coverage import CoverageIndex, crashed, enforce
 
 if TYPE_CHECKING:
     from auditor.config import RuleSettings
@@ -40,16 +42,23 @@ def catalog() -> list[RuleMeta]:
 
 
 def evaluate_all(graph: ExposureGraph, settings: RuleSettings, *, only: set[str] | None = None) -> list[Finding]:
-    """Run every rule over the graph. A rule that raises is a bug: it is logged and yields nothing
-    rather than taking the whole audit down (the error is visible in logs and in coverage)."""
+    """Run every rule over the graph, its findings held against coverage (auditor.rules.coverage).
+
+    A rule that raises is a defect: it is logged with its traceback, recorded in ``graph.rule_errors``
+    (the pipeline turns them into coverage and a partial result) and leaves one UNKNOWN finding, so the
+    audit goes on and the rule is never silently missing."""
     findings: list[Finding] = []
+    index = CoverageIndex(graph.inventory)
     with gc_paused():  # every finding is kept: see auditor.correlate.gc_pause
         for rule in all_rules():
             if only is not None and rule.meta.id not in only:
                 continue
             try:
-                findings.extend(rule.evaluate(graph, settings))
-            except Exception:
-                log.exception("rule %s crashed; its results are missing from this audit", rule.meta.id)
-                graph.rule_errors.append(rule.meta.id)
+                produced = list(rule.evaluate(graph, settings))
+            except Exception as exc:
+                log.exception("rule %s crashed; its checks are UNKNOWN in this audit", rule.meta.id)
+                graph.rule_errors.append(RuleError(rule.meta.id, type(exc).__name__, str(exc)))
+                findings.append(crashed(rule.meta, exc))
+                continue
+            findings.extend(enforce(rule.meta, produced, index))
     return findings

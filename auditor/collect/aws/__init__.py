@@ -250,6 +250,8 @@ def _run(task: _Task, ctx: CollectorContext, region: str | None, reporter: _Prog
         message=message,
         calls=ctx.session.calls_to(service, ctx.region) - calls_before,
         duration_ms=int((time.monotonic() - started) * 1000),
+        # a collector that failed as a whole failed every facet: nothing to say per facet
+        facets=ctx.facet_coverage(status) if status != CoverageStatus.ERROR else {},
     )
     counts = ", ".join(f"{n} {what}" for what, n in ctx.counts.items())
     summary = f"{where}: {status.value}" + (f" ({counts})" if counts else "") + (f": {message}" if message else "")
@@ -270,7 +272,8 @@ def _merge(inventory: AwsInventory, name: str, result: Any) -> None:
     elif name == "wafv2":
         inventory.web_acls.extend(result)
     elif name == "ec2":
-        inventory.security_groups.extend(result)
+        inventory.security_groups.extend(result.security_groups)
+        inventory.prefix_lists.extend(result.prefix_lists)
     elif name == "eks":
         inventory.eks_cluster_listings.append(result.listing)
         if result.cluster is not None:

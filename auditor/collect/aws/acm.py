@@ -16,6 +16,7 @@ from typing import Any
 
 from auditor.collect.aws.base import CollectorContext, call, pages
 from auditor.errors import CollectionError
+from auditor.inventory.facets import Facet
 from auditor.inventory.models import Certificate
 
 NAME = "acm"
@@ -81,7 +82,7 @@ def _describe(ctx: CollectorContext, client: Any, cert: Certificate) -> None:
     try:
         detail = call(client, "DescribeCertificate", CertificateArn=cert.arn)["Certificate"]
     except CollectionError as exc:
-        ctx.problem(f"DescribeCertificate of {cert.arn}", exc)
+        ctx.problem(f"DescribeCertificate of {cert.arn}", exc, facet=Facet.ACM_CERTIFICATE_DETAILS)
         return
     cert.domain_name = detail.get("DomainName", cert.domain_name)
     cert.subject_alternative_names = list(detail.get("SubjectAlternativeNames", []))

@@ -14,6 +14,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from auditor.collect.aws.session import AwsAccountSession, translate_client_error
 from auditor.errors import CollectionError
+from auditor.inventory.facets import Facet, facets_of
+from auditor.inventory.models import CoverageStatus, FacetCoverage
 
 log = logging.getLogger(__name__)
 
@@ -122,8 +124,10 @@ class CollectorContext:
     region: str  # region of the clients; global services (IAM) use the target's first region
     fan_out: FanOut = field(default_factory=lambda: FanOut(None, 1))
     problems: list[str] = field(default_factory=list)
+    facet_problems: dict[Facet, list[CollectionError]] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=dict)
     skipped: str | None = None  # why the collector's main part was not asked for (coverage SKIPPED)
+    skipped_facets: tuple[Facet, ...] = ()
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -136,14 +140,36 @@ class CollectorContext:
     def arn(self, service: str, resource: str) -> str:
         return self.session.arn(service, self.region, resource)
 
-    def problem(self, what: str, exc: CollectionError) -> None:
-        """A per-resource call failed: its field stays None and the coverage becomes PARTIAL."""
+    def problem(self, what: str, exc: CollectionError, *, facet: Facet) -> None:
+        """A per-resource call failed: its field stays None, the facet and the coverage become PARTIAL."""
         log.warning("%s %s/%s: %s: %s", self.name, self.account, self.region, what, exc)
         with self._lock:
             self.problems.append(f"{what}: {exc.code or 'error'}")
+            self.facet_problems.setdefault(facet, []).append(exc)
 
-    def skip(self, reason: str) -> None:
+    def skip(self, reason: str, *facets: Facet) -> None:
+        """The collector's main part (these facets) was not asked for: coverage SKIPPED, the rest still read."""
         self.skipped = reason
+        self.skipped_facets = facets
+
+    def facet_coverage(self, status: CoverageStatus) -> dict[str, FacetCoverage]:
+        """The facets whose status differs from the collector's ``status`` (see ``Coverage.facets``)."""
+        found: dict[str, FacetCoverage] = {}
+        with self._lock:
+            for facet in facets_of(self.name):
+                errors = self.facet_problems.get(facet)
+                if errors:
+                    codes = sorted({e.code or "error" for e in errors})
+                    found[facet] = FacetCoverage(
+                        status=CoverageStatus.PARTIAL,
+                        error_code=",".join(codes),
+                        message=f"{len(errors)} call(s) failed, e.g. {errors[0]}",
+                    )
+                elif facet in self.skipped_facets:
+                    found[facet] = FacetCoverage(status=CoverageStatus.SKIPPED, message=self.skipped)
+                elif status != CoverageStatus.OK:
+                    found[facet] = FacetCoverage(status=CoverageStatus.OK)
+        return found
 
     def count(self, what: str, n: int) -> None:
         with self._lock:
@@ -164,7 +190,7 @@ TAGS_PER_CALL = 20  # elbv2 and classic DescribeTags take at most 20 ARNs / name
 
 
 def describe_tags(
-    ctx: CollectorContext, client: Any, ids: list[str], *, param: str, key: str, what: str
+    ctx: CollectorContext, client: Any, ids: list[str], *, param: str, key: str, what: str, facet: Facet
 ) -> dict[str, dict[str, str]]:
     """id -> tags through DescribeTags, 20 ids per call (elbv2: ResourceArns/ResourceArn, classic:
     LoadBalancerNames/LoadBalancerName); ids of a failed chunk are absent, so their tags stay None."""
@@ -173,7 +199,7 @@ def describe_tags(
         try:
             answer = call(client, "DescribeTags", **{param: chunk})
         except CollectionError as exc:
-            ctx.problem(f"DescribeTags of {len(chunk)} {what}", exc)
+            ctx.problem(f"DescribeTags of {len(chunk)} {what}", exc, facet=facet)
             continue
         for desc in answer.get("TagDescriptions", []):
             found[desc[key]] = {t["Key"]: t.get("Value", "") for t in desc.get("Tags", [])}

@@ -14,6 +14,7 @@ from typing import Any
 
 from auditor.collect.aws.base import CollectorContext, call, pages
 from auditor.errors import CollectionError
+from auditor.inventory.facets import Facet
 from auditor.inventory.models import EksCluster, EksClusterListing, PodIdentityAssociation
 
 NAME = "eks"
@@ -42,7 +43,11 @@ def collect(
     result = EksResult(listing=EksClusterListing(account=ctx.account, region=ctx.region, names=sorted(names)))
     ctx.count("clusters", len(names))
     if cluster_name is None:
-        ctx.skip("no cluster name given: DescribeCluster skipped (cluster names listed)")
+        ctx.skip(
+            "no cluster name given: DescribeCluster skipped (cluster names listed)",
+            Facet.EKS_CLUSTER,
+            Facet.EKS_POD_IDENTITY,
+        )
         return result
     if cluster_name not in names:
         return result
@@ -76,7 +81,7 @@ def _associations(
             for a in page.get("associations", [])
         ]
     except CollectionError as exc:
-        ctx.problem(f"ListPodIdentityAssociations of {cluster_name}", exc)
+        ctx.problem(f"ListPodIdentityAssociations of {cluster_name}", exc, facet=Facet.EKS_POD_IDENTITY)
         return None
     associations = [
         PodIdentityAssociation(
@@ -96,7 +101,9 @@ def _associations(
                 associationId=association.association_id,
             )["association"]
         except CollectionError as exc:
-            ctx.problem(f"DescribePodIdentityAssociation {association.association_id}", exc)
+            ctx.problem(
+                f"DescribePodIdentityAssociation {association.association_id}", exc, facet=Facet.EKS_POD_IDENTITY
+            )
             return
         association.role_arn = detail.get("roleArn")
 

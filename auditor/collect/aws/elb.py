@@ -6,6 +6,7 @@ from typing import Any
 
 from auditor.collect.aws.base import CollectorContext, call, describe_tags, pages
 from auditor.errors import CollectionError
+from auditor.inventory.facets import Facet
 from auditor.inventory.models import Listener, LoadBalancer, TargetHealth
 
 NAME = "elb"
@@ -37,6 +38,7 @@ def collect(ctx: CollectorContext) -> list[LoadBalancer]:
         param="LoadBalancerNames",
         key="LoadBalancerName",
         what="classic load balancers",
+        facet=Facet.ELB_TAGS,
     )
     balancers = ctx.fan_out.map(lambda item: _load_balancer(ctx, client, item, tags), raw)
     ctx.count("classic load balancers", len(balancers))
@@ -103,7 +105,7 @@ def _ssl_policies(
     try:
         answer = call(client, "DescribeLoadBalancerPolicies", LoadBalancerName=name, PolicyNames=wanted)
     except CollectionError as exc:
-        ctx.problem(f"DescribeLoadBalancerPolicies of {name}", exc)
+        ctx.problem(f"DescribeLoadBalancerPolicies of {name}", exc, facet=Facet.ELB_POLICIES)
         return None
     found: dict[str, str] = {}
     for policy in answer.get("PolicyDescriptions", []):
@@ -123,7 +125,7 @@ def _instances(ctx: CollectorContext, client: Any, name: str, raw: dict[str, Any
     try:
         answer = call(client, "DescribeInstanceHealth", LoadBalancerName=name)
     except CollectionError as exc:
-        ctx.problem(f"DescribeInstanceHealth of {name}", exc)
+        ctx.problem(f"DescribeInstanceHealth of {name}", exc, facet=Facet.ELB_INSTANCE_HEALTH)
         return None
     return [
         TargetHealth(

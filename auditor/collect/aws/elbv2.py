@@ -7,6 +7,7 @@ from typing import Any, Literal, cast
 
 from auditor.collect.aws.base import CollectorContext, call, describe_tags, pages
 from auditor.errors import CollectionError
+from auditor.inventory.facets import Facet
 from auditor.inventory.models import (
     Action,
     Listener,
@@ -56,6 +57,7 @@ def collect(ctx: CollectorContext) -> Elbv2Result:
         param="ResourceArns",
         key="ResourceArn",
         what="load balancers",
+        facet=Facet.ELBV2_TAGS,
     )
     tg_tags = describe_tags(
         ctx,
@@ -64,6 +66,7 @@ def collect(ctx: CollectorContext) -> Elbv2Result:
         param="ResourceArns",
         key="ResourceArn",
         what="target groups",
+        facet=Facet.ELBV2_TAGS,
     )
 
     load_balancers = [_load_balancer(ctx, raw, lb_tags) for raw in raw_lbs]
@@ -108,7 +111,7 @@ def _listeners(ctx: CollectorContext, client: Any, lb: LoadBalancer) -> list[Lis
             for listener in page["Listeners"]
         ]
     except CollectionError as exc:
-        ctx.problem(f"DescribeListeners of {lb.name}", exc)
+        ctx.problem(f"DescribeListeners of {lb.name}", exc, facet=Facet.ELBV2_LISTENERS)
         return None
     listeners = []
     for item in raw:
@@ -138,7 +141,7 @@ def _certificates(ctx: CollectorContext, client: Any, listener: Listener) -> lis
             for cert in page.get("Certificates", [])
         ]
     except CollectionError as exc:
-        ctx.problem(f"DescribeListenerCertificates of {listener.arn}", exc)
+        ctx.problem(f"DescribeListenerCertificates of {listener.arn}", exc, facet=Facet.ELBV2_LISTENER_CERTIFICATES)
         return None
     ordered = sorted(certs, key=lambda c: not c.get("IsDefault", False))  # stable: SNI order kept
     arns: list[str] = []
@@ -156,7 +159,7 @@ def _rules(ctx: CollectorContext, client: Any, listener: Listener) -> list[Liste
             for rule in page.get("Rules", [])
         ]
     except CollectionError as exc:
-        ctx.problem(f"DescribeRules of {listener.arn}", exc)
+        ctx.problem(f"DescribeRules of {listener.arn}", exc, facet=Facet.ELBV2_LISTENER_RULES)
         return None
     return [
         ListenerRule(
@@ -239,7 +242,7 @@ def _target_group(
     try:
         health = call(client, "DescribeTargetHealth", TargetGroupArn=tg.arn)
     except CollectionError as exc:
-        ctx.problem(f"DescribeTargetHealth of {tg.name}", exc)
+        ctx.problem(f"DescribeTargetHealth of {tg.name}", exc, facet=Facet.ELBV2_TARGET_HEALTH)
         return tg
     tg.targets = [
         TargetHealth(

@@ -15,6 +15,7 @@ from urllib.parse import unquote
 
 from auditor.collect.aws.base import CollectorContext, call, pages
 from auditor.errors import CollectionError
+from auditor.inventory.facets import Facet
 from auditor.inventory.models import IamRole, KubeInventory, ManagedPolicy, OidcProvider, PodIdentityAssociation
 
 NAME = "iam"
@@ -91,7 +92,7 @@ def _providers(ctx: CollectorContext, client: Any, issuers: set[str]) -> list[Oi
             try:
                 detail = call(client, "GetOpenIDConnectProvider", OpenIDConnectProviderArn=arn)
             except CollectionError as exc:
-                ctx.problem(f"GetOpenIDConnectProvider {arn}", exc)
+                ctx.problem(f"GetOpenIDConnectProvider {arn}", exc, facet=Facet.IAM_OIDC_PROVIDERS)
                 provider.url = None  # the model's "could not be read"
             else:
                 provider.url = _bare(detail.get("Url") or provider.url or "")
@@ -119,7 +120,7 @@ def _role(ctx: CollectorContext, client: Any, arn: str, policies: dict[str, Mana
         if exc.code == "NoSuchEntity":
             role.exists = False
             return role
-        ctx.problem(f"GetRole {name}", exc)
+        ctx.problem(f"GetRole {name}", exc, facet=Facet.IAM_ROLES)
         return role
     role.trust_policy = _document(detail.get("AssumeRolePolicyDocument"))
     role.attached_policies = _attached(ctx, client, name, policies)
@@ -135,7 +136,7 @@ def _attached(
             p for page in pages(client, "ListAttachedRolePolicies", RoleName=role) for p in page["AttachedPolicies"]
         ]
     except CollectionError as exc:
-        ctx.problem(f"ListAttachedRolePolicies {role}", exc)
+        ctx.problem(f"ListAttachedRolePolicies {role}", exc, facet=Facet.IAM_POLICIES)
         return None
     result = []
     for item in attached:
@@ -154,7 +155,7 @@ def _managed_policy(ctx: CollectorContext, client: Any, arn: str, name: str) -> 
             version = call(client, "GetPolicyVersion", PolicyArn=arn, VersionId=policy.default_version_id)
             policy.document = _document(version["PolicyVersion"].get("Document"))
     except CollectionError as exc:
-        ctx.problem(f"{exc.operation} {arn}", exc)
+        ctx.problem(f"{exc.operation} {arn}", exc, facet=Facet.IAM_POLICIES)
     return policy
 
 
@@ -166,6 +167,6 @@ def _inline(ctx: CollectorContext, client: Any, role: str) -> dict[str, dict[str
             document = _document(call(client, "GetRolePolicy", RoleName=role, PolicyName=name).get("PolicyDocument"))
             found[name] = document or {}
     except CollectionError as exc:
-        ctx.problem(f"{exc.operation} of role {role}", exc)
+        ctx.problem(f"{exc.operation} of role {role}", exc, facet=Facet.IAM_POLICIES)
         return None
     return found

@@ -6,6 +6,7 @@ from typing import Any
 
 from auditor.collect.aws.base import CollectorContext, call
 from auditor.errors import CollectionError
+from auditor.inventory.facets import Facet
 from auditor.inventory.models import WebAcl
 
 NAME = "wafv2"
@@ -43,6 +44,6 @@ def _resources(ctx: CollectorContext, client: Any, acl: WebAcl) -> None:
     try:
         answer = call(client, "ListResourcesForWebACL", WebACLArn=acl.arn, ResourceType="APPLICATION_LOAD_BALANCER")
     except CollectionError as exc:
-        ctx.problem(f"ListResourcesForWebACL of {acl.name}", exc)
+        ctx.problem(f"ListResourcesForWebACL of {acl.name}", exc, facet=Facet.WAFV2_ASSOCIATIONS)
         return
     acl.resource_arns = list(answer.get("ResourceArns", []))

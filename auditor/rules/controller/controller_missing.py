@@ -8,6 +8,7 @@ from typing import Any
 from auditor.config import RuleSettings
 from auditor.correlate.graph import ExposureGraph
 from auditor.findings import Finding, KubeRef, Severity, Status
+from auditor.inventory.facets import Facet
 from auditor.inventory.models import Ingress, Service
 from auditor.rules.base import Rule, RuleMeta
 from auditor.rules.controller._common import (
@@ -33,7 +34,7 @@ META = RuleMeta(
         "https://kubernetes-sigs.github.io/aws-load-balancer-controller/latest/deploy/installation/",
         "https://docs.aws.amazon.com/eks/latest/userguide/aws-load-balancer-controller.html",
     ),
-    inputs=("kubernetes",),
+    inputs=(Facet.KUBE_DEPLOYMENTS, Facet.KUBE_INGRESSES, Facet.KUBE_SERVICES, Facet.KUBE_INGRESS_CLASSES),
 )
 
 

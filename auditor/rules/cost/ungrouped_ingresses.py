@@ -12,6 +12,7 @@ from auditor.config import RuleSettings
 from auditor.correlate.annotations import ALB, LBC_DEFAULT_SSL_POLICY
 from auditor.correlate.graph import ExposureGraph, IngressGroup, LbNode
 from auditor.findings import Finding, Severity, Status
+from auditor.inventory.facets import Facet
 from auditor.rules._helpers import annotate_commands, lb_fields
 from auditor.rules.base import Rule, RuleMeta
 from auditor.rules.controller._common import cluster_fields, kubernetes_unknown
@@ -34,7 +35,12 @@ META = RuleMeta(
         "https://github.com/kubernetes-sigs/aws-load-balancer-controller/issues/192",
         "https://github.com/kubernetes-sigs/aws-load-balancer-controller/issues/2028",
     ),
-    inputs=("kubernetes", "elbv2"),
+    inputs=(
+        Facet.KUBE_INGRESSES,
+        Facet.KUBE_INGRESS_CLASSES,
+        Facet.KUBE_INGRESS_CLASS_PARAMS,
+        Facet.ELBV2_LOAD_BALANCERS,
+    ),
 )
 
 MAX_RULES = 100

@@ -16,6 +16,7 @@ from auditor.config import RuleSettings
 from auditor.correlate.annotations import SVC
 from auditor.correlate.graph import ExposureGraph, ServiceExposure
 from auditor.findings import Finding, Severity, Status
+from auditor.inventory.facets import Facet
 from auditor.rules._helpers import annotate_command
 from auditor.rules.base import Rule, RuleMeta
 
@@ -44,7 +45,8 @@ META = RuleMeta(
         "https://docs.aws.amazon.com/eks/latest/userguide/network-load-balancing.html",
         "Prowler elb_internet_facing, elbv2_internet_facing (AWS side only, without the Kubernetes cause)",
     ),
-    inputs=("kubernetes",),
+    inputs=(Facet.KUBE_SERVICES,),
+    enrich=(Facet.ELBV2_LOAD_BALANCERS, Facet.ELB_LOAD_BALANCERS),
 )
 
 

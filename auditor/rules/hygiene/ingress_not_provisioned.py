@@ -17,6 +17,7 @@ from auditor.config import RuleSettings
 from auditor.correlate.annotations import LBC_SERVICE_CLASS, AnnotationProblem
 from auditor.correlate.graph import ExposureGraph
 from auditor.findings import Finding, KubeRef, Severity, Status
+from auditor.inventory.facets import Facet
 from auditor.rules._helpers import sentence
 from auditor.rules.base import Rule, RuleMeta
 from auditor.rules.hygiene._common import KubeExposure, kube_exposures, load_balancer_evidence, problems_by_object
@@ -42,7 +43,7 @@ META = RuleMeta(
         "https://kubernetes-sigs.github.io/aws-load-balancer-controller/latest/guide/ingress/annotations/#ingressgroup",
         "https://docs.aws.amazon.com/eks/latest/userguide/network-load-balancing.html",
     ),
-    inputs=("kubernetes",),
+    inputs=(Facet.KUBE_INGRESSES, Facet.KUBE_SERVICES, Facet.KUBE_INGRESS_CLASSES, Facet.KUBE_DEPLOYMENTS),
 )
 
 

@@ -19,6 +19,7 @@ from auditor.config import RuleSettings
 from auditor.correlate.annotations import ALB, UNREADABLE, AnnotationProblem
 from auditor.correlate.graph import ExposureGraph
 from auditor.findings import Finding, KubeRef, Severity, Status
+from auditor.inventory.facets import Facet
 from auditor.rules._helpers import annotate_command, sentence
 from auditor.rules.base import Rule, RuleMeta
 from auditor.rules.hygiene._common import KubeExposure, kube_exposures, load_balancer_evidence, problems_by_object
@@ -44,7 +45,8 @@ META = RuleMeta(
         "https://kubernetes-sigs.github.io/aws-load-balancer-controller/latest/guide/service/annotations/",
         "https://kubernetes-sigs.github.io/aws-load-balancer-controller/latest/guide/ingress/annotations/#ingressgroup",
     ),
-    inputs=("kubernetes",),
+    inputs=(Facet.KUBE_INGRESSES, Facet.KUBE_SERVICES),
+    enrich=(Facet.KUBE_INGRESS_CLASS_PARAMS,),
 )
 
 

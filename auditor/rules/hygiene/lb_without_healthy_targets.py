@@ -19,6 +19,7 @@ from auditor.correlate import target_group_backend
 from auditor.correlate.annotations import ALB, SVC
 from auditor.correlate.graph import BackendRef, ExposureGraph, LbNode
 from auditor.findings import Finding, Severity, Status
+from auditor.inventory.facets import Facet
 from auditor.inventory.models import LoadBalancer, Service, TargetGroup, TargetHealth
 from auditor.rules._helpers import describe_lb, lb_fields, lb_subject, owner_evidence, sentence
 from auditor.rules.base import Rule, RuleMeta
@@ -45,7 +46,15 @@ META = RuleMeta(
         "https://repost.aws/knowledge-center/eks-resolve-failed-health-check-alb-nlb",
         "https://kubernetes.io/docs/concepts/services-networking/endpoint-slices/#conditions",
     ),
-    inputs=("elbv2", "elb", "kubernetes"),
+    inputs=(
+        Facet.ELBV2_LOAD_BALANCERS,
+        Facet.ELBV2_LISTENERS,
+        Facet.ELBV2_TARGET_GROUPS,
+        Facet.ELBV2_TARGET_HEALTH,
+        Facet.ELB_LOAD_BALANCERS,
+        Facet.ELB_INSTANCE_HEALTH,
+    ),
+    enrich=(Facet.KUBE_SERVICES, Facet.KUBE_INGRESSES, Facet.KUBE_ENDPOINT_SLICES, Facet.KUBE_TARGET_GROUP_BINDINGS),
 )
 
 NO_TARGETS_NEEDED = ("redirect", "fixed-response")

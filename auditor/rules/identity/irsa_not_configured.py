@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from auditor.config import RuleSettings
 from auditor.correlate.graph import ExposureGraph
 from auditor.findings import Finding, Severity, Status
+from auditor.inventory.facets import Facet
 from auditor.rules.base import Rule, RuleMeta
 from auditor.rules.controller._common import cluster_fields, install_command, kubernetes_unknown
 from auditor.rules.identity._common import (
@@ -35,7 +36,7 @@ META = RuleMeta(
         "https://docs.aws.amazon.com/eks/latest/userguide/pod-identities.html",
         "https://kubernetes-sigs.github.io/aws-load-balancer-controller/latest/deploy/installation/",
     ),
-    inputs=("kubernetes", "eks"),
+    inputs=(Facet.KUBE_DEPLOYMENTS, Facet.KUBE_SERVICE_ACCOUNTS, Facet.EKS_POD_IDENTITY),
 )
 
 

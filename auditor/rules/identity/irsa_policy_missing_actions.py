@@ -16,6 +16,7 @@ from auditor.controller.versions import (
 )
 from auditor.correlate.graph import ExposureGraph
 from auditor.findings import Finding, Severity, Status
+from auditor.inventory.facets import Facet
 from auditor.inventory.models import ControllerDeployment
 from auditor.rules.base import Rule, RuleMeta
 from auditor.rules.controller._common import cluster_fields, install_command, kubernetes_unknown
@@ -46,7 +47,13 @@ META = RuleMeta(
         "https://github.com/kubernetes-sigs/aws-load-balancer-controller/blob/main/docs/install/iam_policy.json",
         "https://github.com/kubernetes-sigs/aws-load-balancer-controller/issues/3399",
     ),
-    inputs=("kubernetes", "iam"),
+    inputs=(
+        Facet.KUBE_DEPLOYMENTS,
+        Facet.KUBE_SERVICE_ACCOUNTS,
+        Facet.EKS_POD_IDENTITY,
+        Facet.IAM_ROLES,
+        Facet.IAM_POLICIES,
+    ),
 )
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from auditor.config import RuleSettings
 from auditor.correlate.graph import ExposureGraph
 from auditor.findings import Finding, Severity, Status
+from auditor.inventory.facets import Facet
 from auditor.rules.base import Rule, RuleMeta
 from auditor.rules.controller._common import cluster_fields, install_command, kubernetes_unknown
 from auditor.rules.identity._common import (
@@ -41,7 +42,14 @@ META = RuleMeta(
         "https://docs.aws.amazon.com/eks/latest/userguide/enable-iam-roles-for-service-accounts.html",
         "https://docs.aws.amazon.com/eks/latest/userguide/pod-id-role.html",
     ),
-    inputs=("kubernetes", "iam", "eks"),
+    inputs=(
+        Facet.KUBE_DEPLOYMENTS,
+        Facet.KUBE_SERVICE_ACCOUNTS,
+        Facet.EKS_CLUSTER,
+        Facet.EKS_POD_IDENTITY,
+        Facet.IAM_ROLES,
+        Facet.IAM_OIDC_PROVIDERS,
+    ),
 )
 
 

@@ -8,6 +8,7 @@ from typing import Any
 from auditor.config import RuleSettings
 from auditor.correlate.graph import ExposureGraph, LbNode
 from auditor.findings import Finding, Severity, Status
+from auditor.inventory.facets import Facet
 from auditor.rules._helpers import describe_lb, lb_fields, owner_evidence
 from auditor.rules.base import Rule, RuleMeta
 from auditor.rules.cost._common import cost_evidence
@@ -32,7 +33,16 @@ META = RuleMeta(
         "https://github.com/kubernetes-sigs/aws-load-balancer-controller/issues/3841",
         "https://github.com/eksctl-io/eksctl/issues/2278",
     ),
-    inputs=("elbv2", "elb", "eks", "kubernetes"),
+    inputs=(
+        Facet.ELBV2_LOAD_BALANCERS,
+        Facet.ELBV2_TAGS,
+        Facet.ELB_LOAD_BALANCERS,
+        Facet.ELB_TAGS,
+        Facet.EKS_CLUSTERS,
+        Facet.KUBE_SERVICES,
+        Facet.KUBE_INGRESSES,
+        Facet.KUBE_INGRESS_CLASSES,
+    ),
 )
 
 _MANAGED_SG_TAGS = ("ingress.k8s.aws/resource", "service.k8s.aws/resource")

@@ -17,6 +17,7 @@ from auditor.config import RuleSettings
 from auditor.correlate.annotations import ALB, SVC
 from auditor.correlate.graph import ExposureGraph, LbNode
 from auditor.findings import Finding, KubeRef, Severity, Status
+from auditor.inventory.facets import Facet
 from auditor.inventory.models import Certificate
 from auditor.rules._helpers import (
     arn_account_region,
@@ -54,7 +55,14 @@ META = RuleMeta(
         "https://docs.aws.amazon.com/acm/latest/userguide/import-reimport.html",
         "https://kubernetes-sigs.github.io/aws-load-balancer-controller/latest/guide/ingress/annotations/#certificate-arn",
     ),
-    inputs=("elbv2", "elb", "acm"),
+    inputs=(
+        Facet.ELBV2_LOAD_BALANCERS,
+        Facet.ELBV2_LISTENERS,
+        Facet.ELBV2_LISTENER_CERTIFICATES,
+        Facet.ELB_LOAD_BALANCERS,
+        Facet.ACM_CERTIFICATES,
+    ),
+    enrich=(Facet.ACM_CERTIFICATE_DETAILS, Facet.KUBE_INGRESSES, Facet.KUBE_SERVICES),
 )
 
 

@@ -14,6 +14,7 @@ from auditor.config import RuleSettings
 from auditor.correlate.annotations import ALB
 from auditor.correlate.graph import ExposureGraph, IngressGroup, LbNode
 from auditor.findings import Finding, Severity, Status
+from auditor.inventory.facets import Facet
 from auditor.inventory.models import Certificate, Ingress, Listener
 from auditor.rules._helpers import annotate_command, describe_lb, ingress_ref
 from auditor.rules.base import Rule, RuleMeta
@@ -42,7 +43,15 @@ META = RuleMeta(
         "https://docs.aws.amazon.com/elasticloadbalancing/latest/application/https-listener-certificates.html",
         "RFC 6125 section 6.4.3 (wildcard matches exactly one left-most label)",
     ),
-    inputs=("elbv2", "acm", "kubernetes"),
+    inputs=(
+        Facet.ELBV2_LOAD_BALANCERS,
+        Facet.ELBV2_LISTENERS,
+        Facet.ELBV2_LISTENER_CERTIFICATES,
+        Facet.ACM_CERTIFICATES,
+        Facet.ACM_CERTIFICATE_DETAILS,
+        Facet.KUBE_INGRESSES,
+        Facet.KUBE_INGRESS_CLASSES,
+    ),
 )
 
 

@@ -11,6 +11,7 @@ from auditor.config import RuleSettings
 from auditor.correlate.annotations import ALB, SVC
 from auditor.correlate.graph import ExposureGraph, LbNode
 from auditor.findings import Finding, Severity, Status
+from auditor.inventory.facets import Facet
 from auditor.inventory.models import Action, Listener
 from auditor.rules._helpers import (
     annotate_command,
@@ -49,7 +50,8 @@ META = RuleMeta(
         "#redirect-actions",
         "https://kubernetes.io/docs/reference/labels-annotations-taints/#service-beta-kubernetes-io-aws-load-balancer-ssl-cert",
     ),
-    inputs=("elbv2", "elb", "kubernetes"),
+    inputs=(Facet.ELBV2_LOAD_BALANCERS, Facet.ELBV2_LISTENERS, Facet.ELBV2_LISTENER_RULES, Facet.ELB_LOAD_BALANCERS),
+    enrich=(Facet.KUBE_INGRESSES, Facet.KUBE_SERVICES),
 )
 
 

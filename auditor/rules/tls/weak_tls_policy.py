@@ -14,6 +14,7 @@ from auditor.config import RuleSettings
 from auditor.correlate.annotations import ALB, LBC_DEFAULT_SSL_POLICY, SVC
 from auditor.correlate.graph import ExposureGraph, LbNode
 from auditor.findings import Finding, Severity, Status
+from auditor.inventory.facets import Facet
 from auditor.inventory.models import Listener
 from auditor.rules._helpers import describe_lb, lb_fields, owner_annotate, owner_evidence, sentence, tls_listeners
 from auditor.rules.base import Rule, RuleMeta
@@ -72,7 +73,8 @@ META = RuleMeta(
         "https://kubernetes-sigs.github.io/aws-load-balancer-controller/latest/guide/ingress/annotations/#ssl-policy",
         "RFC 8996: Deprecating TLS 1.0 and TLS 1.1",
     ),
-    inputs=("elbv2", "elb", "kubernetes"),
+    inputs=(Facet.ELBV2_LOAD_BALANCERS, Facet.ELBV2_LISTENERS, Facet.ELB_LOAD_BALANCERS, Facet.ELB_POLICIES),
+    enrich=(Facet.KUBE_INGRESSES, Facet.KUBE_SERVICES, Facet.KUBE_INGRESS_CLASS_PARAMS),
 )
 
 

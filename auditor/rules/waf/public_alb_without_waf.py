@@ -8,6 +8,7 @@ from auditor.config import RuleSettings
 from auditor.correlate.annotations import ALB
 from auditor.correlate.graph import ExposureGraph, LbNode
 from auditor.findings import Finding, Severity, Status
+from auditor.inventory.facets import Facet
 from auditor.rules._helpers import describe_lb, lb_fields, lb_subject, owner_annotate, owner_evidence
 from auditor.rules.base import Rule, RuleMeta
 
@@ -34,7 +35,8 @@ META = RuleMeta(
         "https://kubernetes-sigs.github.io/aws-load-balancer-controller/latest/guide/ingress/annotations/#wafv2-acl-arn",
         "https://docs.aws.amazon.com/waf/latest/developerguide/web-acl-associating-aws-resource.html",
     ),
-    inputs=("elbv2", "wafv2", "kubernetes"),
+    inputs=(Facet.ELBV2_LOAD_BALANCERS, Facet.WAFV2_WEB_ACLS, Facet.WAFV2_ASSOCIATIONS),
+    enrich=(Facet.KUBE_INGRESSES,),
 )
 
 

@@ -1,0 +1,104 @@
+"""Facets: the parts of the inventory a collector reads and a rule's verdict depends on.
+
+A facet is the unit of coverage below a collector: ``elbv2`` lists load balancers, then reads each one's
+listeners, rules, certificates and target health; any of those parts can fail alone (one denied action,
+one throttled call) while the others are complete. Collectors record per facet what they could not read
+(``Coverage.facets``); rules declare the facets they need (``RuleMeta.inputs``); the rule engine
+(``auditor.rules.coverage``) turns every verdict that rests on a facet not read into UNKNOWN.
+
+Scope of a facet's coverage: account × region for regional AWS collectors, account for IAM (global),
+the cluster for Kubernetes — the granularity at which collectors record coverage.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Facet(StrEnum):
+    """``<collector>.<part>``: the collector that reads it, then what."""
+
+    # elasticloadbalancing v2 (ALB, NLB, GWLB)
+    ELBV2_LOAD_BALANCERS = "elbv2.load-balancers"  # DescribeLoadBalancers: the listing itself
+    ELBV2_TAGS = "elbv2.tags"  # DescribeTags of load balancers and target groups (ownership)
+    ELBV2_LISTENERS = "elbv2.listeners"  # DescribeListeners
+    ELBV2_LISTENER_CERTIFICATES = "elbv2.listener-certificates"  # DescribeListenerCertificates (SNI)
+    ELBV2_LISTENER_RULES = "elbv2.listener-rules"  # DescribeRules
+    ELBV2_TARGET_GROUPS = "elbv2.target-groups"  # DescribeTargetGroups
+    ELBV2_TARGET_HEALTH = "elbv2.target-health"  # DescribeTargetHealth
+    # elasticloadbalancing (Classic)
+    ELB_LOAD_BALANCERS = "elb.load-balancers"  # DescribeLoadBalancers (listeners included)
+    ELB_TAGS = "elb.tags"
+    ELB_POLICIES = "elb.policies"  # DescribeLoadBalancerPolicies (TLS policy of SSL/HTTPS listeners)
+    ELB_INSTANCE_HEALTH = "elb.instance-health"  # DescribeInstanceHealth
+    # ACM
+    ACM_CERTIFICATES = "acm.certificates"  # ListCertificates (expiry, status, key type)
+    ACM_CERTIFICATE_DETAILS = "acm.certificate-details"  # DescribeCertificate (names, InUseBy)
+    # WAFv2
+    WAFV2_WEB_ACLS = "wafv2.web-acls"  # ListWebACLs
+    WAFV2_ASSOCIATIONS = "wafv2.associations"  # ListResourcesForWebACL
+    # EC2
+    EC2_SECURITY_GROUPS = "ec2.security-groups"  # DescribeSecurityGroups of the load balancers' groups
+    EC2_PREFIX_LISTS = "ec2.prefix-lists"  # managed prefix lists referenced by those groups
+    # EKS
+    EKS_CLUSTERS = "eks.clusters"  # ListClusters (which clusters exist: orphans of dead clusters)
+    EKS_CLUSTER = "eks.cluster"  # DescribeCluster of the target cluster (OIDC issuer, Auto Mode)
+    EKS_POD_IDENTITY = "eks.pod-identity"  # Pod Identity associations of the controller
+    # IAM (global: scope is the account)
+    IAM_OIDC_PROVIDERS = "iam.oidc-providers"
+    IAM_ROLES = "iam.roles"  # GetRole: existence and trust policy
+    IAM_POLICIES = "iam.policies"  # attached and inline policies with their documents
+    # Kubernetes (scope: the cluster)
+    KUBE_SERVICES = "kubernetes.services"
+    KUBE_INGRESSES = "kubernetes.ingresses"
+    KUBE_INGRESS_CLASSES = "kubernetes.ingress-classes"
+    KUBE_INGRESS_CLASS_PARAMS = "kubernetes.ingress-class-params"
+    KUBE_TARGET_GROUP_BINDINGS = "kubernetes.target-group-bindings"
+    KUBE_CRDS = "kubernetes.crds"  # API discovery of the controller's group
+    KUBE_DEPLOYMENTS = "kubernetes.deployments"  # the controller's Deployment (version, replicas, args)
+    KUBE_SERVICE_ACCOUNTS = "kubernetes.service-accounts"  # the controller's service account
+    KUBE_ENDPOINT_SLICES = "kubernetes.endpoint-slices"
+
+    @property
+    def collector(self) -> str:
+        return self.value.split(".", 1)[0]
+
+    @property
+    def is_listing(self) -> bool:
+        """Whether failing it means the objects themselves could not be listed (not a detail of some)."""
+        return self in LISTINGS
+
+
+def facets_of(collector: str) -> tuple[Facet, ...]:
+    """Every facet a collector reads (all of them fail when the collector fails as a whole)."""
+    return _BY_COLLECTOR.get(collector, ())
+
+
+_BY_COLLECTOR: dict[str, tuple[Facet, ...]] = {}
+for _facet in Facet:
+    _BY_COLLECTOR[_facet.collector] = (*_BY_COLLECTOR.get(_facet.collector, ()), _facet)
+
+# Facets whose failure means the objects themselves could not be listed (not one detail of some of them).
+LISTINGS = frozenset(
+    {
+        Facet.ELBV2_LOAD_BALANCERS,
+        Facet.ELB_LOAD_BALANCERS,
+        Facet.ACM_CERTIFICATES,
+        Facet.WAFV2_WEB_ACLS,
+        Facet.EC2_SECURITY_GROUPS,
+        Facet.EKS_CLUSTERS,
+        Facet.KUBE_SERVICES,
+        Facet.KUBE_INGRESSES,
+        Facet.KUBE_INGRESS_CLASSES,
+        Facet.KUBE_DEPLOYMENTS,
+    }
+)
+
+# Which facets describe which load balancers: a gap in a Classic facet says nothing about an ALB's
+# verdict, and the other way round. Findings on anything else (certificates, roles, Kubernetes
+# objects) depend on every facet the rule reads.
+CLASSIC_ONLY = frozenset(f for f in Facet if f.collector == "elb")
+V2_ONLY = frozenset(f for f in Facet if f.collector == "elbv2")
+
+# Load balancer listings: the facets every rule over load balancers reads.
+LOAD_BALANCERS = (Facet.ELBV2_LOAD_BALANCERS, Facet.ELB_LOAD_BALANCERS)
