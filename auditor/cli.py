@@ -1,14 +1,17 @@
 """The `auditor` command line: parse flags, call the pipeline, render, map errors to exit codes.
 
-Exit codes: 0 fine; 1 findings at or above --fail-on; 2 bad flags/config/snapshot; 3 target
-unreachable; 4 database; 5/6 install failed/refused; 8 other auditor errors.
+Exit codes (``EXIT_CODES``; the README lists them): 0 fine; 1 findings at or above --fail-on; 2 bad
+flags/config/snapshot; 3 target unreachable; 4 database; 5/6 install failed/refused; 7 partial audit
+(a collector failed or a rule crashed; --allow-partial accepts it); 8 other errors.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,9 +21,24 @@ from pydantic import ValidationError
 from rich.console import Console
 
 from auditor import __version__
-from auditor.config import AccountConfig, Settings, TargetConfig, get_settings, load_targets
-from auditor.errors import AuditorError, ConfigError
-from auditor.findings import AuditResult, Severity
+from auditor.config import (
+    AccountConfig,
+    Settings,
+    TargetConfig,
+    get_settings,
+    load_targets,
+    read_text_file,
+    validation_message,
+)
+from auditor.errors import (
+    AuditorError,
+    ConfigError,
+    InstallError,
+    InstallRefused,
+    StoreError,
+    TargetUnreachable,
+)
+from auditor.findings import AuditResult, Severity, Status
 from auditor.inventory.models import Inventory
 from auditor.logs import configure_logging
 from auditor.progress import ProgressEvent, ProgressFn
@@ -29,6 +47,19 @@ log = logging.getLogger(__name__)
 stderr = Console(stderr=True, highlight=False, soft_wrap=True)
 
 AUDIT_FORMATS = ("table", "json", "sarif", "markdown", "html", "csv")
+EXIT_FINDINGS = 1
+EXIT_PARTIAL = 7
+EXIT_CODES: dict[int, str] = {
+    0: "fine",
+    EXIT_FINDINGS: "a finding at or above --fail-on (with --fail-on-unknown: an UNKNOWN one too)",
+    ConfigError.exit_code: "bad flags, config or snapshot",
+    TargetUnreachable.exit_code: "a target could not be read at all",
+    StoreError.exit_code: "database",
+    InstallError.exit_code: "install-alb failed",
+    InstallRefused.exit_code: "install-alb refused",
+    EXIT_PARTIAL: "partial audit: a collector failed or a rule crashed (accepted with --allow-partial)",
+    AuditorError.exit_code: "other error",
+}
 _STATUS_MARK = {
     "ok": "[green]ok[/]",
     "partial": "[yellow]partial[/]",
@@ -72,6 +103,7 @@ def target_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def resolve_targets(settings: Settings, **flags: Any) -> list[TargetConfig]:
+    """The targets the flags or the targets file name, validated (ConfigError, one line, before any collection)."""
     config_file: Path | None = flags.get("config_file") or settings.config_file
     names: tuple[str, ...] = flags.get("target_names") or ()
     if config_file is not None:
@@ -81,25 +113,41 @@ def resolve_targets(settings: Settings, **flags: Any) -> list[TargetConfig]:
             if unknown:
                 raise ConfigError(f"no target named {', '.join(unknown)} in {config_file}")
             targets = [t for t in targets if t.name in names]
-        return targets
-    if names:
+    elif names:
         raise ConfigError("--target needs --config (or AUDITOR_CONFIG_FILE)")
+    else:
+        try:
+            accounts = [AccountConfig(role_arn=arn) for arn in flags.get("role_arns") or ()] or [AccountConfig()]
+            targets = [
+                TargetConfig(
+                    name=flags.get("cluster_name") or flags.get("context") or "default",
+                    cluster_name=flags.get("cluster_name"),
+                    context=flags.get("context"),
+                    kubeconfig=flags.get("kubeconfig"),
+                    in_cluster=bool(flags.get("in_cluster")),
+                    kubernetes=not flags.get("no_kubernetes"),
+                    regions=list(flags.get("regions") or ()),
+                    accounts=accounts,
+                )
+            ]
+        except ValidationError as exc:  # a malformed flag value (--region, --role-arn, --cluster-name)
+            raise ConfigError(validation_message(exc)) from exc
+    for target in targets:
+        _check_kubeconfig(target)
+    return targets
+
+
+def _check_kubeconfig(target: TargetConfig) -> None:
+    """A kubeconfig named by a flag or a targets file is readable UTF-8, or a ConfigError (exit 2) before collecting.
+
+    (Without this check the collector records an unreadable kubeconfig as a failed Kubernetes collection and the
+    audit goes on with AWS only; a file the user named is a mistake in the command, not in the cluster.)"""
+    if not target.kubernetes or target.in_cluster or target.kubeconfig is None:
+        return
     try:
-        accounts = [AccountConfig(role_arn=arn) for arn in flags.get("role_arns") or ()] or [AccountConfig()]
-        return [
-            TargetConfig(
-                name=flags.get("cluster_name") or flags.get("context") or "default",
-                cluster_name=flags.get("cluster_name"),
-                context=flags.get("context"),
-                kubeconfig=flags.get("kubeconfig"),
-                in_cluster=bool(flags.get("in_cluster")),
-                kubernetes=not flags.get("no_kubernetes"),
-                regions=list(flags.get("regions") or ()),
-                accounts=accounts,
-            )
-        ]
-    except ValidationError as exc:  # a malformed flag value (e.g. --role-arn)
-        raise ConfigError(str(exc.errors()[0]["msg"]).removeprefix("Value error, ")) from exc
+        read_text_file(target.kubeconfig.expanduser(), "kubeconfig")
+    except ConfigError as exc:
+        raise ConfigError(f"target {target.name!r}: {exc}") from exc
 
 
 def emit(results: list[AuditResult], fmt: str, *, include_pass: bool) -> None:
@@ -116,12 +164,47 @@ def emit(results: list[AuditResult], fmt: str, *, include_pass: bool) -> None:
         click.echo(render(result, fmt, include_pass=include_pass, color=color, width=width))
 
 
-def gate(results: list[AuditResult], fail_on: str | None) -> int:
-    if fail_on is None:
+def gate(
+    results: list[AuditResult],
+    fail_on: str | None,
+    *,
+    fail_on_unknown: bool = False,
+    allow_partial: bool = False,
+    unreachable: int = 0,
+) -> int:
+    """The audit's exit code: a target not read at all (3) before a partial audit (7) before findings (1).
+
+    ``--fail-on`` counts FAIL findings at or above its severity; ``--fail-on-unknown`` counts UNKNOWN ones
+    too (alone: any UNKNOWN). A partial audit never exits 0 unless ``--allow-partial``."""
+    if unreachable:
+        return TargetUnreachable.exit_code
+    if not allow_partial and any(r.status == "partial" for r in results):
+        return EXIT_PARTIAL
+    statuses = ({Status.FAIL} if fail_on is not None else set()) | ({Status.UNKNOWN} if fail_on_unknown else set())
+    if not statuses:
         return 0
-    threshold = Severity.parse(fail_on)
-    worst = [r.worst_severity() for r in results]
-    return 1 if any(w is not None and w.rank >= threshold.rank for w in worst) else 0
+    threshold = Severity.parse(fail_on) if fail_on is not None else Severity.INFO
+    counted = (f for r in results for f in r.findings if f.status in statuses)
+    return EXIT_FINDINGS if any(f.severity.rank >= threshold.rank for f in counted) else 0
+
+
+def report_partial(results: list[AuditResult]) -> None:
+    """One stderr line per partial result: what was not read, and how to accept it."""
+    for result in results:
+        if result.status != "partial":
+            continue
+        broken = [c for c in result.coverage if c.status.value in ("error", "partial")]
+        named = ", ".join(
+            f"{c.collector}{'/' + c.region if c.region else ''} {c.status.value}"
+            + (f" ({c.error_code})" if c.error_code else "")
+            for c in broken[:5]
+        ) + (f" and {len(broken) - 5} more" if len(broken) > 5 else "")
+        stderr.print(
+            f"[yellow]audit of {result.target} is partial[/]: {named}; the checks resting on it are UNKNOWN "
+            f"(exit {EXIT_PARTIAL} unless --allow-partial)",
+            markup=True,
+            highlight=False,
+        )
 
 
 # ------------------------------------------------------------------ commands
@@ -134,7 +217,10 @@ def gate(results: list[AuditResult], fail_on: str | None) -> int:
 def cli(ctx: click.Context, log_level: str | None) -> None:
     """Audit how EKS clusters are exposed through AWS load balancers, and what it costs."""
     settings = get_settings()
-    configure_logging(log_level or settings.log_level, settings.log_format)
+    level = (log_level or settings.log_level).upper()
+    if not isinstance(logging.getLevelName(level), int):
+        raise ConfigError(f"log level {level!r} is not one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
+    configure_logging(level, settings.log_format)
     ctx.obj = settings
 
 
@@ -143,6 +229,16 @@ def cli(ctx: click.Context, log_level: str | None) -> None:
 @click.option("--snapshot", type=click.Path(path_type=Path), help="Audit a saved snapshot offline.")
 @click.option("--output", "-o", "fmt", type=click.Choice(AUDIT_FORMATS), default="table", show_default=True)
 @click.option("--fail-on", type=click.Choice([s.value for s in Severity]), help="Exit 1 on a failed check this bad.")
+@click.option(
+    "--fail-on-unknown",
+    is_flag=True,
+    help="Count UNKNOWN checks as failed for --fail-on (alone: exit 1 on any UNKNOWN check).",
+)
+@click.option(
+    "--allow-partial",
+    is_flag=True,
+    help=f"Do not exit {EXIT_PARTIAL} when a collector failed or a rule crashed (the checks stay UNKNOWN).",
+)
 @click.option("--include-pass", is_flag=True, help="Also list checks that passed.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress on stderr.")
 @click.pass_obj
@@ -152,6 +248,8 @@ def audit(
     snapshot: Path | None,
     fmt: str,
     fail_on: str | None,
+    fail_on_unknown: bool,
+    allow_partial: bool,
     include_pass: bool,
     quiet: bool,
     **flags: Any,
@@ -160,17 +258,28 @@ def audit(
     from auditor.pipeline import run_audit
 
     results: list[AuditResult] = []
+    unreachable = 0
     if snapshot is not None:
         inv = Inventory.load(snapshot)
-        target = TargetConfig(name=inv.target.name, cluster_name=inv.target.cluster_name, context=inv.target.context)
+        # the snapshot's names as recorded, not re-validated as a targets file entry is
+        target = TargetConfig.model_construct(
+            name=inv.target.name, cluster_name=inv.target.cluster_name, context=inv.target.context
+        )
         results.append(run_audit(target, settings, snapshot=inv).result)
     else:
         for target in resolve_targets(settings, **flags):
             if not quiet:
                 stderr.print(f"[bold]Auditing {target.name}[/]")
-            results.append(run_audit(target, settings, progress=progress_printer(quiet)).result)
+            try:
+                results.append(run_audit(target, settings, progress=progress_printer(quiet)).result)
+            except TargetUnreachable as exc:  # the other targets are still audited
+                unreachable += 1
+                click.echo(click.style("error: ", fg="red") + str(exc), err=True)
     emit(results, fmt, include_pass=include_pass)
-    sys.exit(gate(results, fail_on))
+    report_partial(results)
+    sys.exit(
+        gate(results, fail_on, fail_on_unknown=fail_on_unknown, allow_partial=allow_partial, unreachable=unreachable)
+    )
 
 
 @cli.command()
@@ -185,9 +294,35 @@ def collect(settings: Settings, /, out: Path, quiet: bool, **flags: Any) -> None
     targets = resolve_targets(settings, **flags)
     if len(targets) != 1:
         raise ConfigError("collect writes one snapshot: choose one target with --target")
+    _check_writable(out)  # before collecting, which can take minutes
     inv = collect_inventory(targets[0], settings, progress=progress_printer(quiet))
-    inv.save(out)
+    document = inv.dump_json()
+    try:
+        out.write_text(document, encoding="utf-8")
+    except OSError as exc:
+        # the collection is done: keep it rather than make the user collect again
+        fd, kept = tempfile.mkstemp(prefix="auditor-snapshot-", suffix=".json")
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(document)
+        raise ConfigError(f"cannot write {out}: {exc.strerror or exc}; the snapshot was saved to {kept}") from exc
     stderr.print(f"snapshot written to {out} ({len(inv.aws.load_balancers)} load balancers)")
+
+
+def _check_writable(out: Path) -> None:
+    """ConfigError (exit 2) when ``out`` cannot be written: a directory, a missing or read-only directory, a
+    read-only file. Probed by creating a temporary file next to it, so nothing is left behind."""
+    if out.is_dir():
+        raise ConfigError(f"cannot write the snapshot to {out}: it is a directory")
+    parent = out.parent
+    if not parent.is_dir():
+        raise ConfigError(f"cannot write the snapshot to {out}: directory {parent} does not exist")
+    if out.exists() and not os.access(out, os.W_OK):
+        raise ConfigError(f"cannot write the snapshot to {out}: permission denied")
+    try:
+        with tempfile.NamedTemporaryFile(dir=parent, prefix=".auditor-write-test-"):
+            pass
+    except OSError as exc:
+        raise ConfigError(f"cannot write the snapshot to {out}: {exc.strerror or exc}") from exc
 
 
 @cli.command()
@@ -262,8 +397,31 @@ def _register_commands() -> None:
 _register_commands()
 
 
+def report_error(exc: BaseException, what: str = "") -> int:
+    """One line on stderr for an error that ends the command (or one target of it); returns its exit code.
+
+    An AuditorError says what is wrong; anything else is a bug: its type and message, with the traceback in the
+    log at DEBUG (``--log-level DEBUG``), never on the user's terminal unasked."""
+    prefix = f"{what}: " if what else ""
+    if isinstance(exc, AuditorError):
+        click.echo(click.style("error: ", fg="red") + prefix + _one_line(str(exc)), err=True)
+        return exc.exit_code
+    log.debug("internal error", exc_info=exc)
+    click.echo(
+        click.style("internal error: ", fg="red")
+        + f"{prefix}{type(exc).__name__}: {_one_line(str(exc))}; run with --log-level DEBUG for the traceback",
+        err=True,
+    )
+    return AuditorError.exit_code
+
+
+def _one_line(text: str, limit: int = 500) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[:limit] + "…"
+
+
 def main() -> None:
-    """Console entry point: every AuditorError is one clear line and an exit code, never a traceback."""
+    """Console entry point: every error is one clear line and an exit code, never a traceback."""
     try:
         cli.main(standalone_mode=False)
     except click.exceptions.Abort:
@@ -272,12 +430,15 @@ def main() -> None:
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)
-    except AuditorError as exc:
-        click.echo(click.style("error: ", fg="red") + str(exc), err=True)
-        sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         stderr.print("interrupted")
         sys.exit(130)
+    except BrokenPipeError:  # stdout closed early (`| head`): nothing left to say
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # so the interpreter's final flush does not fail again
+        sys.exit(1)
+    except Exception as exc:  # an AuditorError (its exit code) or a bug (8): one line either way
+        sys.exit(report_error(exc))
 
 
 if __name__ == "__main__":
