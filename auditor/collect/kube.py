@@ -168,10 +168,15 @@ def kube_client(target: TargetConfig, settings: Settings) -> client.ApiClient:
     where = str(path) if path is not None else "the default kubeconfig (KUBECONFIG or ~/.kube/config)"
     try:
         contexts, current = config.list_kube_config_contexts(config_file=str(path) if path else None)  # type: ignore[no-untyped-call]
-    except (ConfigException, OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"target {target.name!r}: cannot read {where}: {exc}") from exc
-    names = [c["name"] for c in contexts or []]
-    context = target.context or (current or {}).get("name")
+    except UnicodeDecodeError as exc:  # the client opens the file as UTF-8 text
+        raise ConfigError(
+            f"target {target.name!r}: {where} is not UTF-8 text: byte at offset {exc.start} ({exc.reason})"
+        ) from exc
+    except (ConfigException, OSError, yaml.YAMLError, ValueError, TypeError, AttributeError) as exc:
+        # ValueError/TypeError/AttributeError: a file that is YAML but not a kubeconfig (a list, a string ...)
+        raise ConfigError(f"target {target.name!r}: cannot read {where}: {' '.join(str(exc).split())}") from exc
+    names = [c["name"] for c in contexts or [] if isinstance(c, dict) and "name" in c]
+    context = target.context or (current.get("name") if isinstance(current, dict) else None)
     if not context:
         raise ConfigError(f"target {target.name!r}: {where} has no current context; set `context` in the target")
     if context not in names:
@@ -198,9 +203,9 @@ def _context_name(target: TargetConfig) -> str | None:
     try:
         path = target.kubeconfig.expanduser() if target.kubeconfig is not None else None
         _, current = config.list_kube_config_contexts(config_file=str(path) if path else None)  # type: ignore[no-untyped-call]
-    except (ConfigException, OSError, yaml.YAMLError):
+    except (ConfigException, OSError, yaml.YAMLError, ValueError, TypeError, AttributeError):
         return None
-    name = (current or {}).get("name")
+    name = current.get("name") if isinstance(current, dict) else None
     return str(name) if name else None
 
 
