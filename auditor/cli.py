@@ -1,7 +1,8 @@
 """The `auditor` command line: parse flags, call the pipeline, render, map errors to exit codes.
 
-Exit codes: 0 fine; 1 findings at or above --fail-on; 2 bad flags/config/snapshot; 3 target
-unreachable; 4 database; 5/6 install failed/refused; 8 other auditor errors.
+Exit codes (``EXIT_CODES``; the README lists them): 0 fine; 1 findings at or above --fail-on; 2 bad
+flags/config/snapshot; 3 target unreachable; 4 database; 5/6 install failed/refused; 7 partial audit
+(a collector failed or a rule crashed; --allow-partial accepts it); 8 other errors.
 """
 
 from __future__ import annotations
@@ -29,8 +30,15 @@ from auditor.config import (
     read_text_file,
     validation_message,
 )
-from auditor.errors import AuditorError, ConfigError
-from auditor.findings import AuditResult, Severity
+from auditor.errors import (
+    AuditorError,
+    ConfigError,
+    InstallError,
+    InstallRefused,
+    StoreError,
+    TargetUnreachable,
+)
+from auditor.findings import AuditResult, Severity, Status
 from auditor.inventory.models import Inventory
 from auditor.logs import configure_logging
 from auditor.progress import ProgressEvent, ProgressFn
@@ -39,6 +47,19 @@ log = logging.getLogger(__name__)
 stderr = Console(stderr=True, highlight=False, soft_wrap=True)
 
 AUDIT_FORMATS = ("table", "json", "sarif", "markdown", "html", "csv")
+EXIT_FINDINGS = 1
+EXIT_PARTIAL = 7
+EXIT_CODES: dict[int, str] = {
+    0: "fine",
+    EXIT_FINDINGS: "a finding at or above --fail-on (with --fail-on-unknown: an UNKNOWN one too)",
+    ConfigError.exit_code: "bad flags, config or snapshot",
+    TargetUnreachable.exit_code: "a target could not be read at all",
+    StoreError.exit_code: "database",
+    InstallError.exit_code: "install-alb failed",
+    InstallRefused.exit_code: "install-alb refused",
+    EXIT_PARTIAL: "partial audit: a collector failed or a rule crashed (accepted with --allow-partial)",
+    AuditorError.exit_code: "other error",
+}
 _STATUS_MARK = {
     "ok": "[green]ok[/]",
     "partial": "[yellow]partial[/]",
@@ -143,12 +164,47 @@ def emit(results: list[AuditResult], fmt: str, *, include_pass: bool) -> None:
         click.echo(render(result, fmt, include_pass=include_pass, color=color, width=width))
 
 
-def gate(results: list[AuditResult], fail_on: str | None) -> int:
-    if fail_on is None:
+def gate(
+    results: list[AuditResult],
+    fail_on: str | None,
+    *,
+    fail_on_unknown: bool = False,
+    allow_partial: bool = False,
+    unreachable: int = 0,
+) -> int:
+    """The audit's exit code: a target not read at all (3) before a partial audit (7) before findings (1).
+
+    ``--fail-on`` counts FAIL findings at or above its severity; ``--fail-on-unknown`` counts UNKNOWN ones
+    too (alone: any UNKNOWN). A partial audit never exits 0 unless ``--allow-partial``."""
+    if unreachable:
+        return TargetUnreachable.exit_code
+    if not allow_partial and any(r.status == "partial" for r in results):
+        return EXIT_PARTIAL
+    statuses = ({Status.FAIL} if fail_on is not None else set()) | ({Status.UNKNOWN} if fail_on_unknown else set())
+    if not statuses:
         return 0
-    threshold = Severity.parse(fail_on)
-    worst = [r.worst_severity() for r in results]
-    return 1 if any(w is not None and w.rank >= threshold.rank for w in worst) else 0
+    threshold = Severity.parse(fail_on) if fail_on is not None else Severity.INFO
+    counted = (f for r in results for f in r.findings if f.status in statuses)
+    return EXIT_FINDINGS if any(f.severity.rank >= threshold.rank for f in counted) else 0
+
+
+def report_partial(results: list[AuditResult]) -> None:
+    """One stderr line per partial result: what was not read, and how to accept it."""
+    for result in results:
+        if result.status != "partial":
+            continue
+        broken = [c for c in result.coverage if c.status.value in ("error", "partial")]
+        named = ", ".join(
+            f"{c.collector}{'/' + c.region if c.region else ''} {c.status.value}"
+            + (f" ({c.error_code})" if c.error_code else "")
+            for c in broken[:5]
+        ) + (f" and {len(broken) - 5} more" if len(broken) > 5 else "")
+        stderr.print(
+            f"[yellow]audit of {result.target} is partial[/]: {named}; the checks resting on it are UNKNOWN "
+            f"(exit {EXIT_PARTIAL} unless --allow-partial)",
+            markup=True,
+            highlight=False,
+        )
 
 
 # ------------------------------------------------------------------ commands
@@ -173,6 +229,16 @@ def cli(ctx: click.Context, log_level: str | None) -> None:
 @click.option("--snapshot", type=click.Path(path_type=Path), help="Audit a saved snapshot offline.")
 @click.option("--output", "-o", "fmt", type=click.Choice(AUDIT_FORMATS), default="table", show_default=True)
 @click.option("--fail-on", type=click.Choice([s.value for s in Severity]), help="Exit 1 on a failed check this bad.")
+@click.option(
+    "--fail-on-unknown",
+    is_flag=True,
+    help="Count UNKNOWN checks as failed for --fail-on (alone: exit 1 on any UNKNOWN check).",
+)
+@click.option(
+    "--allow-partial",
+    is_flag=True,
+    help=f"Do not exit {EXIT_PARTIAL} when a collector failed or a rule crashed (the checks stay UNKNOWN).",
+)
 @click.option("--include-pass", is_flag=True, help="Also list checks that passed.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress on stderr.")
 @click.pass_obj
@@ -182,6 +248,8 @@ def audit(
     snapshot: Path | None,
     fmt: str,
     fail_on: str | None,
+    fail_on_unknown: bool,
+    allow_partial: bool,
     include_pass: bool,
     quiet: bool,
     **flags: Any,
@@ -190,6 +258,7 @@ def audit(
     from auditor.pipeline import run_audit
 
     results: list[AuditResult] = []
+    unreachable = 0
     if snapshot is not None:
         inv = Inventory.load(snapshot)
         # the snapshot's names as recorded, not re-validated as a targets file entry is
@@ -201,9 +270,16 @@ def audit(
         for target in resolve_targets(settings, **flags):
             if not quiet:
                 stderr.print(f"[bold]Auditing {target.name}[/]")
-            results.append(run_audit(target, settings, progress=progress_printer(quiet)).result)
+            try:
+                results.append(run_audit(target, settings, progress=progress_printer(quiet)).result)
+            except TargetUnreachable as exc:  # the other targets are still audited
+                unreachable += 1
+                click.echo(click.style("error: ", fg="red") + str(exc), err=True)
     emit(results, fmt, include_pass=include_pass)
-    sys.exit(gate(results, fail_on))
+    report_partial(results)
+    sys.exit(
+        gate(results, fail_on, fail_on_unknown=fail_on_unknown, allow_partial=allow_partial, unreachable=unreachable)
+    )
 
 
 @cli.command()
