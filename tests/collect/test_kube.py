@@ -361,6 +361,12 @@ def test_forbidden_ingresses_make_coverage_partial(kube: KubeApiServer, target: 
     assert inv.ingresses == []
     assert inv.endpoint_slices is None  # cannot tell which slices back an Ingress
     assert len(inv.services) == 4 and inv.controllers  # everything else still there
+    # per facet: the Ingresses were not listed at all, the slices not read because of it, the rest complete
+    assert cov.facet("kubernetes.ingresses").status == CoverageStatus.ERROR
+    assert cov.facet("kubernetes.ingresses").error_code == "403"
+    assert cov.facet("kubernetes.endpoint-slices").status == CoverageStatus.ERROR
+    assert cov.facet("kubernetes.services").status == CoverageStatus.OK
+    assert cov.facet("kubernetes.deployments").status == CoverageStatus.OK
 
 
 def test_forbidden_custom_resources_are_none(kube: KubeApiServer, target: TargetConfig) -> None:
@@ -370,6 +376,8 @@ def test_forbidden_custom_resources_are_none(kube: KubeApiServer, target: Target
     assert cov.status == CoverageStatus.PARTIAL and "targetgroupbindings" in (cov.message or "")
     assert inv.target_group_bindings is None
     assert inv.ingress_class_params is not None
+    assert cov.facet("kubernetes.target-group-bindings").status == CoverageStatus.ERROR
+    assert cov.facet("kubernetes.ingress-class-params").status == CoverageStatus.OK
 
 
 def test_server_error_on_deployments_is_partial(kube: KubeApiServer, target: TargetConfig) -> None:
@@ -381,6 +389,8 @@ def test_server_error_on_deployments_is_partial(kube: KubeApiServer, target: Tar
     assert inv.controllers == []
     # without a controller to follow, the default service account is still read
     assert [(s.namespace, s.name) for s in inv.service_accounts] == [("kube-system", "aws-load-balancer-controller")]
+    assert cov.facet("kubernetes.deployments").error_code == "500"
+    assert cov.facet("kubernetes.service-accounts").status == CoverageStatus.OK
 
 
 def test_controller_found_by_label_anywhere(kube: KubeApiServer, target: TargetConfig) -> None:
