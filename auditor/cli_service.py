@@ -109,6 +109,7 @@ def _start_background(settings: Settings, *, run_scheduler: bool) -> tuple[Any, 
     upgrade(engine)
     service = AuditService(settings, session_factory(engine))
     service.sync_config_targets()
+    service.start_maintenance()  # with or without the scheduler: runs of dead processes are failed here
     scheduler = AuditScheduler(service) if run_scheduler else None
     if scheduler is not None:
         scheduler.start()

@@ -20,8 +20,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from auditor.config import cron_trigger  # the one schedule parser: targets files and the API use it too
 from auditor.errors import AuditorError, ConfigError, Conflict
-from auditor.service import AuditService
-from auditor.store import runs as store_runs
+from auditor.service import AuditService, maintenance_interval
 from auditor.store.models import utcnow
 from auditor.store.targets import list_targets
 
@@ -55,6 +54,7 @@ class AuditScheduler:
         self._grace = timedelta(seconds=cfg.misfire_grace_seconds)
         self._tz = cfg.timezone
         self._jobs: dict[int, str] = {}  # target id -> schedule of its job
+        self.maintenance_failures = 0
         self._scheduler = BackgroundScheduler(
             timezone=ZoneInfo(cfg.timezone),
             executors={"default": ThreadPoolExecutor(max_workers=cfg.max_parallel_runs + 1)},
@@ -62,11 +62,14 @@ class AuditScheduler:
         )
 
     def start(self) -> None:
-        """Expire dead runs, schedule the targets, and keep both up to date while running."""
+        """Expire dead runs (the service's ``LeaseExpiry``), schedule the targets, keep both up to date."""
+        self.service.start_maintenance()
         self.maintain()
-        interval = max(1.0, min(self.service.settings.scheduler.lease_seconds / 2, 30.0))
         self._scheduler.add_job(
-            self.maintain, IntervalTrigger(seconds=interval), id=_MAINTENANCE_JOB, name="expire leases, reload targets"
+            self.maintain,
+            IntervalTrigger(seconds=maintenance_interval(self.service.settings)),
+            id=_MAINTENANCE_JOB,
+            name="reload targets",
         )
         self._scheduler.start()
         log.info("scheduler started with %d scheduled target(s)", len(self._jobs))
@@ -80,12 +83,15 @@ class AuditScheduler:
         return bool(self._scheduler.running)
 
     def maintain(self) -> None:
-        """Mark runs of dead processes failed, then align the jobs with the targets in the database."""
+        """Align the jobs with the targets in the database; a failure is logged with its traceback and
+        counted (``maintenance_failures``), and the next interval tries again."""
         try:
-            store_runs.expire_stale_runs(self.service.factory, self.service.settings.scheduler.lease_seconds)
             self.reload_targets()
-        except AuditorError as exc:
-            log.error("scheduler maintenance failed: %s", exc)
+        except Exception:
+            self.maintenance_failures += 1
+            log.exception(
+                "scheduler maintenance failed (%d time(s)); the jobs stay as they were", self.maintenance_failures
+            )
 
     def reload_targets(self) -> None:
         with self.service.factory() as session:

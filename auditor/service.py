@@ -1,7 +1,9 @@
 """Run-and-record: claim a run, call the pipeline with a heartbeat, store the result, write reports, post the webhook.
 
 Used by the scheduler and by the API's "run now"; the audit itself is ``pipeline.run_audit`` —
-the one entry point shared with the CLI.
+the one entry point shared with the CLI. A run that fails anywhere — the audit, recording it, this
+code — is marked failed at once with the reason, and the traceback goes to the log; the lease expiry
+(``LeaseExpiry``, in every process that serves) is only for a process that died.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from auditor.config import Settings, load_targets
@@ -22,12 +25,26 @@ from auditor.findings import AuditResult
 from auditor.output import RunDiff, diff_results, render
 from auditor.store import runs as store_runs
 from auditor.store.db import transaction
-from auditor.store.models import RunRow
+from auditor.store.models import RunRow, utcnow
 from auditor.store.targets import get_target, sync_targets, to_config
 
 log = logging.getLogger(__name__)
 
 REPORT_EXTENSIONS = {"markdown": "md", "html": "html", "json": "json", "csv": "csv", "sarif": "sarif"}
+
+
+def reason(exc: BaseException) -> str:
+    """An exception as one line for a run's error: its type and the first line of its message (for a
+    database error, the driver's message without the SQL); the traceback belongs in the log."""
+    cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+    lines = str(cause).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
+
+
+def maintenance_interval(settings: Settings) -> float:
+    """Seconds between two sweeps for dead runs: half a lease, so a dead run is failed within 1.5 leases
+    of its last heartbeat, but at most 30 s and at least 1 s."""
+    return max(1.0, min(settings.scheduler.lease_seconds / 2, 30.0))
 
 
 def process_owner() -> str:
@@ -44,6 +61,7 @@ class AuditService:
         self._pool = ThreadPoolExecutor(
             max_workers=settings.scheduler.max_parallel_runs, thread_name_prefix="audit-run"
         )
+        self.lease_expiry = LeaseExpiry(factory, settings.scheduler.lease_seconds, maintenance_interval(settings))
 
     # ------------------------------------------------------------------ targets
 
@@ -70,16 +88,36 @@ class AuditService:
         log.info("run %d of %s started (%s)", run.id, target_name, trigger)
         return run
 
-    def submit(self, run: RunRow) -> Future[RunRow]:
-        """Execute a claimed run in the background pool."""
-        return self._pool.submit(self.execute, run.id)
+    def submit(self, run: RunRow) -> Future[RunRow | None]:
+        """Execute a claimed run in the background pool. Nobody reads the Future, so nothing may stay in
+        it: ``execute`` ends every failure itself, and ``_execute_in_background`` logs what is left."""
+        return self._pool.submit(self._execute_in_background, run.id)
+
+    def _execute_in_background(self, run_id: int) -> RunRow | None:
+        try:
+            return self.execute(run_id)
+        except Exception:  # execute could not even read the run back (database gone): say so, not the Future
+            log.exception("run %d: background execution failed", run_id)
+            return None
 
     def run_now(self, target_name: str, *, trigger: str, scheduled_for: datetime | None = None) -> RunRow:
         """Claim and execute in this thread; returns the finished (or failed) run."""
         return self.execute(self.start(target_name, trigger=trigger, scheduled_for=scheduled_for).id)
 
     def execute(self, run_id: int) -> RunRow:
-        """Audit the run's target with the pipeline, renewing the lease, then record everything at once."""
+        """Audit the run's target with the pipeline, renewing the lease, then record everything at once.
+
+        Whatever fails, the run ends now: failed with the reason (the traceback in the log), never left
+        ``running`` for its lease to expire while new runs of the target get a 409.
+        """
+        try:
+            self._execute(run_id)
+        except Exception as exc:
+            log.exception("run %d failed unexpectedly", run_id)
+            self._fail(run_id, f"internal error: {reason(exc)}")
+        return self._reload(run_id)
+
+    def _execute(self, run_id: int) -> None:
         from auditor.pipeline import run_audit  # the pipeline pulls in every collector: import when used
 
         with self.factory() as session:
@@ -93,21 +131,23 @@ class AuditService:
             outcome = run_audit(target, self.settings)
         except AuditorError as exc:
             log.warning("run %d of %s failed: %s", run_id, target.name, exc)
-            store_runs.fail_run(self.factory, run_id, str(exc))
-            return self._reload(run_id)
+            self._fail(run_id, str(exc))
+            return
         except Exception as exc:
             log.exception("run %d of %s failed unexpectedly", run_id, target.name)
-            store_runs.fail_run(self.factory, run_id, f"internal error: {type(exc).__name__}: {exc}")
-            return self._reload(run_id)
+            self._fail(run_id, f"internal error: {reason(exc)}")
+            return
         finally:
             stop.set()
             beat.join(timeout=5)
         try:
             recorded = store_runs.record_result(self.factory, run_id, outcome.result)
-        except AuditorError as exc:
-            log.error("run %d of %s could not be recorded: %s", run_id, target.name, exc)
-            store_runs.fail_run(self.factory, run_id, f"could not record the result: {exc}")
-            return self._reload(run_id)
+        except Exception as exc:
+            # record_result's session is closed by now, which rolled its failed transaction back (and
+            # released the run's row lock): fail_run starts clean in a session of its own.
+            log.exception("run %d of %s could not be recorded", run_id, target.name)
+            self._fail(run_id, f"recording failed: {reason(exc)}")
+            return
         log.info(
             "run %d of %s %s: %d new, %d resolved",
             run_id,
@@ -116,8 +156,17 @@ class AuditService:
             recorded.new,
             recorded.resolved,
         )
-        self._publish(run_id, outcome.result, scheduled=trigger == "schedule")
-        return self._reload(run_id)
+        try:
+            self._publish(run_id, outcome.result, scheduled=trigger == "schedule")
+        except Exception:  # the run is recorded; a report that could not be made does not undo it
+            log.exception("reports of run %d of %s failed", run_id, target.name)
+
+    def _fail(self, run_id: int, message: str) -> None:
+        """Mark the run failed; when even that fails (database gone), log it: its lease expiry remains."""
+        try:
+            store_runs.fail_run(self.factory, run_id, message)
+        except Exception:
+            log.exception("run %d could not be marked failed (%s); it fails when its lease expires", run_id, message)
 
     def _heartbeat(self, run_id: int, stop: threading.Event) -> None:
         while not stop.wait(self.settings.scheduler.heartbeat_seconds):
@@ -164,8 +213,74 @@ class AuditService:
             except AuditorError as exc:  # the message names scheme and host only, never the secret path
                 log.error("webhook after run %d failed: %s", run_id, exc)
 
+    # ------------------------------------------------------------------ maintenance
+
+    def start_maintenance(self) -> None:
+        """Expire dead runs now and from then on in the background (every process that serves does)."""
+        self.lease_expiry.start()
+
     def shutdown(self, *, wait: bool = False) -> None:
+        self.lease_expiry.stop()
         self._pool.shutdown(wait=wait, cancel_futures=True)
+
+
+class LeaseExpiry:
+    """Marks failed the runs whose process died (heartbeat older than the lease), every ``interval`` seconds.
+
+    Runs in every process that serves — API-only replicas too — so a killed run is failed without
+    waiting for a request or a scheduler. A sweep that fails is logged with its traceback and counted
+    (``failures``, ``consecutive_failures``, ``last_error``); the next sweep tries again.
+    """
+
+    def __init__(self, factory: sessionmaker[Session], lease_seconds: float, interval: float) -> None:
+        self.factory = factory
+        self.lease_seconds = lease_seconds
+        self.interval = interval
+        self.sweeps = 0
+        self.failures = 0
+        self.consecutive_failures = 0
+        self.last_error: str | None = None
+        self.last_success: datetime | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def sweep(self) -> list[int]:
+        """One pass: the ids of the runs marked failed ([] when the sweep itself failed)."""
+        self.sweeps += 1
+        try:
+            expired = store_runs.expire_stale_runs(self.factory, self.lease_seconds)
+        except Exception as exc:
+            self.failures += 1
+            self.consecutive_failures += 1
+            self.last_error = reason(exc)
+            log.exception(
+                "expiring dead runs failed (%d time(s) in a row); next try in %.0fs",
+                self.consecutive_failures,
+                self.interval,
+            )
+            return []
+        self.consecutive_failures = 0
+        self.last_success = utcnow()
+        return expired
+
+    def start(self) -> None:
+        """A first sweep now (dead runs are failed before anything is served), then one per interval."""
+        if self._thread is not None:
+            return
+        self.sweep()
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._loop, name="lease-expiry", daemon=True)
+        self._thread.start()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.sweep()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
 
 
 def write_reports(

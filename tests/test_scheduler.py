@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import socket
@@ -9,27 +10,34 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 
 import httpx
 import pytest
 import yaml
 from click.testing import CliRunner
+from fastapi.testclient import TestClient
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from auditor.api.app import create_app
 from auditor.cli_service import token
 from auditor.config import SchedulerSettings, Settings, TargetConfig
 from auditor.demo.motoserver import MotoServer, free_port
+from auditor.findings import AuditResult
 from auditor.scheduler import AuditScheduler, cron_trigger, latest_fire_time
-from auditor.service import AuditService
+from auditor.service import AuditService, LeaseExpiry
 from auditor.store import runs as store_runs
 from auditor.store.db import make_engine, session_factory, transaction, upgrade
-from auditor.store.models import RunRow
+from auditor.store.models import FindingRow, LoadBalancerRow, RunRow
 from auditor.store.targets import sync_targets
 from tests.store.pg import fresh_postgres_database
+from tests.store.results import finding, result
 
 EVERY_MINUTE = "* * * * *"
 
@@ -38,6 +46,15 @@ EVERY_MINUTE = "* * * * *"
 def postgres_url() -> Iterator[str]:
     with fresh_postgres_database() as url:
         yield url
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A migrated-on-use database on each backend (PostgreSQL shared by the module: unique target names)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/runs.db"
+    url: str = request.getfixturevalue("postgres_url")
+    return url
 
 
 def _service(url: str, **scheduler: float) -> AuditService:
@@ -217,3 +234,90 @@ def test_a_killed_run_is_marked_failed(tmp_path: Path) -> None:
         proc.terminate()
         proc.wait(15)
         hole.close()
+
+
+def _wait_for(what: str, check: Callable[[], bool], timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"{what} within {timeout:.0f}s"
+        time.sleep(0.1)
+
+
+def test_a_failure_while_recording_fails_the_run_at_once_and_frees_the_target(
+    database_url: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The database refuses the result mid-transaction (the run's row locked): the run is failed now,
+    with the reason, the traceback is logged, and the target can be audited again right away."""
+    service = _service(database_url)  # a 120 s lease: only the immediate path can end the run in time
+    name = f"record-{uuid.uuid4().hex[:8]}"
+    tid = _add_target(service.factory, name)
+    audited = SimpleNamespace(result=result([finding("rule-a")], target=name))
+    monkeypatch.setattr("auditor.pipeline.run_audit", lambda target, settings: audited)
+    real_lb_rows = store_runs._lb_rows
+
+    def refused(run: RunRow, res: AuditResult) -> list[LoadBalancerRow]:
+        rows = real_lb_rows(run, res)
+        rows[0].arn = None  # type: ignore[assignment]  # NOT NULL: refused by the database itself
+        return rows
+
+    monkeypatch.setattr(store_runs, "_lb_rows", refused)
+    caplog.set_level(logging.INFO, logger="auditor.service")
+    run = service.start(name, trigger="api")
+    failed = service.submit(run).result(timeout=60)
+    assert failed is not None and failed.status == "failed" and failed.finished_at is not None
+    assert (failed.error or "").startswith("recording failed: IntegrityError: "), failed.error
+    logged = [r for r in caplog.records if r.name == "auditor.service" and r.exc_info]
+    assert [r.getMessage() for r in logged] == [f"run {run.id} of {name} could not be recorded"]
+    assert logged[0].exc_info is not None and logged[0].exc_info[0] is IntegrityError
+    with service.factory() as s:  # nothing of the refused transaction was kept
+        assert s.scalars(select(FindingRow).where(FindingRow.target_id == tid)).all() == []
+
+    monkeypatch.setattr(store_runs, "_lb_rows", real_lb_rows)
+    again = service.start(name, trigger="api")  # no Conflict (the API's 409): the target is free
+    done = service.submit(again).result(timeout=60)
+    assert done is not None and done.status == "complete" and done.load_balancers == 1
+    service.shutdown(wait=True)
+
+
+def test_an_api_only_replica_fails_a_dead_run_without_any_request(database_url: str) -> None:
+    """`auditor serve --api-only` (no scheduler) expires a dead run on its own, not when a request comes."""
+    settings = Settings(
+        database_url=database_url,
+        scheduler=SchedulerSettings(lease_seconds=1, heartbeat_seconds=0.5),  # sweeps every second
+    )
+    engine = make_engine(database_url)
+    upgrade(engine)
+    factory = session_factory(engine)
+    tid = _add_target(factory, f"api-only-{uuid.uuid4().hex[:8]}")
+    dead = store_runs.claim_run(factory, tid, trigger="api", owner="a-killed-replica:1")  # nobody beats for it
+    app = create_app(settings, migrate=True, sync_targets=False, run_scheduler=False)
+    with TestClient(app):  # the app runs; not one request is made
+        _wait_for("the dead run marked failed", lambda: _runs(factory, tid)[0].status != "running")
+        assert app.state.scheduler is None
+    [row] = _runs(factory, tid)
+    assert (row.id, row.status) == (dead.id, "failed") and "stopped" in (row.error or "")
+    engine.dispose()
+
+
+def test_lease_expiry_logs_and_counts_its_failures_then_recovers(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path}/late.db")  # no schema yet: every sweep fails
+    expiry = LeaseExpiry(session_factory(engine), lease_seconds=0.5, interval=0.1)
+    caplog.set_level(logging.ERROR, logger="auditor.service")
+    expiry.start()
+    try:
+        _wait_for("two failed sweeps", lambda: expiry.failures >= 2)
+        assert (expiry.last_error or "").startswith("OperationalError: no such table"), expiry.last_error
+        failures = [r for r in caplog.records if r.getMessage().startswith("expiring dead runs failed")]
+        assert failures and all(r.exc_info for r in failures)  # with the traceback
+
+        upgrade(engine)  # the database comes back: the same loop carries on
+        factory = session_factory(engine)
+        tid = _add_target(factory, "late")
+        store_runs.claim_run(factory, tid, trigger="api", owner="gone:1")
+        _wait_for("the dead run marked failed", lambda: _runs(factory, tid)[0].status == "failed")
+        assert expiry.consecutive_failures == 0 and expiry.last_success is not None
+    finally:
+        expiry.stop()
+        engine.dispose()

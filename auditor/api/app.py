@@ -89,6 +89,7 @@ def create_app(
         app.state.verifier = TokenVerifier(factory, settings.api.token_cache_seconds)
         app.state.registry = make_registry(factory)
         app.state.scheduler = scheduler
+        service.start_maintenance()  # every replica, API-only too, fails runs whose process died
         if scheduler is not None:
             scheduler.start()
         if freeze_gc:

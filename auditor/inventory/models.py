@@ -20,10 +20,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from auditor.errors import SnapshotError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: Coverage.facets (per-facet coverage); version 1 snapshots read as complete facets
 # Versions ``Inventory.parse`` reads: a release that adds an optional field bumps SCHEMA_VERSION and adds it here,
 # and older snapshots stay readable. A version not in this set is refused with a message naming both.
-READABLE_SCHEMA_VERSIONS = frozenset({1})
+READABLE_SCHEMA_VERSIONS = frozenset({1, 2})
 
 
 class Model(BaseModel):

@@ -189,3 +189,18 @@ def test_evaluate_all_keeps_going_after_a_crash(crashing_rule: Rule):
     findings = evaluate_all(graph, Settings().rules)
     assert [(e.rule_id, e.exception) for e in graph.rule_errors] == [("crashing-rule", "ZeroDivisionError")]
     assert {"http-without-redirect", "public-alb-without-waf"} <= {f.rule_id for f in findings}
+
+
+def test_a_version_1_snapshot_reads_as_complete_facets():
+    """Snapshots written before per-facet coverage still load: each facet takes its collector's status."""
+    import json
+
+    doc = json.loads(b.inventory(failed={"wafv2": "AccessDenied"}).dump_json())
+    doc["schema_version"] = 1
+    for cov in doc["coverage"]:
+        del cov["facets"]
+    inv = Inventory.parse(json.dumps(doc))
+    wafv2 = next(c for c in inv.coverage if c.collector == "wafv2")
+    assert wafv2.facet(Facet.WAFV2_ASSOCIATIONS).status == CoverageStatus.ERROR
+    elbv2 = next(c for c in inv.coverage if c.collector == "elbv2")
+    assert elbv2.facet(Facet.ELBV2_LISTENERS).status == CoverageStatus.OK
