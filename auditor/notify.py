@@ -151,7 +151,9 @@ def slack_message(result: AuditResult, diff: RunDiff | None) -> dict[str, Any]:
     ]
     if problems:
         lines = [f"• {_escape(coverage_label(c))}: {_escape(coverage_detail(c))}" for c in problems]
-        blocks.append(_section(":warning: *Data missing, results are incomplete:*\n" + "\n".join(lines)))
+        blocks.append(
+            _section(":warning: *Data missing: the checks resting on it could not be checked:*\n" + "\n".join(lines))
+        )
     if diff is not None:
         blocks.append(_section(_changes_text(diff, index)))
     top = sorted_findings(result.failed())[:TOP_FINDINGS]
@@ -170,9 +172,11 @@ def _changes_text(diff: RunDiff, index: OwnerIndex) -> str:
         return f"*First run of this target:* {len(diff.new)} open finding(s)."
     lines = [
         f"*Since {timestamp(diff.previous_run_at)}:* {len(diff.new)} new, {len(diff.resolved)} resolved, "
-        f"{diff.unchanged} still open"
+        f"{diff.still_open} still open"
+        + (f", {len(diff.reopened)} reopened" if diff.reopened else "")
+        + (f", {len(diff.not_rechecked)} not re-checked (still open)" if diff.not_rechecked else "")
     ]
-    for label, group in (("New", diff.new), ("Resolved", diff.resolved)):
+    for label, group in (("New", diff.new), ("Reopened", diff.reopened), ("Resolved", diff.resolved)):
         if group:
             lines.append(f"*{label}:*")
             lines += [_line(f, index) for f in group[:LISTED_CHANGES]]

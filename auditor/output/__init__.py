@@ -7,11 +7,13 @@ that could not be collected) prominently, and hides PASS findings unless ``inclu
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
 from auditor.errors import ConfigError
-from auditor.findings import AuditResult, Finding, Status
+from auditor.findings import AuditResult, Finding
+from auditor.lifecycle import Change, Prior, decisions, replay
 from auditor.output.common import sorted_findings
 
 FORMATS = ("table", "json", "sarif", "markdown", "html", "csv")
@@ -19,43 +21,54 @@ FORMATS = ("table", "json", "sarif", "markdown", "html", "csv")
 
 @dataclass(frozen=True)
 class RunDiff:
-    """What changed between the previous run of a target and this one (open = FAIL)."""
+    """What changed between the previous run of a target and this one, as ``auditor.lifecycle`` decides it.
 
-    new: list[Finding]
-    resolved: list[Finding]
-    unchanged: int
+    Every finding open after this run is in exactly one of new, reopened, not_rechecked or still_open.
+    """
+
+    new: list[Finding]  # FAIL now, never open before
+    reopened: list[Finding]  # FAIL now, resolved before
+    resolved: list[Finding]  # open before, PASS now or absent from this complete run (as last seen failing)
+    not_rechecked: list[Finding]  # open before, UNKNOWN now or absent from this partial run: still open
+    still_open: int  # open before and FAIL again
     previous_run_at: datetime | None
 
+    @property
+    def open(self) -> int:
+        """Findings open after this run."""
+        return len(self.new) + len(self.reopened) + len(self.not_rechecked) + self.still_open
 
-def diff_results(previous: AuditResult | None, current: AuditResult) -> RunDiff:
-    """Compare two runs by ``Finding.fingerprint``; only FAIL findings count as open.
 
-    - new: FAIL now, not FAIL before (every open finding when there is no previous run).
-    - resolved: FAIL before and now PASS, or now absent while the current run is complete.
-      Absent from a *partial* run is not resolved: its collector may have failed. A finding that
-      is UNKNOWN now is neither resolved nor unchanged: nobody could check it.
-    - unchanged: FAIL in both.
+def diff_results(
+    previous: AuditResult | None, current: AuditResult, *, before: Mapping[str, Prior] | None = None
+) -> RunDiff:
+    """What ``current`` changed, by ``Finding.fingerprint``, decided by ``auditor.lifecycle``.
+
+    ``before``: where each fingerprint stood before ``current`` — from the store
+    (``auditor.store.runs.findings_before``) or ``lifecycle.replay`` of the target's earlier results.
+    Without it, ``previous`` is taken as the whole history: right when it was the target's first run;
+    otherwise a finding open before ``previous`` but UNKNOWN or absent in it would count as new.
     """
-    now_open = {f.fingerprint: f for f in current.findings if f.status == Status.FAIL}
-    if previous is None:
-        return RunDiff(new=sorted_findings(list(now_open.values())), resolved=[], unchanged=0, previous_run_at=None)
-
-    was_open = {f.fingerprint: f for f in previous.findings if f.status == Status.FAIL}
-    now_status = {f.fingerprint: f.status for f in current.findings}
-    new = [f for fp, f in now_open.items() if fp not in was_open]
-    resolved: list[Finding] = []
-    for fp, finding in was_open.items():
-        if fp in now_open:
+    priors = before if before is not None else replay([previous] if previous is not None else [])
+    groups: dict[Change, list[Finding]] = {change: [] for change in Change}
+    still_open = 0
+    for d in decisions({fp: p.standing for fp, p in priors.items()}, current):
+        prior = priors.get(d.fingerprint)
+        last_failing = prior.finding if prior is not None else None
+        if d.change == Change.STILL_OPEN:
+            still_open += 1
             continue
-        status = now_status.get(fp)
-        if status == Status.PASS or (status is None and current.status == "complete"):
-            resolved.append(finding)
-    unchanged = sum(1 for fp in now_open if fp in was_open)
+        # resolved: what was fixed, as it was reported; otherwise what this run said (an UNKNOWN says why)
+        shown = (last_failing or d.finding) if d.change == Change.RESOLVED else (d.finding or last_failing)
+        if shown is not None:
+            groups[d.change].append(shown)
     return RunDiff(
-        new=sorted_findings(new),
-        resolved=sorted_findings(resolved),
-        unchanged=unchanged,
-        previous_run_at=previous.started_at,
+        new=sorted_findings(groups[Change.NEW]),
+        reopened=sorted_findings(groups[Change.REOPENED]),
+        resolved=sorted_findings(groups[Change.RESOLVED]),
+        not_rechecked=sorted_findings(groups[Change.NOT_RECHECKED]),
+        still_open=still_open,
+        previous_run_at=previous.started_at if previous is not None else None,
     )
 
 

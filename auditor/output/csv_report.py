@@ -31,7 +31,8 @@ COLUMNS = (
     "title",
     "owner",
     "monthly_cost_usd",
-    "change",  # new | unchanged (only FAIL rows, only when the previous run is known)
+    # new | reopened | unchanged (FAIL rows) | not re-checked (UNKNOWN rows); only when the previous run is known
+    "change",
 )
 
 # A cell starting with one of these is a formula to Excel/LibreOffice; cluster data must never run.
@@ -45,20 +46,25 @@ def neutralize(value: str) -> str:
 
 def render_csv(result: AuditResult, *, diff: RunDiff | None = None, include_pass: bool = False) -> str:
     index = OwnerIndex(result.load_balancers)
-    new = {f.fingerprint for f in diff.new} if diff is not None and diff.previous_run_at is not None else None
+    changes: dict[str, str] | None = None
+    if diff is not None and diff.previous_run_at is not None:
+        changes = {f.fingerprint: "new" for f in diff.new}
+        changes |= {f.fingerprint: "reopened" for f in diff.reopened}
+        changes |= {f.fingerprint: "not re-checked" for f in diff.not_rechecked}
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=COLUMNS, quoting=csv.QUOTE_MINIMAL, lineterminator="\r\n")
     writer.writeheader()
     for finding in visible_findings(result, include_pass=include_pass):
-        writer.writerow(_row(result, finding, index, new))
+        writer.writerow(_row(result, finding, index, changes))
     return out.getvalue()
 
 
-def _row(result: AuditResult, finding: Finding, index: OwnerIndex, new: set[str] | None) -> dict[str, str]:
+def _row(result: AuditResult, finding: Finding, index: OwnerIndex, changes: dict[str, str] | None) -> dict[str, str]:
     kind, namespace, name = index.owner_ref(finding) or ("", None, "")
     change = ""
-    if new is not None and finding.status == Status.FAIL:
-        change = "new" if finding.fingerprint in new else "unchanged"
+    if changes is not None and finding.status != Status.PASS:
+        # a FAIL not new nor reopened was open before; an UNKNOWN is listed only if it kept a finding open
+        change = changes.get(finding.fingerprint, "unchanged" if finding.status == Status.FAIL else "")
     row = {
         "rule_id": finding.rule_id,
         "severity": finding.severity.value,

@@ -74,8 +74,10 @@ def report_context(result: AuditResult, *, diff: RunDiff | None = None, include_
             "first_run": diff.previous_run_at is None,
             "previous": timestamp(diff.previous_run_at),
             "new": [_row(f, index) for f in diff.new],
+            "reopened": [_row(f, index) for f in diff.reopened],
             "resolved": [_row(f, index) for f in diff.resolved],
-            "unchanged": diff.unchanged,
+            "not_rechecked": [_row(f, index) for f in diff.not_rechecked],
+            "still_open": diff.still_open,
         }
     return {
         "target": result.target,

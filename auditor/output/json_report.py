@@ -45,8 +45,11 @@ def result_document(result: AuditResult, *, diff: RunDiff | None = None, include
         doc["changes"] = {
             "previous_run_at": diff.previous_run_at.isoformat() if diff.previous_run_at else None,
             "new": [f.as_json() for f in sorted_findings(diff.new)],
+            "reopened": [f.as_json() for f in sorted_findings(diff.reopened)],
             "resolved": [f.as_json() for f in sorted_findings(diff.resolved)],
-            "unchanged": diff.unchanged,
+            "not_rechecked": [f.as_json() for f in sorted_findings(diff.not_rechecked)],
+            "still_open": diff.still_open,
+            "open": diff.open,
         }
     return doc
 

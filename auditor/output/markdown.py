@@ -62,9 +62,9 @@ def render_markdown(result: AuditResult, *, diff: RunDiff | None = None, include
     problems = coverage_problems(result)
     if problems:
         out += [
-            f"## ⚠️ Data missing: {len(problems)} collector(s) incomplete",
+            f"## ⚠️ Data missing: {len(problems)} collector(s) or rule(s) incomplete",
             "",
-            "> Findings that need this data are listed as *could not be checked* or are missing. "
+            "> Every check that rests on this data is listed as *could not be checked* (UNKNOWN), never as passed. "
             "Fix the access problem and run again.",
             "",
         ]
@@ -123,10 +123,21 @@ def _changes(diff: RunDiff, index: OwnerIndex) -> list[str]:
     out = [
         f"## What changed since {timestamp(diff.previous_run_at)}",
         "",
-        f"**{len(diff.new)} new**, **{len(diff.resolved)} resolved**, {diff.unchanged} still open.",
+        f"**{len(diff.new)} new**, **{len(diff.resolved)} resolved**, {diff.still_open} still open."
+        + (f" **{len(diff.reopened)} reopened** (resolved before, failing again)." if diff.reopened else "")
+        + (
+            f" **{len(diff.not_rechecked)} not re-checked**: still open, this run could not check them."
+            if diff.not_rechecked
+            else ""
+        ),
         "",
     ]
-    for title, group in (("New", diff.new), ("Resolved", diff.resolved)):
+    groups = [("New", diff.new), ("Reopened", diff.reopened), ("Resolved", diff.resolved)]
+    if diff.not_rechecked:
+        groups.append(("Not re-checked, still open", diff.not_rechecked))
+    for title, group in groups:
+        if title == "Reopened" and not group:
+            continue
         out += [f"### {title} ({len(group)})", ""]
         if not group:
             out += ["None.", ""]

@@ -121,7 +121,7 @@ def _coverage_panel(result: AuditResult) -> Panel | None:
     note = Text("Findings that need this data are UNKNOWN or missing; fix access and run again.", style="italic")
     return Panel(
         Group(table, note),
-        title=f"DATA MISSING: {len(problems)} collector(s) incomplete",
+        title=f"DATA MISSING: {len(problems)} collector(s) or rule(s) incomplete",
         title_align="left",
         border_style="red",
         box=box.HEAVY,
@@ -200,7 +200,9 @@ def _changes(diff: RunDiff, index: OwnerIndex) -> RenderableType:
         return Text(f"First run of this target: {len(diff.new)} open finding(s), nothing to compare with.")
     table = Table(
         title=f"Since the last run ({timestamp(diff.previous_run_at)}): {len(diff.new)} new, "
-        f"{len(diff.resolved)} resolved, {diff.unchanged} still open",
+        f"{len(diff.resolved)} resolved, {diff.still_open} still open"
+        + (f", {len(diff.reopened)} reopened" if diff.reopened else "")
+        + (f", {len(diff.not_rechecked)} not re-checked (still open)" if diff.not_rechecked else ""),
         title_justify="left",
         box=box.SIMPLE_HEAD,
         expand=True,
@@ -210,7 +212,12 @@ def _changes(diff: RunDiff, index: OwnerIndex) -> RenderableType:
     table.add_column("Rule", no_wrap=True)
     table.add_column("Owner / resource", ratio=2, overflow="fold")
     table.add_column("Message", ratio=3, overflow="fold")
-    for label, style, group in (("new", "bold red", diff.new), ("resolved", "green", diff.resolved)):
+    for label, style, group in (
+        ("new", "bold red", diff.new),
+        ("reopened", "bold red", diff.reopened),
+        ("resolved", "green", diff.resolved),
+        ("not re-checked", "magenta", diff.not_rechecked),
+    ):
         for f in group:
             table.add_row(
                 Text(label, style=style),
