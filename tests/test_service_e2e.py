@@ -1,4 +1,9 @@
-"""End to end: a real `auditor serve` process audits moto + the Kubernetes emulator and answers over HTTP."""
+"""End to end: a real `auditor serve` process audits the demo fleet (moto + three Kubernetes emulators)
+and serves every run, load balancer and finding over HTTP — on SQLite and on PostgreSQL.
+
+PostgreSQL is the case that matters: it enforces column lengths where SQLite does not, and an
+internet-facing ALB's cost basis (~340 characters) once made every such run unrecordable there.
+"""
 
 from __future__ import annotations
 
@@ -10,125 +15,63 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import httpx
 import pytest
-import yaml
 from click.testing import CliRunner
 
 from auditor.cli_service import token
-from auditor.demo.kubeapi import KubeApiServer
-from auditor.demo.motoserver import MotoServer, free_port
+from auditor.demo.environment import DemoEnvironment
+from auditor.demo.motoserver import free_port
+from tests.store.pg import fresh_postgres_database
+from tests.test_demo_e2e import EXPECTED_FAILS
 
 pytestmark = pytest.mark.slow
 
-REGION = "eu-west-1"
-CLUSTER = "test"
+CLUSTERS = ("demo", "staging", "sandbox")
+OLD_COST_BASIS_LIMIT = 200  # load_balancers.cost_basis was VARCHAR(200) before migration 0003
 
 
-def seed_aws() -> tuple[str, str]:
-    """An ALB made by the controller for Ingress shop/web, HTTP only (no redirect): findings to report."""
-    ec2 = boto3.client("ec2", region_name=REGION)
-    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
-    subnets = [
-        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.0.{i}.0/24", AvailabilityZone=f"{REGION}{az}")["Subnet"]["SubnetId"]
-        for i, az in enumerate("ab")
-    ]
-    boto3.client("eks", region_name=REGION).create_cluster(
-        name=CLUSTER,
-        roleArn="arn:aws:iam::123456789012:role/eks",
-        resourcesVpcConfig={"subnetIds": subnets},
-    )
-    elbv2 = boto3.client("elbv2", region_name=REGION)
-    lb = elbv2.create_load_balancer(
-        Name="k8s-shop-web-0123456789",
-        Subnets=subnets,
-        Scheme="internet-facing",
-        Tags=[
-            {"Key": "elbv2.k8s.aws/cluster", "Value": CLUSTER},
-            {"Key": "ingress.k8s.aws/stack", "Value": "shop/web"},
-        ],
-    )["LoadBalancers"][0]
-    tg = elbv2.create_target_group(Name="k8s-shop-web", Protocol="HTTP", Port=80, VpcId=vpc)["TargetGroups"][0]
-    elbv2.create_listener(
-        LoadBalancerArn=lb["LoadBalancerArn"],
-        Protocol="HTTP",
-        Port=80,
-        DefaultActions=[{"Type": "forward", "TargetGroupArn": tg["TargetGroupArn"]}],
-    )
-    return lb["LoadBalancerArn"], lb["DNSName"]
+@pytest.fixture(scope="module")
+def demo() -> Iterator[DemoEnvironment]:
+    with DemoEnvironment() as env:
+        yield env
 
 
-def seed_kube(kube: KubeApiServer, hostname: str) -> None:
-    kube.seed({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop"}})
-    kube.seed(
-        {
-            "apiVersion": "networking.k8s.io/v1",
-            "kind": "IngressClass",
-            "metadata": {"name": "alb"},
-            "spec": {"controller": "ingress.k8s.aws/alb"},
-        }
-    )
-    kube.seed(
-        {
-            "apiVersion": "networking.k8s.io/v1",
-            "kind": "Ingress",
-            "metadata": {
-                "name": "web",
-                "namespace": "shop",
-                "annotations": {"alb.ingress.kubernetes.io/scheme": "internet-facing"},
-            },
-            "spec": {
-                "ingressClassName": "alb",
-                "rules": [
-                    {
-                        "host": "shop.example.com",
-                        "http": {
-                            "paths": [
-                                {
-                                    "path": "/",
-                                    "pathType": "Prefix",
-                                    "backend": {"service": {"name": "web", "port": {"number": 80}}},
-                                }
-                            ]
-                        },
-                    }
-                ],
-            },
-            "status": {"loadBalancer": {"ingress": [{"hostname": hostname}]}},
-        }
-    )
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path_factory.mktemp('service')}/service.db"
+        return
+    with fresh_postgres_database() as url:
+        yield url
 
 
-@pytest.fixture
-def server(aws: MotoServer, kube: KubeApiServer, tmp_path: Path) -> Iterator[tuple[str, dict[str, str], Path]]:
-    _, dns = seed_aws()
-    seed_kube(kube, dns)
-    config = tmp_path / "targets.yaml"
-    config.write_text(
-        yaml.safe_dump(
-            {
-                "targets": [
-                    {
-                        "name": "e2e",
-                        "cluster_name": CLUSTER,
-                        "kubeconfig": str(kube.kubeconfig),
-                        "context": "test",
-                        "regions": [REGION],
-                    }
-                ]
-            }
-        )
-    )
-    env = {**os.environ, "AUDITOR_DATABASE_URL": f"sqlite:///{tmp_path}/service.db", "AUDITOR_LOG_LEVEL": "DEBUG"}
-    created = CliRunner().invoke(token, ["create", "--name", "e2e", "--scope", "admin"], env=env)
+@pytest.fixture(scope="module")
+def server(
+    demo: DemoEnvironment, database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, dict[str, str], Path]]:
+    """`auditor serve --config <the demo's targets>` on a free port, with an admin token; its log file."""
+    assert demo.config_file is not None
+    ours = {"AUDITOR_DATABASE_URL": database_url, "AUDITOR_LOG_LEVEL": "INFO"}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AUDITOR_")} | ours
+    cleared: dict[str, str | None] = dict.fromkeys((k for k in os.environ if k.startswith("AUDITOR_")), None)
+    created = CliRunner().invoke(token, ["create", "--name", "e2e", "--scope", "admin"], env=cleared | ours)
     assert created.exit_code == 0, created.output
     secret = created.stdout.strip().splitlines()[0]
     port = free_port()
-    log_path = tmp_path / "serve.log"
+    log_path = tmp_path_factory.mktemp("serve") / "serve.log"
     with log_path.open("w") as log_file:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "auditor.cli_service", "serve", "--port", str(port), "--config", str(config)],
+            [
+                sys.executable,
+                "-m",
+                "auditor.cli_service",
+                "serve",
+                "--port",
+                str(port),
+                "--config",
+                str(demo.config_file),
+            ],
             env=env,
             stdout=log_file,
             stderr=subprocess.STDOUT,
@@ -156,49 +99,85 @@ def server(aws: MotoServer, kube: KubeApiServer, tmp_path: Path) -> Iterator[tup
     assert secret not in log_path.read_text()
 
 
-def _run(client: httpx.Client) -> dict[str, Any]:
-    r = client.post("/api/v1/runs", json={"target": "e2e"})
+def _trigger(client: httpx.Client, target: str) -> int:
+    r = client.post("/api/v1/runs", json={"target": target})
     assert r.status_code == 202, r.text
     run: dict[str, Any] = r.json()
     assert run["status"] == "running" and r.headers["location"] == f"/api/v1/runs/{run['id']}"
+    return int(run["id"])
+
+
+def _finish(client: httpx.Client, run_id: int) -> dict[str, Any]:
     deadline = time.monotonic() + 90
-    while run["status"] == "running":
-        assert time.monotonic() < deadline, "run did not finish"
-        time.sleep(0.5)
-        run = client.get(f"/api/v1/runs/{run['id']}").json()
-    return run
+    while True:
+        run: dict[str, Any] = client.get(f"/api/v1/runs/{run_id}").json()
+        if run["status"] != "running":
+            return run
+        assert time.monotonic() < deadline, f"run {run_id} did not finish"
+        time.sleep(0.3)
 
 
-def test_serve_runs_an_audit_and_serves_findings_and_reports(server: tuple[str, dict[str, str], Path]) -> None:
-    base, auth, _ = server
+def _all_findings(client: httpx.Client, cluster: str) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
+    params: dict[str, Any] = {"cluster": cluster, "limit": 100}
+    while True:
+        page = client.get("/api/v1/findings", params=params).json()
+        items += page["items"]
+        if not page.get("next_cursor"):
+            return items
+        params["cursor"] = page["next_cursor"]
+
+
+def _expected_rules(cluster: str) -> set[str]:
+    return {rule for rule, where in EXPECTED_FAILS.items() if any(target == cluster for target, _ in where)}
+
+
+def test_serve_records_every_demo_run_and_serves_it(server: tuple[str, dict[str, str], Path]) -> None:
+    base, auth, log_path = server
     assert httpx.get(f"{base}/api/v1/findings").status_code == 401
     with httpx.Client(base_url=base, headers=auth, timeout=30) as client:
-        assert [t["name"] for t in client.get("/api/v1/targets").json()] == ["e2e"]
-        run = _run(client)
-        assert run["status"] in ("complete", "partial"), run
-        assert run["aws_calls"] > 0 and run["load_balancers"] == 1
-        assert {c["collector"] for c in run["coverage"]} >= {"elbv2", "kubernetes"}
+        assert {t["name"] for t in client.get("/api/v1/targets").json()} == set(CLUSTERS)
+        runs = {cluster: _finish(client, run_id) for cluster, run_id in [(c, _trigger(client, c)) for c in CLUSTERS]}
+        for run in runs.values():
+            assert run["status"] in ("complete", "partial"), run  # recorded, not failed and not lost
+            assert run["error"] is None and run["aws_calls"] > 0, run
+            assert {c["collector"] for c in run["coverage"]} >= {"elbv2", "kubernetes"}
 
-        findings = client.get("/api/v1/findings", params={"cluster": "e2e"}).json()["items"]
-        assert findings, "an HTTP-only public ALB must produce findings"
-        assert all(f["cluster"] == "e2e" and f["status"] in ("open", "unknown") for f in findings)
-        owned = [f for f in findings if f["kubernetes"]]
-        assert owned and owned[0]["kubernetes"]["namespace"] == "shop"
-        detail = client.get(f"/api/v1/findings/{findings[0]['id']}").json()
-        assert detail["history"][0]["run_id"] == run["id"]
+        # every load balancer of the run, the internet-facing ALBs with their long cost basis
+        lbs = client.get("/api/v1/load-balancers", params={"cluster": "demo", "limit": 100}).json()["items"]
+        assert len(lbs) == runs["demo"]["load_balancers"] == 11
+        assert all(lb["run_id"] == runs["demo"]["id"] and lb["cost_basis"] for lb in lbs)
+        public_albs = [lb for lb in lbs if lb["type"] == "application" and lb["scheme"] == "internet-facing"]
+        assert len(public_albs) >= 2
+        assert all(len(lb["cost_basis"]) > OLD_COST_BASIS_LIMIT for lb in public_albs), public_albs
+        shop = next(lb for lb in public_albs if lb["owner"] and lb["owner"]["name"] == "shop")
+        assert shop["owner"]["kind"] == "IngressGroup"
+        for cluster in ("staging", "sandbox"):  # their load balancers are pending or absent
+            assert client.get("/api/v1/load-balancers", params={"cluster": cluster}).json()["items"] == []
 
-        lbs = client.get("/api/v1/load-balancers").json()["items"]
-        assert lbs[0]["owner"] == {"kind": "Ingress", "namespace": "shop", "name": "web"}
+        # every finding the scenario breaks, on the cluster it breaks, readable with its history
+        for cluster, run in runs.items():
+            findings = _all_findings(client, cluster)
+            assert {f["rule_id"] for f in findings} == _expected_rules(cluster), cluster
+            assert all(f["cluster"] == cluster and f["status"] == "open" for f in findings)
+            for f in findings:
+                detail = client.get(f"/api/v1/findings/{f['id']}").json()
+                assert (detail["title"], detail["message"]) == (f["title"], f["message"])
+                assert detail["history"][0]["run_id"] == run["id"]
+        blog = [f for f in _all_findings(client, "demo") if f["rule_id"] == "http-without-redirect"]
+        assert [f["kubernetes"]["namespace"] for f in blog] == ["blog"]
 
-        second = _run(client)
-        assert second["status"] in ("complete", "partial")
+        second = _finish(client, _trigger(client, "demo"))
+        assert second["status"] in ("complete", "partial") and second["error"] is None
         assert second["findings_new"] == 0  # same world, same fingerprints
         report = client.get(f"/api/v1/runs/{second['id']}/report", params={"format": "html"})
         assert report.status_code == 200 and report.headers["content-type"].startswith("text/html")
-        assert "shop" in report.text
-        md = client.get("/api/v1/reports/latest", params={"cluster": "e2e", "format": "markdown"})
-        assert md.status_code == 200 and findings[0]["rule_id"] in md.text
+        assert "blog" in report.text
+        md = client.get("/api/v1/reports/latest", params={"cluster": "demo", "format": "markdown"})
+        assert md.status_code == 200 and "http-without-redirect" in md.text
         sarif = client.get(f"/api/v1/runs/{second['id']}/report", params={"format": "sarif"}).json()
         assert sarif["version"] == "2.1.0"
         metrics = client.get("/metrics").text
-        assert 'auditor_runs_total{cluster="e2e"' in metrics
+        assert 'auditor_runs_total{cluster="demo"' in metrics
+    log = log_path.read_text()
+    assert "Traceback" not in log and "could not be recorded" not in log, log[-5000:]
