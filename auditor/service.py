@@ -184,11 +184,14 @@ class AuditService:
     # ------------------------------------------------------------------ reports
 
     def diff_for(self, session: Session, run: RunRow) -> tuple[AuditResult, RunDiff]:
-        """The run's result and what changed since the target's previous finished run."""
+        """The run's result and what changed since the target's previous finished run (the finding
+        lifecycle as the store recorded it: ``store_runs.findings_before`` is where findings stood)."""
         current = store_runs.run_result(session, run)
         previous_run = store_runs.previous_finished(session, run)
         previous = store_runs.run_result(session, previous_run) if previous_run is not None else None
-        return current, diff_results(previous, current)
+        loaded = {previous_run.id: previous} if previous_run is not None and previous is not None else {}
+        before = store_runs.findings_before(session, run, loaded)
+        return current, diff_results(previous, current, before=before)
 
     def _publish(self, run_id: int, result: AuditResult, *, scheduled: bool) -> None:
         """Reports to the report directory and the webhook; failures are logged, the run stays recorded."""

@@ -11,6 +11,7 @@ The guarantees live in the database, so they hold across threads, processes and 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -19,9 +20,11 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from auditor import lifecycle
 from auditor.errors import Conflict, NotFound, StoreError
 from auditor.findings import AuditResult, Finding, Status
 from auditor.inventory.models import CoverageStatus
+from auditor.lifecycle import Change, Prior, Seen, Standing
 from auditor.store.models import FindingRow, LoadBalancerRow, ObservationRow, RunRow, utcnow
 
 log = logging.getLogger(__name__)
@@ -114,36 +117,44 @@ def fail_run(factory: sessionmaker[Session], run_id: int, message: str) -> None:
 
 @dataclass(frozen=True)
 class Recorded:
-    """What recording a result changed."""
+    """What recording a result changed (``auditor.lifecycle`` decides each finding's change)."""
 
     run_id: int
     status: str
     new: int
     resolved: int
     reopened: int
+    not_rechecked: int
 
 
-_STATUS_WEIGHT = {Status.FAIL: 2, Status.UNKNOWN: 1, Status.PASS: 0}
-_STATE_OF = {Status.FAIL: "open", Status.UNKNOWN: "unknown"}
+# What an observation row says, per lifecycle change; the reverse (``_SEEN_OF_OBSERVATION``) reads history back.
+ABSENT_FROM_PARTIAL = "ABSENT"  # not reported by a partial run: still open, not re-checked
+RESOLVED_BY_ABSENCE = "RESOLVED"  # not reported by a complete run: resolved
+_MESSAGE_OF_ABSENCE = {
+    Change.NOT_RECHECKED: "not reported by this partial run (a collector failed): still open, not re-checked",
+    Change.RESOLVED: "no longer reported in a complete run",
+}
+_SEEN_OF_OBSERVATION = {
+    "FAIL": (Seen.FAIL, True),
+    "PASS": (Seen.PASS, True),
+    "UNKNOWN": (Seen.UNKNOWN, True),
+    RESOLVED_BY_ABSENCE: (Seen.ABSENT, True),
+    ABSENT_FROM_PARTIAL: (Seen.ABSENT, False),
+}
 
 
-def _dedupe(findings: list[Finding]) -> dict[str, Finding]:
-    """One finding per fingerprint; if a rule said two things, the worse one counts."""
-    by_fp: dict[str, Finding] = {}
-    for finding in findings:
-        fp = finding.fingerprint
-        seen = by_fp.get(fp)
-        if seen is None or _STATUS_WEIGHT[finding.status] > _STATUS_WEIGHT[seen.status]:
-            by_fp[fp] = finding
-    return by_fp
+def _standing(row: FindingRow) -> Standing:
+    if row.is_open:
+        return Standing.OPEN
+    return Standing.RESOLVED  # a row exists only for a fingerprint that FAILed once
 
 
 def record_result(factory: sessionmaker[Session], run_id: int, result: AuditResult) -> Recorded:
     """Store a finished run: load balancers, finding lifecycle, observations, counts — one transaction.
 
-    Lifecycle: FAIL/UNKNOWN opens (or reopens) a finding; PASS with the same fingerprint resolves
-    it; a fingerprint absent from the result resolves only if the run is ``complete`` — in a
-    partial run it may be missing because its collector failed, so it stays open.
+    ``auditor.lifecycle.decisions`` decides each fingerprint's change; a finding row exists from its first
+    FAIL on. An observation is recorded for every change but "nothing to report", which is what
+    ``findings_before`` relies on to read where a finding stood before any run.
     """
     with factory() as session:
         run = session.scalar(select(RunRow).where(RunRow.id == run_id).with_for_update(of=RunRow))
@@ -154,38 +165,39 @@ def record_result(factory: sessionmaker[Session], run_id: int, result: AuditResu
                 f"run {run_id} is {run.status} (its lease expired while it ran); its results are discarded"
             )
         seen_at = result.started_at
-        counts = {"new": 0, "resolved": 0, "reopened": 0}
+        counts = dict.fromkeys(Change, 0)
         existing = {
             row.fingerprint: row
             for row in session.scalars(select(FindingRow).where(FindingRow.target_id == run.target_id))
         }
-        present = _dedupe(result.findings)
-        observations: list[tuple[FindingRow, str, Finding | None]] = []
-        for fp, finding in present.items():
-            row = existing.get(fp)
-            if finding.status == Status.PASS:
-                if row is not None and row.is_open:
-                    _resolve(row, seen_at, run_id)
-                    counts["resolved"] += 1
-                    observations.append((row, "PASS", finding))
+        before = {fp: _standing(row) for fp, row in existing.items()}
+        observations: list[tuple[FindingRow, str, str]] = []
+        for d in lifecycle.decisions(before, result):
+            change, finding = d.change, d.finding
+            counts[change] += 1
+            if change == Change.NOTHING:
                 continue
-            if row is None:
-                row = FindingRow(target_id=run.target_id, fingerprint=fp, first_seen=seen_at, reopened=0)
+            row = existing.get(d.fingerprint)
+            if row is None:  # NEW: the first FAIL of this fingerprint
+                row = FindingRow(target_id=run.target_id, fingerprint=d.fingerprint, first_seen=seen_at, reopened=0)
                 session.add(row)
-                counts["new"] += 1
-            elif not row.is_open:
+            if change == Change.REOPENED:
                 row.reopened += 1
                 row.resolved_at = None
-                counts["reopened"] += 1
-                counts["new"] += 1
-            _apply(row, finding, seen_at, run_id)
-            observations.append((row, finding.status.value, finding))
-        if result.status == "complete":
-            for fp, row in existing.items():
-                if row.is_open and fp not in present:
-                    _resolve(row, seen_at, run_id)
-                    counts["resolved"] += 1
-                    observations.append((row, "RESOLVED", None))
+            if change == Change.RESOLVED:
+                _resolve(row, seen_at, run_id)
+            elif change == Change.NOT_RECHECKED:
+                # still open as last seen failing; its state says this run could not confirm it
+                row.state = "unknown"
+                row.last_run_id = run_id
+            else:  # NEW, REOPENED, STILL_OPEN: a FAIL
+                assert finding is not None
+                _apply(row, finding, seen_at, run_id)
+            if finding is not None:
+                observations.append((row, finding.status.value, finding.message))
+            else:
+                status = RESOLVED_BY_ABSENCE if change == Change.RESOLVED else ABSENT_FROM_PARTIAL
+                observations.append((row, status, _MESSAGE_OF_ABSENCE[change]))
         session.flush()
         session.add_all(
             ObservationRow(
@@ -194,14 +206,21 @@ def record_result(factory: sessionmaker[Session], run_id: int, result: AuditResu
                 observed_at=seen_at,
                 status=status,
                 severity=row.severity,
-                message=finding.message if finding is not None else "no longer reported in a complete run",
+                message=message,
             )
-            for row, status, finding in observations
+            for row, status, message in observations
         )
         session.add_all(_lb_rows(run, result))
         _finish(run, result, counts)
         session.commit()
-        return Recorded(run_id, run.status, counts["new"], counts["resolved"], counts["reopened"])
+        return Recorded(
+            run_id,
+            run.status,
+            new=counts[Change.NEW],
+            resolved=counts[Change.RESOLVED],
+            reopened=counts[Change.REOPENED],
+            not_rechecked=counts[Change.NOT_RECHECKED],
+        )
 
 
 def _apply(row: FindingRow, finding: Finding, seen_at: datetime, run_id: int) -> None:
@@ -210,7 +229,7 @@ def _apply(row: FindingRow, finding: Finding, seen_at: datetime, run_id: int) ->
     row.title = finding.title
     row.severity = finding.severity.value
     row.severity_rank = finding.severity.rank
-    row.state = _STATE_OF[finding.status]
+    row.state = "open"
     row.is_open = True
     row.message = finding.message
     row.resource_arn = finding.resource_arn
@@ -259,7 +278,7 @@ def _lb_rows(run: RunRow, result: AuditResult) -> list[LoadBalancerRow]:
     return list(rows.values())
 
 
-def _finish(run: RunRow, result: AuditResult, counts: dict[str, int]) -> None:
+def _finish(run: RunRow, result: AuditResult, counts: dict[Change, int]) -> None:
     now = utcnow()
     run.status = result.status
     run.finished_at = now
@@ -267,8 +286,8 @@ def _finish(run: RunRow, result: AuditResult, counts: dict[str, int]) -> None:
     run.findings_failed = sum(1 for f in result.findings if f.status == Status.FAIL)
     run.findings_unknown = sum(1 for f in result.findings if f.status == Status.UNKNOWN)
     run.findings_passed = sum(1 for f in result.findings if f.status == Status.PASS)
-    run.findings_new = counts["new"]
-    run.findings_resolved = counts["resolved"]
+    run.findings_new = counts[Change.NEW]
+    run.findings_resolved = counts[Change.RESOLVED]
     run.load_balancers = len(result.load_balancers)
     run.aws_calls = sum(result.api_calls.values())
     run.collector_errors = sum(1 for c in result.coverage if c.status in (CoverageStatus.ERROR, CoverageStatus.PARTIAL))
@@ -323,6 +342,41 @@ def previous_finished(session: Session, run: RunRow) -> RunRow | None:
         .order_by(RunRow.id.desc())
         .limit(1)
     )
+
+
+def findings_before(session: Session, run: RunRow, loaded: Mapping[int, AuditResult] | None = None) -> dict[str, Prior]:
+    """Where each of the target's findings stood just before ``run``: the base of its "what changed".
+
+    A finding's latest observation by an earlier run says it (every change but "nothing to report" is
+    observed, see ``record_result``): replayed through ``auditor.lifecycle`` from "open" — an observation
+    other than FAIL is only ever made of an open finding. An open finding comes with the Finding its
+    latest FAIL reported, read from that run's stored result (``loaded`` holds results already read).
+    """
+    obs, row = ObservationRow, FindingRow
+    earlier = (obs.finding_id == row.id, row.target_id == run.target_id, obs.run_id < run.id)
+    latest = select(obs.finding_id, func.max(obs.run_id).label("run_id")).where(*earlier).group_by(obs.finding_id)
+    last_fail = latest.where(obs.status == "FAIL")
+    latest_q, last_fail_q = latest.subquery(), last_fail.subquery()
+    stood: dict[str, Standing] = {}
+    for fp, status in session.execute(
+        select(row.fingerprint, obs.status)
+        .join(latest_q, latest_q.c.finding_id == row.id)
+        .join(obs, (obs.finding_id == row.id) & (obs.run_id == latest_q.c.run_id))
+    ):
+        seen, complete = _SEEN_OF_OBSERVATION[status]
+        stood[fp] = lifecycle.decide(Standing.OPEN, seen, complete=complete).standing(Standing.OPEN)
+    failed_in: dict[int, list[str]] = {}
+    for fp, run_id in session.execute(
+        select(row.fingerprint, last_fail_q.c.run_id).join(last_fail_q, last_fail_q.c.finding_id == row.id)
+    ):
+        if stood.get(fp) == Standing.OPEN:
+            failed_in.setdefault(run_id, []).append(fp)
+    failing: dict[str, Finding] = {}
+    for run_id, fps in failed_in.items():
+        result = (loaded or {}).get(run_id) or run_result(session, get_run(session, run_id))
+        reported = lifecycle.observed(result.findings)
+        failing.update((fp, reported[fp]) for fp in fps if fp in reported)
+    return {fp: Prior(standing, failing.get(fp)) for fp, standing in stood.items()}
 
 
 def latest_finished_ids(session: Session, target_ids: list[int] | None = None) -> dict[int, int]:

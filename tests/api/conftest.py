@@ -31,7 +31,8 @@ class Api:
 
 
 def seed(url: str) -> None:
-    """Two targets; 'prod' has two runs: rule-b resolved, rule-c new, rule-a still open (one UNKNOWN)."""
+    """Two targets; 'prod' has two runs: rule-b resolved, rule-c new, rule-a still open, rule-u open but not
+    re-checked (FAIL, then UNKNOWN)."""
     engine = make_engine(url)
     upgrade(engine)
     factory = session_factory(engine)
@@ -47,9 +48,15 @@ def seed(url: str) -> None:
     a = finding("rule-a", severity=Severity.HIGH)
     b = finding("rule-b", severity=Severity.CRITICAL, arn=ARN2, namespace="pay", name="api")
     c = finding("rule-c", severity=Severity.MEDIUM)
+    u_fail = finding("rule-u", severity=Severity.LOW, namespace="ops", name="tools")
     u = finding("rule-u", status=Status.UNKNOWN, severity=Severity.LOW, namespace="ops", name="tools")
     for tid, res in (
-        (prod, result([a, b], n=0, load_balancers=[lb(), lb(ARN2, orphan="owner-gone", type_="network", cost=18.0)])),
+        (
+            prod,
+            result(
+                [a, b, u_fail], n=0, load_balancers=[lb(), lb(ARN2, orphan="owner-gone", type_="network", cost=18.0)]
+            ),
+        ),
         (
             prod,
             result([a, c, u], n=1, load_balancers=[lb(), lb(ARN2, orphan="owner-gone", type_="network", cost=18.0)]),

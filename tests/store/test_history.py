@@ -74,8 +74,9 @@ def test_absent_finding_resolves_only_in_a_complete_run(factory: sessionmaker[Se
     _record(factory, tid, result([a], n=0))
 
     partial = _record(factory, tid, result([], n=1, status="partial"))
-    assert partial.resolved == 0
-    assert _rows(factory)["rule-a"].state == "open"  # its collector may have failed: not resolved
+    assert (partial.resolved, partial.not_rechecked) == (0, 1)
+    row = _rows(factory)["rule-a"]
+    assert row.is_open and row.state == "unknown"  # its collector may have failed: open, not re-checked
 
     complete = _record(factory, tid, result([], n=2))
     assert complete.resolved == 1
@@ -84,14 +85,21 @@ def test_absent_finding_resolves_only_in_a_complete_run(factory: sessionmaker[Se
     assert row.last_seen < row.resolved_at  # type: ignore[operator]
 
 
-def test_unknown_is_open_but_distinct(factory: sessionmaker[Session]) -> None:
+def test_unknown_keeps_an_open_finding_open_and_opens_nothing(factory: sessionmaker[Session]) -> None:
     tid = _target(factory)
-    _record(factory, tid, result([finding("rule-a", status=Status.UNKNOWN), finding("rule-b")], n=0))
+    _record(factory, tid, result([finding("rule-a"), finding("rule-b")], n=0))
+    second = _record(
+        factory,
+        tid,
+        result([finding("rule-a", status=Status.UNKNOWN), finding("rule-b"), finding("rule-c", status=Status.UNKNOWN)]),
+    )
+    assert (second.new, second.resolved, second.not_rechecked) == (0, 0, 1)
     with factory() as s:
         unknown = list_findings(s, FindingFilter(status="unknown"), limit=10)
         opened = list_findings(s, FindingFilter(status="open"), limit=10)
-    assert [f["rule_id"] for f in unknown.items] == ["rule-a"]
-    assert {f["rule_id"] for f in opened.items} == {"rule-a", "rule-b"}
+    assert [f["rule_id"] for f in unknown.items] == ["rule-a"]  # open, not re-checked
+    assert {f["rule_id"] for f in opened.items} == {"rule-a", "rule-b"}  # rule-c never FAILed: no finding
+    assert set(_rows(factory)) == {"rule-a", "rule-b"}
 
 
 def test_one_running_run_per_target_and_one_claim_per_fire_time(factory: sessionmaker[Session]) -> None:
