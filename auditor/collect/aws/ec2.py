@@ -1,27 +1,46 @@
-"""The security groups attached to the collected load balancers, with their ingress permissions.
+"""The security groups attached to the collected load balancers, their ingress permissions, and the managed
+prefix lists those permissions refer to.
 
 Only those groups are read (never the whole account). They are selected with the ``group-id``
 filter (≤ 200 values per call) rather than ``GroupIds``: a group deleted since the load balancer
-was read would make a ``GroupIds`` call fail as a whole, the filter simply leaves it out.
+was read would make a ``GroupIds`` call fail as a whole, the filter simply leaves it out. Prefix lists
+are read the same way (``prefix-list-id`` filter), then each one's entries with
+``GetManagedPrefixListEntries`` (DescribeManagedPrefixLists returns no CIDRs:
+https://docs.aws.amazon.com/vpc/latest/userguide/working-with-managed-prefix-lists.html). A list that
+cannot be read keeps ``cidrs = None``: rules treat what it admits as unknown, never as nothing.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
 from auditor.collect.aws.base import CollectorContext, chunked, pages
-from auditor.inventory.models import SecurityGroup, SecurityGroupPermission
+from auditor.errors import CollectionError
+from auditor.inventory.facets import Facet
+from auditor.inventory.models import ManagedPrefixList, SecurityGroup, SecurityGroupPermission
 
 NAME = "ec2"
 SERVICE = "ec2"
-IAM_ACTIONS: tuple[str, ...] = ("ec2:DescribeSecurityGroups",)
+IAM_ACTIONS: tuple[str, ...] = (
+    "ec2:DescribeSecurityGroups",
+    "ec2:DescribeManagedPrefixLists",
+    "ec2:GetManagedPrefixListEntries",
+)
 
 IDS_PER_CALL = 200  # filter values per call
-PAGE_SIZE = 1000  # MaxResults maximum
+PAGE_SIZE = 1000  # DescribeSecurityGroups MaxResults maximum
+PREFIX_LIST_PAGE_SIZE = 100  # DescribeManagedPrefixLists and GetManagedPrefixListEntries MaxResults maximum
 
 
-def collect(ctx: CollectorContext, group_ids: Iterable[str]) -> list[SecurityGroup]:
+@dataclass
+class Ec2Result:
+    security_groups: list[SecurityGroup] = field(default_factory=list)
+    prefix_lists: list[ManagedPrefixList] = field(default_factory=list)
+
+
+def collect(ctx: CollectorContext, group_ids: Iterable[str]) -> Ec2Result:
     client = ctx.client(SERVICE)
     wanted = sorted(set(group_ids))
     groups: list[SecurityGroup] = []
@@ -30,7 +49,11 @@ def collect(ctx: CollectorContext, group_ids: Iterable[str]) -> list[SecurityGro
         for page in pages(client, "DescribeSecurityGroups", page_size=PAGE_SIZE, Filters=filters):
             groups.extend(_group(ctx, raw) for raw in page.get("SecurityGroups", []))
     ctx.count("security groups", len(groups))
-    return groups
+    referenced = sorted({pl for g in groups for perm in g.ingress for pl in perm.prefix_list_ids})
+    prefix_lists = _prefix_lists(ctx, client, referenced) if referenced else []
+    if prefix_lists:
+        ctx.count("prefix lists", len(prefix_lists))
+    return Ec2Result(groups, prefix_lists)
 
 
 def _group(ctx: CollectorContext, raw: dict[str, Any]) -> SecurityGroup:
@@ -55,3 +78,61 @@ def _permission(raw: dict[str, Any]) -> SecurityGroupPermission:
         source_group_ids=[g["GroupId"] for g in raw.get("UserIdGroupPairs", []) if g.get("GroupId")],
         prefix_list_ids=[p["PrefixListId"] for p in raw.get("PrefixListIds", []) if p.get("PrefixListId")],
     )
+
+
+# --------------------------------------------------------------------------- managed prefix lists
+
+
+def _prefix_lists(ctx: CollectorContext, client: Any, ids: list[str]) -> list[ManagedPrefixList]:
+    """Every referenced prefix list, described and with its entries; one that could not be read has cidrs None."""
+    found: dict[str, ManagedPrefixList] = {}
+    unread: set[str] = set()  # ids of a failed DescribeManagedPrefixLists call (already a problem)
+    for chunk in chunked(ids, IDS_PER_CALL):
+        filters = [{"Name": "prefix-list-id", "Values": chunk}]
+        try:
+            for page in pages(client, "DescribeManagedPrefixLists", page_size=PREFIX_LIST_PAGE_SIZE, Filters=filters):
+                for raw in page.get("PrefixLists", []):
+                    pl = _described(ctx, raw)
+                    found[pl.id] = pl
+        except CollectionError as exc:
+            ctx.problem(f"DescribeManagedPrefixLists of {len(chunk)} prefix lists", exc, facet=Facet.EC2_PREFIX_LISTS)
+            unread.update(i for i in chunk if i not in found)
+    described = [found[i] for i in ids if i in found]
+    ctx.fan_out.map(lambda pl: _entries(ctx, client, pl), described)
+    for missing in (i for i in ids if i not in found):
+        found[missing] = ManagedPrefixList(id=missing, account=ctx.account, region=ctx.region)
+        if missing in unread:
+            continue
+        # Not visible to this account (deleted, or a list shared through RAM that is no longer shared):
+        # a rule still refers to it, so what it admits is unknown.
+        not_found = CollectionError(
+            f"prefix list {missing} is referenced by a security group but not visible",
+            service=SERVICE,
+            operation="DescribeManagedPrefixLists",
+            code="InvalidPrefixListID.NotFound",
+        )
+        ctx.problem(f"prefix list {missing}", not_found, facet=Facet.EC2_PREFIX_LISTS)
+    return [found[i] for i in ids]
+
+
+def _described(ctx: CollectorContext, raw: dict[str, Any]) -> ManagedPrefixList:
+    return ManagedPrefixList(
+        id=raw["PrefixListId"],
+        account=ctx.account,
+        region=ctx.region,
+        name=raw.get("PrefixListName"),
+        address_family=raw.get("AddressFamily"),
+        owner_id=raw.get("OwnerId"),
+    )
+
+
+def _entries(ctx: CollectorContext, client: Any, pl: ManagedPrefixList) -> None:
+    """The list's current entries (the latest version); on failure its cidrs stay None."""
+    cidrs: list[str] = []
+    try:
+        for page in pages(client, "GetManagedPrefixListEntries", page_size=PREFIX_LIST_PAGE_SIZE, PrefixListId=pl.id):
+            cidrs.extend(e["Cidr"] for e in page.get("Entries", []) if e.get("Cidr"))
+    except CollectionError as exc:
+        ctx.problem(f"GetManagedPrefixListEntries of {pl.id}", exc, facet=Facet.EC2_PREFIX_LISTS)
+        return
+    pl.cidrs = cidrs
