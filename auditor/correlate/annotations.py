@@ -71,6 +71,7 @@ class IngressSettings:
     wafv2_acl_arn: str | None = None  # "none" = detach, None = leave as is
     target_type: str = "instance"
     inbound_cidrs: list[str] = field(default_factory=list)
+    inbound_cidrs_from: str | None = None  # IngressClassParams spec.inboundCIDRs, the annotation; None: default
     problems: list[AnnotationProblem] = field(default_factory=list)
 
     @property
@@ -352,8 +353,10 @@ def ingress_settings(ing: Ingress, params: IngressClassParams | None = None) -> 
     cidrs = _spec_strs(spec, "inboundCIDRs")
     if cidrs is not None:
         s.inbound_cidrs = list(cidrs)
+        s.inbound_cidrs_from = f"IngressClassParams {params.name} spec.inboundCIDRs" if params else "spec.inboundCIDRs"
     elif (raw := a.get(ALB + "inbound-cidrs")) is not None:
         s.inbound_cidrs = _cidrs(problems, ALB + "inbound-cidrs", raw)
+        s.inbound_cidrs_from = ALB + "inbound-cidrs"
 
     for key, value in a.items():
         if key.startswith(_JSON_PREFIXES):

@@ -11,6 +11,8 @@ import pytest
 from auditor.collect.aws import all_iam_actions, collect_aws
 from auditor.collect.aws.session import CallCounter
 from auditor.config import Settings, TargetConfig
+from auditor.correlate import reachability
+from auditor.correlate.reachability import Openness
 from auditor.inventory.models import AwsInventory, Coverage, CoverageStatus
 from auditor.progress import ProgressEvent
 from tests.collect.test_aws_seed import (
@@ -161,8 +163,21 @@ def test_security_groups_of_load_balancers_only(collected):
     r, inv, *_ = collected
     groups = {g.id: g for g in inv.security_groups}
     assert set(groups) == {r.sg_alb, r.sg_db}  # "unrelated" is not attached to any LB
-    db = groups[r.sg_db].ingress[0]
-    assert db.covers_port(5432) and db.open_to_world and not db.covers_port(443)
+    db = next(p for p in groups[r.sg_db].ingress if p.from_port == 5432)
+    assert db.covers_port(5432) and db.ipv4_ranges == ["0.0.0.0/0"] and not db.covers_port(443)
+    # the prefix list the db group refers to is resolved to its entries, and judged through them
+    [office] = inv.prefix_lists
+    assert (office.id, office.name, office.cidrs, office.account, office.region) == (
+        r.pl_office,
+        "office",
+        ["203.0.113.0/24"],
+        ACCOUNT,
+        REGION,
+    )
+    lists = {office.id: office}
+    tcp = frozenset({"tcp"})
+    assert reachability.security_groups([groups[r.sg_db]], 5432, tcp, lists).judge().openness == Openness.WORLD
+    assert reachability.security_groups([groups[r.sg_db]], 6379, tcp, lists).judge().openness == Openness.LIMITED
 
 
 def test_eks_cluster_and_listing(collected):

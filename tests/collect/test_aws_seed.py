@@ -107,6 +107,7 @@ class Rich:
     many_names_cert: str = ""
     sg_alb: str = ""
     sg_db: str = ""
+    pl_office: str = ""
     acl_on_alb: str = ""
     acl_unused: str = ""
     issuer: str = ""
@@ -129,6 +130,15 @@ def seed_rich(region: str = REGION) -> Rich:
     ec2.authorize_security_group_ingress(
         GroupId=r.sg_db,
         IpPermissions=[{"IpProtocol": "tcp", "FromPort": 5432, "ToPort": 5432, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}],
+    )
+    r.pl_office = ec2.create_managed_prefix_list(
+        PrefixListName="office", AddressFamily="IPv4", MaxEntries=5, Entries=[{"Cidr": "203.0.113.0/24"}]
+    )["PrefixList"]["PrefixListId"]
+    ec2.authorize_security_group_ingress(
+        GroupId=r.sg_db,
+        IpPermissions=[
+            {"IpProtocol": "tcp", "FromPort": 6379, "ToPort": 6379, "PrefixListIds": [{"PrefixListId": r.pl_office}]}
+        ],
     )
     ec2.create_security_group(GroupName="unrelated", Description="not on any LB", VpcId=net.vpc)
     r.instance_ids = [

@@ -1,7 +1,15 @@
-"""public-sensitive-port: database/admin ports on internet-facing load balancers reachable from 0.0.0.0/0 or ::/0."""
+"""public-sensitive-port: database/admin ports on internet-facing load balancers reachable from the internet."""
 
 from auditor.findings import KubeRef, Severity, Status
-from auditor.inventory.models import Listener, SecurityGroup, SecurityGroupPermission
+from auditor.inventory.models import (
+    IngressClass,
+    IngressClassParametersRef,
+    IngressClassParams,
+    Listener,
+    ManagedPrefixList,
+    SecurityGroup,
+    SecurityGroupPermission,
+)
 from auditor.rules.exposure.public_sensitive_port import RULE
 from tests.rules._harness import only, run
 from tests.support import builders as b
@@ -28,7 +36,8 @@ def test_nlb_without_source_ranges_is_open_by_default():
     assert f.evidence["service"] == "PostgreSQL"
     assert f.evidence["source_ranges"] == ["0.0.0.0/0"]
     assert f.evidence["source_ranges_from"] == "default (no loadBalancerSourceRanges)"
-    assert "PostgreSQL port 5432 to the internet" in f.message
+    assert f.evidence["reachability"] == "open-to-world"
+    assert "PostgreSQL port 5432 to the internet" in f.message and "open to the world (0.0.0.0/0)" in f.message
     assert (
         "kubectl -n db patch service pg --type merge" in f.remediation and "loadBalancerSourceRanges" in f.remediation
     )
@@ -76,7 +85,9 @@ def test_intree_clb_with_world_open_security_group_fails():
         services=[b.service("ops", "ssh", ports=(22,), lb=clb)],
     )
     f = only(RULE, inv)
-    assert f.status == Status.FAIL and f.evidence["open_rules"][0]["security_group"] == "sg-a0123"
+    assert f.status == Status.FAIL and "security group sg-a0123 leaves it open to the world" in f.message
+    [public] = f.evidence["public_ranges"]
+    assert public["cidr"] == "0.0.0.0/0" and public["from"] == ["0.0.0.0/0 (security group sg-a0123 tcp 22)"]
     assert f"{SVC}aws-load-balancer-internal='true'" in f.remediation
 
 
@@ -86,6 +97,7 @@ def test_security_group_open_only_to_private_range_passes_all_traffic_rule_fails
     private = b.security_group("sg-k8s-logs", 9200, cidr="10.0.0.0/8")
     f = only(RULE, b.inventory(lbs=[lb], ingresses=[ing], security_groups=[private]))
     assert f.status == Status.PASS and f.evidence["security_groups"] == ["sg-k8s-logs"]
+    assert f.evidence["reachability"] == "limited" and "limited to 10.0.0.0/8" in f.message
 
     everything = SecurityGroup(
         id="sg-k8s-logs",
@@ -125,7 +137,11 @@ def test_known_open_rule_fails_even_when_coverage_is_partial():
     lb = b.load_balancer("manual", listeners=[b.listener(3306, "HTTP")])
     inv = b.inventory(lbs=[lb], security_groups=[b.security_group("sg-manual", 3306)], failed={"ec2": "Throttling"})
     f = only(RULE, inv)
-    assert f.status == Status.FAIL and "aws ec2 revoke-security-group-ingress --group-id sg-manual" in f.remediation
+    assert f.status == Status.FAIL
+    assert (
+        "aws ec2 revoke-security-group-ingress --group-id sg-manual "
+        "--ip-permissions 'IpProtocol=tcp,FromPort=3306,ToPort=3306,IpRanges=[{CidrIp=0.0.0.0/0}]'"
+    ) in f.remediation
 
 
 def test_unowned_nlb_without_security_groups_is_unknown():
@@ -146,3 +162,129 @@ def test_listeners_not_collected_is_unknown():
     lb = _nlb()
     lb.listeners = None
     assert only(RULE, b.inventory(lbs=[lb], services=[_pg(lb)])).status == Status.UNKNOWN
+
+
+# --------------------------------------------------------------------------- computed, not string-matched
+
+
+def _manual(port=5432, *perms: SecurityGroupPermission, sg_id="sg-manual"):
+    lb = b.load_balancer("manual", listeners=[b.listener(port, "HTTP")])
+    sg = SecurityGroup(id=sg_id, name="manual", account=b.ACCOUNT, region=b.REGION, ingress=list(perms))
+    return lb, sg
+
+
+def _pg_rule(**kw) -> SecurityGroupPermission:
+    return SecurityGroupPermission(protocol="tcp", from_port=5432, to_port=5432, **kw)
+
+
+def test_source_ranges_split_in_halves_are_the_world():
+    lb = _nlb()
+    f = only(RULE, b.inventory(lbs=[lb], services=[_pg(lb, source_ranges=("0.0.0.0/1", "128.0.0.0/1"))]))
+    assert f.status == Status.FAIL and "open to the world (0.0.0.0/0)" in f.message
+    [public] = f.evidence["public_ranges"]
+    assert public["cidr"] == "0.0.0.0/0"
+    assert public["from"] == [
+        "0.0.0.0/1 (spec.loadBalancerSourceRanges)",
+        "128.0.0.0/1 (spec.loadBalancerSourceRanges)",
+    ]
+
+
+def test_security_group_halves_are_the_world():
+    lb, sg = _manual(5432, _pg_rule(ipv4_ranges=["0.0.0.0/1", "128.0.0.0/1"]))
+    f = only(RULE, b.inventory(lbs=[lb], security_groups=[sg]))
+    assert f.status == Status.FAIL and f.evidence["reachability"] == "open-to-world"
+    assert "IpRanges=[{CidrIp=0.0.0.0/1}]" in f.remediation and "IpRanges=[{CidrIp=128.0.0.0/1}]" in f.remediation
+
+
+def test_security_group_open_to_half_the_internet_on_5432_is_broadly_open():
+    lb, sg = _manual(5432, _pg_rule(ipv4_ranges=["0.0.0.0/1"]))
+    f = only(RULE, b.inventory(lbs=[lb], security_groups=[sg]))
+    assert f.status == Status.FAIL and f.evidence["reachability"] == "broadly-open"
+    assert "exposes PostgreSQL port 5432 to the internet: security group sg-manual leaves it broadly open" in f.message
+    assert f.evidence["public_ipv4_addresses"] > 2**24
+
+
+def test_security_group_open_to_all_ipv6_fails():
+    lb, sg = _manual(5432, _pg_rule(ipv6_ranges=["::/0"]))
+    f = only(RULE, b.inventory(lbs=[lb], security_groups=[sg]))
+    assert f.status == Status.FAIL and "open to the world (::/0)" in f.message
+    assert "Ipv6Ranges=[{CidrIpv6=::/0}]" in f.remediation
+
+
+def test_security_group_of_trusted_ranges_and_group_references_passes():
+    lb, sg = _manual(5432, _pg_rule(ipv4_ranges=["203.0.113.0/24", "10.0.0.0/8"], source_group_ids=["sg-bastion"]))
+    f = only(RULE, b.inventory(lbs=[lb], security_groups=[sg]))
+    assert f.status == Status.PASS and f.evidence["reachability"] == "limited"
+    assert f.evidence["not_public_sources"] == ["security group sg-bastion (in security group sg-manual tcp 5432)"]
+
+
+def _with_prefix_list(inv, cidrs):
+    inv.aws.prefix_lists = [
+        ManagedPrefixList(id="pl-0123", account=b.ACCOUNT, region=b.REGION, name="partners", cidrs=cidrs)
+    ]
+    return inv
+
+
+def test_prefix_list_resolving_to_the_world_fails():
+    lb, sg = _manual(5432, _pg_rule(prefix_list_ids=["pl-0123"]))
+    f = only(RULE, _with_prefix_list(b.inventory(lbs=[lb], security_groups=[sg]), ["0.0.0.0/0"]))
+    assert f.status == Status.FAIL
+    assert f.evidence["public_ranges"][0]["from"] == [
+        "0.0.0.0/0 (prefix list pl-0123 partners in security group sg-manual tcp 5432)"
+    ]
+    assert "PrefixListIds=[{PrefixListId=pl-0123}]" in f.remediation
+
+
+def test_prefix_list_of_trusted_ranges_passes():
+    lb, sg = _manual(5432, _pg_rule(prefix_list_ids=["pl-0123"]))
+    f = only(RULE, _with_prefix_list(b.inventory(lbs=[lb], security_groups=[sg]), ["198.51.100.0/24"]))
+    assert f.status == Status.PASS
+
+
+def test_prefix_list_unreadable_is_unknown_never_pass():
+    lb, sg = _manual(5432, _pg_rule(prefix_list_ids=["pl-0123"]))
+    f = only(RULE, _with_prefix_list(b.inventory(lbs=[lb], security_groups=[sg]), None))
+    assert f.status == Status.UNKNOWN
+    assert "prefix list pl-0123 (in security group sg-manual tcp 5432) was not read" in f.message
+    assert f.evidence["not_read"] == ["prefix list pl-0123 (in security group sg-manual tcp 5432) was not read"]
+    # not in the snapshot at all (older snapshot, or the listing failed): the same
+    assert only(RULE, b.inventory(lbs=[lb], security_groups=[sg])).status == Status.UNKNOWN
+
+
+def test_unreadable_prefix_list_does_not_hide_a_known_open_rule():
+    lb, sg = _manual(5432, _pg_rule(prefix_list_ids=["pl-0123"], ipv4_ranges=["0.0.0.0/0"]))
+    f = only(RULE, _with_prefix_list(b.inventory(lbs=[lb], security_groups=[sg]), None))
+    assert f.status == Status.FAIL and f.evidence["not_read"]
+
+
+def test_malformed_source_range_annotation_is_unknown():
+    lb = _nlb()
+    svc = _pg(lb)
+    svc.annotations["service.beta.kubernetes.io/load-balancer-source-ranges"] = "10.0.0.0/8, 0.0.0.0/O"
+    f = only(RULE, b.inventory(lbs=[lb], services=[svc]))
+    assert f.status == Status.UNKNOWN and "'0.0.0.0/O'" in f.message
+    assert f.evidence["invalid_cidrs"] == [
+        {"cidr": "0.0.0.0/O", "from": "service.beta.kubernetes.io/load-balancer-source-ranges"}
+    ]
+
+
+def test_ingress_alb_without_its_security_group_is_unknown_and_names_what_the_ingress_declares():
+    lb = b.load_balancer("k8s-logs", tags=b.ingress_tags("logs/es"), listeners=[b.listener(9200, "HTTP")])
+    ing = b.ingress("logs", "es", lb=lb, ingress_class="restricted")
+    inv = b.inventory(lbs=[lb], ingresses=[ing], failed={"ec2": "UnauthorizedOperation"})
+    inv.kubernetes.ingress_classes.append(
+        IngressClass(
+            name="restricted",
+            controller="ingress.k8s.aws/alb",
+            parameters=IngressClassParametersRef(kind="IngressClassParams", name="restricted"),
+        )
+    )
+    inv.kubernetes.ingress_class_params = [
+        IngressClassParams(name="restricted", spec={"inboundCIDRs": ["0.0.0.0/1", "128.0.0.0/1"]})
+    ]
+    f = only(RULE, inv)
+    assert f.status == Status.UNKNOWN and "security group sg-k8s-logs was not collected" in f.message
+    assert f.evidence["declared"] == {
+        "reachability": "open-to-world",
+        "from": "Ingress logs/es: IngressClassParams restricted spec.inboundCIDRs",
+    }

@@ -1,9 +1,12 @@
 """public-sensitive-port: an internet-facing load balancer forwards a database or admin port reachable from anywhere.
 
-Reachability comes from the load balancer's security groups (ALB, CLB, NLB with security groups). An
-NLB without security groups filters nothing itself: what the controller enforces is the owning
-Service's ``spec.loadBalancerSourceRanges`` (else the ``load-balancer-source-ranges`` annotation),
-which means 0.0.0.0/0 when empty. An NLB without security groups and without a known Service is UNKNOWN.
+Who may connect is computed by ``auditor.correlate.reachability`` (merged ranges, not string matches: the two
+halves 0.0.0.0/1 + 128.0.0.0/1 are the world). The inputs are the load balancer's security groups (ALB, CLB,
+NLB with security groups), prefix lists included. An NLB without security groups filters nothing itself:
+what the controller enforces is the owning Service's ``spec.loadBalancerSourceRanges`` (else the
+``load-balancer-source-ranges`` annotation), which means 0.0.0.0/0 when empty. FAIL when the port is open to
+the world or broadly open; PASS only when the merged ranges are computed and limited; UNKNOWN when an input
+(a security group, a prefix list, a malformed range) leaves the answer open.
 """
 
 from __future__ import annotations
@@ -12,10 +15,13 @@ from collections.abc import Iterator
 from typing import Any
 
 from auditor.config import RuleSettings
+from auditor.correlate import reachability
 from auditor.correlate.annotations import ALB, SVC
 from auditor.correlate.graph import ExposureGraph, LbNode
+from auditor.correlate.reachability import Admitted, Reachability, Source
 from auditor.findings import Finding, Severity, Status
-from auditor.inventory.models import Listener, SecurityGroupPermission, Service
+from auditor.inventory.facets import Facet
+from auditor.inventory.models import Listener, ManagedPrefixList
 from auditor.rules._helpers import describe_lb, lb_fields, lb_subject, owner_annotate, owner_evidence
 from auditor.rules.base import Rule, RuleMeta
 
@@ -50,11 +56,6 @@ SENSITIVE_PORTS: dict[int, str] = {
     15672: "RabbitMQ management",
     27017: "MongoDB",
 }
-WORLD = ("0.0.0.0/0", "::/0")
-SOURCE_RANGES_ANNOTATIONS = (
-    "service.beta.kubernetes.io/load-balancer-source-ranges",  # the Kubernetes key both controllers read
-    SVC + "aws-load-balancer-source-ranges",  # seen in the wild; read so a world-open value is not missed
-)
 
 META = RuleMeta(
     id="public-sensitive-port",
@@ -79,84 +80,138 @@ META = RuleMeta(
         "https://kubernetes.io/docs/concepts/services-networking/service/#aws-nlb-support",
         "https://kubernetes-sigs.github.io/aws-load-balancer-controller/latest/guide/service/annotations/#lb-source-ranges",
         "https://repost.aws/knowledge-center/eks-cidr-ip-address-loadbalancer",
+        "https://docs.aws.amazon.com/vpc/latest/userguide/managed-prefix-lists.html",
+        "RFC 6890 and the IANA IPv4/IPv6 Special-Purpose Address Registries (what is not public address space)",
     ),
-    inputs=("elbv2", "elb", "ec2", "kubernetes"),
+    inputs=(
+        Facet.ELBV2_LOAD_BALANCERS,
+        Facet.ELBV2_LISTENERS,
+        Facet.ELB_LOAD_BALANCERS,
+        Facet.EC2_SECURITY_GROUPS,
+        Facet.EC2_PREFIX_LISTS,
+        Facet.KUBE_SERVICES,
+    ),
+    enrich=(Facet.KUBE_INGRESSES, Facet.KUBE_INGRESS_CLASS_PARAMS),
 )
 
 
-def _ip_protocols(listener: Listener) -> set[str]:
+def _ip_protocols(listener: Listener) -> frozenset[str]:
     proto = listener.protocol.upper()
     if proto == "UDP":
-        return {"udp", "17"}
+        return frozenset({"udp", "17"})
     if proto == "TCP_UDP":
-        return {"tcp", "6", "udp", "17"}
-    return {"tcp", "6"}
+        return frozenset({"tcp", "6", "udp", "17"})
+    return frozenset({"tcp", "6"})
 
 
-def _world_rules(node: LbNode, listener: Listener) -> list[dict[str, Any]]:
-    protocols = _ip_protocols(listener)
-    found: list[dict[str, Any]] = []
-    for sg in node.security_groups:
-        for perm in sg.ingress:
-            if _opens(perm, listener.port, protocols):
-                found.append(
-                    {
-                        "security_group": sg.id,
-                        "protocol": perm.protocol,
-                        "from_port": perm.from_port,
-                        "to_port": perm.to_port,
-                        "cidrs": [c for c in perm.ipv4_ranges + perm.ipv6_ranges if c in WORLD],
-                    }
-                )
+def _prefix_lists(graph: ExposureGraph) -> dict[tuple[str, str], dict[str, ManagedPrefixList]]:
+    """(account, region) -> prefix list id -> the collected list (ids are unique within a region)."""
+    found: dict[tuple[str, str], dict[str, ManagedPrefixList]] = {}
+    for pl in graph.inventory.aws.prefix_lists:
+        found.setdefault((pl.account, pl.region), {})[pl.id] = pl
     return found
 
 
-def _opens(perm: SecurityGroupPermission, port: int, protocols: set[str]) -> bool:
-    return perm.open_to_world and (perm.protocol == "-1" or perm.protocol in protocols) and perm.covers_port(port)
+def _declared(node: LbNode) -> tuple[Admitted, str] | None:
+    """What the Kubernetes owner asks the controller to admit (its intent, not what AWS enforces)."""
+    owner = node.owner
+    if owner is None:
+        return None
+    if owner.service is not None:
+        return reachability.service_source_ranges(owner.service)
+    if owner.group is None:
+        return None
+    admitted, origins = Admitted(), []
+    for ing in owner.group.members:
+        member, origin = reachability.ingress_inbound_cidrs(owner.group.settings_of(ing), ing.annotations)
+        admitted.extend(member)
+        origins.append(f"Ingress {ing.namespace}/{ing.name}: {origin}")
+    return admitted, "; ".join(origins)
 
 
-def source_ranges(svc: Service) -> tuple[list[str], str]:
-    """The CIDRs a Service admits and where they come from (field, annotation, or the 0.0.0.0/0 default)."""
-    if svc.load_balancer_source_ranges:
-        return list(svc.load_balancer_source_ranges), "spec.loadBalancerSourceRanges"
-    for key in SOURCE_RANGES_ANNOTATIONS:
-        raw = svc.annotations.get(key)
-        if raw and raw.strip():
-            return [c.strip() for c in raw.split(",") if c.strip()], key
-    return ["0.0.0.0/0"], "default (no loadBalancerSourceRanges)"
+def _security_group_verdict(
+    graph: ExposureGraph, node: LbNode, listener: Listener
+) -> tuple[Reachability, dict[str, Any]]:
+    lb = node.lb
+    prefix_lists = graph.derived(_prefix_lists).get((lb.account, lb.region), {})
+    admitted = reachability.security_groups(node.security_groups, listener.port, _ip_protocols(listener), prefix_lists)
+    evidence: dict[str, Any] = {"security_groups": list(lb.security_group_ids)}
+    seen = {sg.id for sg in node.security_groups}
+    missing = [i for i in lb.security_group_ids if i not in seen]
+    if missing:
+        admitted.unresolved.extend(f"security group {i} was not collected" for i in missing)
+        evidence["security_groups_not_collected"] = missing
+    elif not graph.collected("ec2", node):
+        # the groups are there, but the collection that read them did not finish: a closed group is no proof
+        cov = graph.inventory.coverage_of("ec2", account=lb.account, region=lb.region)
+        state = cov.status.value if cov is not None else "not collected"
+        admitted.unresolved.append(f"the ec2 collection of {lb.account}/{lb.region} is {state}")
+    return admitted.judge(), evidence
 
 
-def _reachability(graph: ExposureGraph, node: LbNode, listener: Listener) -> tuple[Status, str, dict[str, Any]]:
-    """(FAIL|PASS|UNKNOWN, why, evidence) for one listener port."""
+def _verdict(
+    graph: ExposureGraph, node: LbNode, listener: Listener
+) -> tuple[Status, str, dict[str, Any], list[Source]]:
+    """(FAIL|PASS|UNKNOWN, why, evidence, the sources that admit public addresses) for one listener port."""
     lb = node.lb
     if lb.security_group_ids:
-        rules = _world_rules(node, listener)
-        if rules:
-            groups = ", ".join(sorted({r["security_group"] for r in rules}))
-            return Status.FAIL, f"security group {groups} admits it from anywhere", {"open_rules": rules}
-        seen = {sg.id for sg in node.security_groups}
-        missing = [i for i in lb.security_group_ids if i not in seen]
-        if missing or not graph.collected("ec2", node):
-            why = f"security group {', '.join(missing or lb.security_group_ids)} was not collected"
-            return Status.UNKNOWN, why, {"security_groups_not_collected": missing or lb.security_group_ids}
-        return Status.PASS, "no security group rule admits it from anywhere", {"security_groups": lb.security_group_ids}
-    svc = node.owner.service if node.owner is not None else None
-    if svc is None:
-        return (
-            Status.UNKNOWN,
-            "the load balancer has no security groups and no known Service, so only the targets' security groups "
-            "(not evaluated) limit who reaches it",
-            {},
+        result, evidence = _security_group_verdict(graph, node, listener)
+        through, keeps = "its security groups", "keep"
+    else:
+        svc = node.owner.service if node.owner is not None else None
+        if svc is None:
+            why = (
+                "the load balancer has no security groups and no known Service, so only the targets' security groups "
+                "(not evaluated) limit who reaches it"
+            )
+            return Status.UNKNOWN, why, {}, []
+        admitted, origin = reachability.service_source_ranges(svc)
+        result = admitted.judge()
+        evidence = {"source_ranges": [s.cidr for s in admitted.sources], "source_ranges_from": origin}
+        through = (
+            "its Service sets no loadBalancerSourceRanges, which"
+            if origin == reachability.SERVICE_DEFAULT
+            else f"its Service's {origin}"
         )
-    cidrs, origin = source_ranges(svc)
-    evidence: dict[str, Any] = {"source_ranges": cidrs, "source_ranges_from": origin}
-    world = [c for c in cidrs if c in WORLD]
-    if world:
-        return Status.FAIL, f"its Service admits {', '.join(world)} ({origin})", evidence
-    return Status.PASS, f"its Service admits only {', '.join(cidrs)}", evidence
+        keeps = "keeps"
+    evidence.update(result.evidence())
+    if result.open:
+        public = result.public_sources()
+        groups = sorted({s.security_group for s in public if s.security_group})
+        by = f"security group {', '.join(groups)}" if groups else through
+        return Status.FAIL, f"{by} leaves it {result.summary()}", evidence, public
+    if result.openness == reachability.Openness.LIMITED:
+        return Status.PASS, f"{through} {keeps} it {result.summary()}", evidence, []
+    declared = _declared(node) if lb.security_group_ids else None
+    if declared is not None:
+        intent = declared[0].judge()
+        evidence["declared"] = {"reachability": intent.openness.value, "from": declared[1]}
+    return Status.UNKNOWN, result.summary().removeprefix("unknown: "), evidence, []
 
 
-def _remediation(node: LbNode, port: int) -> str:
+def _revoke(source: Source, port: int) -> str | None:
+    """The AWS CLI command that removes the security group rule a public source came from."""
+    perm = source.permission
+    if source.security_group is None or perm is None:
+        return None
+    protocol = "-1" if perm.protocol == "-1" else perm.protocol
+    if perm.protocol == "-1" or perm.from_port is None:
+        ports = ""
+    else:
+        ports = f",FromPort={perm.from_port},ToPort={perm.to_port if perm.to_port is not None else perm.from_port}"
+    if source.prefix_list is not None:
+        ranges = f"PrefixListIds=[{{PrefixListId={source.prefix_list}}}]"
+    elif ":" in source.cidr:
+        ranges = f"Ipv6Ranges=[{{CidrIpv6={source.cidr}}}]"
+    else:
+        ranges = f"IpRanges=[{{CidrIp={source.cidr}}}]"
+    return (
+        f"aws ec2 revoke-security-group-ingress --group-id {source.security_group} "
+        f"--ip-permissions 'IpProtocol={protocol}{ports},{ranges}'"
+    )
+
+
+def _remediation(node: LbNode, port: int, public: list[Source]) -> str:
     owner = node.owner
     if owner is not None and owner.service is not None:
         ns, name = owner.namespace, owner.name
@@ -180,10 +235,14 @@ def _remediation(node: LbNode, port: int) -> str:
             f"Restrict the sources of the ALB: {' && '.join(commands)}; or make it internal with "
             f"{ALB}scheme: internal, or remove port {port} from {ALB}listen-ports."
         )
-    rules = ", ".join(node.lb.security_group_ids) or "<security group>"
+    revokes = list(dict.fromkeys(c for s in public if (c := _revoke(s, port)) is not None))
+    if not revokes:
+        group = ", ".join(node.lb.security_group_ids) or "<security group>"
+        return f"Not managed by Kubernetes: remove the rules of {group} that admit public ranges on port {port}."
+    more = f" (and {len(revokes) - 3} more)" if len(revokes) > 3 else ""
     return (
-        f"Not managed by Kubernetes: revoke the world-open rule, e.g. aws ec2 revoke-security-group-ingress "
-        f"--group-id {rules} --protocol tcp --port {port} --cidr 0.0.0.0/0."
+        f"Not managed by Kubernetes: revoke the rules that admit public ranges on port {port} and allow only "
+        f"trusted CIDRs, e.g. {' && '.join(revokes[:3])}{more}."
     )
 
 
@@ -213,11 +272,13 @@ def evaluate(graph: ExposureGraph, settings: RuleSettings) -> Iterator[Finding]:
             continue
         for listener in sensitive:
             what = SENSITIVE_PORTS[listener.port]
-            status, why, facts = _reachability(graph, node, listener)
+            status, why, facts, public = _verdict(graph, node, listener)
             evidence = owner_evidence(node, port=listener.port, service=what, **facts)
             port = f"{what} port {listener.port}"
+            remediation = None
             if status == Status.FAIL:
                 message = f"{lb_subject(node)} exposes {port} to the internet: {why}."
+                remediation = _remediation(node, listener.port, public)
             elif status == Status.PASS:
                 message = f"{lb_subject(node)} listens on {port}, but {why}."
             else:
@@ -225,7 +286,7 @@ def evaluate(graph: ExposureGraph, settings: RuleSettings) -> Iterator[Finding]:
             yield META.finding(
                 status,
                 message,
-                remediation=_remediation(node, listener.port) if status == Status.FAIL else None,
+                remediation=remediation,
                 evidence=evidence,
                 discriminator=str(listener.port),
                 **fields,
