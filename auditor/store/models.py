@@ -184,7 +184,11 @@ class FindingRow(Base):
     title: Mapped[str] = mapped_column(Text)
     severity: Mapped[str] = mapped_column(String(10))
     severity_rank: Mapped[int] = mapped_column(Integer)
-    state: Mapped[str] = mapped_column(String(10), doc="open (FAIL) | unknown (UNKNOWN) | resolved")
+    state: Mapped[str] = mapped_column(
+        String(10),
+        doc="open (FAIL in the latest run) | unknown (open, not re-checked: UNKNOWN, or absent from a partial run)"
+        " | resolved; see auditor.lifecycle",
+    )
     is_open: Mapped[bool] = mapped_column(Boolean, doc="state is open or unknown (what the list pages on)")
     message: Mapped[str] = mapped_column(Text)
     resource_arn: Mapped[str | None] = mapped_column(Text)
@@ -207,7 +211,8 @@ class FindingRow(Base):
 
 
 class ObservationRow(Base):
-    """What one run said about one finding: FAIL, UNKNOWN, PASS, or RESOLVED (gone in a complete run)."""
+    """What one run said about one finding: FAIL, UNKNOWN, PASS, RESOLVED (gone in a complete run) or ABSENT
+    (not reported by a partial run). Recorded for every lifecycle change but "nothing to report"."""
 
     __tablename__ = "observations"
     __table_args__ = (UniqueConstraint("finding_id", "run_id", name="uq_observations_finding_run"),)
