@@ -1,7 +1,10 @@
 """public-sensitive-port: database/admin ports on internet-facing load balancers reachable from the internet."""
 
 from auditor.findings import KubeRef, Severity, Status
+from auditor.inventory.facets import Facet
 from auditor.inventory.models import (
+    CoverageStatus,
+    FacetCoverage,
     IngressClass,
     IngressClassParametersRef,
     IngressClassParams,
@@ -249,6 +252,22 @@ def test_prefix_list_unreadable_is_unknown_never_pass():
     assert f.evidence["not_read"] == ["prefix list pl-0123 (in security group sg-manual tcp 5432) was not read"]
     # not in the snapshot at all (older snapshot, or the listing failed): the same
     assert only(RULE, b.inventory(lbs=[lb], security_groups=[sg])).status == Status.UNKNOWN
+
+
+def test_a_failed_prefix_list_elsewhere_does_not_make_a_closed_group_unknown():
+    # ec2 is partial because of a prefix list no rule of this load balancer refers to; its groups were read
+    lb, sg = _manual(5432, _pg_rule(ipv4_ranges=["10.0.0.0/8"]))
+    inv = b.inventory(lbs=[lb], security_groups=[sg])
+    ec2 = next(c for c in inv.coverage if c.collector == "ec2")
+    ec2.status = CoverageStatus.PARTIAL
+    ec2.facets = {
+        Facet.EC2_PREFIX_LISTS.value: FacetCoverage(status=CoverageStatus.PARTIAL, error_code="UnauthorizedOperation"),
+        Facet.EC2_SECURITY_GROUPS.value: FacetCoverage(status=CoverageStatus.OK),
+    }
+    assert only(RULE, inv).status == Status.PASS
+    ec2.facets[Facet.EC2_SECURITY_GROUPS.value] = FacetCoverage(status=CoverageStatus.PARTIAL)
+    f = only(RULE, inv)
+    assert f.status == Status.UNKNOWN and "were not completely read (ec2 partial)" in f.message
 
 
 def test_unreadable_prefix_list_does_not_hide_a_known_open_rule():

@@ -21,7 +21,7 @@ from auditor.correlate.graph import ExposureGraph, LbNode
 from auditor.correlate.reachability import Admitted, Reachability, Source
 from auditor.findings import Finding, Severity, Status
 from auditor.inventory.facets import Facet
-from auditor.inventory.models import Listener, ManagedPrefixList
+from auditor.inventory.models import CoverageStatus, Listener, ManagedPrefixList
 from auditor.rules._helpers import describe_lb, lb_fields, lb_subject, owner_annotate, owner_evidence
 from auditor.rules.base import Rule, RuleMeta
 
@@ -141,11 +141,16 @@ def _security_group_verdict(
     if missing:
         admitted.unresolved.extend(f"security group {i} was not collected" for i in missing)
         evidence["security_groups_not_collected"] = missing
-    elif not graph.collected("ec2", node):
-        # the groups are there, but the collection that read them did not finish: a closed group is no proof
+    else:
+        # The groups are there, but the listing that read them did not finish: a closed group is no proof.
+        # (A prefix list that failed is not this: it is None on its own and judged per rule above.)
         cov = graph.inventory.coverage_of("ec2", account=lb.account, region=lb.region)
-        state = cov.status.value if cov is not None else "not collected"
-        admitted.unresolved.append(f"the ec2 collection of {lb.account}/{lb.region} is {state}")
+        state = cov.facet(Facet.EC2_SECURITY_GROUPS).status if cov is not None else None
+        if state != CoverageStatus.OK:
+            shown = state.value if state is not None else "not collected"
+            admitted.unresolved.append(
+                f"the security groups of {lb.account}/{lb.region} were not completely read (ec2 {shown})"
+            )
     return admitted.judge(), evidence
 
 
