@@ -109,6 +109,8 @@ _EVIDENCE_LIMIT = 20  # merged ranges (and origins per range) spelled out in evi
 
 
 class Openness(StrEnum):
+    """How open a listener port is (see the module docstring); the value is what evidence says."""
+
     WORLD = "open-to-world"
     BROAD = "broadly-open"
     LIMITED = "limited"
@@ -136,8 +138,8 @@ class Admitted:
     """What the inputs of one listener port admit, before judging: ranges, inputs not read, peers not public."""
 
     sources: list[Source] = field(default_factory=list)
-    unresolved: list[str] = field(default_factory=list)  # e.g. "prefix list pl-1 (security group sg-1) not read"
-    not_public: list[str] = field(default_factory=list)  # e.g. "security group sg-2 (referenced by sg-1)"
+    unresolved: list[str] = field(default_factory=list)  # e.g. "prefix list pl-1 (in ...) was not read"
+    not_public: list[str] = field(default_factory=list)  # e.g. "security group sg-2 (in security group sg-1 ...)"
 
     def add(self, cidrs: Iterable[object], origin: str, **where: Any) -> None:
         self.sources.extend(Source(str(c), origin, **where) for c in cidrs)
@@ -441,8 +443,13 @@ def ingress_inbound_cidrs(settings: IngressSettings, annotations: Mapping[str, s
 __all__ = [
     "BROAD_IPV4",
     "BROAD_IPV6",
+    "INBOUND_CIDRS",
+    "INGRESS_DEFAULT",
     "PUBLIC_V4",
     "PUBLIC_V6",
+    "SERVICE_DEFAULT",
+    "SERVICE_SOURCE_RANGES",
+    "SOURCE_RANGES_ANNOTATIONS",
     "Admitted",
     "Openness",
     "Reachability",

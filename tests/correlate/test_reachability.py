@@ -5,6 +5,8 @@ from __future__ import annotations
 import ipaddress
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from auditor.correlate.annotations import ingress_settings
 from auditor.correlate.reachability import (
@@ -287,3 +289,27 @@ def test_ingress_rejected_entry_is_reported_not_dropped():
     admitted, _ = ingress_inbound_cidrs(ingress_settings(ing), ing.annotations)
     r = admitted.judge()
     assert [s.cidr for s in r.invalid] == ["0.0.0.0/O"] and r.openness == UNKNOWN
+
+
+# --------------------------------------------------------------------------- properties
+
+
+@given(st.lists(st.one_of(st.text(max_size=60), st.none(), st.integers()), max_size=8))
+def test_judging_never_raises_on_any_input(values):
+    r = judge([Source(str(v), "fuzz") for v in values])
+    assert r.openness in Openness
+    r.summary(), r.evidence()  # and its reporting never raises either
+
+
+@given(st.integers(min_value=0, max_value=12), st.randoms(use_true_random=False))
+def test_any_split_of_the_whole_space_is_the_world(depth, rnd):
+    """Cut 0.0.0.0/0 into random pieces (each split halves a piece): together they are always the world,
+    and without any one piece they never are."""
+    pieces = [ipaddress.ip_network("0.0.0.0/0")]
+    for _ in range(depth):
+        piece = pieces.pop(rnd.randrange(len(pieces)))
+        pieces.extend(piece.subnets())
+    rnd.shuffle(pieces)
+    assert _judge(*map(str, pieces)).openness == WORLD
+    if len(pieces) > 1:
+        assert _judge(*map(str, pieces[1:])).openness != WORLD
