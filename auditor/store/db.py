@@ -19,6 +19,7 @@ from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from auditor.errors import ConfigError, StoreError
+from auditor.store.models import storable_json
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +42,7 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
         parsed = make_url(url)
     except ArgumentError as exc:
         raise ConfigError(f"AUDITOR_DATABASE_URL is not a database URL: {exc}") from exc
-    kwargs: dict[str, Any] = {}
+    kwargs: dict[str, Any] = {"json_serializer": storable_json}  # JSON(B) columns: no NUL (see models)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)

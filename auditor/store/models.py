@@ -1,8 +1,8 @@
 """ORM models of the history database (SQLAlchemy 2, typed); the schema changes only through Alembic.
 
 Column types follow the data. Text that comes from outside — AWS, Kubernetes, the rules' prose, the
-user — is ``Text``: PostgreSQL rejects a value longer than a ``VARCHAR(n)`` (the whole run with it) while
-SQLite ignores the length, and ``text`` costs nothing over ``varchar``
+user — is ``TEXT`` (``StoredText``): PostgreSQL rejects a value longer than a ``VARCHAR(n)`` (the whole
+run with it) while SQLite ignores the length, and ``text`` costs nothing over ``varchar``
 (https://www.postgresql.org/docs/15/datatype-character.html, https://www.sqlite.org/faq.html#q9).
 A bounded ``String(n)`` is kept only where this program makes the value from a closed set or a fixed
 format: statuses, triggers, severities, scopes, hex digests. Indexed text columns hold names and ARNs,
@@ -12,6 +12,8 @@ which their own domains keep far below the btree entry limit of about a third of
 
 from __future__ import annotations
 
+import json
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -45,6 +47,19 @@ NAMING = {
 
 JsonType = JSON().with_variant(JSONB(), "postgresql")
 
+# PostgreSQL's text cannot hold the character NUL (https://www.postgresql.org/docs/15/datatype-character.html)
+# nor jsonb its escape \u0000 (https://www.postgresql.org/docs/15/datatype-json.html); SQLite stores both.
+# A NUL from outside (an annotation value, say) is stored as U+FFFD on both, rather than lose the run.
+NUL, REPLACEMENT = "\x00", "\ufffd"
+_JSON_NUL_ESCAPE = re.compile(r"(?<!\\)((?:\\\\)*)\\u0000")  # \u0000 after an even run of backslashes
+
+
+def storable_json(value: Any) -> str:
+    """``json.dumps`` (SQLAlchemy's default serializer) with every NUL turned into U+FFFD; the engine's
+    ``json_serializer`` (``auditor.store.db.make_engine``)."""
+    dumped = json.dumps(value)
+    return _JSON_NUL_ESCAPE.sub(r"\1\\ufffd", dumped) if "\\u0000" in dumped else dumped
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -71,6 +86,16 @@ class UtcDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+class StoredText(TypeDecorator[str]):
+    """``TEXT``, any length, on every backend the same: a NUL character is stored as U+FFFD (see ``NUL``)."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
+        return value.replace(NUL, REPLACEMENT) if value is not None and NUL in value else value
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
     type_annotation_map = {datetime: UtcDateTime(), dict[str, Any]: JsonType}
@@ -82,9 +107,9 @@ class TargetRow(Base):
     __tablename__ = "targets"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    name: Mapped[str] = mapped_column(Text, unique=True)
-    cluster_name: Mapped[str | None] = mapped_column(Text)
-    schedule: Mapped[str | None] = mapped_column(Text)
+    name: Mapped[str] = mapped_column(StoredText, unique=True)
+    cluster_name: Mapped[str | None] = mapped_column(StoredText)
+    schedule: Mapped[str | None] = mapped_column(StoredText)
     definition: Mapped[dict[str, Any]] = mapped_column(JsonType, doc="TargetConfig as JSON")
     source: Mapped[str] = mapped_column(String(20), default="config", doc="config | api")
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
@@ -118,8 +143,8 @@ class RunRow(Base):
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column()
     heartbeat_at: Mapped[datetime] = mapped_column(default=utcnow)
-    owner: Mapped[str] = mapped_column(Text, default="", doc="host:pid of the process running it")
-    error: Mapped[str | None] = mapped_column(Text)
+    owner: Mapped[str] = mapped_column(StoredText, default="", doc="host:pid of the process running it")
+    error: Mapped[str | None] = mapped_column(StoredText)
     duration_seconds: Mapped[float | None] = mapped_column(Float)
     findings_failed: Mapped[int] = mapped_column(Integer, default=0)
     findings_unknown: Mapped[int] = mapped_column(Integer, default=0)
@@ -146,20 +171,20 @@ class LoadBalancerRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
     target_id: Mapped[int] = mapped_column(ForeignKey("targets.id", ondelete="CASCADE"), index=True)
-    arn: Mapped[str] = mapped_column(Text)
-    name: Mapped[str] = mapped_column(Text)
-    type: Mapped[str] = mapped_column(Text)
-    scheme: Mapped[str] = mapped_column(Text)
-    dns_name: Mapped[str] = mapped_column(Text)
-    account: Mapped[str] = mapped_column(Text)
-    region: Mapped[str] = mapped_column(Text)
-    owner_kind: Mapped[str | None] = mapped_column(Text)
-    owner_namespace: Mapped[str | None] = mapped_column(Text)
-    owner_name: Mapped[str | None] = mapped_column(Text)
-    controller: Mapped[str | None] = mapped_column(Text)
-    orphan: Mapped[str | None] = mapped_column(Text)
+    arn: Mapped[str] = mapped_column(StoredText)
+    name: Mapped[str] = mapped_column(StoredText)
+    type: Mapped[str] = mapped_column(StoredText)
+    scheme: Mapped[str] = mapped_column(StoredText)
+    dns_name: Mapped[str] = mapped_column(StoredText)
+    account: Mapped[str] = mapped_column(StoredText)
+    region: Mapped[str] = mapped_column(StoredText)
+    owner_kind: Mapped[str | None] = mapped_column(StoredText)
+    owner_namespace: Mapped[str | None] = mapped_column(StoredText)
+    owner_name: Mapped[str | None] = mapped_column(StoredText)
+    controller: Mapped[str | None] = mapped_column(StoredText)
+    orphan: Mapped[str | None] = mapped_column(StoredText)
     monthly_cost_usd: Mapped[float | None] = mapped_column(Float)
-    cost_basis: Mapped[str | None] = mapped_column(Text)
+    cost_basis: Mapped[str | None] = mapped_column(StoredText)
     view: Mapped[dict[str, Any]] = mapped_column(JsonType, doc="the LoadBalancerView as reported")
 
 
@@ -180,8 +205,8 @@ class FindingRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     target_id: Mapped[int] = mapped_column(ForeignKey("targets.id", ondelete="CASCADE"))
     fingerprint: Mapped[str] = mapped_column(String(64))
-    rule_id: Mapped[str] = mapped_column(Text)
-    title: Mapped[str] = mapped_column(Text)
+    rule_id: Mapped[str] = mapped_column(StoredText)
+    title: Mapped[str] = mapped_column(StoredText)
     severity: Mapped[str] = mapped_column(String(10))
     severity_rank: Mapped[int] = mapped_column(Integer)
     state: Mapped[str] = mapped_column(
@@ -190,15 +215,15 @@ class FindingRow(Base):
         " | resolved; see auditor.lifecycle",
     )
     is_open: Mapped[bool] = mapped_column(Boolean, doc="state is open or unknown (what the list pages on)")
-    message: Mapped[str] = mapped_column(Text)
-    resource_arn: Mapped[str | None] = mapped_column(Text)
-    resource_name: Mapped[str | None] = mapped_column(Text)
-    account: Mapped[str | None] = mapped_column(Text)
-    region: Mapped[str | None] = mapped_column(Text)
-    kube_kind: Mapped[str | None] = mapped_column(Text)
-    namespace: Mapped[str | None] = mapped_column(Text)
-    kube_name: Mapped[str | None] = mapped_column(Text)
-    remediation: Mapped[str] = mapped_column(Text, default="")
+    message: Mapped[str] = mapped_column(StoredText)
+    resource_arn: Mapped[str | None] = mapped_column(StoredText)
+    resource_name: Mapped[str | None] = mapped_column(StoredText)
+    account: Mapped[str | None] = mapped_column(StoredText)
+    region: Mapped[str | None] = mapped_column(StoredText)
+    kube_kind: Mapped[str | None] = mapped_column(StoredText)
+    namespace: Mapped[str | None] = mapped_column(StoredText)
+    kube_name: Mapped[str | None] = mapped_column(StoredText)
+    remediation: Mapped[str] = mapped_column(StoredText, default="")
     monthly_cost_usd: Mapped[float | None] = mapped_column(Float)
     first_seen: Mapped[datetime] = mapped_column(index=True)
     last_seen: Mapped[datetime] = mapped_column()
@@ -223,7 +248,7 @@ class ObservationRow(Base):
     observed_at: Mapped[datetime] = mapped_column()
     status: Mapped[str] = mapped_column(String(10))
     severity: Mapped[str] = mapped_column(String(10))
-    message: Mapped[str] = mapped_column(Text)
+    message: Mapped[str] = mapped_column(StoredText)
 
 
 class SuppressionRow(Base):
@@ -233,12 +258,12 @@ class SuppressionRow(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     target_id: Mapped[int | None] = mapped_column(ForeignKey("targets.id", ondelete="CASCADE"))
-    rule_id: Mapped[str | None] = mapped_column(Text)
-    resource_arn: Mapped[str | None] = mapped_column(Text)
-    namespace: Mapped[str | None] = mapped_column(Text)
-    fingerprint: Mapped[str | None] = mapped_column(Text, doc="as given by the user; matched as is")
-    reason: Mapped[str] = mapped_column(Text)
-    created_by: Mapped[str] = mapped_column(Text, default="")
+    rule_id: Mapped[str | None] = mapped_column(StoredText)
+    resource_arn: Mapped[str | None] = mapped_column(StoredText)
+    namespace: Mapped[str | None] = mapped_column(StoredText)
+    fingerprint: Mapped[str | None] = mapped_column(StoredText, doc="as given by the user; matched as is")
+    reason: Mapped[str] = mapped_column(StoredText)
+    created_by: Mapped[str] = mapped_column(StoredText, default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime | None] = mapped_column()
 
@@ -249,7 +274,7 @@ class TokenRow(Base):
     __tablename__ = "api_tokens"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    name: Mapped[str] = mapped_column(Text, unique=True)
+    name: Mapped[str] = mapped_column(StoredText, unique=True)
     scope: Mapped[str] = mapped_column(String(10), doc="read | admin")
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     prefix: Mapped[str] = mapped_column(String(16), doc="first characters, to recognise a token in lists")

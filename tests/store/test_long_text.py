@@ -102,3 +102,28 @@ def test_a_long_failure_reason_is_kept_whole(factory: sessionmaker[Session]) -> 
     with factory() as s:
         stored = store_runs.get_run(s, run.id)
     assert (stored.status, stored.error) == ("failed", message)
+
+
+def test_a_nul_character_is_stored_as_a_replacement_character_not_refused(factory: sessionmaker[Session]) -> None:
+    """PostgreSQL's text and jsonb cannot hold NUL, which an annotation value can carry: it is stored as
+    U+FFFD on both backends (the rest of the text, and a literal backslash-u0000, unchanged)."""
+    with factory() as s:
+        [target] = sync_targets(s, [TargetConfig(name="prod", regions=["eu-west-1"])])
+        s.commit()
+    nul, literal = "a\x00b", "\\u0000 and \\\\u0000 are text"
+    base = finding("rule-nul")
+    res = result(
+        [base.model_copy(update={"title": nul, "message": nul, "evidence": {f"k{nul}": [nul, literal]}})],
+        load_balancers=[lb().model_copy(update={"cost_basis": nul})],
+    )
+    run = store_runs.claim_run(factory, target.id, trigger="api", owner=nul)
+    assert store_runs.record_result(factory, run.id, res).status == "complete"
+    with factory() as s:
+        [item] = list_findings(s, FindingFilter(), limit=10).items
+        detail, _ = get_finding(s, item["id"])
+        [stored_lb], _ = list_load_balancers(s, LoadBalancerFilter(), limit=10)
+        stored_run = store_runs.get_run(s, run.id)
+        stored_result = store_runs.run_result(s, stored_run)
+    assert (item["title"], item["message"], stored_lb["cost_basis"], stored_run.owner) == ("a\ufffdb",) * 4
+    assert detail["evidence"] == {"ka\ufffdb": ["a\ufffdb", literal]}
+    assert stored_result.findings[0].message == "a\ufffdb" and stored_result.load_balancers[0].cost_basis == "a\ufffdb"
