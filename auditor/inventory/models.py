@@ -544,7 +544,7 @@ class Inventory(Model):
             if first.get("type") == "json_invalid":
                 reason = str(first.get("ctx", {}).get("error") or first.get("msg"))
                 raise SnapshotError(f"{source} is not valid JSON: {reason}") from exc
-            where = ".".join(str(p) for p in first.get("loc", ()))
+            where = ".".join(_loc_part(p) for p in first.get("loc", ()))
             raise SnapshotError(
                 f"{source} is not an auditor snapshot: {where}: {first.get('msg')} ({exc.error_count()} errors)"
             ) from exc
@@ -555,6 +555,12 @@ class Inventory(Model):
         return inv
 
 
+def _loc_part(part: object) -> str:
+    """One step of an error's location, printable and short (a key in a snapshot can be any string)."""
+    text = str(part)
+    return text[:60] if text.isprintable() and len(text) <= 60 else repr(text[:60])
+
+
 def _versions_text() -> str:
     versions = sorted(READABLE_SCHEMA_VERSIONS)
     if len(versions) > 1 and versions == list(range(versions[0], versions[-1] + 1)):
@@ -563,9 +569,10 @@ def _versions_text() -> str:
 
 
 def _check_version(version: object, source: str) -> None:
-    if version is None or version in READABLE_SCHEMA_VERSIONS:
+    number = isinstance(version, int) and not isinstance(version, bool)
+    if version is None or (number and version in READABLE_SCHEMA_VERSIONS):
         return
-    shown = repr(version)[:40] if not isinstance(version, int) else str(version)
+    shown = str(version) if number else repr(version)[:40]
     raise SnapshotError(f"{source} has schema version {shown}; this auditor reads {_versions_text()}")
 
 

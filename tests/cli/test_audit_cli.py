@@ -116,10 +116,16 @@ def test_unreachable_target_is_one_line_and_exit_3(tmp_path):
         "AWS_MAX_ATTEMPTS": "1",
         "AUDITOR_AWS__CONNECT_TIMEOUT": "1",
     }
+    kubeconfig = tmp_path / "kubeconfig"  # a readable kubeconfig of a server that is not there
+    kubeconfig.write_text(
+        "apiVersion: v1\nkind: Config\ncurrent-context: x\n"
+        f"clusters: [{{name: x, cluster: {{server: '{dead}'}}}}]\n"
+        "contexts: [{name: x, context: {cluster: x, user: x}}]\nusers: [{name: x, user: {token: t}}]\n"
+    )
     proc = run_cli(
         "audit",
         "--kubeconfig",
-        str(tmp_path / "missing-kubeconfig"),
+        str(kubeconfig),
         "--cluster-name",
         "x",
         "--region",
@@ -128,3 +134,136 @@ def test_unreachable_target_is_one_line_and_exit_3(tmp_path):
     )
     assert proc.returncode == 3, proc.stderr
     assert "could not be read at all" in proc.stderr and "Traceback" not in proc.stderr
+
+
+# ------------------------------------------------------------------ bad input: one line and the documented exit code
+
+
+def assert_one_line(proc: subprocess.CompletedProcess[str], code: int, *phrases: str) -> None:
+    assert proc.returncode == code, proc.stderr
+    assert "Traceback" not in proc.stderr and "Traceback" not in proc.stdout
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, proc.stderr
+    for phrase in phrases:
+        assert phrase in lines[0], lines[0]
+
+
+def test_bad_region_flag_is_exit_2():
+    proc = run_cli("audit", "--no-kubernetes", "--region", "not-a-region!")
+    assert_one_line(proc, 2, "region 'not-a-region!' is not an AWS region name")
+
+
+def test_non_utf8_snapshot_config_and_kubeconfig_are_exit_2(tmp_path):
+    snap = tmp_path / "snap.json"
+    snap.write_bytes(b'{"schema_version": 1, "target": {"name": "caf\xe9"}}')
+    assert_one_line(run_cli("audit", "--snapshot", str(snap)), 2, str(snap), "is not UTF-8", "byte 0xe9 at offset 45")
+
+    config = tmp_path / "targets.yaml"
+    config.write_bytes(b"targets:\n  - name: caf\xe9\n")
+    assert_one_line(run_cli("audit", "--config", str(config)), 2, str(config), "is not UTF-8")
+
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_bytes(b"apiVersion: v1\nkind: Config\ncurrent-context: caf\xe9\n")
+    proc = run_cli("audit", "--kubeconfig", str(kubeconfig), "--cluster-name", "x", "--region", "eu-west-1")
+    assert_one_line(proc, 2, "target 'x'", f"kubeconfig {kubeconfig} is not UTF-8")
+    proc = run_cli("audit", "--kubeconfig", str(tmp_path / "nope"), "--cluster-name", "x", "--region", "eu-west-1")
+    assert_one_line(proc, 2, "target 'x': cannot read kubeconfig", "No such file or directory")
+
+
+def test_targets_file_errors_name_the_target(tmp_path):
+    config = tmp_path / "targets.yaml"
+    config.write_text('targets:\n  - name: dev\n  - name: prod\n    schedule: "61 * * * *"\n')
+    proc = run_cli("audit", "--config", str(config))
+    assert_one_line(proc, 2, f"{config}: target 'prod': schedule '61 * * * *' is not a valid 5-field cron expression")
+
+
+def test_collect_to_an_unwritable_path_fails_before_collecting(tmp_path):
+    # no AWS endpoint is reachable in this test: the path check must come first, or this would be exit 3
+    env = {
+        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{free_port()}",
+        "AWS_ACCESS_KEY_ID": "x",
+        "AWS_SECRET_ACCESS_KEY": "x",
+    }
+    for out, reason in (
+        (tmp_path / "missing" / "snap.json", "does not exist"),
+        (tmp_path, "it is a directory"),
+        (Path("/proc/auditor-snapshot.json"), "cannot write the snapshot to /proc/auditor-snapshot.json"),
+    ):
+        proc = run_cli("collect", "--no-kubernetes", "--region", "eu-west-1", "-o", str(out), env=env)
+        assert_one_line(proc, 2, reason)
+
+
+def test_collect_keeps_the_snapshot_when_writing_fails_after_collecting(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    import auditor.pipeline
+    from auditor.cli import cli
+
+    monkeypatch.setattr(auditor.pipeline, "collect", lambda *a, **k: b.inventory())
+    out = tmp_path / "snap.json"
+    real_write = Path.write_text
+
+    def disk_full(self: Path, *args: object, **kwargs: object) -> int:
+        if self == out:
+            raise OSError(28, "No space left on device")
+        return real_write(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Path, "write_text", disk_full)
+    result = CliRunner().invoke(cli, ["collect", "--no-kubernetes", "--region", "eu-west-1", "-o", str(out), "-q"])
+    assert isinstance(result.exception, SystemExit) or result.exception is not None
+    message = str(result.exception)
+    assert "No space left on device; the snapshot was saved to " in message
+    kept = Path(message.rsplit(" ", 1)[-1])
+    try:
+        assert json.loads(kept.read_text())["target"]["name"] == "demo"
+    finally:
+        kept.unlink()
+
+
+def test_snapshot_of_a_future_schema_version_is_exit_2(tmp_path):
+    snap = tmp_path / "snap.json"
+    doc = json.loads(b.inventory().dump_json())
+    snap.write_text(json.dumps({**doc, "schema_version": 99, "something_new": {}}))
+    assert_one_line(run_cli("audit", "--snapshot", str(snap)), 2, f"{snap} has schema version 99; this auditor reads")
+
+
+def test_snapshot_with_bad_timestamps_is_exit_2(tmp_path):
+    snap = tmp_path / "snap.json"
+    doc = json.loads(b.inventory().dump_json())
+    snap.write_text(json.dumps({**doc, "collected_at": "2026-11-23T12:00:00"}))
+    assert_one_line(run_cli("audit", "--snapshot", str(snap)), 2, "collected_at", "has no time zone")
+    snap.write_text(json.dumps({**doc, "collected_at": "last tuesday"}))
+    assert_one_line(run_cli("audit", "--snapshot", str(snap)), 2, "collected_at", "valid datetime")
+
+
+def test_deep_json_annotation_in_a_snapshot_is_an_invalid_annotation_fail(tmp_path):
+    deep = "[" * 5000 + "]" * 5000
+    bad = b.ingress("shop", "deep", annotations={"alb.ingress.kubernetes.io/actions.x": deep})
+    snap = tmp_path / "snap.json"
+    b.inventory(ingresses=[bad, b.ingress("shop", "fine")], controllers=[b.controller()]).save(snap)
+    proc = run_cli("audit", "--snapshot", str(snap), "-o", "json", "-q")
+    assert proc.returncode == 0, proc.stderr
+    findings = json.loads(proc.stdout)["findings"]
+    invalid = [f for f in findings if f["rule_id"] == "invalid-annotation" and f["status"] == "FAIL"]
+    assert [f["kubernetes"] for f in invalid] == [{"kind": "Ingress", "namespace": "shop", "name": "deep"}]
+    assert "nested deeper than" in invalid[0]["message"]
+    assert any(f["kubernetes"] == {"kind": "Ingress", "namespace": "shop", "name": "fine"} for f in findings)
+
+
+def test_an_unexpected_exception_is_one_line_and_exit_8(monkeypatch, capsys):
+    import auditor.rules.registry
+    from auditor.cli import main
+
+    def bug() -> None:
+        raise KeyError("a bug")
+
+    monkeypatch.setattr(auditor.rules.registry, "catalog", bug)
+    monkeypatch.setattr(sys, "argv", ["auditor", "rules"])
+    try:
+        main()
+    except SystemExit as exc:
+        assert exc.code == 8
+    else:
+        raise AssertionError("main() did not exit")
+    err = capsys.readouterr().err
+    assert err.strip() == ("internal error: KeyError: 'a bug'; run with --log-level DEBUG for the traceback"), err
