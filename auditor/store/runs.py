@@ -353,24 +353,31 @@ def findings_before(session: Session, run: RunRow, loaded: Mapping[int, AuditRes
     latest FAIL reported, read from that run's stored result (``loaded`` holds results already read).
     """
     obs, row = ObservationRow, FindingRow
-    earlier = (obs.finding_id == row.id, row.target_id == run.target_id, obs.run_id < run.id)
-    latest = select(obs.finding_id, func.max(obs.run_id).label("run_id")).where(*earlier).group_by(obs.finding_id)
-    last_fail = latest.where(obs.status == "FAIL")
-    latest_q, last_fail_q = latest.subquery(), last_fail.subquery()
+
+    def latest(column: Any, *where: Any) -> Any:
+        # per finding, newest first on the (finding_id, run_id) unique index: no scan of the whole history
+        return (
+            select(column)
+            .where(obs.finding_id == row.id, obs.run_id < run.id, *where)
+            .order_by(obs.run_id.desc())
+            .limit(1)
+            .correlate(row)
+            .scalar_subquery()
+        )
+
     stood: dict[str, Standing] = {}
-    for fp, status in session.execute(
-        select(row.fingerprint, obs.status)
-        .join(latest_q, latest_q.c.finding_id == row.id)
-        .join(obs, (obs.finding_id == row.id) & (obs.run_id == latest_q.c.run_id))
+    failed_in: dict[int, list[str]] = {}
+    for fp, status, fail_run_id in session.execute(
+        select(row.fingerprint, latest(obs.status), latest(obs.run_id, obs.status == "FAIL")).where(
+            row.target_id == run.target_id
+        )
     ):
+        if status is None:
+            continue  # first observed by this run or a later one
         seen, complete = _SEEN_OF_OBSERVATION[status]
         stood[fp] = lifecycle.decide(Standing.OPEN, seen, complete=complete).standing(Standing.OPEN)
-    failed_in: dict[int, list[str]] = {}
-    for fp, run_id in session.execute(
-        select(row.fingerprint, last_fail_q.c.run_id).join(last_fail_q, last_fail_q.c.finding_id == row.id)
-    ):
-        if stood.get(fp) == Standing.OPEN:
-            failed_in.setdefault(run_id, []).append(fp)
+        if stood[fp] == Standing.OPEN and fail_run_id is not None:
+            failed_in.setdefault(fail_run_id, []).append(fp)
     failing: dict[str, Finding] = {}
     for run_id, fps in failed_in.items():
         result = (loaded or {}).get(run_id) or run_result(session, get_run(session, run_id))
