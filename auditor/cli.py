@@ -1,8 +1,9 @@
 """The `auditor` command line: parse flags, call the pipeline, render, map errors to exit codes.
 
 Exit codes (``EXIT_CODES``; the README lists them): 0 fine; 1 findings at or above --fail-on; 2 bad
-flags/config/snapshot; 3 target unreachable; 4 database; 5/6 install failed/refused; 7 partial audit
-(a collector failed or a rule crashed; --allow-partial accepts it); 8 other errors.
+flags/config/snapshot/paths; 3 target unreachable; 4 database; 5/6 install failed/refused; 7 partial audit
+(a collector failed or a rule crashed; --allow-partial accepts it); 8 other errors, an unexpected
+exception included (one line; the traceback is logged at DEBUG).
 """
 
 from __future__ import annotations
@@ -259,6 +260,7 @@ def audit(
 
     results: list[AuditResult] = []
     unreachable = 0
+    crashed: list[int] = []  # exit codes of targets whose audit raised anything else (a bug: exit 8)
     if snapshot is not None:
         inv = Inventory.load(snapshot)
         # the snapshot's names as recorded, not re-validated as a targets file entry is
@@ -267,7 +269,8 @@ def audit(
         )
         results.append(run_audit(target, settings, snapshot=inv).result)
     else:
-        for target in resolve_targets(settings, **flags):
+        targets = resolve_targets(settings, **flags)
+        for target in targets:
             if not quiet:
                 stderr.print(f"[bold]Auditing {target.name}[/]")
             try:
@@ -275,11 +278,14 @@ def audit(
             except TargetUnreachable as exc:  # the other targets are still audited
                 unreachable += 1
                 click.echo(click.style("error: ", fg="red") + str(exc), err=True)
+            except Exception as exc:  # likewise: one line naming the target, the others still audited
+                if len(targets) == 1:
+                    raise  # main() reports it
+                crashed.append(report_error(exc, f"target {target.name!r}"))
     emit(results, fmt, include_pass=include_pass)
     report_partial(results)
-    sys.exit(
-        gate(results, fail_on, fail_on_unknown=fail_on_unknown, allow_partial=allow_partial, unreachable=unreachable)
-    )
+    code = gate(results, fail_on, fail_on_unknown=fail_on_unknown, allow_partial=allow_partial, unreachable=unreachable)
+    sys.exit(code or (crashed[0] if crashed else 0))
 
 
 @cli.command()

@@ -267,3 +267,24 @@ def test_an_unexpected_exception_is_one_line_and_exit_8(monkeypatch, capsys):
         raise AssertionError("main() did not exit")
     err = capsys.readouterr().err
     assert err.strip() == ("internal error: KeyError: 'a bug'; run with --log-level DEBUG for the traceback"), err
+
+
+def test_one_target_crashing_does_not_stop_the_others(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    import auditor.pipeline
+    from auditor.cli import cli
+
+    config = tmp_path / "targets.yaml"
+    config.write_text("targets:\n  - name: first\n    kubernetes: false\n  - name: second\n    kubernetes: false\n")
+
+    def run_audit(target, settings, **kwargs):  # type: ignore[no-untyped-def]
+        if target.name == "first":
+            raise RuntimeError("a bug on this target")
+        return auditor.pipeline.analyze(b.inventory(cluster="second"), settings)
+
+    monkeypatch.setattr(auditor.pipeline, "run_audit", run_audit)
+    result = CliRunner().invoke(cli, ["audit", "--config", str(config), "-o", "json", "-q"])
+    assert result.exit_code == 8, result.output
+    assert "internal error: target 'first': RuntimeError: a bug on this target" in result.stderr
+    assert json.loads(result.stdout)["target"] == "second"
