@@ -8,6 +8,7 @@ code — is marked failed at once with the reason, and the traceback goes to the
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import socket
@@ -89,44 +90,55 @@ class AuditService:
         return run
 
     def submit(self, run: RunRow) -> Future[RunRow | None]:
-        """Execute a claimed run in the background pool. Nobody reads the Future, so nothing may stay in
-        it: ``execute`` ends every failure itself, and ``_execute_in_background`` logs what is left."""
-        return self._pool.submit(self._execute_in_background, run.id)
+        """Execute a claimed run in the background pool. Its lease is renewed from now on, while it waits
+        for a worker too (a queued run is not a dead one). Nobody reads the Future, so nothing may stay
+        in it: ``execute`` ends every failure itself, ``_execute_in_background`` logs what is left, and
+        a run the pool drops at shutdown is failed with that reason."""
+        beat = Heartbeat(self.factory, run.id, self.settings.scheduler.heartbeat_seconds)
+        future = self._pool.submit(self._execute_in_background, run.id, beat)
+        future.add_done_callback(functools.partial(self._never_started, run.id, beat))
+        return future
 
-    def _execute_in_background(self, run_id: int) -> RunRow | None:
+    def _execute_in_background(self, run_id: int, beat: Heartbeat) -> RunRow | None:
         try:
-            return self.execute(run_id)
+            return self.execute(run_id, beat)
         except Exception:  # execute could not even read the run back (database gone): say so, not the Future
             log.exception("run %d: background execution failed", run_id)
             return None
+
+    def _never_started(self, run_id: int, beat: Heartbeat, future: Future[RunRow | None]) -> None:
+        if future.cancelled():  # dropped from the queue by shutdown(cancel_futures=True)
+            beat.stop()
+            log.warning("run %d was waiting for a worker when the service stopped", run_id)
+            self._fail(run_id, "the service stopped before this run started")
 
     def run_now(self, target_name: str, *, trigger: str, scheduled_for: datetime | None = None) -> RunRow:
         """Claim and execute in this thread; returns the finished (or failed) run."""
         return self.execute(self.start(target_name, trigger=trigger, scheduled_for=scheduled_for).id)
 
-    def execute(self, run_id: int) -> RunRow:
+    def execute(self, run_id: int, beat: Heartbeat | None = None) -> RunRow:
         """Audit the run's target with the pipeline, renewing the lease, then record everything at once.
 
         Whatever fails, the run ends now: failed with the reason (the traceback in the log), never left
         ``running`` for its lease to expire while new runs of the target get a 409.
         """
+        beat = beat or Heartbeat(self.factory, run_id, self.settings.scheduler.heartbeat_seconds)
         try:
-            self._execute(run_id)
+            self._execute(run_id, beat)
         except Exception as exc:
             log.exception("run %d failed unexpectedly", run_id)
             self._fail(run_id, f"internal error: {reason(exc)}")
+        finally:
+            beat.stop()
         return self._reload(run_id)
 
-    def _execute(self, run_id: int) -> None:
+    def _execute(self, run_id: int, beat: Heartbeat) -> None:
         from auditor.pipeline import run_audit  # the pipeline pulls in every collector: import when used
 
         with self.factory() as session:
             run = store_runs.get_run(session, run_id)
             target = to_config(run.target)
             trigger = run.trigger
-        stop = threading.Event()
-        beat = threading.Thread(target=self._heartbeat, args=(run_id, stop), name=f"heartbeat-{run_id}", daemon=True)
-        beat.start()
         try:
             outcome = run_audit(target, self.settings)
         except AuditorError as exc:
@@ -138,8 +150,7 @@ class AuditService:
             self._fail(run_id, f"internal error: {reason(exc)}")
             return
         finally:
-            stop.set()
-            beat.join(timeout=5)
+            beat.stop()  # before recording: it locks the run's row, which a heartbeat would wait on
         try:
             recorded = store_runs.record_result(self.factory, run_id, outcome.result)
         except Exception as exc:
@@ -167,15 +178,6 @@ class AuditService:
             store_runs.fail_run(self.factory, run_id, message)
         except Exception:
             log.exception("run %d could not be marked failed (%s); it fails when its lease expires", run_id, message)
-
-    def _heartbeat(self, run_id: int, stop: threading.Event) -> None:
-        while not stop.wait(self.settings.scheduler.heartbeat_seconds):
-            try:
-                if not store_runs.heartbeat(self.factory, run_id):
-                    log.error("run %d lost its lease (declared dead elsewhere); its results will be discarded", run_id)
-                    return
-            except Exception:
-                log.warning("heartbeat of run %d failed; retrying", run_id, exc_info=True)
 
     def _reload(self, run_id: int) -> RunRow:
         with self.factory() as session:
@@ -225,6 +227,35 @@ class AuditService:
     def shutdown(self, *, wait: bool = False) -> None:
         self.lease_expiry.stop()
         self._pool.shutdown(wait=wait, cancel_futures=True)
+
+
+class Heartbeat:
+    """Renews one run's lease every ``interval`` seconds in a thread of its own, until ``stop()``."""
+
+    def __init__(self, factory: sessionmaker[Session], run_id: int, interval: float) -> None:
+        self.factory = factory
+        self.run_id = run_id
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name=f"heartbeat-{run_id}", daemon=True)
+        self._thread.start()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                if not store_runs.heartbeat(self.factory, self.run_id):
+                    log.error(
+                        "run %d lost its lease (declared dead elsewhere); its results will be discarded", self.run_id
+                    )
+                    return
+            except Exception:
+                log.warning("heartbeat of run %d failed; retrying", self.run_id, exc_info=True)
+
+    def stop(self) -> None:
+        """Stop renewing (idempotent); a renewal under way finishes first."""
+        self._stop.set()
+        if self._thread is not threading.current_thread():
+            self._thread.join(timeout=5)
 
 
 class LeaseExpiry:

@@ -321,3 +321,37 @@ def test_lease_expiry_logs_and_counts_its_failures_then_recovers(
     finally:
         expiry.stop()
         engine.dispose()
+
+
+def test_a_run_waiting_for_a_worker_keeps_its_lease_and_one_dropped_at_shutdown_is_failed(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One worker: the second run waits in the queue, alive (its heartbeat runs), so a sweep leaves it
+    alone; the third, still queued when the service stops, is failed with that reason, not left running."""
+    service = _service(database_url, lease_seconds=1, heartbeat_seconds=0.2, max_parallel_runs=1)
+    names = [f"queued-{i}-{uuid.uuid4().hex[:6]}" for i in range(3)]
+    for name in names:
+        _add_target(service.factory, name)
+    release = threading.Event()
+
+    def slow_audit(target: TargetConfig, settings: Settings) -> SimpleNamespace:
+        release.wait(30)
+        return SimpleNamespace(result=result([], target=target.name))
+
+    monkeypatch.setattr("auditor.pipeline.run_audit", slow_audit)
+    first, second = (service.submit(service.start(n, trigger="api")) for n in names[:2])
+    time.sleep(2.5)  # two and a half leases: only a heartbeat keeps the waiting run alive
+    assert store_runs.expire_stale_runs(service.factory, lease_seconds=1) == []
+    release.set()
+    assert [f.result(timeout=30).status for f in (first, second)] == ["complete", "complete"]  # type: ignore[union-attr]
+
+    release.clear()
+    busy = service.submit(service.start(names[0], trigger="api"))
+    dropped = service.start(names[2], trigger="api")
+    service.submit(dropped)
+    service.shutdown(wait=False)
+    release.set()
+    busy.result(timeout=30)
+    with service.factory() as s:
+        row = store_runs.get_run(s, dropped.id)
+    assert (row.status, row.error) == ("failed", "the service stopped before this run started")
