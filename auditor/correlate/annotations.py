@@ -360,15 +360,7 @@ def ingress_settings(ing: Ingress, params: IngressClassParams | None = None) -> 
 
     for key, value in a.items():
         if key.startswith(_JSON_PREFIXES):
-            data = _parse_json(problems, key, value)
-            if data is None:
-                continue
-            if key.startswith(_ACTIONS) and (not isinstance(data, dict) or "type" not in data):
-                _problem(
-                    problems, key, value, 'must be a JSON object with a "type" (forward, redirect, fixed-response)'
-                )
-            if key.startswith(_CONDITIONS) and not isinstance(data, list):
-                _problem(problems, key, value, "must be a JSON list of conditions")
+            problems.extend(_json_annotation_problems(key, value))
         elif key == _LB_ATTRIBUTES:
             for pair in value.split(","):
                 if pair.strip() and "=" not in pair:
@@ -377,6 +369,20 @@ def ingress_settings(ing: Ingress, params: IngressClassParams | None = None) -> 
         elif key == _HEALTHCHECK_PATH and not value.startswith("/"):
             _problem(problems, key, value, "must start with '/'")
     return s
+
+
+@lru_cache(maxsize=1024)
+def _json_annotation_problems(key: str, value: str) -> tuple[AnnotationProblem, ...]:
+    """Problems of one actions.* or conditions.* value, memoised (a cluster repeats a few values on many Ingresses)."""
+    problems: list[AnnotationProblem] = []
+    data = _parse_json(problems, key, value)
+    if data is None:
+        return tuple(problems)
+    if key.startswith(_ACTIONS) and (not isinstance(data, dict) or "type" not in data):
+        _problem(problems, key, value, 'must be a JSON object with a "type" (forward, redirect, fixed-response)')
+    if key.startswith(_CONDITIONS) and not isinstance(data, list):
+        _problem(problems, key, value, "must be a JSON list of conditions")
+    return tuple(problems)
 
 
 def _truthy(value: str | None) -> bool:
