@@ -362,6 +362,8 @@ def demo(
         serve_demo(settings, host=host, port=port, progress=progress_printer(), announce=click.echo)
         return
 
+    if snapshot_out is not None:
+        _check_writable(snapshot_out)  # before starting the environment, not after the audit
     stderr.print("[bold]Starting the demo environment[/] (moto server + Kubernetes API emulators on 127.0.0.1)")
     results: list[AuditResult] = []
     with DemoEnvironment(progress=progress_printer()) as env:
