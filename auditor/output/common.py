@@ -216,7 +216,9 @@ class Counts:
             + (f" (+{self.cost_unknown} unpriced)" if self.cost_unknown else ""),
         ]
         if self.coverage_problems:
-            parts.append(f"{self.coverage_problems} collector(s) incomplete: results may be missing")
+            parts.append(
+                f"{self.coverage_problems} collector(s) or rule(s) incomplete: the checks resting on them are UNKNOWN"
+            )
         return " · ".join(parts)
 
 

@@ -79,7 +79,7 @@ def test_diff_section_shows_new_and_resolved():
 def test_same_content_as_markdown():
     html = report(include_pass=True)
     text = " ".join("".join(parse(html).text).split())
-    assert "Data missing: 1 collector(s) incomplete" in text
+    assert "Data missing: 1 collector(s) or rule(s) incomplete" in text
     assert "AccessDeniedException" in text
     for f in findings():
         assert f.rule_id in text

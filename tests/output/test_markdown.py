@@ -52,7 +52,7 @@ def test_no_diff_section_without_diff():
 
 def test_coverage_problems_are_listed():
     md = render(audit_result(), "markdown")
-    missing = section(md, "## ⚠️ Data missing: 1 collector(s) incomplete")
+    missing = section(md, "## ⚠️ Data missing: 1 collector(s) or rule(s) incomplete")
     assert "| aws | wafv2 | 123456789012 | eu-west-1 | error | AccessDeniedException |" in missing
 
 
