@@ -481,3 +481,31 @@ def test_timestamps_need_a_time_zone() -> None:
         Inventory.parse(json.dumps(doc), source="snapshot.json")
     doc = {**SAMPLE, "collected_at": datetime(2026, 1, 1, tzinfo=UTC).isoformat()}
     assert Inventory.parse(json.dumps(doc)).collected_at.tzinfo is not None
+
+
+def test_malformed_ingress_class_params_fields_are_named_on_the_params_object() -> None:
+    inv = b.inventory(
+        ingresses=[b.ingress("shop", "web", ingress_class="params")],
+        ingress_classes=[
+            IngressClass(
+                name="params",
+                controller="ingress.k8s.aws/alb",
+                parameters=IngressClassParametersRef(kind="IngressClassParams", name="p"),
+            )
+        ],
+        controllers=[b.controller()],
+    )
+    assert inv.kubernetes is not None
+    inv.kubernetes.ingress_class_params = [
+        IngressClassParams(name="p", spec={"scheme": ["internet-facing"], "group": {"name": 7}, "inboundCIDRs": "x"})
+    ]
+    outcome = _analyze(inv)
+    fails = {
+        f.discriminator: f
+        for f in outcome.result.findings
+        if f.rule_id == "invalid-annotation" and f.status == "FAIL" and str(f.kubernetes) == "IngressClassParams p"
+    }
+    assert sorted(fails) == ["spec.group.name", "spec.inboundCIDRs", "spec.scheme"]
+    assert "kubectl edit ingressclassparams p" in fails["spec.scheme"].remediation
+    # the Ingress reads them as absent: the default scheme, and no problem of its own
+    assert outcome.graph.groups["shop/web"].settings["shop/web"].scheme == "internal"
