@@ -163,6 +163,7 @@ def upgrade(engine: Engine, revision: str = "head") -> str:
                 # while migrating, checked before commit (https://www.sqlite.org/lang_altertable.html
                 # #otheralter, https://alembic.sqlalchemy.org/en/latest/batch.html "Dealing with
                 # Referencing Foreign Keys"). The pragma is ignored inside a transaction: it goes first.
+                # No cascade fires meanwhile: a migration that deletes rows deletes their dependents.
                 conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
             try:
                 cfg = alembic_config(engine)
