@@ -95,7 +95,12 @@ class AuditService:
         in it: ``execute`` ends every failure itself, ``_execute_in_background`` logs what is left, and
         a run the pool drops at shutdown is failed with that reason."""
         beat = Heartbeat(self.factory, run.id, self.settings.scheduler.heartbeat_seconds)
-        future = self._pool.submit(self._execute_in_background, run.id, beat)
+        try:
+            future = self._pool.submit(self._execute_in_background, run.id, beat)
+        except RuntimeError as exc:  # the pool is shut down: this process is stopping
+            beat.stop()
+            self._fail(run.id, "the service stopped before this run started")
+            raise AuditorError("the service is stopping; start the run again on a running replica") from exc
         future.add_done_callback(functools.partial(self._never_started, run.id, beat))
         return future
 

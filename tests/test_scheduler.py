@@ -29,6 +29,7 @@ from auditor.api.app import create_app
 from auditor.cli_service import token
 from auditor.config import SchedulerSettings, Settings, TargetConfig
 from auditor.demo.motoserver import MotoServer, free_port
+from auditor.errors import AuditorError
 from auditor.findings import AuditResult
 from auditor.scheduler import AuditScheduler, cron_trigger, latest_fire_time
 from auditor.service import AuditService, LeaseExpiry
@@ -355,3 +356,17 @@ def test_a_run_waiting_for_a_worker_keeps_its_lease_and_one_dropped_at_shutdown_
     with service.factory() as s:
         row = store_runs.get_run(s, dropped.id)
     assert (row.status, row.error) == ("failed", "the service stopped before this run started")
+
+
+def test_a_run_submitted_to_a_stopped_service_is_failed_not_kept_alive(tmp_path: Path) -> None:
+    service = _service(f"sqlite:///{tmp_path}/stopped.db", heartbeat_seconds=0.1)
+    _add_target(service.factory, "late")
+    run = service.start("late", trigger="api")
+    service.shutdown()
+    with pytest.raises(AuditorError, match="stopping"):
+        service.submit(run)
+    time.sleep(0.3)  # a heartbeat left behind would keep renewing it
+    with service.factory() as s:
+        row = store_runs.get_run(s, run.id)
+    assert (row.status, row.error) == ("failed", "the service stopped before this run started")
+    assert not [t for t in threading.enumerate() if t.name == f"heartbeat-{run.id}"]
