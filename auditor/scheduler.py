@@ -137,7 +137,10 @@ class AuditScheduler:
         except AuditorError as exc:
             log.error("scheduled run of %s at %s not started: %s", target_name, fire_time.isoformat(), exc)
             return None
-        self.service.execute(run.id)
+        except Exception:  # e.g. the database went away: logged here with its traceback, the next tick retries
+            log.exception("scheduled run of %s at %s not started", target_name, fire_time.isoformat())
+            return None
+        self.service.execute(run.id)  # ends every failure of the run itself (see AuditService.execute)
         return run.id
 
 

@@ -22,7 +22,7 @@ import yaml
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from auditor.api.app import create_app
@@ -370,3 +370,20 @@ def test_a_run_submitted_to_a_stopped_service_is_failed_not_kept_alive(tmp_path:
         row = store_runs.get_run(s, run.id)
     assert (row.status, row.error) == ("failed", "the service stopped before this run started")
     assert not [t for t in threading.enumerate() if t.name == f"heartbeat-{run.id}"]
+
+
+def test_a_tick_that_cannot_start_its_run_logs_the_traceback_and_returns(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    service = _service(f"sqlite:///{tmp_path}/tick.db")
+    _add_target(service.factory, "tick")
+
+    def database_gone(*args: object, **kwargs: object) -> RunRow:
+        raise OperationalError("SELECT 1", {}, Exception("connection refused"))
+
+    monkeypatch.setattr(service, "start", database_gone)
+    caplog.set_level(logging.ERROR, logger="auditor.scheduler")
+    assert AuditScheduler(service).fire("tick", EVERY_MINUTE) is None
+    [logged] = [r for r in caplog.records if r.name == "auditor.scheduler"]
+    assert logged.getMessage().startswith("scheduled run of tick at ") and logged.exc_info is not None
+    service.shutdown()
