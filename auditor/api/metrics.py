@@ -26,20 +26,19 @@ class StoreCollector(Collector):
         self._factory = factory
 
     def collect(self) -> Iterator[Metric]:
+        # Every family is read before any is yielded: a database that fails midway (or is down, which the
+        # first query finds out, not the session) gives `auditor_store_up 0` alone, never a family twice —
+        # a repeated family makes the whole exposition invalid for Prometheus
+        # (https://prometheus.io/docs/instrumenting/exposition_formats/#text-format-details).
         try:
             with self._factory() as session:
-                yield from self._collect(session)
+                families = [_store_up(1), *self._collect(session)]
         except Exception:  # a scrape must not fail because one query did
             log.warning("metrics: database query failed", exc_info=True)
-            up = GaugeMetricFamily("auditor_store_up", "1 when the history database answered the scrape")
-            up.add_metric([], 0)
-            yield up
+            families = [_store_up(0)]
+        yield from families
 
     def _collect(self, session: Session) -> Iterator[Metric]:
-        up = GaugeMetricFamily("auditor_store_up", "1 when the history database answered the scrape")
-        up.add_metric([], 1)
-        yield up
-
         findings = GaugeMetricFamily(
             "auditor_findings_open",
             "Open findings (not suppressed) by cluster, severity and state",
@@ -105,6 +104,12 @@ class StoreCollector(Collector):
         ).all():
             last.add_metric([cluster, status], started.timestamp())
         yield last
+
+
+def _store_up(value: int) -> Metric:
+    up = GaugeMetricFamily("auditor_store_up", "1 when the history database answered the scrape")
+    up.add_metric([], value)
+    return up
 
 
 def make_registry(factory: sessionmaker[Session]) -> CollectorRegistry:
