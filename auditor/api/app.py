@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gc
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -12,18 +12,19 @@ from typing import Any
 import fastapi_offline
 import psycopg
 from fastapi import FastAPI, Request, status
-from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from psycopg_pool import PoolTimeout
 from sqlalchemy.exc import OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from auditor import __version__
 from auditor.api.auth import TokenVerifier
 from auditor.api.metrics import make_registry
 from auditor.api.routes import findings, health, load_balancers, reports, runs, summary, suppressions, targets
+from auditor.api.schemas import ErrorOut
 from auditor.config import Settings, get_settings
 from auditor.errors import AuditorError, ConfigError, Conflict, NotFound, StoreError
 from auditor.scheduler import AuditScheduler
@@ -161,27 +162,48 @@ def _install_docs(app: FastAPI) -> None:
         )
 
 
-def _message(errors: list[Any]) -> str:
+def _message(errors: list[dict[str, Any]]) -> str:
     parts = []
     for err in errors[:5]:
-        where = ".".join(str(p) for p in err.get("loc", ()))
-        parts.append(f"{where}: {err.get('msg')}")
+        where = ".".join(str(p) for p in err["loc"])
+        parts.append(f"{where}: {err['msg']}")
     return "; ".join(parts)
 
 
+def error_body(detail: str | list[dict[str, Any]], message: str | None = None) -> dict[str, Any]:
+    """The documented error body (``ErrorOut``) of every error response, validated by that model."""
+    if message is None:
+        message = detail if isinstance(detail, str) else _message(detail)
+    return ErrorOut.model_validate({"detail": detail, "message": message}).model_dump(mode="json")
+
+
+def _field_errors(errors: Sequence[Any]) -> list[dict[str, Any]]:
+    """FastAPI's validation errors as ``FieldError``s: location, message and kind only — never the input,
+    which may echo a secret sent in the wrong field."""
+    return [
+        {
+            "loc": [p if isinstance(p, int) else str(p) for p in err.get("loc", ())],
+            "msg": str(err.get("msg", "")).removeprefix("Value error, "),  # pydantic's prefix to our messages
+            "type": str(err.get("type", "value_error")),
+        }
+        for err in errors
+    ]
+
+
 def _install_error_handlers(app: FastAPI) -> None:
-    """AuditorError subclasses -> HTTP statuses; bad input is 422 with a message, never a 500."""
+    """Every error is the documented ``ErrorOut`` body: AuditorError subclasses and HTTP errors get their status,
+    bad input is 422 naming the field, the database being down 503, anything else a logged 500 without a
+    traceback."""
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = list(exc.errors())
-        for err in errors:
-            err.pop("input", None)  # may echo a secret sent in the wrong field
-            err.pop("ctx", None)
-        return JSONResponse(
-            {"detail": jsonable_encoder(errors), "message": _message(errors)},
-            status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
-        )
+        return JSONResponse(error_body(_field_errors(exc.errors())), status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code in (status.HTTP_204_NO_CONTENT, status.HTTP_304_NOT_MODIFIED):
+            return Response(status_code=exc.status_code, headers=exc.headers)
+        return JSONResponse(error_body(str(exc.detail)), status_code=exc.status_code, headers=exc.headers)
 
     @app.exception_handler(OperationalError)
     @app.exception_handler(psycopg.OperationalError)
@@ -190,14 +212,15 @@ def _install_error_handlers(app: FastAPI) -> None:
         reason = exc.orig if isinstance(exc, OperationalError) else exc
         log.error("%s %s: database unavailable: %s", request.method, request.url.path, str(reason).splitlines()[0])
         return JSONResponse(
-            {"detail": "the database is unavailable; retry shortly", "message": "database unavailable"},
+            error_body("the database is unavailable; retry shortly", "database unavailable"),
             status_code=503,
             headers={"Retry-After": "5"},
         )
 
     @app.exception_handler(BadCursor)
     async def bad_cursor(_: Request, exc: BadCursor) -> JSONResponse:
-        return JSONResponse({"detail": str(exc), "message": str(exc)}, status_code=422)
+        detail = [{"loc": ["query", "cursor"], "msg": str(exc), "type": "value_error"}]
+        return JSONResponse(error_body(detail), status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
 
     @app.exception_handler(AuditorError)
     async def auditor_error(request: Request, exc: AuditorError) -> JSONResponse:
@@ -212,4 +235,11 @@ def _install_error_handlers(app: FastAPI) -> None:
             code = 503
         if code >= 500:
             log.error("%s %s failed: %s", request.method, request.url.path, exc)
-        return JSONResponse({"detail": str(exc), "message": str(exc)}, status_code=code)
+        return JSONResponse(error_body(str(exc)), status_code=code)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # Starlette's ServerErrorMiddleware calls this for anything unhandled: a plain body, the traceback
+        # only in the log.
+        log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
+        return JSONResponse(error_body("internal error; the server log has the details"), status_code=500)

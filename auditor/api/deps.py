@@ -1,18 +1,20 @@
-"""Typed dependencies of the routes: database session, service, caller (by scope), settings."""
+"""Typed dependencies of the routes: database session, service, caller (by scope), settings, row ids."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import Depends, HTTPException, Path, Request, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
 from auditor.api.auth import Principal, TokenVerifier
 from auditor.config import Settings
+from auditor.errors import NotFound
 from auditor.service import AuditService
+from auditor.store.queries import ROW_ID_MAX
 
 bearer = HTTPBearer(
     auto_error=False,
@@ -88,3 +90,31 @@ ServiceDep = Annotated[AuditService, Depends(get_service)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 Reader = Annotated[Principal, Depends(require_read)]
 Admin = Annotated[Principal, Depends(require_admin)]
+
+
+# Row ids in paths. Any integer is accepted and one that no row can have (zero, negative, beyond the 4-byte
+# `integer` column) is a 404 like any other unknown id: asking PostgreSQL for it would be an error, asking
+# SQLite a miss, and a client cannot tell an id "out of range" from one that was deleted.
+
+
+def _row_id(value: int, noun: str) -> int:
+    if 1 <= value <= ROW_ID_MAX:
+        return value
+    raise NotFound(f"no {noun} {value}")
+
+
+def _run_id(run_id: Annotated[int, Path(description="a run's id")]) -> int:
+    return _row_id(run_id, "run")
+
+
+def _finding_id(finding_id: Annotated[int, Path(description="a finding's id")]) -> int:
+    return _row_id(finding_id, "finding")
+
+
+def _suppression_id(suppression_id: Annotated[int, Path(description="a suppression's id")]) -> int:
+    return _row_id(suppression_id, "suppression")
+
+
+RunId = Annotated[int, Depends(_run_id)]
+FindingId = Annotated[int, Depends(_finding_id)]
+SuppressionId = Annotated[int, Depends(_suppression_id)]

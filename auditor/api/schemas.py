@@ -3,16 +3,89 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import datetime
-from typing import Any, Literal
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import PurePath
+from typing import Annotated, Any, Literal
 
 import orjson
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema, core_schema
 
 from auditor.config import TargetConfig
 from auditor.findings import Severity
 
 FindingStatus = Literal["open", "unknown", "suppressed", "resolved"]
+
+# --- What the API accepts: checked here, once, so that no database ever sees a value it would refuse.
+# PostgreSQL refuses the NUL character in text (psycopg: "PostgreSQL text fields cannot contain NUL (0x00)
+# bytes"; jsonb refuses \u0000: https://www.postgresql.org/docs/15/datatype-json.html), a string longer
+# than a varchar(n) column (https://www.postgresql.org/docs/15/datatype-character.html) or than a btree
+# entry of an indexed column (https://www.postgresql.org/docs/15/btree-intro.html), and an integer beyond
+# 2^31 - 1 for an `integer` column (https://www.postgresql.org/docs/15/datatype-numeric.html). SQLite
+# takes all of them, so without these checks one request is a 404 or 422 on SQLite and a 500 on PostgreSQL.
+# Ids in paths are checked in deps.py.
+
+NO_NUL_PATTERN = r"^[^\x00]*$"
+
+
+@dataclass(frozen=True)
+class _NoNul:
+    """``Annotated`` marker: the string must not contain NUL; the JSON schema (so the OpenAPI document) says so
+    with a pattern, the check itself gives a message a person can act on."""
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+        return core_schema.no_info_after_validator_function(_refuse_nul, handler(source))
+
+    def __get_pydantic_json_schema__(self, schema: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        json_schema = handler(schema)
+        json_schema["pattern"] = NO_NUL_PATTERN
+        return json_schema
+
+
+def _refuse_nul(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("must not contain the NUL character (\\u0000)")
+    return value
+
+
+NO_NUL = _NoNul()
+
+# One type per kind of string, bounded by what its domain allows: a longer value names nothing.
+# Target names: what the /targets/{name} path takes; a filter by cluster matches target or cluster names.
+TargetName = Annotated[str, StringConstraints(min_length=1, max_length=200), NO_NUL]
+RuleId = Annotated[str, StringConstraints(min_length=1, max_length=100), NO_NUL]  # ids like "weak-tls-policy"
+# AWS APIs take ARNs of at most 2048 characters (e.g. RoleArn of
+# https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRole.html).
+ResourceArn = Annotated[str, StringConstraints(min_length=1, max_length=2048), NO_NUL]
+# A DNS subdomain: the longest Kubernetes object name
+# (https://kubernetes.io/docs/concepts/overview/working-with-objects/names/); a namespace is shorter still.
+Namespace = Annotated[str, StringConstraints(min_length=1, max_length=253), NO_NUL]
+Fingerprint = Annotated[str, StringConstraints(min_length=1, max_length=64), NO_NUL]  # a hex digest
+Text = Annotated[str, NO_NUL]  # a Text column or a JSON value: any length, but no NUL
+
+
+def _in_utc(value: datetime) -> datetime:
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00+01:00 is in year 0 in UTC, which datetime cannot hold
+        raise ValueError("out of range once converted to UTC") from None
+
+
+# A point in time with its zone, as UTC: what the store compares and keeps.
+UtcInstant = Annotated[AwareDatetime, AfterValidator(_in_utc)]
 
 
 class KubeRefOut(BaseModel):
@@ -179,8 +252,14 @@ class LoadBalancerPage(BaseModel):
     offset: int
 
 
+class FacetCoverageOut(BaseModel):
+    status: str
+    error_code: str | None = None
+    message: str | None = None
+
+
 class CoverageOut(BaseModel):
-    source: str
+    source: str = Field(description="aws | kubernetes | rule (a rule that crashed: collector is its id)")
     collector: str
     account: str | None = None
     region: str | None = None
@@ -189,6 +268,9 @@ class CoverageOut(BaseModel):
     message: str | None = None
     calls: int = 0
     duration_ms: int = 0
+    facets: dict[str, FacetCoverageOut] = Field(
+        default_factory=dict, description="facets whose status differs from the collector's (auditor.inventory.facets)"
+    )
 
 
 class RunOut(BaseModel):
@@ -228,7 +310,7 @@ class RunPage(BaseModel):
 class RunCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    target: str = Field(min_length=1, description="target (or cluster) name")
+    target: TargetName = Field(description="target (or cluster) name")
 
 
 class TargetOut(BaseModel):
@@ -241,18 +323,43 @@ class TargetOut(BaseModel):
     last_run: RunOut | None = None
 
 
+class TargetIn(TargetConfig):
+    """A target sent to the API: what a target of the config file must be (``TargetConfig``: names, regions,
+    schedule), and no NUL anywhere, since the definition is stored as JSON (jsonb on PostgreSQL)."""
+
+    @field_validator("*")
+    @classmethod
+    def _no_nul_anywhere(cls, value: Any) -> Any:
+        _refuse_nul_inside(value)
+        return value
+
+    def as_config(self) -> TargetConfig:
+        return TargetConfig.model_validate(self.model_dump())
+
+
+def _refuse_nul_inside(value: Any) -> None:
+    if isinstance(value, str | PurePath):
+        _refuse_nul(str(value))
+    elif isinstance(value, list):
+        for item in value:
+            _refuse_nul_inside(item)
+    elif isinstance(value, BaseModel):
+        for item in dict(value).values():
+            _refuse_nul_inside(item)
+
+
 class SuppressionIn(BaseModel):
     """Every matcher given must match; at least one of rule_id, resource_arn, namespace, fingerprint."""
 
     model_config = ConfigDict(extra="forbid")
 
-    cluster: str | None = Field(default=None, description="limit to one target; default: all")
-    rule_id: str | None = Field(default=None, min_length=1)
-    resource_arn: str | None = Field(default=None, min_length=1)
-    namespace: str | None = Field(default=None, min_length=1)
-    fingerprint: str | None = Field(default=None, min_length=1)
-    reason: str = Field(min_length=3, max_length=2000, description="why this is accepted")
-    expires_at: AwareDatetime | None = Field(default=None, description="with a time zone; null: never")
+    cluster: TargetName | None = Field(default=None, description="limit to one target; default: all")
+    rule_id: RuleId | None = None
+    resource_arn: ResourceArn | None = None
+    namespace: Namespace | None = None
+    fingerprint: Fingerprint | None = None
+    reason: Text = Field(min_length=3, max_length=2000, description="why this is accepted")
+    expires_at: UtcInstant | None = Field(default=None, description="with a time zone; null: never")
 
     @model_validator(mode="after")
     def _one_matcher(self) -> SuppressionIn:
@@ -293,6 +400,38 @@ class SummaryOut(BaseModel):
     clusters: list[ClusterSummaryOut]
 
 
+class Readiness(BaseModel):
+    status: Literal["ready", "not ready"]
+    reason: str | None = Field(default=None, description="what is not ready; absent when ready")
+
+
+class FieldError(BaseModel):
+    """One invalid part of a request."""
+
+    loc: list[str | int] = Field(description='where: ["query", "cluster"], ["path", "run_id"], ["body", "regions", 0]')
+    msg: str = Field(description="what is wrong with it")
+    type: str = Field(description="the kind of problem, e.g. string_too_long, missing, value_error")
+
+
 class ErrorOut(BaseModel):
-    detail: Any
-    message: str | None = None
+    """The body of every error response (4xx, 503)."""
+
+    detail: str | list[FieldError] = Field(description="what went wrong; for a 422, one entry per invalid field")
+    message: str = Field(description="the same in one line")
+
+
+_ERROR_MEANINGS = {
+    400: "the body could not be read (FastAPI's answer to a body that is not UTF-8)",
+    401: "no token, or an unknown or revoked one",
+    403: "this needs a token with the 'admin' scope",
+    404: "no such thing (an id out of range included)",
+    409: "conflicts with the current state",
+    422: "invalid input: detail names each invalid field",
+    503: "the database is unavailable; retry after Retry-After seconds",
+}
+
+
+def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """The error statuses a route answers with, for FastAPI's ``responses=``: each with the ``ErrorOut`` body,
+    so the OpenAPI document says what a client gets (a 422 declared here replaces FastAPI's own)."""
+    return {code: {"model": ErrorOut, "description": _ERROR_MEANINGS[code]} for code in codes}

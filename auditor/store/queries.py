@@ -45,7 +45,11 @@ if TYPE_CHECKING:
 
 FINDING_STATUSES = ("open", "unknown", "suppressed", "resolved", "all")
 Q = TypeVar("Q", bound=Select[*tuple[Any, ...]])
-_CURSOR = re.compile(r"^(\d)\.(\d{1,18})$")
+_CURSOR = re.compile(r"^(\d)\.(\d{1,10})$")
+
+# Ids are `Integer` columns: PostgreSQL's 4-byte integer, which refuses a larger value in a comparison
+# (https://www.postgresql.org/docs/15/datatype-numeric.html) where SQLite would answer.
+ROW_ID_MAX = 2**31 - 1
 
 
 class BadCursor(ValueError):
@@ -227,8 +231,8 @@ def _count_statement(flt: FindingFilter, target_count: int = 0) -> Any:
 
 
 def parse_cursor(cursor: str) -> tuple[int, int]:
-    match = _CURSOR.match(cursor)
-    if match is None:
+    match = _CURSOR.fullmatch(cursor)
+    if match is None or int(match.group(2)) > ROW_ID_MAX:
         raise BadCursor(f"not a cursor of this API: {cursor[:40]!r}; pass next_cursor from the previous page")
     return int(match.group(1)), int(match.group(2))
 

@@ -2,32 +2,43 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Path, Request, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
-from pydantic import AwareDatetime, BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
-from auditor.api.deps import Reader, SessionDep
-from auditor.api.schemas import FindingDetail, FindingOut, FindingPage, FindingStatus, finding_page_json
+from auditor.api.deps import FindingId, Reader, SessionDep
+from auditor.api.schemas import (
+    FindingDetail,
+    FindingOut,
+    FindingPage,
+    FindingStatus,
+    Namespace,
+    RuleId,
+    TargetName,
+    UtcInstant,
+    error_responses,
+    finding_page_json,
+)
 from auditor.config import Settings
 from auditor.findings import Severity
 from auditor.store.queries import FindingFilter, get_finding, list_findings, list_findings_pg
 from auditor.store.queries import FindingPage as StorePage
 
-router = APIRouter(prefix="/api/v1/findings", tags=["findings"])
+router = APIRouter(prefix="/api/v1/findings", tags=["findings"], responses=error_responses(401, 422, 503))
 
 
 class FindingQuery(BaseModel):
     """The list's query parameters, validated as one model by ``_finding_query``."""
 
-    cluster: str | None = Field(default=None, min_length=1, description="target or cluster name")
-    namespace: str | None = Field(default=None, min_length=1, description="Kubernetes namespace of the owner")
-    rule: str | None = Field(default=None, min_length=1, description="rule id")
+    cluster: TargetName | None = Field(default=None, description="target or cluster name")
+    namespace: Namespace | None = Field(default=None, description="Kubernetes namespace of the owner")
+    rule: RuleId | None = Field(default=None, description="rule id")
     severity: list[Severity] | None = Field(default=None, description="one or more severities")
     status: FindingStatus | None = Field(default="open", description="default: open; 'all' is not a status")
-    since: AwareDatetime | None = Field(default=None, description="first seen at or after (ISO 8601 with zone)")
+    since: UtcInstant | None = Field(default=None, description="first seen at or after (ISO 8601 with zone)")
     limit: int | None = Field(default=None, ge=1, le=500, description="page size")
     cursor: str | None = Field(default=None, max_length=40, description="next_cursor of the previous page")
     with_total: bool = Field(default=False, description="also count all matches (slower)")
@@ -60,11 +71,7 @@ def _query_parameters_doc() -> dict[str, Any]:
         {"name": name, "in": "query", "required": False, "schema": prop, "description": prop.get("description")}
         for name, prop in schema["properties"].items()
     ]
-    invalid = {
-        "description": "Validation Error",
-        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/HTTPValidationError"}}},
-    }
-    return {"parameters": parameters, "responses": {"422": invalid}}
+    return {"parameters": parameters}
 
 
 @router.get(
@@ -107,8 +114,13 @@ async def findings(request: Request, _: Reader) -> Response:
     return Response(body, media_type="application/json")
 
 
-@router.get("/{finding_id}", response_model=FindingDetail, summary="One finding and its history across runs")
-def finding(session: SessionDep, _: Reader, finding_id: Annotated[int, Path(ge=1)]) -> dict[str, object]:
+@router.get(
+    "/{finding_id}",
+    response_model=FindingDetail,
+    summary="One finding and its history across runs",
+    responses=error_responses(404),
+)
+def finding(session: SessionDep, _: Reader, finding_id: FindingId) -> dict[str, object]:
     row, history = get_finding(session, finding_id)
     data = FindingOut.from_row(row)
     data["evidence"] = row["evidence"]

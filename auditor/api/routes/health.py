@@ -10,6 +10,7 @@ from fastapi.security import HTTPAuthorizationCredentials
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from auditor.api.deps import bearer, require_read
+from auditor.api.schemas import Readiness, error_responses
 from auditor.store.db import check_ready
 
 router = APIRouter(tags=["health"])
@@ -20,7 +21,13 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", summary="The database answers and its schema is current", responses={503: {}})
+@router.get(
+    "/readyz",
+    response_model=Readiness,
+    response_model_exclude_none=True,
+    summary="The database answers and its schema is current",
+    responses={503: {"model": Readiness, "description": "not ready, and why"}},
+)
 async def readyz(request: Request, response: Response) -> dict[str, str]:
     problem = await run_in_threadpool(check_ready, request.app.state.engine)
     if problem is not None:
@@ -33,7 +40,12 @@ async def readyz(request: Request, response: Response) -> dict[str, str]:
     return {"status": "ready"}
 
 
-@router.get("/metrics", summary="Prometheus metrics (read token unless api.metrics_public)", response_class=Response)
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics (read token unless api.metrics_public)",
+    response_class=Response,
+    responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}, **error_responses(401, 503)},
+)
 async def metrics(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 ) -> Response:

@@ -8,12 +8,13 @@ from fastapi import APIRouter, Query, Response
 
 from auditor.api.deps import Reader, ServiceDep, SessionDep
 from auditor.api.routes.runs import MEDIA_TYPES, ReportFormat
+from auditor.api.schemas import TargetName, error_responses
 from auditor.errors import NotFound
 from auditor.output import render
 from auditor.store import runs as store_runs
 from auditor.store.targets import get_target
 
-router = APIRouter(prefix="/api/v1/reports", tags=["reports"])
+router = APIRouter(prefix="/api/v1/reports", tags=["reports"], responses=error_responses(401, 404, 422, 503))
 
 
 @router.get("/latest", response_class=Response, responses={200: {"content": {t: {} for t in MEDIA_TYPES.values()}}})
@@ -21,7 +22,7 @@ def latest(
     session: SessionDep,
     service: ServiceDep,
     _: Reader,
-    cluster: Annotated[str, Query(min_length=1)],
+    cluster: Annotated[TargetName, Query()],
     format: Annotated[ReportFormat, Query()] = "html",
 ) -> Response:
     target = get_target(session, cluster)

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query, Response, status
+from fastapi import APIRouter, Query, Response, status
 
-from auditor.api.deps import Admin, Reader, ServiceDep, SessionDep, SettingsDep
-from auditor.api.schemas import RunCreate, RunDetail, RunPage
+from auditor.api.deps import Admin, Reader, RunId, ServiceDep, SessionDep, SettingsDep
+from auditor.api.schemas import RunCreate, RunDetail, RunPage, TargetName, error_responses
 from auditor.output import render
 from auditor.store import runs as store_runs
 from auditor.store.models import RunRow
+from auditor.store.queries import ROW_ID_MAX
 from auditor.store.targets import get_target, target_ids
 
-router = APIRouter(prefix="/api/v1/runs", tags=["runs"])
+router = APIRouter(prefix="/api/v1/runs", tags=["runs"], responses=error_responses(401, 422, 503))
 
 ReportFormat = Literal["markdown", "html", "json", "csv", "sarif"]
 MEDIA_TYPES = {
@@ -64,10 +65,10 @@ def runs(
     session: SessionDep,
     settings: SettingsDep,
     _: Reader,
-    cluster: Annotated[str | None, Query(min_length=1)] = None,
+    cluster: Annotated[TargetName | None, Query()] = None,
     status: Annotated[Literal["running", "complete", "partial", "failed"] | None, Query()] = None,
     limit: Annotated[int | None, Query(ge=1, le=500)] = None,
-    cursor: Annotated[int | None, Query(ge=1, description="next_cursor of the previous page")] = None,
+    cursor: Annotated[int | None, Query(ge=1, le=ROW_ID_MAX, description="next_cursor of the previous page")] = None,
 ) -> dict[str, Any]:
     size = limit or settings.api.page_size
     ids = target_ids(session, cluster) if cluster is not None else None
@@ -81,7 +82,7 @@ def runs(
     response_model=RunDetail,
     status_code=status.HTTP_202_ACCEPTED,
     summary="Start a run of a target now (admin); poll its link until it is not 'running'",
-    responses={409: {"description": "a run of that target is still going"}},
+    responses=error_responses(400, 403, 404, 409),
 )
 def trigger(
     body: RunCreate, session: SessionDep, service: ServiceDep, principal: Admin, response: Response
@@ -93,8 +94,8 @@ def trigger(
     return run_out(run, detail=True)
 
 
-@router.get("/{run_id}", response_model=RunDetail, summary="One run with its coverage")
-def run(session: SessionDep, _: Reader, run_id: Annotated[int, Path(ge=1)]) -> dict[str, Any]:
+@router.get("/{run_id}", response_model=RunDetail, summary="One run with its coverage", responses=error_responses(404))
+def run(session: SessionDep, _: Reader, run_id: RunId) -> dict[str, Any]:
     return run_out(store_runs.get_run(session, run_id), detail=True)
 
 
@@ -102,13 +103,13 @@ def run(session: SessionDep, _: Reader, run_id: Annotated[int, Path(ge=1)]) -> d
     "/{run_id}/report",
     summary="The run's report: what changed since the previous run, then findings by severity",
     response_class=Response,
-    responses={200: {"content": {t: {} for t in MEDIA_TYPES.values()}}},
+    responses={200: {"content": {t: {} for t in MEDIA_TYPES.values()}}, **error_responses(404)},
 )
 def report(
     session: SessionDep,
     service: ServiceDep,
     _: Reader,
-    run_id: Annotated[int, Path(ge=1)],
+    run_id: RunId,
     format: Annotated[ReportFormat, Query()] = "html",
 ) -> Response:
     row = store_runs.get_run(session, run_id)

@@ -9,16 +9,14 @@ from fastapi import APIRouter, Query
 
 from auditor.api.deps import Reader, SessionDep
 from auditor.api.routes.runs import run_out
-from auditor.api.schemas import SummaryOut
+from auditor.api.schemas import SummaryOut, TargetName, error_responses
 from auditor.store.queries import summary as store_summary
 
-router = APIRouter(prefix="/api/v1/summary", tags=["summary"])
+router = APIRouter(prefix="/api/v1/summary", tags=["summary"], responses=error_responses(401, 422, 503))
 
 
-@router.get("", response_model=SummaryOut)
-def summary(
-    session: SessionDep, _: Reader, cluster: Annotated[str | None, Query(min_length=1)] = None
-) -> dict[str, Any]:
+@router.get("", response_model=SummaryOut, responses=error_responses(404))
+def summary(session: SessionDep, _: Reader, cluster: Annotated[TargetName | None, Query()] = None) -> dict[str, Any]:
     out = []
     for entry in store_summary(session, cluster):
         data = {k: v for k, v in asdict(entry).items() if k != "last_run"}

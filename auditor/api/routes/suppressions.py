@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, status
+from fastapi import APIRouter, Query, status
 
-from auditor.api.deps import Admin, Reader, SessionDep
-from auditor.api.schemas import SuppressionIn, SuppressionOut
+from auditor.api.deps import Admin, Reader, SessionDep, SuppressionId
+from auditor.api.schemas import SuppressionIn, SuppressionOut, error_responses
 from auditor.store import suppressions as store_suppressions
 from auditor.store.models import SuppressionRow, TargetRow
 from auditor.store.targets import get_target
 
-router = APIRouter(prefix="/api/v1/suppressions", tags=["suppressions"])
+router = APIRouter(prefix="/api/v1/suppressions", tags=["suppressions"], responses=error_responses(401, 422, 503))
 
 
 def suppression_out(session: Any, row: SuppressionRow) -> dict[str, Any]:
@@ -35,7 +35,13 @@ def suppressions(
     ]
 
 
-@router.post("", response_model=SuppressionOut, status_code=status.HTTP_201_CREATED, summary="Accept findings (admin)")
+@router.post(
+    "",
+    response_model=SuppressionOut,
+    status_code=status.HTTP_201_CREATED,
+    summary="Accept findings (admin)",
+    responses=error_responses(400, 403, 404),
+)
 def create(body: SuppressionIn, session: SessionDep, principal: Admin) -> dict[str, Any]:
     target_id = get_target(session, body.cluster).id if body.cluster else None
     row = store_suppressions.create_suppression(
@@ -53,7 +59,12 @@ def create(body: SuppressionIn, session: SessionDep, principal: Admin) -> dict[s
     return suppression_out(session, row)
 
 
-@router.delete("/{suppression_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Delete a suppression (admin)")
-def delete(suppression_id: Annotated[int, Path(ge=1)], session: SessionDep, _: Admin) -> None:
+@router.delete(
+    "/{suppression_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Delete a suppression (admin)",
+    responses=error_responses(403, 404),
+)
+def delete(suppression_id: SuppressionId, session: SessionDep, _: Admin) -> None:
     store_suppressions.delete_suppression(session, suppression_id)
     session.commit()

@@ -6,18 +6,16 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, status
 
-from auditor.api.deps import Admin, Reader, SessionDep, SettingsDep
+from auditor.api.deps import Admin, Reader, SessionDep
 from auditor.api.routes.runs import run_out
-from auditor.api.schemas import TargetOut
-from auditor.config import TargetConfig
-from auditor.scheduler import cron_trigger
+from auditor.api.schemas import TargetIn, TargetName, TargetOut, error_responses
 from auditor.store import runs as store_runs
 from auditor.store import targets as store_targets
 from auditor.store.models import TargetRow
 
-router = APIRouter(prefix="/api/v1/targets", tags=["targets"])
+router = APIRouter(prefix="/api/v1/targets", tags=["targets"], responses=error_responses(401, 503))
 
-TargetName = Annotated[str, Path(min_length=1, max_length=200)]
+NameInPath = Annotated[TargetName, Path(description="the target's name")]
 
 
 def target_out(session: Any, row: TargetRow) -> dict[str, Any]:
@@ -33,40 +31,47 @@ def target_out(session: Any, row: TargetRow) -> dict[str, Any]:
     }
 
 
-def _validate(body: TargetConfig, settings: Any) -> None:
-    if body.schedule:
-        cron_trigger(body.schedule, settings.scheduler.timezone)  # ConfigError -> 422
-
-
 @router.get("", response_model=list[TargetOut], summary="Targets and their last run")
 def targets(session: SessionDep, _: Reader) -> list[dict[str, Any]]:
     return [target_out(session, row) for row in store_targets.list_targets(session, include_disabled=True)]
 
 
-@router.get("/{name}", response_model=TargetOut)
-def target(session: SessionDep, _: Reader, name: TargetName) -> dict[str, Any]:
+@router.get("/{name}", response_model=TargetOut, responses=error_responses(404, 422))
+def target(session: SessionDep, _: Reader, name: NameInPath) -> dict[str, Any]:
     return target_out(session, store_targets.get_target(session, name))
 
 
-@router.post("", response_model=TargetOut, status_code=status.HTTP_201_CREATED, summary="Add a target (admin)")
-def create(body: TargetConfig, session: SessionDep, settings: SettingsDep, _: Admin) -> dict[str, Any]:
-    _validate(body, settings)
-    row = store_targets.create_target(session, body)
+@router.post(
+    "",
+    response_model=TargetOut,
+    status_code=status.HTTP_201_CREATED,
+    summary="Add a target (admin)",
+    responses=error_responses(400, 403, 409, 422),
+)
+def create(body: TargetIn, session: SessionDep, _: Admin) -> dict[str, Any]:
+    row = store_targets.create_target(session, body.as_config())
     session.commit()
     return target_out(session, row)
 
 
-@router.put("/{name}", response_model=TargetOut, summary="Replace a target's definition (admin)")
-def replace(
-    name: TargetName, body: TargetConfig, session: SessionDep, settings: SettingsDep, _: Admin
-) -> dict[str, Any]:
-    _validate(body, settings)
-    row = store_targets.update_target(session, name, body)
+@router.put(
+    "/{name}",
+    response_model=TargetOut,
+    summary="Replace a target's definition (admin)",
+    responses=error_responses(400, 403, 404, 409, 422),
+)
+def replace(name: NameInPath, body: TargetIn, session: SessionDep, _: Admin) -> dict[str, Any]:
+    row = store_targets.update_target(session, name, body.as_config())
     session.commit()
     return target_out(session, row)
 
 
-@router.delete("/{name}", status_code=status.HTTP_204_NO_CONTENT, summary="Delete a target and its history (admin)")
-def delete(name: TargetName, session: SessionDep, _: Admin) -> None:
+@router.delete(
+    "/{name}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Delete a target and its history (admin)",
+    responses=error_responses(403, 404, 422),
+)
+def delete(name: NameInPath, session: SessionDep, _: Admin) -> None:
     store_targets.delete_target(session, name)
     session.commit()
