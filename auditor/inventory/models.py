@@ -544,7 +544,7 @@ class Inventory(Model):
             if first.get("type") == "json_invalid":
                 reason = str(first.get("ctx", {}).get("error") or first.get("msg"))
                 raise SnapshotError(f"{source} is not valid JSON: {reason}") from exc
-            where = ".".join(_loc_part(p) for p in first.get("loc", ()))
+            where = ".".join(_loc_part(p) for p in first.get("loc", ())) or "the document"
             raise SnapshotError(
                 f"{source} is not an auditor snapshot: {where}: {first.get('msg')} ({exc.error_count()} errors)"
             ) from exc
