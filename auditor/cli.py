@@ -285,7 +285,8 @@ def audit(
     emit(results, fmt, include_pass=include_pass)
     report_partial(results)
     code = gate(results, fail_on, fail_on_unknown=fail_on_unknown, allow_partial=allow_partial, unreachable=unreachable)
-    sys.exit(code or (crashed[0] if crashed else 0))
+    # a target not audited at all outranks what the audited ones found: unreachable (3), then crashed (8)
+    sys.exit(code if unreachable or not crashed else crashed[0])
 
 
 @cli.command()

@@ -281,10 +281,15 @@ def test_one_target_crashing_does_not_stop_the_others(tmp_path, monkeypatch):
     def run_audit(target, settings, **kwargs):  # type: ignore[no-untyped-def]
         if target.name == "first":
             raise RuntimeError("a bug on this target")
-        return auditor.pipeline.analyze(b.inventory(cluster="second"), settings)
+        return auditor.pipeline.analyze(b.inventory(cluster="second", lbs=[b.load_balancer("web")]), settings)
 
     monkeypatch.setattr(auditor.pipeline, "run_audit", run_audit)
     result = CliRunner().invoke(cli, ["audit", "--config", str(config), "-o", "json", "-q"])
     assert result.exit_code == 8, result.output
     assert "internal error: target 'first': RuntimeError: a bug on this target" in result.stderr
     assert json.loads(result.stdout)["target"] == "second"
+    # a crashed target outranks the other target's findings: exit 8, not the findings code
+    gated = CliRunner().invoke(cli, ["audit", "--config", str(config), "-o", "json", "-q", "--fail-on", "info"])
+    doc = json.loads(gated.stdout)
+    assert doc["status"] == "complete" and any(f["status"] == "FAIL" for f in doc["findings"])
+    assert gated.exit_code == 8, gated.output
