@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from auditor.demo.kubeapi import KubeApiServer
 from auditor.demo.motoserver import MotoServer
+
+# Property tests and the API fuzzing explore new examples on every local run; in CI (CI=true) they replay a
+# fixed sequence, so a landing is never decided by the luck of the draw. A failure found locally prints the
+# example to reproduce (and Hypothesis keeps it in .hypothesis/ for the next run).
+hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI") == "true":
+    hypothesis_settings.load_profile("ci")
 
 
 @pytest.fixture(scope="session")

@@ -102,3 +102,5 @@ V2_ONLY = frozenset(f for f in Facet if f.collector == "elbv2")
 
 # Load balancer listings: the facets every rule over load balancers reads.
 LOAD_BALANCERS = (Facet.ELBV2_LOAD_BALANCERS, Facet.ELB_LOAD_BALANCERS)
+# What says which Kubernetes objects ask for a load balancer (and which Ingresses the controller serves).
+KUBE_EXPOSURES = (Facet.KUBE_SERVICES, Facet.KUBE_INGRESSES, Facet.KUBE_INGRESS_CLASSES)

@@ -21,6 +21,20 @@ def postgres_url() -> Iterator[str]:
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def empty_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """A database with no schema yet, to migrate step by step (not the shared, migrated one)."""
+    if request.param == "sqlite":
+        eng = make_engine(f"sqlite:///{tmp_path}/old.db")
+        yield eng
+        eng.dispose()
+        return
+    with fresh_postgres_database() as url:
+        eng = make_engine(url)
+        yield eng
+        eng.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
     if request.param == "sqlite":
         eng = make_engine(f"sqlite:///{tmp_path}/store.db")

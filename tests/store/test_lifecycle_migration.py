@@ -2,30 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
-import pytest
 from sqlalchemy import Engine, MetaData, insert, select
 
-from auditor.store.db import head_revision, make_engine, upgrade
-from tests.store.pg import fresh_postgres_database
+from auditor.store.db import head_revision, upgrade
 
 T0 = datetime(2030, 1, 1, 10, 0, tzinfo=UTC)
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def empty_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    if request.param == "sqlite":
-        eng = make_engine(f"sqlite:///{tmp_path}/old.db")
-        yield eng
-        eng.dispose()
-        return
-    with fresh_postgres_database() as url:
-        eng = make_engine(url)
-        yield eng
-        eng.dispose()
 
 
 def test_rows_opened_by_unknown_alone_go_and_first_seen_is_the_first_fail(empty_engine: Engine) -> None:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -12,10 +10,9 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, Engine, MetaData, delete, func, insert, select
 
 from auditor.errors import Conflict
-from auditor.store.db import check_ready, head_revision, make_engine, session_factory, upgrade
+from auditor.store.db import check_ready, head_revision, session_factory, upgrade
 from auditor.store.models import Base, LoadBalancerRow
 from auditor.store.runs import claim_run
-from tests.store.pg import fresh_postgres_database
 from tests.store.results import ARN
 
 
@@ -25,20 +22,6 @@ def test_migrations_match_the_models(engine: Engine) -> None:
     assert diff == [], "models changed without a migration: add one under auditor/store/migrations/versions"
     assert check_ready(engine) is None
     assert upgrade(engine) == head_revision()  # upgrading again is a no-op
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def empty_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    """A database with no schema yet, to migrate step by step (not the shared, migrated one)."""
-    if request.param == "sqlite":
-        eng = make_engine(f"sqlite:///{tmp_path}/old.db")
-        yield eng
-        eng.dispose()
-        return
-    with fresh_postgres_database() as url:
-        eng = make_engine(url)
-        yield eng
-        eng.dispose()
 
 
 def _seed_revision_0002(conn: Connection) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 from auditor.config import RuleSettings
 from auditor.correlate.graph import BackendRef, ExposureGraph, ExposurePath, LbNode
 from auditor.findings import Finding, KubeRef, Severity, Status
-from auditor.inventory.facets import Facet
+from auditor.inventory.facets import KUBE_EXPOSURES, LOAD_BALANCERS, Facet
 from auditor.rules._helpers import lb_kind, shell_quote
 from auditor.rules.base import Rule, RuleMeta
 from auditor.rules.controller._common import kubernetes_unknown
@@ -30,13 +30,7 @@ META = RuleMeta(
         "the backend from the second Ingress."
     ),
     references=("https://kubernetes-sigs.github.io/aws-load-balancer-controller/latest/guide/ingress/annotations/",),
-    inputs=(
-        Facet.KUBE_SERVICES,
-        Facet.KUBE_INGRESSES,
-        Facet.KUBE_INGRESS_CLASSES,
-        Facet.ELBV2_LOAD_BALANCERS,
-        Facet.ELB_LOAD_BALANCERS,
-    ),
+    inputs=(*KUBE_EXPOSURES, *LOAD_BALANCERS),
     enrich=(Facet.KUBE_TARGET_GROUP_BINDINGS,),
 )
 

@@ -9,7 +9,7 @@ from auditor.config import RuleSettings
 from auditor.correlate.annotations import ALB, SVC, ingress_class_of
 from auditor.correlate.graph import ExposureGraph, IngressGroup, LbNode, ServiceExposure
 from auditor.findings import Finding, Severity, Status
-from auditor.inventory.facets import Facet
+from auditor.inventory.facets import KUBE_EXPOSURES, LOAD_BALANCERS
 from auditor.inventory.models import ServicePort
 from auditor.rules._helpers import lb_fields
 from auditor.rules.base import Rule, RuleMeta
@@ -35,13 +35,7 @@ META = RuleMeta(
         "https://kubernetes-sigs.github.io/aws-load-balancer-controller/latest/guide/ingress/annotations/#group.name",
         "https://github.com/kubernetes-sigs/aws-load-balancer-controller/issues/192",
     ),
-    inputs=(
-        Facet.KUBE_SERVICES,
-        Facet.KUBE_INGRESSES,
-        Facet.KUBE_INGRESS_CLASSES,
-        Facet.ELBV2_LOAD_BALANCERS,
-        Facet.ELB_LOAD_BALANCERS,
-    ),
+    inputs=(*KUBE_EXPOSURES, *LOAD_BALANCERS),
 )
 
 HTTP_PORTS = {80, 443, 8080, 8443}
