@@ -27,7 +27,8 @@ LBC_INGRESS_CONTROLLER = "ingress.k8s.aws/alb"
 LBC_SERVICE_CLASS = "service.k8s.aws/nlb"
 LBC_DEFAULT_SSL_POLICY = "ELBSecurityPolicy-2016-08"
 
-_GROUP_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?$")
+# group.name: up to 63 lowercase letters, digits, "-" and "." (the controller's IngressGroup docs)
+GROUP_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?$")
 _ACM_ARN = re.compile(r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[A-Za-z0-9-]+$")
 _IAM_CERT_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:server-certificate/.+$")
 _WAFV2_ARN = re.compile(r"^arn:aws[a-z-]*:wafv2:[a-z0-9-]+:\d{12}:regional/webacl/.+$")
@@ -291,7 +292,7 @@ def ingress_settings(ing: Ingress, params: IngressClassParams | None = None) -> 
 
     group = _spec_str(spec, "group", "name") or a.get(ALB + "group.name")
     if group is not None:
-        if _GROUP_NAME.match(group):
+        if GROUP_NAME.match(group):
             s.group_name = group
         else:
             _problem(

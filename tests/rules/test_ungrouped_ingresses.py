@@ -116,3 +116,13 @@ def test_explicit_group_alone_and_orphans_are_not_reported():
     shared = b.load_balancer("k8s-shared", tags=b.ingress_tags("shared"))
     member = b.ingress("blog", "home", annotations={ALB + "group.name": "shared"}, lb=shared)
     assert run(RULE, b.inventory(lbs=[shared], ingresses=[member])) == []
+
+
+def test_a_namespace_that_is_no_group_name_gets_a_shared_name():
+    """Regression (found by the fuzz tests): a namespace as stored that no suffix makes a valid group name
+    sent the name suggestion into an endless loop."""
+    a = pair("Bad_NS", "web", hosts=("www.example.com",))
+    c = pair("Bad_NS", "api", hosts=("api.example.com",), backend=("api", 8080))
+    f = only(RULE, inv_of(a, c))
+    assert f.status == Status.FAIL
+    assert f.evidence["suggested_group"] == "shared-public"

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from auditor.config import RuleSettings
-from auditor.correlate.annotations import ALB, LBC_DEFAULT_SSL_POLICY
+from auditor.correlate.annotations import ALB, GROUP_NAME, LBC_DEFAULT_SSL_POLICY
 from auditor.correlate.graph import ExposureGraph, IngressGroup, LbNode
 from auditor.findings import Finding, Severity, Status
 from auditor.inventory.facets import Facet
@@ -46,7 +45,6 @@ META = RuleMeta(
 MAX_RULES = 100
 MAX_CERTIFICATES = 25
 MAX_TARGET_GROUPS = 100
-_GROUP_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?$")
 
 Key = tuple[str, str, tuple[str, ...], str | None]  # scheme, ssl policy, inbound CIDRs, WAFv2 ACL
 
@@ -218,8 +216,10 @@ def _suggest_name(units: list[_Unit], taken: set[str]) -> str:
     namespaces = {m.namespace or "default" for u in units for m in u.group.members}
     scheme = "public" if units[0].key[0] == "internet-facing" else "internal"
     base = namespaces.pop() if len(namespaces) == 1 else f"shared-{scheme}"
+    if not GROUP_NAME.match(base):  # a namespace as stored need not be a valid group name (no suffix makes it one)
+        base = f"shared-{scheme}"
     name, n = base, 2
-    while name in taken or not _GROUP_NAME.match(name):
+    while name in taken:  # a valid base stays valid with a "-<n>" suffix
         name = f"{base[:58]}-{n}"
         n += 1
     return name
