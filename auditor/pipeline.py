@@ -24,6 +24,7 @@ from auditor.rules.registry import evaluate_all
 from auditor.views import load_balancer_views
 
 log = logging.getLogger(__name__)
+_OBJECTS_SHOWN = 3  # objects a crashed rule's coverage message names (each has its UNKNOWN finding)
 
 
 @dataclass
@@ -92,7 +93,7 @@ def analyze(inventory: Inventory, settings: Settings, *, started_at: datetime | 
     graph = correlate(inventory)
     findings = evaluate_all(graph, settings.rules)
     findings.sort(key=lambda f: (-f.severity.rank, f.rule_id, f.resource_arn or "", f.discriminator))
-    coverage = [*inventory.coverage, *(_crashed_rule(e) for e in graph.rule_errors)]
+    coverage = [*inventory.coverage, *_crashed_rules(graph.rule_errors)]
     complete = all(c.status in (CoverageStatus.OK, CoverageStatus.SKIPPED) for c in coverage)
     result = AuditResult(
         target=inventory.target.name,
@@ -108,14 +109,31 @@ def analyze(inventory: Inventory, settings: Settings, *, started_at: datetime | 
     return AuditOutcome(inventory=inventory, graph=graph, result=result)
 
 
-def _crashed_rule(error: RuleError) -> Coverage:
-    """A rule that raised, as the run's coverage names it (the traceback is in the log)."""
+def _crashed_rules(errors: list[RuleError]) -> list[Coverage]:
+    """Rules that raised, as the run's coverage names them (the tracebacks are in the log): one entry per rule
+    and exception type, naming the objects it crashed on (the first few; each has its UNKNOWN finding)."""
+    grouped: dict[tuple[str, str], list[RuleError]] = {}
+    for error in errors:
+        grouped.setdefault((error.rule_id, error.exception), []).append(error)
+    return [_crashed_rule(same) for same in grouped.values()]
+
+
+def _crashed_rule(errors: list[RuleError]) -> Coverage:
+    first = errors[0]
+    objects = [e.object for e in errors if e.object is not None]
+    if not objects:
+        where = ""
+    elif len(objects) <= _OBJECTS_SHOWN:
+        where = f" on {'; '.join(objects)}"
+    else:
+        shown = "; ".join(objects[:_OBJECTS_SHOWN])
+        where = f" on {len(objects)} objects ({shown} and {len(objects) - _OBJECTS_SHOWN} more)"
     return Coverage(
         source="rule",
-        collector=error.rule_id,
+        collector=first.rule_id,
         status=CoverageStatus.ERROR,
-        error_code=error.exception,
-        message=f"rule {error.rule_id} crashed: {error.exception}: {error.message}"[:1000],
+        error_code=first.exception,
+        message=f"rule {first.rule_id} crashed{where}: {first.exception}: {first.message}"[:1000],
     )
 
 

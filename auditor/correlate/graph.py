@@ -170,11 +170,13 @@ class ServiceExposure:
 
 
 class RuleError(NamedTuple):
-    """A rule that raised while evaluating this graph (a defect; its checks are UNKNOWN)."""
+    """A rule that raised while evaluating this graph (a defect): on one object (``object`` names it; that
+    object's checks are UNKNOWN, the others were judged), or outside any object (all its checks are UNKNOWN)."""
 
     rule_id: str
     exception: str  # the exception's type name
     message: str
+    object: str | None = None  # the object being judged, as its UNKNOWN finding names it; None: the whole rule
 
 
 @dataclass(slots=True)

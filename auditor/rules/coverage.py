@@ -12,18 +12,31 @@ After a rule has run, ``enforce`` holds its findings against what the collectors
 A facet of a Classic load balancer says nothing about an ALB's verdict and the other way round; every other
 finding (a certificate, a role, a Kubernetes object) depends on all the rule's input facets in its scope.
 A rule's own per-object UNKNOWNs (a field left ``None`` by a failed call) stay as they are.
+
+A rule that raises is a defect, and it costs as little as it can: each rule judges its objects through
+``guarded``, so an object it cannot judge (a malformed field, a case the code did not foresee) becomes one
+UNKNOWN naming that object and the rule goes on with the next one; ``crashed`` is the registry's last line of
+defence for a rule that raises outside any object.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import logging
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from auditor.findings import Finding, Status
+from auditor.correlate.graph import RuleError
+from auditor.findings import Finding, KubeRef, Status
 from auditor.inventory.facets import CLASSIC_ONLY, V2_ONLY, Facet, facets_of
 from auditor.inventory.models import CoverageStatus, Inventory
 from auditor.rules.base import RuleMeta
+
+if TYPE_CHECKING:
+    from auditor.correlate.graph import ExposureGraph
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # how many of a scope's gaps a message spells out (the evidence has all of them)
 _SHOWN = 3
@@ -195,4 +208,66 @@ def crashed(meta: RuleMeta, exc: BaseException) -> Finding:
         resource_name="rule evaluation",
         evidence={"exception": type(exc).__name__, "detail": str(exc)[:500]},
         discriminator="rule-crashed",
+    )
+
+
+def guarded(
+    meta: RuleMeta,
+    graph: ExposureGraph,
+    items: Iterable[T],
+    judge: Callable[[T], Iterable[Finding]],
+    *,
+    describe: Callable[[T], dict[str, Any]],
+) -> Iterator[Finding]:
+    """``judge(item)`` for each item in turn; an item whose judging raises gets one UNKNOWN instead.
+
+    An object's findings are all of them or none (never half a verdict next to its UNKNOWN). The error is
+    logged with its traceback and recorded in ``graph.rule_errors`` (the pipeline turns it into coverage and
+    a partial result); the rule goes on with the next object. ``describe(item)`` gives the Finding fields
+    that name the object (resource_arn, resource_name, account, region, kubernetes, and a discriminator when
+    one load balancer holds several objects), as its normal finding would; it is only called for an object
+    that raised."""
+    for item in items:
+        try:
+            found = list(judge(item))
+        except Exception as exc:  # one object's defect must not hide the verdicts on the others
+            yield _object_crashed(meta, graph, item, exc, describe)
+            continue
+        yield from found
+
+
+def _object_label(fields: dict[str, Any]) -> str:
+    """'k8s-shop-abc (arn:...)', 'shop/web:80 (Service shop/web)', 'Service shop/web', 'k8s-x (arn:...) [443]':
+    unique per object, with the object's own discriminator when ``describe`` gives one (a listener of an LB)."""
+    own = fields.pop("discriminator", None)
+    name = fields.get("resource_name")
+    arn = fields.get("resource_arn")
+    kube: KubeRef | None = fields.get("kubernetes")
+    label = str(name or arn or kube or "an object")
+    if arn and arn != label:
+        label += f" ({arn})"
+    elif kube is not None and str(kube) != label:
+        label += f" ({kube})"
+    return f"{label} [{own}]" if own and own not in label else label
+
+
+def _object_crashed(
+    meta: RuleMeta, graph: ExposureGraph, item: T, exc: Exception, describe: Callable[[T], dict[str, Any]]
+) -> Finding:
+    try:
+        fields = dict(describe(item))  # a copy: the discriminator is taken out of it
+    except Exception:  # the object may be too malformed to name; the UNKNOWN must still be there
+        log.debug("%s could not name the object it crashed on", meta.id, exc_info=True)
+        fields = {"resource_name": f"a {type(item).__name__} (error {len(graph.rule_errors) + 1} of this audit)"}
+    label = _object_label(fields)
+    log.error("rule %s crashed on %s; its checks of this object are UNKNOWN", meta.id, label, exc_info=exc)
+    graph.rule_errors.append(RuleError(meta.id, type(exc).__name__, str(exc), label))
+    return meta.finding(
+        Status.UNKNOWN,
+        f"{meta.id} crashed on {label} ({type(exc).__name__}), so this object could not be judged in this audit; "
+        "the rule judged the others.",
+        remediation="This is a defect of the auditor: report it with the log of this run (it holds the traceback).",
+        evidence={"exception": type(exc).__name__, "detail": str(exc)[:500], "object": label},
+        discriminator=f"object-crashed:{label}",
+        **fields,
     )

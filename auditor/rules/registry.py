@@ -46,7 +46,9 @@ def evaluate_all(graph: ExposureGraph, settings: RuleSettings, *, only: set[str]
 
     A rule that raises is a defect: it is logged with its traceback, recorded in ``graph.rule_errors``
     (the pipeline turns them into coverage and a partial result) and leaves one UNKNOWN finding, so the
-    audit goes on and the rule is never silently missing."""
+    audit goes on and the rule is never silently missing. Each rule guards the objects it judges itself
+    (``auditor.rules.coverage.guarded``: one UNKNOWN per object that raised); this catches what raises
+    outside them, e.g. while a rule builds its per-graph tables."""
     findings: list[Finding] = []
     index = CoverageIndex(graph.inventory)
     with gc_paused():  # every finding is kept: see auditor.correlate.gc_pause

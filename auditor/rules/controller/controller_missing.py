@@ -18,6 +18,7 @@ from auditor.rules.controller._common import (
     kubernetes_unknown,
     running_controllers,
 )
+from auditor.rules.coverage import guarded
 
 META = RuleMeta(
     id="controller-missing",
@@ -49,6 +50,10 @@ def evaluate(graph: ExposureGraph, settings: RuleSettings) -> Iterator[Finding]:
     if not graph.kube_collected:
         yield kubernetes_unknown(META, graph, "whether the AWS Load Balancer Controller runs")
         return
+    yield from guarded(META, graph, (graph,), _judge_cluster, describe=cluster_fields)  # the one object it judges
+
+
+def _judge_cluster(graph: ExposureGraph) -> Iterator[Finding]:
     ingresses = [m for g in graph.ingress_groups for m in g.members]
     services = [e.service for e in graph.services if e.settings.controller == "lbc"]
     deployments = {

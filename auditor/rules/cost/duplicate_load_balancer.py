@@ -14,6 +14,7 @@ from auditor.rules._helpers import lb_kind, shell_quote
 from auditor.rules.base import Rule, RuleMeta
 from auditor.rules.controller._common import kubernetes_unknown
 from auditor.rules.cost._common import lb_collected, monthly_cost, total_cost
+from auditor.rules.coverage import guarded
 
 META = RuleMeta(
     id="duplicate-load-balancer",
@@ -81,6 +82,13 @@ def _fix_for(node: LbNode, ref: BackendRef, kept: LbNode) -> str:
     return f"delete the exposure through {node.lb.name}"
 
 
+def _backend_fields(ref: BackendRef) -> dict[str, Any]:
+    """How a backend's findings name it (the Service, and the port in resource_name and discriminator)."""
+    label = str(ref)
+    kube = KubeRef(kind="Service", namespace=ref.namespace, name=ref.service)
+    return {"kubernetes": kube, "resource_name": label, "discriminator": label}
+
+
 def evaluate(graph: ExposureGraph, settings: RuleSettings) -> Iterator[Finding]:
     if not graph.kube_collected:
         yield kubernetes_unknown(META, graph, "which backends are exposed twice")
@@ -88,7 +96,8 @@ def evaluate(graph: ExposureGraph, settings: RuleSettings) -> Iterator[Finding]:
     complete = lb_collected(graph)
     # the LoadBalancer Services already have their KubeRef; other backends get one made here
     service_refs = {(e.service.namespace, e.service.name): e.ref for e in graph.services}
-    for ref in sorted(graph.backends):  # namespace, Service, port
+
+    def judge(ref: BackendRef) -> Iterator[Finding]:
         paths = graph.backends[ref]
         nodes: list[LbNode] = []
         for p in paths:
@@ -142,6 +151,9 @@ def evaluate(graph: ExposureGraph, settings: RuleSettings) -> Iterator[Finding]:
             fields.update(resource_arn=node.arn, account=node.lb.account, region=node.lb.region)
             message = f"Backend {label} is reachable through one load balancer ({node.lb.name})."
             yield META.finding(Status.PASS, message, **fields)
+
+    backends = sorted(graph.backends)  # namespace, Service, port
+    yield from guarded(META, graph, backends, judge, describe=_backend_fields)
 
 
 RULE = Rule(META, evaluate)

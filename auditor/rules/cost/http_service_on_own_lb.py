@@ -15,6 +15,7 @@ from auditor.rules._helpers import lb_fields
 from auditor.rules.base import Rule, RuleMeta
 from auditor.rules.controller._common import kubernetes_unknown
 from auditor.rules.cost._common import cost_evidence, lb_collected
+from auditor.rules.coverage import guarded
 
 META = RuleMeta(
     id="http-service-on-own-lb",
@@ -138,7 +139,8 @@ def evaluate(graph: ExposureGraph, settings: RuleSettings) -> Iterator[Finding]:
     # the schemes of the cluster's current Ingress ALBs (of any type), named when none has the Service's scheme
     ingress_schemes = sorted({n.lb.scheme for g in graph.ingress_groups for n in g.load_balancers if n.orphan is None})
     taken = set(graph.groups)
-    for exp in graph.services:
+
+    def judge(exp: ServiceExposure) -> Iterator[Finding]:
         svc = exp.service
         label = f"Service {svc.namespace}/{svc.name}"
         node = next((n for n in exp.load_balancers if n.orphan is None), None)
@@ -154,13 +156,13 @@ def evaluate(graph: ExposureGraph, settings: RuleSettings) -> Iterator[Finding]:
                     resource_name=f"{svc.namespace}/{svc.name}",
                     evidence=evidence,
                 )
-            continue  # not provisioned: nothing is paid yet (provisioning rules cover it)
+            return  # not provisioned: nothing is paid yet (provisioning rules cover it)
         evidence.update(cost_evidence(node))
         fields: dict[str, Any] = {**lb_fields(node), "kubernetes": exp.ref, "evidence": evidence}
         if not ports:
             message = f"{label} serves no HTTP ports; it needs a load balancer of its own."
             yield META.finding(Status.PASS, message, **fields)
-            continue
+            return
         shared = shared_by_scheme.get(node.lb.scheme, [])
         if not shared:
             others = ingress_schemes
@@ -177,7 +179,7 @@ def evaluate(graph: ExposureGraph, settings: RuleSettings) -> Iterator[Finding]:
                 "balancer unless several such Services move together.",
                 **fields,
             )
-            continue
+            return
         group, alb = shared[0]
         cost = evidence["monthly_cost_usd"]  # from cost_evidence above
         evidence.update(shared_alb=alb.lb.name, shared_group=group.name, monthly_saving_usd=cost)
@@ -190,6 +192,8 @@ def evaluate(graph: ExposureGraph, settings: RuleSettings) -> Iterator[Finding]:
             monthly_cost_usd=cost,
             **fields,
         )
+
+    yield from guarded(META, graph, graph.services, judge, describe=lambda exp: {"kubernetes": exp.ref})
 
 
 RULE = Rule(META, evaluate)

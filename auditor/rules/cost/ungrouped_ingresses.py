@@ -16,6 +16,7 @@ from auditor.rules._helpers import annotate_commands, lb_fields
 from auditor.rules.base import Rule, RuleMeta
 from auditor.rules.controller._common import cluster_fields, kubernetes_unknown
 from auditor.rules.cost._common import monthly_cost
+from auditor.rules.coverage import guarded
 
 META = RuleMeta(
     id="ungrouped-ingresses",
@@ -247,25 +248,46 @@ def evaluate(graph: ExposureGraph, settings: RuleSettings) -> Iterator[Finding]:
         )
         return
     buckets: dict[Key, list[_Unit]] = defaultdict(list)
-    for group in graph.ingress_groups:
+
+    def sort_in(group: IngressGroup) -> tuple[Finding, ...]:
+        """Put the group's unit in its bucket; a group that cannot be read gets its UNKNOWN and stays out."""
         node = next((n for n in group.load_balancers if n.orphan is None and n.lb.type == "application"), None)
         unit = _unit(group, node) if node is not None else None
         if unit is not None:
             buckets[unit.key].append(unit)
+        return ()  # its verdict comes with its bin's, below
+
+    yield from guarded(META, graph, graph.ingress_groups, sort_in, describe=_group_fields)
     taken = set(graph.groups)
-    for units in buckets.values():
-        for candidate in _pack(units):
-            if len(candidate.units) >= 2:
-                yield _candidate_finding(graph, candidate, taken)
-            elif not candidate.units[0].group.explicit:
-                unit = candidate.units[0]
-                yield META.finding(
-                    Status.PASS,
-                    f"Ingress {unit.label} has no compatible ALB to share within the ALB limits.",
-                    discriminator=unit.label,
-                    evidence={"member": unit.as_json(), "scheme": unit.key[0], "ssl_policy": unit.key[1]},
-                    **lb_fields(unit.node),
-                )
+    candidates = [candidate for units in buckets.values() for candidate in _pack(units)]
+
+    def judge(candidate: _Bin) -> Iterator[Finding]:
+        if len(candidate.units) >= 2:
+            yield _candidate_finding(graph, candidate, taken)
+        elif not candidate.units[0].group.explicit:
+            unit = candidate.units[0]
+            yield META.finding(
+                Status.PASS,
+                f"Ingress {unit.label} has no compatible ALB to share within the ALB limits.",
+                discriminator=unit.label,
+                evidence={"member": unit.as_json(), "scheme": unit.key[0], "ssl_policy": unit.key[1]},
+                **lb_fields(unit.node),
+            )
+
+    yield from guarded(META, graph, candidates, judge, describe=_bin_fields)
+
+
+def _group_fields(group: IngressGroup) -> dict[str, Any]:
+    return {"kubernetes": group.ref, "resource_name": group.name}
+
+
+def _bin_fields(candidate: _Bin) -> dict[str, Any]:
+    """As the bin's finding names it: the ALB kept (the first unit's), and every group in the discriminator."""
+    return {
+        **lb_fields(candidate.units[0].node),
+        "kubernetes": candidate.units[0].group.ref,
+        "discriminator": ",".join(sorted(u.label for u in candidate.units)),
+    }
 
 
 def _candidate_finding(graph: ExposureGraph, candidate: _Bin, taken: set[str]) -> Finding:

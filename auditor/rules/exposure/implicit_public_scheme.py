@@ -19,6 +19,7 @@ from auditor.findings import Finding, Severity, Status
 from auditor.inventory.facets import Facet
 from auditor.rules._helpers import annotate_command
 from auditor.rules.base import Rule, RuleMeta
+from auditor.rules.coverage import guarded
 
 INTERNAL = SVC + "aws-load-balancer-internal"
 SCHEME = SVC + "aws-load-balancer-scheme"
@@ -62,10 +63,10 @@ def _fields(exp: ServiceExposure) -> dict[str, Any]:
 
 
 def evaluate(graph: ExposureGraph, settings: RuleSettings) -> Iterator[Finding]:
-    for exp in graph.services:
+    def judge(exp: ServiceExposure) -> Iterator[Finding]:
         s = exp.settings
         if s.controller != "in-tree":
-            continue
+            return
         annotations = exp.service.annotations
         evidence: dict[str, Any] = {
             "controller": s.controller,
@@ -81,7 +82,7 @@ def evaluate(graph: ExposureGraph, settings: RuleSettings) -> Iterator[Finding]:
             evidence.update(load_balancer=node.lb.name, load_balancer_arn=node.arn)
         if s.scheme == "internal":
             yield META.finding(Status.PASS, f"{exp.ref} is internal ({INTERNAL} is set).", evidence=evidence, **fields)
-            continue
+            return
         if s.scheme_explicit:
             yield META.finding(
                 Status.PASS,
@@ -89,7 +90,7 @@ def evaluate(graph: ExposureGraph, settings: RuleSettings) -> Iterator[Finding]:
                 evidence=evidence,
                 **fields,
             )
-            continue
+            return
         ignored = annotations.get(SCHEME)
         cause = (
             f"; its {SCHEME}: {ignored} is ignored by the in-tree provider"
@@ -110,6 +111,8 @@ def evaluate(graph: ExposureGraph, settings: RuleSettings) -> Iterator[Finding]:
             evidence=evidence,
             **fields,
         )
+
+    yield from guarded(META, graph, graph.services, judge, describe=_fields)
 
 
 RULE = Rule(META, evaluate)

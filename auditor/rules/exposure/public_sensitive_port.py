@@ -24,6 +24,7 @@ from auditor.inventory.facets import Facet
 from auditor.inventory.models import CoverageStatus, Listener, ManagedPrefixList
 from auditor.rules._helpers import describe_lb, lb_fields, lb_subject, owner_annotate, owner_evidence
 from auditor.rules.base import Rule, RuleMeta
+from auditor.rules.coverage import guarded
 
 SENSITIVE_PORTS: dict[int, str] = {
     21: "FTP",
@@ -252,10 +253,10 @@ def _remediation(node: LbNode, port: int, public: list[Source]) -> str:
 
 
 def evaluate(graph: ExposureGraph, settings: RuleSettings) -> Iterator[Finding]:
-    for node in graph.in_scope():
+    def judge(node: LbNode) -> Iterator[Finding]:
         lb = node.lb
         if not lb.is_public:
-            continue
+            return
         fields = lb_fields(node)
         if lb.listeners is None:
             yield META.finding(
@@ -264,7 +265,7 @@ def evaluate(graph: ExposureGraph, settings: RuleSettings) -> Iterator[Finding]:
                 evidence=owner_evidence(node),
                 **fields,
             )
-            continue
+            return
         sensitive = [li for li in lb.listeners if li.port in SENSITIVE_PORTS]
         if not sensitive:
             ports = sorted({li.port for li in lb.listeners})
@@ -274,7 +275,7 @@ def evaluate(graph: ExposureGraph, settings: RuleSettings) -> Iterator[Finding]:
                 evidence=owner_evidence(node, ports=ports),
                 **fields,
             )
-            continue
+            return
         for listener in sensitive:
             what = SENSITIVE_PORTS[listener.port]
             status, why, facts, public = _verdict(graph, node, listener)
@@ -296,6 +297,8 @@ def evaluate(graph: ExposureGraph, settings: RuleSettings) -> Iterator[Finding]:
                 discriminator=str(listener.port),
                 **fields,
             )
+
+    yield from guarded(META, graph, graph.in_scope(), judge, describe=lb_fields)
 
 
 RULE = Rule(META, evaluate)

@@ -20,6 +20,7 @@ from auditor.findings import Finding, KubeRef, Severity, Status
 from auditor.inventory.facets import Facet
 from auditor.rules._helpers import sentence
 from auditor.rules.base import Rule, RuleMeta
+from auditor.rules.coverage import guarded
 from auditor.rules.hygiene._common import KubeExposure, kube_exposures, load_balancer_evidence, problems_by_object
 
 META = RuleMeta(
@@ -154,7 +155,8 @@ def evaluate(graph: ExposureGraph, settings: RuleSettings) -> Iterator[Finding]:
     problems = problems_by_object(graph)
     bad_members = _members_with_problems(graph, problems)
     complete = graph.kube_collected
-    for item in kube_exposures(graph):
+
+    def judge(item: KubeExposure) -> Iterator[Finding]:
         node = item.load_balancer
         evidence = load_balancer_evidence(node)
         common: dict[str, Any] = {
@@ -175,7 +177,7 @@ def evaluate(graph: ExposureGraph, settings: RuleSettings) -> Iterator[Finding]:
                 evidence=evidence,
                 **common,
             )
-            continue
+            return
         reasons = _reasons(graph, item, problems, bad_members)
         if not complete:
             yield META.finding(
@@ -185,7 +187,7 @@ def evaluate(graph: ExposureGraph, settings: RuleSettings) -> Iterator[Finding]:
                 evidence={**evidence, "reasons_seen": [why for why, _ in reasons]},
                 **common,
             )
-            continue
+            return
         kind = item.ref.kind.lower()
         describe = f"kubectl -n {item.ref.namespace} describe {kind} {item.ref.name}"
         yield META.finding(
@@ -195,6 +197,8 @@ def evaluate(graph: ExposureGraph, settings: RuleSettings) -> Iterator[Finding]:
             evidence={**evidence, "reasons": [why for why, _ in reasons]},
             **common,
         )
+
+    yield from guarded(META, graph, kube_exposures(graph), judge, describe=lambda item: {"kubernetes": item.ref})
 
 
 RULE = Rule(META, evaluate)

@@ -22,6 +22,7 @@ from auditor.findings import Finding, KubeRef, Severity, Status
 from auditor.inventory.facets import Facet
 from auditor.rules._helpers import annotate_command, sentence
 from auditor.rules.base import Rule, RuleMeta
+from auditor.rules.coverage import guarded
 from auditor.rules.hygiene._common import KubeExposure, kube_exposures, load_balancer_evidence, problems_by_object
 
 MAX_QUOTED = 200
@@ -93,11 +94,12 @@ def _fail(item: KubeExposure | None, ref: KubeRef, key: str, problems: list[Anno
 def evaluate(graph: ExposureGraph, settings: RuleSettings) -> Iterator[Finding]:
     problems = problems_by_object(graph)
     items = kube_exposures(graph)
-    for item in items:
+
+    def judge(item: KubeExposure) -> Iterator[Finding]:
         found = problems.get(item.ref) if problems else None
         if found:
             yield from _fails(item, item.ref, found)
-            continue
+            return
         yield META.finding(
             Status.PASS,
             f"{item.label} has no invalid load balancer annotation.",
@@ -107,12 +109,17 @@ def evaluate(graph: ExposureGraph, settings: RuleSettings) -> Iterator[Finding]:
             },
             kubernetes=item.ref,
         )
+
+    yield from guarded(META, graph, items, judge, describe=lambda item: {"kubernetes": item.ref})
     if problems:
         # problems on objects that are not exposures (e.g. an Ingress of no group), after the exposures
         known = {item.ref for item in items}
-        for ref, found in problems.items():
-            if ref not in known:
-                yield from _fails(None, ref, found)
+        others = [ref for ref in problems if ref not in known]
+
+        def judge_other(ref: KubeRef) -> Iterator[Finding]:
+            yield from _fails(None, ref, problems[ref])
+
+        yield from guarded(META, graph, others, judge_other, describe=lambda ref: {"kubernetes": ref})
 
 
 def _fails(item: KubeExposure | None, ref: KubeRef, found: list[AnnotationProblem]) -> Iterator[Finding]:

@@ -23,6 +23,7 @@ from auditor.inventory.facets import Facet
 from auditor.inventory.models import LoadBalancer, Service, TargetGroup, TargetHealth
 from auditor.rules._helpers import describe_lb, lb_fields, lb_subject, owner_evidence, sentence
 from auditor.rules.base import Rule, RuleMeta
+from auditor.rules.coverage import guarded
 
 META = RuleMeta(
     id="lb-without-healthy-targets",
@@ -266,8 +267,10 @@ def _elbv2(graph: ExposureGraph, node: LbNode) -> Finding:
 
 
 def evaluate(graph: ExposureGraph, settings: RuleSettings) -> Iterator[Finding]:
-    for node in graph.in_scope():
+    def judge(node: LbNode) -> Iterator[Finding]:
         yield _classic(graph, node) if node.lb.type == "classic" else _elbv2(graph, node)
+
+    yield from guarded(META, graph, graph.in_scope(), judge, describe=lb_fields)
 
 
 RULE = Rule(META, evaluate)

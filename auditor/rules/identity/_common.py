@@ -13,6 +13,7 @@ from typing import Any, Literal
 from auditor.correlate.graph import ExposureGraph
 from auditor.findings import KubeRef
 from auditor.inventory.models import ControllerDeployment, IamRole, PodIdentityAssociation, ServiceAccount
+from auditor.rules.controller._common import cluster_fields
 
 ROLE_ARN_ANNOTATION = "eks.amazonaws.com/role-arn"
 STS_AUDIENCE = "sts.amazonaws.com"
@@ -96,6 +97,17 @@ def controller_identities(graph: ExposureGraph) -> list[ControllerIdentity]:
 def controller_discriminator(identity: ControllerIdentity) -> str:
     ctrl = identity.controller
     return f"{ctrl.namespace}/{ctrl.name}"
+
+
+def identity_fields(graph: ExposureGraph, identity: ControllerIdentity) -> dict[str, Any]:
+    """The Finding fields naming a controller's identity: its role, service account and Deployment."""
+    return {
+        **cluster_fields(graph),
+        "resource_arn": identity.role_arn,
+        "resource_name": f"{identity.namespace}/{identity.service_account}",
+        "kubernetes": identity.ref,
+        "discriminator": controller_discriminator(identity),
+    }
 
 
 # ---------------------------------------------------------------------------- IAM policy language

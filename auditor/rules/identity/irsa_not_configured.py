@@ -10,10 +10,13 @@ from auditor.findings import Finding, Severity, Status
 from auditor.inventory.facets import Facet
 from auditor.rules.base import Rule, RuleMeta
 from auditor.rules.controller._common import cluster_fields, install_command, kubernetes_unknown
+from auditor.rules.coverage import guarded
 from auditor.rules.identity._common import (
     ROLE_ARN_ANNOTATION,
+    ControllerIdentity,
     controller_discriminator,
     controller_identities,
+    identity_fields,
 )
 
 META = RuleMeta(
@@ -44,7 +47,8 @@ def evaluate(graph: ExposureGraph, settings: RuleSettings) -> Iterator[Finding]:
     if not graph.kube_collected:
         yield kubernetes_unknown(META, graph, "the controller's service account")
         return
-    for identity in controller_identities(graph):
+
+    def judge(identity: ControllerIdentity) -> Iterator[Finding]:
         sa = f"{identity.namespace}/{identity.service_account}"
         deployment = controller_discriminator(identity)
         evidence = {
@@ -92,6 +96,8 @@ def evaluate(graph: ExposureGraph, settings: RuleSettings) -> Iterator[Finding]:
                 ),
                 **fields,
             )
+
+    yield from guarded(META, graph, controller_identities(graph), judge, describe=lambda i: identity_fields(graph, i))
 
 
 RULE = Rule(META, evaluate)

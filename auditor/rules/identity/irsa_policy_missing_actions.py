@@ -20,9 +20,11 @@ from auditor.inventory.facets import Facet
 from auditor.inventory.models import ControllerDeployment
 from auditor.rules.base import Rule, RuleMeta
 from auditor.rules.controller._common import cluster_fields, install_command, kubernetes_unknown
+from auditor.rules.coverage import guarded
 from auditor.rules.identity._common import (
     ControllerIdentity,
     controller_discriminator,
+    identity_fields,
     iter_identities_with_role,
     role_permissions,
     unreadable_policies,
@@ -70,8 +72,12 @@ def evaluate(graph: ExposureGraph, settings: RuleSettings) -> Iterator[Finding]:
     if not graph.kube_collected:
         yield kubernetes_unknown(META, graph, "the controller's IAM policy")
         return
-    for identity in iter_identities_with_role(graph):
+
+    def judge(identity: ControllerIdentity) -> Iterator[Finding]:
         yield _judge(graph, identity)
+
+    identities = iter_identities_with_role(graph)
+    yield from guarded(META, graph, identities, judge, describe=lambda i: identity_fields(graph, i))
 
 
 def _judge(graph: ExposureGraph, identity: ControllerIdentity) -> Finding:

@@ -15,6 +15,7 @@ from auditor.rules._helpers import describe_lb, lb_fields
 from auditor.rules.base import Rule, RuleMeta
 from auditor.rules.controller._common import cluster_fields, kubernetes_unknown
 from auditor.rules.cost._common import cost_evidence
+from auditor.rules.coverage import guarded
 
 META = RuleMeta(
     id="classic-load-balancer",
@@ -82,24 +83,28 @@ def _service_evidence(exp: ServiceExposure) -> dict[str, Any]:
 
 def evaluate(graph: ExposureGraph, settings: RuleSettings) -> Iterator[Finding]:
     seen_services: set[tuple[str, str]] = set()
-    for node in graph.in_scope():
+
+    def judge_node(node: LbNode) -> Iterator[Finding]:
         owner = node.owner
         service = owner.service if owner is not None else None
         made_by_kubernetes = node.controller == "in-tree" or service is not None
         if node.orphan is not None or not made_by_kubernetes:
-            continue  # orphans: orphaned-load-balancer; unmanaged CLBs are not the in-tree provider's
+            return  # orphans: orphaned-load-balancer; unmanaged CLBs are not the in-tree provider's
         if service is not None:
             seen_services.add((service.namespace or "", service.name))
         yield _judge_node(node, service)
+
+    yield from guarded(META, graph, graph.in_scope(), judge_node, describe=lb_fields)
     classic_requests = [e for e in graph.services if e.settings.lb_type == "classic"]
     if not graph.kube_collected:
         if not graph.collected("elb"):
             yield kubernetes_unknown(META, graph, "which Services use legacy Classic Load Balancers")
         return
-    for exp in classic_requests:
+
+    def judge_service(exp: ServiceExposure) -> Iterator[Finding]:
         svc = exp.service
         if (svc.namespace or "", svc.name) in seen_services or exp.load_balancers:
-            continue
+            return
         fields = {**cluster_fields(graph), "kubernetes": exp.ref, "evidence": _service_evidence(exp)}
         fields["resource_name"] = f"{svc.namespace}/{svc.name}"
         if not graph.collected("elb"):
@@ -117,6 +122,8 @@ def evaluate(graph: ExposureGraph, settings: RuleSettings) -> Iterator[Finding]:
                 remediation=_migration(svc, exp.settings.scheme),
                 **fields,
             )
+
+    yield from guarded(META, graph, classic_requests, judge_service, describe=lambda exp: {"kubernetes": exp.ref})
 
 
 def _judge_node(node: LbNode, service: Service | None) -> Finding:

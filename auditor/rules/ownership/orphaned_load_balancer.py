@@ -12,6 +12,7 @@ from auditor.inventory.facets import Facet
 from auditor.rules._helpers import describe_lb, lb_fields, owner_evidence
 from auditor.rules.base import Rule, RuleMeta
 from auditor.rules.cost._common import cost_evidence
+from auditor.rules.coverage import guarded
 
 META = RuleMeta(
     id="orphaned-load-balancer",
@@ -108,7 +109,8 @@ def _evidence(node: LbNode) -> dict[str, Any]:
 
 def evaluate(graph: ExposureGraph, settings: RuleSettings) -> Iterator[Finding]:
     kube_collected = graph.kube_collected
-    for node in graph.in_scope():
+
+    def judge(node: LbNode) -> Iterator[Finding]:
         if node.orphan is None and node.owner is not None:
             # owned: the evidence is who owns it and what it costs (the full picture is for orphans)
             cost = cost_evidence(node)
@@ -120,9 +122,9 @@ def evaluate(graph: ExposureGraph, settings: RuleSettings) -> Iterator[Finding]:
                 monthly_cost_usd=cost["monthly_cost_usd"],
                 **lb_fields(node),
             )
-            continue
+            return
         if node.orphan is None and (node.cluster_tag is None or node.scope != "cluster" or kube_collected):
-            continue  # not made for this cluster, or judged below only when Kubernetes is unknown
+            return  # not made for this cluster, or judged below only when Kubernetes is unknown
         evidence = _evidence(node)
         fields = {**lb_fields(node), "evidence": evidence, "monthly_cost_usd": evidence["monthly_cost_usd"]}
         if node.orphan is not None:
@@ -149,6 +151,8 @@ def evaluate(graph: ExposureGraph, settings: RuleSettings) -> Iterator[Finding]:
                 "collected, so whether its owner still exists is unknown.",
                 **fields,
             )
+
+    yield from guarded(META, graph, graph.in_scope(), judge, describe=lb_fields)
 
 
 RULE = Rule(META, evaluate)

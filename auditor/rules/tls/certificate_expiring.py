@@ -29,6 +29,7 @@ from auditor.rules._helpers import (
     tls_listeners,
 )
 from auditor.rules.base import Rule, RuleMeta
+from auditor.rules.coverage import guarded
 
 META = RuleMeta(
     id="certificate-expiring",
@@ -243,7 +244,9 @@ def _judge_one(
 
 def evaluate(graph: ExposureGraph, settings: RuleSettings) -> Iterator[Finding]:
     uses, missing = _uses(graph)
-    for node, port in missing:
+
+    def judge_listener(listener: tuple[LbNode, int]) -> Iterator[Finding]:
+        node, port = listener
         yield META.finding(
             Status.UNKNOWN,
             f"The certificates of listener {port} of {describe_lb(node)} were not collected.",
@@ -251,9 +254,21 @@ def evaluate(graph: ExposureGraph, settings: RuleSettings) -> Iterator[Finding]:
             discriminator=f"listener:{port}",
             **lb_fields(node),
         )
+
+    def describe_listener(listener: tuple[LbNode, int]) -> dict[str, Any]:
+        node, port = listener
+        return {**lb_fields(node), "discriminator": f"listener:{port}"}
+
+    yield from guarded(META, graph, missing, judge_listener, describe=describe_listener)
     certs = {c.arn: c for c in graph.inventory.aws.certificates}
-    for arn, cert_uses in uses.items():
-        yield _judge_one(graph, settings, arn, certs.get(arn), cert_uses)
+
+    def judge(arn: str) -> Iterator[Finding]:
+        yield _judge_one(graph, settings, arn, certs.get(arn), uses[arn])
+
+    def describe(arn: str) -> dict[str, Any]:
+        return _fields(arn, certs.get(arn), uses[arn])
+
+    yield from guarded(META, graph, uses, judge, describe=describe)
 
 
 RULE = Rule(META, evaluate)

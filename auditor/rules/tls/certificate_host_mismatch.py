@@ -16,8 +16,9 @@ from auditor.correlate.graph import ExposureGraph, IngressGroup, LbNode
 from auditor.findings import Finding, Severity, Status
 from auditor.inventory.facets import Facet
 from auditor.inventory.models import Certificate, Ingress, Listener
-from auditor.rules._helpers import annotate_command, describe_lb, ingress_ref
+from auditor.rules._helpers import annotate_command, describe_lb, ingress_ref, lb_fields
 from auditor.rules.base import Rule, RuleMeta
+from auditor.rules.coverage import guarded
 
 CERT_ANNOTATION = ALB + "certificate-arn"
 
@@ -141,52 +142,55 @@ def _remediation(group: IngressGroup, ing: Ingress, host: str) -> str:
 
 def evaluate(graph: ExposureGraph, settings: RuleSettings) -> Iterator[Finding]:
     in_scope = {n.arn for n in graph.in_scope()}
-    for group in graph.ingress_groups:
-        for node in group.load_balancers:
-            if node.arn not in in_scope:
-                continue
-            listeners = node.lb.listeners
-            https = [li for li in listeners or [] if li.protocol.upper() == "HTTPS"]
-            if listeners is not None and not https:
-                continue  # plain HTTP only: http-without-redirect's finding
-            for ing in group.members:
-                ref = group.ref_of(ing)
-                fields: dict[str, Any] = {
-                    "resource_arn": node.arn,
-                    "resource_name": node.lb.name,
-                    "account": node.lb.account,
-                    "region": node.lb.region,
-                    "kubernetes": ref,
-                }
-                for host in _hosts(ing):
-                    if listeners is None:
-                        yield META.finding(
-                            Status.UNKNOWN,
-                            f"The listeners of {describe_lb(node)} were not collected, so whether a certificate "
-                            f"covers host {host} of {ref} is unknown.",
-                            evidence={"host": host},
-                            discriminator=host,
-                            **fields,
-                        )
-                        continue
-                    status, evidence = _judge_host(node, host, _listeners_of(group, ing, https))
-                    if status == Status.FAIL:
-                        ports = ", ".join(map(str, evidence["uncovered_ports"]))
-                        message = (
-                            f"Host {host} of {ref} is not covered by any certificate on HTTPS listener {ports} "
-                            f"of ALB {node.lb.name}."
-                        )
-                        remediation: str | None = _remediation(group, ing, host)
-                    elif status == Status.UNKNOWN:
-                        missing = "; ".join(evidence["missing"])
-                        message = f"Whether host {host} of {ref} has a certificate is unknown: {missing}."
-                        remediation = None
-                    else:
-                        message = f"Host {host} of {ref} is covered by a certificate of ALB {node.lb.name}."
-                        remediation = None
+    # one object per ALB of an IngressGroup
+    albs = [(group, node) for group in graph.ingress_groups for node in group.load_balancers if node.arn in in_scope]
+
+    def judge(alb: tuple[IngressGroup, LbNode]) -> Iterator[Finding]:
+        group, node = alb
+        listeners = node.lb.listeners
+        https = [li for li in listeners or [] if li.protocol.upper() == "HTTPS"]
+        if listeners is not None and not https:
+            return  # plain HTTP only: http-without-redirect's finding
+        for ing in group.members:
+            ref = group.ref_of(ing)
+            fields: dict[str, Any] = {
+                "resource_arn": node.arn,
+                "resource_name": node.lb.name,
+                "account": node.lb.account,
+                "region": node.lb.region,
+                "kubernetes": ref,
+            }
+            for host in _hosts(ing):
+                if listeners is None:
                     yield META.finding(
-                        status, message, remediation=remediation, evidence=evidence, discriminator=host, **fields
+                        Status.UNKNOWN,
+                        f"The listeners of {describe_lb(node)} were not collected, so whether a certificate "
+                        f"covers host {host} of {ref} is unknown.",
+                        evidence={"host": host},
+                        discriminator=host,
+                        **fields,
                     )
+                    continue
+                status, evidence = _judge_host(node, host, _listeners_of(group, ing, https))
+                if status == Status.FAIL:
+                    ports = ", ".join(map(str, evidence["uncovered_ports"]))
+                    message = (
+                        f"Host {host} of {ref} is not covered by any certificate on HTTPS listener {ports} "
+                        f"of ALB {node.lb.name}."
+                    )
+                    remediation: str | None = _remediation(group, ing, host)
+                elif status == Status.UNKNOWN:
+                    missing = "; ".join(evidence["missing"])
+                    message = f"Whether host {host} of {ref} has a certificate is unknown: {missing}."
+                    remediation = None
+                else:
+                    message = f"Host {host} of {ref} is covered by a certificate of ALB {node.lb.name}."
+                    remediation = None
+                yield META.finding(
+                    status, message, remediation=remediation, evidence=evidence, discriminator=host, **fields
+                )
+
+    yield from guarded(META, graph, albs, judge, describe=lambda alb: lb_fields(alb[1]))
 
 
 RULE = Rule(META, evaluate)

@@ -22,6 +22,7 @@ from auditor.rules._helpers import (
     owner_evidence,
 )
 from auditor.rules.base import Rule, RuleMeta
+from auditor.rules.coverage import guarded
 
 META = RuleMeta(
     id="http-without-redirect",
@@ -177,10 +178,10 @@ def _remediation(node: LbNode) -> str:
 
 
 def evaluate(graph: ExposureGraph, settings: RuleSettings) -> Iterator[Finding]:
-    for node in graph.in_scope():
+    def judge(node: LbNode) -> Iterator[Finding]:
         lb = node.lb
         if not lb.is_public or lb.type not in ("application", "classic"):
-            continue
+            return
         fields = lb_fields(node)
         evidence = owner_evidence(node)
         if lb.listeners is None:
@@ -190,11 +191,11 @@ def evaluate(graph: ExposureGraph, settings: RuleSettings) -> Iterator[Finding]:
                 evidence=evidence,
                 **fields,
             )
-            continue
+            return
         verdict = _Verdict()
-        judge = _alb_listener if lb.type == "application" else _clb_listener
+        judge_listener = _alb_listener if lb.type == "application" else _clb_listener
         for listener in lb.listeners:
-            judge(listener, verdict)
+            judge_listener(listener, verdict)
         if node.owner is not None and node.owner.group is not None:
             redirects = {
                 f"{m.namespace}/{m.name}": m.annotations[ALB + "ssl-redirect"]
@@ -234,6 +235,8 @@ def evaluate(graph: ExposureGraph, settings: RuleSettings) -> Iterator[Finding]:
                 evidence=evidence,
                 **fields,
             )
+
+    yield from guarded(META, graph, graph.in_scope(), judge, describe=lb_fields)
 
 
 RULE = Rule(META, evaluate)

@@ -18,6 +18,7 @@ from auditor.inventory.facets import Facet
 from auditor.inventory.models import Listener
 from auditor.rules._helpers import describe_lb, lb_fields, owner_annotate, owner_evidence, sentence, tls_listeners
 from auditor.rules.base import Rule, RuleMeta
+from auditor.rules.coverage import guarded
 
 RECOMMENDED = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 RECOMMENDED_CLASSIC = "ELBSecurityPolicy-TLS-1-2-2017-01"  # CLBs have no TLS 1.3 policy
@@ -136,7 +137,7 @@ def _annotated_policies(node: LbNode) -> dict[str, str]:
 
 
 def evaluate(graph: ExposureGraph, settings: RuleSettings) -> Iterator[Finding]:
-    for node in graph.in_scope():
+    def judge(node: LbNode) -> Iterator[Finding]:
         lb = node.lb
         fields = lb_fields(node)
         if lb.listeners is None:
@@ -146,7 +147,7 @@ def evaluate(graph: ExposureGraph, settings: RuleSettings) -> Iterator[Finding]:
                 evidence=owner_evidence(node),
                 **fields,
             )
-            continue
+            return
         annotated = _annotated_policies(node)
         for listener in tls_listeners(lb):
             where = f"{listener.protocol} listener {listener.port} of {describe_lb(node)}"
@@ -194,6 +195,8 @@ def evaluate(graph: ExposureGraph, settings: RuleSettings) -> Iterator[Finding]:
                     discriminator=str(listener.port),
                     **fields,
                 )
+
+    yield from guarded(META, graph, graph.in_scope(), judge, describe=lb_fields)
 
 
 RULE = Rule(META, evaluate)

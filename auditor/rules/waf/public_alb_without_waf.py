@@ -11,6 +11,7 @@ from auditor.findings import Finding, Severity, Status
 from auditor.inventory.facets import Facet
 from auditor.rules._helpers import describe_lb, lb_fields, lb_subject, owner_annotate, owner_evidence
 from auditor.rules.base import Rule, RuleMeta
+from auditor.rules.coverage import guarded
 
 WAF_ANNOTATION = ALB + "wafv2-acl-arn"
 
@@ -70,10 +71,11 @@ def _remediation(node: LbNode, annotations: dict[str, str]) -> str:
 
 def evaluate(graph: ExposureGraph, settings: RuleSettings) -> Iterator[Finding]:
     not_listed = _acls_not_listed(graph)
-    for node in graph.in_scope():
+
+    def judge(node: LbNode) -> Iterator[Finding]:
         lb = node.lb
         if lb.type != "application" or not lb.is_public:
-            continue
+            return
         fields = lb_fields(node)
         evidence = owner_evidence(node)
         group = node.owner.group if node.owner else None
@@ -91,7 +93,7 @@ def evaluate(graph: ExposureGraph, settings: RuleSettings) -> Iterator[Finding]:
                 evidence={**evidence, "web_acl": node.web_acl.arn},
                 **fields,
             )
-            continue
+            return
         if not graph.collected("wafv2", node):
             yield META.finding(
                 Status.UNKNOWN,
@@ -100,7 +102,7 @@ def evaluate(graph: ExposureGraph, settings: RuleSettings) -> Iterator[Finding]:
                 evidence=evidence,
                 **fields,
             )
-            continue
+            return
         incomplete = not_listed.get((lb.account, lb.region), [])
         if incomplete:
             yield META.finding(
@@ -110,7 +112,7 @@ def evaluate(graph: ExposureGraph, settings: RuleSettings) -> Iterator[Finding]:
                 evidence={**evidence, "web_acls_not_listed": incomplete},
                 **fields,
             )
-            continue
+            return
         yield META.finding(
             Status.FAIL,
             f"{lb_subject(node)} has no WAF web ACL.",
@@ -118,6 +120,8 @@ def evaluate(graph: ExposureGraph, settings: RuleSettings) -> Iterator[Finding]:
             evidence=evidence,
             **fields,
         )
+
+    yield from guarded(META, graph, graph.in_scope(), judge, describe=lb_fields)
 
 
 RULE = Rule(META, evaluate)
