@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -122,7 +122,7 @@ class _Spy:
             judge: Callable[[Any], Iterable[Finding]],
             *,
             describe: Callable[[Any], dict[str, Any]],
-        ) -> Iterator[Finding]:
+        ) -> list[Finding]:
             def faulty(item: Any) -> list[Finding]:
                 number = len(spy.found)
                 spy.found.append([])
