@@ -21,7 +21,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from auditor.config import Settings, load_targets
-from auditor.errors import AuditorError
+from auditor.errors import AuditorError, ConfigError
 from auditor.findings import AuditResult
 from auditor.output import RunDiff, diff_results, render
 from auditor.store import runs as store_runs
@@ -142,8 +142,14 @@ class AuditService:
 
         with self.factory() as session:
             run = store_runs.get_run(session, run_id)
-            target = to_config(run.target)
             trigger = run.trigger
+            try:
+                target = to_config(run.target)
+            except ConfigError as exc:  # stored by an older auditor and no longer valid: the reason, no traceback
+                beat.stop()
+                log.warning("run %d failed: %s", run_id, exc)
+                self._fail(run_id, str(exc))
+                return
         try:
             outcome = run_audit(target, self.settings)
         except AuditorError as exc:

@@ -319,7 +319,10 @@ class TargetOut(BaseModel):
     schedule: str | None
     source: str = Field(description="config (the config file) | api")
     enabled: bool
-    definition: TargetConfig
+    definition: TargetConfig | None = Field(description="None when the stored definition no longer validates")
+    definition_error: str | None = Field(
+        default=None, description="why the stored definition no longer validates (stored by an older auditor)"
+    )
     last_run: RunOut | None = None
 
 

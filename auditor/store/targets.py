@@ -4,19 +4,32 @@ from __future__ import annotations
 
 import logging
 
+from pydantic import ValidationError
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from auditor.config import TargetConfig
-from auditor.errors import Conflict, NotFound
+from auditor.errors import ConfigError, Conflict, NotFound
 from auditor.store.models import TargetRow, utcnow
 
 log = logging.getLogger(__name__)
 
 
 def to_config(row: TargetRow) -> TargetConfig:
-    """The stored definition as the pipeline takes it."""
-    return TargetConfig.model_validate(row.definition)
+    """The stored definition as the pipeline takes it.
+
+    Raises ConfigError when the definition no longer passes validation (stored by an older auditor whose
+    checks were looser, e.g. a region name that is no region): it names the target and how to mend it."""
+    try:
+        return TargetConfig.model_validate(row.definition)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        raise ConfigError(
+            f"target {row.name!r}: its stored definition is no longer valid ({where + ': ' if where else ''}"
+            f"{str(first.get('msg', exc)).removeprefix('Value error, ')}); replace it with PUT "
+            f"/api/v1/targets/{row.name} or correct it in the targets file"
+        ) from exc
 
 
 def _apply(row: TargetRow, target: TargetConfig) -> None:

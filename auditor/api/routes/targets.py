@@ -9,6 +9,7 @@ from fastapi import APIRouter, Path, status
 from auditor.api.deps import Admin, Reader, SessionDep
 from auditor.api.routes.runs import run_out
 from auditor.api.schemas import TargetIn, TargetName, TargetOut, error_responses
+from auditor.errors import ConfigError
 from auditor.store import runs as store_runs
 from auditor.store import targets as store_targets
 from auditor.store.models import TargetRow
@@ -20,13 +21,18 @@ NameInPath = Annotated[TargetName, Path(description="the target's name")]
 
 def target_out(session: Any, row: TargetRow) -> dict[str, Any]:
     last = store_runs.list_runs(session, target_ids=[row.id], limit=1)
+    try:
+        definition, problem = store_targets.to_config(row), None
+    except ConfigError as exc:  # stored by an older, looser auditor: listed with the reason, never a 500
+        definition, problem = None, str(exc)
     return {
         "name": row.name,
         "cluster_name": row.cluster_name,
         "schedule": row.schedule,
         "source": row.source,
         "enabled": row.enabled,
-        "definition": store_targets.to_config(row),
+        "definition": definition,
+        "definition_error": problem,
         "last_run": run_out(last[0]) if last else None,
     }
 
