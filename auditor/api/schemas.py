@@ -103,7 +103,10 @@ class FindingOut(BaseModel):
     rule_id: str
     title: str
     severity: Severity
-    status: FindingStatus = Field(description="open (FAIL), unknown (could not be checked), suppressed, resolved")
+    status: FindingStatus = Field(
+        description="open (FAILed last time it was checked), unknown (open, but the last run could not re-check "
+        "it), suppressed, resolved (auditor/lifecycle.py)"
+    )
     message: str
     resource_arn: str | None = None
     resource_name: str | None = None
@@ -203,7 +206,10 @@ def finding_page_json(items: list[dict[str, Any]], limit: int, next_cursor: str 
 class ObservationOut(BaseModel):
     run_id: int
     observed_at: datetime
-    status: str = Field(description="FAIL, UNKNOWN, PASS, or RESOLVED (no longer reported in a complete run)")
+    status: str = Field(
+        description="FAIL, UNKNOWN, PASS, RESOLVED (no longer reported in a complete run) or ABSENT (not reported "
+        "by a partial run: still open, not re-checked)"
+    )
     severity: Severity
     message: str
 
