@@ -41,6 +41,8 @@ META = RuleMeta(
         Facet.KUBE_INGRESS_CLASS_PARAMS,
         Facet.ELBV2_LOAD_BALANCERS,
     ),
+    # the certificates the merged ALB would carry (its limits); the rule itself says UNKNOWN when not read
+    enrich=(Facet.ELBV2_LISTENERS, Facet.ELBV2_LISTENER_CERTIFICATES),
 )
 
 MAX_RULES = 100
