@@ -97,6 +97,19 @@ def target_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--cluster-name", help="EKS cluster name (as the controller's clusterName)."),
         click.option("--region", "regions", multiple=True, help="AWS region (repeatable)."),
         click.option("--role-arn", "role_arns", multiple=True, help="Role to assume, one per account (repeatable)."),
+        click.option(
+            "--rules",
+            "rule_names",
+            multiple=True,
+            help="Only these rule ids or categories (comma list, repeatable; replaces a target's `rules`). "
+            "Only what they need is collected.",
+        ),
+        click.option(
+            "--skip-rules",
+            "skip_rule_names",
+            multiple=True,
+            help="Not these rule ids or categories (comma list, repeatable; adds to a target's `skip_rules`).",
+        ),
     ]
     for option in reversed(options):
         func = option(func)
@@ -133,9 +146,29 @@ def resolve_targets(settings: Settings, **flags: Any) -> list[TargetConfig]:
             ]
         except ValidationError as exc:  # a malformed flag value (--region, --role-arn, --cluster-name)
             raise ConfigError(validation_message(exc)) from exc
+    targets = [_with_rule_flags(target, flags) for target in targets]
     for target in targets:
         _check_kubeconfig(target)
     return targets
+
+
+def _with_rule_flags(target: TargetConfig, flags: dict[str, Any]) -> TargetConfig:
+    """The target with ``--rules`` replacing its ``rules`` and ``--skip-rules`` added to its ``skip_rules``;
+    ConfigError (exit 2, one line) when a name is unknown or nothing is left to run."""
+    from auditor.rules.selection import select, split_names  # loads every rule: not for `auditor --help`
+
+    rules = split_names(flags.get("rule_names") or None)
+    skip = split_names(flags.get("skip_rule_names") or None)
+    if rules is None and not skip:
+        return target
+    merged = target.model_copy(
+        update={
+            "rules": rules if rules is not None else target.rules,
+            "skip_rules": [*(target.skip_rules or []), *(skip or [])],
+        }
+    )
+    select(merged.rules, merged.skip_rules)  # validated before any collection
+    return merged
 
 
 def _check_kubeconfig(target: TargetConfig) -> None:
@@ -267,6 +300,7 @@ def audit(
         target = TargetConfig.model_construct(
             name=inv.target.name, cluster_name=inv.target.cluster_name, context=inv.target.context
         )
+        target = _with_rule_flags(target, flags)
         results.append(run_audit(target, settings, snapshot=inv).result)
     else:
         targets = resolve_targets(settings, **flags)

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import yaml
 from apscheduler.triggers.cron import CronTrigger
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from auditor.errors import ConfigError
@@ -222,6 +222,12 @@ class TargetConfig(BaseModel):
     regions: list[str] = Field(default_factory=list, min_length=0)
     accounts: list[AccountConfig] = Field(default_factory=lambda: [AccountConfig()])
     schedule: str | None = Field(default=None, description="Cron expression (5 fields) for `auditor serve`.")
+    rules: list[str] | None = Field(
+        default=None, description="Only these rule ids or categories (None: every rule); `--rules` replaces it."
+    )
+    skip_rules: list[str] | None = Field(
+        default=None, description="Rule ids or categories not to run; `--skip-rules` adds to it."
+    )
 
     @field_validator("accounts")
     @classmethod
@@ -261,6 +267,17 @@ class TargetConfig(BaseModel):
         for region in v:
             check_region(region)
         return v
+
+    @model_validator(mode="after")
+    def _rule_selection_valid(self) -> TargetConfig:
+        if self.rules is not None or self.skip_rules:
+            from auditor.rules.selection import select  # imported here: the rules import this module
+
+            try:
+                select(self.rules, self.skip_rules)
+            except ConfigError as exc:
+                raise ValueError(str(exc)) from exc
+        return self
 
     @field_validator("schedule")
     @classmethod

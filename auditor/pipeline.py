@@ -18,9 +18,11 @@ from auditor.correlate import ExposureGraph, correlate
 from auditor.correlate.graph import RuleError
 from auditor.errors import TargetUnreachable
 from auditor.findings import AuditResult
+from auditor.inventory.facets import facets_of
 from auditor.inventory.models import AuditTarget, Coverage, CoverageStatus, Inventory
 from auditor.progress import ProgressEvent, ProgressFn, no_progress
 from auditor.rules.registry import evaluate_all
+from auditor.rules.selection import RuleSelection, select
 from auditor.views import load_balancer_views
 
 log = logging.getLogger(__name__)
@@ -34,16 +36,39 @@ class AuditOutcome:
     result: AuditResult
 
 
-def collect(target: TargetConfig, settings: Settings, *, progress: ProgressFn = no_progress) -> Inventory:
+def selection_of(target: TargetConfig) -> RuleSelection:
+    """The rules a target's own ``rules`` / ``skip_rules`` select (every rule when it names none)."""
+    return select(target.rules, target.skip_rules)
+
+
+def collect(
+    target: TargetConfig,
+    settings: Settings,
+    *,
+    progress: ProgressFn = no_progress,
+    selection: RuleSelection | None = None,
+) -> Inventory:
     """Read the cluster and AWS into an Inventory. Collector failures become coverage, not exceptions.
 
-    Raises TargetUnreachable only when nothing at all could be read (every collector failed).
+    Only the facets the selected rules need are read (``selection``; default: the target's own, which is
+    every rule unless its targets-file entry says otherwise). Raises TargetUnreachable only when nothing at
+    all could be read (every collector failed).
     """
     started = datetime.now(UTC)
+    selection = selection if selection is not None else selection_of(target)
     counter = CallCounter()
     coverage: list[Coverage] = []
     kube = None
-    if target.kubernetes:
+    if target.kubernetes and not selection.wants_any(facets_of("kubernetes")):
+        coverage.append(
+            Coverage(
+                source="kubernetes",
+                collector="kubernetes",
+                status=CoverageStatus.SKIPPED,
+                message="kubernetes not read: no selected rule needs it",
+            )
+        )
+    elif target.kubernetes:
         kube, kube_cov = collect_kube(target, settings, progress=progress)
         coverage.extend(kube_cov)
     else:
@@ -55,7 +80,7 @@ def collect(target: TargetConfig, settings: Settings, *, progress: ProgressFn = 
                 message="Kubernetes not audited for this target",
             )
         )
-    aws, aws_cov = collect_aws(target, settings, counter=counter, progress=progress, kube=kube)
+    aws, aws_cov = collect_aws(target, settings, counter=counter, progress=progress, kube=kube, wanted=selection.facets)
     coverage.extend(aws_cov)
 
     attempted = [c for c in coverage if c.status != CoverageStatus.SKIPPED]
@@ -88,10 +113,16 @@ def _reasons(failed: list[Coverage]) -> str:
     return "; ".join(f"{', '.join(sorted(set(names)))}: {msg}" for msg, names in sorted(by_message.items()))
 
 
-def analyze(inventory: Inventory, settings: Settings, *, started_at: datetime | None = None) -> AuditOutcome:
-    """Pure: correlate the inventory, run every rule, and shape the result."""
+def analyze(
+    inventory: Inventory,
+    settings: Settings,
+    *,
+    started_at: datetime | None = None,
+    only: frozenset[str] | None = None,
+) -> AuditOutcome:
+    """Pure: correlate the inventory, run every rule (or the ``only`` ones), and shape the result."""
     graph = correlate(inventory)
-    findings = evaluate_all(graph, settings.rules)
+    findings = evaluate_all(graph, settings.rules, only=set(only) if only is not None else None)
     findings.sort(key=lambda f: (-f.severity.rank, f.rule_id, f.resource_arn or "", f.discriminator))
     coverage = [*inventory.coverage, *_crashed_rules(graph.rule_errors)]
     complete = all(c.status in (CoverageStatus.OK, CoverageStatus.SKIPPED) for c in coverage)
@@ -143,12 +174,14 @@ def run_audit(
     *,
     progress: ProgressFn = no_progress,
     snapshot: Inventory | None = None,
+    selection: RuleSelection | None = None,
 ) -> AuditOutcome:
-    """Audit one target (or a saved snapshot of it)."""
+    """Audit one target (or a saved snapshot of it), with the selected rules (default: the target's own)."""
     started = datetime.now(UTC)
-    inventory = snapshot if snapshot is not None else collect(target, settings, progress=progress)
+    selection = selection if selection is not None else selection_of(target)
+    inventory = snapshot if snapshot is not None else collect(target, settings, progress=progress, selection=selection)
     progress(ProgressEvent(stage="analyze", message="correlating and running rules"))
-    outcome = analyze(inventory, settings, started_at=started)
+    outcome = analyze(inventory, settings, started_at=started, only=selection.rule_ids)
     failed = len(outcome.result.failed())
     progress(
         ProgressEvent(stage="analyze", message=f"{len(outcome.result.findings)} checks, {failed} failed", status="ok")

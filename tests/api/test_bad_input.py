@@ -192,6 +192,8 @@ def test_targets_are_validated_like_the_config_files(api: Api, change: dict[str,
         "in_cluster": False,
         "accounts": [{"id": None, "role_arn": None, "external_id": None, "profile": None}],
         "schedule": None,
+        "rules": None,  # TargetConfig's rule selection (every rule)
+        "skip_rules": None,
     }  # unchanged
 
 

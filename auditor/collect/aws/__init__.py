@@ -21,6 +21,7 @@ from auditor.collect.aws.base import CollectorContext, FanOut
 from auditor.collect.aws.session import AwsAccountSession, CallCounter, open_account
 from auditor.config import AccountConfig, Settings, TargetConfig
 from auditor.errors import AuditorError, CollectionError
+from auditor.inventory.facets import Facet, facets_of
 from auditor.inventory.models import AwsInventory, Coverage, CoverageStatus, KubeInventory, LoadBalancer
 from auditor.progress import ProgressEvent, ProgressFn, no_progress
 
@@ -56,6 +57,7 @@ class _Plan:
     """The collector tasks of all accounts and what each waits for; results filled as they finish."""
 
     tasks: list[_Task] = field(default_factory=list)
+    wanted: frozenset[Facet] | None = None  # facets the selected rules need; None: all
     results: dict[Key, Any] = field(default_factory=dict)
     coverage: dict[Key, Coverage] = field(default_factory=dict)
 
@@ -84,8 +86,12 @@ def collect_aws(
     progress: ProgressFn = no_progress,
     kube: KubeInventory | None = None,
     sessions: list[AwsAccountSession] | None = None,
+    wanted: frozenset[Facet] | None = None,
 ) -> tuple[AwsInventory, list[Coverage]]:
-    """Collect every AWS collector for the target's accounts and regions; never raises for one account."""
+    """Collect every AWS collector for the target's accounts and regions; never raises for one account.
+
+    ``wanted``: the facets the selected rules need (``auditor.rules.selection``); a collector none of whose
+    facets is wanted is not run (coverage SKIPPED), and the others skip the calls of unwanted facets."""
     regions = list(dict.fromkeys(target.regions)) or [settings.aws.default_region]
     coverage: list[Coverage] = []
     opened: list[AwsAccountSession] = []
@@ -109,7 +115,7 @@ def collect_aws(
                 session.client(_SERVICE[name], region)
         session.client(_SERVICE["iam"], regions[0])
 
-    plan = _plan(opened, regions, target, kube)
+    plan = _plan(opened, regions, target, kube, wanted)
     reporter = _Progress(progress, total=len(plan.tasks))
     with ThreadPoolExecutor(max_workers=settings.aws.max_concurrency, thread_name_prefix="aws") as pool:
         fan_out = FanOut(pool, settings.aws.max_concurrency)
@@ -126,9 +132,13 @@ def collect_aws(
 
 
 def _plan(
-    sessions: list[AwsAccountSession], regions: list[str], target: TargetConfig, kube: KubeInventory | None
+    sessions: list[AwsAccountSession],
+    regions: list[str],
+    target: TargetConfig,
+    kube: KubeInventory | None,
+    wanted: frozenset[Facet] | None = None,
 ) -> _Plan:
-    plan = _Plan()
+    plan = _Plan(wanted=wanted)
     controller_sas = iam.controller_service_accounts(kube)
     for index in range(len(sessions)):
         for region in regions:
@@ -143,7 +153,16 @@ def _plan(
             ]
         eks_keys = tuple((index, "eks", region) for region in regions)
         plan.tasks.append(_Task((index, "iam", None), eks_keys, partial(_run_iam, plan, kube, eks_keys)))
+    if wanted is not None:
+        for task in plan.tasks:
+            if not any(f in wanted for f in facets_of(task.key[1])):
+                task.run = _not_needed
     return plan
+
+
+def _not_needed(ctx: CollectorContext) -> None:
+    """A collector whose facets no selected rule needs: nothing is read, coverage says SKIPPED and why."""
+    ctx.skip(f"{ctx.name} not read: no selected rule needs it", *facets_of(ctx.name))
 
 
 def _load_balancers(plan: _Plan, index: int, region: str) -> list[LoadBalancer]:
@@ -199,7 +218,9 @@ def _execute(
         for task in ready:
             waiting.remove(task)
             index, name, region = task.key
-            ctx = CollectorContext(name=name, session=sessions[index], region=region or regions[0], fan_out=fan_out)
+            ctx = CollectorContext(
+                name=name, session=sessions[index], region=region or regions[0], fan_out=fan_out, wanted=plan.wanted
+            )
             running[pool.submit(_run, task, ctx, region, reporter)] = task.key
         done, _ = wait(running, return_when=FIRST_COMPLETED)
         for future in done:

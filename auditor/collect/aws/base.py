@@ -22,6 +22,9 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 R = TypeVar("R")
 
+# Why a facet was not read under a rule selection (its coverage message).
+NOT_NEEDED = "not read: no selected rule needs it"
+
 # How many per-resource problems a coverage message spells out before it only counts them.
 _MESSAGE_PROBLEMS = 3
 
@@ -128,6 +131,7 @@ class CollectorContext:
     counts: dict[str, int] = field(default_factory=dict)
     skipped: str | None = None  # why the collector's main part was not asked for (coverage SKIPPED)
     skipped_facets: tuple[Facet, ...] = ()
+    wanted: frozenset[Facet] | None = None  # facets the selected rules need (None: all); the others are not read
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -146,6 +150,10 @@ class CollectorContext:
         with self._lock:
             self.problems.append(f"{what}: {exc.code or 'error'}")
             self.facet_problems.setdefault(facet, []).append(exc)
+
+    def wants(self, facet: Facet) -> bool:
+        """Whether some selected rule (or correlation) needs this facet: one nobody needs is not read."""
+        return self.wanted is None or facet in self.wanted
 
     def skip(self, reason: str, *facets: Facet) -> None:
         """The collector's main part (these facets) was not asked for: coverage SKIPPED, the rest still read."""
@@ -167,6 +175,8 @@ class CollectorContext:
                     )
                 elif facet in self.skipped_facets:
                     found[facet] = FacetCoverage(status=CoverageStatus.SKIPPED, message=self.skipped)
+                elif not self.wants(facet):
+                    found[facet] = FacetCoverage(status=CoverageStatus.SKIPPED, message=NOT_NEEDED)
                 elif status != CoverageStatus.OK:
                     found[facet] = FacetCoverage(status=CoverageStatus.OK)
         return found

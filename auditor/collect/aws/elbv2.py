@@ -48,7 +48,11 @@ def collect(ctx: CollectorContext) -> Elbv2Result:
     raw_lbs = [
         lb for page in pages(client, "DescribeLoadBalancers", page_size=PAGE_SIZE) for lb in page["LoadBalancers"]
     ]
-    raw_tgs = [tg for page in pages(client, "DescribeTargetGroups", page_size=PAGE_SIZE) for tg in page["TargetGroups"]]
+    raw_tgs = (
+        [tg for page in pages(client, "DescribeTargetGroups", page_size=PAGE_SIZE) for tg in page["TargetGroups"]]
+        if ctx.wants(Facet.ELBV2_TARGET_GROUPS)
+        else []
+    )
 
     lb_tags = describe_tags(
         ctx,
@@ -70,9 +74,10 @@ def collect(ctx: CollectorContext) -> Elbv2Result:
     )
 
     load_balancers = [_load_balancer(ctx, raw, lb_tags) for raw in raw_lbs]
-    listeners = ctx.fan_out.map(lambda lb: _listeners(ctx, client, lb), load_balancers)
-    for lb, found in zip(load_balancers, listeners, strict=True):
-        lb.listeners = found
+    if ctx.wants(Facet.ELBV2_LISTENERS):  # unneeded: listeners stay None (not read), and so their rules
+        listeners = ctx.fan_out.map(lambda lb: _listeners(ctx, client, lb), load_balancers)
+        for lb, found in zip(load_balancers, listeners, strict=True):
+            lb.listeners = found
     target_groups = ctx.fan_out.map(lambda raw: _target_group(ctx, client, raw, tg_tags), raw_tgs)
 
     ctx.count("load balancers", len(load_balancers))
@@ -125,8 +130,10 @@ def _listeners(ctx: CollectorContext, client: Any, lb: LoadBalancer) -> list[Lis
             default_actions=[_action(a) for a in item.get("DefaultActions", [])],
         )
         if listener.protocol in TLS_PROTOCOLS:
-            listener.certificate_arns = _certificates(ctx, client, listener)
-        if lb.type == "application":
+            listener.certificate_arns = (
+                _certificates(ctx, client, listener) if ctx.wants(Facet.ELBV2_LISTENER_CERTIFICATES) else None
+            )
+        if lb.type == "application" and ctx.wants(Facet.ELBV2_LISTENER_RULES):
             listener.rules = _rules(ctx, client, listener)
         listeners.append(listener)
     return listeners
@@ -239,6 +246,8 @@ def _target_group(
         health_check_path=raw.get("HealthCheckPath"),
         tags=tags.get(raw["TargetGroupArn"]),
     )
+    if not ctx.wants(Facet.ELBV2_TARGET_HEALTH):
+        return tg  # targets stay None: not read
     try:
         health = call(client, "DescribeTargetHealth", TargetGroupArn=tg.arn)
     except CollectionError as exc:

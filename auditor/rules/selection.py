@@ -1,0 +1,130 @@
+"""Which rules an audit runs (``--rules`` / ``--skip-rules``, a target's ``rules`` / ``skip_rules``) and
+which facets their collection must read: collection is driven by what the selected rules declare.
+
+A name is a rule id or a category (``RuleMeta.category``). With no selection every rule runs and every
+facet is read, exactly as without this module. With one, collectors read only the facets the selected
+rules declare (``inputs`` and ``enrich``), those correlation needs to tie load balancers to their owners,
+and those other collectors need to know what to read; a facet nobody needs is not read (coverage
+SKIPPED) and no rule resting on it runs, so none reports UNKNOWN for it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from auditor.errors import ConfigError
+from auditor.inventory.facets import Facet
+from auditor.rules.base import RuleMeta
+from auditor.rules.registry import catalog
+
+# What correlation (auditor.correlate.build) reads whatever the rules: the load balancers with their tags,
+# the target groups (which Service a target group serves), the clusters that exist (an owner's cluster
+# gone), the target cluster, and the Kubernetes objects that ask for load balancers. Listed generously:
+# a facet wrongly left out would silently change ownership, one wrongly kept only costs calls.
+CORRELATION: frozenset[Facet] = frozenset(
+    {
+        Facet.ELBV2_LOAD_BALANCERS,
+        Facet.ELBV2_TAGS,
+        Facet.ELBV2_TARGET_GROUPS,
+        Facet.ELB_LOAD_BALANCERS,
+        Facet.ELB_TAGS,
+        Facet.EKS_CLUSTERS,
+        Facet.EKS_CLUSTER,
+        Facet.KUBE_SERVICES,
+        Facet.KUBE_INGRESSES,
+        Facet.KUBE_INGRESS_CLASSES,
+        Facet.KUBE_TARGET_GROUP_BINDINGS,
+        Facet.KUBE_ENDPOINT_SLICES,
+        Facet.KUBE_DEPLOYMENTS,
+        Facet.KUBE_SERVICE_ACCOUNTS,
+    }
+)
+
+# Facets a collector reads only to find what to read for another facet: wanting the key means the values.
+_PREREQUISITES: dict[Facet, frozenset[Facet]] = {
+    # rules and SNI certificates are read per listener
+    Facet.ELBV2_LISTENER_RULES: frozenset({Facet.ELBV2_LISTENERS}),
+    Facet.ELBV2_LISTENER_CERTIFICATES: frozenset({Facet.ELBV2_LISTENERS}),
+    Facet.ELBV2_TARGET_HEALTH: frozenset({Facet.ELBV2_TARGET_GROUPS}),
+    # ACM reads the certificates the listeners serve
+    Facet.ACM_CERTIFICATES: frozenset({Facet.ELBV2_LISTENERS, Facet.ELBV2_LISTENER_CERTIFICATES}),
+    Facet.ACM_CERTIFICATE_DETAILS: frozenset({Facet.ELBV2_LISTENERS, Facet.ELBV2_LISTENER_CERTIFICATES}),
+    # IAM reads the controller's roles: from the cluster's issuer, its Pod Identity and service accounts
+    Facet.IAM_OIDC_PROVIDERS: frozenset({Facet.EKS_CLUSTER}),
+    Facet.IAM_ROLES: frozenset({Facet.EKS_CLUSTER, Facet.EKS_POD_IDENTITY}),
+    Facet.IAM_POLICIES: frozenset({Facet.EKS_CLUSTER, Facet.EKS_POD_IDENTITY}),
+}
+
+
+@dataclass(frozen=True)
+class RuleSelection:
+    """The rules to run and the facets to read; ``None`` for either means all of them."""
+
+    rule_ids: frozenset[str] | None = None
+    facets: frozenset[Facet] | None = None
+
+    @property
+    def everything(self) -> bool:
+        return self.rule_ids is None
+
+    def wants(self, facet: Facet) -> bool:
+        return self.facets is None or facet in self.facets
+
+    def wants_any(self, facets: Iterable[Facet]) -> bool:
+        return any(self.wants(f) for f in facets)
+
+
+EVERYTHING = RuleSelection()
+
+
+def split_names(values: Iterable[str] | None) -> list[str] | None:
+    """``["a,b", "c"]`` -> ``["a", "b", "c"]`` (flags are comma lists and repeatable); None stays None."""
+    if values is None:
+        return None
+    return [name.strip() for value in values for name in value.split(",") if name.strip()]
+
+
+def check_names(names: Iterable[str]) -> None:
+    """ConfigError naming the valid ids and categories when a name is neither."""
+    metas = catalog()
+    known = {m.id for m in metas} | {m.category for m in metas}
+    unknown = sorted(set(names) - known)
+    if unknown:
+        raise ConfigError(
+            f"unknown rule or category {', '.join(unknown)}; rule ids: {', '.join(sorted(m.id for m in metas))}; "
+            f"categories: {', '.join(sorted({m.category for m in metas}))}"
+        )
+
+
+def _matching(names: Iterable[str], metas: list[RuleMeta]) -> set[str]:
+    wanted = set(names)
+    return {m.id for m in metas if m.id in wanted or m.category in wanted}
+
+
+def needed_facets(metas: Iterable[RuleMeta]) -> frozenset[Facet]:
+    """What collecting for these rules reads: their inputs and enrich, correlation's, and prerequisites."""
+    facets = set(CORRELATION)
+    for meta in metas:
+        facets.update(meta.inputs)
+        facets.update(meta.enrich)
+    for facet in list(facets):
+        facets.update(_PREREQUISITES.get(facet, ()))
+    return frozenset(facets)
+
+
+def select(rules: Iterable[str] | None = None, skip_rules: Iterable[str] | None = None) -> RuleSelection:
+    """The selection of ``rules`` (None: every rule) minus ``skip_rules``; ConfigError on an unknown name or
+    on a selection that leaves no rule."""
+    chosen = split_names(rules)
+    skipped = split_names(skip_rules) or []
+    if chosen is None and not skipped:
+        return EVERYTHING
+    check_names([*(chosen or []), *skipped])
+    metas = catalog()
+    ids = {m.id for m in metas} if chosen is None else _matching(chosen, metas)
+    ids -= _matching(skipped, metas)
+    if not ids:
+        raise ConfigError("the rule selection leaves no rule to run (--rules / --skip-rules)")
+    selected = [m for m in metas if m.id in ids]
+    return RuleSelection(rule_ids=frozenset(ids), facets=needed_facets(selected))

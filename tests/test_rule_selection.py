@@ -1,0 +1,169 @@
+"""Demand-driven collection: `--rules` / `--skip-rules` run only the selected rules and read only their facets."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from auditor.cli import cli
+from auditor.config import Settings, load_targets
+from auditor.demo.environment import DemoEnvironment
+from auditor.errors import ConfigError
+from auditor.inventory.facets import Facet, facets_of
+from auditor.inventory.models import CoverageStatus, Inventory
+from auditor.pipeline import collect, run_audit
+from auditor.rules.registry import catalog
+from auditor.rules.selection import EVERYTHING, needed_facets, select
+
+RULE_IDS = [m.id for m in catalog()]
+
+
+def _verdicts(findings: list[Any]) -> set[tuple[str, str, str]]:
+    return {(f.rule_id, f.fingerprint, f.status.value) for f in findings}
+
+
+# --------------------------------------------------------------------------- resolution (pure)
+
+
+def test_no_selection_is_every_rule_and_every_facet() -> None:
+    assert select(None, None) is EVERYTHING
+    assert select(None, []) is EVERYTHING
+    assert all(EVERYTHING.wants(f) for f in Facet)
+
+
+@pytest.mark.parametrize("rule_id", RULE_IDS)
+def test_a_rule_alone_needs_every_facet_it_declares(rule_id: str) -> None:
+    meta = next(m for m in catalog() if m.id == rule_id)
+    chosen = select([rule_id])
+    assert chosen.rule_ids == {rule_id}
+    assert chosen.facets is not None
+    assert set(meta.inputs) | set(meta.enrich) <= chosen.facets
+
+
+def test_names_are_comma_lists_ids_or_categories_and_skips_subtract() -> None:
+    tls = {m.id for m in catalog() if m.category == "tls"}
+    assert select(["tls"]).rule_ids == tls
+    assert select(["tls,waf"]).rule_ids == tls | {m.id for m in catalog() if m.category == "waf"}
+    assert select(["tls"], ["weak-tls-policy"]).rule_ids == tls - {"weak-tls-policy"}
+    assert select(None, ["tls"]).rule_ids == set(RULE_IDS) - tls
+
+
+def test_an_unknown_name_or_an_empty_selection_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match=r"unknown rule or category no-such-rule; rule ids: .*categories: "):
+        select(["no-such-rule"])
+    with pytest.raises(ConfigError, match="leaves no rule"):
+        select(["tls"], ["tls"])
+
+
+def test_a_selection_reads_less_than_everything() -> None:
+    facets = needed_facets([m for m in catalog() if m.id == "http-without-redirect"])
+    assert Facet.ELBV2_TARGET_HEALTH not in facets
+    assert not any(f.collector in {"acm", "wafv2", "iam", "ec2"} for f in facets)
+
+
+# --------------------------------------------------------------------------- against the demo environment
+
+
+@pytest.fixture(scope="module")
+def demo() -> Iterator[DemoEnvironment]:
+    with DemoEnvironment() as env:
+        yield env
+
+
+@pytest.fixture(scope="module")
+def full(demo: DemoEnvironment) -> dict[str, set[tuple[str, str, str]]]:
+    """Every target of the demo audited with every rule: the verdicts a selection must reproduce."""
+    assert demo.config_file is not None
+    return {t.name: _verdicts(run_audit(t, Settings()).result.findings) for t in load_targets(demo.config_file)}
+
+
+@pytest.mark.parametrize("rule_id", RULE_IDS)
+def test_a_rule_alone_gives_the_verdicts_of_the_full_audit(
+    demo: DemoEnvironment, full: dict[str, set[tuple[str, str, str]]], rule_id: str
+) -> None:
+    assert demo.config_file is not None
+    chosen = select([rule_id])
+    for target in load_targets(demo.config_file):
+        outcome = run_audit(target, Settings(), selection=chosen)
+        mine = _verdicts(outcome.result.findings)
+        assert {r for r, _, _ in mine} <= {rule_id}
+        assert mine == {v for v in full[target.name] if v[0] == rule_id}, target.name
+        assert outcome.result.status == "complete"
+
+
+def test_collection_reads_only_what_the_selected_rule_needs(demo: DemoEnvironment) -> None:
+    assert demo.config_file is not None
+    target = load_targets(demo.config_file)[0]
+    everything = collect(target, Settings())
+    only = collect(target, Settings(), selection=select(["http-without-redirect"]))
+
+    assert everything.api_calls.get("elasticloadbalancing:DescribeTargetHealth", 0) > 0
+    assert "elasticloadbalancing:DescribeTargetHealth" not in only.api_calls
+    assert "elasticloadbalancing:DescribeListenerCertificates" not in only.api_calls
+    assert (
+        only.api_calls["elasticloadbalancing:DescribeRules"]
+        == everything.api_calls["elasticloadbalancing:DescribeRules"]
+    )
+    for service in ("acm:", "wafv2:", "iam:", "ec2:"):
+        assert not [a for a in only.api_calls if a.startswith(service)], service
+
+    by_collector = {c.collector: c for c in only.coverage}
+    for name in ("acm", "wafv2", "iam", "ec2"):
+        assert by_collector[name].status == CoverageStatus.SKIPPED
+        assert by_collector[name].message == f"{name} not read: no selected rule needs it"
+        assert by_collector[name].calls == 0
+        assert all(by_collector[name].facet(f).status == CoverageStatus.SKIPPED for f in facets_of(name))
+    elbv2 = by_collector["elbv2"]
+    assert elbv2.status == CoverageStatus.OK
+    assert elbv2.facet(Facet.ELBV2_TARGET_HEALTH).status == CoverageStatus.SKIPPED
+    assert elbv2.facet(Facet.ELBV2_LISTENER_RULES).status == CoverageStatus.OK
+    # fields of facets not read stay None ("not collected"), never an empty list that reads as "none"
+    assert all(tg.targets is None for tg in only.aws.target_groups)
+    assert only.aws.certificates == []
+
+
+# --------------------------------------------------------------------------- CLI and the targets file
+
+
+def test_cli_rules_flag_runs_only_the_category(demo: DemoEnvironment) -> None:
+    result = CliRunner().invoke(
+        cli,
+        [
+            *("audit", "--config", str(demo.config_file), "--target", "demo", "-o", "json", "--include-pass"),
+            *("--rules", "tls", "--skip-rules", "weak-tls-policy"),
+        ],
+        catch_exceptions=False,
+    )
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    ran = {f["rule_id"] for f in doc["findings"]}
+    tls = {m.id for m in catalog() if m.category == "tls"}
+    assert ran and ran <= tls - {"weak-tls-policy"}
+    assert "not read: no selected rule needs it" in json.dumps(doc["coverage"])
+
+
+def test_targets_file_keys_are_validated_and_applied(tmp_path: Path) -> None:
+    path = tmp_path / "targets.yaml"
+    path.write_text(yaml.safe_dump({"targets": [{"name": "a", "rules": ["tls"], "skip_rules": ["weak-tls-policy"]}]}))
+    (target,) = load_targets(path)
+    assert target.rules == ["tls"] and target.skip_rules == ["weak-tls-policy"]
+
+    path.write_text(yaml.safe_dump({"targets": [{"name": "bad", "rules": ["nope"]}]}))
+    with pytest.raises(ConfigError, match=r"target 'bad': unknown rule or category nope"):
+        load_targets(path)
+
+
+def test_targets_file_selection_drives_collection(demo: DemoEnvironment, tmp_path: Path) -> None:
+    assert demo.config_file is not None
+    target = load_targets(demo.config_file)[0].model_copy(update={"rules": ["http-without-redirect"]})
+    inventory: Inventory = collect(target, Settings())
+    assert "elasticloadbalancing:DescribeTargetHealth" not in inventory.api_calls
+    assert {f.rule_id for f in run_audit(target, Settings(), snapshot=inventory).result.findings} == {
+        "http-without-redirect"
+    }
