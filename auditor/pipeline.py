@@ -18,7 +18,6 @@ from auditor.correlate import ExposureGraph, correlate
 from auditor.correlate.graph import RuleError
 from auditor.errors import TargetUnreachable
 from auditor.findings import AuditResult
-from auditor.inventory.facets import facets_of
 from auditor.inventory.models import AuditTarget, Coverage, CoverageStatus, Inventory
 from auditor.progress import ProgressEvent, ProgressFn, no_progress
 from auditor.rules.registry import evaluate_all
@@ -59,16 +58,7 @@ def collect(
     counter = CallCounter()
     coverage: list[Coverage] = []
     kube = None
-    if target.kubernetes and not selection.wants_any(facets_of("kubernetes")):
-        coverage.append(
-            Coverage(
-                source="kubernetes",
-                collector="kubernetes",
-                status=CoverageStatus.SKIPPED,
-                message="kubernetes not read: no selected rule needs it",
-            )
-        )
-    elif target.kubernetes:
+    if target.kubernetes:  # always wanted when asked for: correlation ties owners through it (rules.selection)
         kube, kube_cov = collect_kube(target, settings, progress=progress)
         coverage.extend(kube_cov)
     else:

@@ -71,9 +71,6 @@ class RuleSelection:
     def wants(self, facet: Facet) -> bool:
         return self.facets is None or facet in self.facets
 
-    def wants_any(self, facets: Iterable[Facet]) -> bool:
-        return any(self.wants(f) for f in facets)
-
 
 EVERYTHING = RuleSelection()
 
