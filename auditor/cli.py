@@ -227,7 +227,7 @@ def report_partial(results: list[AuditResult]) -> None:
     for result in results:
         if result.status != "partial":
             continue
-        broken = [c for c in result.coverage if c.status.value in ("error", "partial")]
+        broken = [c for c in result.coverage if c.status.incomplete]
         named = ", ".join(
             f"{c.collector}{'/' + c.region if c.region else ''} {c.status.value}"
             + (f" ({c.error_code})" if c.error_code else "")

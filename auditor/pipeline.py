@@ -115,7 +115,7 @@ def analyze(
     findings = evaluate_all(graph, settings.rules, only=set(only) if only is not None else None)
     findings.sort(key=lambda f: (-f.severity.rank, f.rule_id, f.resource_arn or "", f.discriminator))
     coverage = [*inventory.coverage, *_crashed_rules(graph.rule_errors)]
-    complete = all(c.status in (CoverageStatus.OK, CoverageStatus.SKIPPED) for c in coverage)
+    complete = not any(c.status.incomplete for c in coverage)
     result = AuditResult(
         target=inventory.target.name,
         cluster_name=graph.cluster_name,

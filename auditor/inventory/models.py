@@ -41,6 +41,11 @@ class CoverageStatus(StrEnum):
     ERROR = "error"  # nothing usable was collected
     SKIPPED = "skipped"  # not asked for (e.g. no cluster context given)
 
+    @property
+    def incomplete(self) -> bool:
+        """Data was asked for and not (fully) read: the audit is partial (a skipped part was not asked for)."""
+        return self in (CoverageStatus.ERROR, CoverageStatus.PARTIAL)
+
 
 class FacetCoverage(Model):
     """How one facet of a collector fared (see auditor.inventory.facets), where it differs from the collector."""

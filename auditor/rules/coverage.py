@@ -40,6 +40,8 @@ T = TypeVar("T")
 
 # how many of a scope's gaps a message spells out (the evidence has all of them)
 _SHOWN = 3
+# what a crashed rule (or a rule crashed on one object) asks of the user
+_DEFECT_REMEDIATION = "This is a defect of the auditor: report it with the log of this run (it holds the traceback)."
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,7 +149,7 @@ def _scope_findings(meta: RuleMeta, gaps: list[Gap]) -> list[Finding]:
     """One UNKNOWN per scope where an input facet failed or is partial (a skipped facet was not asked for)."""
     by_scope: dict[tuple[str, str | None, str | None], list[Gap]] = {}
     for gap in gaps:
-        if gap.status in (CoverageStatus.ERROR, CoverageStatus.PARTIAL):
+        if gap.status.incomplete:
             account, region = gap.scope
             by_scope.setdefault((gap.source, account, region), []).append(gap)
     found: list[Finding] = []
@@ -204,7 +206,7 @@ def crashed(meta: RuleMeta, exc: BaseException) -> Finding:
     return meta.finding(
         Status.UNKNOWN,
         f"{meta.id} crashed ({type(exc).__name__}), so none of its checks could be judged in this audit.",
-        remediation="This is a defect of the auditor: report it with the log of this run (it holds the traceback).",
+        remediation=_DEFECT_REMEDIATION,
         resource_name="rule evaluation",
         evidence={"exception": type(exc).__name__, "detail": str(exc)[:500]},
         discriminator="rule-crashed",
@@ -269,7 +271,7 @@ def _object_crashed(
         Status.UNKNOWN,
         f"{meta.id} crashed on {label} ({type(exc).__name__}), so this object could not be judged in this audit; "
         "the rule judged the others.",
-        remediation="This is a defect of the auditor: report it with the log of this run (it holds the traceback).",
+        remediation=_DEFECT_REMEDIATION,
         evidence={"exception": type(exc).__name__, "detail": str(exc)[:500], "object": label},
         discriminator=f"object-crashed:{label}",
         **fields,

@@ -23,7 +23,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from auditor import lifecycle
 from auditor.errors import Conflict, NotFound, StoreError
 from auditor.findings import AuditResult, Finding, Status
-from auditor.inventory.models import CoverageStatus
 from auditor.lifecycle import Change, Prior, Seen, Standing
 from auditor.store.models import FindingRow, LoadBalancerRow, ObservationRow, RunRow, utcnow
 
@@ -290,7 +289,7 @@ def _finish(run: RunRow, result: AuditResult, counts: dict[Change, int]) -> None
     run.findings_resolved = counts[Change.RESOLVED]
     run.load_balancers = len(result.load_balancers)
     run.aws_calls = sum(result.api_calls.values())
-    run.collector_errors = sum(1 for c in result.coverage if c.status in (CoverageStatus.ERROR, CoverageStatus.PARTIAL))
+    run.collector_errors = sum(1 for c in result.coverage if c.status.incomplete)
     run.coverage = [c.model_dump(mode="json") for c in result.coverage]
     run.api_calls = dict(result.api_calls)
     run.result = result.as_json()
