@@ -96,13 +96,14 @@ def test_no_overlap_a_run_still_going_is_not_started_again(aws: MotoServer, tmp_
     scheduler.reload_targets()
     job = scheduler._scheduler.get_job(f"target-{tid}")
     assert job is not None and job.max_instances == 1 and job.coalesce  # and in-process: no second instance
-    assert scheduler.fire("busy", EVERY_MINUTE) is None
+    now = datetime.now(UTC)  # one tick throughout: wall time may cross a minute boundary during the audit
+    assert scheduler.fire("busy", EVERY_MINUTE, now) is None
     assert [r.id for r in _runs(service.factory, tid)] == [going.id]
     store_runs.fail_run(service.factory, going.id, "test over")
-    run_id = scheduler.fire("busy", EVERY_MINUTE)
+    run_id = scheduler.fire("busy", EVERY_MINUTE, now)
     assert run_id is not None
     assert _runs(service.factory, tid)[-1].status in ("complete", "partial")
-    assert scheduler.fire("busy", EVERY_MINUTE) is None  # the same minute's tick again: already served
+    assert scheduler.fire("busy", EVERY_MINUTE, now) is None  # the same minute's tick again: already served
     service.shutdown()
 
 
