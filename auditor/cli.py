@@ -153,22 +153,11 @@ def resolve_targets(settings: Settings, **flags: Any) -> list[TargetConfig]:
 
 
 def _with_rule_flags(target: TargetConfig, flags: dict[str, Any]) -> TargetConfig:
-    """The target with ``--rules`` replacing its ``rules`` and ``--skip-rules`` added to its ``skip_rules``;
-    ConfigError (exit 2, one line) when a name is unknown or nothing is left to run."""
-    from auditor.rules.selection import select, split_names  # loads every rule: not for `auditor --help`
+    """The target narrowed by ``--rules`` / ``--skip-rules``; ConfigError (exit 2, one line) when a name is
+    unknown or nothing is left to run."""
+    from auditor.rules.selection import Narrowing  # loads every rule: not for `auditor --help`
 
-    rules = split_names(flags.get("rule_names") or None)
-    skip = split_names(flags.get("skip_rule_names") or None)
-    if rules is None and not skip:
-        return target
-    merged = target.model_copy(
-        update={
-            "rules": rules if rules is not None else target.rules,
-            "skip_rules": [*(target.skip_rules or []), *(skip or [])],
-        }
-    )
-    select(merged.rules, merged.skip_rules)  # validated before any collection
-    return merged
+    return Narrowing(flags.get("rule_names"), flags.get("skip_rule_names")).apply(target)
 
 
 def _check_kubeconfig(target: TargetConfig) -> None:

@@ -178,6 +178,11 @@ class AuditResult(BaseModel):
     coverage: list[Coverage] = Field(default_factory=list)
     api_calls: dict[str, int] = Field(default_factory=dict)
     status: Literal["complete", "partial"] = "complete"
+    rules: list[str] | None = Field(
+        default=None,
+        description="the ids of the rules this audit ran when a selection limited them (None: every rule); "
+        "a finding of another rule is not re-checked by it, never resolved",
+    )
 
     def failed(self) -> list[Finding]:
         return [f for f in self.findings if f.status == Status.FAIL]

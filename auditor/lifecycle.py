@@ -12,7 +12,9 @@ The rules, per fingerprint:
   marked not re-checked; a finding that was never open (or is resolved) stays as it was. So a finding
   that FAILed, then was UNKNOWN, then FAILs again was open all along: still open, not new.
 - Absent from a complete run resolves an open finding (the resource or the problem is gone); absent from a
-  partial run does not, its collector may have failed: the finding stays open, not re-checked.
+  partial run does not, its collector may have failed: the finding stays open, not re-checked. Nor does
+  absence from a run whose rule selection (``AuditResult.rules``) left the finding's rule out: that rule
+  did not look, so "complete" does not extend to it.
 
 ================  ==============  ==============  ==============  ==========================
 before \\ seen     FAIL            PASS            UNKNOWN         absent (complete / partial)
@@ -113,20 +115,27 @@ class Decision:
     finding: Finding | None
 
 
-def decisions(before: Mapping[str, Standing], result: AuditResult) -> list[Decision]:
+def decisions(
+    before: Mapping[str, Standing], result: AuditResult, rule_of: Mapping[str, str] | None = None
+) -> list[Decision]:
     """The change of every fingerprint the run reported or that stood somewhere before it (NOTHING included).
 
-    ``before`` holds the fingerprints that were ever open; one missing from it was never open.
+    ``before`` holds the fingerprints that were ever open; one missing from it was never open. ``rule_of``
+    names the rule of each of them: when the run ran a selection of rules, an absent fingerprint counts as
+    checked only if its rule was selected (one whose rule is not known is not re-checked).
     """
     now = observed(result.findings)
     complete = result.status == "complete"
+    ran = None if result.rules is None else frozenset(result.rules)
+    rule_of = rule_of or {}
     out = []
     for fp, finding in now.items():
         change = decide(before.get(fp, Standing.NEVER_OPEN), _SEEN_OF_STATUS[finding.status], complete=complete)
         out.append(Decision(fp, change, finding))
     for fp, standing in before.items():
         if fp not in now:
-            out.append(Decision(fp, decide(standing, Seen.ABSENT, complete=complete), None))
+            looked = complete and (ran is None or rule_of.get(fp) in ran)
+            out.append(Decision(fp, decide(standing, Seen.ABSENT, complete=looked), None))
     return out
 
 
@@ -138,6 +147,11 @@ class Prior:
     finding: Finding | None
 
 
+def rules_of(priors: Mapping[str, Prior]) -> dict[str, str]:
+    """The rule of each prior that was ever reported failing (what ``decisions`` needs for selections)."""
+    return {fp: p.finding.rule_id for fp, p in priors.items() if p.finding is not None}
+
+
 def replay(results: Iterable[AuditResult]) -> dict[str, Prior]:
     """Where every fingerprint stands after these results, oldest first (finished runs of one target).
 
@@ -146,7 +160,7 @@ def replay(results: Iterable[AuditResult]) -> dict[str, Prior]:
     """
     priors: dict[str, Prior] = {}
     for result in results:
-        for d in decisions({fp: p.standing for fp, p in priors.items()}, result):
+        for d in decisions({fp: p.standing for fp, p in priors.items()}, result, rules_of(priors)):
             prior = priors.get(d.fingerprint)
             standing = d.change.standing(prior.standing if prior else Standing.NEVER_OPEN)
             if standing == Standing.NEVER_OPEN:
@@ -156,4 +170,4 @@ def replay(results: Iterable[AuditResult]) -> dict[str, Prior]:
     return priors
 
 
-__all__ = ["Change", "Decision", "Prior", "Seen", "Standing", "decide", "decisions", "observed", "replay"]
+__all__ = ["Change", "Decision", "Prior", "Seen", "Standing", "decide", "decisions", "observed", "replay", "rules_of"]

@@ -126,6 +126,7 @@ def analyze(
         coverage=coverage,
         api_calls=inventory.api_calls,
         status="complete" if complete else "partial",
+        rules=sorted(only) if only is not None else None,
     )
     return AuditOutcome(inventory=inventory, graph=graph, result=result)
 

@@ -24,6 +24,7 @@ from auditor.config import Settings, load_targets
 from auditor.errors import AuditorError, ConfigError
 from auditor.findings import AuditResult
 from auditor.output import RunDiff, diff_results, render
+from auditor.rules.selection import NO_NARROWING, Narrowing
 from auditor.store import runs as store_runs
 from auditor.store.db import transaction
 from auditor.store.models import RunRow, utcnow
@@ -89,14 +90,15 @@ class AuditService:
         log.info("run %d of %s started (%s)", run.id, target_name, trigger)
         return run
 
-    def submit(self, run: RunRow) -> Future[RunRow | None]:
-        """Execute a claimed run in the background pool. Its lease is renewed from now on, while it waits
-        for a worker too (a queued run is not a dead one). Nobody reads the Future, so nothing may stay
-        in it: ``execute`` ends every failure itself, ``_execute_in_background`` logs what is left, and
-        a run the pool drops at shutdown is failed with that reason."""
+    def submit(self, run: RunRow, narrowing: Narrowing = NO_NARROWING) -> Future[RunRow | None]:
+        """Execute a claimed run in the background pool (``narrowing``: the rules this run alone selects).
+        Its lease is renewed from now on, while it waits for a worker too (a queued run is not a dead one).
+        Nobody reads the Future, so nothing may stay in it: ``execute`` ends every failure itself,
+        ``_execute_in_background`` logs what is left, and a run the pool drops at shutdown is failed with
+        that reason."""
         beat = Heartbeat(self.factory, run.id, self.settings.scheduler.heartbeat_seconds)
         try:
-            future = self._pool.submit(self._execute_in_background, run.id, beat)
+            future = self._pool.submit(self._execute_in_background, run.id, beat, narrowing)
         except RuntimeError as exc:  # the pool is shut down: this process is stopping
             beat.stop()
             self._fail(run.id, "the service stopped before this run started")
@@ -104,9 +106,9 @@ class AuditService:
         future.add_done_callback(functools.partial(self._never_started, run.id, beat))
         return future
 
-    def _execute_in_background(self, run_id: int, beat: Heartbeat) -> RunRow | None:
+    def _execute_in_background(self, run_id: int, beat: Heartbeat, narrowing: Narrowing) -> RunRow | None:
         try:
-            return self.execute(run_id, beat)
+            return self.execute(run_id, beat, narrowing)
         except Exception:  # execute could not even read the run back (database gone): say so, not the Future
             log.exception("run %d: background execution failed", run_id)
             return None
@@ -121,15 +123,16 @@ class AuditService:
         """Claim and execute in this thread; returns the finished (or failed) run."""
         return self.execute(self.start(target_name, trigger=trigger, scheduled_for=scheduled_for).id)
 
-    def execute(self, run_id: int, beat: Heartbeat | None = None) -> RunRow:
-        """Audit the run's target with the pipeline, renewing the lease, then record everything at once.
+    def execute(self, run_id: int, beat: Heartbeat | None = None, narrowing: Narrowing = NO_NARROWING) -> RunRow:
+        """Audit the run's target (narrowed by ``narrowing``) with the pipeline, renewing the lease, then
+        record everything at once.
 
         Whatever fails, the run ends now: failed with the reason (the traceback in the log), never left
         ``running`` for its lease to expire while new runs of the target get a 409.
         """
         beat = beat or Heartbeat(self.factory, run_id, self.settings.scheduler.heartbeat_seconds)
         try:
-            self._execute(run_id, beat)
+            self._execute(run_id, beat, narrowing)
         except Exception as exc:
             log.exception("run %d failed unexpectedly", run_id)
             self._fail(run_id, f"internal error: {reason(exc)}")
@@ -137,14 +140,14 @@ class AuditService:
             beat.stop()
         return self._reload(run_id)
 
-    def _execute(self, run_id: int, beat: Heartbeat) -> None:
+    def _execute(self, run_id: int, beat: Heartbeat, narrowing: Narrowing) -> None:
         from auditor.pipeline import run_audit  # the pipeline pulls in every collector: import when used
 
         with self.factory() as session:
             run = store_runs.get_run(session, run_id)
             trigger = run.trigger
             try:
-                target = to_config(run.target)
+                target = narrowing.apply(to_config(run.target))
             except ConfigError as exc:  # stored by an older auditor and no longer valid: the reason, no traceback
                 beat.stop()
                 log.warning("run %d failed: %s", run_id, exc)

@@ -91,3 +91,18 @@ def test_replay_keeps_the_finding_as_last_reported_failing() -> None:
     unknown = finding("rule-a", status=Status.UNKNOWN)
     prior = replay([result([fail], n=0), result([unknown], n=1)])[fail.fingerprint]
     assert prior.standing == OPEN and prior.finding is not None and prior.finding.status == Status.FAIL
+
+
+def test_absent_from_a_run_that_did_not_select_its_rule_is_not_rechecked() -> None:
+    a, b = finding("rule-a"), finding("rule-b")
+    before = {a.fingerprint: OPEN, b.fingerprint: OPEN}
+    rule_of = {a.fingerprint: "rule-a", b.fingerprint: "rule-b"}
+    narrowed = result([], status="complete").model_copy(update={"rules": ["rule-b"]})
+    got = {d.fingerprint: d.change for d in decisions(before, narrowed, rule_of)}
+    assert got == {a.fingerprint: Change.NOT_RECHECKED, b.fingerprint: Change.RESOLVED}
+    # a fingerprint whose rule is not known cannot be said to have been looked at
+    assert {d.change for d in decisions(before, narrowed)} == {Change.NOT_RECHECKED}
+    # without a selection, absence from a complete run resolves
+    assert {d.change for d in decisions(before, result([], status="complete"), rule_of)} == {Change.RESOLVED}
+    # replay (the reports' history without a store) takes the rules from the findings themselves
+    assert replay([result([a, b], n=0), narrowed])[a.fingerprint].standing == OPEN

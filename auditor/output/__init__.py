@@ -13,7 +13,7 @@ from datetime import datetime
 
 from auditor.errors import ConfigError
 from auditor.findings import AuditResult, Finding
-from auditor.lifecycle import Change, Prior, decisions, replay
+from auditor.lifecycle import Change, Prior, decisions, replay, rules_of
 from auditor.output.common import sorted_findings
 
 FORMATS = ("table", "json", "sarif", "markdown", "html", "csv")
@@ -52,7 +52,7 @@ def diff_results(
     priors = before if before is not None else replay([previous] if previous is not None else [])
     groups: dict[Change, list[Finding]] = {change: [] for change in Change}
     still_open = 0
-    for d in decisions({fp: p.standing for fp, p in priors.items()}, current):
+    for d in decisions({fp: p.standing for fp, p in priors.items()}, current, rules_of(priors)):
         prior = priors.get(d.fingerprint)
         last_failing = prior.finding if prior is not None else None
         if d.change == Change.STILL_OPEN:

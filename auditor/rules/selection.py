@@ -10,9 +10,10 @@ SKIPPED) and no rule resting on it runs, so none reports UNKNOWN for it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from auditor.config import TargetConfig
 from auditor.errors import ConfigError
 from auditor.inventory.facets import Facet
 from auditor.rules.base import RuleMeta
@@ -125,3 +126,31 @@ def select(rules: Iterable[str] | None = None, skip_rules: Iterable[str] | None 
         raise ConfigError("the rule selection leaves no rule to run (--rules / --skip-rules)")
     selected = [m for m in metas if m.id in ids]
     return RuleSelection(rule_ids=frozenset(ids), facets=needed_facets(selected))
+
+
+@dataclass(frozen=True)
+class Narrowing:
+    """A run's own choice of rules on top of its target's (``--rules`` / ``--skip-rules``, a run triggered
+    through the API): ``rules`` replace the target's ``rules``, ``skip_rules`` add to its ``skip_rules``."""
+
+    rules: Sequence[str] | None = None
+    skip_rules: Sequence[str] | None = None
+
+    def apply(self, target: TargetConfig) -> TargetConfig:
+        """The narrowed target (unchanged when both are empty); ConfigError when a name is unknown or
+        nothing is left to run."""
+        chosen = split_names(self.rules or None)
+        skip = split_names(self.skip_rules or None) or []
+        if chosen is None and not skip:
+            return target
+        merged = target.model_copy(
+            update={
+                "rules": chosen if chosen is not None else target.rules,
+                "skip_rules": [*(target.skip_rules or []), *skip],
+            }
+        )
+        select(merged.rules, merged.skip_rules)  # validated before any collection
+        return merged
+
+
+NO_NARROWING = Narrowing()

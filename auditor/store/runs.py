@@ -130,7 +130,8 @@ class Recorded:
 ABSENT_FROM_PARTIAL = "ABSENT"  # not reported by a partial run: still open, not re-checked
 RESOLVED_BY_ABSENCE = "RESOLVED"  # not reported by a complete run: resolved
 _MESSAGE_OF_ABSENCE = {
-    Change.NOT_RECHECKED: "not reported by this partial run (a collector failed): still open, not re-checked",
+    Change.NOT_RECHECKED: "not reported by this run (partial, or its rule was not selected): still open, "
+    "not re-checked",
     Change.RESOLVED: "no longer reported in a complete run",
 }
 _SEEN_OF_OBSERVATION = {
@@ -171,7 +172,8 @@ def record_result(factory: sessionmaker[Session], run_id: int, result: AuditResu
         }
         before = {fp: _standing(row) for fp, row in existing.items()}
         observations: list[tuple[FindingRow, str, str]] = []
-        for d in lifecycle.decisions(before, result):
+        rule_of = {fp: row.rule_id for fp, row in existing.items()}
+        for d in lifecycle.decisions(before, result, rule_of):
             change, finding = d.change, d.finding
             counts[change] += 1
             if change == Change.NOTHING:

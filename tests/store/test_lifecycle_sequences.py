@@ -77,7 +77,14 @@ SEQUENCES: dict[str, tuple[list[Status | None], set[int], list[Counts]]] = {
             Counts(reopened=1, open=1),
         ],
     ),
+    "FAIL-absent(rule not selected)-absent(complete)": (
+        [F, ABSENT, ABSENT],
+        set(),
+        [Counts(new=1, open=1), Counts(not_rechecked=1, open=1, unknown=1), Counts(resolved=1)],
+    ),
 }
+# runs whose rule selection leaves rule-a out (AuditResult.rules): complete, yet they did not look at rule-a
+NARROWED: dict[str, set[int]] = {"FAIL-absent(rule not selected)-absent(complete)": {1}}
 
 
 @dataclass
@@ -119,6 +126,8 @@ def test_store_api_and_reports_agree_run_after_run(world: World, name: str) -> N
     results: list[AuditResult] = []
     for n, (status, rule_a) in enumerate(zip(statuses, expected, strict=True)):
         res = result(_findings(status), n=n, status="partial" if n in partial else "complete")
+        if n in NARROWED.get(name, set()):
+            res = res.model_copy(update={"rules": ["rule-b"]})
         run = store_runs.claim_run(factory, world.target_id, trigger="cli", owner="test")
         recorded = store_runs.record_result(factory, run.id, res)
         # rule-b: new in the first run, then still open in every run

@@ -9,10 +9,11 @@ from fastapi import APIRouter, Query, Response, status
 from auditor.api.deps import Admin, Reader, RunId, ServiceDep, SessionDep, SettingsDep
 from auditor.api.schemas import RunCreate, RunDetail, RunPage, TargetName, error_responses
 from auditor.output import render
+from auditor.rules.selection import Narrowing
 from auditor.store import runs as store_runs
 from auditor.store.models import RunRow
 from auditor.store.queries import ROW_ID_MAX
-from auditor.store.targets import get_target, target_ids
+from auditor.store.targets import get_target, target_ids, to_config
 
 router = APIRouter(prefix="/api/v1/runs", tags=["runs"], responses=error_responses(401, 422, 503))
 
@@ -88,8 +89,10 @@ def trigger(
     body: RunCreate, session: SessionDep, service: ServiceDep, principal: Admin, response: Response
 ) -> dict[str, Any]:
     target = get_target(session, body.target)
+    narrowing = Narrowing(body.rules, body.skip_rules)
+    narrowing.apply(to_config(target))  # an unknown rule or an empty selection: 422 before a run is claimed
     run = service.start(target.name, trigger="api")
-    service.submit(run)
+    service.submit(run, narrowing)
     response.headers["Location"] = f"/api/v1/runs/{run.id}"
     return run_out(run, detail=True)
 
