@@ -70,7 +70,15 @@ def collect(
                 message="Kubernetes not audited for this target",
             )
         )
-    aws, aws_cov = collect_aws(target, settings, counter=counter, progress=progress, kube=kube, wanted=selection.facets)
+    aws, aws_cov = collect_aws(
+        target,
+        settings,
+        counter=counter,
+        progress=progress,
+        kube=kube,
+        wanted=selection.facets,
+        listener_rules=selection.listener_rules,
+    )
     coverage.extend(aws_cov)
 
     attempted = [c for c in coverage if c.status != CoverageStatus.SKIPPED]

@@ -8,6 +8,9 @@ peak RSS of the auditing process.
 
     python bench/audit_bench.py --lbs 1000
     python bench/audit_bench.py --sizes 250,500,1000
+    python bench/audit_bench.py --lbs 1000 --rules five     # the five checks the peers run (FIVE_CHECKS)
+    python bench/audit_bench.py --lbs 569 --findings a.json # ... and write every finding's fingerprint and
+                                                            # status, to compare the verdicts of two versions
 """
 
 from __future__ import annotations
@@ -49,13 +52,18 @@ def peak_rss_kb() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
-def child(kubeconfig: str) -> None:
+# The load-balancer checks Cloud Custodian and Prowler were compared on (issue #11's table).
+FIVE_CHECKS = "http-without-redirect,public-alb-without-waf,weak-tls-policy,certificate-expiring,classic-load-balancer"
+
+
+def child(kubeconfig: str, rules: str | None, findings_file: str | None) -> None:
     """Run one audit and print its measurements as JSON (this is the process being measured)."""
     import logging
 
     logging.basicConfig(level=logging.WARNING)
     from auditor.config import Settings, TargetConfig
     from auditor.pipeline import analyze, collect
+    from auditor.rules.selection import select
 
     base_rss = peak_rss_kb()
     target = TargetConfig(
@@ -66,12 +74,22 @@ def child(kubeconfig: str) -> None:
         regions=[fleet_mod.REGION],
     )
     settings = Settings()
+    selection = select([rules] if rules else None)
     started = time.perf_counter()
-    inventory = collect(target, settings)
+    inventory = collect(target, settings, selection=selection)
     collected = time.perf_counter()
-    outcome = analyze(inventory, settings)
+    outcome = analyze(inventory, settings, only=selection.rule_ids)
     done = time.perf_counter()
     result = outcome.result
+    if findings_file:
+        # by what names the finding across two seedings (moto makes new ARNs and ids each time): rule,
+        # resource name, Kubernetes owner and discriminator (the fingerprint without the ARN)
+        def key(f: Any) -> str:
+            owner = f"{f.kubernetes.kind}/{f.kubernetes.namespace}/{f.kubernetes.name}" if f.kubernetes else "-"
+            return f"{f.rule_id} {f.resource_name} {owner} {f.discriminator} {f.status.value}"
+
+        verdicts = sorted(key(f) for f in result.findings)
+        Path(findings_file).write_text("\n".join(verdicts) + "\n")
     print(
         json.dumps(
             {
@@ -97,7 +115,9 @@ def child(kubeconfig: str) -> None:
     )
 
 
-def run_size(n: int, moto: MotoServer, workdir: Path) -> dict[str, Any]:
+def run_size(
+    n: int, moto: MotoServer, workdir: Path, rules: str | None = None, findings_file: str | None = None
+) -> dict[str, Any]:
     moto.reset()
     fleet = fleet_mod.plan(n)
     t0 = time.perf_counter()
@@ -107,7 +127,14 @@ def run_size(n: int, moto: MotoServer, workdir: Path) -> dict[str, Any]:
         kubeconfig = kube.write_kubeconfig(workdir / f"kubeconfig-{n}", context=fleet_mod.CLUSTER)
         seeded = time.perf_counter() - t0
         proc = subprocess.run(
-            [sys.executable, __file__, "--child", str(kubeconfig)],
+            [
+                sys.executable,
+                __file__,
+                "--child",
+                str(kubeconfig),
+                *(["--rules", rules] if rules else []),
+                *(["--findings", findings_file] if findings_file else []),
+            ],
             capture_output=True,
             text=True,
             env=dict(os.environ),
@@ -118,6 +145,7 @@ def run_size(n: int, moto: MotoServer, workdir: Path) -> dict[str, Any]:
         raise SystemExit(f"audit of {n} load balancers failed:\n{proc.stderr}")
     measured: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
     measured.update(size=n, seed_s=seeded, seeded_kube_objects=objects, bound=fleet_mod.lower_bound(fleet))
+    measured.update(rules=rules)
     return measured
 
 
@@ -130,7 +158,9 @@ def print_detail(m: dict[str, Any]) -> None:
         flag = "" if calls.get(op, 0) <= bound.get(op, 0) else "  +"
         print(f"{op:58} {calls.get(op, 0):7d} {bound.get(op, 0):7d}{flag}")
     total, low = sum(calls.values()), sum(bound.values())
-    print(f"{'total':58} {total:7d} {low:7d}   ratio {total / low:.3f}")
+    print(f"{'total':58} {total:7d} {low:7d}   ratio {total / low:.3f}   {total / m['size']:.2f} calls per LB")
+    if m["rules"]:
+        print(f"rules: {m['rules']} (the bound is the full audit's)")
     print(
         f"audit wall {m['wall_s']:.1f}s (collect {m['collect_s']:.1f}s, analyze {m['analyze_s']:.2f}s); "
         f"peak RSS {m['peak_rss_kb'] / 1024:.0f} MiB (after imports {m['base_rss_kb'] / 1024:.0f} MiB); "
@@ -143,10 +173,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--lbs", type=int, default=1000, help="fleet size (load balancers)")
     parser.add_argument("--sizes", help="comma-separated fleet sizes: prints a growth table")
+    parser.add_argument("--rules", help=f"audit only these rules (ids or categories); 'five': {FIVE_CHECKS}")
+    parser.add_argument("--findings", metavar="FILE", help="write each finding's fingerprint, rule and status")
     parser.add_argument("--child", metavar="KUBECONFIG", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    rules = FIVE_CHECKS if args.rules == "five" else args.rules
     if args.child:
-        child(args.child)
+        child(args.child, rules, args.findings)
         return
     import logging
 
@@ -167,7 +200,7 @@ def main() -> None:
     results = []
     with MotoServer(port=port) as moto, tempfile.TemporaryDirectory() as tmp:
         for n in sizes:
-            m = run_size(n, moto, Path(tmp))
+            m = run_size(n, moto, Path(tmp), rules, args.findings)
             print_detail(m)
             results.append(m)
     if len(results) > 1:

@@ -12,7 +12,12 @@ the cluster for Kubernetes — the granularity at which collectors record covera
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from enum import StrEnum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from auditor.inventory.models import Listener, LoadBalancer
 
 
 class Facet(StrEnum):
@@ -104,3 +109,11 @@ V2_ONLY = frozenset(f for f in Facet if f.collector == "elbv2")
 LOAD_BALANCERS = (Facet.ELBV2_LOAD_BALANCERS, Facet.ELB_LOAD_BALANCERS)
 # What says which Kubernetes objects ask for a load balancer (and which Ingresses the controller serves).
 KUBE_EXPOSURES = (Facet.KUBE_SERVICES, Facet.KUBE_INGRESSES, Facet.KUBE_INGRESS_CLASSES)
+
+
+ListenerRulesNeed = Callable[["LoadBalancer", "Listener", "bool | None"], bool]
+"""Whether a rule needs the rules (DescribeRules) of one listener: given its load balancer, the listener as
+DescribeListeners gave it, and whether the load balancer has target groups (None: not known). A rule that
+reads ``elbv2.listener-rules`` for some listeners only declares this (``RuleMeta.listener_rules_of``), so the
+collector reads the rules a verdict depends on and no others (issue #11: "listener rules only where a verdict
+depends on them")."""

@@ -8,7 +8,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from auditor.findings import Finding, KubeRef, Severity, Status, finding_data
-from auditor.inventory.facets import Facet
+from auditor.inventory.facets import Facet, ListenerRulesNeed
 
 if TYPE_CHECKING:
     from auditor.config import RuleSettings
@@ -31,6 +31,13 @@ class RuleMeta:
     )
     enrich: tuple[Facet, ...] = field(
         default=(), metadata={"doc": "facets read only to name owners and write remediations, never to judge"}
+    )
+    listener_rules_of: ListenerRulesNeed | None = field(
+        default=None,
+        metadata={
+            "doc": "with elbv2.listener-rules among its inputs: the listeners whose rules its verdicts read "
+            "(None: every listener's); the collector reads no others"
+        },
     )
 
     @cached_property

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 
 from auditor.config import TargetConfig
 from auditor.errors import ConfigError
-from auditor.inventory.facets import Facet
+from auditor.inventory.facets import Facet, ListenerRulesNeed
+from auditor.inventory.models import Listener, LoadBalancer
 from auditor.rules.base import RuleMeta
 from auditor.rules.registry import catalog
 
@@ -64,6 +65,8 @@ class RuleSelection:
 
     rule_ids: frozenset[str] | None = None
     facets: frozenset[Facet] | None = None
+    # the listeners whose rules (elbv2.listener-rules) the selected rules read; None: every listener's
+    listener_rules: ListenerRulesNeed | None = None
 
     @property
     def everything(self) -> bool:
@@ -71,9 +74,6 @@ class RuleSelection:
 
     def wants(self, facet: Facet) -> bool:
         return self.facets is None or facet in self.facets
-
-
-EVERYTHING = RuleSelection()
 
 
 def split_names(values: Iterable[str] | None) -> list[str] | None:
@@ -111,6 +111,25 @@ def needed_facets(metas: Iterable[RuleMeta]) -> frozenset[Facet]:
     return frozenset(facets)
 
 
+def listener_rules_need(metas: Iterable[RuleMeta]) -> ListenerRulesNeed | None:
+    """The listeners whose rules these rules read (``RuleMeta.listener_rules_of``, any of them); None when one
+    reads every listener's rules."""
+    needs: list[ListenerRulesNeed] = []
+    for meta in metas:
+        if Facet.ELBV2_LISTENER_RULES in meta.inputs or Facet.ELBV2_LISTENER_RULES in meta.enrich:
+            if meta.listener_rules_of is None:
+                return None
+            needs.append(meta.listener_rules_of)
+
+    def need(lb: LoadBalancer, listener: Listener, has_target_groups: bool | None) -> bool:
+        return any(n(lb, listener, has_target_groups) for n in needs)
+
+    return need
+
+
+EVERYTHING = RuleSelection(listener_rules=listener_rules_need(catalog()))
+
+
 def select(rules: Iterable[str] | None = None, skip_rules: Iterable[str] | None = None) -> RuleSelection:
     """The selection of ``rules`` (None: every rule) minus ``skip_rules``; ConfigError on an unknown name or
     on a selection that leaves no rule."""
@@ -125,7 +144,9 @@ def select(rules: Iterable[str] | None = None, skip_rules: Iterable[str] | None 
     if not ids:
         raise ConfigError("the rule selection leaves no rule to run (--rules / --skip-rules)")
     selected = [m for m in metas if m.id in ids]
-    return RuleSelection(rule_ids=frozenset(ids), facets=needed_facets(selected))
+    return RuleSelection(
+        rule_ids=frozenset(ids), facets=needed_facets(selected), listener_rules=listener_rules_need(selected)
+    )
 
 
 @dataclass(frozen=True)

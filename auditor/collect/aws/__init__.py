@@ -21,7 +21,7 @@ from auditor.collect.aws.base import CollectorContext, FanOut
 from auditor.collect.aws.session import AwsAccountSession, CallCounter, open_account
 from auditor.config import AccountConfig, Settings, TargetConfig
 from auditor.errors import AuditorError, CollectionError
-from auditor.inventory.facets import Facet, facets_of
+from auditor.inventory.facets import Facet, ListenerRulesNeed, facets_of
 from auditor.inventory.models import AwsInventory, Coverage, CoverageStatus, KubeInventory, LoadBalancer
 from auditor.progress import ProgressEvent, ProgressFn, no_progress
 
@@ -58,6 +58,7 @@ class _Plan:
 
     tasks: list[_Task] = field(default_factory=list)
     wanted: frozenset[Facet] | None = None  # facets the selected rules need; None: all
+    listener_rules: ListenerRulesNeed | None = None  # the listeners whose rules they read; None: all
     results: dict[Key, Any] = field(default_factory=dict)
     coverage: dict[Key, Coverage] = field(default_factory=dict)
 
@@ -87,11 +88,13 @@ def collect_aws(
     kube: KubeInventory | None = None,
     sessions: list[AwsAccountSession] | None = None,
     wanted: frozenset[Facet] | None = None,
+    listener_rules: ListenerRulesNeed | None = None,
 ) -> tuple[AwsInventory, list[Coverage]]:
     """Collect every AWS collector for the target's accounts and regions; never raises for one account.
 
     ``wanted``: the facets the selected rules need (``auditor.rules.selection``); a collector none of whose
-    facets is wanted is not run (coverage SKIPPED), and the others skip the calls of unwanted facets."""
+    facets is wanted is not run (coverage SKIPPED), and the others skip the calls of unwanted facets.
+    ``listener_rules``: the listeners whose rules they read (None: every listener's)."""
     regions = list(dict.fromkeys(target.regions)) or [settings.aws.default_region]
     coverage: list[Coverage] = []
     opened: list[AwsAccountSession] = []
@@ -116,6 +119,7 @@ def collect_aws(
         session.client(_SERVICE["iam"], regions[0])
 
     plan = _plan(opened, regions, target, kube, wanted)
+    plan.listener_rules = listener_rules
     reporter = _Progress(progress, total=len(plan.tasks))
     with ThreadPoolExecutor(max_workers=settings.aws.max_concurrency, thread_name_prefix="aws") as pool:
         fan_out = FanOut(pool, settings.aws.max_concurrency)
@@ -219,7 +223,12 @@ def _execute(
             waiting.remove(task)
             index, name, region = task.key
             ctx = CollectorContext(
-                name=name, session=sessions[index], region=region or regions[0], fan_out=fan_out, wanted=plan.wanted
+                name=name,
+                session=sessions[index],
+                region=region or regions[0],
+                fan_out=fan_out,
+                wanted=plan.wanted,
+                listener_rules=plan.listener_rules,
             )
             running[pool.submit(_run, task, ctx, region, reporter)] = task.key
         done, _ = wait(running, return_when=FIRST_COMPLETED)

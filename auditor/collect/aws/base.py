@@ -14,8 +14,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from auditor.collect.aws.session import AwsAccountSession, translate_client_error
 from auditor.errors import CollectionError
-from auditor.inventory.facets import Facet, facets_of
-from auditor.inventory.models import CoverageStatus, FacetCoverage
+from auditor.inventory.facets import Facet, ListenerRulesNeed, facets_of
+from auditor.inventory.models import CoverageStatus, FacetCoverage, Listener, LoadBalancer
 
 log = logging.getLogger(__name__)
 
@@ -132,6 +132,7 @@ class CollectorContext:
     skipped: str | None = None  # why the collector's main part was not asked for (coverage SKIPPED)
     skipped_facets: tuple[Facet, ...] = ()
     wanted: frozenset[Facet] | None = None  # facets the selected rules need (None: all); the others are not read
+    listener_rules: ListenerRulesNeed | None = None  # the listeners whose rules they read (None: all)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -154,6 +155,12 @@ class CollectorContext:
     def wants(self, facet: Facet) -> bool:
         """Whether some selected rule (or correlation) needs this facet: one nobody needs is not read."""
         return self.wanted is None or facet in self.wanted
+
+    def wants_rules_of(self, lb: LoadBalancer, listener: Listener, has_target_groups: bool | None) -> bool:
+        """Whether some selected rule reads this listener's rules (``RuleMeta.listener_rules_of``)."""
+        if not self.wants(Facet.ELBV2_LISTENER_RULES):
+            return False
+        return self.listener_rules is None or self.listener_rules(lb, listener, has_target_groups)
 
     def skip(self, reason: str, *facets: Facet) -> None:
         """The collector's main part (these facets) was not asked for: coverage SKIPPED, the rest still read."""

@@ -102,6 +102,8 @@ def _ssl_policies(
     )
     if not wanted:
         return {}
+    if not ctx.wants(Facet.ELB_POLICIES):
+        return None  # no selected rule judges TLS policies: not read
     try:
         answer = call(client, "DescribeLoadBalancerPolicies", LoadBalancerName=name, PolicyNames=wanted)
     except CollectionError as exc:
@@ -122,6 +124,8 @@ def _ssl_policies(
 def _instances(ctx: CollectorContext, client: Any, name: str, raw: dict[str, Any]) -> list[TargetHealth] | None:
     if not raw.get("Instances"):
         return []  # nothing registered: no call needed
+    if not ctx.wants(Facet.ELB_INSTANCE_HEALTH):
+        return None  # no selected rule judges instance health: not read
     try:
         answer = call(client, "DescribeInstanceHealth", LoadBalancerName=name)
     except CollectionError as exc:

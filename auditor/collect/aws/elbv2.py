@@ -74,8 +74,13 @@ def collect(ctx: CollectorContext) -> Elbv2Result:
     )
 
     load_balancers = [_load_balancer(ctx, raw, lb_tags) for raw in raw_lbs]
+    # which load balancers have target groups: some rules read listener rules only of those without
+    with_tgs = {arn for tg in raw_tgs for arn in tg.get("LoadBalancerArns", [])}
+    tgs_read = ctx.wants(Facet.ELBV2_TARGET_GROUPS)
     if ctx.wants(Facet.ELBV2_LISTENERS):  # unneeded: listeners stay None (not read), and so their rules
-        listeners = ctx.fan_out.map(lambda lb: _listeners(ctx, client, lb), load_balancers)
+        listeners = ctx.fan_out.map(
+            lambda lb: _listeners(ctx, client, lb, (lb.arn in with_tgs) if tgs_read else None), load_balancers
+        )
         for lb, found in zip(load_balancers, listeners, strict=True):
             lb.listeners = found
     target_groups = ctx.fan_out.map(lambda raw: _target_group(ctx, client, raw, tg_tags), raw_tgs)
@@ -108,7 +113,11 @@ def _load_balancer(ctx: CollectorContext, raw: dict[str, Any], tags: dict[str, d
     )
 
 
-def _listeners(ctx: CollectorContext, client: Any, lb: LoadBalancer) -> list[Listener] | None:
+def _listeners(
+    ctx: CollectorContext, client: Any, lb: LoadBalancer, has_target_groups: bool | None
+) -> list[Listener] | None:
+    """The load balancer's listeners; the rules of those some selected rule reads (``wants_rules_of``: the
+    others stay None, not read), the certificates of TLS ones when wanted."""
     try:
         raw = [
             listener
@@ -133,7 +142,7 @@ def _listeners(ctx: CollectorContext, client: Any, lb: LoadBalancer) -> list[Lis
             listener.certificate_arns = (
                 _certificates(ctx, client, listener) if ctx.wants(Facet.ELBV2_LISTENER_CERTIFICATES) else None
             )
-        if lb.type == "application" and ctx.wants(Facet.ELBV2_LISTENER_RULES):
+        if lb.type == "application" and ctx.wants_rules_of(lb, listener, has_target_groups):
             listener.rules = _rules(ctx, client, listener)
         listeners.append(listener)
     return listeners

@@ -50,12 +50,16 @@ META = RuleMeta(
     inputs=(
         Facet.ELBV2_LOAD_BALANCERS,
         Facet.ELBV2_LISTENERS,
+        Facet.ELBV2_LISTENER_RULES,
         Facet.ELBV2_TARGET_GROUPS,
         Facet.ELBV2_TARGET_HEALTH,
         Facet.ELB_LOAD_BALANCERS,
         Facet.ELB_INSTANCE_HEALTH,
     ),
     enrich=(Facet.KUBE_SERVICES, Facet.KUBE_INGRESSES, Facet.KUBE_ENDPOINT_SLICES, Facet.KUBE_TARGET_GROUP_BINDINGS),
+    # the rules of a load balancer with target groups are never looked at (``_needs_no_targets`` is asked only
+    # of one without): its verdict is its targets' health
+    listener_rules_of=lambda lb, listener, has_target_groups: has_target_groups is not True,
 )
 
 NO_TARGETS_NEEDED = ("redirect", "fixed-response")

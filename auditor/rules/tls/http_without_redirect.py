@@ -12,7 +12,7 @@ from auditor.correlate.annotations import ALB, SVC
 from auditor.correlate.graph import ExposureGraph, LbNode
 from auditor.findings import Finding, Severity, Status
 from auditor.inventory.facets import Facet
-from auditor.inventory.models import Action, Listener
+from auditor.inventory.models import Action, Listener, LoadBalancer
 from auditor.rules._helpers import (
     annotate_command,
     describe_lb,
@@ -53,7 +53,19 @@ META = RuleMeta(
     ),
     inputs=(Facet.ELBV2_LOAD_BALANCERS, Facet.ELBV2_LISTENERS, Facet.ELBV2_LISTENER_RULES, Facet.ELB_LOAD_BALANCERS),
     enrich=(Facet.KUBE_INGRESSES, Facet.KUBE_SERVICES),
+    listener_rules_of=lambda lb, listener, _: _rules_decide(lb, listener),
 )
+
+
+def _rules_decide(lb: LoadBalancer, listener: Listener) -> bool:
+    """Only the rules of an internet-facing ALB's HTTP listener whose default action redirects to HTTPS can
+    change its verdict (a rule may still forward); ``_alb_listener`` judges every other listener without them."""
+    return (
+        lb.is_public
+        and listener.protocol.upper() == "HTTP"
+        and bool(listener.default_actions)
+        and _all_redirect_to_https(listener.default_actions)
+    )
 
 
 @dataclass
