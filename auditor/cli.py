@@ -292,12 +292,16 @@ def audit(
         target = _with_rule_flags(target, flags)
         results.append(run_audit(target, settings, snapshot=inv).result)
     else:
+        from auditor.collect.aws.shared import SharedInventory
+
         targets = resolve_targets(settings, **flags)
+        shared = SharedInventory(settings.aws.shared_inventory_seconds)  # clusters of one account × region
         for target in targets:
             if not quiet:
                 stderr.print(f"[bold]Auditing {target.name}[/]")
             try:
-                results.append(run_audit(target, settings, progress=progress_printer(quiet)).result)
+                outcome = run_audit(target, settings, progress=progress_printer(quiet), shared=shared)
+                results.append(outcome.result)
             except TargetUnreachable as exc:  # the other targets are still audited
                 unreachable += 1
                 click.echo(click.style("error: ", fg="red") + str(exc), err=True)

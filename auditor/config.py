@@ -70,6 +70,14 @@ class AwsSettings(BaseModel):
     connect_timeout: float = Field(default=5.0, gt=0, description="Seconds to open a connection.")
     read_timeout: float = Field(default=30.0, gt=0, description="Seconds to wait for a response.")
     default_region: str = Field(default="us-east-1", description="Region used when none is given.")
+    shared_inventory_seconds: float = Field(
+        default=300.0,
+        ge=0,
+        le=86400,
+        description="How long what one audit read of an account and region (load balancers, listeners, "
+        "target groups, WAF, security groups, certificates) serves the audits of the other clusters in it, "
+        "in one `audit --config` run or one `serve` process; 0 reads each time.",
+    )
 
     @field_validator("default_region")
     @classmethod

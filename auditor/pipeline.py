@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 from auditor.collect.aws import collect_aws
 from auditor.collect.aws.session import CallCounter
+from auditor.collect.aws.shared import SharedInventory
 from auditor.collect.kube import collect_kube
 from auditor.config import Settings, TargetConfig
 from auditor.correlate import ExposureGraph, correlate
@@ -46,12 +47,14 @@ def collect(
     *,
     progress: ProgressFn = no_progress,
     selection: RuleSelection | None = None,
+    shared: SharedInventory | None = None,
 ) -> Inventory:
     """Read the cluster and AWS into an Inventory. Collector failures become coverage, not exceptions.
 
     Only the facets the selected rules need are read (``selection``; default: the target's own, which is
-    every rule unless its targets-file entry says otherwise). Raises TargetUnreachable only when nothing at
-    all could be read (every collector failed).
+    every rule unless its targets-file entry says otherwise). ``shared``: what other audits of the same
+    accounts and regions read is taken from there (``auditor.collect.aws.shared``). Raises TargetUnreachable
+    only when nothing at all could be read (every collector failed).
     """
     started = datetime.now(UTC)
     selection = selection if selection is not None else selection_of(target)
@@ -78,6 +81,8 @@ def collect(
         kube=kube,
         wanted=selection.facets,
         listener_rules=selection.listener_rules,
+        shared=shared,
+        share_as=selection.rule_ids,
     )
     coverage.extend(aws_cov)
 
@@ -174,11 +179,17 @@ def run_audit(
     progress: ProgressFn = no_progress,
     snapshot: Inventory | None = None,
     selection: RuleSelection | None = None,
+    shared: SharedInventory | None = None,
 ) -> AuditOutcome:
-    """Audit one target (or a saved snapshot of it), with the selected rules (default: the target's own)."""
+    """Audit one target (or a saved snapshot of it), with the selected rules (default: the target's own);
+    ``shared``: regional reads shared with the other audits of a fleet (see ``collect``)."""
     started = datetime.now(UTC)
     selection = selection if selection is not None else selection_of(target)
-    inventory = snapshot if snapshot is not None else collect(target, settings, progress=progress, selection=selection)
+    inventory = (
+        snapshot
+        if snapshot is not None
+        else collect(target, settings, progress=progress, selection=selection, shared=shared)
+    )
     progress(ProgressEvent(stage="analyze", message="correlating and running rules"))
     outcome = analyze(inventory, settings, started_at=started, only=selection.rule_ids)
     failed = len(outcome.result.failed())

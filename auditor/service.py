@@ -63,6 +63,10 @@ class AuditService:
         self._pool = ThreadPoolExecutor(
             max_workers=settings.scheduler.max_parallel_runs, thread_name_prefix="audit-run"
         )
+        from auditor.collect.aws.shared import SharedInventory  # brings the collectors: not at this module's import
+
+        # regional AWS reads shared by the scheduled runs of this process (the clusters of one account × region)
+        self.shared = SharedInventory(settings.aws.shared_inventory_seconds)
         self.lease_expiry = LeaseExpiry(factory, settings.scheduler.lease_seconds, maintenance_interval(settings))
 
     # ------------------------------------------------------------------ targets
@@ -154,7 +158,9 @@ class AuditService:
                 self._fail(run_id, str(exc))
                 return
         try:
-            outcome = run_audit(target, self.settings)
+            # scheduled runs of one cycle share regional reads; a run asked for now reads everything fresh
+            shared = self.shared if trigger == "schedule" else None
+            outcome = run_audit(target, self.settings, shared=shared)
         except AuditorError as exc:
             log.warning("run %d of %s failed: %s", run_id, target.name, exc)
             self._fail(run_id, str(exc))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from functools import partial
@@ -19,6 +19,7 @@ from typing import Any
 from auditor.collect.aws import acm, ec2, eks, elb, elbv2, iam, wafv2
 from auditor.collect.aws.base import CollectorContext, FanOut
 from auditor.collect.aws.session import AwsAccountSession, CallCounter, open_account
+from auditor.collect.aws.shared import SHAREABLE, SharedInventory
 from auditor.config import AccountConfig, Settings, TargetConfig
 from auditor.errors import AuditorError, CollectionError
 from auditor.inventory.facets import Facet, ListenerRulesNeed, facets_of
@@ -59,6 +60,8 @@ class _Plan:
     tasks: list[_Task] = field(default_factory=list)
     wanted: frozenset[Facet] | None = None  # facets the selected rules need; None: all
     listener_rules: ListenerRulesNeed | None = None  # the listeners whose rules they read; None: all
+    shared: SharedInventory | None = None  # regional reads shared with other audits of the same accounts
+    account_keys: dict[int, Hashable] = field(default_factory=dict)  # account index -> its key in ``shared``
     results: dict[Key, Any] = field(default_factory=dict)
     coverage: dict[Key, Coverage] = field(default_factory=dict)
 
@@ -89,21 +92,27 @@ def collect_aws(
     sessions: list[AwsAccountSession] | None = None,
     wanted: frozenset[Facet] | None = None,
     listener_rules: ListenerRulesNeed | None = None,
+    shared: SharedInventory | None = None,
+    share_as: Hashable = None,
 ) -> tuple[AwsInventory, list[Coverage]]:
     """Collect every AWS collector for the target's accounts and regions; never raises for one account.
 
     ``wanted``: the facets the selected rules need (``auditor.rules.selection``); a collector none of whose
     facets is wanted is not run (coverage SKIPPED), and the others skip the calls of unwanted facets.
-    ``listener_rules``: the listeners whose rules they read (None: every listener's)."""
+    ``listener_rules``: the listeners whose rules they read (None: every listener's). ``shared``: reads of the
+    cluster-independent regional collectors kept for the other audits of the same account and region, under
+    ``share_as`` (what decides ``wanted`` and ``listener_rules``: the rule selection)."""
     regions = list(dict.fromkeys(target.regions)) or [settings.aws.default_region]
     coverage: list[Coverage] = []
     opened: list[AwsAccountSession] = []
+    account_keys: dict[int, Hashable] = {}
     if sessions is not None:
         opened = list(sessions)
     else:
         for account in target.accounts:
             try:
                 opened.append(open_account(account, settings.aws, region=regions[0], counter=counter))
+                account_keys[len(opened) - 1] = (share_as, opened[-1].account_id, account.model_dump_json())
             except AuditorError as exc:
                 log.warning("AWS account %s cannot be opened: %s", _account_label(account), exc)
                 coverage.extend(_account_failed(account, regions, exc))
@@ -120,6 +129,7 @@ def collect_aws(
 
     plan = _plan(opened, regions, target, kube, wanted)
     plan.listener_rules = listener_rules
+    plan.shared, plan.account_keys = shared, account_keys
     reporter = _Progress(progress, total=len(plan.tasks))
     with ThreadPoolExecutor(max_workers=settings.aws.max_concurrency, thread_name_prefix="aws") as pool:
         fan_out = FanOut(pool, settings.aws.max_concurrency)
@@ -230,7 +240,7 @@ def _execute(
                 wanted=plan.wanted,
                 listener_rules=plan.listener_rules,
             )
-            running[pool.submit(_run, task, ctx, region, reporter)] = task.key
+            running[pool.submit(_shared_or_run, plan, task, ctx, region, reporter)] = task.key
         done, _ = wait(running, return_when=FIRST_COMPLETED)
         for future in done:
             key = running.pop(future)
@@ -238,6 +248,23 @@ def _execute(
             plan.results[key] = result
             plan.coverage[key] = cov
             finished.add(key)
+
+
+def _shared_or_run(
+    plan: _Plan, task: _Task, ctx: CollectorContext, region: str | None, reporter: _Progress
+) -> tuple[Any, Coverage]:
+    """``_run``, or what an earlier audit of the same account and region read (``SharedInventory``)."""
+    index, name, _ = task.key
+    account_key = plan.account_keys.get(index)
+    if plan.shared is None or name not in SHAREABLE or account_key is None:
+        return _run(task, ctx, region, reporter)
+    read = partial(_run, task, ctx, region, reporter)
+    (result, coverage), reused = plan.shared.read((account_key, region, name), read)
+    if reused:
+        where = f"{ctx.account}/{region or 'global'}"
+        message = f"{where}: {coverage.status.value} (read by an earlier audit of this account and region, shared)"
+        reporter.emit(f"aws:{name}", message, coverage.status.value, finished=True)
+    return result, coverage
 
 
 def _run(task: _Task, ctx: CollectorContext, region: str | None, reporter: _Progress) -> tuple[Any, Coverage]:
