@@ -97,6 +97,8 @@ def child(kubeconfig: str, rules: str | None, findings_file: str | None) -> None
                 "collect_s": collected - started,
                 "analyze_s": done - collected,
                 "wall_s": done - started,
+                # the auditor's own CPU (user + system): what it costs apart from waiting for the servers
+                "cpu_s": sum(resource.getrusage(resource.RUSAGE_SELF)[:2]),
                 "base_rss_kb": base_rss,
                 "peak_rss_kb": peak_rss_kb(),
                 "load_balancers": len(inventory.aws.load_balancers),
@@ -162,7 +164,8 @@ def print_detail(m: dict[str, Any]) -> None:
     if m["rules"]:
         print(f"rules: {m['rules']} (the bound is the full audit's)")
     print(
-        f"audit wall {m['wall_s']:.1f}s (collect {m['collect_s']:.1f}s, analyze {m['analyze_s']:.2f}s); "
+        f"audit wall {m['wall_s']:.1f}s (collect {m['collect_s']:.1f}s, analyze {m['analyze_s']:.2f}s), "
+        f"auditor CPU {m['cpu_s']:.1f}s; "
         f"peak RSS {m['peak_rss_kb'] / 1024:.0f} MiB (after imports {m['base_rss_kb'] / 1024:.0f} MiB); "
         f"{m['findings']} findings, {m['failed']} failed; coverage {','.join(m['coverage'])}; "
         f"seeding {m['seed_s']:.1f}s"
@@ -207,14 +210,15 @@ def main() -> None:
         first = results[0]
         print(
             f"\n{'LBs':>6} {'calls':>7} {'bound':>7} {'ratio':>6} {'wall s':>7} {'s/LB (ms)':>9} "
-            f"{'x size':>6} {'x time':>6} {'RSS MiB':>8}"
+            f"{'x size':>6} {'x time':>6} {'CPU s':>6} {'x CPU':>6} {'RSS MiB':>8}"
         )
         for m in results:
             total, low = sum(m["api_calls"].values()), sum(m["bound"].values())
             print(
                 f"{m['size']:6d} {total:7d} {low:7d} {total / low:6.3f} {m['wall_s']:7.1f} "
                 f"{1000 * m['wall_s'] / m['size']:9.1f} {m['size'] / first['size']:6.1f} "
-                f"{m['wall_s'] / first['wall_s']:6.1f} {m['peak_rss_kb'] / 1024:8.0f}"
+                f"{m['wall_s'] / first['wall_s']:6.1f} {m['cpu_s']:6.1f} {m['cpu_s'] / first['cpu_s']:6.1f} "
+                f"{m['peak_rss_kb'] / 1024:8.0f}"
             )
 
 

@@ -12,6 +12,7 @@ import yaml
 from click.testing import CliRunner
 
 from auditor.cli import cli
+from auditor.collect.aws import COLLECTORS, SESSION_ACTIONS
 from auditor.config import Settings, load_targets
 from auditor.demo.environment import DemoEnvironment
 from auditor.errors import ConfigError
@@ -22,6 +23,27 @@ from auditor.rules.registry import catalog
 from auditor.rules.selection import EVERYTHING, needed_facets, select
 
 RULE_IDS = [m.id for m in catalog()]
+
+# each AWS action -> the facets that call it (elasticloadbalancing:DescribeLoadBalancers: elbv2's and elb's)
+FACETS_OF_ACTION: dict[str, set[Facet]] = {}
+for _module in COLLECTORS:
+    for _facet, _actions in _module.FACET_ACTIONS.items():
+        for _action in _actions:
+            FACETS_OF_ACTION.setdefault(_action, set()).add(_facet)
+
+
+def _undeclared_calls(api_calls: dict[str, int], wanted: frozenset[Facet] | None) -> list[str]:
+    """Calls that read a facet the selection did not ask for (session calls excepted)."""
+    if wanted is None:
+        return []
+    return [a for a in api_calls if a not in SESSION_ACTIONS and not FACETS_OF_ACTION.get(a, set()) & wanted]
+
+
+def test_every_aws_facet_declares_its_calls_and_the_policy_is_their_union() -> None:
+    for module in COLLECTORS:
+        assert set(module.FACET_ACTIONS) == set(facets_of(module.NAME)), module.NAME
+        assert all(module.FACET_ACTIONS.values()), module.NAME
+        assert set(module.IAM_ACTIONS) == {a for acts in module.FACET_ACTIONS.values() for a in acts}
 
 
 def _verdicts(findings: list[Any]) -> set[tuple[str, str, str]]:
@@ -92,6 +114,8 @@ def test_a_rule_alone_gives_the_verdicts_of_the_full_audit(
     for target in load_targets(demo.config_file):
         outcome = run_audit(target, Settings(), selection=chosen)
         mine = _verdicts(outcome.result.findings)
+        # no collector read a facet that neither the rule nor correlation declares
+        assert _undeclared_calls(outcome.inventory.api_calls, chosen.facets) == [], target.name
         assert {r for r, _, _ in mine} <= {rule_id}
         assert mine == {v for v in full[target.name] if v[0] == rule_id}, target.name
         assert outcome.result.status == "complete"

@@ -14,17 +14,19 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import Any
 
-from auditor.collect.aws.base import CollectorContext, call, pages
+from auditor.collect.aws.base import CollectorContext, actions_of, call, pages
 from auditor.errors import CollectionError
 from auditor.inventory.facets import Facet
 from auditor.inventory.models import Certificate
 
 NAME = "acm"
 SERVICE = "acm"
-IAM_ACTIONS: tuple[str, ...] = (
-    "acm:ListCertificates",
-    "acm:DescribeCertificate",
-)
+# What each facet calls: the IAM policy is the union, and a call maps back to the facet it reads.
+FACET_ACTIONS: dict[Facet, tuple[str, ...]] = {
+    Facet.ACM_CERTIFICATES: ("acm:ListCertificates",),
+    Facet.ACM_CERTIFICATE_DETAILS: ("acm:DescribeCertificate",),
+}
+IAM_ACTIONS: tuple[str, ...] = actions_of(FACET_ACTIONS)
 
 # ListCertificates returns only RSA_1024/RSA_2048 unless every key type is named.
 KEY_TYPES = (

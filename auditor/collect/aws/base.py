@@ -118,6 +118,11 @@ class FanOut:
         return cast(list[R], results)
 
 
+def actions_of(facet_actions: dict[Facet, tuple[str, ...]]) -> tuple[str, ...]:
+    """A collector's IAM actions: those of its facets, each once, in declaration order."""
+    return tuple(dict.fromkeys(action for actions in facet_actions.values() for action in actions))
+
+
 @dataclass
 class CollectorContext:
     """One collector's run in one account and region: its clients, fan-out and per-resource problems."""

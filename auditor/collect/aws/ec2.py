@@ -16,18 +16,19 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from auditor.collect.aws.base import CollectorContext, chunked, pages
+from auditor.collect.aws.base import CollectorContext, actions_of, chunked, pages
 from auditor.errors import CollectionError
 from auditor.inventory.facets import Facet
 from auditor.inventory.models import ManagedPrefixList, SecurityGroup, SecurityGroupPermission
 
 NAME = "ec2"
 SERVICE = "ec2"
-IAM_ACTIONS: tuple[str, ...] = (
-    "ec2:DescribeSecurityGroups",
-    "ec2:DescribeManagedPrefixLists",
-    "ec2:GetManagedPrefixListEntries",
-)
+# What each facet calls: the IAM policy is the union, and a call maps back to the facet it reads.
+FACET_ACTIONS: dict[Facet, tuple[str, ...]] = {
+    Facet.EC2_SECURITY_GROUPS: ("ec2:DescribeSecurityGroups",),
+    Facet.EC2_PREFIX_LISTS: ("ec2:DescribeManagedPrefixLists", "ec2:GetManagedPrefixListEntries"),
+}
+IAM_ACTIONS: tuple[str, ...] = actions_of(FACET_ACTIONS)
 
 IDS_PER_CALL = 200  # filter values per call
 PAGE_SIZE = 1000  # DescribeSecurityGroups MaxResults maximum

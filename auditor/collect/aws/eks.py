@@ -12,19 +12,20 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
-from auditor.collect.aws.base import CollectorContext, call, pages
+from auditor.collect.aws.base import CollectorContext, actions_of, call, pages
 from auditor.errors import CollectionError
 from auditor.inventory.facets import Facet
 from auditor.inventory.models import EksCluster, EksClusterListing, PodIdentityAssociation
 
 NAME = "eks"
 SERVICE = "eks"
-IAM_ACTIONS: tuple[str, ...] = (
-    "eks:ListClusters",
-    "eks:DescribeCluster",
-    "eks:ListPodIdentityAssociations",
-    "eks:DescribePodIdentityAssociation",
-)
+# What each facet calls: the IAM policy is the union, and a call maps back to the facet it reads.
+FACET_ACTIONS: dict[Facet, tuple[str, ...]] = {
+    Facet.EKS_CLUSTERS: ("eks:ListClusters",),
+    Facet.EKS_CLUSTER: ("eks:DescribeCluster",),
+    Facet.EKS_POD_IDENTITY: ("eks:ListPodIdentityAssociations", "eks:DescribePodIdentityAssociation"),
+}
+IAM_ACTIONS: tuple[str, ...] = actions_of(FACET_ACTIONS)
 
 PAGE_SIZE = 100  # maxResults maximum
 
@@ -65,7 +66,8 @@ def collect(
         # Auto Mode is on when the cluster manages compute; no computeConfig means it is off.
         auto_mode=bool((raw.get("computeConfig") or {}).get("enabled", False)),
     )
-    cluster.pod_identity_associations = _associations(ctx, client, cluster_name, set(controller_service_accounts))
+    if ctx.wants(Facet.EKS_POD_IDENTITY):  # otherwise None: not read (no selected rule needs it)
+        cluster.pod_identity_associations = _associations(ctx, client, cluster_name, set(controller_service_accounts))
     result.cluster = cluster
     return result
 

@@ -4,19 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from auditor.collect.aws.base import CollectorContext, call, describe_tags, pages
+from auditor.collect.aws.base import CollectorContext, actions_of, call, describe_tags, pages
 from auditor.errors import CollectionError
 from auditor.inventory.facets import Facet
 from auditor.inventory.models import Listener, LoadBalancer, TargetHealth
 
 NAME = "elb"
 SERVICE = "elb"
-IAM_ACTIONS: tuple[str, ...] = (
-    "elasticloadbalancing:DescribeLoadBalancers",
-    "elasticloadbalancing:DescribeTags",
-    "elasticloadbalancing:DescribeInstanceHealth",
-    "elasticloadbalancing:DescribeLoadBalancerPolicies",
-)
+# What each facet calls: the IAM policy is the union, and a call maps back to the facet it reads.
+FACET_ACTIONS: dict[Facet, tuple[str, ...]] = {
+    Facet.ELB_LOAD_BALANCERS: ("elasticloadbalancing:DescribeLoadBalancers",),
+    Facet.ELB_TAGS: ("elasticloadbalancing:DescribeTags",),
+    Facet.ELB_INSTANCE_HEALTH: ("elasticloadbalancing:DescribeInstanceHealth",),
+    Facet.ELB_POLICIES: ("elasticloadbalancing:DescribeLoadBalancerPolicies",),
+}
+IAM_ACTIONS: tuple[str, ...] = actions_of(FACET_ACTIONS)
 
 PAGE_SIZE = 400  # the API maximum
 TLS_PROTOCOLS = frozenset({"HTTPS", "SSL"})

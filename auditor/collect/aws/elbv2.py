@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 
-from auditor.collect.aws.base import CollectorContext, call, describe_tags, pages
+from auditor.collect.aws.base import CollectorContext, actions_of, call, describe_tags, pages
 from auditor.errors import CollectionError
 from auditor.inventory.facets import Facet
 from auditor.inventory.models import (
@@ -21,15 +21,17 @@ from auditor.inventory.models import (
 
 NAME = "elbv2"
 SERVICE = "elbv2"
-IAM_ACTIONS: tuple[str, ...] = (
-    "elasticloadbalancing:DescribeLoadBalancers",
-    "elasticloadbalancing:DescribeTags",
-    "elasticloadbalancing:DescribeListeners",
-    "elasticloadbalancing:DescribeListenerCertificates",
-    "elasticloadbalancing:DescribeRules",
-    "elasticloadbalancing:DescribeTargetGroups",
-    "elasticloadbalancing:DescribeTargetHealth",
-)
+# What each facet calls: the IAM policy is the union, and a call maps back to the facet it reads.
+FACET_ACTIONS: dict[Facet, tuple[str, ...]] = {
+    Facet.ELBV2_LOAD_BALANCERS: ("elasticloadbalancing:DescribeLoadBalancers",),
+    Facet.ELBV2_TAGS: ("elasticloadbalancing:DescribeTags",),
+    Facet.ELBV2_LISTENERS: ("elasticloadbalancing:DescribeListeners",),
+    Facet.ELBV2_LISTENER_CERTIFICATES: ("elasticloadbalancing:DescribeListenerCertificates",),
+    Facet.ELBV2_LISTENER_RULES: ("elasticloadbalancing:DescribeRules",),
+    Facet.ELBV2_TARGET_GROUPS: ("elasticloadbalancing:DescribeTargetGroups",),
+    Facet.ELBV2_TARGET_HEALTH: ("elasticloadbalancing:DescribeTargetHealth",),
+}
+IAM_ACTIONS: tuple[str, ...] = actions_of(FACET_ACTIONS)
 
 PAGE_SIZE = 400  # the API maximum for DescribeLoadBalancers/Listeners/Rules/TargetGroups
 TLS_PROTOCOLS = frozenset({"HTTPS", "TLS"})

@@ -13,23 +13,26 @@ from collections.abc import Collection, Iterable
 from typing import Any
 from urllib.parse import unquote
 
-from auditor.collect.aws.base import CollectorContext, call, pages
+from auditor.collect.aws.base import CollectorContext, actions_of, call, pages
 from auditor.errors import CollectionError
 from auditor.inventory.facets import Facet
 from auditor.inventory.models import IamRole, KubeInventory, ManagedPolicy, OidcProvider, PodIdentityAssociation
 
 NAME = "iam"
 SERVICE = "iam"
-IAM_ACTIONS: tuple[str, ...] = (
-    "iam:ListOpenIDConnectProviders",
-    "iam:GetOpenIDConnectProvider",
-    "iam:GetRole",
-    "iam:ListAttachedRolePolicies",
-    "iam:GetPolicy",
-    "iam:GetPolicyVersion",
-    "iam:ListRolePolicies",
-    "iam:GetRolePolicy",
-)
+# What each facet calls: the IAM policy is the union, and a call maps back to the facet it reads.
+FACET_ACTIONS: dict[Facet, tuple[str, ...]] = {
+    Facet.IAM_OIDC_PROVIDERS: ("iam:ListOpenIDConnectProviders", "iam:GetOpenIDConnectProvider"),
+    Facet.IAM_ROLES: ("iam:GetRole",),
+    Facet.IAM_POLICIES: (
+        "iam:ListAttachedRolePolicies",
+        "iam:GetPolicy",
+        "iam:GetPolicyVersion",
+        "iam:ListRolePolicies",
+        "iam:GetRolePolicy",
+    ),
+}
+IAM_ACTIONS: tuple[str, ...] = actions_of(FACET_ACTIONS)
 
 ROLE_ANNOTATION = "eks.amazonaws.com/role-arn"
 DEFAULT_CONTROLLER_SA = ("kube-system", "aws-load-balancer-controller")
@@ -64,7 +67,8 @@ def collect(
     ctx: CollectorContext, issuers: Collection[str], role_arns: Iterable[str]
 ) -> tuple[list[OidcProvider], list[IamRole]]:
     client = ctx.client(SERVICE)
-    providers = _providers(ctx, client, {_bare(i) for i in issuers})
+    # a facet no selected rule needs is not read (its coverage says SKIPPED; policies stay None)
+    providers = _providers(ctx, client, {_bare(i) for i in issuers}) if ctx.wants(Facet.IAM_OIDC_PROVIDERS) else []
     mine = [arn for arn in role_arns if _arn_account(arn) == ctx.account]
     policies: dict[str, ManagedPolicy] = {}  # roles often share managed policies: read each once
     roles = [_role(ctx, client, arn, policies) for arn in mine]
@@ -123,8 +127,9 @@ def _role(ctx: CollectorContext, client: Any, arn: str, policies: dict[str, Mana
         ctx.problem(f"GetRole {name}", exc, facet=Facet.IAM_ROLES)
         return role
     role.trust_policy = _document(detail.get("AssumeRolePolicyDocument"))
-    role.attached_policies = _attached(ctx, client, name, policies)
-    role.inline_policies = _inline(ctx, client, name)
+    if ctx.wants(Facet.IAM_POLICIES):
+        role.attached_policies = _attached(ctx, client, name, policies)
+        role.inline_policies = _inline(ctx, client, name)
     return role
 
 

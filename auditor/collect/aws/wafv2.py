@@ -4,17 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from auditor.collect.aws.base import CollectorContext, call
+from auditor.collect.aws.base import CollectorContext, actions_of, call
 from auditor.errors import CollectionError
 from auditor.inventory.facets import Facet
 from auditor.inventory.models import WebAcl
 
 NAME = "wafv2"
 SERVICE = "wafv2"
-IAM_ACTIONS: tuple[str, ...] = (
-    "wafv2:ListWebACLs",
-    "wafv2:ListResourcesForWebACL",
-)
+# What each facet calls: the IAM policy is the union, and a call maps back to the facet it reads.
+FACET_ACTIONS: dict[Facet, tuple[str, ...]] = {
+    Facet.WAFV2_WEB_ACLS: ("wafv2:ListWebACLs",),
+    Facet.WAFV2_ASSOCIATIONS: ("wafv2:ListResourcesForWebACL",),
+}
+IAM_ACTIONS: tuple[str, ...] = actions_of(FACET_ACTIONS)
 
 PAGE_SIZE = 100  # ListWebACLs Limit maximum
 
