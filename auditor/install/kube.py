@@ -21,6 +21,7 @@ from kubernetes.client import ApiClient
 from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 
+from auditor.collect.kube import RbacRule
 from auditor.errors import ConfigError, TargetUnreachable
 
 log = logging.getLogger(__name__)
@@ -32,6 +33,56 @@ MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
 MANAGED_BY_VALUE = "eks-exposure-auditor"
 RELEASE_ANNOTATION = "eks-exposure-auditor/release"
 CHART_ANNOTATION = "eks-exposure-auditor/chart"
+
+# ------------------------------------------------------------------ RBAC declaration
+
+# The kinds install-alb writes: the controller chart's objects (the eks-charts chart renders these; a
+# PodDisruptionBudget when replicaCount > 1), its ServiceAccount, and the chart's CRDs. (group, plural).
+CHART_KINDS: tuple[tuple[str, str], ...] = (
+    ("", "serviceaccounts"),
+    ("", "services"),
+    ("", "secrets"),  # the webhook's TLS certificate
+    ("apps", "deployments"),
+    ("rbac.authorization.k8s.io", "clusterroles"),
+    ("rbac.authorization.k8s.io", "clusterrolebindings"),
+    ("rbac.authorization.k8s.io", "roles"),
+    ("rbac.authorization.k8s.io", "rolebindings"),
+    ("admissionregistration.k8s.io", "mutatingwebhookconfigurations"),
+    ("admissionregistration.k8s.io", "validatingwebhookconfigurations"),
+    ("networking.k8s.io", "ingressclasses"),
+    ("elbv2.k8s.aws", "ingressclassparams"),
+    ("policy", "poddisruptionbudgets"),
+)
+_OBJECT_VERBS = ("get", "create", "patch")
+
+
+def _kind_rules() -> tuple[RbacRule, ...]:
+    groups: dict[str, list[str]] = {}
+    for group, plural in CHART_KINDS:
+        groups.setdefault(group, []).append(plural)
+    return tuple(
+        RbacRule(api_groups=(g,), resources=tuple(plurals), verbs=_OBJECT_VERBS) for g, plurals in groups.items()
+    )
+
+
+# What `auditor install-alb` may do in the cluster, on top of the audit's read-only RBAC_RULES (its verify
+# step runs the audit). Write access by design: it is granted only where install-alb runs.
+INSTALL_RBAC_RULES: tuple[RbacRule, ...] = (
+    *_kind_rules(),
+    # discovery finds controllers installed by any means by their label, in every namespace
+    RbacRule(api_groups=("apps",), resources=("deployments",), verbs=("list",)),
+    # CRDs are created and upgraded, never deleted (that would delete every custom resource; Helm does not either).
+    RbacRule(
+        api_groups=("apiextensions.k8s.io",), resources=("customresourcedefinitions",), verbs=("get", "create", "patch")
+    ),
+    # The controller's roles grant rights the installer may not hold itself; creating them needs `escalate`
+    # and binding them `bind` (https://kubernetes.io/docs/reference/access-authn-authz/rbac/#privilege-escalation-prevention-and-bootstrapping).
+    RbacRule(
+        api_groups=("rbac.authorization.k8s.io",), resources=("clusterroles", "roles"), verbs=("bind", "escalate")
+    ),
+    # API discovery: which resources each group/version serves.
+    RbacRule(non_resource_urls=("/api", "/api/*", "/apis", "/apis/*"), verbs=("get",)),
+)
 
 
 class KubeApiError(Exception):
