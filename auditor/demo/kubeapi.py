@@ -137,6 +137,8 @@ BUILTIN_TYPES: tuple[ResourceType, ...] = (
     ),
     _rt("coordination.k8s.io", "v1", "leases", "Lease", True),
     _rt("policy", "v1", "poddisruptionbudgets", "PodDisruptionBudget", True, "pdb", status=True),
+    _rt("batch", "v1", "jobs", "Job", True, status=True, categories=("all",)),
+    _rt("batch", "v1", "cronjobs", "CronJob", True, "cj", status=True, categories=("all",)),
 )
 
 # Resources whose DELETE answers with the deleted object (the registry's ReturnDeletedObject), not a Status.
