@@ -7,6 +7,7 @@ from auditor.collect.kube import RBAC_RULES
 from auditor.demo.kubeapi import RequestRecord
 from auditor.install.kube import INSTALL_RBAC_RULES
 from tests.collect.test_kube_rbac import _allows, authorization_attributes
+from tests.install.test_install_prune import newer_chart
 
 
 def undeclared(requests: list[RequestRecord]) -> list[str]:
@@ -20,7 +21,7 @@ def undeclared(requests: list[RequestRecord]) -> list[str]:
     )
 
 
-def test_every_request_install_alb_makes_is_declared(install, cluster_api):
+def test_every_request_install_alb_makes_is_declared(install, cluster_api, tmp_path):
     assert install("--dry-run").exit_code == 0
     old = install("--yes", "--controller-version", "v2.8.2")
     assert old.exit_code == 0, old.output
@@ -28,8 +29,10 @@ def test_every_request_install_alb_makes_is_declared(install, cluster_api):
     assert again.exit_code == 0, again.output
     upgrade = install("--yes", "--controller-version", "v2.13.0")
     assert upgrade.exit_code == 0, upgrade.output
-    writes = {r.method for r in cluster_api.requests_log}
-    assert {"POST", "PATCH"} <= writes and len(cluster_api.requests_log) > 50
+    pruned = install("--yes", "--controller-version", "v2.13.0", chart_dir=newer_chart(tmp_path))
+    assert pruned.exit_code == 0 and "changed: deleted" in pruned.output, pruned.output
+    methods = {r.method for r in cluster_api.requests_log}
+    assert {"GET", "PATCH", "DELETE"} <= methods and len(cluster_api.requests_log) > 50
     assert undeclared(cluster_api.requests_log) == []
 
 
