@@ -4,6 +4,7 @@ schemas and the `restricted` Pod Security Standard, its RBAC equal to the declar
 from __future__ import annotations
 
 import copy
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -482,3 +483,25 @@ def test_readme_documents_every_value_with_its_default() -> None:
             continue
         documented = yaml.safe_load(cell.strip("`")) if cell != '`""`' else ""
         assert documented == defaults[key], f"{key}: README says {cell}, values.yaml has {defaults[key]!r}"
+
+
+@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl not installed")
+def test_kubectl_server_side_applies_the_rendered_chart(kube: KubeApiServer, tmp_path: Path) -> None:
+    """`helm template … | kubectl apply --server-side -f -` works, is idempotent and reports no diff after."""
+    kube.seed({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}})
+    manifest = tmp_path / "chart.yaml"
+    manifest.write_text(yaml.safe_dump_all(render(CUSTOM | {"serviceMonitor": {"enabled": False}})))
+
+    def kubectl(*args: str) -> subprocess.CompletedProcess[str]:
+        argv = ["kubectl", "--kubeconfig", str(kube.kubeconfig), *args]
+        return subprocess.run(argv, capture_output=True, text=True, check=False, timeout=60)
+
+    for _ in range(2):
+        applied = kubectl("apply", "--server-side", "-f", str(manifest))
+        assert applied.returncode == 0, applied.stderr
+        assert f"deployment.apps/{FULLNAME} serverside-applied" in applied.stdout
+    diff = kubectl("diff", "--server-side", "-f", str(manifest))
+    assert diff.returncode == 0, diff.stdout + diff.stderr
+    deployment = kube.get_object("Deployment", FULLNAME, NAMESPACE)
+    assert [(e["manager"], e["operation"]) for e in deployment["metadata"]["managedFields"]] == [("kubectl", "Apply")]
+    assert deployment["spec"]["replicas"] == 3
