@@ -4,6 +4,7 @@ schemas and the `restricted` Pod Security Standard, its RBAC equal to the declar
 from __future__ import annotations
 
 import copy
+import json
 import shutil
 import subprocess
 import sys
@@ -383,14 +384,27 @@ def test_cronjob_mode_runs_one_shot_audits() -> None:
     ("values", "message"),
     [
         ({"replicaCount": 2}, "replicaCount > 1 needs PostgreSQL"),
-        ({"mode": "daemon"}, 'mode must be service or cronjob, not "daemon"'),
-        ({"serviceAccount": {"awsIdentity": "keys"}}, "serviceAccount.awsIdentity must be irsa or podIdentity"),
+        ({"mode": "daemon"}, "at '/mode': value must be one of 'service', 'cronjob'"),
+        ({"serviceAccount": {"awsIdentity": "keys"}}, "at '/serviceAccount/awsIdentity': value must be one of"),
+        ({"replicas": 2}, "additional properties 'replicas' not allowed"),  # a typo of replicaCount
+        ({"replicaCount": "two"}, "at '/replicaCount': got string, want integer"),
+        ({"aws": {"roleArn": "eks-exposure-auditor"}}, "at '/aws/roleArn'"),
         ({"serviceMonitor": {"enabled": True}}, "serviceMonitor.enabled needs serviceMonitor.tokenSecret.name"),
     ],
 )
 def test_inconsistent_values_fail_with_the_reason(values: dict[str, Any], message: str) -> None:
     with pytest.raises(helm_python.HelmError, match=message):
         render(values)
+
+
+def test_schema_covers_every_value() -> None:
+    schema = json.loads((CHART / "values.schema.json").read_text(encoding="utf-8"))
+    values = yaml.safe_load((CHART / "values.yaml").read_text(encoding="utf-8"))
+    assert sorted(schema["properties"]) == sorted(values)
+    for key, value in values.items():
+        nested = schema["properties"][key]
+        if isinstance(value, dict) and nested.get("additionalProperties") is False:
+            assert sorted(nested["properties"]) == sorted(value), key
 
 
 def test_app_version_is_the_package_version() -> None:

@@ -39,16 +39,10 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{ .Values.image.repository }}:{{ default .Chart.AppVersion .Values.image.tag }}
 {{- end }}
 
-{{/* The checks that stop a broken install early, with the reason. */}}
+{{/* Checks across values that values.schema.json cannot express; they stop a broken install with the reason. */}}
 {{- define "auditor.validate" -}}
-{{- if not (has .Values.mode (list "service" "cronjob")) }}
-{{- fail (printf "mode must be service or cronjob, not %q" .Values.mode) }}
-{{- end }}
 {{- if and (eq .Values.mode "service") (gt (int .Values.replicaCount) 1) (not .Values.database.existingSecret) }}
 {{- fail "replicaCount > 1 needs PostgreSQL (database.existingSecret): each replica would keep its own SQLite history and run every scheduled audit" }}
-{{- end }}
-{{- if not (has .Values.serviceAccount.awsIdentity (list "irsa" "podIdentity")) }}
-{{- fail (printf "serviceAccount.awsIdentity must be irsa or podIdentity, not %q" .Values.serviceAccount.awsIdentity) }}
 {{- end }}
 {{- end }}
 
