@@ -376,8 +376,12 @@ def test_cronjob_mode_runs_one_shot_audits() -> None:
     ]
     assert "ports" not in container and "readinessProbe" not in container
     assert one(objects, "NetworkPolicy")["spec"]["ingress"] == []  # nothing listens
-    # Pod Identity: the role is associated on the AWS side, not annotated
+    # Pod Identity: the role is associated on the AWS side, not annotated; the agent on the node is reachable
     assert "annotations" not in one(objects, "ServiceAccount")["metadata"]
+    egress = one(objects, "NetworkPolicy")["spec"]["egress"]
+    agent = [rule for rule in egress if {"ipBlock": {"cidr": "169.254.170.23/32"}} in rule.get("to", [])]
+    assert agent and agent[0]["ports"] == [{"port": 80, "protocol": "TCP"}]
+    assert not any("to" in rule for rule in one(render({}), "NetworkPolicy")["spec"]["egress"])  # IRSA: no agent
 
 
 @pytest.mark.parametrize(
