@@ -2,8 +2,9 @@
 
 It stores objects in memory and answers like a real API server: discovery (``/api``, ``/apis``,
 per group/version resource lists, custom resources registered by creating a
-CustomResourceDefinition), namespaced and cluster-scoped CRUD, merge / strategic-merge / JSON /
-apply patches, the ``status`` subresource, list paging (``limit`` + ``continue``), label and field
+CustomResourceDefinition), namespaced and cluster-scoped CRUD, merge / strategic-merge / JSON
+patches, server-side apply (field managers in ``managedFields``, fields a manager stops sending
+removed, conflicts and ``force``), the ``status`` subresource, list paging (``limit`` + ``continue``), label and field
 selectors, a minimal watch, and ``Status`` bodies with proper HTTP codes on errors (an unregistered
 resource type is a 404, as on a real server). The demo embeds it and every Kubernetes test uses it.
 
@@ -137,6 +138,8 @@ BUILTIN_TYPES: tuple[ResourceType, ...] = (
     ),
     _rt("coordination.k8s.io", "v1", "leases", "Lease", True),
     _rt("policy", "v1", "poddisruptionbudgets", "PodDisruptionBudget", True, "pdb", status=True),
+    _rt("batch", "v1", "jobs", "Job", True, status=True, categories=("all",)),
+    _rt("batch", "v1", "cronjobs", "CronJob", True, "cj", status=True, categories=("all",)),
 )
 
 # Resources whose DELETE answers with the deleted object (the registry's ReturnDeletedObject), not a Status.
@@ -339,6 +342,112 @@ def merge_patch(target: Any, patch: Any) -> Any:
         else:
             result[key] = merge_patch(result.get(key), value)
     return result
+
+
+# --------------------------------------------------------------------------- server-side apply: field ownership
+# https://kubernetes.io/docs/reference/using-api/server-side-apply/ -- every write records which manager set which
+# fields (metadata.managedFields, FieldsV1); an apply owns exactly the fields of its configuration, drops the ones it
+# owned and no longer sends, and conflicts with other managers' fields unless forced. Simplification: lists are
+# atomic (one field each); a real server merges associative lists (containers by name) item by item.
+
+FieldPath = tuple[str, ...]
+_SERVER_SET_METADATA = frozenset(
+    {"name", "namespace", "uid", "resourceVersion", "generation", "creationTimestamp", "managedFields", "selfLink"}
+)
+_ABSENT = object()
+
+
+def field_paths(obj: JsonObj, *, with_status: bool = True) -> set[FieldPath]:
+    """The fields an object sets: paths to scalars, lists and empty maps (server-set metadata left out)."""
+    found: set[FieldPath] = set()
+
+    def walk(value: Any, path: FieldPath) -> None:
+        if isinstance(value, dict) and value:
+            for key, item in value.items():
+                walk(item, (*path, str(key)))
+        else:
+            found.add(path)
+
+    for key, value in obj.items():
+        if key in ("apiVersion", "kind") or (key == "status" and not with_status):
+            continue
+        if key == "metadata" and isinstance(value, dict):
+            for meta_key, meta_value in value.items():
+                if meta_key not in _SERVER_SET_METADATA:
+                    walk(meta_value, ("metadata", meta_key))
+        else:
+            walk(value, (key,))
+    return found
+
+
+def fields_v1(paths: set[FieldPath]) -> JsonObj:
+    """Paths as the API's FieldsV1 document: {"f:spec": {"f:replicas": {}}}."""
+    root: JsonObj = {}
+    for path in sorted(paths):
+        node = root
+        for part in path:
+            node = node.setdefault(f"f:{part}", {})
+    return root
+
+
+def paths_of_fields_v1(document: JsonObj) -> set[FieldPath]:
+    found: set[FieldPath] = set()
+
+    def walk(node: JsonObj, path: FieldPath) -> None:
+        children = [k for k in node if k.startswith("f:")]
+        if not children:
+            found.add(path)
+        for key in children:
+            walk(node[key] or {}, (*path, key[2:]))
+
+    for key, value in document.items():
+        if key.startswith("f:"):
+            walk(value or {}, (key[2:],))
+    return found
+
+
+def _value_at(obj: Any, path: FieldPath) -> Any:
+    for part in path:
+        if not isinstance(obj, dict) or part not in obj:
+            return _ABSENT
+        obj = obj[part]
+    return obj
+
+
+def _remove_path(obj: JsonObj, path: FieldPath) -> None:
+    """Remove a field, then the maps it leaves empty (not the object's top-level fields)."""
+    parents: list[tuple[JsonObj, str]] = []
+    node: Any = obj
+    for part in path[:-1]:
+        if not isinstance(node, dict) or not isinstance(node.get(part), dict):
+            return
+        parents.append((node, part))
+        node = node[part]
+    if isinstance(node, dict):
+        node.pop(path[-1], None)
+    for parent, key in reversed(parents[1:]):
+        if parent[key]:
+            break
+        del parent[key]
+
+
+def _managed_entry(manager: str, operation: str, api_version: str, paths: set[FieldPath]) -> JsonObj:
+    return {
+        "manager": manager,
+        "operation": operation,
+        "apiVersion": api_version,
+        "time": _now(),
+        "fieldsType": "FieldsV1",
+        "fieldsV1": fields_v1(paths),
+    }
+
+
+def _entry_paths(entry: JsonObj) -> set[FieldPath]:
+    return paths_of_fields_v1(entry.get("fieldsV1") or {})
+
+
+def _dotted(path: FieldPath) -> str:
+    return "." + ".".join(path)
 
 
 def strategic_merge_patch(target: Any, patch: Any) -> Any:
@@ -635,6 +744,7 @@ class KubeApiServer:
         self._events: list[tuple[int, str, tuple[str, str], JsonObj]] = []  # rv, type, key, obj (for watch)
         self._faults: list[_Fault] = []
         self.requests_log: list[RequestRecord] = []
+        self._request_context = threading.local()  # the request's User-Agent: its default field manager
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._connections: set[socket.socket] = set()
@@ -945,6 +1055,7 @@ class KubeApiServer:
         split = urlsplit(raw_path)
         path = split.path.rstrip("/") or "/"
         query = {k: v[-1] for k, v in parse_qs(split.query, keep_blank_values=True).items()}
+        self._request_context.user_agent = headers.get("user-agent", "")
         with self._lock:
             self.requests_log.append(RequestRecord(method, path, query))
             if len(self.requests_log) > _MAX_LOGGED_REQUESTS:  # a long-running demo must not grow without bound
@@ -1347,6 +1458,13 @@ class KubeApiServer:
                 meta.pop(transient, None)
             if rt.status_subresource and rt.plural not in ("customresourcedefinitions",):
                 obj.pop("status", None)
+            if not meta.get("managedFields"):  # an apply that creates brings its Apply entry
+                with_status = not rt.status_subresource
+                meta["managedFields"] = [
+                    _managed_entry(
+                        self._manager(query), "Update", rt.api_version, field_paths(obj, with_status=with_status)
+                    )
+                ]
             self._defaults(rt, obj)
             self._put(rt, key, obj, "ADDED")
             if rt.plural == "customresourcedefinitions":
@@ -1396,6 +1514,8 @@ class KubeApiServer:
                     f"been modified; please apply your changes to the latest version and try again",
                     details={"name": name, "group": rt.group, "kind": rt.plural},
                 )
+            if sub is None:
+                self._record_update(rt, current, obj, query)
             return self._store_update(rt, key, current, obj, sub=sub, query=query)
 
     def _store_update(
@@ -1466,16 +1586,23 @@ class KubeApiServer:
             if ctype == "application/apply-patch+yaml":
                 if not isinstance(patch, dict):
                     raise ApiError(400, "apply patch must be an object")
+                if "fieldManager" not in query:
+                    raise ApiError(
+                        422,
+                        'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: '
+                        "is required for apply patch",
+                    )
                 if current is None:
                     if sub is not None:
                         raise _not_found(rt, name)
-                    if "fieldManager" not in query:
-                        raise ApiError(
-                            422,
-                            'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: '
-                            "is required for apply patch",
-                        )
-                    return 201, self._create(rt, namespace, self._validate(rt, patch, namespace, name), query)
+                    config = self._validate(rt, copy.deepcopy(patch), namespace, name)
+                    paths = field_paths(config, with_status=not rt.status_subresource)
+                    config["metadata"]["managedFields"] = [
+                        _managed_entry(query["fieldManager"], "Apply", rt.api_version, paths)
+                    ]
+                    return 201, self._create(rt, namespace, config, query)
+                if sub is None:
+                    return 200, self._server_side_apply(rt, key, current, patch, namespace, query)
                 merged = merge_patch(current, patch)
             else:
                 if current is None:
@@ -1505,6 +1632,8 @@ class KubeApiServer:
             if not isinstance(merged, dict):
                 raise ApiError(422, "the patch did not produce an object")
             merged = self._validate(rt, merged, namespace, name)
+            if sub is None and ctype != "application/apply-patch+yaml":
+                self._record_update(rt, current, merged, query)
             rv = (patch.get("metadata") or {}).get("resourceVersion") if isinstance(patch, dict) else None
             if rv and rv != current["metadata"]["resourceVersion"]:
                 raise ApiError(
@@ -1513,6 +1642,99 @@ class KubeApiServer:
                     f"been modified; please apply your changes to the latest version and try again",
                 )
             return 200, self._store_update(rt, key, current, merged, sub=sub, query=query)
+
+    def _manager(self, query: dict[str, str]) -> str:
+        """The request's field manager: ``?fieldManager``, else its User-Agent up to the first '/'."""
+        agent = getattr(self._request_context, "user_agent", "") or "unknown"
+        return query.get("fieldManager") or agent.split("/", 1)[0]
+
+    def _record_update(self, rt: ResourceType, current: JsonObj, new: JsonObj, query: dict[str, str]) -> None:
+        """A non-apply write: the fields it changed move to its manager (operation Update)."""
+        with_status = not rt.status_subresource
+        manager = self._manager(query)
+        now_set = field_paths(new, with_status=with_status)
+        changed = {p for p in now_set if _value_at(new, p) != _value_at(current, p)}
+        entries: list[JsonObj] = []
+        mine: JsonObj | None = None
+        for entry in current["metadata"].get("managedFields") or []:
+            if entry.get("manager") == manager and entry.get("operation") == "Update":
+                mine = entry
+                continue
+            kept = (_entry_paths(entry) & now_set) - changed
+            if kept == _entry_paths(entry):
+                entries.append(entry)
+            elif kept:
+                entries.append({**entry, "fieldsV1": fields_v1(kept)})
+        owned_by_me = ((_entry_paths(mine) if mine else set()) & now_set) | changed
+        if mine is not None and owned_by_me == _entry_paths(mine):
+            entries.append(mine)
+        elif owned_by_me:
+            entries.append(_managed_entry(manager, "Update", rt.api_version, owned_by_me))
+        new["metadata"]["managedFields"] = entries
+
+    def _server_side_apply(
+        self,
+        rt: ResourceType,
+        key: tuple[str, str],
+        current: JsonObj,
+        patch: JsonObj,
+        namespace: str | None,
+        query: dict[str, str],
+    ) -> JsonObj:
+        """Apply a configuration to an existing object as its field manager (lock held)."""
+        manager = query["fieldManager"]
+        force = query.get("force", "").lower() in ("true", "1")
+        config = self._validate(rt, copy.deepcopy(patch), namespace, key[1])
+        if rt.status_subresource:
+            config.pop("status", None)  # the status subresource's fields are applied there
+        wanted = field_paths(config)
+        entries: list[JsonObj | None] = []  # None: where this manager's entry goes (its place is kept)
+        previous: set[FieldPath] = set()
+        mine: JsonObj | None = None
+        conflicts: list[tuple[str, FieldPath]] = []
+        for entry in current["metadata"].get("managedFields") or []:
+            if entry.get("manager") == manager and entry.get("operation") == "Apply":
+                mine, previous = entry, _entry_paths(entry)
+                entries.append(None)
+                continue
+            owned = _entry_paths(entry)
+            clash = {p for p in owned & wanted if _value_at(current, p) != _value_at(config, p)}
+            conflicts.extend((str(entry.get("manager")), p) for p in sorted(clash))
+            if not (clash and force):
+                entries.append(entry)
+            elif owned - clash:  # forced: the conflicting fields change owner
+                entries.append({**entry, "fieldsV1": fields_v1(owned - clash)})
+        if conflicts and not force:
+            fields = ", ".join(f'conflict with "{m}": {_dotted(p)}' for m, p in conflicts)
+            raise ApiError(
+                409,
+                f"Apply failed with {len(conflicts)} conflict{'s' if len(conflicts) > 1 else ''}: {fields}",
+                reason="Conflict",
+                details={
+                    "name": key[1],
+                    "group": rt.group,
+                    "kind": rt.plural,
+                    "causes": [
+                        {"reason": "FieldManagerConflict", "message": f'conflict with "{m}"', "field": _dotted(p)}
+                        for m, p in conflicts
+                    ],
+                },
+            )
+        merged = merge_patch(current, config)
+        others: set[FieldPath] = set()
+        for entry in entries:
+            others |= _entry_paths(entry) if entry is not None else set()
+        for path in sorted(previous - wanted - others, key=len, reverse=True):
+            _remove_path(merged, path)  # given up by this manager and owned by no one else
+        own = (
+            mine
+            if mine is not None and previous == wanted
+            else _managed_entry(manager, "Apply", rt.api_version, wanted)
+        )
+        if None not in entries:
+            entries.append(None)
+        merged["metadata"]["managedFields"] = [own if entry is None else entry for entry in entries]
+        return self._store_update(rt, key, current, merged, sub=None, query=query)
 
     def _delete(self, rt: ResourceType, namespace: str | None, name: str) -> JsonObj:
         with self._lock:

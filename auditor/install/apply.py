@@ -138,31 +138,31 @@ def _pod_identity(ctx: ApplyContext, step: Step) -> list[str]:
 
 
 def _service_account(ctx: ApplyContext, step: Step) -> list[str]:
+    """Apply the controller's ServiceAccount; of one we did not create, only the annotation becomes ours."""
     options = ctx.options
     meta: JsonObj = {"name": options.service_account, "namespace": options.namespace}
+    if step.payload.get("ours", step.action is Action.CREATE):
+        meta["labels"] = {MANAGED_BY_LABEL: MANAGED_BY_VALUE, "app.kubernetes.io/name": "aws-load-balancer-controller"}
     if step.payload["annotations"]:
         meta["annotations"] = step.payload["annotations"]
-    if step.action is Action.CREATE:
-        meta["labels"] = {MANAGED_BY_LABEL: MANAGED_BY_VALUE, "app.kubernetes.io/name": "aws-load-balancer-controller"}
-        ctx.kube.create({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": meta})
-        return [_changed(step, f"created {step.target}")]
-    ctx.kube.merge_patch({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": meta})
-    return [_changed(step, f"annotated {step.target}")]
+    ctx.kube.apply({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": meta})
+    return [_changed(step, f"{'created' if step.action is Action.CREATE else 'annotated'} {step.target}")]
 
 
 def _apply_objects(ctx: ApplyContext, step: Step) -> list[str]:
+    """Server-side apply each object (field manager ``auditor``), then delete the ones to prune."""
     changes = []
     objects: list[JsonObj] = step.payload["objects"]
     for index, obj in enumerate(objects, start=1):
         meta = obj.get("metadata") or {}
         ctx.progress(ProgressEvent(f"install:{step.name}", f"applying {object_ref(obj)}", index, len(objects)))
         existing = ctx.kube.get(obj["apiVersion"], obj["kind"], meta["name"], meta.get("namespace"))
-        if existing is None:
-            ctx.kube.create(obj)
-            changes.append(_changed(step, f"created {object_ref(obj)}"))
-        else:
-            ctx.kube.merge_patch(obj)
-            changes.append(_changed(step, f"updated {object_ref(obj)}"))
+        ctx.kube.apply(obj)
+        changes.append(_changed(step, f"{'created' if existing is None else 'updated'} {object_ref(obj)}"))
+    for obj in step.payload.get("prune", []):
+        ctx.progress(ProgressEvent(f"install:{step.name}", f"deleting {object_ref(obj)}"))
+        ctx.kube.delete(obj)
+        changes.append(_changed(step, f"deleted {object_ref(obj)} (no longer in the chart)"))
     return changes
 
 

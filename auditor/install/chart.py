@@ -4,8 +4,9 @@ Two backends behind one interface:
 - ``HelmBinary``: ``helm upgrade --install`` from the official repository (https://aws.github.io/eks-charts)
   or a chart directory, chart version pinned per controller version.
 - ``LocalChart``: a chart directory rendered offline with the Helm library (``helm-python-sdk``),
-  every object applied through the Kubernetes API (create or merge-patch), labelled as managed by
-  the auditor so it never touches objects it did not create. For air-gapped clusters and for tests.
+  every object server-side applied through the Kubernetes API (field manager ``auditor``), labelled
+  as managed by the auditor with its release, so it never touches objects it did not create and
+  prunes only its own objects a newer chart dropped. For air-gapped clusters and for tests.
 
 CRDs are applied by the installer from the chart's ``crds/`` in both cases: ``helm upgrade`` skips them.
 """

@@ -12,7 +12,16 @@ from auditor.collect.aws.session import AwsAccountSession, error_code
 from auditor.controller.versions import normalize_version
 from auditor.errors import InstallError, TargetUnreachable
 from auditor.install.chart import ChartBackend, chart_values, mark_ours
-from auditor.install.kube import KubeApiError, KubeClient, helm_release_of, owned_by_us
+from auditor.install.kube import (
+    CHART_KINDS,
+    MANAGED_BY_LABEL,
+    MANAGED_BY_VALUE,
+    RELEASE_ANNOTATION,
+    KubeApiError,
+    KubeClient,
+    helm_release_of,
+    owned_by_us,
+)
 from auditor.install.model import (
     CHART_NAME,
     OWNER_TAG,
@@ -223,6 +232,7 @@ def discover_kube(kube: KubeClient, chart: ChartBackend, cluster: ClusterInfo, o
             controller_version=options.controller_version,
         )
         chart_objects: tuple[ObjectState, ...] = ()
+        prunable: tuple[JsonObj, ...] = ()
         helm_release = None
         if chart.name == "local":
             release_ref = f"{options.namespace}/{options.release_name}"
@@ -236,6 +246,7 @@ def discover_kube(kube: KubeClient, chart: ChartBackend, cluster: ClusterInfo, o
                 states.append(ObjectState(mark_ours(obj, release=release_ref, chart=chart_ref), None))
             chart_objects = tuple(ObjectState(s.desired, _existing(kube, s.desired, options.namespace)) for s in states)
             chart_objects = _keep_generated_certificates(chart_objects)
+            prunable = _prunable(kube, release_ref, [s.desired for s in chart_objects])
         else:
             helm_release = chart.release(release=options.release_name, namespace=options.namespace)
     except KubeApiError as exc:
@@ -249,7 +260,27 @@ def discover_kube(kube: KubeClient, chart: ChartBackend, cluster: ClusterInfo, o
         chart_version=chart.chart_version(),
         chart_values=values,
         chart_backend=chart.name,
+        prunable=prunable,
     )
+
+
+def _identity(obj: JsonObj) -> tuple[str, str, str, str]:
+    meta = obj.get("metadata") or {}
+    group = str(obj.get("apiVersion", "")).rpartition("/")[0]
+    return group, str(obj.get("kind")), str(meta.get("namespace") or ""), str(meta.get("name"))
+
+
+def _prunable(kube: KubeClient, release_ref: str, desired: list[JsonObj]) -> tuple[JsonObj, ...]:
+    """The objects install-alb applied for this release (its label and release annotation) that the chart
+    no longer renders: only those are deleted, never an object someone else made."""
+    wanted = {_identity(obj) for obj in desired}
+    found = []
+    for api_version, kind, _ in CHART_KINDS:
+        for obj in kube.list(api_version, kind, label_selector=f"{MANAGED_BY_LABEL}={MANAGED_BY_VALUE}"):
+            annotations = (obj.get("metadata") or {}).get("annotations") or {}
+            if annotations.get(RELEASE_ANNOTATION) == release_ref and owned_by_us(obj) and _identity(obj) not in wanted:
+                found.append(obj)
+    return tuple(found)
 
 
 # Kinds a controller chart renders that have no namespace.

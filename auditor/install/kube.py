@@ -1,9 +1,11 @@
-"""A small generic Kubernetes REST client for the installer: get / list / create / merge-patch any object.
+"""The installer's Kubernetes access: the official client's DynamicClient with API discovery and server-side apply.
 
-Built on the official client's ``ApiClient`` (kubeconfig context, auth, TLS) so rendered chart
-objects of any kind can be applied without one typed API class per kind; resource paths come from
-API discovery (``/api/v1``, ``/apis/<group>/<version>``), cached per client and refreshed once when
-a kind is unknown (a CRD applied a moment ago).
+Rendered chart objects of any kind are read, applied and deleted without one typed API class per
+kind: discovery (``/api``, ``/apis``, per group/version resource lists; refreshed when a kind is
+unknown, e.g. a CRD applied a moment ago) finds each kind's resource, and writes are server-side
+apply with the field manager ``auditor`` (https://kubernetes.io/docs/reference/using-api/server-side-apply/):
+the API server merges what the installer sends, owns those fields for it, and removes the fields it
+stops sending. Its declared rights are ``INSTALL_RBAC_RULES``.
 """
 
 from __future__ import annotations
@@ -11,16 +13,22 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-from dataclasses import dataclass
+import shutil
+import tempfile
+import weakref
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import urllib3
 from kubernetes import config as kube_config
 from kubernetes.client import ApiClient
 from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
+from kubernetes.dynamic import DynamicClient
+from kubernetes.dynamic.exceptions import DynamicApiError, ResourceNotFoundError, ResourceNotUniqueError
 
+from auditor.collect.kube import RbacRule
 from auditor.errors import ConfigError, TargetUnreachable
 
 log = logging.getLogger(__name__)
@@ -32,34 +40,68 @@ MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
 MANAGED_BY_VALUE = "eks-exposure-auditor"
 RELEASE_ANNOTATION = "eks-exposure-auditor/release"
 CHART_ANNOTATION = "eks-exposure-auditor/chart"
+# The field manager of every server-side apply: the fields the installer set are recorded under it.
+FIELD_MANAGER = "auditor"
+
+# ------------------------------------------------------------------ RBAC declaration
+
+# The kinds install-alb writes: the controller chart's objects (the eks-charts chart renders these; a
+# PodDisruptionBudget when replicaCount > 1) and its ServiceAccount, as (apiVersion, kind, plural). The same list
+# says which objects a newer chart may have dropped: the installer prunes its own objects of these kinds.
+CHART_KINDS: tuple[tuple[str, str, str], ...] = (
+    ("v1", "ServiceAccount", "serviceaccounts"),
+    ("v1", "Service", "services"),
+    ("v1", "Secret", "secrets"),  # the webhook's TLS certificate
+    ("apps/v1", "Deployment", "deployments"),
+    ("rbac.authorization.k8s.io/v1", "ClusterRole", "clusterroles"),
+    ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding", "clusterrolebindings"),
+    ("rbac.authorization.k8s.io/v1", "Role", "roles"),
+    ("rbac.authorization.k8s.io/v1", "RoleBinding", "rolebindings"),
+    ("admissionregistration.k8s.io/v1", "MutatingWebhookConfiguration", "mutatingwebhookconfigurations"),
+    ("admissionregistration.k8s.io/v1", "ValidatingWebhookConfiguration", "validatingwebhookconfigurations"),
+    ("networking.k8s.io/v1", "IngressClass", "ingressclasses"),
+    ("elbv2.k8s.aws/v1beta1", "IngressClassParams", "ingressclassparams"),
+    ("policy/v1", "PodDisruptionBudget", "poddisruptionbudgets"),
+)
+# read, apply (server-side apply is a PATCH that may create), list and delete (pruning)
+_OBJECT_VERBS = ("get", "list", "create", "patch", "delete")
+
+
+def _kind_rules() -> tuple[RbacRule, ...]:
+    groups: dict[str, list[str]] = {}
+    for api_version, _, plural in CHART_KINDS:
+        groups.setdefault(api_version.rpartition("/")[0], []).append(plural)
+    return tuple(
+        RbacRule(api_groups=(g,), resources=tuple(plurals), verbs=_OBJECT_VERBS) for g, plurals in groups.items()
+    )
+
+
+# What `auditor install-alb` may do in the cluster, on top of the audit's read-only RBAC_RULES (its verify
+# step runs the audit). Write access by design: it is granted only where install-alb runs.
+INSTALL_RBAC_RULES: tuple[RbacRule, ...] = (
+    *_kind_rules(),
+    # CRDs are created and upgraded, never deleted (that would delete every custom resource; Helm does not either).
+    RbacRule(
+        api_groups=("apiextensions.k8s.io",), resources=("customresourcedefinitions",), verbs=("get", "create", "patch")
+    ),
+    # The controller's roles grant rights the installer may not hold itself; creating them needs `escalate`
+    # and binding them `bind` (https://kubernetes.io/docs/reference/access-authn-authz/rbac/#privilege-escalation-prevention-and-bootstrapping).
+    RbacRule(
+        api_groups=("rbac.authorization.k8s.io",), resources=("clusterroles", "roles"), verbs=("bind", "escalate")
+    ),
+    # API discovery: which resources each group/version serves.
+    RbacRule(non_resource_urls=("/version", "/api", "/api/*", "/apis", "/apis/*"), verbs=("get",)),
+)
 
 
 class KubeApiError(Exception):
     """A Kubernetes API call answered with an error status (or did not answer: status 0)."""
 
     def __init__(self, status: int, message: str, *, method: str = "", path: str = "") -> None:
-        super().__init__(f"{method} {path}: HTTP {status}: {message}" if method else f"HTTP {status}: {message}")
+        where = " ".join(part for part in (method, path) if part)
+        super().__init__(f"{where}: HTTP {status}: {message}" if where else f"HTTP {status}: {message}")
         self.status = status
         self.reason_message = message
-
-
-@dataclass(frozen=True)
-class Resource:
-    """Where objects of one kind live: ``/apis/<group>/<version>/[namespaces/<ns>/]<plural>``."""
-
-    api_version: str
-    kind: str
-    plural: str
-    namespaced: bool
-
-    def path(self, namespace: str | None = None, name: str | None = None) -> str:
-        base = f"/api/{self.api_version}" if "/" not in self.api_version else f"/apis/{self.api_version}"
-        if self.namespaced and namespace:  # no namespace: every namespace (lists only)
-            base += f"/namespaces/{namespace}"
-        elif self.namespaced and name:
-            raise ValueError(f"{self.kind} is namespaced: a namespace is required")
-        base += f"/{self.plural}"
-        return f"{base}/{name}" if name else base
 
 
 def owned_by_us(obj: JsonObj) -> bool:
@@ -85,13 +127,28 @@ def object_ref(obj: JsonObj) -> str:
     return f"{obj.get('kind')} {namespace}/{meta.get('name')}" if namespace else f"{obj.get('kind')} {meta.get('name')}"
 
 
+T = TypeVar("T")
+
+
+def _status_message(exc: DynamicApiError) -> str:
+    """The API server's one-line message from a Status body (else the HTTP reason)."""
+    with contextlib.suppress(ValueError, AttributeError, TypeError):
+        body = exc.body.decode() if isinstance(exc.body, bytes) else exc.body
+        return str(json.loads(str(body)).get("message") or exc.reason)
+    return str(exc.reason or f"HTTP {exc.status}")
+
+
 class KubeClient:
-    """Generic object access through one kubeconfig context."""
+    """Generic object access through one kubeconfig context (DynamicClient, discovery on first use)."""
 
     def __init__(self, api: ApiClient, *, request_timeout: float = 30.0) -> None:
         self.api = api
         self.request_timeout = request_timeout
-        self._resources: dict[str, list[Resource]] = {}
+        self._dynamic: DynamicClient | None = None
+        # The discovery cache is this client's own (the library's default file in /tmp is shared by every
+        # process talking to the same URL, and outlives the resources it lists).
+        self._cache_dir = tempfile.mkdtemp(prefix="auditor-discovery-")
+        weakref.finalize(self, shutil.rmtree, self._cache_dir, ignore_errors=True)
 
     @classmethod
     def from_kubeconfig(
@@ -106,67 +163,36 @@ class KubeClient:
             raise ConfigError(f"cannot load kubeconfig{f' context {context!r}' if context else ''}: {exc}") from exc
         return cls(api, request_timeout=request_timeout)
 
-    # ------------------------------------------------------------------ raw calls
-
-    def request(
-        self,
-        method: str,
-        path: str,
-        *,
-        body: Any = None,
-        query: dict[str, str] | None = None,
-        content_type: str = "application/json",
-    ) -> JsonObj:
-        headers = {"Accept": "application/json", "Content-Type": content_type}
-        method_, url, header_params, body_, _ = self.api.param_serialize(
-            method=method,
-            resource_path=path,
-            query_params=list((query or {}).items()) or None,
-            header_params=headers,
-            body=body,
-            auth_settings=["BearerToken"],
-        )
+    def _call(self, what: str, call: Callable[[], T]) -> T:
+        """Run one client call; API errors become KubeApiError, transport errors TargetUnreachable."""
         try:
-            response = self.api.call_api(
-                method_, url, header_params=header_params, body=body_, _request_timeout=self.request_timeout
-            )
-            raw = response.read()  # type: ignore[no-untyped-call]
+            return call()
+        except DynamicApiError as exc:
+            raise KubeApiError(int(exc.status or 0), _status_message(exc), method=what) from exc
         except (ApiException, urllib3.exceptions.HTTPError, OSError) as exc:
-            raise TargetUnreachable(f"Kubernetes API not reachable ({method} {path}): {exc}") from exc
-        text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw or "")
-        if response.status >= 400:
-            message = text[:300]
-            with contextlib.suppress(ValueError, AttributeError):
-                message = str(json.loads(text).get("message") or message)
-            raise KubeApiError(response.status, message, method=method, path=path)
-        parsed: JsonObj = json.loads(text) if text else {}
-        return parsed
+            raise TargetUnreachable(f"Kubernetes API not reachable ({what}): {exc}") from exc
+
+    @property
+    def dynamic(self) -> DynamicClient:
+        if self._dynamic is None:
+            cache = str(Path(self._cache_dir) / "discovery.json")
+            self._dynamic = self._call("discovery", lambda: DynamicClient(self.api, cache_file=cache))  # type: ignore[no-untyped-call]
+        return self._dynamic
 
     # ------------------------------------------------------------------ discovery
 
-    def _group_resources(self, api_version: str, *, refresh: bool = False) -> list[Resource]:
-        if refresh or api_version not in self._resources:
-            path = f"/api/{api_version}" if "/" not in api_version else f"/apis/{api_version}"
-            try:
-                listed = self.request("GET", path)
-            except KubeApiError as exc:
-                if exc.status != 404:
-                    raise
-                listed = {"resources": []}
-            self._resources[api_version] = [
-                Resource(api_version, r["kind"], r["name"], bool(r.get("namespaced")))
-                for r in listed.get("resources", [])
-                if "/" not in r.get("name", "")  # subresources such as deployments/status
-            ]
-        return self._resources[api_version]
+    def resource(self, api_version: str, kind: str) -> Any:
+        """The discovered resource of ``apiVersion`` + ``kind``; KubeApiError 404 when the server does not serve it."""
+        try:
+            return self._call(
+                f"discovery of {kind} {api_version}",
+                lambda: self.dynamic.resources.get(api_version=api_version, kind=kind),
+            )
+        except (ResourceNotFoundError, ResourceNotUniqueError) as exc:
+            raise KubeApiError(404, f"the server does not serve {kind} in {api_version}") from exc
 
-    def resource(self, api_version: str, kind: str) -> Resource:
-        """The resource for ``apiVersion`` + ``kind``; KubeApiError 404 when the server does not serve it."""
-        for refresh in (False, True):
-            for res in self._group_resources(api_version, refresh=refresh):
-                if res.kind == kind:
-                    return res
-        raise KubeApiError(404, f"the server does not serve {kind} in {api_version}")
+    def namespace_of(self, resource: Any, obj: JsonObj) -> str | None:
+        return (obj.get("metadata") or {}).get("namespace") if resource.namespaced else None
 
     # ------------------------------------------------------------------ objects
 
@@ -174,11 +200,18 @@ class KubeClient:
         """The object, or None when it (or its kind) does not exist."""
         try:
             res = self.resource(api_version, kind)
-            return self.request("GET", res.path(namespace if res.namespaced else None, name))
+            found = self._call(
+                f"GET {kind} {name}",
+                lambda: res.get(
+                    name=name, namespace=namespace if res.namespaced else None, _request_timeout=self.request_timeout
+                ),
+            )
         except KubeApiError as exc:
             if exc.status == 404:
                 return None
             raise
+        obj: JsonObj = found.to_dict()
+        return obj
 
     def list(
         self, api_version: str, kind: str, namespace: str | None = None, *, label_selector: str | None = None
@@ -190,31 +223,60 @@ class KubeClient:
             if exc.status == 404:
                 return []
             raise
-        items: list[JsonObj] = []
-        query: dict[str, str] = {"limit": "500"}
-        if label_selector:
-            query["labelSelector"] = label_selector
+        return list(self._pages(res, api_version, kind, namespace if res.namespaced else None, label_selector))
+
+    def _pages(
+        self, res: Any, api_version: str, kind: str, namespace: str | None, label_selector: str | None
+    ) -> Iterator[JsonObj]:
+        token: str | None = None
         while True:
-            page = self.request("GET", res.path(namespace if res.namespaced else None), query=query)
-            for item in page.get("items", []):
+            page = self._call(
+                f"LIST {kind}",
+                lambda token=token: res.get(  # type: ignore[misc]
+                    namespace=namespace,
+                    label_selector=label_selector,
+                    limit=500,
+                    _continue=token,
+                    _request_timeout=self.request_timeout,
+                ),
+            ).to_dict()
+            for item in page.get("items") or []:
                 item.setdefault("apiVersion", api_version)
                 item.setdefault("kind", kind)
-                items.append(item)
+                yield item
             token = (page.get("metadata") or {}).get("continue")
             if not token:
-                return items
-            query["continue"] = token
+                return
 
-    def create(self, obj: JsonObj) -> JsonObj:
+    def apply(self, obj: JsonObj) -> JsonObj:
+        """Server-side apply of the object as field manager ``auditor``, taking over fields others changed
+        (``force``: the installer repairs drift on the objects it manages)."""
         res = self.resource(obj["apiVersion"], obj["kind"])
-        namespace = (obj.get("metadata") or {}).get("namespace") if res.namespaced else None
-        return self.request("POST", res.path(namespace), body=obj)
+        applied = self._call(
+            f"APPLY {object_ref(obj)}",
+            lambda: self.dynamic.server_side_apply(  # type: ignore[no-untyped-call]
+                res,
+                body=obj,
+                namespace=self.namespace_of(res, obj),
+                field_manager=FIELD_MANAGER,
+                force_conflicts=True,
+                _request_timeout=self.request_timeout,
+            ),
+        )
+        result: JsonObj = applied.to_dict()
+        return result
 
-    def merge_patch(self, obj: JsonObj) -> JsonObj:
-        """Patch the object to the given content (JSON merge patch of the full desired object)."""
+    def delete(self, obj: JsonObj) -> None:
+        """Delete the object (gone already is fine)."""
         res = self.resource(obj["apiVersion"], obj["kind"])
         meta = obj.get("metadata") or {}
-        namespace = meta.get("namespace") if res.namespaced else None
-        return self.request(
-            "PATCH", res.path(namespace, meta["name"]), body=obj, content_type="application/merge-patch+json"
-        )
+        try:
+            self._call(
+                f"DELETE {object_ref(obj)}",
+                lambda: res.delete(
+                    name=meta["name"], namespace=self.namespace_of(res, obj), _request_timeout=self.request_timeout
+                ),
+            )
+        except KubeApiError as exc:
+            if exc.status != 404:
+                raise

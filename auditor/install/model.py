@@ -146,6 +146,8 @@ class KubeState:
     chart_version: str
     chart_values: JsonObj
     chart_backend: str  # "helm" | "local"
+    # local chart backend: objects install-alb applied for this release that the chart no longer renders
+    prunable: tuple[JsonObj, ...] = ()
 
 
 @dataclass(frozen=True)

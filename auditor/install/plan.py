@@ -6,6 +6,7 @@ hand-built ``State``.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from auditor.controller.versions import (
@@ -16,7 +17,7 @@ from auditor.controller.versions import (
     policy_release_for,
 )
 from auditor.install.documents import document_diff, merged_trust, same_document, trust_document
-from auditor.install.kube import helm_release_of, object_ref, owned_by_us
+from auditor.install.kube import FIELD_MANAGER, helm_release_of, object_ref, owned_by_us
 from auditor.install.model import (
     CLUSTER_TAG,
     OWNER_TAG,
@@ -54,6 +55,71 @@ def contains(existing: Any, desired: Any) -> bool:
             and all(contains(e, d) for e, d in zip(existing, desired, strict=True))
         )
     return bool(existing == desired)
+
+
+def _applied_fields(existing: JsonObj) -> list[tuple[str, ...]]:
+    """The fields the installer's last apply set: paths of FieldsV1 keys (``f:name``, list items ``k:{...}``,
+    ``v:...``, ``i:N``) from its managedFields entry, down to the leaves; status left out."""
+    found: list[tuple[str, ...]] = []
+
+    def walk(node: Any, path: tuple[str, ...]) -> None:
+        children = [k for k in node if k != "."] if isinstance(node, dict) else []
+        if not children:
+            found.append(path)
+        for key in children:
+            walk(node[key], (*path, key))
+
+    for entry in (existing.get("metadata") or {}).get("managedFields") or []:
+        if entry.get("manager") == FIELD_MANAGER and entry.get("operation") == "Apply":
+            fields = {k: v for k, v in (entry.get("fieldsV1") or {}).items() if k != "f:status"}
+            walk(fields, ())
+    return [p for p in found if p]
+
+
+def _item_matches(item: Any, key: str) -> bool:
+    """Does a list item match a FieldsV1 list key: ``k:{"name":"x"}`` (key fields) or ``v:<json>`` (the value)."""
+    try:
+        wanted = json.loads(key[2:])
+    except ValueError:
+        return False
+    if key.startswith("v:"):
+        return bool(item == wanted)
+    return isinstance(item, dict) and isinstance(wanted, dict) and all(item.get(k) == v for k, v in wanted.items())
+
+
+def _present(desired: Any, path: tuple[str, ...]) -> bool:
+    """Whether ``desired`` still sets the field at a FieldsV1 path (a list the server tracks as a whole counts
+    as present when the list is)."""
+    node = desired
+    for key in path:
+        if key.startswith("f:") and isinstance(node, dict):
+            if key[2:] not in node:
+                return False
+            node = node[key[2:]]
+        elif key.startswith(("k:", "v:")) and isinstance(node, list):
+            node = next((item for item in node if _item_matches(item, key)), _MISSING)
+            if node is _MISSING:
+                return False
+        elif key.startswith("i:") and isinstance(node, list):
+            index = int(key[2:]) if key[2:].isdigit() else len(node)
+            if index >= len(node):
+                return False
+            node = node[index]
+        else:
+            return False
+    return True
+
+
+_MISSING = object()
+
+
+def fields_given_up(existing: JsonObj, desired: JsonObj) -> list[str]:
+    """Fields the installer applied before and ``desired`` no longer sets: the next apply removes them."""
+    return sorted(
+        "".join(f".{key[2:]}" if key.startswith("f:") else f"[{key[2:]}]" for key in path)
+        for path in _applied_fields(existing)
+        if not _present(desired, path)
+    )
 
 
 def owner_tags(cluster_name: str) -> list[dict[str, str]]:
@@ -274,7 +340,7 @@ def _service_account_step(state: State, options: InstallOptions) -> Step:
         return Step(
             "service-account", Action.CREATE, target,
             "create it" + (f" annotated with {state.iam.role_arn}" if annotations else ""),
-            payload={"annotations": annotations},
+            payload={"annotations": annotations, "ours": True},
         )  # fmt: skip
     current = ((existing.get("metadata") or {}).get("annotations") or {}).get(ROLE_ARN_ANNOTATION)
     if not annotations or current == annotations[ROLE_ARN_ANNOTATION]:
@@ -282,16 +348,17 @@ def _service_account_step(state: State, options: InstallOptions) -> Step:
     return Step(
         "service-account", Action.UPDATE, target,
         f"annotate {ROLE_ARN_ANNOTATION}={state.iam.role_arn}" + (f" (was {current})" if current else ""),
-        payload={"annotations": annotations},
+        payload={"annotations": annotations, "ours": owned_by_us(existing)},
     )  # fmt: skip
 
 
 def _object_actions(objects: tuple[ObjectState, ...]) -> list[tuple[ObjectState, Action]]:
+    """Create what is missing; update what differs or still has fields the chart dropped (an apply removes them)."""
     found = []
     for state in objects:
         if state.existing is None:
             found.append((state, Action.CREATE))
-        elif contains(state.existing, state.desired):
+        elif contains(state.existing, state.desired) and not fields_given_up(state.existing, state.desired):
             found.append((state, Action.UNCHANGED))
         else:
             found.append((state, Action.UPDATE))
@@ -357,18 +424,28 @@ def _chart_step(state: State, options: InstallOptions, result: Plan) -> Step:
                 before, after = _image_of(obj_state.existing), _image_of(obj_state.desired)
                 if before != after:
                     line += f": image {before} -> {after}"
+            if obj_state.existing is not None:
+                dropped = fields_given_up(obj_state.existing, obj_state.desired)
+                if dropped:
+                    line += f": removes {', '.join(dropped)}"
             details.append(line)
+    for obj in kube.prunable:
+        details.append(f"delete {object_ref(obj)}: install-alb applied it, chart {kube.chart_version} no longer has it")
     if foreign:
         _refuse_or_note(result, options.force, "objects exist that install-alb did not create: " + ", ".join(foreign))
     overall = _aggregate([a for _, a in actions])
+    if kube.prunable:
+        overall = Action.UPDATE
     summary = {
         Action.CREATE: f"install {len(actions)} objects",
         Action.UPDATE: f"{sum(a.changes for _, a in actions)} of {len(actions)} objects to apply",
         Action.UNCHANGED: f"{len(actions)} objects in place",
     }[overall]
+    if kube.prunable:
+        summary += f", {len(kube.prunable)} to delete"
     return Step(
         "chart", overall, target, summary, details=details,
-        payload={"objects": [s.desired for s, a in actions if a.changes]},
+        payload={"objects": [s.desired for s, a in actions if a.changes], "prune": list(kube.prunable)},
     )  # fmt: skip
 
 

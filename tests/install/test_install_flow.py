@@ -187,7 +187,12 @@ def test_dry_run_changes_nothing(install, cluster_api):
 
 
 def test_failure_midway_reports_steps_and_rerun_finishes(install, cluster_api):
-    cluster_api.fail("POST", "/apis/apps/v1/namespaces/kube-system/deployments", 500, message="injected failure")
+    cluster_api.fail(
+        "PATCH",
+        "/apis/apps/v1/namespaces/kube-system/deployments/aws-load-balancer-controller",
+        500,
+        message="injected failure",
+    )
 
     failed = install("--yes")
 
