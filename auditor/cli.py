@@ -48,6 +48,7 @@ log = logging.getLogger(__name__)
 stderr = Console(stderr=True, highlight=False, soft_wrap=True)
 
 AUDIT_FORMATS = ("table", "json", "sarif", "markdown", "html", "csv")
+DEMO_INSTALL = "pip install 'eks-exposure-auditor[demo]'"  # what `auditor demo` needs beyond a production install
 EXIT_FINDINGS = 1
 EXIT_PARTIAL = 7
 EXIT_CODES: dict[int, str] = {
@@ -387,12 +388,17 @@ def demo(
     port: int,
 ) -> None:
     """Audit the built-in demo environment (embedded moto + Kubernetes API emulator, no AWS needed)."""
-    from auditor.demo.environment import DemoEnvironment
+    # The demo's test doubles come with the [demo] extra, not with a production install: imported here only.
+    try:
+        from auditor.demo.environment import DemoEnvironment
+        from auditor.demo.serve import serve_demo
+    except ModuleNotFoundError as exc:
+        if (exc.name or "auditor").partition(".")[0] == "auditor":
+            raise  # a module of the auditor itself is missing: a broken install, not the extra
+        raise ConfigError(f"`auditor demo` needs the demo extra ({exc.name} is not installed): {DEMO_INSTALL}") from exc
     from auditor.pipeline import run_audit
 
     if serve_api:
-        from auditor.demo.serve import serve_demo
-
         stderr.print("[bold]Starting the demo environment and the audit service[/]")
         serve_demo(settings, host=host, port=port, progress=progress_printer(), announce=click.echo)
         return
