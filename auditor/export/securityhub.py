@@ -134,6 +134,8 @@ def export_findings(
             outcome.coverage.append(_entry(account_id, where, CoverageStatus.ERROR, "NoCredentials", message))
             continue
         outcome.coverage.append(_send(session, where, group, outcome, target=result.target))
+    if not outcome.coverage:  # nothing failed and nothing to send: say so, so the run shows the export happened
+        outcome.coverage.append(_entry(default_account, region, CoverageStatus.OK, None, "no findings to send"))
     return outcome
 
 

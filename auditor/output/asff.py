@@ -91,8 +91,8 @@ def asff_findings(
         where_account = finding.account or account
         if where_account is None:
             raise ConfigError(
-                f"ASFF needs an AWS account for every finding; {finding.rule_id} on {finding.resource_arn or 'a'} "
-                "Kubernetes object has none and the audit read no AWS account"
+                f"ASFF needs an AWS account for every finding: {finding.rule_id} ({index.owner(finding)}) has none "
+                "and the audit read no AWS account"
             )
         out.append(
             asff_finding(

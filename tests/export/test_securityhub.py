@@ -233,3 +233,11 @@ def test_a_kubernetes_only_finding_goes_to_the_callers_account_and_the_audits_re
     assert stored["AwsAccountId"] == ACCOUNT and stored["Severity"]["Label"] == "HIGH"
     assert Status.FAIL.value == stored["ProductFields"]["eks-exposure-auditor/Status"]
     assert Severity.HIGH.value == stored["Severity"]["Original"]
+
+
+def test_nothing_to_send_is_no_call_and_still_a_record(imported: list[int]):
+    passed = finding(status=Status.PASS)
+    outcome = export_findings(result([passed]), SETTINGS)
+    assert imported == [] and outcome.calls == 0 and outcome.complete
+    (cov,) = outcome.coverage
+    assert (cov.status, cov.message, cov.account) == (CoverageStatus.OK, "no findings to send", ACCOUNT)
