@@ -11,8 +11,9 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
+# The [demo] extra brings the demo's moto server and emulator dependencies (a production install has none).
 install: $(BIN)/python
-	$(BIN)/pip install --quiet -e .
+	$(BIN)/pip install --quiet -e ".[demo]"
 
 install-dev: $(BIN)/python
 	$(BIN)/pip install --quiet -e ".[dev]"

@@ -3,7 +3,8 @@
 Exit codes (``EXIT_CODES``; the README lists them): 0 fine; 1 findings at or above --fail-on; 2 bad
 flags/config/snapshot/paths; 3 target unreachable; 4 database; 5/6 install failed/refused; 7 partial audit
 (a collector failed or a rule crashed; --allow-partial accepts it); 8 other errors, an unexpected
-exception included (one line; the traceback is logged at DEBUG).
+exception included (one line; the traceback is logged at DEBUG); 9 `export securityhub`: not every finding was
+accepted.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from auditor.config import (
 from auditor.errors import (
     AuditorError,
     ConfigError,
+    ExportFailed,
     InstallError,
     InstallRefused,
     StoreError,
@@ -47,7 +49,8 @@ from auditor.progress import ProgressEvent, ProgressFn
 log = logging.getLogger(__name__)
 stderr = Console(stderr=True, highlight=False, soft_wrap=True)
 
-AUDIT_FORMATS = ("table", "json", "sarif", "markdown", "html", "csv")
+AUDIT_FORMATS = ("table", "json", "sarif", "markdown", "html", "csv", "ocsf", "asff")
+DEMO_INSTALL = "pip install 'eks-exposure-auditor[demo]'"  # what `auditor demo` needs beyond a production install
 EXIT_FINDINGS = 1
 EXIT_PARTIAL = 7
 EXIT_CODES: dict[int, str] = {
@@ -59,6 +62,7 @@ EXIT_CODES: dict[int, str] = {
     InstallError.exit_code: "install-alb failed",
     InstallRefused.exit_code: "install-alb refused",
     EXIT_PARTIAL: "partial audit: a collector failed or a rule crashed (accepted with --allow-partial)",
+    ExportFailed.exit_code: "export securityhub: findings not all accepted (denied, unreachable, refused)",
     AuditorError.exit_code: "other error",
 }
 _STATUS_MARK = {
@@ -180,6 +184,14 @@ def emit(results: list[AuditResult], fmt: str, *, include_pass: bool) -> None:
     if fmt == "json" and len(results) > 1:
         docs = [json.loads(render(r, "json", include_pass=include_pass)) for r in results]
         click.echo(json.dumps({"targets": docs}, indent=2))
+        return
+    if fmt == "asff" and len(results) > 1:  # one array, as BatchImportFindings takes it
+        merged = [f for r in results for f in json.loads(render(r, "asff", include_pass=include_pass))]
+        click.echo(json.dumps(merged, indent=2, ensure_ascii=False))
+        return
+    if fmt == "ocsf":  # JSON lines: each rendered line ends in a newline, no blank line between targets
+        for result in results:
+            click.echo(render(result, "ocsf", include_pass=include_pass), nl=False)
         return
     color = fmt == "table" and sys.stdout.isatty()
     width = Console().width if color else 120
@@ -380,12 +392,17 @@ def demo(
     port: int,
 ) -> None:
     """Audit the built-in demo environment (embedded moto + Kubernetes API emulator, no AWS needed)."""
-    from auditor.demo.environment import DemoEnvironment
+    # The demo's test doubles come with the [demo] extra, not with a production install: imported here only.
+    try:
+        from auditor.demo.environment import DemoEnvironment
+        from auditor.demo.serve import serve_demo
+    except ModuleNotFoundError as exc:
+        if (exc.name or "auditor").partition(".")[0] == "auditor":
+            raise  # a module of the auditor itself is missing: a broken install, not the extra
+        raise ConfigError(f"`auditor demo` needs the demo extra ({exc.name} is not installed): {DEMO_INSTALL}") from exc
     from auditor.pipeline import run_audit
 
     if serve_api:
-        from auditor.demo.serve import serve_demo
-
         stderr.print("[bold]Starting the demo environment and the audit service[/]")
         serve_demo(settings, host=host, port=port, progress=progress_printer(), announce=click.echo)
         return
@@ -414,19 +431,25 @@ def rules() -> None:
 
 
 @cli.command("iam-policy")
-def iam_policy() -> None:
+@click.option(
+    "--securityhub-export",
+    is_flag=True,
+    help="The policy `export securityhub` and AUDITOR_EXPORT__SECURITYHUB need instead (a write: attach it apart).",
+)
+def iam_policy(securityhub_export: bool) -> None:
     """Print the least-privilege IAM policy the auditor needs (generated from the collectors)."""
-    from auditor.collect.permissions import aws_readonly_policy
+    from auditor.collect.permissions import aws_readonly_policy, securityhub_export_policy
 
-    click.echo(json.dumps(aws_readonly_policy(), indent=2))
+    click.echo(json.dumps(securityhub_export_policy() if securityhub_export else aws_readonly_policy(), indent=2))
 
 
 def _register_commands() -> None:
     """Commands that live next to their subsystem: the service, the database, tokens, the installer."""
+    from auditor.cli_export import export
     from auditor.cli_install import install_alb
     from auditor.cli_service import db, serve, token
 
-    for command in (serve, db, token, install_alb):
+    for command in (serve, db, token, install_alb, export):
         cli.add_command(command)
 
 

@@ -176,6 +176,18 @@ class ReportSettings(BaseModel):
     webhook_timeout: float = Field(default=10.0, gt=0, description="Seconds to wait for the webhook.")
 
 
+class ExportSettings(BaseModel):
+    """Where the service sends each finished run's findings besides its own history (`auditor serve`)."""
+
+    securityhub: bool = Field(
+        default=False,
+        description="Send each finished run's findings to AWS Security Hub (BatchImportFindings, in each finding's "
+        "account and region, with the target's credentials) and archive the ones the run resolved. Off by default: "
+        "it writes to AWS and needs iam/auditor-securityhub-export.json on top of the read-only policy. A refused or "
+        "failed call is logged and recorded in the run's coverage (source 'export'); it never fails the run.",
+    )
+
+
 class Settings(BaseSettings):
     """All runtime settings. Environment variables: AUDITOR_<FIELD>, nested with '__'."""
 
@@ -196,6 +208,7 @@ class Settings(BaseSettings):
     api: ApiSettings = Field(default_factory=ApiSettings)
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
     reports: ReportSettings = Field(default_factory=ReportSettings)
+    export: ExportSettings = Field(default_factory=ExportSettings)
 
 
 class AccountConfig(BaseModel):

@@ -9,6 +9,7 @@
     ├── StoreError                    the database is unreachable or inconsistent
     ├── InstallError                  `auditor install-alb` could not finish a step
     │   └── InstallRefused            a safety check refused to go on (Auto Mode, foreign controller)
+    ├── ExportFailed                  findings could not all be sent (Security Hub refused or unreachable)
     ├── NotFound                      an object asked for by id does not exist (API 404)
     └── Conflict                      the request clashes with current state, e.g. a run already going (API 409)
 
@@ -76,6 +77,12 @@ class InstallRefused(InstallError):
     """A safety check stopped the installer (use --force only if you know why)."""
 
     exit_code = 6
+
+
+class ExportFailed(AuditorError):
+    """Findings could not all be sent to where they were exported (the message says which and why)."""
+
+    exit_code = 9
 
 
 class NotFound(AuditorError):

@@ -1,4 +1,5 @@
-"""Run-and-record: claim a run, call the pipeline with a heartbeat, store the result, write reports, post the webhook.
+"""Run-and-record: claim a run, call the pipeline with a heartbeat, store the result, write reports, post the webhook,
+export to Security Hub.
 
 Used by the scheduler and by the API's "run now"; the audit itself is ``pipeline.run_audit`` —
 the one entry point shared with the CLI. A run that fails anywhere — the audit, recording it, this
@@ -16,19 +17,24 @@ import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
-from auditor.config import Settings, load_targets
+from auditor.config import AccountConfig, Settings, TargetConfig, load_targets
 from auditor.errors import AuditorError, ConfigError
 from auditor.findings import AuditResult
+from auditor.inventory.models import Coverage, CoverageStatus
 from auditor.output import RunDiff, diff_results, render
 from auditor.rules.selection import NO_NARROWING, Narrowing
 from auditor.store import runs as store_runs
 from auditor.store.db import transaction
 from auditor.store.models import RunRow, utcnow
 from auditor.store.targets import get_target, sync_targets, to_config
+
+if TYPE_CHECKING:
+    from auditor.export.securityhub import ExportResult
 
 log = logging.getLogger(__name__)
 
@@ -191,6 +197,8 @@ class AuditService:
             self._publish(run_id, outcome.result, scheduled=trigger == "schedule")
         except Exception:  # the run is recorded; a report that could not be made does not undo it
             log.exception("reports of run %d of %s failed", run_id, target.name)
+        if self.settings.export.securityhub:
+            self._export(run_id, target)
 
     def _fail(self, run_id: int, message: str) -> None:
         """Mark the run failed; when even that fails (database gone), log it: its lease expiry remains."""
@@ -206,14 +214,8 @@ class AuditService:
     # ------------------------------------------------------------------ reports
 
     def diff_for(self, session: Session, run: RunRow) -> tuple[AuditResult, RunDiff]:
-        """The run's result and what changed since the target's previous finished run (the finding
-        lifecycle as the store recorded it: ``store_runs.findings_before`` is where findings stood)."""
-        current = store_runs.run_result(session, run)
-        previous_run = store_runs.previous_finished(session, run)
-        previous = store_runs.run_result(session, previous_run) if previous_run is not None else None
-        loaded = {previous_run.id: previous} if previous_run is not None and previous is not None else {}
-        before = store_runs.findings_before(session, run, loaded)
-        return current, diff_results(previous, current, before=before)
+        """The run's result and what changed since the target's previous finished run (``run_diff``)."""
+        return run_diff(session, run)
 
     def _publish(self, run_id: int, result: AuditResult, *, scheduled: bool) -> None:
         """Reports to the report directory and the webhook; failures are logged, the run stays recorded."""
@@ -237,6 +239,30 @@ class AuditService:
                 log.info("run %d posted to the webhook", run_id)
             except AuditorError as exc:  # the message names scheme and host only, never the secret path
                 log.error("webhook after run %d failed: %s", run_id, exc)
+
+    def _export(self, run_id: int, target: TargetConfig) -> None:
+        """Send the recorded run's findings to Security Hub; whatever fails is logged and, where the database
+        still answers, recorded in the run's coverage — the run stays as recorded."""
+        try:
+            result = export_run(self.settings, self.factory, run_id, accounts=target.accounts)
+        except Exception as exc:
+            log.exception("Security Hub export of run %d of %s failed", run_id, target.name)
+            failure = Coverage(
+                source="export",
+                collector="securityhub",
+                status=CoverageStatus.ERROR,
+                error_code=type(exc).__name__,
+                message=f"export failed: {reason(exc)}",
+            )
+            try:
+                store_runs.record_export(self.factory, run_id, [failure])
+            except Exception:
+                log.exception("run %d: the failed Security Hub export could not be recorded either", run_id)
+            return
+        if result.complete:
+            log.info("run %d of %s: %s", run_id, target.name, result.summary())
+        else:
+            log.error("run %d of %s: Security Hub export incomplete: %s", run_id, target.name, result.summary())
 
     # ------------------------------------------------------------------ maintenance
 
@@ -335,6 +361,43 @@ class LeaseExpiry:
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
+
+
+def run_diff(session: Session, run: RunRow) -> tuple[AuditResult, RunDiff]:
+    """A finished run's result and what changed since the target's previous finished run (the finding
+    lifecycle as the store recorded it: ``store_runs.findings_before`` is where findings stood)."""
+    current = store_runs.run_result(session, run)
+    previous_run = store_runs.previous_finished(session, run)
+    previous = store_runs.run_result(session, previous_run) if previous_run is not None else None
+    loaded = {previous_run.id: previous} if previous_run is not None and previous is not None else {}
+    before = store_runs.findings_before(session, run, loaded)
+    return current, diff_results(previous, current, before=before)
+
+
+def export_run(
+    settings: Settings,
+    factory: sessionmaker[Session],
+    run_id: int,
+    *,
+    accounts: list[AccountConfig] | None = None,
+    include_pass: bool = False,
+) -> ExportResult:
+    """Send a finished run's findings to Security Hub — its FAIL findings active, the ones it resolved archived —
+    and record the outcome in the run's coverage. ``accounts``: whose credentials send (default: the stored
+    target's). Used by the service after each run and by ``auditor export securityhub --run``."""
+    from auditor.export.securityhub import export_findings  # boto3 clients: only when exporting
+
+    with factory() as session:
+        run = store_runs.get_run(session, run_id)
+        result, diff = run_diff(session, run)
+        first_seen = store_runs.first_seen(session, run.target_id)
+        if accounts is None:
+            accounts = to_config(run.target).accounts
+    outcome = export_findings(
+        result, settings, accounts=accounts, resolved=diff.resolved, include_pass=include_pass, first_seen=first_seen
+    )
+    store_runs.record_export(factory, run_id, outcome.coverage)
+    return outcome
 
 
 def write_reports(

@@ -265,7 +265,10 @@ class FacetCoverageOut(BaseModel):
 
 
 class CoverageOut(BaseModel):
-    source: str = Field(description="aws | kubernetes | rule (a rule that crashed: collector is its id)")
+    source: str = Field(
+        description="aws | kubernetes | rule (a rule that crashed: collector is its id) | export (where the run's "
+        "findings were sent, e.g. securityhub)"
+    )
     collector: str
     account: str | None = None
     region: str | None = None

@@ -4,6 +4,10 @@
 iam/auditor-readonly.json``) and a test fails when the two differ. Attach it to the identity the
 auditor runs as, or to the role named by an account's ``role_arn``; in the latter case the
 *calling* identity also needs ``sts:AssumeRole`` on that role (see ``assume_role_policy``).
+
+The Security Hub export writes, so its one action is a policy of its own, attached only where findings are
+exported: ``iam/auditor-securityhub-export.json`` (``python -m auditor.collect.permissions securityhub-export >
+iam/auditor-securityhub-export.json``), made from ``auditor.export.securityhub.IAM_ACTIONS``.
 """
 
 from __future__ import annotations
@@ -44,6 +48,28 @@ def aws_readonly_policy() -> dict[str, Any]:
     return {"Version": "2012-10-17", "Statement": statements}
 
 
+def securityhub_export_policy() -> dict[str, Any]:
+    """The export's policy: BatchImportFindings into the default product of a custom integration, which every
+    account has in every region (https://docs.aws.amazon.com/securityhub/latest/userguide/securityhub-custom-providers.html);
+    for another partition than ``aws``, change the ARN's second field."""
+    from auditor.export.securityhub import IAM_ACTIONS
+
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "ImportFindingsIntoSecurityHub",
+                "Effect": "Allow",
+                "Action": sorted(IAM_ACTIONS),
+                "Resource": "arn:aws:securityhub:*:*:product/*/default",
+            }
+        ],
+    }
+
+
+POLICIES = {"readonly": aws_readonly_policy, "securityhub-export": securityhub_export_policy}
+
+
 def assume_role_policy(role_arns: list[str]) -> dict[str, Any]:
     """What the calling identity needs when accounts are reached through ``role_arn``."""
     return {
@@ -60,4 +86,4 @@ def render(policy: dict[str, Any]) -> str:
 
 
 if __name__ == "__main__":
-    sys.stdout.write(render(aws_readonly_policy()))
+    sys.stdout.write(render(POLICIES[sys.argv[1] if len(sys.argv) > 1 else "readonly"]()))

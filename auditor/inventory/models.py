@@ -56,9 +56,10 @@ class FacetCoverage(Model):
 
 
 class Coverage(Model):
-    """Whether one collector's view of one account/region is complete (source ``rule``: a rule that crashed)."""
+    """Whether one collector's view of one account/region is complete (source ``rule``: a rule that crashed;
+    ``export``: where a run's findings were sent, recorded on the stored run only, never read by a rule)."""
 
-    source: Literal["aws", "kubernetes", "rule"]
+    source: Literal["aws", "kubernetes", "rule", "export"]
     collector: str = Field(description="elbv2, elb, acm, wafv2, ec2, iam, eks, kubernetes; for a rule: its id")
     account: str | None = None
     region: str | None = None

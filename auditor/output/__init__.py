@@ -1,4 +1,4 @@
-"""Renders an audit result as table, JSON, SARIF, Markdown, HTML or CSV, and diffs two runs.
+"""Renders an audit result as table, JSON, SARIF, Markdown, HTML, CSV, OCSF or ASFF, and diffs two runs.
 
 Used by the CLI (``auditor audit --output ...``) and by the service's reports. Every format
 lists findings in one order (severity desc, rule, resource), shows coverage problems (data
@@ -16,7 +16,7 @@ from auditor.findings import AuditResult, Finding
 from auditor.lifecycle import Change, Prior, decisions, replay, rules_of
 from auditor.output.common import sorted_findings
 
-FORMATS = ("table", "json", "sarif", "markdown", "html", "csv")
+FORMATS = ("table", "json", "sarif", "markdown", "html", "csv", "ocsf", "asff")
 
 
 @dataclass(frozen=True)
@@ -106,6 +106,14 @@ def render(
         from auditor.output.csv_report import render_csv
 
         return render_csv(result, diff=diff, include_pass=include_pass)
+    if fmt == "ocsf":
+        from auditor.output.ocsf import render_ocsf
+
+        return render_ocsf(result, include_pass=include_pass)
+    if fmt == "asff":
+        from auditor.output.asff import render_asff
+
+        return render_asff(result, include_pass=include_pass)
     raise ConfigError(f"unknown output format {fmt!r}; one of {', '.join(FORMATS)}")
 
 

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from auditor.findings import AuditResult, Finding, LoadBalancerView, Severity, Status
 from auditor.inventory.models import Coverage, CoverageStatus
+
+if TYPE_CHECKING:
+    from auditor.rules.base import RuleMeta
+
+log = logging.getLogger(__name__)
 
 SEVERITIES: tuple[Severity, ...] = tuple(sorted(Severity, key=lambda s: s.rank, reverse=True))
 NO_OWNER = "(no Kubernetes owner)"
@@ -246,3 +253,46 @@ def timestamp(value: datetime | None) -> str:
     if value.tzinfo is not None:
         return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
     return value.strftime("%Y-%m-%d %H:%M")
+
+
+def utc_iso(value: datetime) -> str:
+    """`2024-05-01T12:00:00.000Z`: UTC with milliseconds and a trailing Z (SARIF, ASFF); naive is taken as UTC."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+# --------------------------------------------------------------------------- rules and scope
+
+
+def rule_catalog() -> dict[str, RuleMeta]:
+    """The rule catalog by id, for what a finding does not carry (category, references); a broken rule module
+    must not take a report down with it: logged, and the formats fall back to the findings' own text."""
+    from auditor.rules.registry import catalog
+
+    try:
+        return {meta.id: meta for meta in catalog()}
+    except Exception:
+        log.exception("rule catalog unavailable; reports fall back to the findings' own text")
+        return {}
+
+
+def home_scope(result: AuditResult) -> tuple[str | None, str | None]:
+    """The AWS account and region the audit read most (load balancers, then coverage): where a finding about a
+    Kubernetes object alone (no AWS resource) is filed by formats that need an account and a region."""
+    accounts: Counter[str] = Counter()
+    regions: Counter[str] = Counter()
+    for lb in result.load_balancers:
+        accounts[lb.account] += 1
+        regions[lb.region] += 1
+    for cov in result.coverage:
+        if cov.source == "aws" and cov.account:
+            accounts[cov.account] += 1
+        if cov.source == "aws" and cov.region:
+            regions[cov.region] += 1
+
+    def most(counter: Counter[str]) -> str | None:
+        # ties broken by name, so the same result always files the same way
+        return min(counter, key=lambda k: (-counter[k], k)) if counter else None
+
+    return most(accounts), most(regions)

@@ -12,13 +12,20 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import UTC, datetime
 from typing import Any
 
 import auditor
 from auditor.findings import AuditResult, Finding, Severity, Status
 from auditor.inventory.models import CoverageStatus
-from auditor.output.common import OwnerIndex, coverage_detail, coverage_label, coverage_problems, visible_findings
+from auditor.output.common import (
+    OwnerIndex,
+    coverage_detail,
+    coverage_label,
+    coverage_problems,
+    rule_catalog,
+    utc_iso,
+    visible_findings,
+)
 from auditor.rules.base import RuleMeta
 
 log = logging.getLogger(__name__)
@@ -67,7 +74,7 @@ def sarif_log(result: AuditResult, *, include_pass: bool = False) -> dict[str, A
             }
         },
         # category/run-id: code scanning tracks alerts per category (tool + target), not per run
-        "automationDetails": {"id": f"{TOOL_NAME}/{result.target}/{_utc(result.started_at)}"},
+        "automationDetails": {"id": f"{TOOL_NAME}/{result.target}/{utc_iso(result.started_at)}"},
         "invocations": [_invocation(result)],
         "results": [_result(f, rule_index[f.rule_id], index) for f in findings],
         "properties": {"target": result.target, "cluster": result.cluster_name, "status": result.status},
@@ -75,20 +82,9 @@ def sarif_log(result: AuditResult, *, include_pass: bool = False) -> dict[str, A
     return {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}
 
 
-def _catalog() -> dict[str, RuleMeta]:
-    """The rule catalog; a broken rule module must not take the report down with it."""
-    from auditor.rules.registry import catalog
-
-    try:
-        return {meta.id: meta for meta in catalog()}
-    except Exception:
-        log.exception("rule catalog unavailable; SARIF rule descriptors fall back to the findings' own text")
-        return {}
-
-
 def _rule_descriptors(findings: list[Finding]) -> list[dict[str, Any]]:
     """Every catalog rule, plus rules only known from findings (not in the catalog yet)."""
-    metas = _catalog()
+    metas = rule_catalog()
     descriptors = [_descriptor_from_meta(m) for m in sorted(metas.values(), key=lambda m: m.id)]
     seen = set(metas)
     for f in sorted(findings, key=lambda f: f.rule_id):
@@ -197,14 +193,7 @@ def _invocation(result: AuditResult) -> dict[str, Any]:
     ]
     return {
         "executionSuccessful": result.status == "complete",
-        "startTimeUtc": _utc(result.started_at),
-        "endTimeUtc": _utc(result.finished_at),
+        "startTimeUtc": utc_iso(result.started_at),
+        "endTimeUtc": utc_iso(result.finished_at),
         "toolExecutionNotifications": notifications,
     }
-
-
-def _utc(value: datetime) -> str:
-    """SARIF timestamps are UTC with a trailing Z; naive datetimes are taken as UTC."""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"

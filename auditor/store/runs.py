@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from auditor import lifecycle
 from auditor.errors import Conflict, NotFound, StoreError
 from auditor.findings import AuditResult, Finding, Status
+from auditor.inventory.models import Coverage
 from auditor.lifecycle import Change, Prior, Seen, Standing
 from auditor.store.models import FindingRow, LoadBalancerRow, ObservationRow, RunRow, utcnow
 
@@ -385,6 +386,25 @@ def findings_before(session: Session, run: RunRow, loaded: Mapping[int, AuditRes
         reported = lifecycle.observed(result.findings)
         failing.update((fp, reported[fp]) for fp in fps if fp in reported)
     return {fp: Prior(standing, failing.get(fp)) for fp, standing in stood.items()}
+
+
+def first_seen(session: Session, target_id: int) -> dict[str, datetime]:
+    """fingerprint -> when the target's finding first failed (what exports give as the finding's creation)."""
+    query = select(FindingRow.fingerprint, FindingRow.first_seen).where(FindingRow.target_id == target_id)
+    return {fp: seen for fp, seen in session.execute(query)}
+
+
+def record_export(factory: sessionmaker[Session], run_id: int, coverage: list[Coverage]) -> None:
+    """Add where a finished run's findings were sent to its coverage (source ``export``), replacing what an earlier
+    export of the run by the same exporter recorded; the run's status and counts are the audit's and stay."""
+    collectors = {c.collector for c in coverage}
+    with factory() as session:
+        run = session.scalar(select(RunRow).where(RunRow.id == run_id).with_for_update(of=RunRow))
+        if run is None:
+            raise NotFound(f"no run {run_id}")
+        kept = [c for c in run.coverage or [] if not (c.get("source") == "export" and c.get("collector") in collectors)]
+        run.coverage = kept + [c.model_dump(mode="json") for c in coverage]
+        session.commit()
 
 
 def latest_finished_ids(session: Session, target_ids: list[int] | None = None) -> dict[int, int]:
