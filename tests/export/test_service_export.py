@@ -44,7 +44,9 @@ def service(tmp_path: Path, *, export: bool = True) -> AuditService:
 def audits(monkeypatch: pytest.MonkeyPatch, *results: AuditResult) -> None:
     """The pipeline returns these results in turn (collection is tested elsewhere; here the runs' findings matter)."""
     queue = list(results)
-    monkeypatch.setattr("auditor.pipeline.run_audit", lambda target, settings: SimpleNamespace(result=queue.pop(0)))
+    monkeypatch.setattr(
+        "auditor.pipeline.run_audit", lambda target, settings, **_: SimpleNamespace(result=queue.pop(0))
+    )
 
 
 def hub() -> dict[str, dict[str, Any]]:
