@@ -249,32 +249,69 @@ def alb_ingress_class() -> JsonObj:
 
 def lbc_crds() -> list[JsonObj]:
     """The controller's CRDs (TargetGroupBinding, IngressClassParams), as the chart installs them."""
-
-    def crd(kind: str, plural: str, scope: str) -> JsonObj:
-        return {
-            "apiVersion": "apiextensions.k8s.io/v1",
-            "kind": "CustomResourceDefinition",
-            "metadata": {"name": f"{plural}.elbv2.k8s.aws"},
-            "spec": {
-                "group": "elbv2.k8s.aws",
-                "names": {"kind": kind, "listKind": f"{kind}List", "plural": plural, "singular": kind.lower()},
-                "scope": scope,
-                "versions": [
-                    {
-                        "name": "v1beta1",
-                        "served": True,
-                        "storage": True,
-                        "subresources": {"status": {}},
-                        "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}},
-                    }
-                ],
-            },
-        }
-
     return [
-        crd("IngressClassParams", "ingressclassparams", "Cluster"),
-        crd("TargetGroupBinding", "targetgroupbindings", "Namespaced"),
+        _crd("elbv2.k8s.aws", "IngressClassParams", "ingressclassparams", "Cluster", ("v1beta1",)),
+        _crd("elbv2.k8s.aws", "TargetGroupBinding", "targetgroupbindings", "Namespaced", ("v1beta1",)),
     ]
+
+
+def _crd(group: str, kind: str, plural: str, scope: str, versions: tuple[str, ...]) -> JsonObj:
+    """A CustomResourceDefinition serving ``versions`` (the first is the storage version)."""
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": f"{plural}.{group}"},
+        "spec": {
+            "group": group,
+            "names": {"kind": kind, "listKind": f"{kind}List", "plural": plural, "singular": kind.lower()},
+            "scope": scope,
+            "versions": [
+                {
+                    "name": version,
+                    "served": True,
+                    "storage": i == 0,
+                    "subresources": {"status": {}},
+                    "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}},
+                }
+                for i, version in enumerate(versions)
+            ],
+        },
+    }
+
+
+# The Gateway API CRDs with the versions each serves (v1.3 release: standard channel, plus the experimental
+# channel's TCPRoute/UDPRoute/TLSRoute at v1alpha2), https://github.com/kubernetes-sigs/gateway-api/releases
+GATEWAY_API_CRDS: dict[str, tuple[str, str, tuple[str, ...]]] = {  # kind -> plural, scope, versions
+    "GatewayClass": ("gatewayclasses", "Cluster", ("v1", "v1beta1")),
+    "Gateway": ("gateways", "Namespaced", ("v1", "v1beta1")),
+    "HTTPRoute": ("httproutes", "Namespaced", ("v1", "v1beta1")),
+    "GRPCRoute": ("grpcroutes", "Namespaced", ("v1",)),
+    "ReferenceGrant": ("referencegrants", "Namespaced", ("v1beta1",)),
+    "TCPRoute": ("tcproutes", "Namespaced", ("v1alpha2",)),
+    "UDPRoute": ("udproutes", "Namespaced", ("v1alpha2",)),
+    "TLSRoute": ("tlsroutes", "Namespaced", ("v1alpha2",)),
+}
+# The controller's gateway.k8s.aws CRDs (its chart, v2.13+; facts §10).
+LBC_GATEWAY_CRDS: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    "LoadBalancerConfiguration": ("loadbalancerconfigurations", "Namespaced", ("v1beta1",)),
+    "TargetGroupConfiguration": ("targetgroupconfigurations", "Namespaced", ("v1beta1",)),
+    "ListenerRuleConfiguration": ("listenerruleconfigurations", "Namespaced", ("v1beta1",)),
+}
+
+
+def gateway_api_crds(*, kinds: tuple[str, ...] | None = None) -> list[JsonObj]:
+    """The Gateway API CRDs (``kinds``: only those) and the controller's gateway.k8s.aws CRDs."""
+    found = [
+        _crd("gateway.networking.k8s.io", kind, plural, scope, versions)
+        for kind, (plural, scope, versions) in GATEWAY_API_CRDS.items()
+        if kinds is None or kind in kinds
+    ]
+    found += [
+        _crd("gateway.k8s.aws", kind, plural, scope, versions)
+        for kind, (plural, scope, versions) in LBC_GATEWAY_CRDS.items()
+        if kinds is None or kind in kinds
+    ]
+    return found
 
 
 def controller(cluster: str, version: str, *, replicas: int = 2) -> JsonObj:
