@@ -10,9 +10,9 @@ from typing import Any
 from auditor.config import RuleSettings
 from auditor.correlate.annotations import ALB, SVC
 from auditor.correlate.graph import ExposureGraph, LbNode
-from auditor.findings import Finding, Severity, Status
+from auditor.findings import Finding, KubeRef, Severity, Status
 from auditor.inventory.facets import Facet
-from auditor.inventory.models import Action, Listener
+from auditor.inventory.models import Action, Listener, Route
 from auditor.rules._helpers import (
     annotate_command,
     describe_lb,
@@ -40,7 +40,8 @@ META = RuleMeta(
         "alb.ingress.kubernetes.io/ssl-redirect to that port; the controller then makes the HTTP listener a "
         "single redirect. Classic (in-tree) Service: serve HTTPS with service.beta.kubernetes.io/"
         "aws-load-balancer-ssl-cert and aws-load-balancer-ssl-ports and drop port 80, or move the Service "
-        "behind the ALB Ingress."
+        "behind the ALB Ingress. Gateway: attach the content routes to the HTTPS listener only and give the HTTP "
+        "listener an HTTPRoute whose rule has a RequestRedirect filter (scheme: https)."
     ),
     references=(
         "AWS Security Hub ELB.1: Application Load Balancer should be configured to redirect all HTTP requests to HTTPS",
@@ -50,9 +51,10 @@ META = RuleMeta(
         "https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-listeners.html"
         "#redirect-actions",
         "https://kubernetes.io/docs/reference/labels-annotations-taints/#service-beta-kubernetes-io-aws-load-balancer-ssl-cert",
+        "https://gateway-api.sigs.k8s.io/guides/http-redirect-rewrite/",
     ),
     inputs=(Facet.ELBV2_LOAD_BALANCERS, Facet.ELBV2_LISTENERS, Facet.ELBV2_LISTENER_RULES, Facet.ELB_LOAD_BALANCERS),
-    enrich=(Facet.KUBE_INGRESSES, Facet.KUBE_SERVICES),
+    enrich=(Facet.KUBE_INGRESSES, Facet.KUBE_SERVICES, Facet.KUBE_GATEWAYS, Facet.KUBE_HTTP_ROUTES),
 )
 
 
@@ -63,20 +65,24 @@ class _Verdict:
     checked: list[int] = field(default_factory=list)  # HTTP listener ports that only redirect
 
 
-def _all_redirect_to_https(actions: list[Action]) -> bool:
+def _all_redirect_to_https(actions: list[Action], *, gateway: bool = False) -> bool:
+    """Every action redirects to HTTPS. On a Gateway's ALB a fixed response serves no content either: the
+    controller makes it the default action of every Gateway listener (404, facts §10)."""
     for action in actions:
+        if gateway and action.type == "fixed-response":
+            continue
         if action.type != "redirect" or action.redirect is None or action.redirect.protocol != "HTTPS":
             return False
     return True
 
 
-def _alb_listener(listener: Listener, verdict: _Verdict) -> None:
+def _alb_listener(listener: Listener, verdict: _Verdict, *, gateway: bool = False) -> None:
     if listener.protocol.upper() != "HTTP":
         return
     if not listener.default_actions:
         verdict.unknown.append(f"the default action of HTTP listener {listener.port} was not collected")
         return
-    if not _all_redirect_to_https(listener.default_actions):
+    if not _all_redirect_to_https(listener.default_actions, gateway=gateway):
         verdict.serving.append(
             {
                 "port": listener.port,
@@ -88,7 +94,7 @@ def _alb_listener(listener: Listener, verdict: _Verdict) -> None:
     if listener.rules is None:
         verdict.unknown.append(f"the rules of HTTP listener {listener.port} were not collected")
         return
-    serving_rules = [r.priority for r in listener.rules if not _all_redirect_to_https(r.actions)]
+    serving_rules = [r.priority for r in listener.rules if not _all_redirect_to_https(r.actions, gateway=gateway)]
     if serving_rules:
         verdict.serving.append(
             {
@@ -102,7 +108,7 @@ def _alb_listener(listener: Listener, verdict: _Verdict) -> None:
     verdict.checked.append(listener.port)
 
 
-def _clb_listener(listener: Listener, verdict: _Verdict) -> None:
+def _clb_listener(listener: Listener, verdict: _Verdict, *, gateway: bool = False) -> None:
     proto = listener.protocol.upper()
     if proto == "HTTP" or (proto == "TCP" and listener.port == 80):
         verdict.serving.append(
@@ -149,10 +155,53 @@ def _ingress_fix(node: LbNode) -> str | None:
     return text
 
 
-def _remediation(node: LbNode) -> str:
+def _redirects(route: Route) -> bool:
+    return any(rule.redirect is not None and (rule.redirect.scheme or "").lower() == "https" for rule in route.rules)
+
+
+def _gateway_fix(node: LbNode, ports: list[int]) -> str | None:
+    """In Gateway terms: which HTTPRoutes serve the HTTP listener, and the redirect route to add."""
+    gwx = node.owner.gateway if node.owner else None
+    if gwx is None:
+        return None
+    gw = gwx.gateway
+    http = [li for li in gw.listeners if li.protocol.upper() == "HTTP" and (not ports or li.port in ports)]
+    https = next((li for li in gw.listeners if li.protocol.upper() == "HTTPS"), None)
+    names = {li.name for li in http}
+    serving = [
+        str(KubeRef(kind=r.kind, namespace=r.namespace, name=r.name))
+        for r in gwx.routes
+        if r.kind == "HTTPRoute"
+        and not _redirects(r)
+        and any(p.name == gw.name and (p.section_name is None or p.section_name in names) for p in r.parent_refs)
+    ]
+    listener = next(iter(sorted(names)), "http")
+    text = f"{gwx.ref}: its HTTP listener {', '.join(sorted(names)) or listener} serves content"
+    text += f" through {', '.join(serving)}." if serving else "."
+    if serving:
+        text += (
+            f" Attach those routes to the HTTPS listener only (spec.parentRefs[].sectionName: "
+            f"{https.name if https else '<https listener>'}) and"
+        )
+    else:
+        text += " Make"
+    text += (
+        f" the HTTP listener answer with a redirect: an HTTPRoute in {gw.namespace} with parentRefs "
+        f"[{{name: {gw.name}, sectionName: {listener}}}] and one rule whose filters are "
+        "[{type: RequestRedirect, requestRedirect: {scheme: https, statusCode: 301}}]."
+    )
+    if https is None:
+        text += (
+            " The Gateway has no HTTPS listener yet: add one (protocol: HTTPS, port: 443) and give it a certificate "
+            "in its LoadBalancerConfiguration (spec.listenerConfigurations[].defaultCertificate for HTTPS:443)."
+        )
+    return text
+
+
+def _remediation(node: LbNode, ports: list[int]) -> str:
     lb = node.lb
     if lb.type == "application":
-        fix = _ingress_fix(node)
+        fix = _gateway_fix(node, ports) or _ingress_fix(node)
         if fix:
             return fix
         return (
@@ -194,8 +243,9 @@ def evaluate(graph: ExposureGraph, settings: RuleSettings) -> Iterator[Finding]:
             return
         verdict = _Verdict()
         judge_listener = _alb_listener if lb.type == "application" else _clb_listener
+        gateway = node.owner is not None and node.owner.gateway is not None
         for listener in lb.listeners:
-            judge_listener(listener, verdict)
+            judge_listener(listener, verdict, gateway=gateway)
         if node.owner is not None and node.owner.group is not None:
             redirects = {
                 f"{m.namespace}/{m.name}": m.annotations[ALB + "ssl-redirect"]
@@ -210,7 +260,7 @@ def evaluate(graph: ExposureGraph, settings: RuleSettings) -> Iterator[Finding]:
             yield META.finding(
                 Status.FAIL,
                 f"{lb_subject(node)} serves plain HTTP on port {ports} {how}.",
-                remediation=_remediation(node),
+                remediation=_remediation(node, [s["port"] for s in verdict.serving]),
                 evidence=evidence,
                 **fields,
             )
