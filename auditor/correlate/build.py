@@ -31,6 +31,7 @@ from auditor.correlate.annotations import (
     LBC_SERVICE_CLASS,
     UNREADABLE,
     AnnotationProblem,
+    gateway_configuration_problems,
     ingress_class_of,
     ingress_settings,
     params_problems,
@@ -198,6 +199,12 @@ class _Correlator:
 
     def _add_gateways(self, kube: KubeInventory) -> None:
         g = self.g
+        for cfg in kube.gateway_configurations or []:
+            cfg_ref = KubeRef(kind=cfg.kind, namespace=cfg.namespace, name=cfg.name)
+            try:
+                g.annotation_problems.extend((cfg_ref, p) for p in gateway_configuration_problems(cfg))
+            except Exception as exc:  # recorded and logged by unreadable()
+                self.unreadable(cfg_ref, exc)
         classes = {c.name: c for c in kube.gateway_classes or []}
         lb_configs = {
             (c.namespace or "", c.name): c
