@@ -159,6 +159,12 @@ def test_serve_records_every_demo_run_and_serves_it(server: tuple[str, dict[str,
             if lb["owner"] and lb["owner"]["kind"] == "Gateway"
         )
         assert gateways == [("data", "queue"), ("edge", "public")]
+        public = next(lb for lb in lbs if lb["owner"] and lb["owner"]["name"] == "public")
+        assert public["owner"]["routes"] == [
+            "HTTPRoute edge/catalog",
+            "HTTPRoute edge/catalog-redirect",
+            "HTTPRoute edge/promo",
+        ]
         for cluster in ("staging", "sandbox"):  # their load balancers are pending or absent
             assert client.get("/api/v1/load-balancers", params={"cluster": cluster}).json()["items"] == []
 
