@@ -171,6 +171,7 @@ def test_gateway_http_listener_that_only_redirects_passes():
     )
     f = only(RULE, _gateway_inventory(lb, redirect))
     assert f.status == Status.PASS and f.kubernetes == KubeRef(kind="Gateway", namespace="shop", name="web")
+    assert "answers every HTTP request on port 80 with a redirect to HTTPS or a fixed response" in f.message
     # the same fixed response on an Ingress's ALB is still judged as before (not a redirect)
     ing_lb = _alb(b.listener(80, "HTTP", default=b.fixed_404()))
     assert only(RULE, b.inventory(lbs=[ing_lb], ingresses=[b.ingress("shop", "web", lb=ing_lb)])).status == Status.FAIL

@@ -273,8 +273,10 @@ def evaluate(graph: ExposureGraph, settings: RuleSettings) -> Iterator[Finding]:
                 **fields,
             )
         else:
+            answer = "with a redirect to HTTPS or a fixed response" if gateway else "to HTTPS"
+            verb = "answers" if gateway else "redirects"
             what = (
-                f"redirects every HTTP request on port {', '.join(map(str, verdict.checked))} to HTTPS"
+                f"{verb} every HTTP request on port {', '.join(map(str, verdict.checked))} {answer}"
                 if verdict.checked
                 else "has no plain-HTTP listener"
             )

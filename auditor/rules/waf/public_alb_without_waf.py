@@ -37,6 +37,8 @@ META = RuleMeta(
         "Prowler elbv2_waf_acl_attached",
         "https://kubernetes-sigs.github.io/aws-load-balancer-controller/latest/guide/ingress/annotations/#wafv2-acl-arn",
         "https://docs.aws.amazon.com/waf/latest/developerguide/web-acl-associating-aws-resource.html",
+        "https://github.com/kubernetes-sigs/aws-load-balancer-controller/blob/main/apis/gateway/v1beta1/"
+        "loadbalancerconfig_types.go (spec.wafV2.webACL)",
     ),
     inputs=(Facet.ELBV2_LOAD_BALANCERS, Facet.WAFV2_WEB_ACLS, Facet.WAFV2_ASSOCIATIONS),
     enrich=(Facet.KUBE_INGRESSES, Facet.KUBE_GATEWAYS, Facet.KUBE_LOAD_BALANCER_CONFIGURATIONS),
