@@ -179,3 +179,14 @@ def test_lb_configuration_of_the_gateway_or_its_class():
     # both set the scheme: the class's wins (mergingMode prefer-gateway-class, the default)
     assert by_name["web"].scheme == "internal"
     assert by_name["plain"].scheme == "internal" and by_name["plain"].configuration is not None
+
+
+def test_a_gateway_with_two_load_balancers_keeps_the_one_its_status_names():
+    """A scheme change makes the controller create a new load balancer; the old one, still tagged, is left over."""
+    old = b.load_balancer("k8s-shop-web-old", scheme="internal", tags=b.gateway_tags("shop/web"))
+    new = b.load_balancer("k8s-shop-web-new", tags=b.gateway_tags("shop/web"))
+    g = correlate(b.inventory(lbs=[old, new], gateways=[b.gateway("shop", "web", lb=new)]))
+    assert g.lb(new.arn).orphan is None
+    assert g.lb(old.arn).orphan == "superseded" and "now uses k8s-shop-web-new" in g.lb(old.arn).orphan_detail
+    (gwx,) = g.gateways
+    assert gwx.load_balancers == [g.lb(new.arn)]
