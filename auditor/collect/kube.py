@@ -1,9 +1,10 @@
-"""Kubernetes collection: Services, Ingresses, classes, the LB controller and its custom resources.
+"""Kubernetes collection: Services, Ingresses, classes, the LB controller and its custom resources, the Gateway API.
 
 Reads through the official client (kubeconfig context or in-cluster service account), every list
-paged with ``limit`` + ``continue``. What the collector may call is declared in ``RBAC_RULES``;
-``deploy/rbac.yaml`` is generated from it (``python -m auditor.collect.kube rbac``) and a test
-fails when the collector makes a request the rules do not cover.
+paged with ``limit`` + ``continue``; custom resources (the Gateway API, the controller's gateway.k8s.aws objects)
+at the version the server prefers for each, found through API discovery. What the collector may call is
+declared in ``RBAC_RULES``; ``deploy/rbac.yaml`` is generated from it (``python -m auditor.collect.kube rbac``)
+and a test fails when the collector makes a request the rules do not cover.
 """
 
 from __future__ import annotations
