@@ -887,20 +887,32 @@ def _collect_gateway_api(reader: _Reader, inv: KubeInventory) -> list[str]:
             reader.problem(what, exc, res.facet)
             missing.append(what)
 
-    def parsed(plural: str, parse: Any) -> Any:
-        return None if plural not in read else [parse(o) for o in read[plural]]
+    def parsed(res: _CustomResource, parse: Any) -> list[Any]:
+        """The objects of one resource; one the parser cannot take is left out and its facet is partial."""
+        found = []
+        for obj in read.get(res.plural, []):
+            try:
+                found.append(parse(obj, res.kind))
+            except (ValueError, TypeError, AttributeError, KeyError) as exc:  # ValidationError is a ValueError
+                meta = obj.get("metadata") if isinstance(obj, dict) else None
+                name = f"{(meta or {}).get('namespace') or ''}/{(meta or {}).get('name') or '?'}".lstrip("/")
+                error = CollectionError(f"{res.kind} {name} is malformed: {exc}".splitlines()[0], code="Malformed")
+                reader.problem(f"{res.plural}.{res.group} {name}", error, res.facet, whole=False)
+        return found
 
-    inv.gateway_classes = parsed("gatewayclasses", parse_gateway_class)
-    inv.gateways = parsed("gateways", parse_gateway)
-    inv.reference_grants = parsed("referencegrants", parse_reference_grant)
+    by_plural = {r.plural: r for r in GATEWAY_RESOURCES}
+    if "gatewayclasses" in read:
+        inv.gateway_classes = parsed(by_plural["gatewayclasses"], lambda o, _: parse_gateway_class(o))
+    if "gateways" in read:
+        inv.gateways = parsed(by_plural["gateways"], lambda o, _: parse_gateway(o))
+    if "referencegrants" in read:
+        inv.reference_grants = parsed(by_plural["referencegrants"], lambda o, _: parse_reference_grant(o))
     routes = [res for res in GATEWAY_RESOURCES if res.kind.endswith("Route")]
     if any(r.plural in read for r in routes):
-        inv.routes = [parse_route(o, r.kind) for r in routes for o in read.get(r.plural, [])]
+        inv.routes = [route for r in routes for route in parsed(r, parse_route)]
     configs = [res for res in GATEWAY_RESOURCES if res.group == LBC_GATEWAY_GROUP]
     if any(r.plural in read for r in configs):
-        inv.gateway_configurations = [
-            parse_gateway_configuration(o, r.kind) for r in configs for o in read.get(r.plural, [])
-        ]
+        inv.gateway_configurations = [cfg for r in configs for cfg in parsed(r, parse_gateway_configuration)]
     return missing
 
 

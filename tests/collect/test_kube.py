@@ -760,3 +760,21 @@ def test_image_tag_and_args() -> None:
     assert image_tag("registry:5000/x/aws-load-balancer-controller") is None
     assert image_tag("x/aws-load-balancer-controller:v2.7.1@sha256:00") == "v2.7.1"
     assert parse_args(["--a=1", "--b", "2", "--flag", "--c=x=y"]) == {"a": "1", "b": "2", "c": "x=y"}
+
+
+def test_a_malformed_gateway_is_left_out_and_its_facet_is_partial(kube: KubeApiServer, target: TargetConfig) -> None:
+    seed_cluster(kube)
+    kube.seed(
+        {
+            "apiVersion": f"{GW}/v1",
+            "kind": "Gateway",
+            "metadata": {"name": "broken", "namespace": "shop", "labels": ["not", "a", "map"]},
+            "spec": {"gatewayClassName": "alb", "listeners": []},
+        }
+    )
+    inv, cov = _collect(target)
+    assert cov.status == CoverageStatus.PARTIAL
+    assert inv.gateways is not None and [g.name for g in inv.gateways] == ["web"]
+    state = cov.facet("kubernetes.gateways")
+    assert state.status == CoverageStatus.PARTIAL and state.error_code == "Malformed"
+    assert "Gateway shop/broken is malformed" in (state.message or "")
