@@ -42,7 +42,8 @@ class Status(StrEnum):
 
 
 class KubeRef(BaseModel):
-    """A Kubernetes object: kind Ingress | IngressGroup | Service | ServiceAccount | Deployment | IngressClass."""
+    """A Kubernetes object: kind Ingress | IngressGroup | Service | Gateway | HTTPRoute (and the other routes) |
+    ServiceAccount | Deployment | IngressClass | GatewayClass | LoadBalancerConfiguration ..."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -132,9 +133,14 @@ def finding_data(values: dict[str, Any]) -> dict[str, Any]:
 
 
 class OwnerView(BaseModel):
-    kind: str
+    kind: str = Field(description="Ingress | IngressGroup | Service | Gateway")
     namespace: str | None = None
     name: str
+    routes: list[str] = Field(
+        default_factory=list,
+        exclude_if=lambda routes: not routes,  # only Gateways have routes; other owners keep their shape
+        description="a Gateway's attached routes, e.g. 'HTTPRoute ns/name'",
+    )
 
 
 class ListenerView(BaseModel):

@@ -44,7 +44,14 @@ def load_balancer_view(node: LbNode, book: PriceBook) -> LoadBalancerView:
         dns_name=lb.dns_name,
         region=lb.region,
         account=lb.account,
-        owner=OwnerView(kind=owner.kind, namespace=owner.namespace, name=owner.name) if owner else None,
+        owner=OwnerView(
+            kind=owner.kind,
+            namespace=owner.namespace,
+            name=owner.name,
+            routes=[str(r) for r in owner.gateway.route_refs] if owner.gateway is not None else [],
+        )
+        if owner
+        else None,
         owner_evidence=node.owner_evidence,
         cluster=node.cluster_tag,
         controller=node.controller,

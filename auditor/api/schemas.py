@@ -228,9 +228,12 @@ class LbFindingOut(BaseModel):
 
 
 class OwnerOut(BaseModel):
-    kind: str
+    kind: str = Field(description="Ingress | IngressGroup | Service | Gateway")
     namespace: str | None = None
     name: str
+    routes: list[str] = Field(
+        default_factory=list, description="a Gateway's attached routes, e.g. 'HTTPRoute ns/name' (empty otherwise)"
+    )
 
 
 class LoadBalancerOut(BaseModel):

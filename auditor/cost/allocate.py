@@ -3,7 +3,7 @@
 Split (OpenCost/Kubecost leave shared ALBs unsplit, kubecost #1203): an IngressGroup's ALB is divided
 evenly across the *distinct namespaces* of its member Ingresses — not per Ingress, not by traffic (not
 collected) — so a group of three Ingresses in ``shop`` and one in ``blog`` charges each namespace half.
-A Service's load balancer goes to the Service's namespace. Load balancers without a Kubernetes owner
+A Service's or a Gateway's load balancer goes to its namespace. Load balancers without a Kubernetes owner
 (unmanaged, or orphans whose owner is gone) are charged to ``UNATTRIBUTED`` so the total still adds up;
 a superseded load balancer keeps its owner and is charged to that owner's namespaces.
 """

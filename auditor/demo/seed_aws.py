@@ -456,6 +456,161 @@ class AwsSeeder:
         log.debug("ALB %s made for %s", name, stack)
         return made
 
+    # ------------------------------------------------------------------ the AWS Load Balancer Controller: Gateway
+
+    def reconcile_gateway(
+        self,
+        cluster: str,
+        gateway: JsonObj,
+        routes: Sequence[JsonObj],
+        services: dict[tuple[str, str], ServiceFacts],
+        network: Network,
+        config: JsonObj | None = None,
+        *,
+        target_type: str = "ip",
+    ) -> Provisioned:
+        """Create the load balancer of one Gateway as the controller's Gateway support does (facts §10): an ALB for
+        class gateway.k8s.aws/alb (HTTPRoutes -> listener rules, default action a fixed 404), an NLB for
+        gateway.k8s.aws/nlb (a TCPRoute per listener -> its default forward), tagged
+        ``gateway.k8s.aws.<alb|nlb>/stack`` = ``<namespace>/<name>``; scheme, certificates, TLS policy and web ACL
+        from the LoadBalancerConfiguration."""
+        meta, spec = gateway["metadata"], gateway["spec"]
+        ns, gw_name = meta["namespace"], meta["name"]
+        kind = "nlb" if any(li["protocol"] in ("TCP", "UDP", "TLS") for li in spec["listeners"]) else "alb"
+        cfg = config or {}
+        scheme = cfg.get("scheme", "internal")
+        name = lbc_name(ns, gw_name, cluster, scheme)
+        base_tags = {"elbv2.k8s.aws/cluster": cluster, f"gateway.k8s.aws.{kind}/stack": f"{ns}/{gw_name}"}
+        managed_sg = self._security_group(
+            name,
+            "[k8s] Managed SecurityGroup for LoadBalancer",
+            network.vpc_id,
+            {**base_tags, f"gateway.k8s.aws.{kind}/resource": "ManagedLBSecurityGroup"},
+        )
+        self._open(managed_sg, (int(li["port"]) for li in spec["listeners"]), cfg.get("sourceRanges") or ["0.0.0.0/0"])
+        lb = self.elbv2.create_load_balancer(
+            Name=name,
+            Subnets=network.subnet_ids,
+            SecurityGroups=[managed_sg, self.backend_security_group(cluster, network.vpc_id)],
+            Scheme=scheme,
+            Type="network" if kind == "nlb" else "application",
+            Tags=_tags({**base_tags, f"gateway.k8s.aws.{kind}/resource": "LoadBalancer"}),
+        )["LoadBalancers"][0]
+        made = Provisioned(arn=lb["LoadBalancerArn"], name=name, dns_name=lb["DNSName"])
+        listener_cfg = {e["protocolPort"]: e for e in cfg.get("listenerConfigurations", [])}
+
+        tg_of: dict[tuple[str, str, int], str] = {}
+
+        def target_group(route_ns: str, svc_name: str, port: int, protocol: str) -> str:
+            key = (route_ns, svc_name, port)
+            if key not in tg_of:
+                facts = services[(route_ns, svc_name)]
+                tg = self._target_group(
+                    lbc_name(route_ns, svc_name, gw_name, str(port), cluster),
+                    protocol=protocol,
+                    facts=facts,
+                    port=facts.port(port),
+                    target_type=target_type,
+                    network=network,
+                    health_path="/" if protocol == "HTTP" else None,
+                    tags={**base_tags, f"gateway.k8s.aws.{kind}/resource": f"{route_ns}/{svc_name}:{port}"},
+                )
+                tg_of[key] = tg.arn
+                made.target_groups.append(tg)
+            return tg_of[key]
+
+        for listener in spec["listeners"]:
+            protocol, port = listener["protocol"], int(listener["port"])
+            attached = [
+                r
+                for r in routes
+                if any(
+                    p["name"] == gw_name and p.get("sectionName") in (None, listener["name"])
+                    for p in r["spec"]["parentRefs"]
+                )
+            ]
+            params: JsonObj = {
+                "LoadBalancerArn": made.arn,
+                "Protocol": protocol,
+                "Port": port,
+                "Tags": _tags({**base_tags, f"gateway.k8s.aws.{kind}/resource": str(port)}),
+            }
+            entry = listener_cfg.get(f"{protocol}:{port}", {})
+            if protocol in ("HTTPS", "TLS"):
+                params["SslPolicy"] = entry.get("sslPolicy", LBC_DEFAULT_SSL_POLICY)
+                cert = entry.get("defaultCertificate")
+                params["Certificates"] = [{"CertificateArn": cert}] if cert else []
+            if kind == "nlb":
+                route = attached[0]
+                backend = route["spec"]["rules"][0]["backendRefs"][0]
+                params["DefaultActions"] = [
+                    {
+                        "Type": "forward",
+                        "TargetGroupArn": target_group(
+                            route["metadata"]["namespace"], backend["name"], int(backend["port"]), "TCP"
+                        ),
+                    }
+                ]
+                made.listener_arns[port] = self.elbv2.create_listener(**params)["Listeners"][0]["ListenerArn"]
+                continue
+            params["DefaultActions"] = [
+                {"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "404", "ContentType": "text/plain"}}
+            ]
+            listener_arn = self.elbv2.create_listener(**params)["Listeners"][0]["ListenerArn"]
+            made.listener_arns[port] = listener_arn
+            for priority, route in enumerate(attached, start=1):
+                rule = route["spec"]["rules"][0]
+                hosts = route["spec"].get("hostnames") or []
+                conditions: list[JsonObj] = [{"Field": "path-pattern", "PathPatternConfig": {"Values": ["/*"]}}]
+                if hosts:
+                    conditions.insert(0, {"Field": "host-header", "HostHeaderConfig": {"Values": hosts}})
+                redirect = next((f for f in rule.get("filters", []) if f["type"] == "RequestRedirect"), None)
+                if redirect is not None:
+                    actions: list[JsonObj] = [
+                        {
+                            "Type": "redirect",
+                            "RedirectConfig": {"Protocol": "HTTPS", "Port": "443", "StatusCode": "HTTP_301"},
+                        }
+                    ]
+                else:
+                    backend = rule["backendRefs"][0]
+                    tg_arn = target_group(route["metadata"]["namespace"], backend["name"], int(backend["port"]), "HTTP")
+                    actions = [{"Type": "forward", "TargetGroupArn": tg_arn}]
+                self.elbv2.create_rule(
+                    ListenerArn=listener_arn,
+                    Priority=priority,
+                    Conditions=conditions,
+                    Actions=actions,
+                    Tags=_tags({**base_tags, f"gateway.k8s.aws.{kind}/resource": f"{port}:{priority}"}),
+                )
+        acl = (cfg.get("wafV2") or {}).get("webACL")
+        if acl:
+            self.wafv2.associate_web_acl(WebACLArn=acl, ResourceArn=made.arn)
+        log.debug("%s %s made for Gateway %s/%s", kind.upper(), name, ns, gw_name)
+        return made
+
+    def leaked_gateway_alb(self, cluster: str, namespace: str, gateway_name: str, network: Network) -> Provisioned:
+        """The ALB of a Gateway deleted while the controller was down: tagged for it, listeners left, nothing behind."""
+        name = lbc_name(namespace, gateway_name, cluster, "internal")
+        base_tags = {"elbv2.k8s.aws/cluster": cluster, "gateway.k8s.aws.alb/stack": f"{namespace}/{gateway_name}"}
+        lb = self.elbv2.create_load_balancer(
+            Name=name,
+            Subnets=network.subnet_ids,
+            SecurityGroups=[self.backend_security_group(cluster, network.vpc_id)],
+            Scheme="internal",
+            Type="application",
+            Tags=_tags({**base_tags, "gateway.k8s.aws.alb/resource": "LoadBalancer"}),
+        )["LoadBalancers"][0]
+        self.elbv2.create_listener(
+            LoadBalancerArn=lb["LoadBalancerArn"],
+            Protocol="HTTP",
+            Port=80,
+            DefaultActions=[
+                {"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "404", "ContentType": "text/plain"}}
+            ],
+        )
+        return Provisioned(arn=lb["LoadBalancerArn"], name=name, dns_name=lb["DNSName"])
+
     def redirect_http(self, made: Provisioned, http_port: int, https_port: int) -> None:
         """What LBC does when ``ssl-redirect`` is added: the HTTP listener becomes one redirect, its rules go."""
         listener_arn = made.listener_arns[http_port]

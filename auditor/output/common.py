@@ -135,7 +135,7 @@ def lb_arn_from_child_arn(arn: str) -> str:
 
 
 def owner_label(lb: LoadBalancerView) -> str:
-    """The load balancer's Kubernetes owner, with its orphan state when it has one."""
+    """The load balancer's Kubernetes owner (a Gateway with its routes), with its orphan state when it has one."""
     if lb.owner is None:
         text = NO_OWNER
     else:
@@ -144,6 +144,11 @@ def owner_label(lb: LoadBalancerView) -> str:
             if lb.owner.namespace
             else (f"{lb.owner.kind} {lb.owner.name}")
         )
+        if lb.owner.routes:
+            shown = ", ".join(lb.owner.routes[:3]) + (
+                f" +{len(lb.owner.routes) - 3}" if len(lb.owner.routes) > 3 else ""
+            )
+            text += f" ← {shown}"
     if lb.orphan:
         text += f" (orphan: {lb.orphan})"
     return text

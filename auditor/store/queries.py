@@ -453,7 +453,12 @@ def list_load_balancers(
                 "account": lb.account,
                 "region": lb.region,
                 "owner": (
-                    {"kind": lb.owner_kind, "namespace": lb.owner_namespace, "name": lb.owner_name}
+                    {
+                        "kind": lb.owner_kind,
+                        "namespace": lb.owner_namespace,
+                        "name": lb.owner_name,
+                        "routes": _owner_routes(lb.view),
+                    }
                     if lb.owner_kind
                     else None
                 ),
@@ -553,3 +558,10 @@ def open_counts_by_severity(session: Session) -> list[tuple[str, str, str, int]]
             .group_by(TargetRow.name, FindingRow.severity, FindingRow.state)
         ).all()
     ]
+
+
+def _owner_routes(view: Any) -> list[str]:
+    """A Gateway owner's routes, from the stored LoadBalancerView (runs stored before Gateways have none)."""
+    owner = view.get("owner") if isinstance(view, dict) else None
+    routes = owner.get("routes") if isinstance(owner, dict) else None
+    return [str(r) for r in routes] if isinstance(routes, list) else []

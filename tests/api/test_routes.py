@@ -110,7 +110,7 @@ def test_load_balancers_with_owner_findings_and_orphans(api: Api) -> None:
     body = api.client.get("/api/v1/load-balancers?cluster=prod", headers=api.read).json()
     assert body["total"] == 2
     web = next(i for i in body["items"] if i["type"] == "application")
-    assert web["owner"] == {"kind": "Ingress", "namespace": "shop", "name": "web"}
+    assert web["owner"] == {"kind": "Ingress", "namespace": "shop", "name": "web", "routes": []}
     assert {(f["rule_id"], f["status"]) for f in web["findings"]} == {
         ("rule-a", "open"),
         ("rule-c", "open"),

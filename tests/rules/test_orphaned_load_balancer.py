@@ -3,8 +3,9 @@
 import pytest
 
 from auditor.findings import KubeRef, Severity, Status
+from auditor.inventory.facets import Facet
 from auditor.rules.ownership.orphaned_load_balancer import RULE
-from tests.rules._harness import only, run
+from tests.rules._harness import facet_failed, judged, only, run
 from tests.support import builders as b
 
 GROUP = {"alb.ingress.kubernetes.io/group.name": "shop"}
@@ -79,3 +80,37 @@ def test_cluster_tagged_without_kubernetes_is_unknown_and_unmanaged_is_not_judge
 def test_other_live_clusters_load_balancers_are_out_of_scope():
     other = b.load_balancer("k8s-prod", tags=b.ingress_tags("a/b", cluster="prod"))
     assert run(RULE, b.inventory(lbs=[other], cluster_names=["demo", "prod"])) == []
+
+
+# ---------------------------------------------------------------- Gateway-made load balancers
+
+
+def test_gateway_load_balancer_whose_gateway_is_gone_fails():
+    lb = b.load_balancer("k8s-shop-old-gw", tags=b.gateway_tags("shop/old"))
+    f = only(RULE, b.inventory(lbs=[lb], gateways=[]))
+    assert f.status == Status.FAIL and f.evidence["orphan"] == "owner-gone"
+    assert "Gateway shop/old no longer exists" in f.message
+    assert "gateway.k8s.aws/alb" in f.remediation and "delete-load-balancer" in f.remediation
+
+
+def test_live_gateway_load_balancer_passes_with_its_gateway_as_owner():
+    lb = b.load_balancer("k8s-shop-web-gw", tags=b.gateway_tags("shop/web"))
+    inv = b.inventory(
+        lbs=[lb],
+        gateways=[b.gateway("shop", "web", lb=lb)],
+        routes=[b.route("shop", "store", gateway="web", backends=("store",))],
+    )
+    f = only(RULE, inv)
+    assert f.status == Status.PASS and f.kubernetes == KubeRef(kind="Gateway", namespace="shop", name="web")
+    assert f.evidence["owner"] == "Gateway shop/web" and f.evidence["owner_evidence"] == "stack-tag"
+    assert f.evidence["routes"] == ["HTTPRoute shop/store"]
+
+
+def test_gateway_load_balancer_is_unknown_when_gateways_were_not_read():
+    lb = b.load_balancer("k8s-shop-web-gw", tags=b.gateway_tags("shop/web"))
+    f = only(RULE, b.inventory(lbs=[lb], gateways_read=False))  # e.g. a snapshot older than Gateway support
+    assert f.status == Status.UNKNOWN and "Gateways were not read" in f.message
+    # a refused Gateway list: every verdict resting on it is UNKNOWN, never a delete-me FAIL
+    inv = facet_failed(b.inventory(lbs=[lb], gateways=[]), Facet.KUBE_GATEWAYS)
+    statuses = {f.resource_name: f.status for f in judged(RULE, inv)}
+    assert statuses["k8s-shop-web-gw"] == Status.UNKNOWN
