@@ -130,9 +130,12 @@ def test_collection_reads_only_what_the_selected_rule_needs(demo: DemoEnvironmen
     assert everything.api_calls.get("elasticloadbalancing:DescribeTargetHealth", 0) > 0
     assert "elasticloadbalancing:DescribeTargetHealth" not in only.api_calls
     assert "elasticloadbalancing:DescribeListenerCertificates" not in only.api_calls
+    # the rules of the listeners http-without-redirect judges by them; the full audit also reads those
+    # lb-without-healthy-targets needs (an ALB without target groups)
+    assert only.api_calls["elasticloadbalancing:DescribeRules"] > 0
     assert (
         only.api_calls["elasticloadbalancing:DescribeRules"]
-        == everything.api_calls["elasticloadbalancing:DescribeRules"]
+        <= everything.api_calls["elasticloadbalancing:DescribeRules"]
     )
     for service in ("acm:", "wafv2:", "iam:", "ec2:"):
         assert not [a for a in only.api_calls if a.startswith(service)], service
