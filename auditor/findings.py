@@ -164,6 +164,8 @@ class LoadBalancerView(BaseModel):
     web_acl_arn: str | None = None
     monthly_cost_usd: float | None = None
     cost_basis: str | None = None
+    cost_measured: list[str] = Field(default_factory=list, description="parts of the cost read from the account")
+    cost_assumed: list[str] = Field(default_factory=list, description="parts of the cost taken on assumption")
 
 
 class AuditResult(BaseModel):

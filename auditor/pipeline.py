@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from auditor.collect.aws import collect_aws
+from auditor.collect.aws.pricing import PriceCache
 from auditor.collect.aws.session import CallCounter
 from auditor.collect.kube import collect_kube
 from auditor.config import Settings, TargetConfig
@@ -46,12 +47,14 @@ def collect(
     *,
     progress: ProgressFn = no_progress,
     selection: RuleSelection | None = None,
+    price_cache: PriceCache | None = None,
 ) -> Inventory:
     """Read the cluster and AWS into an Inventory. Collector failures become coverage, not exceptions.
 
     Only the facets the selected rules need are read (``selection``; default: the target's own, which is
-    every rule unless its targets-file entry says otherwise). Raises TargetUnreachable only when nothing at
-    all could be read (every collector failed).
+    every rule unless its targets-file entry says otherwise). ``price_cache``: where Price List prices read
+    before are kept (the service's database); without one they are read each time. Raises TargetUnreachable
+    only when nothing at all could be read (every collector failed).
     """
     started = datetime.now(UTC)
     selection = selection if selection is not None else selection_of(target)
@@ -70,7 +73,15 @@ def collect(
                 message="Kubernetes not audited for this target",
             )
         )
-    aws, aws_cov = collect_aws(target, settings, counter=counter, progress=progress, kube=kube, wanted=selection.facets)
+    aws, aws_cov = collect_aws(
+        target,
+        settings,
+        counter=counter,
+        progress=progress,
+        kube=kube,
+        wanted=selection.facets,
+        price_cache=price_cache,
+    )
     coverage.extend(aws_cov)
 
     attempted = [c for c in coverage if c.status != CoverageStatus.SKIPPED]
@@ -165,11 +176,16 @@ def run_audit(
     progress: ProgressFn = no_progress,
     snapshot: Inventory | None = None,
     selection: RuleSelection | None = None,
+    price_cache: PriceCache | None = None,
 ) -> AuditOutcome:
     """Audit one target (or a saved snapshot of it), with the selected rules (default: the target's own)."""
     started = datetime.now(UTC)
     selection = selection if selection is not None else selection_of(target)
-    inventory = snapshot if snapshot is not None else collect(target, settings, progress=progress, selection=selection)
+    inventory = (
+        snapshot
+        if snapshot is not None
+        else collect(target, settings, progress=progress, selection=selection, price_cache=price_cache)
+    )
     progress(ProgressEvent(stage="analyze", message="correlating and running rules"))
     outcome = analyze(inventory, settings, started_at=started, only=selection.rule_ids)
     failed = len(outcome.result.failed())

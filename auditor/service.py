@@ -14,7 +14,7 @@ import os
 import socket
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy.exc import DBAPIError
@@ -27,6 +27,7 @@ from auditor.output import RunDiff, diff_results, render
 from auditor.store import runs as store_runs
 from auditor.store.db import transaction
 from auditor.store.models import RunRow, utcnow
+from auditor.store.prices import StorePriceCache
 from auditor.store.targets import get_target, sync_targets, to_config
 
 log = logging.getLogger(__name__)
@@ -151,7 +152,8 @@ class AuditService:
                 self._fail(run_id, str(exc))
                 return
         try:
-            outcome = run_audit(target, self.settings)
+            prices = StorePriceCache(self.factory, timedelta(hours=self.settings.cost.price_refresh_hours))
+            outcome = run_audit(target, self.settings, price_cache=prices)
         except AuditorError as exc:
             log.warning("run %d of %s failed: %s", run_id, target.name, exc)
             self._fail(run_id, str(exc))

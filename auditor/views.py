@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from auditor.correlate import ExposureGraph, LbNode
 from auditor.correlate.gc_pause import gc_paused
-from auditor.cost import PriceBook, default_price_book, estimate
+from auditor.cost import PriceBook, estimate, node_estimate
 from auditor.findings import ListenerView, LoadBalancerView, OwnerView
 from auditor.inventory.models import Action
 
@@ -20,9 +20,10 @@ def _action_summary(actions: list[Action]) -> str | None:
     return first.type
 
 
-def load_balancer_view(node: LbNode, book: PriceBook) -> LoadBalancerView:
+def load_balancer_view(node: LbNode, book: PriceBook | None = None) -> LoadBalancerView:
+    """``node`` as reported, priced with ``book`` or else the audit's own prices and measured usage."""
     lb = node.lb
-    cost = estimate(lb, book)
+    cost = estimate(lb, book, node.usage) if book is not None else node_estimate(node)
     owner = node.owner
     listeners = None
     if lb.listeners is not None:
@@ -53,6 +54,8 @@ def load_balancer_view(node: LbNode, book: PriceBook) -> LoadBalancerView:
         web_acl_arn=node.web_acl.arn if node.web_acl else None,
         monthly_cost_usd=cost.monthly_usd if cost else None,
         cost_basis=cost.basis if cost else None,
+        cost_measured=list(cost.measured) if cost else [],
+        cost_assumed=list(cost.assumed) if cost else [],
     )
 
 
@@ -62,6 +65,5 @@ def load_balancer_views(graph: ExposureGraph, book: PriceBook | None = None) -> 
         graph.in_scope(),
         key=lambda n: (n.owner is None, n.owner.label if n.owner else "", n.lb.name),
     )
-    book = book or default_price_book()
     with gc_paused():  # one view per load balancer, all kept: see auditor.correlate.gc_pause
         return [load_balancer_view(n, book) for n in nodes]

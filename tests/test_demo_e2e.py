@@ -21,6 +21,7 @@ from click.testing import CliRunner
 from auditor.cli import cli
 from auditor.demo.environment import DemoEnvironment
 from auditor.rules.registry import catalog
+from tests.support.moto_iam import moto_names
 
 CONTROLLER_SA = "ServiceAccount kube-system/aws-load-balancer-controller"
 ORPHAN = "<orphan>"  # stands for the leaked NLB, whose name the audit reports (no Kubernetes owner)
@@ -233,7 +234,11 @@ def test_full_audit_as_a_user_holding_only_the_shipped_policy(demo: DemoEnvironm
     policy = (Path(__file__).resolve().parents[1] / "iam/auditor-readonly.json").read_text(encoding="utf-8")
     iam = boto3.client("iam")
     iam.create_user(UserName="auditor-e2e")
-    iam.put_user_policy(UserName="auditor-e2e", PolicyName="auditor-readonly", PolicyDocument=policy)
+    iam.put_user_policy(
+        UserName="auditor-e2e",
+        PolicyName="auditor-readonly",
+        PolicyDocument=json.dumps(moto_names(json.loads(policy))),  # moto checks cloudwatch as monitoring:*
+    )
     key = iam.create_access_key(UserName="auditor-e2e")["AccessKey"]
     env = {**os.environ, "AWS_ACCESS_KEY_ID": key["AccessKeyId"], "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"]}
     demo.moto.set_iam_enforcement(True)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from auditor.correlate.graph import ExposureGraph, LbNode
-from auditor.cost.estimate import estimate
+from auditor.cost.estimate import estimate, node_estimate
 from auditor.cost.prices import PriceBook
 
 UNATTRIBUTED = "(no namespace)"
@@ -29,14 +29,15 @@ def owner_namespaces(node: LbNode) -> list[str]:
     return [owner.namespace or ""]
 
 
-def cost_by_namespace(graph: ExposureGraph, book: PriceBook) -> dict[str, float]:
-    """Monthly USD per namespace over the load balancers this audit speaks for (``graph.in_scope()``).
+def cost_by_namespace(graph: ExposureGraph, book: PriceBook | None = None) -> dict[str, float]:
+    """Monthly USD per namespace over the load balancers this audit speaks for (``graph.in_scope()``), priced
+    with ``book`` or else the audit's own prices and measured usage.
 
     Load balancers the book cannot price are left out (they have no figure to split).
     """
     totals: dict[str, float] = defaultdict(float)
     for node in graph.in_scope():
-        est = estimate(node.lb, book)
+        est = estimate(node.lb, book, node.usage) if book is not None else node_estimate(node)
         if est is None:
             continue
         namespaces = owner_namespaces(node) or [UNATTRIBUTED]

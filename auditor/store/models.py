@@ -281,3 +281,13 @@ class TokenRow(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column()
     revoked_at: Mapped[datetime | None] = mapped_column()
+
+
+class PriceListRow(Base):
+    """One region's prices as last read from the AWS Price List API: the cache audits read before calling it."""
+
+    __tablename__ = "price_lists"
+
+    region: Mapped[str] = mapped_column(String(32), primary_key=True)
+    fetched_at: Mapped[datetime] = mapped_column(doc="when the Price List API answered")
+    document: Mapped[dict[str, Any]] = mapped_column(JsonType, doc="the RegionPriceList as JSON")

@@ -2,27 +2,17 @@
 
 from __future__ import annotations
 
-from functools import cache
 from typing import Any
 
 from auditor.correlate.graph import ExposureGraph, LbNode
-from auditor.cost import CostEstimate, PriceBook, default_price_book, estimate
+from auditor.cost import CostEstimate, node_estimate
 from auditor.rules._helpers import node_memo
 
 
-@cache
-def _book() -> PriceBook:
-    # Rules price with the built-in list prices; the audit's LoadBalancerView carries region prices if loaded.
-    return default_price_book()
-
-
-def _list_price(node: LbNode) -> CostEstimate | None:
-    return estimate(node.lb, _book())
-
-
 def lb_cost(node: LbNode) -> CostEstimate | None:
-    """The monthly estimate of a load balancer at list prices (once per node: several rules price it)."""
-    return node_memo(node, "list_price", _list_price)
+    """The monthly estimate of a load balancer with the audit's prices and measured usage (once per node:
+    several rules price it) — the same figure its LoadBalancerView shows."""
+    return node_memo(node, "cost", node_estimate)
 
 
 def monthly_cost(node: LbNode) -> float | None:
