@@ -39,6 +39,7 @@ DENIED: dict[str, tuple[str, ...]] = {
     "wafv2": ("wafv2",),
     "iam": ("iam",),
     "ec2": ("ec2",),
+    "cloudwatch": ("cloudwatch",),
 }
 
 

@@ -135,6 +135,7 @@ class DemoEnvironment:
         self.config_file: Path | None = None
         self.targets: list[TargetConfig] = []
         self.evolved = False
+        self._idle: set[str] = set()  # ARNs of the load balancers that get no traffic metrics
         self._entered = False
 
     @property
@@ -173,6 +174,7 @@ class DemoEnvironment:
             self._seed_main()
             self._seed_staging()
             self._seed_sandbox()
+            self._traffic()
         except BaseException:
             self.__exit__(None, None, None)
             raise
@@ -578,6 +580,12 @@ class DemoEnvironment:
             f"cluster demo: {len(c.lbs)} Kubernetes exposures, {len({p.arn for p in c.lbs.values()})} load balancers"
         )
 
+    def _traffic(self) -> None:
+        """CloudWatch traffic for every load balancer but the idle ones (seeded again after evolve: new ones)."""
+        assert self._aws is not None
+        busy = self._aws.traffic(idle=self._idle)
+        self._report(f"traffic: {busy} load balancers busy, {len(self._idle)} idle")
+
     def _leak_nlb(self, c: _Cluster) -> None:
         """data/redis was deleted while the controller was down (LBC #3841): its NLB stayed, its Service is gone."""
         assert self._aws is not None and c.network is not None
@@ -595,7 +603,8 @@ class DemoEnvironment:
         gone["metadata"]["uid"] = "5f0c4a8e-2d1b-4c3e-9a7f-6b8d0e1f2a3c"
         # Its pods are gone too. AWS would show the stale targets unhealthy; moto reports every registered
         # target healthy, so none are registered (the same verdict: nothing healthy behind it).
-        self._aws.reconcile_service(c.name, ServiceFacts(gone), c.network, register_targets=False)
+        made = self._aws.reconcile_service(c.name, ServiceFacts(gone), c.network, register_targets=False)
+        self._idle.add(made.arn)  # nothing sends it traffic: idle-load-balancer
 
     # ------------------------------------------------------------------ clusters "staging" and "sandbox"
 
@@ -665,5 +674,6 @@ class DemoEnvironment:
             },
         )
         self._expose_service(c, mysql)
+        self._traffic()
         self.evolved = True
         self._report("evolved: blog/blog now redirects HTTP to HTTPS; data/mysql exposed on an internet-facing NLB")

@@ -172,6 +172,7 @@ class AwsSeeder:
         self.wafv2: Any = session.client("wafv2")
         self.iam: Any = session.client("iam")
         self.eks: Any = session.client("eks")
+        self.cloudwatch: Any = session.client("cloudwatch")
         self.account: str = session.client("sts").get_caller_identity()["Account"]
         self._backend_sgs: dict[str, str] = {}  # cluster -> shared backend SG id
 
@@ -515,6 +516,49 @@ class AwsSeeder:
         )
 
     # ------------------------------------------------------------------ Services: LBC NLB, in-tree NLB / CLB
+
+    def traffic(self, *, idle: set[str], days: int = 14) -> int:
+        """A day of CloudWatch metrics for each of the last ``days`` days for every load balancer of the region
+        but the ``idle`` ones (ARNs), which get none: metrics exist only while traffic flows. Returns how many
+        load balancers got traffic."""
+        today = dt.datetime.now(dt.UTC).replace(hour=12, minute=0, second=0, microsecond=0)
+        busy: list[tuple[str, str, str, list[tuple[str, float]]]] = []
+        for page in self.elbv2.get_paginator("describe_load_balancers").paginate():
+            for lb in page["LoadBalancers"]:
+                if lb["LoadBalancerArn"] in idle:
+                    continue
+                dimension = lb["LoadBalancerArn"].split(":loadbalancer/", 1)[1]
+                if lb["Type"] == "network":
+                    metrics = [("NewFlowCount", 8000.0), ("ConsumedLCUs", 0.2), ("ProcessedBytes", 3.0 * 1024**3)]
+                    busy.append(("AWS/NetworkELB", "LoadBalancer", dimension, metrics))
+                else:
+                    metrics = [("RequestCount", 25000.0), ("ConsumedLCUs", 0.6), ("ProcessedBytes", 2.0 * 1024**3)]
+                    busy.append(("AWS/ApplicationELB", "LoadBalancer", dimension, metrics))
+        for desc in self.elb.describe_load_balancers()["LoadBalancerDescriptions"]:
+            name = desc["LoadBalancerName"]
+            if f"arn:aws:elasticloadbalancing:{self.region}:{self.account}:loadbalancer/{name}" in idle:
+                continue
+            busy.append(
+                (
+                    "AWS/ELB",
+                    "LoadBalancerName",
+                    name,
+                    [("RequestCount", 3000.0), ("EstimatedProcessedBytes", 1024.0**3)],
+                )
+            )
+        for namespace, dimension, value, metrics in busy:
+            data = [
+                {
+                    "MetricName": metric,
+                    "Dimensions": [{"Name": dimension, "Value": value}],
+                    "Timestamp": today - dt.timedelta(days=day),
+                    "Value": amount,
+                }
+                for metric, amount in metrics
+                for day in range(1, days + 1)
+            ]
+            self.cloudwatch.put_metric_data(Namespace=namespace, MetricData=data)
+        return len(busy)
 
     def reconcile_service(
         self, cluster: str, facts: ServiceFacts, network: Network, *, register_targets: bool = True
