@@ -69,7 +69,10 @@ class Finding(BaseModel):
     kubernetes: KubeRef | None = None
     evidence: dict[str, Any] = Field(default_factory=dict)
     remediation: str = ""
-    monthly_cost_usd: float | None = Field(default=None, description="what the resource costs, where relevant")
+    monthly_saving_usd: float | None = Field(
+        default=None,
+        description="what fixing this finding saves a month (USD), from the same cost model as the load balancers'",
+    )
     discriminator: str = Field(default="", description="tells apart findings of one rule on one resource")
 
     @classmethod
@@ -131,6 +134,17 @@ def finding_data(values: dict[str, Any]) -> dict[str, Any]:
     return {**_FINDING_TEMPLATE, **values}
 
 
+def monthly_saving(findings: list[Finding]) -> float:
+    """The monthly saving of these findings' FAILs: the largest saving per resource, summed (see AuditResult)."""
+    best: dict[str, float] = {}
+    for f in findings:
+        if f.status != Status.FAIL or not f.monthly_saving_usd:
+            continue
+        key = f.resource_arn or f.fingerprint
+        best[key] = max(best.get(key, 0.0), f.monthly_saving_usd)
+    return round(sum(best.values()), 2)
+
+
 class OwnerView(BaseModel):
     kind: str
     namespace: str | None = None
@@ -183,6 +197,11 @@ class AuditResult(BaseModel):
 
     def failed(self) -> list[Finding]:
         return [f for f in self.findings if f.status == Status.FAIL]
+
+    def monthly_saving_usd(self) -> float:
+        """What fixing every FAIL would save a month: per resource the largest saving named for it (an orphaned,
+        idle load balancer is deleted once, not once per rule that reports it), summed."""
+        return monthly_saving(self.findings)
 
     def worst_severity(self) -> Severity | None:
         failed = self.failed()

@@ -224,7 +224,7 @@ class FindingRow(Base):
     namespace: Mapped[str | None] = mapped_column(StoredText)
     kube_name: Mapped[str | None] = mapped_column(StoredText)
     remediation: Mapped[str] = mapped_column(StoredText, default="")
-    monthly_cost_usd: Mapped[float | None] = mapped_column(Float)
+    monthly_saving_usd: Mapped[float | None] = mapped_column(Float, doc="what fixing it saves a month (USD)")
     first_seen: Mapped[datetime] = mapped_column(index=True)
     last_seen: Mapped[datetime] = mapped_column()
     resolved_at: Mapped[datetime | None] = mapped_column()

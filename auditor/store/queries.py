@@ -105,7 +105,7 @@ FINDING_COLUMNS = (
     FindingRow.namespace,
     FindingRow.kube_name,
     FindingRow.remediation,
-    FindingRow.monthly_cost_usd,
+    FindingRow.monthly_saving_usd,
     FindingRow.first_seen,
     FindingRow.last_seen,
     FindingRow.resolved_at,
@@ -481,6 +481,7 @@ class ClusterSummary:
     orphans: int = 0
     orphan_monthly_cost_usd: float = 0.0
     monthly_cost_usd: float = 0.0
+    monthly_saving_usd: float = 0.0  # open findings: the largest saving per resource, summed
     last_run: RunRow | None = None
 
 
@@ -509,6 +510,22 @@ def summary(session: Session, cluster: str | None = None) -> list[ClusterSummary
             entry.unknown += count
         else:
             entry.open_by_severity[severity] = entry.open_by_severity.get(severity, 0) + count
+    best: dict[tuple[int, str], float] = {}  # (target, resource) -> its largest saving (deleted once)
+    for target_id, fingerprint, arn, saving in session.execute(
+        select(
+            FindingRow.target_id, FindingRow.fingerprint, FindingRow.resource_arn, FindingRow.monthly_saving_usd
+        ).where(
+            FindingRow.is_open.is_(True),
+            FindingRow.state != "unknown",
+            FindingRow.target_id.in_(ids),
+            FindingRow.monthly_saving_usd > 0,
+            ~suppressed,
+        )
+    ).all():
+        key = (target_id, arn or fingerprint)
+        best[key] = max(best.get(key, 0.0), float(saving or 0.0))
+    for (target_id, _), saving in best.items():
+        out[target_id].monthly_saving_usd = round(out[target_id].monthly_saving_usd + saving, 2)
     latest = latest_finished_ids(session, ids)
     if latest:
         for target_id, lb_type, orphan, count, cost in session.execute(

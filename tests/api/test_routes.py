@@ -180,6 +180,11 @@ def test_summary_per_cluster(api: Api) -> None:
     assert prod["unknown"] == 1
     assert prod["load_balancers_by_type"] == {"application": 1, "network": 1}
     assert (prod["orphans"], prod["orphan_monthly_cost_usd"]) == (1, 18.0)
+    # open findings' savings, the largest per load balancer: rule-a (22) and rule-c (18) name the same one
+    assert prod["monthly_saving_usd"] == 22.0
+    assert clusters["stage"]["monthly_saving_usd"] == 0.0
+    items = api.client.get("/api/v1/findings?cluster=prod", headers=api.read).json()["items"]
+    assert {i["rule_id"]: i["monthly_saving_usd"] for i in items} == {"rule-a": 22.0, "rule-c": 18.0, "rule-u": None}
     assert prod["last_run"]["status"] == "complete"
     assert clusters["stage"]["open_by_severity"] == {"info": 1}
 

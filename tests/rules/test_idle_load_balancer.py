@@ -33,8 +33,8 @@ def test_too_few_new_flows_every_day_fails_with_the_saving_and_the_service_to_ch
     assert f.kubernetes == KubeRef(kind="Service", namespace="db", name="pg")
     assert "fewer than 100 new flows a day on each of the last 7 days (at most 99)" in f.message
     # 730 × 0.0225 + 0 NLCU + 2 public IPv4 (one per AZ) × 730 × 0.005
-    assert f.monthly_cost_usd == pytest.approx(16.43 + 7.30, abs=0.01)
-    assert f.evidence["monthly_saving_usd"] == f.monthly_cost_usd
+    assert f.monthly_saving_usd == pytest.approx(16.43 + 7.30, abs=0.01)
+    assert f.evidence["monthly_saving_usd"] == f.monthly_saving_usd
     assert "kubectl -n db patch service pg" in f.remediation and "ClusterIP" in f.remediation
 
 

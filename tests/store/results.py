@@ -20,6 +20,7 @@ def finding(
     arn: str = ARN,
     namespace: str = "shop",
     name: str = "web",
+    saving: float | None = None,
 ) -> Finding:
     return Finding(
         rule_id=rule,
@@ -33,6 +34,7 @@ def finding(
         region="eu-west-1",
         kubernetes=KubeRef(kind="Ingress", namespace=namespace, name=name),
         remediation="add alb.ingress.kubernetes.io/ssl-redirect: '443'",
+        monthly_saving_usd=saving,
     )
 
 

@@ -135,3 +135,20 @@ def test_price_list_cache_migration_up_and_down(empty_engine: Engine) -> None:
         cfg.attributes["connection"] = conn
         command.downgrade(cfg, "0004")
     assert "price_lists" not in inspect(empty_engine).get_table_names()
+
+
+def test_finding_cost_column_becomes_the_saving_and_keeps_its_values(empty_engine: Engine) -> None:
+    """0006 renames findings.monthly_cost_usd (a saving all along) to monthly_saving_usd, values kept."""
+    upgrade(empty_engine, "0005")
+    with empty_engine.begin() as conn:
+        _seed_revision_0002(conn)
+        t = MetaData()
+        t.reflect(conn)
+        conn.execute(t.tables["findings"].update().values(monthly_cost_usd=18.25))
+    upgrade(empty_engine, "0006")
+    with empty_engine.connect() as conn:
+        t = MetaData()
+        t.reflect(conn)
+        columns = {c.name for c in t.tables["findings"].columns}
+        assert "monthly_cost_usd" not in columns
+        assert conn.execute(select(t.tables["findings"].c.monthly_saving_usd)).scalars().all() == [18.25]

@@ -116,7 +116,7 @@ def evaluate(graph: ExposureGraph, settings: RuleSettings) -> Iterator[Finding]:
             f"(at most {busiest:.0f}){price}.",
             remediation=_fix(node),
             evidence=evidence,
-            monthly_cost_usd=saving,
+            monthly_saving_usd=saving,
             **fields,
         )
 
