@@ -35,6 +35,7 @@ http-service-on-own-lb          Service shop/cart (HTTP on a dedicated NLB besid
 ungrouped-ingresses             blog: Ingresses blog/blog and blog/media, one ALB each
 orphaned-load-balancer          NLB of the deleted Service data/redis (owner null, still tagged for demo)
 classic-load-balancer           Service legacy/smtp-relay (in-tree Classic LB)
+idle-load-balancer              NLB of the deleted Service data/redis (no CloudWatch traffic; all others have some)
 invalid-annotation              Ingress legacy/admin (listen-ports with the port as a string)
 ingress-not-provisioned         Ingress legacy/admin (the controller rejects it: no load balancer)
 lb-without-healthy-targets      Service data/search (pods not ready; its target group has no targets)
