@@ -254,7 +254,7 @@ def test_a_failure_while_recording_fails_the_run_at_once_and_frees_the_target(
     name = f"record-{uuid.uuid4().hex[:8]}"
     tid = _add_target(service.factory, name)
     audited = SimpleNamespace(result=result([finding("rule-a")], target=name))
-    monkeypatch.setattr("auditor.pipeline.run_audit", lambda target, settings: audited)
+    monkeypatch.setattr("auditor.pipeline.run_audit", lambda target, settings, **_: audited)
     real_lb_rows = store_runs._lb_rows
 
     def refused(run: RunRow, res: AuditResult) -> list[LoadBalancerRow]:
@@ -336,7 +336,7 @@ def test_a_run_waiting_for_a_worker_keeps_its_lease_and_one_dropped_at_shutdown_
         _add_target(service.factory, name)
     release = threading.Event()
 
-    def slow_audit(target: TargetConfig, settings: Settings) -> SimpleNamespace:
+    def slow_audit(target: TargetConfig, settings: Settings, **_: object) -> SimpleNamespace:
         release.wait(30)
         return SimpleNamespace(result=result([], target=target.name))
 
