@@ -430,10 +430,11 @@ def iam_policy() -> None:
 
 def _register_commands() -> None:
     """Commands that live next to their subsystem: the service, the database, tokens, the installer."""
+    from auditor.cli_cost import make_command
     from auditor.cli_install import install_alb
     from auditor.cli_service import db, serve, token
 
-    for command in (serve, db, token, install_alb):
+    for command in (serve, db, token, install_alb, make_command(target_options, resolve_targets)):
         cli.add_command(command)
 
 

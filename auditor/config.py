@@ -123,6 +123,12 @@ class CostSettings(BaseModel):
         description="Days of CloudWatch metrics a cost estimate and the idle rule read (one data point per day "
         "per metric; 63 days is the retention of 5-minute data).",
     )
+    team_key: str = Field(
+        default="team",
+        min_length=1,
+        description="The label (else annotation) of an Ingress or Service that names the team paying for it "
+        "(`auditor cost --group-by team`).",
+    )
 
 
 class ApiSettings(BaseModel):

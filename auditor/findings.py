@@ -159,6 +159,17 @@ class ListenerView(BaseModel):
     default_action: str | None = None
 
 
+class CostShareView(BaseModel):
+    """The part of a load balancer's monthly cost one Kubernetes object pays (auditor.cost.allocate)."""
+
+    owner: str
+    namespace: str
+    cluster: str
+    team: str
+    monthly_usd: float
+    method: str = Field(description="requests (per-target-group RequestCount) | rules | sole-owner | unowned")
+
+
 class LoadBalancerView(BaseModel):
     """A load balancer as reported: AWS facts + its Kubernetes owner + cost."""
 
@@ -180,6 +191,9 @@ class LoadBalancerView(BaseModel):
     cost_basis: str | None = None
     cost_measured: list[str] = Field(default_factory=list, description="parts of the cost read from the account")
     cost_assumed: list[str] = Field(default_factory=list, description="parts of the cost taken on assumption")
+    cost_shares: list[CostShareView] = Field(
+        default_factory=list, description="who pays it: the parts sum to monthly_cost_usd"
+    )
 
 
 class AuditResult(BaseModel):

@@ -132,7 +132,7 @@ def analyze(
         cluster_name=graph.cluster_name,
         started_at=started_at or inventory.collected_at,
         finished_at=datetime.now(UTC),
-        load_balancers=load_balancer_views(graph),
+        load_balancers=load_balancer_views(graph, team_key=settings.cost.team_key),
         findings=findings,
         coverage=coverage,
         api_calls=inventory.api_calls,

@@ -340,6 +340,9 @@ class LoadBalancerUsage(Model):
     )
     average_lcus: float | None = Field(default=None, description="ALB/NLB ConsumedLCUs averaged over the window")
     processed_gb: float = Field(default=0.0, description="bytes processed over the window, in GB")
+    target_group_requests: dict[str, float] | None = Field(
+        default=None, description="ALB: RequestCount over the window per target group ARN; None = not read"
+    )
 
 
 class AwsInventory(Model):

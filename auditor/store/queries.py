@@ -467,6 +467,31 @@ def list_load_balancers(
     return items, total
 
 
+def cost_shares(session: Session, cluster: str | None = None) -> list[dict[str, Any]]:
+    """Who pays the load balancers of each target's latest finished run: the ``cost_shares`` of their views
+    (``auditor.cost.allocate``), each with the target's name."""
+    target_ids = None
+    if cluster is not None:
+        target_ids = list(
+            session.scalars(
+                select(TargetRow.id).where(or_(TargetRow.name == cluster, TargetRow.cluster_name == cluster))
+            )
+        )
+        if not target_ids:
+            raise NotFound(f"no target or cluster named {cluster!r}")
+    run_ids = list(latest_finished_ids(session, target_ids).values())
+    if not run_ids:
+        return []
+    found: list[dict[str, Any]] = []
+    for view, target in session.execute(
+        select(LoadBalancerRow.view, TargetRow.name)
+        .join(TargetRow, TargetRow.id == LoadBalancerRow.target_id)
+        .where(LoadBalancerRow.run_id.in_(run_ids))
+    ).all():
+        found.extend({**share, "target": target} for share in (view or {}).get("cost_shares", []))
+    return found
+
+
 # --------------------------------------------------------------------------- summary
 
 

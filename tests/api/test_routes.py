@@ -173,6 +173,18 @@ def test_suppressions_hide_findings_until_deleted_or_expired(api: Api) -> None:
     assert _rules(c.get("/api/v1/findings?status=suppressed", headers=api.read).json()) == ["rule-u"]
 
 
+def test_cost_per_namespace_team_and_owner_of_the_latest_runs(api: Api) -> None:
+    got = api.client.get("/api/v1/cost?group_by=namespace&cluster=prod", headers=api.read).json()
+    assert got["monthly_usd"] == {"(no namespace)": 18.0, "shop": 22.0}
+    assert got["total_monthly_usd"] == 40.0
+    assert got["split_methods"] == {"sole-owner": 1, "unowned": 1}
+    teams = api.client.get("/api/v1/cost?group_by=team", headers=api.read).json()["monthly_usd"]
+    assert teams["storefront"] >= 22.0  # every target's latest run
+    assert api.client.get("/api/v1/cost?group_by=colour", headers=api.read).status_code == 422
+    assert api.client.get("/api/v1/cost?cluster=nowhere", headers=api.read).status_code == 404
+    assert api.client.get("/api/v1/cost").status_code == 401
+
+
 def test_summary_per_cluster(api: Api) -> None:
     clusters = {c["cluster"]: c for c in api.client.get("/api/v1/summary", headers=api.read).json()["clusters"]}
     prod = clusters["prod"]

@@ -112,3 +112,29 @@ def test_public_ipv4_counted_on_the_load_balancers_network_interfaces(aws):
     calls = [s for s in sent if s["op"] == "DescribeNetworkInterfaces"]
     assert len(calls) == 1 and calls[0]["Filters"][0]["Name"] == "description"
     assert set(calls[0]["Filters"][0]["Values"]) == {"ELB app/web/0123456789abcdef", "ELB app/new/0123456789abcdef"}
+
+
+def test_alb_requests_per_target_group_in_the_same_batch(aws):
+    alb = b.load_balancer("shared", region=REGION)
+    shop, blog = b.target_group("shop", alb), b.target_group("blog", alb)
+    start, _ = cloudwatch.window(14)
+    for tg, amount in ((shop, 900.0), (blog, 100.0)):
+        boto3.client("cloudwatch", region_name=REGION).put_metric_data(
+            Namespace="AWS/ApplicationELB",
+            MetricData=[
+                {
+                    "MetricName": "RequestCount",
+                    "Dimensions": [
+                        {"Name": "TargetGroup", "Value": tg.arn.split(":", 5)[-1]},
+                        {"Name": "LoadBalancer", "Value": cloudwatch.dimension_value(alb)},
+                    ],
+                    "Timestamp": start + timedelta(days=10, hours=3),
+                    "Value": amount,
+                }
+            ],
+        )
+    ctx, _, sent = _ctx("cloudwatch")
+    (usage,) = cloudwatch.collect(ctx, [alb], 14, [shop, blog])
+    assert usage.target_group_requests == {shop.arn: 900.0, blog.arn: 100.0}
+    calls = [s for s in sent if s["op"] == "GetMetricData"]
+    assert len(calls) == 1 and len(calls[0]["MetricDataQueries"]) == 5  # 3 per ALB + 1 per target group

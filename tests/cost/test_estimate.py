@@ -2,13 +2,10 @@
 
 import pytest
 
-from auditor.correlate import correlate
 from auditor.cost import (
-    UNATTRIBUTED,
     LbPrice,
     PriceBook,
     RegionPrices,
-    cost_by_namespace,
     default_price_book,
     estimate,
 )
@@ -179,41 +176,3 @@ def test_dualstack_without_public_ipv4_and_unknown_azs():
     est = estimate(no_azs, default_price_book())
     assert est is not None and est.public_ipv4_count == 2  # an ALB spans at least two AZs
     assert "assumed the minimum of 2" in est.basis
-
-
-def test_cost_by_namespace_splits_a_shared_alb_evenly_across_namespaces():
-    shared = b.load_balancer("k8s-shared", tags=b.ingress_tags("shared"), azs=2)
-    group = {"alb.ingress.kubernetes.io/group.name": "shared"}
-    nlb = b.load_balancer("k8s-db-pg", type="network", scheme="internal", tags=b.service_tags("db/pg"))
-    orphan = b.load_balancer("k8s-gone", type="network", scheme="internal", tags=b.service_tags("old/gone"))
-    foreign = b.load_balancer("k8s-other", tags=b.ingress_tags("x/y", cluster="prod"))
-    inv = b.inventory(
-        lbs=[shared, nlb, orphan, foreign],
-        cluster_names=["demo", "prod"],
-        ingresses=[
-            b.ingress("shop", "web", annotations=group, lb=shared),
-            b.ingress("shop", "api", annotations=group, backend=("api", 80), lb=shared),
-            b.ingress("blog", "web", annotations=group, lb=shared),
-        ],
-        services=[
-            b.service(
-                "db",
-                "pg",
-                ports=(5432,),
-                lb=nlb,
-                annotations={"service.beta.kubernetes.io/aws-load-balancer-type": "external"},
-            )
-        ],
-    )
-    graph = correlate(inv)
-    book = default_price_book()
-    alb = estimate(shared, book).monthly_usd
-    nlb_cost = estimate(nlb, book).monthly_usd
-    got = cost_by_namespace(graph, book)
-    # three Ingresses but two namespaces: half each, not thirds
-    assert got["shop"] == pytest.approx(alb / 2, abs=0.01)
-    assert got["blog"] == pytest.approx(alb / 2, abs=0.01)
-    assert got["db"] == pytest.approx(nlb_cost, abs=0.01)
-    assert got[UNATTRIBUTED] == pytest.approx(estimate(orphan, book).monthly_usd, abs=0.01)
-    # another live cluster's ALB is not ours to charge
-    assert sum(got.values()) == pytest.approx(alb + nlb_cost + estimate(orphan, book).monthly_usd, abs=0.02)

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from auditor.findings import AuditResult, Finding, KubeRef, LoadBalancerView, OwnerView, Severity, Status
+from auditor.findings import (
+    AuditResult,
+    CostShareView,
+    Finding,
+    KubeRef,
+    LoadBalancerView,
+    OwnerView,
+    Severity,
+    Status,
+)
 from auditor.inventory.models import Coverage, CoverageStatus
 
 T0 = datetime(2030, 1, 1, 10, 0, tzinfo=UTC)
@@ -53,6 +62,18 @@ def lb(
         controller="lbc",
         orphan=orphan,
         monthly_cost_usd=cost,
+        cost_shares=[]
+        if cost is None
+        else [
+            CostShareView(
+                owner="(no owner)" if orphan else "Ingress shop/web",
+                namespace="(no namespace)" if orphan else "shop",
+                cluster="prod-eks",
+                team="(no team)" if orphan else "storefront",
+                monthly_usd=cost,
+                method="unowned" if orphan else "sole-owner",
+            )
+        ],
     )
 
 

@@ -207,7 +207,9 @@ def _run_ec2(plan: _Plan, index: int, region: str, ctx: CollectorContext) -> Any
 
 
 def _run_cloudwatch(plan: _Plan, index: int, region: str, days: int, ctx: CollectorContext) -> Any:
-    return cloudwatch.collect(ctx, _load_balancers(plan, index, region), days)
+    v2 = plan.results.get((index, "elbv2", region))
+    target_groups = v2.target_groups if v2 is not None else []
+    return cloudwatch.collect(ctx, _load_balancers(plan, index, region), days, target_groups)
 
 
 def _run_pricing(regions: list[str], cache: pricing.PriceCache | None, ctx: CollectorContext) -> Any:

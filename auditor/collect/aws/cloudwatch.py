@@ -5,7 +5,9 @@ Per load balancer, one daily data point per metric over the window (default 14 d
   ConsumedLCUs (Average), ProcessedBytes (Sum);
 - NLB (``AWS/NetworkELB``, ``LoadBalancer=net/<name>/<id>``): NewFlowCount, ConsumedLCUs, ProcessedBytes;
 - GWLB (``AWS/GatewayELB``): ConsumedLCUs, ProcessedBytes;
-- Classic (``AWS/ELB``, ``LoadBalancerName``): RequestCount, EstimatedProcessedBytes.
+- Classic (``AWS/ELB``, ``LoadBalancerName``): RequestCount, EstimatedProcessedBytes;
+- and per target group of an ALB, RequestCount (dimensions ``TargetGroup`` + ``LoadBalancer``): how a shared
+  ALB's cost is split across the Ingresses of its group (``auditor.cost.allocate``).
 https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-cloudwatch-metrics.html,
 https://docs.aws.amazon.com/elasticloadbalancing/latest/network/load-balancer-cloudwatch-metrics.html,
 https://docs.aws.amazon.com/elasticloadbalancing/latest/classic/elb-cloudwatch-metrics.html.
@@ -25,7 +27,7 @@ from typing import Any
 from auditor.collect.aws.base import CollectorContext, call, chunked
 from auditor.errors import CollectionError, PermissionDenied
 from auditor.inventory.facets import Facet
-from auditor.inventory.models import LoadBalancer, LoadBalancerUsage
+from auditor.inventory.models import LoadBalancer, LoadBalancerUsage, TargetGroup
 
 NAME = "cloudwatch"
 SERVICE = "cloudwatch"
@@ -63,7 +65,7 @@ METRICS: dict[str, tuple[str, str, tuple[tuple[str, str, str], ...]]] = {
 @dataclass(frozen=True)
 class _Query:
     lb: LoadBalancer
-    what: str  # requests | lcus | bytes
+    what: str  # requests | lcus | bytes | a target group ARN (its RequestCount)
 
 
 def dimension_value(lb: LoadBalancer) -> str:
@@ -79,9 +81,29 @@ def window(days: int, now: datetime | None = None) -> tuple[datetime, datetime]:
     return today - timedelta(days=days), today
 
 
-def collect(ctx: CollectorContext, load_balancers: Iterable[LoadBalancer], days: int) -> list[LoadBalancerUsage]:
+def _stat(namespace: str, metric: str, dimensions: list[dict[str, str]], stat: str) -> dict[str, Any]:
+    return {
+        "MetricStat": {
+            "Metric": {"Namespace": namespace, "MetricName": metric, "Dimensions": dimensions},
+            "Period": DAY,
+            "Stat": stat,
+        },
+        "ReturnData": True,
+    }
+
+
+def collect(
+    ctx: CollectorContext,
+    load_balancers: Iterable[LoadBalancer],
+    days: int,
+    target_groups: Iterable[TargetGroup] = (),
+) -> list[LoadBalancerUsage]:
     client = ctx.client(SERVICE)
     start, end = window(days)
+    groups_of: dict[str, list[str]] = {}
+    for tg in target_groups:
+        for lb_arn in tg.load_balancer_arns:
+            groups_of.setdefault(lb_arn, []).append(tg.arn)
     queries: list[tuple[dict[str, Any], _Query]] = []
     for lb in sorted(load_balancers, key=lambda lb: lb.arn):
         spec = METRICS.get(lb.type)
@@ -89,19 +111,15 @@ def collect(ctx: CollectorContext, load_balancers: Iterable[LoadBalancer], days:
             continue
         namespace, dimension, metrics = spec
         for what, metric, stat in metrics:
-            body = {
-                "MetricStat": {
-                    "Metric": {
-                        "Namespace": namespace,
-                        "MetricName": metric,
-                        "Dimensions": [{"Name": dimension, "Value": dimension_value(lb)}],
-                    },
-                    "Period": DAY,
-                    "Stat": stat,
-                },
-                "ReturnData": True,
-            }
-            queries.append((body, _Query(lb, what)))
+            dimensions = [{"Name": dimension, "Value": dimension_value(lb)}]
+            queries.append((_stat(namespace, metric, dimensions, stat), _Query(lb, what)))
+        if lb.type == "application":
+            for tg_arn in sorted(groups_of.get(lb.arn, [])):
+                dimensions = [
+                    {"Name": "TargetGroup", "Value": tg_arn.split(":", 5)[-1]},  # targetgroup/<name>/<id>
+                    {"Name": "LoadBalancer", "Value": dimension_value(lb)},
+                ]
+                queries.append((_stat(namespace, "RequestCount", dimensions, "Sum"), _Query(lb, tg_arn)))
     series: dict[tuple[str, str], list[float]] = {}
     failed: set[str] = set()
     for chunk in chunked(queries, QUERIES_PER_CALL):
@@ -127,6 +145,11 @@ def collect(ctx: CollectorContext, load_balancers: Iterable[LoadBalancer], days:
         seen.add(lb.arn)
         lcus = series.get((lb.arn, "lcus"))
         requests = series.get((lb.arn, "requests"))
+        per_group = (
+            {tg: sum(series.get((lb.arn, tg), [])) for tg in sorted(groups_of.get(lb.arn, []))}
+            if lb.type == "application"
+            else None
+        )
         usage.append(
             LoadBalancerUsage(
                 arn=lb.arn,
@@ -134,6 +157,7 @@ def collect(ctx: CollectorContext, load_balancers: Iterable[LoadBalancer], days:
                 daily_requests=requests or [],
                 average_lcus=None if lcus is None else sum(lcus) / days,
                 processed_gb=sum(series.get((lb.arn, "bytes"), [])) / GB,
+                target_group_requests=per_group,
             )
         )
     ctx.count("load balancers with usage", len(usage))
