@@ -194,6 +194,18 @@ def test_shop_alb_is_the_healthy_reference(audit: dict[str, Any]) -> None:
     assert listeners[443]["ssl_policy"] == "ELBSecurityPolicy-TLS13-1-2-2021-06"
 
 
+def test_demo_costs_are_measured_and_the_shared_alb_is_split_by_requests(audit: dict[str, Any]) -> None:
+    lbs = audit["targets"]["demo"]["load_balancers"]
+    (shop,) = [lb for lb in lbs if lb["owner"] and lb["owner"]["name"] == "shop"]
+    assert shop["cost_measured"] == ["LCUs", "public IPv4: counted on its network interfaces"]
+    assert {s["method"] for s in shop["cost_shares"]} == {"requests"}
+    assert len(shop["cost_shares"]) == 3
+    assert round(sum(s["monthly_usd"] for s in shop["cost_shares"]), 2) == shop["monthly_cost_usd"]
+    assert all(lb["cost_measured"] for lb in lbs)  # every demo load balancer's usage was read
+    summary = audit["targets"]["demo"]["summary"]
+    assert summary["monthly_saving_usd"] > 0
+
+
 def test_single_target_flags_in_a_separate_process(demo: DemoEnvironment, audit: dict[str, Any]) -> None:
     """The README's form: flags instead of a targets file, in a real process that inherits the AWS settings."""
     proc = subprocess.run(

@@ -48,6 +48,10 @@ irsa-not-configured             sandbox: controller service account without role
 Healthy reference: IngressGroup ``shop`` (shop/storefront, shop/cart, payments/webhooks) on one
 internet-facing ALB with redirect, WAF, TLS 1.3 policy and a valid certificate.
 
+Cost: every load balancer but the leaked NLB has 14 days of CloudWatch traffic (the ``shop`` ALB's split
+unequally across its target groups, so its cost is shared by requests), and every internet-facing one has a
+network interface with a public IPv4 address per subnet: the demo's costs are measured, not assumed.
+
 moto gaps met on the way: EKS issuers are random (the OIDC provider is registered from what
 DescribeCluster returns), NLB ARNs read ``app/`` (the product reads the Type field), registered
 targets are always healthy (``data/search`` has none registered), ``ListResourcesForWebACL`` is
