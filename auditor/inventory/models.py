@@ -343,6 +343,10 @@ class LoadBalancerUsage(Model):
     target_group_requests: dict[str, float] | None = Field(
         default=None, description="ALB: RequestCount over the window per target group ARN; None = not read"
     )
+    healthy_hosts_max: float | None = Field(
+        default=None, description="the most healthy targets (HealthyHostCount) seen in the window; None = no data"
+    )
+    healthy_hosts_days: int = Field(default=0, description="days of the window with HealthyHostCount data")
 
 
 class AwsInventory(Model):

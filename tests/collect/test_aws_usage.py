@@ -62,7 +62,7 @@ def test_a_thousand_load_balancers_cost_a_handful_of_calls(aws):
     usage = {u.arn: u for u in cloudwatch.collect(ctx, [*fleet, nlb, clb], 14)}
 
     calls = [s for s in sent if s["op"] == "GetMetricData"]
-    assert len(calls) == 7  # 3,000 + 3 + 2 queries, 500 a call — not one call per metric per load balancer
+    assert len(calls) == 7  # 3,000 + 3 + 3 queries, 500 a call — not one call per metric per load balancer
     assert all(len(c["MetricDataQueries"]) <= cloudwatch.QUERIES_PER_CALL for c in calls)
     assert counter.snapshot()["cloudwatch:GetMetricData"] == 7
     assert ctx.facet_coverage(CoverageStatus.OK) == {}
@@ -137,4 +137,46 @@ def test_alb_requests_per_target_group_in_the_same_batch(aws):
     (usage,) = cloudwatch.collect(ctx, [alb], 14, [shop, blog])
     assert usage.target_group_requests == {shop.arn: 900.0, blog.arn: 100.0}
     calls = [s for s in sent if s["op"] == "GetMetricData"]
-    assert len(calls) == 1 and len(calls[0]["MetricDataQueries"]) == 5  # 3 per ALB + 1 per target group
+    # 3 per ALB + RequestCount and HealthyHostCount per target group
+    assert len(calls) == 1 and len(calls[0]["MetricDataQueries"]) == 7
+    assert usage.healthy_hosts_max is None and usage.healthy_hosts_days == 0  # no health data: not known
+
+
+def test_healthy_host_count_per_target_group_and_classic(aws):
+    nlb = b.load_balancer("db", type="network", region=REGION)
+    tg = b.target_group("pg", nlb, port=5432, protocol="TCP")
+    clb = b.load_balancer("legacy", type="classic", region=REGION)
+    start, _ = cloudwatch.window(14)
+    client = boto3.client("cloudwatch", region_name=REGION)
+    for day in range(14):
+        when = start + timedelta(days=day, hours=6)
+        client.put_metric_data(
+            Namespace="AWS/NetworkELB",
+            MetricData=[
+                {
+                    "MetricName": "HealthyHostCount",
+                    "Dimensions": [
+                        {"Name": "TargetGroup", "Value": tg.arn.split(":", 5)[-1]},
+                        {"Name": "LoadBalancer", "Value": cloudwatch.dimension_value(nlb)},
+                    ],
+                    "Timestamp": when,
+                    "Value": 0.0,
+                }
+            ],
+        )
+        if day >= 10:  # the Classic LB reported health on its last four days only
+            client.put_metric_data(
+                Namespace="AWS/ELB",
+                MetricData=[
+                    {
+                        "MetricName": "HealthyHostCount",
+                        "Dimensions": [{"Name": "LoadBalancerName", "Value": "legacy"}],
+                        "Timestamp": when,
+                        "Value": 2.0,
+                    }
+                ],
+            )
+    ctx, _, _ = _ctx("cloudwatch")
+    usage = {u.arn: u for u in cloudwatch.collect(ctx, [nlb, clb], 14, [tg])}
+    assert (usage[nlb.arn].healthy_hosts_max, usage[nlb.arn].healthy_hosts_days) == (0.0, 14)
+    assert (usage[clb.arn].healthy_hosts_max, usage[clb.arn].healthy_hosts_days) == (2.0, 4)

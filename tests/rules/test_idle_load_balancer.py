@@ -82,3 +82,24 @@ def test_metrics_denied_turns_every_verdict_unknown():
     assert {f.status for f in findings} == {Status.UNKNOWN}
     mine = [f for f in findings if f.resource_arn == alb.arn]
     assert len(mine) == 1 and mine[0].evidence["coverage_gaps"][0]["facet"] == Facet.CLOUDWATCH_METRICS
+
+
+def test_no_healthy_target_on_any_day_is_idle_even_with_traffic():
+    alb = b.load_balancer("web", tags=b.ingress_tags("shop/web"))
+    inv = b.inventory(lbs=[alb], ingresses=[b.ingress("shop", "web", lb=alb)])
+    busy = LoadBalancerUsage(
+        arn=alb.arn,
+        window_days=14,
+        daily_requests=[5000.0] * 14,  # clients keep trying: every request answered 503
+        average_lcus=0.1,
+        healthy_hosts_max=0.0,
+        healthy_hosts_days=14,
+    )
+    inv.aws.lb_usage = [busy]
+    f = only(RULE, inv)
+    assert f.status == Status.FAIL and "had no healthy target on any day of the last 14 days" in f.message
+    assert "fewer than" not in f.message
+    assert f.kubernetes == KubeRef(kind="Ingress", namespace="shop", name="web")
+    # a partial health record judges nothing: days without HealthyHostCount are not known
+    inv.aws.lb_usage = [busy.model_copy(update={"healthy_hosts_days": 9})]
+    assert only(RULE, inv).status == Status.PASS

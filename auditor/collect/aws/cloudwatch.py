@@ -7,7 +7,10 @@ Per load balancer, one daily data point per metric over the window (default 14 d
 - GWLB (``AWS/GatewayELB``): ConsumedLCUs, ProcessedBytes;
 - Classic (``AWS/ELB``, ``LoadBalancerName``): RequestCount, EstimatedProcessedBytes;
 - and per target group of an ALB, RequestCount (dimensions ``TargetGroup`` + ``LoadBalancer``): how a shared
-  ALB's cost is split across the Ingresses of its group (``auditor.cost.allocate``).
+  ALB's cost is split across the Ingresses of its group (``auditor.cost.allocate``);
+- HealthyHostCount (Maximum) per target group of an ALB or NLB, per Classic load balancer: whether it had a
+  healthy target at all through the window (idle-load-balancer). Unlike traffic, a day without this metric
+  is a day not known (it is reported only while health checks run), never a day without healthy targets.
 https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-cloudwatch-metrics.html,
 https://docs.aws.amazon.com/elasticloadbalancing/latest/network/load-balancer-cloudwatch-metrics.html,
 https://docs.aws.amazon.com/elasticloadbalancing/latest/classic/elb-cloudwatch-metrics.html.
@@ -65,7 +68,7 @@ METRICS: dict[str, tuple[str, str, tuple[tuple[str, str, str], ...]]] = {
 @dataclass(frozen=True)
 class _Query:
     lb: LoadBalancer
-    what: str  # requests | lcus | bytes | a target group ARN (its RequestCount)
+    what: str  # requests | lcus | bytes | health | a target group ARN (its RequestCount) | "health:" + that ARN
 
 
 def dimension_value(lb: LoadBalancer) -> str:
@@ -113,14 +116,20 @@ def collect(
         for what, metric, stat in metrics:
             dimensions = [{"Name": dimension, "Value": dimension_value(lb)}]
             queries.append((_stat(namespace, metric, dimensions, stat), _Query(lb, what)))
-        if lb.type == "application":
-            for tg_arn in sorted(groups_of.get(lb.arn, [])):
-                dimensions = [
-                    {"Name": "TargetGroup", "Value": tg_arn.split(":", 5)[-1]},  # targetgroup/<name>/<id>
-                    {"Name": "LoadBalancer", "Value": dimension_value(lb)},
-                ]
+        if lb.type == "classic":
+            dimensions = [{"Name": dimension, "Value": dimension_value(lb)}]
+            queries.append((_stat(namespace, "HealthyHostCount", dimensions, "Maximum"), _Query(lb, "health")))
+        for tg_arn in sorted(groups_of.get(lb.arn, [])) if lb.type in ("application", "network") else ():
+            dimensions = [
+                {"Name": "TargetGroup", "Value": tg_arn.split(":", 5)[-1]},  # targetgroup/<name>/<id>
+                {"Name": "LoadBalancer", "Value": dimension_value(lb)},
+            ]
+            if lb.type == "application":
                 queries.append((_stat(namespace, "RequestCount", dimensions, "Sum"), _Query(lb, tg_arn)))
+            health = _stat(namespace, "HealthyHostCount", dimensions, "Maximum")
+            queries.append((health, _Query(lb, "health:" + tg_arn)))
     series: dict[tuple[str, str], list[float]] = {}
+    healthy: dict[str, dict[int, float]] = {}  # LB ARN -> day index -> healthy targets that day (all its groups)
     failed: set[str] = set()
     for chunk in chunked(queries, QUERIES_PER_CALL):
         try:
@@ -135,7 +144,13 @@ def collect(
             failed.update(lbs)
             continue
         for index, (_, q) in enumerate(chunk):
-            series[(q.lb.arn, q.what)] = _daily(answers.get(f"q{index}", ([], [])), start, days)
+            points = answers.get(f"q{index}", ([], []))
+            if q.what.startswith("health"):
+                days_seen = healthy.setdefault(q.lb.arn, {})
+                for day, value in _by_day(points, start, days).items():
+                    days_seen[day] = days_seen.get(day, 0.0) + value
+            else:
+                series[(q.lb.arn, q.what)] = _daily(points, start, days)
     usage: list[LoadBalancerUsage] = []
     seen: set[str] = set()
     for _, q in queries:
@@ -158,6 +173,8 @@ def collect(
                 average_lcus=None if lcus is None else sum(lcus) / days,
                 processed_gb=sum(series.get((lb.arn, "bytes"), [])) / GB,
                 target_group_requests=per_group,
+                healthy_hosts_max=max(healthy[lb.arn].values()) if healthy.get(lb.arn) else None,
+                healthy_hosts_days=len(healthy.get(lb.arn, {})),
             )
         )
     ctx.count("load balancers with usage", len(usage))
@@ -187,11 +204,17 @@ def _get(
             return found
 
 
-def _daily(points: tuple[list[datetime], list[float]], start: datetime, days: int) -> list[float]:
-    """One value per day of the window, oldest first; a day without a data point is zero."""
-    daily = [0.0] * days
+def _by_day(points: tuple[list[datetime], list[float]], start: datetime, days: int) -> dict[int, float]:
+    """Day index (0 = oldest) -> the day's value, for the days of the window that have a data point."""
+    found: dict[int, float] = {}
     for stamp, value in zip(*points, strict=False):
         index = int((stamp.astimezone(UTC) - start).total_seconds() // DAY)
         if 0 <= index < days:
-            daily[index] += value
-    return daily
+            found[index] = found.get(index, 0.0) + value
+    return found
+
+
+def _daily(points: tuple[list[datetime], list[float]], start: datetime, days: int) -> list[float]:
+    """One value per day of the window, oldest first; a day without a data point is zero (no traffic)."""
+    by_day = _by_day(points, start, days)
+    return [by_day.get(i, 0.0) for i in range(days)]

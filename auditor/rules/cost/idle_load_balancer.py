@@ -1,10 +1,13 @@
-"""idle-load-balancer: a load balancer that served (almost) no traffic on each of the last days, and what it costs.
+"""idle-load-balancer: a load balancer that served (almost) no traffic, or had no healthy target all along.
 
-Traffic is CloudWatch's daily RequestCount (ALB, Classic) or NewFlowCount (NLB) over the usage window; a day
-without a data point had no traffic (metrics exist only while traffic flows). Idle = fewer than
-``idle_requests_per_day`` on every one of the last ``idle_days`` days (Trusted Advisor's "Idle Load Balancers":
-fewer than 100 requests a day over 7 days). A load balancer with no healthy target is reported by
-lb-without-healthy-targets. Gateway Load Balancers have no request metric and are not judged.
+Idle (Trusted Advisor's "Idle Load Balancers": no healthy back-ends, or fewer than 100 requests a day over
+7 days) is either of:
+- fewer than ``idle_requests_per_day`` requests (ALB, Classic: RequestCount) or new flows (NLB: NewFlowCount)
+  on every one of the last ``idle_days`` days — a day without a data point had no traffic (the metrics exist
+  only while traffic flows);
+- no healthy target on any day of the usage window (HealthyHostCount, Maximum per day, 0 on every day with
+  data, and data on every day; a day without it is not known, so a partial record judges nothing).
+The current target health is lb-without-healthy-targets' subject. Gateway Load Balancers are not judged.
 """
 
 from __future__ import annotations
@@ -99,7 +102,9 @@ def evaluate(graph: ExposureGraph, settings: RuleSettings) -> Iterator[Finding]:
         recent = usage.daily_requests[-days:]
         evidence["daily"] = recent
         busiest = max(recent)
-        if busiest >= floor:
+        never_healthy = usage.healthy_hosts_max == 0 and usage.healthy_hosts_days >= usage.window_days
+        evidence.update(healthy_hosts_max=usage.healthy_hosts_max, healthy_hosts_days=usage.healthy_hosts_days)
+        if busiest >= floor and not never_healthy:
             yield META.finding(
                 Status.PASS,
                 f"{describe_lb(node)} served up to {busiest:.0f} {what} a day in the last {days} days.",
@@ -110,10 +115,16 @@ def evaluate(graph: ExposureGraph, settings: RuleSettings) -> Iterator[Finding]:
         saving = cost["monthly_cost_usd"]
         evidence.update(cost, monthly_saving_usd=saving)
         price = f"; deleting it saves ${saving:.2f}/month" if saving is not None else ""
+        reasons = []
+        if busiest < floor:
+            reasons.append(
+                f"served fewer than {floor} {what} a day on each of the last {days} days (at most {busiest:.0f})"
+            )
+        if never_healthy:
+            reasons.append(f"had no healthy target on any day of the last {usage.window_days} days")
         yield META.finding(
             Status.FAIL,
-            f"{describe_lb(node)} served fewer than {floor} {what} a day on each of the last {days} days "
-            f"(at most {busiest:.0f}){price}.",
+            f"{describe_lb(node)} {' and '.join(reasons)}{price}.",
             remediation=_fix(node),
             evidence=evidence,
             monthly_saving_usd=saving,
