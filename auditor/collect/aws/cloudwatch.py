@@ -14,10 +14,10 @@ Per load balancer, one daily data point per metric over the window (default 14 d
 https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-cloudwatch-metrics.html,
 https://docs.aws.amazon.com/elasticloadbalancing/latest/network/load-balancer-cloudwatch-metrics.html,
 https://docs.aws.amazon.com/elasticloadbalancing/latest/classic/elb-cloudwatch-metrics.html.
-Metrics exist only while traffic flows: a day without a data point is a day of zero traffic. ``GetMetricData``
-takes at most 500 queries per call (enforced here: AWS rejects more, moto does not), so 1,000 load balancers
-cost about seven calls. A call that fails leaves its load balancers without usage (the facet says so) and
-their cost falls back to hours only, marked assumed.
+Traffic metrics exist only while traffic flows: a day without a data point is a day of zero traffic.
+``GetMetricData`` takes at most 500 queries per call (enforced here: AWS rejects more, moto does not), so
+1,000 load balancers with a target group each cost about ten calls. A call that fails leaves its load
+balancers without usage (the facet says so) and their cost falls back to hours only, marked assumed.
 """
 
 from __future__ import annotations
