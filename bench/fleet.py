@@ -167,7 +167,15 @@ def lower_bound(fleet: Fleet) -> dict[str, int]:
     tls_listeners = len(albs) + sum(1 for p in nlbs if p.tls)
     security_groups = NAMESPACES + 1  # a managed SG per namespace + the shared backend SG
     elb = "elasticloadbalancing:"
+    # cost: 3 metrics per ALB and NLB (+ RequestCount per ALB target group, HealthyHostCount per ALB/NLB target
+    # group), 2 per CLB (+ its HealthyHostCount), 500 queries a call; the public load balancers' network
+    # interfaces, 200 descriptions a call; Price List: AWSELB + AmazonVPC
+    metric_queries = 5 * len(albs) + 4 * len(nlbs) + 3 * len(clbs)
+    public = sum(1 for p in (*albs, *nlbs, *clbs) if p.scheme == "internet-facing")
     return {
+        "cloudwatch:GetMetricData": math.ceil(metric_queries / 500),
+        "ec2:DescribeNetworkInterfaces": math.ceil(public / 200),
+        "pricing:GetProducts": 2,
         f"{elb}DescribeLoadBalancers": math.ceil(v2 / 400) + max(1, math.ceil(len(clbs) / 400)),
         f"{elb}DescribeTargetGroups": max(1, math.ceil(tgs / 400)),
         f"{elb}DescribeTags": math.ceil(v2 / 20) + math.ceil(tgs / 20) + math.ceil(len(clbs) / 20),

@@ -21,6 +21,7 @@ from click.testing import CliRunner
 from auditor.cli import cli
 from auditor.demo.environment import DemoEnvironment
 from auditor.rules.registry import catalog
+from tests.support.moto_iam import moto_names
 
 CONTROLLER_SA = "ServiceAccount kube-system/aws-load-balancer-controller"
 ORPHAN = "<orphan>"  # stands for the leaked NLB, whose name the audit reports (no Kubernetes owner)
@@ -51,6 +52,8 @@ EXPECTED_FAILS: dict[str, set[tuple[str, str]]] = {
     "ingress-not-provisioned": {("demo", "Ingress legacy/admin"), ("staging", "Service web/frontend")},
     # data/search: no ready pod; the orphan: its Service and pods are gone
     "lb-without-healthy-targets": {("demo", "Service data/search"), ("demo", ORPHAN)},
+    # the leaked NLB gets no traffic (the demo seeds CloudWatch metrics for every other load balancer)
+    "idle-load-balancer": {("demo", ORPHAN)},
     "irsa-policy-missing-actions": {("demo", CONTROLLER_SA)},
     "controller-missing": {("staging", "Deployment kube-system/aws-load-balancer-controller")},
     "irsa-role-invalid": {("staging", CONTROLLER_SA)},
@@ -230,6 +233,18 @@ def test_shop_alb_is_the_healthy_reference(audit: dict[str, Any]) -> None:
     assert listeners[443]["ssl_policy"] == "ELBSecurityPolicy-TLS13-1-2-2021-06"
 
 
+def test_demo_costs_are_measured_and_the_shared_alb_is_split_by_requests(audit: dict[str, Any]) -> None:
+    lbs = audit["targets"]["demo"]["load_balancers"]
+    (shop,) = [lb for lb in lbs if lb["owner"] and lb["owner"]["name"] == "shop"]
+    assert shop["cost_measured"] == ["LCUs", "public IPv4: counted on its network interfaces"]
+    assert {s["method"] for s in shop["cost_shares"]} == {"requests"}
+    assert len(shop["cost_shares"]) == 3
+    assert round(sum(s["monthly_usd"] for s in shop["cost_shares"]), 2) == shop["monthly_cost_usd"]
+    assert all(lb["cost_measured"] for lb in lbs)  # every demo load balancer's usage was read
+    summary = audit["targets"]["demo"]["summary"]
+    assert summary["monthly_saving_usd"] > 0
+
+
 def test_single_target_flags_in_a_separate_process(demo: DemoEnvironment, audit: dict[str, Any]) -> None:
     """The README's form: flags instead of a targets file, in a real process that inherits the AWS settings."""
     proc = subprocess.run(
@@ -272,7 +287,11 @@ def test_full_audit_as_a_user_holding_only_the_shipped_policy(demo: DemoEnvironm
     policy = (Path(__file__).resolve().parents[1] / "iam/auditor-readonly.json").read_text(encoding="utf-8")
     iam = boto3.client("iam")
     iam.create_user(UserName="auditor-e2e")
-    iam.put_user_policy(UserName="auditor-e2e", PolicyName="auditor-readonly", PolicyDocument=policy)
+    iam.put_user_policy(
+        UserName="auditor-e2e",
+        PolicyName="auditor-readonly",
+        PolicyDocument=json.dumps(moto_names(json.loads(policy))),  # moto checks cloudwatch as monitoring:*
+    )
     key = iam.create_access_key(UserName="auditor-e2e")["AccessKey"]
     env = {**os.environ, "AWS_ACCESS_KEY_ID": key["AccessKeyId"], "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"]}
     demo.moto.set_iam_enforcement(True)

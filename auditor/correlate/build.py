@@ -50,6 +50,7 @@ from auditor.correlate.graph import (
     Scope,
     ServiceExposure,
 )
+from auditor.cost.prices import default_price_book
 from auditor.findings import KubeRef
 from auditor.inventory.models import (
     Certificate,
@@ -130,6 +131,9 @@ class _Correlator:
         self.group_of_member: dict[tuple[str | None, str], IngressGroup] = {}  # (ns, name) -> its (first) group
         self.owners: dict[int, Owner] = {}  # id(group or exposure) -> its Owner, shared by its load balancers
         self.gateway_index: dict[tuple[str, str], GatewayExposure] = {}
+        # what every load balancer is priced with: the bundled book under the prices this audit read
+        self.prices = default_price_book().with_price_lists(inv.aws.price_lists)
+        self.usage = {u.arn: u for u in inv.aws.lb_usage}
 
     def unreadable(self, ref: KubeRef, exc: Exception) -> None:
         """Record an object whose correlation raised: logged with the traceback, reported UNKNOWN by name.
@@ -358,7 +362,14 @@ class _Correlator:
             scope = "cluster" if cluster_tag == ours else "other-cluster"
         else:
             scope = "cluster" if self.kube is not None else "other-cluster"
-        node = LbNode(lb=lb, scope=scope, controller=controller, cluster_tag=cluster_tag)  # type: ignore[arg-type]
+        node = LbNode(
+            lb=lb,
+            scope=scope,  # type: ignore[arg-type]
+            controller=controller,  # type: ignore[arg-type]
+            cluster_tag=cluster_tag,
+            usage=self.usage.get(lb.arn),
+            prices=self.prices,
+        )
 
         legacy = (
             _key(tags[TAG_LEGACY_NAMESPACE], tags[TAG_LEGACY_INGRESS])

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Literal, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, TypeVar
 
 from auditor.correlate.annotations import AnnotationProblem, IngressSettings, ServiceSettings
 from auditor.findings import KubeRef
@@ -27,6 +27,7 @@ from auditor.inventory.models import (
     Ingress,
     Inventory,
     LoadBalancer,
+    LoadBalancerUsage,
     OidcProvider,
     Route,
     SecurityGroup,
@@ -36,6 +37,9 @@ from auditor.inventory.models import (
     TargetGroupBinding,
     WebAcl,
 )
+
+if TYPE_CHECKING:
+    from auditor.cost.prices import PriceBook
 
 Controller = Literal["lbc", "in-tree"]
 GatewayImplementation = Literal["alb", "nlb"]
@@ -196,6 +200,8 @@ class LbNode:
     web_acl: WebAcl | None = None
     security_groups: list[SecurityGroup] = field(default_factory=list)
     backends: set[BackendRef] = field(default_factory=set)
+    usage: LoadBalancerUsage | None = None  # traffic over the usage window (None: not read)
+    prices: PriceBook | None = field(default=None, repr=False, compare=False)  # the audit's book (None: bundled)
     arn: str = field(init=False, repr=False, compare=False)  # the load balancer's ARN (read very often)
     # What rules derive from this node alone (its description, cost, finding fields), computed by the first rule
     # that asks and reused by the others: see auditor.rules._helpers.node_memo.

@@ -38,6 +38,7 @@ ungrouped-ingresses             blog: Ingresses blog/blog and blog/media, one AL
 orphaned-load-balancer          NLB of the deleted Service data/redis (owner null, still tagged for demo);
                                 ALB of the deleted Gateway edge/preview (tagged gateway.k8s.aws.alb/stack)
 classic-load-balancer           Service legacy/smtp-relay (in-tree Classic LB)
+idle-load-balancer              NLB of the deleted Service data/redis (no CloudWatch traffic; all others have some)
 invalid-annotation              Ingress legacy/admin (listen-ports with the port as a string)
 ingress-not-provisioned         Ingress legacy/admin (the controller rejects it: no load balancer)
 lb-without-healthy-targets      Service data/search (pods not ready; its target group has no targets)
@@ -55,6 +56,10 @@ configured by LoadBalancerConfiguration ``edge/public`` (web ACL, certificate, T
 ``edge/catalog`` (HTTPS only, its HTTP twin ``edge/catalog-redirect`` redirects) and ``edge/promo`` (on both
 listeners: served over plain HTTP); Gateway ``data/queue`` (class ``nlb``, no configuration: internal) with a
 TCPRoute to RabbitMQ; and the leaked ALB of a deleted Gateway ``edge/preview``.
+
+Cost: every load balancer but the leaked NLB has 14 days of CloudWatch traffic (the ``shop`` ALB's split
+unequally across its target groups, so its cost is shared by requests), and every internet-facing one has a
+network interface with a public IPv4 address per subnet: the demo's costs are measured, not assumed.
 
 moto gaps met on the way: EKS issuers are random (the OIDC provider is registered from what
 DescribeCluster returns), NLB ARNs read ``app/`` (the product reads the Type field), registered
@@ -146,6 +151,7 @@ class DemoEnvironment:
         self.config_file: Path | None = None
         self.targets: list[TargetConfig] = []
         self.evolved = False
+        self._idle: set[str] = set()  # ARNs of the load balancers that get no traffic metrics
         self._entered = False
 
     @property
@@ -184,6 +190,7 @@ class DemoEnvironment:
             self._seed_main()
             self._seed_staging()
             self._seed_sandbox()
+            self._traffic()
         except BaseException:
             self.__exit__(None, None, None)
             raise
@@ -673,6 +680,12 @@ class DemoEnvironment:
         # --- edge/preview was deleted while the controller was down: its ALB stayed
         aws.leaked_gateway_alb(c.name, "edge", "preview", c.network)
 
+    def _traffic(self) -> None:
+        """CloudWatch traffic for every load balancer but the idle ones (seeded again after evolve: new ones)."""
+        assert self._aws is not None
+        busy = self._aws.traffic(idle=self._idle)
+        self._report(f"traffic: {busy} load balancers busy, {len(self._idle)} idle")
+
     def _leak_nlb(self, c: _Cluster) -> None:
         """data/redis was deleted while the controller was down (LBC #3841): its NLB stayed, its Service is gone."""
         assert self._aws is not None and c.network is not None
@@ -690,7 +703,8 @@ class DemoEnvironment:
         gone["metadata"]["uid"] = "5f0c4a8e-2d1b-4c3e-9a7f-6b8d0e1f2a3c"
         # Its pods are gone too. AWS would show the stale targets unhealthy; moto reports every registered
         # target healthy, so none are registered (the same verdict: nothing healthy behind it).
-        self._aws.reconcile_service(c.name, ServiceFacts(gone), c.network, register_targets=False)
+        made = self._aws.reconcile_service(c.name, ServiceFacts(gone), c.network, register_targets=False)
+        self._idle.add(made.arn)  # nothing sends it traffic: idle-load-balancer
 
     # ------------------------------------------------------------------ clusters "staging" and "sandbox"
 
@@ -760,5 +774,6 @@ class DemoEnvironment:
             },
         )
         self._expose_service(c, mysql)
+        self._traffic()
         self.evolved = True
         self._report("evolved: blog/blog now redirects HTTP to HTTPS; data/mysql exposed on an internet-facing NLB")

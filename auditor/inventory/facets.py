@@ -45,6 +45,11 @@ class Facet(StrEnum):
     # EC2
     EC2_SECURITY_GROUPS = "ec2.security-groups"  # DescribeSecurityGroups of the load balancers' groups
     EC2_PREFIX_LISTS = "ec2.prefix-lists"  # managed prefix lists referenced by those groups
+    EC2_NETWORK_INTERFACES = "ec2.network-interfaces"  # DescribeNetworkInterfaces of the LBs (public IPv4 count)
+    # Price List (global: scope is the account)
+    PRICING_PRODUCTS = "pricing.products"  # GetProducts AWSELB + AmazonVPC public IPv4
+    # CloudWatch
+    CLOUDWATCH_METRICS = "cloudwatch.metrics"  # GetMetricData: LCUs, requests / new flows, bytes per LB
     # EKS
     EKS_CLUSTERS = "eks.clusters"  # ListClusters (which clusters exist: orphans of dead clusters)
     EKS_CLUSTER = "eks.cluster"  # DescribeCluster of the target cluster (OIDC issuer, Auto Mode)

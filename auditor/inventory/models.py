@@ -180,6 +180,10 @@ class LoadBalancer(Model):
     tags: dict[str, str] | None = None
     listeners: list[Listener] | None = None
     instances: list[TargetHealth] | None = Field(default=None, description="classic only: instance health")
+    public_ipv4_count: int | None = Field(
+        default=None,
+        description="public IPv4 addresses on the load balancer's network interfaces; None = not counted",
+    )
 
     @property
     def is_public(self) -> bool:
@@ -314,6 +318,42 @@ class EksClusterListing(Model):
     names: list[str]
 
 
+class LbPriceEntry(Model):
+    """What one load balancer type costs per hour and per capacity unit (ALB/NLB/GWLB: LCU-hour; CLB: per GB)."""
+
+    hourly: float
+    per_capacity_unit: float | None = None
+
+
+class RegionPriceList(Model):
+    """One region's load balancer and public IPv4 prices as the Price List API gave them (USD)."""
+
+    region: str
+    source: str = Field(description="where the figures come from, e.g. 'AWS Price List API'")
+    as_of: datetime = Field(description="when they were read from the source")
+    load_balancers: dict[str, LbPriceEntry] = Field(default_factory=dict)  # application | network | classic | gateway
+    public_ipv4_hourly: float | None = None
+
+
+class LoadBalancerUsage(Model):
+    """A load balancer's traffic over the usage window, from CloudWatch; a day without data counts as zero."""
+
+    arn: str
+    window_days: int
+    daily_requests: list[float] = Field(
+        default_factory=list, description="ALB/CLB RequestCount, NLB NewFlowCount: one sum per day, oldest first"
+    )
+    average_lcus: float | None = Field(default=None, description="ALB/NLB ConsumedLCUs averaged over the window")
+    processed_gb: float = Field(default=0.0, description="bytes processed over the window, in GB")
+    target_group_requests: dict[str, float] | None = Field(
+        default=None, description="ALB: RequestCount over the window per target group ARN; None = not read"
+    )
+    healthy_hosts_max: float | None = Field(
+        default=None, description="the most healthy targets (HealthyHostCount) seen in the window; None = no data"
+    )
+    healthy_hosts_days: int = Field(default=0, description="days of the window with HealthyHostCount data")
+
+
 class AwsInventory(Model):
     load_balancers: list[LoadBalancer] = Field(default_factory=list)
     target_groups: list[TargetGroup] = Field(default_factory=list)
@@ -325,6 +365,8 @@ class AwsInventory(Model):
     eks_clusters: list[EksCluster] = Field(default_factory=list)
     eks_cluster_listings: list[EksClusterListing] = Field(default_factory=list)
     prefix_lists: list[ManagedPrefixList] = Field(default_factory=list)
+    price_lists: list[RegionPriceList] = Field(default_factory=list)
+    lb_usage: list[LoadBalancerUsage] = Field(default_factory=list)
 
 
 # --------------------------------------------------------------------------- Kubernetes

@@ -189,6 +189,7 @@ class Counts:
     load_balancers: int
     known_monthly_cost: float
     cost_unknown: int
+    monthly_saving: float  # fixing the FAILs: the largest saving per resource, summed
     coverage_problems: int
 
     @classmethod
@@ -202,6 +203,7 @@ class Counts:
             load_balancers=len(result.load_balancers),
             known_monthly_cost=round(sum(c for c in costs if c is not None), 2),
             cost_unknown=sum(1 for c in costs if c is None),
+            monthly_saving=result.monthly_saving_usd(),
             coverage_problems=len(coverage_problems(result)),
         )
 
@@ -227,6 +229,8 @@ class Counts:
             f" costing {money(self.known_monthly_cost)}/month"
             + (f" (+{self.cost_unknown} unpriced)" if self.cost_unknown else ""),
         ]
+        if self.monthly_saving:
+            parts.append(f"fixing the failed checks saves {money(self.monthly_saving)}/month")
         if self.coverage_problems:
             parts.append(
                 f"{self.coverage_problems} collector(s) or rule(s) incomplete: the checks resting on them are UNKNOWN"

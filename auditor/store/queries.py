@@ -105,7 +105,7 @@ FINDING_COLUMNS = (
     FindingRow.namespace,
     FindingRow.kube_name,
     FindingRow.remediation,
-    FindingRow.monthly_cost_usd,
+    FindingRow.monthly_saving_usd,
     FindingRow.first_seen,
     FindingRow.last_seen,
     FindingRow.resolved_at,
@@ -472,6 +472,31 @@ def list_load_balancers(
     return items, total
 
 
+def cost_shares(session: Session, cluster: str | None = None) -> list[dict[str, Any]]:
+    """Who pays the load balancers of each target's latest finished run: the ``cost_shares`` of their views
+    (``auditor.cost.allocate``), each with the target's name."""
+    target_ids = None
+    if cluster is not None:
+        target_ids = list(
+            session.scalars(
+                select(TargetRow.id).where(or_(TargetRow.name == cluster, TargetRow.cluster_name == cluster))
+            )
+        )
+        if not target_ids:
+            raise NotFound(f"no target or cluster named {cluster!r}")
+    run_ids = list(latest_finished_ids(session, target_ids).values())
+    if not run_ids:
+        return []
+    found: list[dict[str, Any]] = []
+    for view, target in session.execute(
+        select(LoadBalancerRow.view, TargetRow.name)
+        .join(TargetRow, TargetRow.id == LoadBalancerRow.target_id)
+        .where(LoadBalancerRow.run_id.in_(run_ids))
+    ).all():
+        found.extend({**share, "target": target} for share in (view or {}).get("cost_shares", []))
+    return found
+
+
 # --------------------------------------------------------------------------- summary
 
 
@@ -486,6 +511,7 @@ class ClusterSummary:
     orphans: int = 0
     orphan_monthly_cost_usd: float = 0.0
     monthly_cost_usd: float = 0.0
+    monthly_saving_usd: float = 0.0  # open findings: the largest saving per resource, summed
     last_run: RunRow | None = None
 
 
@@ -514,6 +540,22 @@ def summary(session: Session, cluster: str | None = None) -> list[ClusterSummary
             entry.unknown += count
         else:
             entry.open_by_severity[severity] = entry.open_by_severity.get(severity, 0) + count
+    best: dict[tuple[int, str], float] = {}  # (target, resource) -> its largest saving (deleted once)
+    for target_id, fingerprint, arn, saving in session.execute(
+        select(
+            FindingRow.target_id, FindingRow.fingerprint, FindingRow.resource_arn, FindingRow.monthly_saving_usd
+        ).where(
+            FindingRow.is_open.is_(True),
+            FindingRow.state != "unknown",
+            FindingRow.target_id.in_(ids),
+            FindingRow.monthly_saving_usd > 0,
+            ~suppressed,
+        )
+    ).all():
+        key = (target_id, arn or fingerprint)
+        best[key] = max(best.get(key, 0.0), float(saving or 0.0))
+    for (target_id, _), saving in best.items():
+        out[target_id].monthly_saving_usd = round(out[target_id].monthly_saving_usd + saving, 2)
     latest = latest_finished_ids(session, ids)
     if latest:
         for target_id, lb_type, orphan, count, cost in session.execute(

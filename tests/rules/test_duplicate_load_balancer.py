@@ -27,7 +27,7 @@ def test_service_with_own_nlb_and_ingress_fails_pricing_the_nlb():
     assert f.discriminator == "shop/front:80" and f.resource_arn == nlb.arn
     assert f.evidence["keep"] == alb.name and f.evidence["redundant"] == [nlb.name]
     assert {p["via"] for p in f.evidence["paths"]} == {"Ingress shop/web", "Service shop/front"}
-    assert f.monthly_cost_usd == pytest.approx(730 * 0.0225 + 2 * 730 * 0.005, abs=0.01)
+    assert f.monthly_saving_usd == pytest.approx(730 * 0.0225 + 2 * 730 * 0.005, abs=0.01)
     assert "kubectl -n shop patch service front" in f.remediation
     assert '"type": "ClusterIP"' in f.remediation and '"loadBalancerClass": null' in f.remediation
     assert nlb.dns_name in f.remediation

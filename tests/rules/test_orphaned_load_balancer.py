@@ -23,7 +23,7 @@ def test_owner_gone_nlb_fails_with_cost_and_delete_commands():
     assert f.resource_arn == nlb.arn and f.kubernetes is None
     assert f.evidence["orphan"] == "owner-gone"
     assert "Service old/svc no longer exists" in f.message
-    assert f.monthly_cost_usd == pytest.approx(730 * 0.0225, abs=0.01)
+    assert f.monthly_saving_usd == pytest.approx(730 * 0.0225, abs=0.01)
     assert f.evidence["cost_basis"].startswith("NLB")
     assert f"aws elbv2 delete-load-balancer --region eu-west-1 --load-balancer-arn {nlb.arn}" in f.remediation
     assert f"aws elbv2 delete-target-group --region eu-west-1 --target-group-arn {tg.arn}" in f.remediation
@@ -60,10 +60,12 @@ def test_owned_load_balancer_passes():
     lb = b.load_balancer("k8s-blog-web", tags=b.ingress_tags("blog/web"))
     f = only(RULE, b.inventory(lbs=[lb], ingresses=[b.ingress("blog", "web", lb=lb)]))
     assert f.status == Status.PASS and f.kubernetes == KubeRef(kind="Ingress", namespace="blog", name="web")
-    assert f.monthly_cost_usd is not None
+    assert f.monthly_saving_usd is None  # nothing to fix, nothing to save
     # who owns it and what it costs; the orphan's full picture (DNS name, age, targets) is for FAILs
     assert f.evidence["owner"] == "Ingress blog/web" and f.evidence["stack"] == "blog/web"
-    assert f.evidence["orphan"] is None and f.evidence["monthly_cost_usd"] == f.monthly_cost_usd
+    assert f.evidence["orphan"] is None and f.evidence["monthly_cost_usd"] == pytest.approx(
+        730 * 0.0225 + 2 * 730 * 0.005, abs=0.01
+    )
     assert "dns_name" not in f.evidence
 
 

@@ -64,7 +64,7 @@ from auditor.inventory.models import (
 ACCOUNT = "111122223333"
 REGION = "eu-west-1"
 CLUSTER = "demo"
-AWS_COLLECTORS = ("elbv2", "elb", "acm", "wafv2", "ec2", "iam", "eks")
+AWS_COLLECTORS = ("elbv2", "elb", "acm", "wafv2", "ec2", "iam", "eks", "cloudwatch", "pricing")
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 ISSUER = "https://oidc.eks.eu-west-1.amazonaws.com/id/ABCDEF0123456789"
 
@@ -515,7 +515,7 @@ def coverage(
     failed = failed or {}
     out: list[Coverage] = []
     for collector in AWS_COLLECTORS:
-        for region in (None,) if collector == "iam" else regions:
+        for region in (None,) if collector in ("iam", "pricing") else regions:
             code = failed.get(collector)
             out.append(
                 Coverage(

@@ -139,7 +139,7 @@ def evaluate(graph: ExposureGraph, settings: RuleSettings) -> Iterator[Finding]:
                 resource_arn=redundant[0].arn,
                 account=redundant[0].lb.account,
                 region=redundant[0].lb.region,
-                monthly_cost_usd=cost,
+                monthly_saving_usd=cost,
             )
             fields["evidence"].update(
                 keep=kept.lb.name,

@@ -128,7 +128,6 @@ def evaluate(graph: ExposureGraph, settings: RuleSettings) -> Iterator[Finding]:
                 Status.PASS,
                 f"{describe_lb(node)} has a live Kubernetes owner.",
                 evidence=evidence,
-                monthly_cost_usd=cost["monthly_cost_usd"],
                 **lb_fields(node),
             )
             return
@@ -146,9 +145,9 @@ def evaluate(graph: ExposureGraph, settings: RuleSettings) -> Iterator[Finding]:
         if node.orphan is None and (node.cluster_tag is None or node.scope != "cluster" or kube_collected):
             return  # not made for this cluster, or judged below only when Kubernetes is unknown
         evidence = _evidence(node)
-        fields = {**lb_fields(node), "evidence": evidence, "monthly_cost_usd": evidence["monthly_cost_usd"]}
+        fields = {**lb_fields(node), "evidence": evidence, "monthly_saving_usd": evidence["monthly_cost_usd"]}
         if node.orphan is not None:
-            cost = fields["monthly_cost_usd"]
+            cost = fields["monthly_saving_usd"]
             price = f" and costs about ${cost:.2f}/month" if cost is not None else ""
             steps = "\n".join(_delete_commands(node))
             why = _WHY["gateway-gone" if node.orphan == "owner-gone" and gateway_tagged else node.orphan]
