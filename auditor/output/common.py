@@ -305,3 +305,12 @@ def home_scope(result: AuditResult) -> tuple[str | None, str | None]:
         return min(counter, key=lambda k: (-counter[k], k)) if counter else None
 
     return most(accounts), most(regions)
+
+
+def who_pays(result: AuditResult) -> list[tuple[str, float]]:
+    """Monthly cost per namespace from the load balancers' cost shares (``auditor.cost.allocate``: a shared ALB
+    split by requests or rules), biggest first; the parts sum to the known cost."""
+    from auditor.cost.allocate import cost_by  # the correlation graph comes with it: only when a report asks
+
+    per = cost_by((s for lb in result.load_balancers for s in lb.cost_shares), "namespace")
+    return sorted(per.items(), key=lambda item: (-item[1], item[0]))

@@ -25,6 +25,7 @@ from auditor.output.common import (
     sorted_load_balancers,
     timestamp,
     visible_findings,
+    who_pays,
 )
 
 if TYPE_CHECKING:
@@ -103,6 +104,7 @@ def report_context(result: AuditResult, *, diff: RunDiff | None = None, include_
         ],
         "changes": changes,
         "cost_trend": trend,
+        "who_pays": [(namespace, money(usd)) for namespace, usd in who_pays(result)],
         "severities": [
             {"name": s.value, "findings": [_row(f, index) for f in failed if f.severity == s]}
             for s in SEVERITIES

@@ -20,6 +20,7 @@ from auditor.output.common import (
     sorted_load_balancers,
     timestamp,
     visible_findings,
+    who_pays,
 )
 
 if TYPE_CHECKING:
@@ -178,4 +179,9 @@ def _load_balancers(result: AuditResult) -> list[str]:
         total += f" ({c.cost_unknown} load balancer(s) without a price)"
     if c.monthly_saving:
         total += f"; fixing the failed checks saves **{money(c.monthly_saving)}**/month"
-    return [*out, total, ""]
+    out += [total, ""]
+    payers = who_pays(result)
+    if payers:
+        out += ["## Who pays", "", "Monthly cost per namespace (a shared ALB split by requests, else by rules).", ""]
+        out += table(("Namespace", "Monthly cost"), ((namespace, money(usd)) for namespace, usd in payers))
+    return out

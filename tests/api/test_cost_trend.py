@@ -79,3 +79,15 @@ def test_chart_geometry() -> None:
     trend = cost_trend_chart(points)
     assert trend is not None and [s.name for s in trend.series] == ["total", "ns7", "ns6", "ns5", "ns4"]
     assert trend.series[0].last == points[-1].total
+
+
+def test_reports_say_who_pays_per_namespace(api: Api) -> None:
+    runs = api.client.get("/api/v1/runs?cluster=prod", headers=api.read).json()["items"]
+    latest = max(r["id"] for r in runs)
+    html = api.client.get(f"/api/v1/runs/{latest}/report?format=html", headers=api.read).text
+    section = html[html.index('id="who-pays"') :]
+    assert section.index("shop") < section.index("(no namespace)")  # biggest first
+    assert "$22.00" in section and "$18.00" in section
+    markdown = api.client.get(f"/api/v1/runs/{latest}/report?format=markdown", headers=api.read).text
+    who = markdown[markdown.index("## Who pays") :]
+    assert "| shop | $22.00 |" in who and "| (no namespace) | $18.00 |" in who
