@@ -200,6 +200,14 @@ class LoadBalancerView(BaseModel):
     cost_shares: list[CostShareView] = Field(
         default_factory=list, description="who pays it: the parts sum to monthly_cost_usd"
     )
+    billed_usd: float | None = Field(
+        default=None, description="what AWS billed for it over billed_days (Cost Explorer); None: not read"
+    )
+    billed_days: int | None = Field(default=None, description="the days Cost Explorer's billed_usd covers")
+    billed_difference_usd: float | None = Field(
+        default=None,
+        description="billed_usd minus the estimate for the same days (monthly_cost_usd × days / 30.4375)",
+    )
 
 
 class AuditResult(BaseModel):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from auditor.correlate import ExposureGraph, LbNode
 from auditor.correlate.gc_pause import gc_paused
 from auditor.cost import PriceBook, estimate, node_estimate
@@ -67,7 +69,21 @@ def load_balancer_view(
         cost_measured=list(cost.measured) if cost else [],
         cost_assumed=list(cost.assumed) if cost else [],
         cost_shares=cost_shares or [],
+        **_billed(node, cost.monthly_usd if cost else None),
     )
+
+
+DAYS_PER_MONTH = 365.25 / 12  # the estimate is per average month
+
+
+def _billed(node: LbNode, monthly: float | None) -> dict[str, Any]:
+    """Cost Explorer's billed cost beside the estimate for the same days, and the difference."""
+    billed = node.billed
+    if billed is None:
+        return {}
+    days = (billed.end - billed.start).days
+    difference = round(billed.usd - monthly * days / DAYS_PER_MONTH, 2) if monthly is not None and days else None
+    return {"billed_usd": round(billed.usd, 2), "billed_days": days, "billed_difference_usd": difference}
 
 
 def load_balancer_views(

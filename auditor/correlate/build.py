@@ -134,6 +134,7 @@ class _Correlator:
         # what every load balancer is priced with: the bundled book under the prices this audit read
         self.prices = default_price_book().with_price_lists(inv.aws.price_lists)
         self.usage = {u.arn: u for u in inv.aws.lb_usage}
+        self.billed = {b.resource_id: b for b in inv.aws.billed_costs}
 
     def unreadable(self, ref: KubeRef, exc: Exception) -> None:
         """Record an object whose correlation raised: logged with the traceback, reported UNKNOWN by name.
@@ -368,6 +369,7 @@ class _Correlator:
             controller=controller,  # type: ignore[arg-type]
             cluster_tag=cluster_tag,
             usage=self.usage.get(lb.arn),
+            billed=self.billed.get(lb.arn),
             prices=self.prices,
         )
 

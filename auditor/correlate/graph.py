@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal, NamedTuple, TypeVar
 from auditor.correlate.annotations import AnnotationProblem, IngressSettings, ServiceSettings
 from auditor.findings import KubeRef
 from auditor.inventory.models import (
+    BilledCost,
     Certificate,
     ControllerDeployment,
     EksCluster,
@@ -201,6 +202,7 @@ class LbNode:
     security_groups: list[SecurityGroup] = field(default_factory=list)
     backends: set[BackendRef] = field(default_factory=set)
     usage: LoadBalancerUsage | None = None  # traffic over the usage window (None: not read)
+    billed: BilledCost | None = None  # what Cost Explorer says it cost over its window (None: not read)
     prices: PriceBook | None = field(default=None, repr=False, compare=False)  # the audit's book (None: bundled)
     arn: str = field(init=False, repr=False, compare=False)  # the load balancer's ARN (read very often)
     # What rules derive from this node alone (its description, cost, finding fields), computed by the first rule

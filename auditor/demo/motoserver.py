@@ -18,6 +18,8 @@ different code path in the product (see tests/README.md and ../shared/facts/test
   from the product documents given to ``MotoServer.serve_price_list`` (AWS's public data, the same
   for every account: a reset keeps them), filtered and paged the way the API does; ``deny_price_list``
   makes it answer AccessDeniedException, as for an identity without ``pricing:GetProducts``.
+- Cost Explorer's ``GetCostAndUsageWithResources`` is missing too: answered from the daily costs given to
+  ``MotoServer.serve_billed_costs`` (one day per page), or as denied / not enabled.
 - Under IAM enforcement moto checks the signature of GET/DELETE requests against the parsed query
   instead of the (empty) body, so every EKS GET call failed with SignatureDoesNotMatch: the
   signature is recomputed over the body that was actually sent.
@@ -28,7 +30,7 @@ from __future__ import annotations
 import json
 import socket
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import requests  # moto[server] depends on it
@@ -38,6 +40,8 @@ _PATCHED = False
 # The Price List documents the patched server answers GetProducts from: ServiceCode -> product documents.
 _PRICE_LIST: dict[str, list[dict[str, Any]]] = {}
 _PRICE_LIST_DENIED = {"on": False}
+# Cost Explorer's resource-level data the patched server answers from: load balancer ARN -> USD a day.
+_BILLED: dict[str, Any] = {"daily": {}, "denied": False, "enabled": True}
 
 
 def free_port() -> int:
@@ -287,18 +291,60 @@ def _get_products(body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
     return 200, answer
 
 
+def _cost_and_usage_with_resources(body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    """Cost Explorer's resource-level daily costs from ``MotoServer.serve_billed_costs``: one day per page, as
+    a long answer is paged by NextPageToken (moto has only GetCostAndUsage, without resources)."""
+    if _BILLED["denied"]:
+        message = "User is not authorized to perform: ce:GetCostAndUsageWithResources"
+        return 400, {"__type": "AccessDeniedException", "Message": message}
+    if not _BILLED["enabled"]:
+        return 400, {"__type": "DataUnavailableException", "Message": "Resource-level data is not enabled."}
+    start = datetime.fromisoformat(body["TimePeriod"]["Start"]).date()
+    end = datetime.fromisoformat(body["TimePeriod"]["End"]).date()
+    days = [start + timedelta(days=n) for n in range((end - start).days)]
+    index = int(body.get("NextPageToken") or 0)
+    day = days[index] if index < len(days) else None
+    groups = [
+        {"Keys": [arn], "Metrics": {"UnblendedCost": {"Amount": f"{per_day:.6f}", "Unit": "USD"}}}
+        for arn, per_day in sorted(_BILLED["daily"].items())
+    ]
+    answer: dict[str, Any] = {
+        "ResultsByTime": []
+        if day is None
+        else [
+            {
+                "TimePeriod": {"Start": day.isoformat(), "End": (day + timedelta(days=1)).isoformat()},
+                "Groups": groups,
+                "Estimated": False,
+            }
+        ],
+        "GroupDefinitions": [{"Type": "DIMENSION", "Key": "RESOURCE_ID"}],
+    }
+    if index + 1 < len(days):
+        answer["NextPageToken"] = str(index + 1)
+    return 200, answer
+
+
+# X-Amz-Target -> a handler for a JSON API moto lacks: (status, answer) from the request body
+_MISSING_APIS = {
+    "AWSPriceListService.GetProducts": _get_products,
+    "AWSInsightsIndexService.GetCostAndUsageWithResources": _cost_and_usage_with_resources,
+}
+
+
 def _patch_price_list() -> None:
+    """Answer the JSON APIs moto lacks (``_MISSING_APIS``) before moto's dispatcher sees them."""
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 
     original = DomainDispatcherApplication.__call__
 
     def dispatch(self: Any, environ: dict[str, Any], start_response: Any) -> Any:
-        target = environ.get("HTTP_X_AMZ_TARGET", "")
-        if target != "AWSPriceListService.GetProducts":
+        handler = _MISSING_APIS.get(environ.get("HTTP_X_AMZ_TARGET", ""))
+        if handler is None:
             return original(self, environ, start_response)
         length = int(environ.get("CONTENT_LENGTH") or 0)
         body = json.loads(environ["wsgi.input"].read(length) or b"{}")
-        status, answer = _get_products(body)
+        status, answer = handler(body)
         payload = json.dumps(answer).encode()
         start_response(
             "200 OK" if status == 200 else "400 Bad Request",
@@ -358,6 +404,12 @@ class MotoServer:
 
     def reset(self) -> None:
         requests.post(f"{self.url}/moto-api/reset", timeout=10).raise_for_status()
+        _BILLED.update(daily={}, denied=False, enabled=True)  # the account's data, unlike public prices
+
+    def serve_billed_costs(self, daily: dict[str, float], *, enabled: bool = True, denied: bool = False) -> None:
+        """Answer ``ce:GetCostAndUsageWithResources`` with these load balancers' daily costs (USD), or as an
+        account without resource-level data (``enabled=False``) or an identity without the permission."""
+        _BILLED.update(daily=dict(daily), enabled=enabled, denied=denied)
 
     def serve_price_list(self, products: list[dict[str, Any]]) -> None:
         """Answer ``pricing:GetProducts`` from these Price List product documents (added to any served)."""

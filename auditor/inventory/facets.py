@@ -50,6 +50,8 @@ class Facet(StrEnum):
     PRICING_PRODUCTS = "pricing.products"  # GetProducts AWSELB + AmazonVPC public IPv4
     # CloudWatch
     CLOUDWATCH_METRICS = "cloudwatch.metrics"  # GetMetricData: LCUs, requests / new flows, bytes per LB
+    # Cost Explorer (global: scope is the account)
+    COSTEXPLORER_RESOURCE_COSTS = "costexplorer.resource-costs"  # GetCostAndUsageWithResources: billed per LB
     # EKS
     EKS_CLUSTERS = "eks.clusters"  # ListClusters (which clusters exist: orphans of dead clusters)
     EKS_CLUSTER = "eks.cluster"  # DescribeCluster of the target cluster (OIDC issuer, Auto Mode)

@@ -11,7 +11,7 @@ Conventions every consumer relies on:
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
@@ -354,6 +354,16 @@ class LoadBalancerUsage(Model):
     healthy_hosts_days: int = Field(default=0, description="days of the window with HealthyHostCount data")
 
 
+class BilledCost(Model):
+    """What AWS billed for one resource over a window, from Cost Explorer's resource-level data (USD)."""
+
+    resource_id: str = Field(description="Cost Explorer's RESOURCE_ID: a load balancer's ARN")
+    account: str
+    start: date
+    end: date = Field(description="exclusive, as Cost Explorer's TimePeriod")
+    usd: float
+
+
 class AwsInventory(Model):
     load_balancers: list[LoadBalancer] = Field(default_factory=list)
     target_groups: list[TargetGroup] = Field(default_factory=list)
@@ -367,6 +377,7 @@ class AwsInventory(Model):
     prefix_lists: list[ManagedPrefixList] = Field(default_factory=list)
     price_lists: list[RegionPriceList] = Field(default_factory=list)
     lb_usage: list[LoadBalancerUsage] = Field(default_factory=list)
+    billed_costs: list[BilledCost] = Field(default_factory=list)
 
 
 # --------------------------------------------------------------------------- Kubernetes

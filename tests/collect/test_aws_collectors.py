@@ -55,13 +55,14 @@ def test_every_collector_complete(collected):
         *((name, REGION, CoverageStatus.OK) for name in ("elbv2", "elb", "acm", "wafv2", "ec2", "eks", "cloudwatch")),
         ("iam", None, CoverageStatus.OK),
         ("pricing", None, CoverageStatus.OK),
+        ("costexplorer", None, CoverageStatus.OK),
     }
     assert all(c.account == ACCOUNT and c.calls > 0 for c in cov)
     # each collector reports its start and its end with counts
     ends = {e.stage: e for e in events if e.status != "running"}
     assert set(ends) == {f"aws:{c.collector}" for c in cov}
     assert "2 load balancers" in ends["aws:elbv2"].message
-    assert ends["aws:elbv2"].total == 9
+    assert ends["aws:elbv2"].total == 10
 
 
 def test_application_load_balancer(collected):

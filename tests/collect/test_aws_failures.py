@@ -45,6 +45,7 @@ def test_unreachable_service_is_an_error_and_the_others_complete(aws, monkeypatc
         "iam": CoverageStatus.OK,
         "cloudwatch": CoverageStatus.OK,
         "pricing": CoverageStatus.OK,
+        "costexplorer": CoverageStatus.OK,
     }
     assert [x.arn for x in inv.load_balancers] == [lb]
     assert any(e.stage == "aws:wafv2" and e.status == "error" for e in events)
@@ -63,6 +64,7 @@ def test_account_that_cannot_be_opened_is_recorded_and_the_other_collected(aws):
         *((name, region) for name in REGIONAL for region in (REGION, "us-east-2")),
         ("iam", None),
         ("pricing", None),
+        ("costexplorer", None),
     }
     assert {c.status for c in broken} == {CoverageStatus.ERROR}
     assert all("111111111111" in (c.message or "") for c in broken)

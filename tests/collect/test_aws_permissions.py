@@ -90,7 +90,7 @@ def test_shipped_policy_is_enough(enforced, monkeypatch):
     assert denied == []
     assert {c.collector: c.status for c in cov} == {
         name: CoverageStatus.OK
-        for name in ("elbv2", "elb", "acm", "wafv2", "ec2", "eks", "iam", "cloudwatch", "pricing")
+        for name in ("elbv2", "elb", "acm", "wafv2", "ec2", "eks", "iam", "cloudwatch", "pricing", "costexplorer")
     }
     assert {lb.name for lb in inv.load_balancers} == {"web", "tcp", "legacy-clb"}
     assert {a.arn for a in inv.web_acls} == {rich.acl_on_alb, rich.acl_unused}

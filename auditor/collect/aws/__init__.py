@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
-from auditor.collect.aws import acm, cloudwatch, ec2, eks, elb, elbv2, iam, pricing, wafv2
+from auditor.collect.aws import acm, cloudwatch, costexplorer, ec2, eks, elb, elbv2, iam, pricing, wafv2
 from auditor.collect.aws.base import CollectorContext, FanOut
 from auditor.collect.aws.session import AwsAccountSession, CallCounter, open_account
 from auditor.collect.aws.shared import SHAREABLE, SharedInventory
@@ -31,11 +31,11 @@ __all__ = ["COLLECTORS", "all_iam_actions", "collect_aws"]
 
 log = logging.getLogger(__name__)
 
-COLLECTORS = (elbv2, elb, acm, wafv2, ec2, eks, iam, pricing, cloudwatch)
+COLLECTORS = (elbv2, elb, acm, wafv2, ec2, eks, iam, pricing, cloudwatch, costexplorer)
 REGIONAL = ("elbv2", "elb", "wafv2", "eks", "ec2", "acm", "cloudwatch")
-GLOBAL = ("iam", "pricing")
+GLOBAL = ("iam", "pricing", "costexplorer")
 # Collectors whose client lives in a fixed region whatever the audited ones (the Price List endpoint).
-_CLIENT_REGION = {"pricing": pricing.ENDPOINT_REGION}
+_CLIENT_REGION = {"pricing": pricing.ENDPOINT_REGION, "costexplorer": costexplorer.ENDPOINT_REGION}
 _SERVICE = {m.NAME: m.SERVICE for m in COLLECTORS}
 # Needed by open_account (identity of every account; AssumeRole is granted on the caller's side).
 SESSION_ACTIONS: tuple[str, ...] = ("sts:GetCallerIdentity",)
@@ -131,6 +131,7 @@ def collect_aws(
                 session.client(_SERVICE[name], region)
         session.client(_SERVICE["iam"], regions[0])
         session.client(_SERVICE["pricing"], pricing.ENDPOINT_REGION)
+        session.client(_SERVICE["costexplorer"], costexplorer.ENDPOINT_REGION)
 
     plan = _plan(opened, regions, target, kube, wanted, settings.cost.usage_window_days, price_cache)
     plan.listener_rules = listener_rules
@@ -188,6 +189,7 @@ def _plan(
                 ),
             ]
         plan.tasks.append(_Task((index, "pricing", None), (), partial(_run_pricing, list(regions), price_cache)))
+        plan.tasks.append(_Task((index, "costexplorer", None), (), costexplorer.collect))
         eks_keys = tuple((index, "eks", region) for region in regions)
         plan.tasks.append(_Task((index, "iam", None), eks_keys, partial(_run_iam, plan, kube, eks_keys)))
     if wanted is not None:
@@ -371,6 +373,8 @@ def _merge(inventory: AwsInventory, name: str, result: Any) -> None:
             inventory.eks_clusters.append(result.cluster)
     elif name == "cloudwatch":
         inventory.lb_usage.extend(result)
+    elif name == "costexplorer":
+        inventory.billed_costs.extend(result)
     elif name == "pricing":
         known = {pl.region for pl in inventory.price_lists}  # the same prices whichever account read them
         inventory.price_lists.extend(pl for pl in result if pl.region not in known)
