@@ -553,3 +553,83 @@ def open_counts_by_severity(session: Session) -> list[tuple[str, str, str, int]]
             .group_by(TargetRow.name, FindingRow.severity, FindingRow.state)
         ).all()
     ]
+
+
+# --------------------------------------------------------------------------- dashboard: cost and trend
+
+
+@dataclass(frozen=True)
+class NamespaceCost:
+    cluster: str
+    namespace: str | None  # None: no Kubernetes owner (orphans, load balancers made outside the cluster)
+    load_balancers: int
+    monthly_cost_usd: float
+    priced: int  # load balancers with a cost estimate
+
+
+def cost_by_namespace(session: Session, target_ids: list[int] | None = None) -> list[NamespaceCost]:
+    """Monthly cost of the load balancers in each target's latest finished run, per owner namespace,
+    costliest first (the stored ``monthly_cost_usd`` of each load balancer)."""
+    latest = latest_finished_ids(session, target_ids)
+    if not latest:
+        return []
+    cost = func.coalesce(func.sum(LoadBalancerRow.monthly_cost_usd), 0.0)
+    rows = session.execute(
+        select(
+            TargetRow.name,
+            LoadBalancerRow.owner_namespace,
+            func.count(),
+            cost,
+            func.count(LoadBalancerRow.monthly_cost_usd),
+        )
+        .join(TargetRow, TargetRow.id == LoadBalancerRow.target_id)
+        .where(LoadBalancerRow.run_id.in_(list(latest.values())))
+        .group_by(TargetRow.name, LoadBalancerRow.owner_namespace)
+        .order_by(cost.desc(), TargetRow.name, LoadBalancerRow.owner_namespace)
+    ).all()
+    return [NamespaceCost(name, ns, int(n), float(c or 0.0), int(p)) for name, ns, n, c, p in rows]
+
+
+@dataclass(frozen=True)
+class RunPoint:
+    """One finished run of a target, for the trend charts."""
+
+    run_id: int
+    started_at: datetime
+    status: str
+    findings_failed: int
+    findings_unknown: int
+    load_balancers: int
+    monthly_cost_usd: float | None  # None: no load balancer of the run had a cost estimate
+
+
+def run_trend(session: Session, target_id: int, limit: int = 30) -> list[RunPoint]:
+    """The target's last ``limit`` finished runs, oldest first, with the summed cost of their load balancers."""
+    runs = session.execute(
+        select(
+            RunRow.id,
+            RunRow.started_at,
+            RunRow.status,
+            RunRow.findings_failed,
+            RunRow.findings_unknown,
+            RunRow.load_balancers,
+        )
+        .where(RunRow.target_id == target_id, RunRow.status.in_(("complete", "partial")))
+        .order_by(RunRow.id.desc())
+        .limit(limit)
+    ).all()
+    ids = [r[0] for r in runs]
+    costs: dict[int, float] = {}
+    if ids:
+        costs = {
+            int(run_id): float(total or 0.0)
+            for run_id, total in session.execute(
+                select(LoadBalancerRow.run_id, func.sum(LoadBalancerRow.monthly_cost_usd))
+                .where(LoadBalancerRow.run_id.in_(ids), LoadBalancerRow.monthly_cost_usd.is_not(None))
+                .group_by(LoadBalancerRow.run_id)
+            ).all()
+        }
+    return [
+        RunPoint(int(i), started, status, int(failed), int(unknown), int(lbs), costs.get(int(i)))
+        for i, started, status, failed, unknown, lbs in reversed(runs)
+    ]
