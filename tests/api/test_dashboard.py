@@ -275,3 +275,33 @@ def test_overview_charts_and_costs(api: Api) -> None:
     assert "$40.00" in html  # prod: 22 + 18 per month
     assert "<title>high: 1</title>" in html  # prod's open high finding (rule-a)
     assert "<title>#1: 3</title>" in html and "<title>#2: 2</title>" in html  # prod: failed findings per run
+
+
+def test_chart_labels_are_escaped_and_bars_scale() -> None:
+    from auditor.api.dashboard.charts import bar_chart, column_chart
+
+    svg = str(bar_chart([("<script>x</script>", 2.0), ("b", 1.0)], title="t & u"))
+    assert "<script>" not in svg and "&lt;script&gt;" in svg and "t &amp; u" in svg
+    widths = [float(w) for w in re.findall(r'<rect [^>]*width="([\d.]+)"', svg)]
+    assert widths == [240.0, 120.0]
+    columns = str(column_chart([("#1", 10.0), ("#2", None), ("#3", 5.0)], title="c", money=True))
+    assert columns.count("<rect") == 2 and "$10.00" in columns
+    assert "nothing yet" in str(bar_chart([], title="none"))
+
+
+def test_run_pages_show_coverage_even_when_a_stored_entry_lacks_fields(api: Api) -> None:
+    from sqlalchemy import update
+
+    from auditor.store.db import make_engine, session_factory, transaction
+    from auditor.store.models import RunRow
+
+    engine = make_engine(api.settings.database_url)
+    with transaction(session_factory(engine)) as s:
+        s.execute(update(RunRow).where(RunRow.id == 1).values(coverage=[{"status": "failed"}, {}]))
+    engine.dispose()
+    sign_in(api.client, _token(api.read))
+    for run_id in (1, 2, 3):
+        r = api.client.get(f"/runs/{run_id}")
+        assert r.status_code == 200, r.text
+    assert "failed: 1" in api.client.get("/runs").text
+    assert 'id="coverage"' in api.client.get("/runs/2").text
