@@ -305,3 +305,48 @@ def test_run_pages_show_coverage_even_when_a_stored_entry_lacks_fields(api: Api)
         assert r.status_code == 200, r.text
     assert "failed: 1" in api.client.get("/runs").text
     assert 'id="coverage"' in api.client.get("/runs/2").text
+
+
+def test_summary_with_inlined_suppressions_matches_the_sub_query(api: Api) -> None:
+    """``suppressed_now`` (the overview's and /api/v1/summary's) decides every finding as ``suppressed_clause``."""
+    from datetime import timedelta
+
+    from sqlalchemy import select
+
+    from auditor.store import queries
+    from auditor.store.db import make_engine, session_factory, transaction
+    from auditor.store.models import FindingRow, SuppressionRow, utcnow
+
+    engine = make_engine(api.settings.database_url)
+    factory = session_factory(engine)
+    with transaction(factory) as s:
+        assert str(queries.suppressed_now(s)) == "false"  # none yet: no per-row work at all
+        fingerprint = s.scalar(select(FindingRow.fingerprint).where(FindingRow.rule_id == "rule-c"))
+        s.add_all(
+            [
+                SuppressionRow(rule_id="rule-a", target_id=1, reason="r"),
+                SuppressionRow(namespace="ops", reason="r"),
+                SuppressionRow(fingerprint=fingerprint, reason="r"),
+                SuppressionRow(rule_id="rule-b", reason="expired", expires_at=utcnow() - timedelta(days=1)),
+            ]
+        )
+    with factory() as s:
+        inline, sub = queries.suppressed_now(s), queries.suppressed_clause()
+        rows = s.execute(select(FindingRow.rule_id, FindingRow.target_id, inline, sub)).all()
+        assert rows and all(r[2] == r[3] for r in rows), rows
+        assert {(r[0], r[1]) for r in rows if r[2]} == {("rule-a", 1), ("rule-u", 1), ("rule-c", 1)}
+        prod = next(e for e in queries.summary(s) if e.cluster == "prod")
+        assert (prod.suppressed, prod.unknown, prod.open_by_severity) == (3, 0, {})
+        monkey = queries._INLINE_SUPPRESSIONS
+        queries._INLINE_SUPPRESSIONS = 1  # past the limit: the sub-query again, same answer
+        try:
+            assert str(queries.suppressed_now(s)) != "false"
+            assert next(e for e in queries.summary(s) if e.cluster == "prod").suppressed == 3
+        finally:
+            queries._INLINE_SUPPRESSIONS = monkey
+    engine.dispose()
+    summary = api.client.get("/api/v1/summary", headers=api.read).json()["clusters"]
+    assert [(c["cluster"], c["suppressed"], c["open_by_severity"]) for c in summary] == [
+        ("prod", 3, {}),
+        ("stage", 0, {"info": 1}),
+    ]
