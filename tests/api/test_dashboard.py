@@ -185,8 +185,20 @@ def test_a_forged_expired_or_revoked_session_is_signed_out(api: Api) -> None:
     assert api.client.get("/", follow_redirects=False).status_code == 303
 
 
-def test_an_expired_session_cookie_is_refused() -> None:
-    assert dash_session.read_session(None, "v1.1.1000.abcdefghijklmnopqrst." + "0" * 64, None) is None  # type: ignore[arg-type]
+def test_a_session_ends_after_eight_hours_and_needs_the_same_secret(api: Api) -> None:
+    import time
+
+    from auditor.store.db import make_engine, session_factory
+
+    sign_in(api.client, _token(api.read))
+    cookie = api.client.cookies[dash_session.SESSION_COOKIE]
+    engine = make_engine(api.settings.database_url)
+    with session_factory(engine)() as s:
+        now = time.time()
+        assert dash_session.read_session(s, cookie, None, now=now) is not None
+        assert dash_session.read_session(s, cookie, None, now=now + dash_session.SESSION_SECONDS + 5) is None
+        assert dash_session.read_session(s, cookie, "another-secret", now=now) is None
+    engine.dispose()
 
 
 @pytest.mark.parametrize(
