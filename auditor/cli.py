@@ -445,11 +445,12 @@ def iam_policy(securityhub_export: bool) -> None:
 
 def _register_commands() -> None:
     """Commands that live next to their subsystem: the service, the database, tokens, the installer."""
+    from auditor.cli_cost import make_command
     from auditor.cli_export import export
     from auditor.cli_install import install_alb
     from auditor.cli_service import db, serve, token
 
-    for command in (serve, db, token, install_alb, export):
+    for command in (serve, db, token, install_alb, export, make_command(target_options, resolve_targets)):
         cli.add_command(command)
 
 

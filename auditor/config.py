@@ -106,6 +106,37 @@ class RuleSettings(BaseModel):
     certificate_critical_days: int = Field(
         default=7, ge=0, description="...and critical within this many days (or already expired)."
     )
+    idle_requests_per_day: int = Field(
+        default=100,
+        ge=0,
+        description="idle-load-balancer: fewer requests (ALB, CLB) or new flows (NLB) than this on every one of "
+        "the last idle_days days is idle (Trusted Advisor's 'Idle Load Balancers' uses 100 a day over 7 days).",
+    )
+    idle_days: int = Field(default=7, ge=1, le=63, description="idle-load-balancer: the days looked at.")
+
+
+class CostSettings(BaseModel):
+    """How load balancer cost is measured: prices from the AWS Price List API, usage from CloudWatch."""
+
+    price_refresh_hours: float = Field(
+        default=168.0,
+        gt=0,
+        description="Hours the Price List prices cached in the database are used before they are read again. "
+        "List prices change a few times a year; a week keeps the calls to the Price List API rare.",
+    )
+    usage_window_days: int = Field(
+        default=14,
+        ge=1,
+        le=63,
+        description="Days of CloudWatch metrics a cost estimate and the idle rule read (one data point per day "
+        "per metric; 63 days is the retention of 5-minute data).",
+    )
+    team_key: str = Field(
+        default="team",
+        min_length=1,
+        description="The label (else annotation) of an Ingress or Service that names the team paying for it "
+        "(`auditor cost --group-by team`).",
+    )
 
 
 class ApiSettings(BaseModel):
@@ -212,6 +243,7 @@ class Settings(BaseSettings):
     kube: KubeSettings = Field(default_factory=KubeSettings)
     rules: RuleSettings = Field(default_factory=RuleSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
+    cost: CostSettings = Field(default_factory=CostSettings)
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
     reports: ReportSettings = Field(default_factory=ReportSettings)
     export: ExportSettings = Field(default_factory=ExportSettings)

@@ -42,7 +42,8 @@ class Status(StrEnum):
 
 
 class KubeRef(BaseModel):
-    """A Kubernetes object: kind Ingress | IngressGroup | Service | ServiceAccount | Deployment | IngressClass."""
+    """A Kubernetes object: kind Ingress | IngressGroup | Service | Gateway | HTTPRoute (and the other routes) |
+    ServiceAccount | Deployment | IngressClass | GatewayClass | LoadBalancerConfiguration ..."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -69,7 +70,10 @@ class Finding(BaseModel):
     kubernetes: KubeRef | None = None
     evidence: dict[str, Any] = Field(default_factory=dict)
     remediation: str = ""
-    monthly_cost_usd: float | None = Field(default=None, description="what the resource costs, where relevant")
+    monthly_saving_usd: float | None = Field(
+        default=None,
+        description="what fixing this finding saves a month (USD), from the same cost model as the load balancers'",
+    )
     discriminator: str = Field(default="", description="tells apart findings of one rule on one resource")
 
     @classmethod
@@ -131,10 +135,26 @@ def finding_data(values: dict[str, Any]) -> dict[str, Any]:
     return {**_FINDING_TEMPLATE, **values}
 
 
+def monthly_saving(findings: list[Finding]) -> float:
+    """The monthly saving of these findings' FAILs: the largest saving per resource, summed (see AuditResult)."""
+    best: dict[str, float] = {}
+    for f in findings:
+        if f.status != Status.FAIL or not f.monthly_saving_usd:
+            continue
+        key = f.resource_arn or f.fingerprint
+        best[key] = max(best.get(key, 0.0), f.monthly_saving_usd)
+    return round(sum(best.values()), 2)
+
+
 class OwnerView(BaseModel):
-    kind: str
+    kind: str = Field(description="Ingress | IngressGroup | Service | Gateway")
     namespace: str | None = None
     name: str
+    routes: list[str] = Field(
+        default_factory=list,
+        exclude_if=lambda routes: not routes,  # only Gateways have routes; other owners keep their shape
+        description="a Gateway's attached routes, e.g. 'HTTPRoute ns/name'",
+    )
 
 
 class ListenerView(BaseModel):
@@ -143,6 +163,17 @@ class ListenerView(BaseModel):
     ssl_policy: str | None = None
     certificate_arns: list[str] | None = None
     default_action: str | None = None
+
+
+class CostShareView(BaseModel):
+    """The part of a load balancer's monthly cost one Kubernetes object pays (auditor.cost.allocate)."""
+
+    owner: str
+    namespace: str
+    cluster: str
+    team: str
+    monthly_usd: float
+    method: str = Field(description="requests (per-target-group RequestCount) | rules | sole-owner | unowned")
 
 
 class LoadBalancerView(BaseModel):
@@ -164,6 +195,11 @@ class LoadBalancerView(BaseModel):
     web_acl_arn: str | None = None
     monthly_cost_usd: float | None = None
     cost_basis: str | None = None
+    cost_measured: list[str] = Field(default_factory=list, description="parts of the cost read from the account")
+    cost_assumed: list[str] = Field(default_factory=list, description="parts of the cost taken on assumption")
+    cost_shares: list[CostShareView] = Field(
+        default_factory=list, description="who pays it: the parts sum to monthly_cost_usd"
+    )
 
 
 class AuditResult(BaseModel):
@@ -186,6 +222,11 @@ class AuditResult(BaseModel):
 
     def failed(self) -> list[Finding]:
         return [f for f in self.findings if f.status == Status.FAIL]
+
+    def monthly_saving_usd(self) -> float:
+        """What fixing every FAIL would save a month: per resource the largest saving named for it (an orphaned,
+        idle load balancer is deleted once, not once per rule that reports it), summed."""
+        return monthly_saving(self.findings)
 
     def worst_severity(self) -> Severity | None:
         failed = self.failed()

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from auditor.collect.aws import collect_aws
+from auditor.collect.aws.pricing import PriceCache
 from auditor.collect.aws.session import CallCounter
 from auditor.collect.aws.shared import SharedInventory
 from auditor.collect.kube import collect_kube
@@ -48,12 +49,15 @@ def collect(
     progress: ProgressFn = no_progress,
     selection: RuleSelection | None = None,
     shared: SharedInventory | None = None,
+    price_cache: PriceCache | None = None,
 ) -> Inventory:
     """Read the cluster and AWS into an Inventory. Collector failures become coverage, not exceptions.
 
     Only the facets the selected rules need are read (``selection``; default: the target's own, which is
     every rule unless its targets-file entry says otherwise). ``shared``: what other audits of the same
-    accounts and regions read is taken from there (``auditor.collect.aws.shared``). Raises TargetUnreachable
+    accounts and regions read is taken from there (``auditor.collect.aws.shared``). ``price_cache``: where
+    Price List prices read before are kept (the service's database); without one they are read each time.
+    Raises TargetUnreachable
     only when nothing at all could be read (every collector failed).
     """
     started = datetime.now(UTC)
@@ -83,6 +87,7 @@ def collect(
         listener_rules=selection.listener_rules,
         shared=shared,
         share_as=selection.rule_ids,
+        price_cache=price_cache,
     )
     coverage.extend(aws_cov)
 
@@ -134,7 +139,7 @@ def analyze(
         cluster_name=graph.cluster_name,
         started_at=started_at or inventory.collected_at,
         finished_at=datetime.now(UTC),
-        load_balancers=load_balancer_views(graph),
+        load_balancers=load_balancer_views(graph, team_key=settings.cost.team_key),
         findings=findings,
         coverage=coverage,
         api_calls=inventory.api_calls,
@@ -180,6 +185,7 @@ def run_audit(
     snapshot: Inventory | None = None,
     selection: RuleSelection | None = None,
     shared: SharedInventory | None = None,
+    price_cache: PriceCache | None = None,
 ) -> AuditOutcome:
     """Audit one target (or a saved snapshot of it), with the selected rules (default: the target's own);
     ``shared``: regional reads shared with the other audits of a fleet (see ``collect``)."""
@@ -188,7 +194,7 @@ def run_audit(
     inventory = (
         snapshot
         if snapshot is not None
-        else collect(target, settings, progress=progress, selection=selection, shared=shared)
+        else collect(target, settings, progress=progress, selection=selection, shared=shared, price_cache=price_cache)
     )
     progress(ProgressEvent(stage="analyze", message="correlating and running rules"))
     outcome = analyze(inventory, settings, started_at=started, only=selection.rule_ids)

@@ -15,7 +15,7 @@ import os
 import socket
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -31,6 +31,7 @@ from auditor.rules.selection import NO_NARROWING, Narrowing
 from auditor.store import runs as store_runs
 from auditor.store.db import transaction
 from auditor.store.models import RunRow, utcnow
+from auditor.store.prices import StorePriceCache
 from auditor.store.targets import get_target, sync_targets, to_config
 
 if TYPE_CHECKING:
@@ -166,7 +167,8 @@ class AuditService:
         try:
             # scheduled runs of one cycle share regional reads; a run asked for now reads everything fresh
             shared = self.shared if trigger == "schedule" else None
-            outcome = run_audit(target, self.settings, shared=shared)
+            prices = StorePriceCache(self.factory, timedelta(hours=self.settings.cost.price_refresh_hours))
+            outcome = run_audit(target, self.settings, shared=shared, price_cache=prices)
         except AuditorError as exc:
             log.warning("run %d of %s failed: %s", run_id, target.name, exc)
             self._fail(run_id, str(exc))

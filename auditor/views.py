@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from auditor.correlate import ExposureGraph, LbNode
 from auditor.correlate.gc_pause import gc_paused
-from auditor.cost import PriceBook, default_price_book, estimate
-from auditor.findings import ListenerView, LoadBalancerView, OwnerView
+from auditor.cost import PriceBook, estimate, node_estimate
+from auditor.cost.allocate import shares
+from auditor.findings import CostShareView, ListenerView, LoadBalancerView, OwnerView
 from auditor.inventory.models import Action
 
 
@@ -20,9 +21,12 @@ def _action_summary(actions: list[Action]) -> str | None:
     return first.type
 
 
-def load_balancer_view(node: LbNode, book: PriceBook) -> LoadBalancerView:
+def load_balancer_view(
+    node: LbNode, book: PriceBook | None = None, cost_shares: list[CostShareView] | None = None
+) -> LoadBalancerView:
+    """``node`` as reported, priced with ``book`` or else the audit's own prices and measured usage."""
     lb = node.lb
-    cost = estimate(lb, book)
+    cost = estimate(lb, book, node.usage) if book is not None else node_estimate(node)
     owner = node.owner
     listeners = None
     if lb.listeners is not None:
@@ -44,7 +48,14 @@ def load_balancer_view(node: LbNode, book: PriceBook) -> LoadBalancerView:
         dns_name=lb.dns_name,
         region=lb.region,
         account=lb.account,
-        owner=OwnerView(kind=owner.kind, namespace=owner.namespace, name=owner.name) if owner else None,
+        owner=OwnerView(
+            kind=owner.kind,
+            namespace=owner.namespace,
+            name=owner.name,
+            routes=[str(r) for r in owner.gateway.route_refs] if owner.gateway is not None else [],
+        )
+        if owner
+        else None,
         owner_evidence=node.owner_evidence,
         cluster=node.cluster_tag,
         controller=node.controller,
@@ -53,15 +64,34 @@ def load_balancer_view(node: LbNode, book: PriceBook) -> LoadBalancerView:
         web_acl_arn=node.web_acl.arn if node.web_acl else None,
         monthly_cost_usd=cost.monthly_usd if cost else None,
         cost_basis=cost.basis if cost else None,
+        cost_measured=list(cost.measured) if cost else [],
+        cost_assumed=list(cost.assumed) if cost else [],
+        cost_shares=cost_shares or [],
     )
 
 
-def load_balancer_views(graph: ExposureGraph, book: PriceBook | None = None) -> list[LoadBalancerView]:
-    """Every load balancer this audit speaks for, owned ones first, then by owner and name."""
+def load_balancer_views(
+    graph: ExposureGraph, book: PriceBook | None = None, *, team_key: str = "team"
+) -> list[LoadBalancerView]:
+    """Every load balancer this audit speaks for, owned ones first, then by owner and name, with who pays it
+    (shares of the audit's own estimate; none when another ``book`` prices it)."""
     nodes = sorted(
         graph.in_scope(),
         key=lambda n: (n.owner is None, n.owner.label if n.owner else "", n.lb.name),
     )
-    book = book or default_price_book()
     with gc_paused():  # one view per load balancer, all kept: see auditor.correlate.gc_pause
-        return [load_balancer_view(n, book) for n in nodes]
+        return [load_balancer_view(n, book, None if book else _shares(graph, n, team_key)) for n in nodes]
+
+
+def _shares(graph: ExposureGraph, node: LbNode, team_key: str) -> list[CostShareView]:
+    return [
+        CostShareView(
+            owner=s.owner,
+            namespace=s.namespace,
+            cluster=s.cluster,
+            team=s.team,
+            monthly_usd=s.monthly_usd,
+            method=s.method,
+        )
+        for s in shares(graph, node, team_key)
+    ]

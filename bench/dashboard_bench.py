@@ -85,7 +85,24 @@ def seed_history(url: str, runs_per_target: int = 30, lbs: int = 60) -> None:
                         "orphan": None if owned else "owner-gone",
                         "monthly_cost_usd": 16.43 + i % 4,
                         "cost_basis": "hourly rate x 730 h + LCU",
-                        "view": {},
+                        "view": {  # who pays (auditor.cost.allocate): every 4th ALB shared by two namespaces
+                            "cost_shares": [
+                                {
+                                    "owner": f"Ingress {ns}/app-{i}",
+                                    "namespace": ns,
+                                    "cluster": f"cluster-{t}",
+                                    "team": "(no team)",
+                                    "monthly_usd": round((16.43 + i % 4) / parts, 2),
+                                    "method": "requests" if parts > 1 else "sole-owner",
+                                }
+                                for parts in [2 if owned and i % 4 == 0 else 1]
+                                for ns in (
+                                    [NAMESPACES[i % len(NAMESPACES)], NAMESPACES[(i + 1) % len(NAMESPACES)]][:parts]
+                                    if owned
+                                    else ["(no namespace)"]
+                                )
+                            ]
+                        },
                     }
                 )
         conn.execute(insert(LoadBalancerRow), rows)

@@ -11,7 +11,9 @@ CLBs with TCP or SSL), and three consumers turn it into data:
 - ``seed_kube(fleet, server, made)``: Ingresses, Services, EndpointSlices and the controller written
   into the Kubernetes API emulator's store in-process (``KubeApiServer.seed``), with status hostnames
   equal to the load balancers' DNS names. The audit reads them over HTTPS.
-- ``inventory(fleet)``: the same fleet directly as an ``Inventory`` (no servers) for the engine benchmark.
+- ``inventory(fleet)``: the same fleet directly as an ``Inventory`` (no servers) for the engine benchmark; there a
+  fifth of all load balancers (two ALBs in five) are made for a Gateway with its HTTPRoutes instead of an Ingress
+  (``gateway_made``), so correlation and rules are measured with Gateways in the mix.
 
 ``lower_bound(fleet)`` is the fewest AWS calls any collector can make for this fleet under the API's
 own limits (facts §9): pages of 400, tag batches of 20, one DescribeListeners per v2 load balancer,
@@ -50,6 +52,9 @@ from auditor.inventory.models import (
     EksClusterListing,
     Endpoint,
     EndpointSlice,
+    Gateway,
+    GatewayClass,
+    GatewayListener,
     IamRole,
     Ingress,
     IngressBackend,
@@ -64,6 +69,11 @@ from auditor.inventory.models import (
     ManagedPolicy,
     OidcProvider,
     RedirectConfig,
+    Route,
+    RouteBackendRef,
+    RouteParentRef,
+    RouteRedirect,
+    RouteRule,
     SecurityGroup,
     SecurityGroupPermission,
     Service,
@@ -157,7 +167,15 @@ def lower_bound(fleet: Fleet) -> dict[str, int]:
     tls_listeners = len(albs) + sum(1 for p in nlbs if p.tls)
     security_groups = NAMESPACES + 1  # a managed SG per namespace + the shared backend SG
     elb = "elasticloadbalancing:"
+    # cost: 3 metrics per ALB and NLB (+ RequestCount per ALB target group, HealthyHostCount per ALB/NLB target
+    # group), 2 per CLB (+ its HealthyHostCount), 500 queries a call; the public load balancers' network
+    # interfaces, 200 descriptions a call; Price List: AWSELB + AmazonVPC
+    metric_queries = 5 * len(albs) + 4 * len(nlbs) + 3 * len(clbs)
+    public = sum(1 for p in (*albs, *nlbs, *clbs) if p.scheme == "internet-facing")
     return {
+        "cloudwatch:GetMetricData": math.ceil(metric_queries / 500),
+        "ec2:DescribeNetworkInterfaces": math.ceil(public / 200),
+        "pricing:GetProducts": 2,
         f"{elb}DescribeLoadBalancers": math.ceil(v2 / 400) + max(1, math.ceil(len(clbs) / 400)),
         f"{elb}DescribeTargetGroups": max(1, math.ceil(tgs / 400)),
         f"{elb}DescribeTags": math.ceil(v2 / 20) + math.ceil(tgs / 20) + math.ceil(len(clbs) / 20),
@@ -515,6 +533,45 @@ def seed_kube(fleet: Fleet, server: KubeApiServer, made: Made) -> int:
 # --------------------------------------------------------------------------- the same fleet as an Inventory
 
 
+def gateway_made(p: LbPlan) -> bool:
+    """Whether the engine benchmark's inventory makes this ALB for a Gateway (two ALBs in five: a fifth of all)."""
+    return p.kind == "alb" and p.index % 5 in (1, 3)
+
+
+def _gateway_objects(p: LbPlan, dns: str) -> tuple[Gateway, list[Route]]:
+    ns, name = p.namespace, p.name
+    gateway = Gateway(
+        namespace=ns,
+        name=name,
+        gateway_class_name="alb",
+        listeners=[
+            GatewayListener(name="http", port=80, protocol="HTTP"),
+            GatewayListener(name="https", port=443, protocol="HTTPS"),
+        ],
+        addresses=[dns],
+        programmed=True,
+    )
+    parent = RouteParentRef(name=name)
+    routes = [
+        Route(
+            namespace=ns,
+            name=name,
+            kind="HTTPRoute",
+            hostnames=[f"{name}.svc{p.cert}.example.com"],
+            parent_refs=[parent.model_copy(update={"section_name": "https"})],
+            rules=[RouteRule(backend_refs=[RouteBackendRef(name=name, port=80)])],
+        ),
+        Route(
+            namespace=ns,
+            name=f"{name}-redirect",
+            kind="HTTPRoute",
+            parent_refs=[parent.model_copy(update={"section_name": "http"})],
+            rules=[RouteRule(redirect=RouteRedirect(scheme="https", status_code=301))],
+        ),
+    ]
+    return gateway, routes
+
+
 def inventory(fleet: Fleet) -> Inventory:
     """The fleet as a collected Inventory (what the collectors would return), for the engine benchmark."""
     now = datetime.now(UTC)
@@ -540,6 +597,8 @@ def inventory(fleet: Fleet) -> Inventory:
     kube = KubeInventory(context=CLUSTER, ingress_classes=[IngressClass(name="alb", controller="ingress.k8s.aws/alb")])
     kube.endpoint_slices = []
     kube.target_group_bindings = []
+    kube.gateway_classes = [GatewayClass(name="alb", controller_name="gateway.k8s.aws/alb", accepted=True)]
+    kube.gateways, kube.routes, kube.reference_grants, kube.gateway_configurations = [], [], [], []
     for p in fleet.lbs:
         ns, name, stack = p.namespace, p.name, f"{p.namespace}/{p.name}"
         dns = f"{p.lb_name}-{p.index}.{REGION}.elb.amazonaws.com"
@@ -550,7 +609,8 @@ def inventory(fleet: Fleet) -> Inventory:
         tg_arn = f"{arn}:targetgroup/tg{p.index:05d}/{p.index:016x}"
         forward = Action(type="forward", target_group_arns=[tg_arn])
         if p.kind == "alb":
-            tags = {"elbv2.k8s.aws/cluster": CLUSTER, "ingress.k8s.aws/stack": stack}
+            stack_tag = "gateway.k8s.aws.alb/stack" if gateway_made(p) else "ingress.k8s.aws/stack"
+            tags = {"elbv2.k8s.aws/cluster": CLUSTER, stack_tag: stack}
             cert_arns = [certs[p.cert].arn] + ([certs[p.sni_cert].arn] if p.sni_cert is not None else [])
             listeners = [
                 Listener(
@@ -631,7 +691,12 @@ def inventory(fleet: Fleet) -> Inventory:
             )
         status = [LoadBalancerIngress(hostname=dns)]
         port = ServicePort(name="http", port=80, target_port=8080)
-        if p.kind == "alb":
+        if gateway_made(p):
+            gateway, routes = _gateway_objects(p, dns)
+            kube.gateways.append(gateway)
+            kube.routes.extend(routes)
+            kube.services.append(Service(namespace=ns, name=name, selector={"app": name}, ports=[port]))
+        elif p.kind == "alb":
             kube.ingresses.append(
                 Ingress(
                     namespace=ns,
@@ -806,4 +871,7 @@ def kube_object_count(inv: Inventory) -> int:
         + len(kube.service_accounts)
         + len(kube.controllers)
         + len(kube.ingress_classes)
+        + len(kube.gateway_classes or [])
+        + len(kube.gateways or [])
+        + len(kube.routes or [])
     )

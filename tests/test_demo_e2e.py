@@ -21,14 +21,18 @@ from click.testing import CliRunner
 from auditor.cli import cli
 from auditor.demo.environment import DemoEnvironment
 from auditor.rules.registry import catalog
+from tests.support.moto_iam import moto_names
 
 CONTROLLER_SA = "ServiceAccount kube-system/aws-load-balancer-controller"
 ORPHAN = "<orphan>"  # stands for the leaked NLB, whose name the audit reports (no Kubernetes owner)
+GATEWAY_ORPHAN = "<gateway orphan>"  # the leaked ALB of the deleted Gateway edge/preview
+ORPHAN_PREFIXES = {"k8s-data-redis-": ORPHAN, "k8s-edge-preview-": GATEWAY_ORPHAN}
 
 # (target, object) pairs each rule must FAIL on. An object is the finding's Kubernetes ref, else its
 # resource name; ungrouped-ingresses is named by the Ingress groups it would merge.
 EXPECTED_FAILS: dict[str, set[tuple[str, str]]] = {
-    "http-without-redirect": {("demo", "Ingress blog/blog")},
+    # edge/public: HTTPRoute edge/promo is attached to the Gateway's HTTP listener without a redirect
+    "http-without-redirect": {("demo", "Ingress blog/blog"), ("demo", "Gateway edge/public")},
     "public-alb-without-waf": {("demo", "Ingress blog/blog")},
     "certificate-expiring": {("demo", "Service payments/api")},
     "certificate-host-mismatch": {("demo", "Ingress blog/media")},
@@ -40,13 +44,16 @@ EXPECTED_FAILS: dict[str, set[tuple[str, str]]] = {
     # NLB beside the internal dashboards ALBs
     "http-service-on-own-lb": {("demo", "Service payments/api"), ("demo", "Service shop/cart")},
     "ungrouped-ingresses": {("demo", "data/dashboards + data/grafana")},
-    "orphaned-load-balancer": {("demo", ORPHAN)},
+    # the NLB of the deleted Service data/redis and the ALB of the deleted Gateway edge/preview
+    "orphaned-load-balancer": {("demo", ORPHAN), ("demo", GATEWAY_ORPHAN)},
     "classic-load-balancer": {("demo", "Service legacy/smtp-relay")},
     "invalid-annotation": {("demo", "Ingress legacy/admin")},
     # legacy/admin: rejected for its annotation; web/frontend: no controller replica to provision it
     "ingress-not-provisioned": {("demo", "Ingress legacy/admin"), ("staging", "Service web/frontend")},
     # data/search: no ready pod; the orphan: its Service and pods are gone
     "lb-without-healthy-targets": {("demo", "Service data/search"), ("demo", ORPHAN)},
+    # the leaked NLB gets no traffic (the demo seeds CloudWatch metrics for every other load balancer)
+    "idle-load-balancer": {("demo", ORPHAN)},
     "irsa-policy-missing-actions": {("demo", CONTROLLER_SA)},
     "controller-missing": {("staging", "Deployment kube-system/aws-load-balancer-controller")},
     "irsa-role-invalid": {("staging", CONTROLLER_SA)},
@@ -64,6 +71,8 @@ DEMO_OWNERS = {
     ("Service", "data", "postgres", "network"),
     ("Service", "data", "search", "network"),
     ("Service", "legacy", "smtp-relay", "classic"),
+    ("Gateway", "edge", "public", "application"),
+    ("Gateway", "data", "queue", "network"),
 }
 
 
@@ -94,29 +103,31 @@ def audit(demo: DemoEnvironment) -> dict[str, Any]:
     return {"stderr": result.stderr, "targets": {t["target"]: t for t in doc["targets"]}}
 
 
-def _object(finding: dict[str, Any], orphan_name: str) -> str:
+def _object(finding: dict[str, Any], orphans: dict[str, str]) -> str:
     if finding["rule_id"] == "ungrouped-ingresses" and "members" in finding["evidence"]:
         return " + ".join(sorted(m["group"] for m in finding["evidence"]["members"]))
     ref = finding["kubernetes"]
     if ref is not None:
         where = f"{ref['namespace']}/{ref['name']}" if ref["namespace"] else ref["name"]
         return f"{ref['kind']} {where}"
-    return ORPHAN if finding["resource_name"] == orphan_name else str(finding["resource_name"])
+    return orphans.get(finding["resource_name"], str(finding["resource_name"]))
 
 
-def _orphan_name(targets: dict[str, Any]) -> str:
-    orphans = [lb for lb in targets["demo"]["load_balancers"] if lb["owner"] is None]
-    assert len(orphans) == 1, orphans
-    return str(orphans[0]["name"])
+def _orphan_names(targets: dict[str, Any]) -> dict[str, str]:
+    """The demo's ownerless load balancers (their names carry a hash) -> the placeholder the expectations use."""
+    orphans = [str(lb["name"]) for lb in targets["demo"]["load_balancers"] if lb["owner"] is None]
+    found = {name: label for name in orphans for prefix, label in ORPHAN_PREFIXES.items() if name.startswith(prefix)}
+    assert sorted(found.values()) == sorted(ORPHAN_PREFIXES.values()) and len(orphans) == len(found), orphans
+    return found
 
 
 def _by_rule(targets: dict[str, Any], status: str) -> dict[str, set[tuple[str, str]]]:
-    orphan = _orphan_name(targets)
+    orphans = _orphan_names(targets)
     found: dict[str, set[tuple[str, str]]] = defaultdict(set)
     for name, doc in targets.items():
         for f in doc["findings"]:
             if f["status"] == status:
-                found[f["rule_id"]].add((name, _object(f, orphan)))
+                found[f["rule_id"]].add((name, _object(f, orphans)))
     return found
 
 
@@ -158,6 +169,15 @@ def test_healthy_objects_pass(audit: dict[str, Any]) -> None:
     assert ("demo", CONTROLLER_SA) in passed["irsa-not-configured"]
     assert ("staging", CONTROLLER_SA) in passed["irsa-policy-missing-actions"]
     assert ("demo", "Deployment kube-system/aws-load-balancer-controller") in passed["controller-missing"]
+    # the Gateway side: the ALB Gateway's web ACL, TLS policy and certificates are right, every Gateway has its
+    # load balancer, and the controller serves Gateways (its feature gates are on)
+    for rule_id in ("public-alb-without-waf", "weak-tls-policy", "orphaned-load-balancer", "ingress-not-provisioned"):
+        assert ("demo", "Gateway edge/public") in passed[rule_id], rule_id
+    for route in ("HTTPRoute edge/catalog", "HTTPRoute edge/promo"):
+        assert ("demo", route) in passed["certificate-host-mismatch"], route
+    for rule_id in ("ingress-not-provisioned", "lb-without-healthy-targets", "orphaned-load-balancer"):
+        assert ("demo", "Gateway data/queue") in passed[rule_id], rule_id
+    assert ("demo", "LoadBalancerConfiguration edge/public") in passed["invalid-annotation"]
     rules_with_a_pass = {r for r, objects in passed.items() if objects}
     assert len(rules_with_a_pass & set(EXPECTED_FAILS)) >= 15, sorted(set(EXPECTED_FAILS) - rules_with_a_pass)
 
@@ -175,11 +195,33 @@ def test_load_balancers_have_their_seeded_owners(audit: dict[str, Any]) -> None:
         assert lb["controller"] == (
             "in-tree" if lb["owner"] and lb["owner"]["name"] in ("postgres", "smtp-relay") else "lbc"
         )
-    (orphan,) = [lb for lb in targets["demo"]["load_balancers"] if lb["owner"] is None]
-    assert orphan["orphan"] == "owner-gone"
-    assert orphan["name"].startswith("k8s-data-redis-")
+    orphans = sorted((lb for lb in targets["demo"]["load_balancers"] if lb["owner"] is None), key=lambda lb: lb["name"])
+    assert [(lb["name"].rsplit("-", 1)[0], lb["type"], lb["orphan"]) for lb in orphans] == [
+        ("k8s-data-redis", "network", "owner-gone"),
+        ("k8s-edge-preview", "application", "owner-gone"),
+    ]
+    gateway = next(lb for lb in targets["demo"]["load_balancers"] if lb["owner"] and lb["owner"]["kind"] == "Gateway")
+    assert gateway["owner"]["routes"] and gateway["owner_evidence"] == "stack-tag"
     assert targets["staging"]["load_balancers"] == []  # its Service is still pending
     assert targets["sandbox"]["load_balancers"] == []
+
+
+def test_gateway_findings_speak_gateway(audit: dict[str, Any]) -> None:
+    """The Gateway's HTTP finding names the route to fix and the fix in Gateway API terms; its orphan is priced."""
+    findings = audit["targets"]["demo"]["findings"]
+    (http,) = [
+        f
+        for f in findings
+        if f["rule_id"] == "http-without-redirect" and f["status"] == "FAIL" and f["kubernetes"]["kind"] == "Gateway"
+    ]
+    assert "HTTPRoute edge/promo" in http["remediation"] and "RequestRedirect" in http["remediation"]
+    assert "annotate" not in http["remediation"]
+    (leak,) = [
+        f
+        for f in findings
+        if f["rule_id"] == "orphaned-load-balancer" and f["status"] == "FAIL" and "preview" in f["resource_name"]
+    ]
+    assert "Gateway edge/preview no longer exists" in leak["message"] and "gateway.k8s.aws/alb" in leak["remediation"]
 
 
 def test_shop_alb_is_the_healthy_reference(audit: dict[str, Any]) -> None:
@@ -189,6 +231,18 @@ def test_shop_alb_is_the_healthy_reference(audit: dict[str, Any]) -> None:
     listeners = {li["port"]: li for li in shop["listeners"]}
     assert listeners[80]["default_action"] == "redirect HTTPS:443"
     assert listeners[443]["ssl_policy"] == "ELBSecurityPolicy-TLS13-1-2-2021-06"
+
+
+def test_demo_costs_are_measured_and_the_shared_alb_is_split_by_requests(audit: dict[str, Any]) -> None:
+    lbs = audit["targets"]["demo"]["load_balancers"]
+    (shop,) = [lb for lb in lbs if lb["owner"] and lb["owner"]["name"] == "shop"]
+    assert shop["cost_measured"] == ["LCUs", "public IPv4: counted on its network interfaces"]
+    assert {s["method"] for s in shop["cost_shares"]} == {"requests"}
+    assert len(shop["cost_shares"]) == 3
+    assert round(sum(s["monthly_usd"] for s in shop["cost_shares"]), 2) == shop["monthly_cost_usd"]
+    assert all(lb["cost_measured"] for lb in lbs)  # every demo load balancer's usage was read
+    summary = audit["targets"]["demo"]["summary"]
+    assert summary["monthly_saving_usd"] > 0
 
 
 def test_single_target_flags_in_a_separate_process(demo: DemoEnvironment, audit: dict[str, Any]) -> None:
@@ -233,7 +287,11 @@ def test_full_audit_as_a_user_holding_only_the_shipped_policy(demo: DemoEnvironm
     policy = (Path(__file__).resolve().parents[1] / "iam/auditor-readonly.json").read_text(encoding="utf-8")
     iam = boto3.client("iam")
     iam.create_user(UserName="auditor-e2e")
-    iam.put_user_policy(UserName="auditor-e2e", PolicyName="auditor-readonly", PolicyDocument=policy)
+    iam.put_user_policy(
+        UserName="auditor-e2e",
+        PolicyName="auditor-readonly",
+        PolicyDocument=json.dumps(moto_names(json.loads(policy))),  # moto checks cloudwatch as monitoring:*
+    )
     key = iam.create_access_key(UserName="auditor-e2e")["AccessKey"]
     env = {**os.environ, "AWS_ACCESS_KEY_ID": key["AccessKeyId"], "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"]}
     demo.moto.set_iam_enforcement(True)
@@ -286,9 +344,9 @@ def test_evolve_fixes_one_finding_and_introduces_one(demo: DemoEnvironment) -> N
         result = run_audit(demo.target, Settings()).result
         return {str(f.kubernetes) for f in result.failed() if f.rule_id == rule_id}
 
-    assert failing("http-without-redirect") == {"Ingress blog/blog"}
+    assert failing("http-without-redirect") == {"Ingress blog/blog", "Gateway edge/public"}
     demo.evolve()
-    assert failing("http-without-redirect") == set()
+    assert failing("http-without-redirect") == {"Gateway edge/public"}
     assert failing("public-sensitive-port") == {"Service data/postgres", "Service data/mysql"}
 
 

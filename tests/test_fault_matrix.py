@@ -27,6 +27,7 @@ from auditor.findings import AuditResult, Status
 from auditor.inventory.models import CoverageStatus
 from auditor.pipeline import run_audit
 from auditor.rules.registry import all_rules
+from tests.support.moto_iam import moto_names
 
 POLICY = json.loads((Path(__file__).resolve().parents[1] / "iam/auditor-readonly.json").read_text(encoding="utf-8"))
 EXIT_PARTIAL = 7
@@ -38,6 +39,7 @@ DENIED: dict[str, tuple[str, ...]] = {
     "wafv2": ("wafv2",),
     "iam": ("iam",),
     "ec2": ("ec2",),
+    "cloudwatch": ("cloudwatch",),
 }
 
 
@@ -52,7 +54,7 @@ def _policy_without(service: str) -> dict[str, Any]:
 def _user(name: str, policy: dict[str, Any]) -> dict[str, str]:
     iam = boto3.client("iam")
     iam.create_user(UserName=name)
-    iam.put_user_policy(UserName=name, PolicyName="auditor", PolicyDocument=json.dumps(policy))
+    iam.put_user_policy(UserName=name, PolicyName="auditor", PolicyDocument=json.dumps(moto_names(policy)))
     key = iam.create_access_key(UserName=name)["AccessKey"]
     return {"AWS_ACCESS_KEY_ID": key["AccessKeyId"], "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"]}
 

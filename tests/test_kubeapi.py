@@ -14,6 +14,7 @@ from kubernetes import client, config, watch
 from kubernetes.client.exceptions import ApiException
 
 from auditor.demo.kubeapi import KubeApiServer, parse_label_selector
+from auditor.demo.seed_kube import gateway_api_crds
 
 CRD_TGB = {
     "apiVersion": "apiextensions.k8s.io/v1",
@@ -234,6 +235,50 @@ def test_unregistered_type_is_404_until_crd_is_created(api: Any, kube: KubeApiSe
     client.ApiextensionsV1Api(api).delete_custom_resource_definition("targetgroupbindings.elbv2.k8s.aws")
     with pytest.raises(ApiException) as err:
         custom.list_cluster_custom_object("elbv2.k8s.aws", "v1beta1", "targetgroupbindings")
+    assert err.value.status == 404
+
+
+def test_gateway_api_groups_are_served_like_an_api_server(api: Any, kube: KubeApiServer) -> None:
+    """The Gateway API and gateway.k8s.aws CRDs: discovery names each group's preferred version (GA before beta
+    before alpha), a resource is listed only at the versions that serve it, an empty list is a 200 with its list
+    kind, an object stored at one version reads at another, and a group with no CRD is a 404."""
+    apis: Any = client.ApisApi(api)
+    custom: Any = client.CustomObjectsApi(api)
+    with pytest.raises(ApiException) as err:
+        custom.list_cluster_custom_object("gateway.networking.k8s.io", "v1", "gateways")
+    assert err.value.status == 404
+    assert "gateway.networking.k8s.io" not in {g.name for g in apis.get_api_versions().groups}
+
+    ext: Any = client.ApiextensionsV1Api(api)
+    for crd in gateway_api_crds():
+        ext.create_custom_resource_definition(crd)
+    groups = {g.name: g for g in apis.get_api_versions().groups}
+    gw = groups["gateway.networking.k8s.io"]
+    assert gw.preferred_version.version == "v1"
+    assert [v.version for v in gw.versions] == ["v1", "v1beta1", "v1alpha2"]
+    assert groups["gateway.k8s.aws"].preferred_version.version == "v1beta1"
+
+    def served(version: str) -> set[str]:
+        doc = custom.get_api_resources("gateway.networking.k8s.io", version)
+        return {r.name for r in doc.resources if "/" not in r.name}
+
+    assert served("v1") == {"gatewayclasses", "gateways", "httproutes", "grpcroutes"}
+    assert served("v1beta1") == {"gatewayclasses", "gateways", "httproutes", "referencegrants"}
+    assert served("v1alpha2") == {"tcproutes", "udproutes", "tlsroutes"}
+
+    empty = custom.list_cluster_custom_object("gateway.networking.k8s.io", "v1", "httproutes")
+    assert empty["kind"] == "HTTPRouteList" and empty["items"] == []
+    route = {
+        "apiVersion": "gateway.networking.k8s.io/v1beta1",
+        "kind": "HTTPRoute",
+        "metadata": {"name": "r"},
+        "spec": {"parentRefs": [{"name": "web"}]},
+    }
+    custom.create_namespaced_custom_object("gateway.networking.k8s.io", "v1beta1", "default", "httproutes", route)
+    (read,) = custom.list_cluster_custom_object("gateway.networking.k8s.io", "v1", "httproutes")["items"]
+    assert read["metadata"]["name"] == "r"
+    with pytest.raises(ApiException) as err:  # TCPRoute is not served at v1
+        custom.list_cluster_custom_object("gateway.networking.k8s.io", "v1", "tcproutes")
     assert err.value.status == 404
 
 

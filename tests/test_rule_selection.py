@@ -77,7 +77,7 @@ def test_names_are_comma_lists_ids_or_categories_and_skips_subtract() -> None:
 
 
 def test_an_unknown_name_or_an_empty_selection_is_a_config_error() -> None:
-    with pytest.raises(ConfigError, match=r"unknown rule or category no-such-rule; rule ids: .*categories: "):
+    with pytest.raises(ConfigError, match=r"unknown rule or category no-such-rule; categories: .*rule ids: "):
         select(["no-such-rule"])
     with pytest.raises(ConfigError, match="leaves no rule"):
         select(["tls"], ["tls"])
@@ -130,9 +130,12 @@ def test_collection_reads_only_what_the_selected_rule_needs(demo: DemoEnvironmen
     assert everything.api_calls.get("elasticloadbalancing:DescribeTargetHealth", 0) > 0
     assert "elasticloadbalancing:DescribeTargetHealth" not in only.api_calls
     assert "elasticloadbalancing:DescribeListenerCertificates" not in only.api_calls
+    # the rules of the listeners http-without-redirect judges by them; the full audit also reads those
+    # lb-without-healthy-targets needs (an ALB without target groups)
+    assert only.api_calls["elasticloadbalancing:DescribeRules"] > 0
     assert (
         only.api_calls["elasticloadbalancing:DescribeRules"]
-        == everything.api_calls["elasticloadbalancing:DescribeRules"]
+        <= everything.api_calls["elasticloadbalancing:DescribeRules"]
     )
     for service in ("acm:", "wafv2:", "iam:", "ec2:"):
         assert not [a for a in only.api_calls if a.startswith(service)], service

@@ -12,6 +12,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
@@ -150,6 +151,43 @@ def test_two_schedulers_sharing_postgres_run_each_audit_once(aws: MotoServer, po
             s.shutdown()
         a.shutdown()
         b.shutdown()
+
+
+@pytest.mark.postgres
+def test_the_targets_of_one_tick_spread_over_three_replicas(postgres_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every replica fires every target at the tick, as many at once as it has workers (APScheduler's pool:
+    ``max_parallel_runs`` + 1); a replica busy with its runs does not claim more, so the others take them."""
+    replicas = [_service(postgres_url, max_parallel_runs=1) for _ in range(3)]
+    names = [f"spread-{uuid.uuid4().hex[:8]}-{i}" for i in range(6)]
+    tids = [_add_target(replicas[0].factory, name) for name in names]
+    ran_by: dict[str, int] = {}
+
+    def slow_audit(target: TargetConfig, settings: Settings, **_: object) -> SimpleNamespace:
+        ran_by[target.name] = next(i for i, r in enumerate(replicas) if r.settings is settings)
+        time.sleep(0.5)
+        return SimpleNamespace(result=result([], target=target.name))
+
+    monkeypatch.setattr("auditor.pipeline.run_audit", slow_audit)
+    now = datetime.now(UTC)
+    pools = [ThreadPoolExecutor(max_workers=2) for _ in replicas]  # max_parallel_runs + 1, as the scheduler's
+    schedulers = [AuditScheduler(r) for r in replicas]
+    futures = [
+        pool.submit(s.fire, name, EVERY_MINUTE, now)
+        for pool, s in zip(pools, schedulers, strict=True)
+        for name in names
+    ]
+    for f in futures:
+        f.result(timeout=60)
+    for pool in pools:
+        pool.shutdown()
+    for tid in tids:  # each target audited exactly once for the tick
+        [run] = _runs(replicas[0].factory, tid)
+        assert run.status == "complete" and run.scheduled_for == now.replace(second=0, microsecond=0)
+    assert sorted(ran_by) == sorted(names)
+    per_replica = [list(ran_by.values()).count(i) for i in range(3)]
+    assert max(per_replica) <= 4 and sum(1 for n in per_replica if n) >= 2, per_replica  # spread, not queued on one
+    for r in replicas:
+        r.shutdown()
 
 
 class Blackhole:

@@ -145,13 +145,26 @@ def test_serve_records_every_demo_run_and_serves_it(server: tuple[str, dict[str,
 
         # every load balancer of the run, the internet-facing ALBs with their long cost basis
         lbs = client.get("/api/v1/load-balancers", params={"cluster": "demo", "limit": 100}).json()["items"]
-        assert len(lbs) == runs["demo"]["load_balancers"] == 11
+        assert len(lbs) == runs["demo"]["load_balancers"] == 14
         assert all(lb["run_id"] == runs["demo"]["id"] and lb["cost_basis"] for lb in lbs)
         public_albs = [lb for lb in lbs if lb["type"] == "application" and lb["scheme"] == "internet-facing"]
         assert len(public_albs) >= 2
         assert all(len(lb["cost_basis"]) > OLD_COST_BASIS_LIMIT for lb in public_albs), public_albs
         shop = next(lb for lb in public_albs if lb["owner"] and lb["owner"]["name"] == "shop")
         assert shop["owner"]["kind"] == "IngressGroup"
+        # Gateways own load balancers in the store and the API as Ingresses and Services do
+        gateways = sorted(
+            (lb["owner"]["namespace"], lb["owner"]["name"])
+            for lb in lbs
+            if lb["owner"] and lb["owner"]["kind"] == "Gateway"
+        )
+        assert gateways == [("data", "queue"), ("edge", "public")]
+        public = next(lb for lb in lbs if lb["owner"] and lb["owner"]["name"] == "public")
+        assert public["owner"]["routes"] == [
+            "HTTPRoute edge/catalog",
+            "HTTPRoute edge/catalog-redirect",
+            "HTTPRoute edge/promo",
+        ]
         for cluster in ("staging", "sandbox"):  # their load balancers are pending or absent
             assert client.get("/api/v1/load-balancers", params={"cluster": cluster}).json()["items"] == []
 
@@ -165,7 +178,7 @@ def test_serve_records_every_demo_run_and_serves_it(server: tuple[str, dict[str,
                 assert (detail["title"], detail["message"]) == (f["title"], f["message"])
                 assert detail["history"][0]["run_id"] == run["id"]
         blog = [f for f in _all_findings(client, "demo") if f["rule_id"] == "http-without-redirect"]
-        assert [f["kubernetes"]["namespace"] for f in blog] == ["blog"]
+        assert sorted(f["kubernetes"]["namespace"] for f in blog) == ["blog", "edge"]
 
         second = _finish(client, _trigger(client, "demo"))
         assert second["status"] in ("complete", "partial") and second["error"] is None

@@ -24,7 +24,7 @@ from auditor import __version__
 from auditor.api import dashboard
 from auditor.api.auth import TokenVerifier
 from auditor.api.metrics import make_registry
-from auditor.api.routes import findings, health, load_balancers, reports, runs, summary, suppressions, targets
+from auditor.api.routes import cost, findings, health, load_balancers, reports, runs, summary, suppressions, targets
 from auditor.api.schemas import ErrorOut
 from auditor.config import Settings, get_settings
 from auditor.errors import AuditorError, ConfigError, Conflict, NotFound, StoreError
@@ -120,7 +120,7 @@ def create_app(
     app.state.read_pool = None
     _install_docs(app)
     _install_error_handlers(app)
-    for module in (health, findings, load_balancers, runs, reports, targets, suppressions, summary):
+    for module in (health, findings, load_balancers, runs, reports, targets, suppressions, summary, cost):
         app.include_router(module.router)
     dashboard.install(app)  # the web pages at / (not in the OpenAPI document)
     return app

@@ -114,7 +114,7 @@ class FindingOut(BaseModel):
     region: str | None = None
     kubernetes: KubeRefOut | None = Field(default=None, description="the Kubernetes object that owns the resource")
     remediation: str = ""
-    monthly_cost_usd: float | None = None
+    monthly_saving_usd: float | None = Field(default=None, description="what fixing it saves a month (USD)")
     first_seen: datetime
     last_seen: datetime
     resolved_at: datetime | None = None
@@ -152,7 +152,7 @@ class FindingOut(BaseModel):
             at["namespace"],
             at["kube_name"],
             at["remediation"],
-            at["monthly_cost_usd"],
+            at["monthly_saving_usd"],
         )
         first_seen, last_seen, resolved_at, reopened = (
             at["first_seen"],
@@ -177,7 +177,7 @@ class FindingOut(BaseModel):
                 "region": r[region],
                 "kubernetes": ({"kind": r[kind], "namespace": r[namespace], "name": r[kube_name]} if r[kind] else None),
                 "remediation": r[remediation],
-                "monthly_cost_usd": r[cost],
+                "monthly_saving_usd": r[cost],
                 "first_seen": r[first_seen],
                 "last_seen": r[last_seen],
                 "resolved_at": r[resolved_at],
@@ -228,9 +228,12 @@ class LbFindingOut(BaseModel):
 
 
 class OwnerOut(BaseModel):
-    kind: str
+    kind: str = Field(description="Ingress | IngressGroup | Service | Gateway")
     namespace: str | None = None
     name: str
+    routes: list[str] = Field(
+        default_factory=list, description="a Gateway's attached routes, e.g. 'HTTPRoute ns/name' (empty otherwise)"
+    )
 
 
 class LoadBalancerOut(BaseModel):
@@ -414,6 +417,9 @@ class ClusterSummaryOut(BaseModel):
     orphans: int
     orphan_monthly_cost_usd: float
     monthly_cost_usd: float
+    monthly_saving_usd: float = Field(
+        description="what fixing the open findings would save a month: the largest saving per resource, summed"
+    )
     last_run: RunOut | None = None
 
 

@@ -1,9 +1,10 @@
-"""Kubernetes collection: Services, Ingresses, classes, the LB controller and its custom resources.
+"""Kubernetes collection: Services, Ingresses, classes, the LB controller and its custom resources, the Gateway API.
 
 Reads through the official client (kubeconfig context or in-cluster service account), every list
-paged with ``limit`` + ``continue``. What the collector may call is declared in ``RBAC_RULES``;
-``deploy/rbac.yaml`` is generated from it (``python -m auditor.collect.kube rbac``) and a test
-fails when the collector makes a request the rules do not cover.
+paged with ``limit`` + ``continue``; custom resources (the Gateway API, the controller's gateway.k8s.aws objects)
+at the version the server prefers for each, found through API discovery. What the collector may call is
+declared in ``RBAC_RULES``; ``deploy/rbac.yaml`` is generated from it (``python -m auditor.collect.kube rbac``)
+and a test fails when the collector makes a request the rules do not cover.
 """
 
 from __future__ import annotations
@@ -34,6 +35,11 @@ from auditor.inventory.models import (
     EndpointPort,
     EndpointSlice,
     FacetCoverage,
+    Gateway,
+    GatewayClass,
+    GatewayConfiguration,
+    GatewayListener,
+    GatewayParametersRef,
     Ingress,
     IngressBackend,
     IngressClass,
@@ -44,6 +50,14 @@ from auditor.inventory.models import (
     IngressTls,
     KubeInventory,
     LoadBalancerIngress,
+    ReferenceGrant,
+    ReferenceGrantFrom,
+    ReferenceGrantTo,
+    Route,
+    RouteBackendRef,
+    RouteParentRef,
+    RouteRedirect,
+    RouteRule,
     Service,
     ServiceAccount,
     ServicePort,
@@ -62,6 +76,49 @@ LBC_GROUP = "elbv2.k8s.aws"
 LBC_VERSION = "v1beta1"
 DEFAULT_CLASS_ANNOTATION = "ingressclass.kubernetes.io/is-default-class"
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
+GATEWAY_GROUP = "gateway.networking.k8s.io"  # the Gateway API
+LBC_GATEWAY_GROUP = "gateway.k8s.aws"  # the controller's Gateway configuration objects (facts §10)
+
+
+@dataclass(frozen=True)
+class _CustomResource:
+    """A resource of an optional API group: read at the version the server prefers, ``absent`` when not served."""
+
+    group: str
+    plural: str
+    kind: str
+    facet: Facet
+
+
+# Gateway API and the controller's gateway.k8s.aws objects, in the order they are read.
+GATEWAY_RESOURCES: tuple[_CustomResource, ...] = (
+    _CustomResource(GATEWAY_GROUP, "gatewayclasses", "GatewayClass", Facet.KUBE_GATEWAY_CLASSES),
+    _CustomResource(GATEWAY_GROUP, "gateways", "Gateway", Facet.KUBE_GATEWAYS),
+    _CustomResource(GATEWAY_GROUP, "httproutes", "HTTPRoute", Facet.KUBE_HTTP_ROUTES),
+    _CustomResource(GATEWAY_GROUP, "grpcroutes", "GRPCRoute", Facet.KUBE_GRPC_ROUTES),
+    _CustomResource(GATEWAY_GROUP, "tcproutes", "TCPRoute", Facet.KUBE_TCP_ROUTES),
+    _CustomResource(GATEWAY_GROUP, "udproutes", "UDPRoute", Facet.KUBE_UDP_ROUTES),
+    _CustomResource(GATEWAY_GROUP, "tlsroutes", "TLSRoute", Facet.KUBE_TLS_ROUTES),
+    _CustomResource(GATEWAY_GROUP, "referencegrants", "ReferenceGrant", Facet.KUBE_REFERENCE_GRANTS),
+    _CustomResource(
+        LBC_GATEWAY_GROUP,
+        "loadbalancerconfigurations",
+        "LoadBalancerConfiguration",
+        Facet.KUBE_LOAD_BALANCER_CONFIGURATIONS,
+    ),
+    _CustomResource(
+        LBC_GATEWAY_GROUP,
+        "targetgroupconfigurations",
+        "TargetGroupConfiguration",
+        Facet.KUBE_TARGET_GROUP_CONFIGURATIONS,
+    ),
+    _CustomResource(
+        LBC_GATEWAY_GROUP,
+        "listenerruleconfigurations",
+        "ListenerRuleConfiguration",
+        Facet.KUBE_LISTENER_RULE_CONFIGURATIONS,
+    ),
+)
 
 # --------------------------------------------------------------------------- RBAC declaration
 
@@ -89,9 +146,30 @@ RBAC_RULES: tuple[RbacRule, ...] = (
     RbacRule(api_groups=("discovery.k8s.io",), resources=("endpointslices",), verbs=("list",)),
     RbacRule(api_groups=("apps",), resources=("deployments",), verbs=("list",)),  # finds the controller
     RbacRule(api_groups=(LBC_GROUP,), resources=("ingressclassparams", "targetgroupbindings"), verbs=("list",)),
-    # Server version and the discovery of the controller's API group (granted to every authenticated
-    # user by system:discovery / system:public-info-viewer; declared so the role is self-contained).
-    RbacRule(non_resource_urls=("/version", f"/apis/{LBC_GROUP}", f"/apis/{LBC_GROUP}/*"), verbs=("get",)),
+    RbacRule(
+        api_groups=(GATEWAY_GROUP,),
+        resources=tuple(r.plural for r in GATEWAY_RESOURCES if r.group == GATEWAY_GROUP),
+        verbs=("list",),
+    ),
+    RbacRule(
+        api_groups=(LBC_GATEWAY_GROUP,),
+        resources=tuple(r.plural for r in GATEWAY_RESOURCES if r.group == LBC_GATEWAY_GROUP),
+        verbs=("list",),
+    ),
+    # Server version and API discovery: the group list (which versions of the Gateway API are served, and
+    # which one the server prefers) and the resources of each group read (granted to every authenticated user
+    # by system:discovery / system:public-info-viewer; declared so the role is self-contained).
+    RbacRule(
+        non_resource_urls=(
+            "/version",
+            "/apis",
+            f"/apis/{LBC_GROUP}",
+            f"/apis/{LBC_GROUP}/*",
+            f"/apis/{GATEWAY_GROUP}/*",
+            f"/apis/{LBC_GATEWAY_GROUP}/*",
+        ),
+        verbs=("get",),
+    ),
 )
 
 RBAC_NAME = "eks-exposure-auditor"
@@ -469,6 +547,161 @@ def parse_endpoint_slice(obj: JsonObj) -> EndpointSlice:
     )
 
 
+# ---- Gateway API (https://gateway-api.sigs.k8s.io/reference/spec/): fields read defensively, a malformed
+# value is left out rather than failing the list.
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _obj(value: Any) -> JsonObj:
+    return value if isinstance(value, dict) else {}
+
+
+def _dicts(value: Any) -> list[JsonObj]:
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+
+
+def _condition(status: Any, kind: str) -> bool | None:
+    for cond in _dicts(_obj(status).get("conditions")):
+        if cond.get("type") == kind:
+            return str(cond.get("status")) == "True"
+    return None
+
+
+def _parameters_ref(raw: Any) -> GatewayParametersRef | None:
+    if not isinstance(raw, dict) or not _str(raw.get("kind")) or not _str(raw.get("name")):
+        return None
+    return GatewayParametersRef(
+        group=_str(raw.get("group")), kind=raw["kind"], name=raw["name"], namespace=_str(raw.get("namespace"))
+    )
+
+
+def parse_gateway_class(obj: JsonObj) -> GatewayClass:
+    spec = _obj(obj.get("spec"))
+    return GatewayClass(
+        **_object_fields(obj),
+        controller_name=_str(spec.get("controllerName")) or "",
+        parameters=_parameters_ref(spec.get("parametersRef")),
+        accepted=_condition(obj.get("status"), "Accepted"),
+    )
+
+
+def _gateway_listener(raw: JsonObj) -> GatewayListener | None:
+    port = _int(raw.get("port"))
+    if port is None:
+        return None
+    tls = _obj(raw.get("tls"))
+    namespaces = _obj(_obj(raw.get("allowedRoutes")).get("namespaces"))
+    return GatewayListener(
+        name=_str(raw.get("name")) or "",
+        port=port,
+        protocol=_str(raw.get("protocol")) or "",
+        hostname=_str(raw.get("hostname")),
+        tls_mode=_str(tls.get("mode")) or ("Terminate" if tls else None),
+        certificate_refs=[str(c.get("name")) for c in _dicts(tls.get("certificateRefs")) if _str(c.get("name"))],
+        allowed_namespaces=_str(namespaces.get("from")),
+    )
+
+
+def parse_gateway(obj: JsonObj) -> Gateway:
+    spec = _obj(obj.get("spec"))
+    status = _obj(obj.get("status"))
+    infrastructure = _obj(spec.get("infrastructure"))
+    return Gateway(
+        **_object_fields(obj),
+        gateway_class_name=_str(spec.get("gatewayClassName")) or "",
+        listeners=[li for li in map(_gateway_listener, _dicts(spec.get("listeners"))) if li is not None],
+        parameters=_parameters_ref(infrastructure.get("parametersRef")),
+        addresses=[str(a["value"]) for a in _dicts(status.get("addresses")) if _str(a.get("value"))],
+        programmed=_condition(status, "Programmed"),
+    )
+
+
+def _redirect(filters: Any) -> RouteRedirect | None:
+    for f in _dicts(filters):
+        raw = f.get("requestRedirect")
+        if f.get("type") == "RequestRedirect" and isinstance(raw, dict):
+            return RouteRedirect(
+                scheme=_str(raw.get("scheme")),
+                port=_int(raw.get("port")),
+                hostname=_str(raw.get("hostname")),
+                status_code=_int(raw.get("statusCode")),
+            )
+    return None
+
+
+def parse_route(obj: JsonObj, kind: str) -> Route:
+    spec = _obj(obj.get("spec"))
+    return Route(
+        **_object_fields(obj),
+        kind=kind,  # type: ignore[arg-type]  # one of GATEWAY_RESOURCES' route kinds
+        hostnames=[h for h in spec.get("hostnames") or [] if isinstance(h, str)]
+        if isinstance(spec.get("hostnames"), list)
+        else [],
+        parent_refs=[
+            RouteParentRef(
+                group=_str(p.get("group")),
+                kind=_str(p.get("kind")),
+                namespace=_str(p.get("namespace")),
+                name=p["name"],
+                section_name=_str(p.get("sectionName")),
+                port=_int(p.get("port")),
+            )
+            for p in _dicts(spec.get("parentRefs"))
+            if _str(p.get("name"))
+        ],
+        rules=[
+            RouteRule(
+                backend_refs=[
+                    RouteBackendRef(
+                        group=_str(b.get("group")),
+                        kind=_str(b.get("kind")),
+                        namespace=_str(b.get("namespace")),
+                        name=b["name"],
+                        port=_int(b.get("port")),
+                    )
+                    for b in _dicts(rule.get("backendRefs"))
+                    if _str(b.get("name"))
+                ],
+                redirect=_redirect(rule.get("filters")),
+            )
+            for rule in _dicts(spec.get("rules"))
+        ],
+    )
+
+
+def parse_reference_grant(obj: JsonObj) -> ReferenceGrant:
+    spec = _obj(obj.get("spec"))
+    return ReferenceGrant(
+        **_object_fields(obj),
+        from_=[
+            ReferenceGrantFrom(group=_str(f.get("group")) or "", kind=f["kind"], namespace=f["namespace"])
+            for f in _dicts(spec.get("from"))
+            if _str(f.get("kind")) and _str(f.get("namespace"))
+        ],
+        to=[
+            ReferenceGrantTo(group=_str(t.get("group")) or "", kind=t["kind"], name=_str(t.get("name")))
+            for t in _dicts(spec.get("to"))
+            if _str(t.get("kind"))
+        ],
+    )
+
+
+def parse_gateway_configuration(obj: JsonObj, kind: str) -> GatewayConfiguration:
+    spec = obj.get("spec")
+    return GatewayConfiguration(
+        **_object_fields(obj),
+        kind=kind,  # type: ignore[arg-type]  # one of GATEWAY_RESOURCES' gateway.k8s.aws kinds
+        spec=dict(spec) if isinstance(spec, dict) else {},
+    )
+
+
 def image_tag(image: str) -> str | None:
     """``registry:5000/x/aws-load-balancer-controller:v2.13.0@sha256:...`` -> ``v2.13.0`` (None: no tag)."""
     name = image.split("@", 1)[0]
@@ -539,6 +772,17 @@ def _backend_services(ingresses: list[Ingress], bindings: list[TargetGroupBindin
     return wanted
 
 
+def _route_backend_services(routes: list[Route]) -> set[tuple[str, str]]:
+    """(namespace, service) pairs the routes send traffic to (kind Service, the default)."""
+    return {
+        (b.namespace or r.namespace or "", b.name)
+        for r in routes
+        for rule in r.rules
+        for b in rule.backend_refs
+        if (b.kind or "Service") == "Service" and not b.group
+    }
+
+
 def _optional_crd_list(reader: _Reader, plural: str, what: str, facet: Facet) -> list[JsonObj] | None:
     """Items of an LBC custom resource; None when the CRD is absent (404) or the list failed."""
     try:
@@ -579,10 +823,103 @@ def _lbc_crds(reader: _Reader) -> list[str] | None:
     return sorted(names)
 
 
+def _served_versions(reader: _Reader, groups: set[str]) -> dict[str, list[str]]:
+    """For each of ``groups`` the API server serves: its versions, the preferred one first (``GET /apis``)."""
+    listing = reader.get("/apis")
+    served: dict[str, list[str]] = {}
+    for group in _dicts(listing.get("groups")):
+        name = group.get("name")
+        if name not in groups:
+            continue
+        versions = [str(v.get("version")) for v in _dicts(group.get("versions")) if _str(v.get("version"))]
+        preferred = _obj(group.get("preferredVersion")).get("version")
+        if isinstance(preferred, str) and preferred in versions:
+            versions.remove(preferred)
+            versions.insert(0, preferred)
+        served[str(name)] = versions
+    return served
+
+
+def _collect_gateway_api(reader: _Reader, inv: KubeInventory) -> list[str]:
+    """Gateway API and gateway.k8s.aws objects, each at the version the server prefers for it (the group's
+    preferred version when it serves the resource, else the first version in the server's order that does: an
+    experimental route such as TCPRoute may be served only at v1alpha2). Not installed: ``absent``, empty."""
+    missing: list[str] = []
+    groups = {r.group for r in GATEWAY_RESOURCES}
+    try:
+        served = _served_versions(reader, groups)
+    except (_Unauthorized, TargetUnreachable):
+        raise
+    except CollectionError as exc:
+        for res in GATEWAY_RESOURCES:
+            reader.problem(f"API discovery for {res.plural}.{res.group}", exc, res.facet)
+        return [f"{r.plural}.{r.group}" for r in GATEWAY_RESOURCES]
+
+    resources_of: dict[tuple[str, str], set[str]] = {}  # (group, version) -> plurals served there
+
+    def resources(group: str, version: str) -> set[str]:
+        key = (group, version)
+        if key not in resources_of:
+            doc = reader.get(f"/apis/{group}/{version}")
+            resources_of[key] = {str(r.get("name")) for r in _dicts(doc.get("resources"))}
+        return resources_of[key]
+
+    read: dict[str, list[JsonObj]] = {}
+    for res in GATEWAY_RESOURCES:
+        what = f"{res.plural}.{res.group}"
+        try:
+            version = next((v for v in served.get(res.group, []) if res.plural in resources(res.group, v)), None)
+            if version is None:
+                reader.facets[res.facet] = FacetCoverage(
+                    status=CoverageStatus.ABSENT, message=f"{what} is not installed (no CRD serves it)"
+                )
+                read[res.plural] = []
+                continue
+            read[res.plural] = list(reader.list(f"/apis/{res.group}/{version}/{res.plural}"))
+            inv.api_versions[what] = version
+        except (_Unauthorized, TargetUnreachable):
+            raise
+        except CollectionError as exc:
+            if exc.code == "404":  # removed between discovery and the list: not installed
+                reader.facets[res.facet] = FacetCoverage(status=CoverageStatus.ABSENT, message=f"{what}: {exc}")
+                read[res.plural] = []
+                continue
+            reader.problem(what, exc, res.facet)
+            missing.append(what)
+
+    def parsed(res: _CustomResource, parse: Any) -> list[Any]:
+        """The objects of one resource; one the parser cannot take is left out and its facet is partial."""
+        found = []
+        for obj in read.get(res.plural, []):
+            try:
+                found.append(parse(obj, res.kind))
+            except (ValueError, TypeError, AttributeError, KeyError) as exc:  # ValidationError is a ValueError
+                meta = obj.get("metadata") if isinstance(obj, dict) else None
+                name = f"{(meta or {}).get('namespace') or ''}/{(meta or {}).get('name') or '?'}".lstrip("/")
+                error = CollectionError(f"{res.kind} {name} is malformed: {exc}".splitlines()[0], code="Malformed")
+                reader.problem(f"{res.plural}.{res.group} {name}", error, res.facet, whole=False)
+        return found
+
+    by_plural = {r.plural: r for r in GATEWAY_RESOURCES}
+    if "gatewayclasses" in read:
+        inv.gateway_classes = parsed(by_plural["gatewayclasses"], lambda o, _: parse_gateway_class(o))
+    if "gateways" in read:
+        inv.gateways = parsed(by_plural["gateways"], lambda o, _: parse_gateway(o))
+    if "referencegrants" in read:
+        inv.reference_grants = parsed(by_plural["referencegrants"], lambda o, _: parse_reference_grant(o))
+    routes = [res for res in GATEWAY_RESOURCES if res.kind.endswith("Route")]
+    if any(r.plural in read for r in routes):
+        inv.routes = [route for r in routes for route in parsed(r, parse_route)]
+    configs = [res for res in GATEWAY_RESOURCES if res.group == LBC_GATEWAY_GROUP]
+    if any(r.plural in read for r in configs):
+        inv.gateway_configurations = [cfg for r in configs for cfg in parsed(r, parse_gateway_configuration)]
+    return missing
+
+
 def _collect(reader: _Reader, inv: KubeInventory, progress: ProgressFn) -> list[str]:
     """Fill the inventory section by section; returns the sections that could not be read."""
     missing: list[str] = []
-    steps = 8
+    steps = 9
 
     def step(done: int, message: str) -> None:
         progress(ProgressEvent(stage="kubernetes", message=message, done=done, total=steps))
@@ -630,11 +967,14 @@ def _collect(reader: _Reader, inv: KubeInventory, progress: ProgressFn) -> list[
     inv.target_group_bindings = None if bindings is None else [parse_target_group_binding(o) for o in bindings]
     inv.crds = _lbc_crds(reader)
 
-    step(4, "load balancer controller deployments")
+    step(4, "Gateway API")
+    missing += _collect_gateway_api(reader, inv)
+
+    step(5, "load balancer controller deployments")
     deployments = section("deployments", Facet.KUBE_DEPLOYMENTS, lambda: list(reader.list("/apis/apps/v1/deployments")))
     inv.controllers = [c for c in (parse_controller(d) for d in deployments or []) if c is not None]
 
-    step(5, "controller service accounts")
+    step(6, "controller service accounts")
     wanted = sorted({(c.namespace or "", c.service_account_name or "default") for c in inv.controllers})
     if not inv.controllers:
         wanted = [LBC_DEFAULT_SERVICE_ACCOUNT]
@@ -650,7 +990,7 @@ def _collect(reader: _Reader, inv: KubeInventory, progress: ProgressFn) -> list[
             continue
         inv.service_accounts.append(ServiceAccount(**_object_fields(sa)))
 
-    step(6, "endpoint slices")
+    step(7, "endpoint slices")
     if services is None or ingresses is None:
         inv.endpoint_slices = None  # without Services and Ingresses we cannot tell which slices matter
         reader.facets[Facet.KUBE_ENDPOINT_SLICES] = FacetCoverage(
@@ -661,6 +1001,7 @@ def _collect(reader: _Reader, inv: KubeInventory, progress: ProgressFn) -> list[
     else:
         keep = {(s.namespace or "", s.name) for s in services if s.type == "LoadBalancer"}
         keep |= _backend_services(ingresses, inv.target_group_bindings)
+        keep |= _route_backend_services(inv.routes or [])
         slices = section(
             "endpointslices",
             Facet.KUBE_ENDPOINT_SLICES,
@@ -671,7 +1012,7 @@ def _collect(reader: _Reader, inv: KubeInventory, progress: ProgressFn) -> list[
             ],
         )
         inv.endpoint_slices = slices
-    step(7, "done")
+    step(8, "done")
     return missing
 
 
@@ -741,8 +1082,12 @@ def collect_kube(
         }
         return inv, [partial]
     summary = f"{len(inv.services)} services, {len(inv.ingresses)} ingresses, {len(inv.controllers)} controller(s)"
+    if inv.gateways:
+        summary += f", {len(inv.gateways)} gateway(s)"
     progress(ProgressEvent(stage="kubernetes", message=summary, status="ok"))
-    return inv, [coverage(CoverageStatus.OK, message=summary, calls=reader.calls)]
+    complete = coverage(CoverageStatus.OK, message=summary, calls=reader.calls)
+    complete.facets = dict(reader.facets)  # only ``absent`` ones: an API that is not installed
+    return inv, [complete]
 
 
 def main(argv: list[str]) -> int:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Literal
 
-from auditor.inventory.models import Ingress, IngressClassParams, Service
+from auditor.inventory.models import GatewayConfiguration, Ingress, IngressClassParams, Service
 
 ALB = "alb.ingress.kubernetes.io/"
 SVC = "service.beta.kubernetes.io/"
@@ -256,6 +256,90 @@ def params_problems(params: IngressClassParams) -> list[AnnotationProblem]:
         if value is not None and _spec_strs(spec, key) is None:
             _problem(problems, f"spec.{key}", _shown(value), "must be a list of strings")
     return problems
+
+
+# gateway.k8s.aws objects: the values the controller's API declares (apis/gateway/v1/*_types.go in
+# https://github.com/kubernetes-sigs/aws-load-balancer-controller; the guide:
+# https://kubernetes-sigs.github.io/aws-load-balancer-controller/latest/guide/gateway/loadbalancerconfig/).
+_LB_CONFIG_ENUMS: dict[str, tuple[str, ...]] = {
+    "mergingMode": ("prefer-gateway", "prefer-gateway-class"),
+    "scheme": ("internal", "internet-facing"),
+    "ipAddressType": ("ipv4", "dualstack", "dualstack-without-public-ipv4"),
+}
+_PROTOCOL_PORT = re.compile(
+    r"^(HTTP|HTTPS|TLS|TCP|UDP|TCP_UDP)?:(6553[0-5]|655[0-2]\d|65[0-4]\d{2}|6[0-4]\d{3}|[1-5]\d{4}|[1-9]\d{0,3})?$"
+)
+_TG_ENUMS: dict[str, tuple[str, ...]] = {
+    "targetType": ("instance", "ip"),
+    "ipAddressType": ("ipv4", "ipv6"),
+    "protocolVersion": ("HTTP1", "HTTP2", "GRPC"),
+}
+_HEALTH_CHECK_PROTOCOLS = ("HTTP", "HTTPS", "TCP")
+
+
+def gateway_configuration_problems(cfg: GatewayConfiguration) -> list[AnnotationProblem]:
+    """Fields of a LoadBalancerConfiguration or TargetGroupConfiguration the controller cannot use: a value
+    outside what its API allows (only an edited snapshot or a CRD without validation has one), a certificate
+    that is not an ACM or IAM certificate ARN, a source range that is not a CIDR, a health check path not
+    starting with "/". The controller then stops reconciling the Gateways that use it."""
+    problems: list[AnnotationProblem] = []
+    spec = cfg.spec
+    if cfg.kind == "LoadBalancerConfiguration":
+        for key, allowed in _LB_CONFIG_ENUMS.items():
+            _enum(problems, f"spec.{key}", spec.get(key), allowed)
+        ranges = spec.get("sourceRanges")
+        if ranges is not None:
+            if not isinstance(ranges, list):
+                _problem(problems, "spec.sourceRanges", _shown(ranges), "must be a list of CIDRs")
+            for item in ranges if isinstance(ranges, list) else []:
+                try:
+                    ipaddress.ip_network(str(item).strip(), strict=False)
+                except ValueError:
+                    _problem(problems, "spec.sourceRanges", _shown(item), f"{str(item)[:80]!r} is not a CIDR")
+        listeners = spec.get("listenerConfigurations")
+        if listeners is not None and not isinstance(listeners, list):
+            _problem(problems, "spec.listenerConfigurations", _shown(listeners), "must be a list")
+        for i, entry in enumerate(listeners if isinstance(listeners, list) else []):
+            where = f"spec.listenerConfigurations[{i}]"
+            if not isinstance(entry, dict):
+                _problem(problems, where, _shown(entry), "must be an object")
+                continue
+            port = entry.get("protocolPort")
+            if not isinstance(port, str) or not _PROTOCOL_PORT.match(port):
+                _problem(problems, f"{where}.protocolPort", _shown(port), "must be PROTOCOL:PORT, e.g. HTTPS:443")
+            certs = [entry.get("defaultCertificate"), *(entry.get("certificates") or [])]
+            for cert in certs:
+                if cert is not None and not (isinstance(cert, str) and _is_certificate_arn(cert)):
+                    _problem(problems, f"{where}.certificates", _shown(cert), "is not an ACM or IAM certificate ARN")
+    elif cfg.kind == "TargetGroupConfiguration":
+        props = [("spec.defaultConfiguration", spec.get("defaultConfiguration"))]
+        routes = spec.get("routeConfigurations")
+        for i, route in enumerate(routes if isinstance(routes, list) else []):
+            props.append((f"spec.routeConfigurations[{i}].targetGroupProps", (route or {}).get("targetGroupProps")))
+        for where, value in props:
+            if not isinstance(value, dict):
+                continue
+            for key, allowed in _TG_ENUMS.items():
+                _enum(problems, f"{where}.{key}", value.get(key), allowed)
+            check = value.get("healthCheckConfig")
+            if isinstance(check, dict):
+                _enum(
+                    problems,
+                    f"{where}.healthCheckConfig.healthCheckProtocol",
+                    check.get("healthCheckProtocol"),
+                    _HEALTH_CHECK_PROTOCOLS,
+                )
+                path = check.get("healthCheckPath")
+                if path is not None and not (isinstance(path, str) and path.startswith("/")):
+                    _problem(
+                        problems, f"{where}.healthCheckConfig.healthCheckPath", _shown(path), 'must start with "/"'
+                    )
+    return problems
+
+
+def _enum(problems: list[AnnotationProblem], key: str, value: Any, allowed: tuple[str, ...]) -> None:
+    if value is not None and value not in allowed:
+        _problem(problems, key, _shown(value), f"must be one of {', '.join(allowed)}")
 
 
 def _shown(value: Any) -> str:

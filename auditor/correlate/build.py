@@ -1,9 +1,18 @@
 """Correlation (pure): tie each load balancer to its Kubernetes owner and each exposure to its AWS reality.
 
-Ownership, strongest evidence first (facts §1): the controller's stack tags
-(``ingress.k8s.aws/stack``, ``service.k8s.aws/stack``), the in-tree provider's
+Ownership, strongest evidence first (facts §1, §10): the controller's stack tags
+(``ingress.k8s.aws/stack``, ``service.k8s.aws/stack``, and for Gateways ``gateway.k8s.aws.alb/stack`` /
+``gateway.k8s.aws.nlb/stack`` = ``<namespace>/<gateway>``), the in-tree provider's
 ``kubernetes.io/service-name``, the legacy ALB-ingress tags, and last the Service/Ingress status
-hostname equal to the load balancer's DNS name (compared case-insensitively).
+hostname or the Gateway's status address equal to the load balancer's DNS name (compared
+case-insensitively). Only Gateways whose GatewayClass names the AWS Load Balancer Controller own load
+balancers; a Gateway of another implementation is listed in the graph, never an owner.
+
+Gateway routes lead to backends: a route attaches to the Gateways its ``parentRefs`` name (where the
+listener's ``allowedRoutes`` admits its namespace), and its ``backendRefs`` name Services — in another
+namespace only where a ReferenceGrant there allows it (https://gateway-api.sigs.k8s.io/api-types/referencegrant/).
+A Service reached through a Gateway and through an Ingress or its own load balancer is one backend with
+several exposure paths.
 
 One malformed object never stops the audit: each Ingress, Service, IngressClassParams and load balancer
 is correlated under a guard, and an object that raises is logged with its traceback, left out of the
@@ -22,6 +31,7 @@ from auditor.correlate.annotations import (
     LBC_SERVICE_CLASS,
     UNREADABLE,
     AnnotationProblem,
+    gateway_configuration_problems,
     ingress_class_of,
     ingress_settings,
     params_problems,
@@ -29,24 +39,30 @@ from auditor.correlate.annotations import (
 )
 from auditor.correlate.gc_pause import gc_paused
 from auditor.correlate.graph import (
+    LBC_GATEWAY_CONTROLLERS,
     BackendRef,
     ExposureGraph,
     ExposurePath,
+    GatewayExposure,
     IngressGroup,
     LbNode,
     Owner,
     Scope,
     ServiceExposure,
 )
+from auditor.cost.prices import default_price_book
 from auditor.findings import KubeRef
 from auditor.inventory.models import (
     Certificate,
+    GatewayConfiguration,
     Ingress,
     IngressBackend,
     IngressClassParams,
     Inventory,
     KubeInventory,
     LoadBalancer,
+    ReferenceGrant,
+    Route,
     SecurityGroup,
     Service,
     TargetGroup,
@@ -64,6 +80,14 @@ TAG_SERVICE_NAME = "kubernetes.io/service-name"
 TAG_LEGACY_NAMESPACE = "kubernetes.io/namespace"
 TAG_LEGACY_INGRESS = "kubernetes.io/ingress-name"
 TAG_CLUSTER_PREFIX = "kubernetes.io/cluster/"
+TAG_GATEWAY_ALB_STACK = "gateway.k8s.aws.alb/stack"
+TAG_GATEWAY_NLB_STACK = "gateway.k8s.aws.nlb/stack"
+GATEWAY_API_GROUP = "gateway.networking.k8s.io"
+
+
+def gateway_stack(tags: dict[str, str]) -> str | None:
+    """``<namespace>/<gateway>`` of a load balancer the controller made for a Gateway, else None."""
+    return tags.get(TAG_GATEWAY_ALB_STACK) or tags.get(TAG_GATEWAY_NLB_STACK)
 
 
 def cluster_of(tags: dict[str, str]) -> str | None:
@@ -77,7 +101,13 @@ def cluster_of(tags: dict[str, str]) -> str | None:
 
 
 def controller_of(tags: dict[str, str]) -> str | None:
-    if TAG_LBC_CLUSTER in tags or TAG_INGRESS_STACK in tags or TAG_SERVICE_STACK in tags or TAG_LEGACY_INGRESS in tags:
+    if (
+        TAG_LBC_CLUSTER in tags
+        or TAG_INGRESS_STACK in tags
+        or TAG_SERVICE_STACK in tags
+        or TAG_LEGACY_INGRESS in tags
+        or gateway_stack(tags) is not None
+    ):
         return "lbc"
     if TAG_SERVICE_NAME in tags or any(k.startswith(TAG_CLUSTER_PREFIX) for k in tags):
         return "in-tree"
@@ -100,6 +130,10 @@ class _Correlator:
         self.service_exposures: dict[tuple[str, str], ServiceExposure] = {}
         self.group_of_member: dict[tuple[str | None, str], IngressGroup] = {}  # (ns, name) -> its (first) group
         self.owners: dict[int, Owner] = {}  # id(group or exposure) -> its Owner, shared by its load balancers
+        self.gateway_index: dict[tuple[str, str], GatewayExposure] = {}
+        # what every load balancer is priced with: the bundled book under the prices this audit read
+        self.prices = default_price_book().with_price_lists(inv.aws.price_lists)
+        self.usage = {u.arn: u for u in inv.aws.lb_usage}
 
     def unreadable(self, ref: KubeRef, exc: Exception) -> None:
         """Record an object whose correlation raised: logged with the traceback, reported UNKNOWN by name.
@@ -165,6 +199,57 @@ class _Correlator:
                 self._add_service(svc, lbc_class or LBC_SERVICE_CLASS)
             except Exception as exc:  # recorded and logged by unreadable()
                 self.unreadable(KubeRef(kind="Service", namespace=svc.namespace, name=svc.name), exc)
+        self._add_gateways(kube)
+
+    def _add_gateways(self, kube: KubeInventory) -> None:
+        g = self.g
+        for cfg in kube.gateway_configurations or []:
+            cfg_ref = KubeRef(kind=cfg.kind, namespace=cfg.namespace, name=cfg.name)
+            try:
+                g.annotation_problems.extend((cfg_ref, p) for p in gateway_configuration_problems(cfg))
+            except Exception as exc:  # recorded and logged by unreadable()
+                self.unreadable(cfg_ref, exc)
+        classes = {c.name: c for c in kube.gateway_classes or []}
+        lb_configs = {
+            (c.namespace or "", c.name): c
+            for c in kube.gateway_configurations or []
+            if c.kind == "LoadBalancerConfiguration"
+        }
+        for gw in kube.gateways or []:
+            cls = classes.get(gw.gateway_class_name)
+            implementation = LBC_GATEWAY_CONTROLLERS.get(cls.controller_name) if cls is not None else None
+            exposure = GatewayExposure(gateway=gw, gateway_class=cls, implementation=implementation)
+            exposure.configuration = _lb_configuration(exposure, lb_configs)
+            g.gateways.append(exposure)
+            self.gateway_index[(gw.namespace or "", gw.name)] = exposure
+            if implementation is not None:
+                for address in gw.addresses:
+                    self.hostname_owner[address.lower()] = self._gateway_owner(exposure)
+        for route in kube.routes or []:
+            try:
+                self._attach_route(route)
+            except Exception as exc:  # recorded and logged by unreadable()
+                self.unreadable(KubeRef(kind=route.kind, namespace=route.namespace, name=route.name), exc)
+
+    def _attach_route(self, route: Route) -> None:
+        attached: set[int] = set()
+        for parent in route.parent_refs:
+            if (parent.group or GATEWAY_API_GROUP) != GATEWAY_API_GROUP or (parent.kind or "Gateway") != "Gateway":
+                continue
+            exposure = self.gateway_index.get((parent.namespace or route.namespace or "", parent.name))
+            if exposure is None or id(exposure) in attached or not _admits(exposure, route, parent.section_name):
+                continue
+            attached.add(id(exposure))
+            exposure.routes.append(route)
+
+    def _gateway_owner(self, exposure: GatewayExposure) -> Owner:
+        owner = self.owners.get(id(exposure))
+        if owner is None:
+            gw = exposure.gateway
+            owner = self.owners[id(exposure)] = Owner(
+                kind="Gateway", namespace=gw.namespace, name=gw.name, gateway=exposure, ref=exposure.ref
+            )
+        return owner
 
     def _add_ingress(self, ing: Ingress, ref: KubeRef, params: IngressClassParams | None) -> None:
         g = self.g
@@ -258,6 +343,8 @@ class _Correlator:
             target = node.owner.group.load_balancers if node.owner.group else None
             if target is not None:
                 target.append(node)
+            elif node.owner.gateway is not None:
+                node.owner.gateway.load_balancers.append(node)
             elif node.owner.service is not None:
                 exp = self.service_exposures.get((node.owner.namespace or "", node.owner.name))
                 if exp is not None:
@@ -275,14 +362,28 @@ class _Correlator:
             scope = "cluster" if cluster_tag == ours else "other-cluster"
         else:
             scope = "cluster" if self.kube is not None else "other-cluster"
-        node = LbNode(lb=lb, scope=scope, controller=controller, cluster_tag=cluster_tag)  # type: ignore[arg-type]
+        node = LbNode(
+            lb=lb,
+            scope=scope,  # type: ignore[arg-type]
+            controller=controller,  # type: ignore[arg-type]
+            cluster_tag=cluster_tag,
+            usage=self.usage.get(lb.arn),
+            prices=self.prices,
+        )
 
         legacy = (
             _key(tags[TAG_LEGACY_NAMESPACE], tags[TAG_LEGACY_INGRESS])
             if TAG_LEGACY_INGRESS in tags and TAG_LEGACY_NAMESPACE in tags
             else None
         )
-        node.stack = tags.get(TAG_INGRESS_STACK) or tags.get(TAG_SERVICE_STACK) or tags.get(TAG_SERVICE_NAME) or legacy
+        gateway = gateway_stack(tags)
+        node.stack = (
+            tags.get(TAG_INGRESS_STACK)
+            or tags.get(TAG_SERVICE_STACK)
+            or gateway
+            or tags.get(TAG_SERVICE_NAME)
+            or legacy
+        )
 
         if scope != "other-cluster" and self.kube is not None:
             self._find_owner(node, tags, legacy)
@@ -294,7 +395,8 @@ class _Correlator:
                 node.orphan_detail = (
                     f"tagged for cluster {cluster_tag!r}, which does not exist in {lb.account}/{lb.region}"
                 )
-            elif scope == "cluster" and self.g.kube_collected:
+            elif scope == "cluster" and self.g.kube_collected and (gateway is None or self.g.gateways_read):
+                # a Gateway's load balancer is ownerless only once Gateways were read (not in older snapshots)
                 node.orphan = "owner-gone"
                 node.orphan_detail = self._owner_gone_detail(node, tags)
         return node
@@ -303,7 +405,13 @@ class _Correlator:
         g = self.g
         stack = node.stack
         if stack is not None:
-            if TAG_INGRESS_STACK in tags or (legacy is not None and stack == legacy):
+            if gateway_stack(tags) is not None and TAG_INGRESS_STACK not in tags and TAG_SERVICE_STACK not in tags:
+                ns, _, name = stack.partition("/")
+                gwx = self.gateway_index.get((ns, name))
+                if gwx is not None and gwx.managed:
+                    node.owner = self._gateway_owner(gwx)
+                    node.owner_evidence = "stack-tag"
+            elif TAG_INGRESS_STACK in tags or (legacy is not None and stack == legacy):
                 group = g.groups.get(stack)
                 if group is not None:
                     node.owner = self._group_owner(group)
@@ -324,6 +432,13 @@ class _Correlator:
 
     def _owner_gone_detail(self, node: LbNode, tags: dict[str, str]) -> str:
         stack = node.stack or "?"
+        if gateway_stack(tags) is not None and TAG_INGRESS_STACK not in tags and TAG_SERVICE_STACK not in tags:
+            ns, _, name = stack.partition("/")
+            exposure = self.gateway_index.get((ns, name))
+            if exposure is not None:
+                cls = exposure.gateway.gateway_class_name
+                return f"Gateway {stack} is no longer served by the AWS Load Balancer Controller (class {cls!r})"
+            return f"Gateway {stack} no longer exists"
         if TAG_INGRESS_STACK in tags and "/" in stack:
             ns, _, name = stack.partition("/")
             group = self.group_of_member.get((ns, name))
@@ -346,6 +461,9 @@ class _Correlator:
             if len(exp.load_balancers) >= 2:
                 hosts = [s.hostname.lower() for s in exp.service.status_ingress if s.hostname]
                 owners.append((exp.load_balancers, hosts))
+        for gwx in self.g.gateways:
+            if len(gwx.load_balancers) >= 2:
+                owners.append((gwx.load_balancers, [a.lower() for a in gwx.gateway.addresses]))
         for nodes, hosts in owners:
             if not hosts:
                 continue
@@ -381,6 +499,16 @@ class _Correlator:
                 g.backends.setdefault(ref, []).append(ExposurePath(via=exp.ref, load_balancer=lb))
                 if lb is not None:
                     lb.backends.add(ref)
+        grants = _grants_by_namespace(self.kube.reference_grants or []) if self.kube is not None else {}
+        for gwx in g.gateways:
+            if not gwx.managed:
+                continue  # another implementation: listed, not part of what this controller exposes
+            lb = next((n for n in gwx.load_balancers if not n.orphan), None)
+            for route in gwx.routes:
+                for ref in self._route_backends(route, grants, gwx):
+                    g.backends.setdefault(ref, []).append(ExposurePath(via=gwx.ref, load_balancer=lb))
+                    if lb is not None:
+                        lb.backends.add(ref)
         for paths in g.backends.values():
             if len(paths) < 2:
                 continue
@@ -394,6 +522,29 @@ class _Correlator:
                     unique.append(p)
             paths[:] = unique
 
+    def _route_backends(
+        self, route: Route, grants: dict[str, list[ReferenceGrant]], gwx: GatewayExposure
+    ) -> list[BackendRef]:
+        """The Service ports a route sends traffic to; a reference into another namespace counts only where a
+        ReferenceGrant of that namespace allows it (otherwise it is refused, as the implementation would)."""
+        found: list[BackendRef] = []
+        namespace = route.namespace or ""
+        for rule in route.rules:
+            for ref in rule.backend_refs:
+                if (ref.group or "") != "" or (ref.kind or "Service") != "Service":
+                    continue
+                target_ns = ref.namespace or namespace
+                if target_ns != namespace and not _granted(grants.get(target_ns, []), route, ref.name):
+                    refusal = (
+                        f"{route.kind} {namespace}/{route.name} -> Service {target_ns}/{ref.name}: "
+                        f"no ReferenceGrant in {target_ns} allows it"
+                    )
+                    if refusal not in gwx.refused:
+                        gwx.refused.append(refusal)
+                    continue
+                found.append(BackendRef(target_ns, ref.name, str(ref.port) if ref.port is not None else ""))
+        return found
+
     def _backend_ref(self, namespace: str, backend: IngressBackend) -> BackendRef | None:
         if not backend.service_name:
             return None
@@ -403,6 +554,54 @@ class _Correlator:
             match = next((p for p in svc.ports if p.name == backend.service_port_name), None) if svc else None
             port = str(match.port) if match else backend.service_port_name
         return BackendRef(namespace, backend.service_name, port or "")
+
+
+def _lb_configuration(
+    exposure: GatewayExposure, configs: dict[tuple[str, str], GatewayConfiguration]
+) -> GatewayConfiguration | None:
+    """The LoadBalancerConfiguration in force: the Gateway's ``infrastructure.parametersRef`` (same namespace),
+    else its class's ``parametersRef`` (the controller merges the two; the class's wins by default)."""
+    gw, cls = exposure.gateway, exposure.gateway_class
+    refs = []
+    if cls is not None and cls.parameters is not None and cls.parameters.kind == "LoadBalancerConfiguration":
+        refs.append((cls.parameters.namespace or "", cls.parameters.name))
+    if gw.parameters is not None and gw.parameters.kind == "LoadBalancerConfiguration":
+        refs.append((gw.namespace or "", gw.parameters.name))
+    found = [configs[r] for r in refs if r in configs]
+    if len(found) < 2:
+        return found[0] if found else None
+    class_cfg, gateway_cfg = found
+    prefer_gateway = class_cfg.spec.get("mergingMode") == "prefer-gateway"
+    merged = {**class_cfg.spec, **gateway_cfg.spec} if prefer_gateway else {**gateway_cfg.spec, **class_cfg.spec}
+    return gateway_cfg.model_copy(update={"spec": merged})
+
+
+def _admits(exposure: GatewayExposure, route: Route, section: str | None) -> bool:
+    """Whether a listener of the Gateway (the one ``sectionName`` names, else any) admits routes of the route's
+    namespace: ``Same`` (the default) only its own, ``All`` any; ``Selector`` is taken to admit (namespace labels
+    are not read)."""
+    listeners = [li for li in exposure.gateway.listeners if section is None or li.name == section]
+    same = (route.namespace or "") == (exposure.gateway.namespace or "")
+    return any(same or li.allowed_namespaces in ("All", "Selector") for li in listeners)
+
+
+def _grants_by_namespace(grants: list[ReferenceGrant]) -> dict[str, list[ReferenceGrant]]:
+    found: dict[str, list[ReferenceGrant]] = {}
+    for grant in grants:
+        found.setdefault(grant.namespace or "", []).append(grant)
+    return found
+
+
+def _granted(grants: list[ReferenceGrant], route: Route, service: str) -> bool:
+    for grant in grants:
+        if not any(
+            f.group == GATEWAY_API_GROUP and f.kind == route.kind and f.namespace == route.namespace
+            for f in grant.from_
+        ):
+            continue
+        if any(t.group == "" and t.kind == "Service" and t.name in (None, service) for t in grant.to):
+            return True
+    return False
 
 
 def _ingress_backends(ing: Ingress) -> list[IngressBackend]:

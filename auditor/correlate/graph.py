@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Literal, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, TypeVar
 
 from auditor.correlate.annotations import AnnotationProblem, IngressSettings, ServiceSettings
 from auditor.findings import KubeRef
@@ -20,11 +20,16 @@ from auditor.inventory.models import (
     ControllerDeployment,
     EksCluster,
     EndpointSlice,
+    Gateway,
+    GatewayClass,
+    GatewayConfiguration,
     IamRole,
     Ingress,
     Inventory,
     LoadBalancer,
+    LoadBalancerUsage,
     OidcProvider,
+    Route,
     SecurityGroup,
     Service,
     ServiceAccount,
@@ -33,7 +38,14 @@ from auditor.inventory.models import (
     WebAcl,
 )
 
+if TYPE_CHECKING:
+    from auditor.cost.prices import PriceBook
+
 Controller = Literal["lbc", "in-tree"]
+GatewayImplementation = Literal["alb", "nlb"]
+# GatewayClass ``spec.controllerName`` of the AWS Load Balancer Controller (facts §10; the controller's docs:
+# https://kubernetes-sigs.github.io/aws-load-balancer-controller/latest/guide/gateway/gateway/).
+LBC_GATEWAY_CONTROLLERS: dict[str, GatewayImplementation] = {"gateway.k8s.aws/alb": "alb", "gateway.k8s.aws/nlb": "nlb"}
 OwnerEvidence = Literal["stack-tag", "legacy-tag", "hostname"]
 OrphanReason = Literal["owner-gone", "cluster-gone", "superseded"]
 Scope = Literal["cluster", "other-cluster", "unmanaged"]
@@ -101,15 +113,64 @@ class IngressGroup:
         return sorted({m.namespace or "" for m in self.members})
 
 
+@dataclass
+class GatewayExposure:
+    """A Gateway with its class, the routes attached to it and the load balancer the controller made for it.
+
+    ``implementation`` is None for a Gateway of another implementation (or of a class that does not exist): it is
+    listed, never judged — its load balancer, if any, is not the AWS Load Balancer Controller's."""
+
+    gateway: Gateway
+    gateway_class: GatewayClass | None
+    implementation: GatewayImplementation | None
+    configuration: GatewayConfiguration | None = (
+        None  # the LoadBalancerConfiguration in force (Gateway's, else class's)
+    )
+    routes: list[Route] = field(default_factory=list)
+    load_balancers: list[LbNode] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)  # backend references not allowed (no ReferenceGrant)
+    ref: KubeRef = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self.ref = KubeRef(kind="Gateway", namespace=self.gateway.namespace, name=self.gateway.name)
+
+    @property
+    def managed(self) -> bool:
+        """Whether the AWS Load Balancer Controller serves it (its class names the controller)."""
+        return self.implementation is not None
+
+    @property
+    def scheme(self) -> str:
+        """The scheme the Gateway asks for: its LoadBalancerConfiguration's, else the controller's default."""
+        spec = self.configuration.spec if self.configuration is not None else {}
+        return "internet-facing" if spec.get("scheme") == "internet-facing" else "internal"
+
+    @property
+    def route_refs(self) -> list[KubeRef]:
+        return [KubeRef(kind=r.kind, namespace=r.namespace, name=r.name) for r in self.routes]
+
+    @property
+    def hosts(self) -> list[str]:
+        """Hostnames it serves: of its listeners and of its attached routes, in order, without repeats."""
+        found: list[str] = []
+        for host in [li.hostname for li in self.gateway.listeners if li.hostname] + [
+            h for r in self.routes for h in r.hostnames
+        ]:
+            if host not in found:
+                found.append(host)
+        return found
+
+
 @dataclass(slots=True)
 class Owner:
     """The Kubernetes owner of a load balancer."""
 
-    kind: Literal["IngressGroup", "Ingress", "Service"]
+    kind: Literal["IngressGroup", "Ingress", "Service", "Gateway"]
     namespace: str | None
     name: str
     group: IngressGroup | None = None
     service: Service | None = None
+    gateway: GatewayExposure | None = None
     ref: KubeRef = field(default=None, repr=False, compare=False)  # type: ignore[assignment]  # made if not given
 
     label: str = field(init=False, repr=False, compare=False)  # str(ref), as messages and evidence name the owner
@@ -139,6 +200,8 @@ class LbNode:
     web_acl: WebAcl | None = None
     security_groups: list[SecurityGroup] = field(default_factory=list)
     backends: set[BackendRef] = field(default_factory=set)
+    usage: LoadBalancerUsage | None = None  # traffic over the usage window (None: not read)
+    prices: PriceBook | None = field(default=None, repr=False, compare=False)  # the audit's book (None: bundled)
     arn: str = field(init=False, repr=False, compare=False)  # the load balancer's ARN (read very often)
     # What rules derive from this node alone (its description, cost, finding fields), computed by the first rule
     # that asks and reused by the others: see auditor.rules._helpers.node_memo.
@@ -195,6 +258,7 @@ class ExposureGraph:
     groups: dict[str, IngressGroup] = field(default_factory=dict)
     other_ingresses: list[Ingress] = field(default_factory=list)  # Ingresses of other controllers
     services: list[ServiceExposure] = field(default_factory=list)
+    gateways: list[GatewayExposure] = field(default_factory=list)  # every Gateway, of any implementation
     backends: dict[BackendRef, list[ExposurePath]] = field(default_factory=dict)
     annotation_problems: list[tuple[KubeRef, AnnotationProblem]] = field(default_factory=list)
     controllers: list[ControllerDeployment] = field(default_factory=list)
@@ -211,6 +275,12 @@ class ExposureGraph:
 
     def service(self, namespace: str, name: str) -> Service | None:
         return self._service_index.get((namespace, name))
+
+    @property
+    def gateways_read(self) -> bool:
+        """Whether Gateways and their classes were read (an API not installed counts as read: there are none)."""
+        kube = self.inventory.kubernetes
+        return kube is not None and kube.gateways is not None and kube.gateway_classes is not None
 
     def endpoint_slices(self, namespace: str, name: str) -> list[EndpointSlice] | None:
         """EndpointSlices of a Service; None when slices were not collected."""

@@ -417,6 +417,25 @@ def service_source_ranges(svc: Service) -> tuple[Admitted, str]:
     return admitted, origin
 
 
+GATEWAY_SOURCE_RANGES = "LoadBalancerConfiguration spec.sourceRanges"
+GATEWAY_DEFAULT = "the controller's default for a Gateway without spec.sourceRanges (0.0.0.0/0)"
+
+
+def gateway_source_ranges(spec: Mapping[str, Any] | None) -> tuple[Admitted, str]:
+    """The ranges a Gateway's LoadBalancerConfiguration asks the controller to admit: ``spec.sourceRanges``, which
+    "defaults to 0.0.0.0/0 and ::/0" (the controller's API, apis/gateway/v1/loadbalancerconfig_types.go;
+    https://kubernetes-sigs.github.io/aws-load-balancer-controller/latest/guide/gateway/loadbalancerconfig/)."""
+    admitted = Admitted()
+    ranges = (spec or {}).get("sourceRanges")
+    if isinstance(ranges, list) and ranges:
+        admitted.add([str(r) for r in ranges], GATEWAY_SOURCE_RANGES)
+        return admitted, GATEWAY_SOURCE_RANGES
+    admitted.add(
+        _defaults((spec or {}).get("ipAddressType") in ("dualstack", "dualstack-without-public-ipv4")), GATEWAY_DEFAULT
+    )
+    return admitted, GATEWAY_DEFAULT
+
+
 def ingress_inbound_cidrs(settings: IngressSettings, annotations: Mapping[str, str]) -> tuple[Admitted, str]:
     """The ranges an ALB Ingress asks the controller to admit (into the load balancer's managed security group).
 

@@ -1,10 +1,13 @@
-"""Region prices from the AWS Price List API (``pricing.get_products``) into a PriceBook.
+"""Region prices from AWS Price List product documents (what ``pricing:GetProducts`` returns).
 
 ELB products (ServiceCode ``AWSELB``) are told apart by ``productFamily`` (``Load Balancer-Application``,
 ``-Network``, ``-Gateway``, plain ``Load Balancer`` = Classic) and priced by usage type, matched on its
-suffix because it carries a region prefix (``EUW1-LoadBalancerUsage``; us-east-1 has none) together
-with ``regionCode``. Public IPv4 is ServiceCode ``AmazonVPC``, usage type ``*-PublicIPv4:InUseAddress``.
-The Price List endpoint lives in us-east-1 (also eu-central-1, ap-south-1): the caller builds the client.
+suffix because it carries a region prefix (``EUW1-LoadBalancerUsage``; us-east-1 has none or ``USE1-``)
+together with ``regionCode``. Public IPv4 is ServiceCode ``AmazonVPC``, usage type
+``*-PublicIPv4:InUseAddress``. Usage types with another qualifier (``TS-LoadBalancerUsage``: Trust Store)
+are not the load balancer-hour. https://docs.aws.amazon.com/aws-cost-management/latest/APIReference/API_pricing_GetProducts.html
+
+Used by the ``pricing`` collector (live prices) and by ``scripts/build_price_book.py`` (the shipped book).
 """
 
 from __future__ import annotations
@@ -12,100 +15,98 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterable, Iterator
-from typing import Any, Protocol
+from datetime import datetime
+from typing import Any
 
-from auditor.cost.prices import LbPrice, PriceBook, RegionPrices, default_price_book
+from auditor.inventory.models import LbPriceEntry, RegionPriceList
 
 log = logging.getLogger(__name__)
 
-_FAMILY_TYPE = {
+FAMILY_TYPE = {
     "Load Balancer-Application": "application",
     "Load Balancer-Network": "network",
     "Load Balancer-Gateway": "gateway",
     "Load Balancer": "classic",
 }
 HOURLY_SUFFIX = "LoadBalancerUsage"
-CAPACITY_SUFFIX = "LCUUsage"  # also matches NLCUUsage / GLCUUsage
+CAPACITY_SUFFIXES = ("LCUUsage", "NLCUUsage", "GLCUUsage")
 CLB_DATA_SUFFIX = "DataProcessing-Bytes"
 IPV4_SUFFIX = "PublicIPv4:InUseAddress"
 SOURCE = "AWS Price List API"
+ELB_SERVICE = "AWSELB"
+VPC_SERVICE = "AmazonVPC"
 
 
-class _Paginator(Protocol):
-    def paginate(self, **kwargs: Any) -> Iterable[dict[str, Any]]: ...
+def region_filter(region: str) -> list[dict[str, str]]:
+    return [{"Type": "TERM_MATCH", "Field": "regionCode", "Value": region}]
 
 
-class PricingClient(Protocol):
-    """The part of a boto3 ``pricing`` client this module uses."""
-
-    def get_paginator(self, operation_name: str) -> Any: ...
+def ipv4_filter(region: str) -> list[dict[str, str]]:
+    return [*region_filter(region), {"Type": "CONTAINS", "Field": "usagetype", "Value": IPV4_SUFFIX}]
 
 
-def _products(client: PricingClient, service_code: str, filters: list[dict[str, str]]) -> Iterator[dict[str, Any]]:
-    paginator: _Paginator = client.get_paginator("get_products")
-    for page in paginator.paginate(ServiceCode=service_code, Filters=filters, FormatVersion="aws_v1"):
-        for raw in page.get("PriceList", []):
-            yield json.loads(raw) if isinstance(raw, str) else raw
+def decoded(raw: Iterable[str | dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    """Product documents from a GetProducts ``PriceList`` (JSON strings) or already decoded."""
+    for item in raw:
+        yield json.loads(item) if isinstance(item, str) else item
 
 
-def _usd_per_unit(product: dict[str, Any]) -> float | None:
+def usd_per_unit(product: dict[str, Any]) -> float | None:
     """The on-demand USD price of a product: its first non-zero price dimension (tiered prices: the first tier)."""
     for term in product.get("terms", {}).get("OnDemand", {}).values():
         for dim in term.get("priceDimensions", {}).values():
             try:
                 value = float(dim.get("pricePerUnit", {}).get("USD", ""))
-            except ValueError:
+            except (TypeError, ValueError):
                 continue
             if value > 0:
                 return value
     return None
 
 
-def _matches(usage_type: str, suffix: str) -> bool:
-    return usage_type == suffix or usage_type.endswith("-" + suffix)
+def _usage_matches(usage_type: str, suffix: str) -> bool:
+    # "LoadBalancerUsage", "USE1-LoadBalancerUsage", "EUW1-LoadBalancerUsage" — not "EUW1-TS-LoadBalancerUsage"
+    if usage_type == suffix:
+        return True
+    if not usage_type.endswith("-" + suffix):
+        return False
+    return "-" not in usage_type[: -len(suffix) - 1]
 
 
-def load_price_book(pricing_client: PricingClient, regions: Iterable[str]) -> PriceBook:
-    """Prices of ``regions`` from the Price List API, over the built-in table.
-
-    A region or type the API does not price keeps the built-in figure (us-east-1 via the fallback), so the
-    basis of an estimate always names where its price came from. ClientErrors propagate to the caller.
-    """
-    loaded: dict[str, RegionPrices] = {}
-    builtin = default_price_book()
-    for region in regions:
-        hourly: dict[str, float] = {}
-        capacity: dict[str, float] = {}
-        region_filter = [{"Type": "TERM_MATCH", "Field": "regionCode", "Value": region}]
-        for product in _products(pricing_client, "AWSELB", region_filter):
-            attrs = product.get("product", {}).get("attributes", {})
-            family = product.get("product", {}).get("productFamily") or attrs.get("productFamily", "")
-            lb_type = _FAMILY_TYPE.get(family)
-            if lb_type is None or attrs.get("regionCode") != region:
-                continue
-            usage = attrs.get("usagetype", "")
-            price = _usd_per_unit(product)
-            if price is None:
-                continue
-            if _matches(usage, HOURLY_SUFFIX):
-                hourly.setdefault(lb_type, price)
-            elif usage.endswith(CAPACITY_SUFFIX) or (lb_type == "classic" and _matches(usage, CLB_DATA_SUFFIX)):
-                capacity.setdefault(lb_type, price)
-        ipv4: float | None = None
-        ipv4_filter = [*region_filter, {"Type": "CONTAINS", "Field": "usagetype", "Value": IPV4_SUFFIX}]
-        for product in _products(pricing_client, "AmazonVPC", ipv4_filter):
-            attrs = product.get("product", {}).get("attributes", {})
-            if attrs.get("regionCode") == region and _matches(attrs.get("usagetype", ""), IPV4_SUFFIX):
-                ipv4 = _usd_per_unit(product)
-                if ipv4 is not None:
-                    break
-        if not hourly and ipv4 is None:
-            log.warning("the Price List API has no load balancer prices for %s; built-in prices apply", region)
+def parse_region(
+    products: Iterable[dict[str, Any]], region: str, *, source: str = SOURCE, as_of: datetime
+) -> RegionPriceList | None:
+    """The region's prices from AWSELB and AmazonVPC product documents; None when none of them prices it."""
+    hourly: dict[str, float] = {}
+    capacity: dict[str, float] = {}
+    ipv4: float | None = None
+    for product in products:
+        body = product.get("product", {})
+        attrs = body.get("attributes", {})
+        if attrs.get("regionCode") != region:
             continue
-        lbs = {
-            t: LbPrice(hourly=h, per_capacity_unit=capacity.get(t), verified=True, source=SOURCE)
-            for t, h in hourly.items()
-        }
-        loaded[region] = RegionPrices(load_balancers=lbs, public_ipv4_hourly=ipv4)
-        log.info("loaded Price List prices for %s: %s", region, ", ".join(sorted(lbs)) or "public IPv4 only")
-    return builtin.merged(PriceBook(regions=loaded))
+        usage = str(attrs.get("usagetype", ""))
+        price = usd_per_unit(product)
+        if price is None:
+            continue
+        if _usage_matches(usage, IPV4_SUFFIX):
+            ipv4 = ipv4 if ipv4 is not None else price
+            continue
+        lb_type = FAMILY_TYPE.get(body.get("productFamily") or attrs.get("productFamily", ""))
+        if lb_type is None:
+            continue
+        if _usage_matches(usage, HOURLY_SUFFIX):
+            hourly.setdefault(lb_type, price)
+        elif any(_usage_matches(usage, s) for s in CAPACITY_SUFFIXES) or (
+            lb_type == "classic" and _usage_matches(usage, CLB_DATA_SUFFIX)
+        ):
+            capacity.setdefault(lb_type, price)
+    if not hourly and ipv4 is None:
+        return None
+    return RegionPriceList(
+        region=region,
+        source=source,
+        as_of=as_of,
+        load_balancers={t: LbPriceEntry(hourly=h, per_capacity_unit=capacity.get(t)) for t, h in hourly.items()},
+        public_ipv4_hourly=ipv4,
+    )

@@ -13,7 +13,8 @@ Why three clusters (targets): the controller and identity rules judge the one co
 of a cluster, and their failure situations exclude each other (a controller without a role has no
 policy to check; a role whose trust is broken cannot run a working controller). So:
 
-- ``demo`` (the main target): LBC v2.13.0 runs, its IRSA role is fine but carries the v2.7.0 policy.
+- ``demo`` (the main target): LBC v2.14.1 runs with its Gateway API feature gates on, its IRSA role is fine but
+  carries the v2.7.0 policy.
 - ``staging``: the controller's role is annotated but the cluster's OIDC provider was never
   registered in IAM, so the controller pods crash (0 ready replicas) and a Service waits for its NLB.
 - ``sandbox``: the controller runs on the node's instance role (no IRSA, no Pod Identity).
@@ -23,7 +24,8 @@ What fails where (cluster ``demo`` unless noted; every other object passes its c
 ==============================  ============================================================================
 rule                            FAIL on
 ==============================  ============================================================================
-http-without-redirect           Ingress blog/blog (HTTP and HTTPS listeners, no ssl-redirect)
+http-without-redirect           Ingress blog/blog (HTTP and HTTPS listeners, no ssl-redirect);
+                                Gateway edge/public (HTTPRoute edge/promo on its HTTP listener, no redirect)
 public-alb-without-waf          Ingress blog/blog (internet-facing, no wafv2-acl-arn)
 certificate-expiring            Service payments/api (imported certificate, 9 days left)
 certificate-host-mismatch       Ingress blog/media (host media.example.com, certificate for cdn.example.com)
@@ -33,8 +35,10 @@ implicit-public-scheme          Service data/postgres (in-tree NLB, public becau
 duplicate-load-balancer         Service shop/cart (its own NLB and the shop ALB both reach cart:80)
 http-service-on-own-lb          Service shop/cart (HTTP on a dedicated NLB beside the shared ALB)
 ungrouped-ingresses             blog: Ingresses blog/blog and blog/media, one ALB each
-orphaned-load-balancer          NLB of the deleted Service data/redis (owner null, still tagged for demo)
+orphaned-load-balancer          NLB of the deleted Service data/redis (owner null, still tagged for demo);
+                                ALB of the deleted Gateway edge/preview (tagged gateway.k8s.aws.alb/stack)
 classic-load-balancer           Service legacy/smtp-relay (in-tree Classic LB)
+idle-load-balancer              NLB of the deleted Service data/redis (no CloudWatch traffic; all others have some)
 invalid-annotation              Ingress legacy/admin (listen-ports with the port as a string)
 ingress-not-provisioned         Ingress legacy/admin (the controller rejects it: no load balancer)
 lb-without-healthy-targets      Service data/search (pods not ready; its target group has no targets)
@@ -46,6 +50,16 @@ irsa-not-configured             sandbox: controller service account without role
 
 Healthy reference: IngressGroup ``shop`` (shop/storefront, shop/cart, payments/webhooks) on one
 internet-facing ALB with redirect, WAF, TLS 1.3 policy and a valid certificate.
+
+Gateway API (namespace ``edge`` and ``data``): Gateway ``edge/public`` (class ``alb``) on an internet-facing ALB
+configured by LoadBalancerConfiguration ``edge/public`` (web ACL, certificate, TLS 1.3 policy) with HTTPRoutes
+``edge/catalog`` (HTTPS only, its HTTP twin ``edge/catalog-redirect`` redirects) and ``edge/promo`` (on both
+listeners: served over plain HTTP); Gateway ``data/queue`` (class ``nlb``, no configuration: internal) with a
+TCPRoute to RabbitMQ; and the leaked ALB of a deleted Gateway ``edge/preview``.
+
+Cost: every load balancer but the leaked NLB has 14 days of CloudWatch traffic (the ``shop`` ALB's split
+unequally across its target groups, so its cost is shared by requests), and every internet-facing one has a
+network interface with a public IPv4 address per subnet: the demo's costs are measured, not assumed.
 
 moto gaps met on the way: EKS issuers are random (the OIDC provider is registered from what
 DescribeCluster returns), NLB ARNs read ``app/`` (the product reads the Type field), registered
@@ -83,7 +97,9 @@ log = logging.getLogger(__name__)
 
 JsonObj = dict[str, Any]
 
-CONTROLLER_VERSION = "v2.13.0"
+CONTROLLER_VERSION = "v2.14.1"
+# Gateway API support is behind feature gates before v3.2.0 (facts §10): the demo cluster turns it on.
+GATEWAY_FEATURE_GATES = "ALBGatewayAPI=true,NLBGatewayAPI=true"
 OUTDATED_POLICY_VERSION = "v2.7.0"  # the policy the demo role was created with, two upgrades ago
 MODERN_TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 TOKEN = "demo-token"
@@ -135,6 +151,7 @@ class DemoEnvironment:
         self.config_file: Path | None = None
         self.targets: list[TargetConfig] = []
         self.evolved = False
+        self._idle: set[str] = set()  # ARNs of the load balancers that get no traffic metrics
         self._entered = False
 
     @property
@@ -173,6 +190,7 @@ class DemoEnvironment:
             self._seed_main()
             self._seed_staging()
             self._seed_sandbox()
+            self._traffic()
         except BaseException:
             self.__exit__(None, None, None)
             raise
@@ -333,7 +351,13 @@ class DemoEnvironment:
                 )
 
     def _install_controller(
-        self, cluster: _Cluster, *, role_arn: str | None, ready: bool = True, replicas: int = 2
+        self,
+        cluster: _Cluster,
+        *,
+        role_arn: str | None,
+        ready: bool = True,
+        replicas: int = 2,
+        feature_gates: str | None = None,
     ) -> None:
         """What the eks-charts chart installs: CRDs, IngressClass, service account, Deployment."""
         writer = cluster.writer
@@ -341,7 +365,7 @@ class DemoEnvironment:
         writer.create_all(k.lbc_crds())
         writer.create(k.alb_ingress_class())
         writer.create(k.service_account("kube-system", "aws-load-balancer-controller", role_arn))
-        writer.create(k.controller(cluster.name, CONTROLLER_VERSION, replicas=replicas))
+        writer.create(k.controller(cluster.name, CONTROLLER_VERSION, replicas=replicas, feature_gates=feature_gates))
         if not ready:
             writer.patch(
                 "Deployment",
@@ -385,16 +409,19 @@ class DemoEnvironment:
             policy_document(OUTDATED_POLICY_VERSION),
             policy_name=f"AWSLoadBalancerControllerIAMPolicy-{c.name}",
         )
-        self._install_controller(c, role_arn=role)
-        for ns in ("shop", "blog", "payments", "data", "legacy"):
+        self._install_controller(c, role_arn=role, feature_gates=GATEWAY_FEATURE_GATES)
+        writer.create_all(k.gateway_api_crds())  # the Gateway API CRDs, installed by the cluster's admins
+        for ns in ("shop", "blog", "payments", "data", "legacy", "edge"):
             writer.create(k.namespace(ns, team=ns))
 
         shop_cert = aws.certificate("shop.example.com", "*.shop.example.com", days_valid=240)
         blog_cert = aws.certificate("blog.example.com", "www.blog.example.com", days_valid=200)
         cdn_cert = aws.certificate("cdn.example.com", days_valid=300)
         api_cert = aws.certificate("api.payments.example.com", days_valid=9)
+        edge_cert = aws.certificate("catalog.example.com", "promo.example.com", days_valid=320)
         shop_waf = aws.web_acl("shop-waf")
         media_waf = aws.web_acl("media-waf")
+        edge_waf = aws.web_acl("edge-waf")
         self._report("cluster demo: network, EKS, OIDC provider, controller role, certificates, web ACLs")
 
         # --- shop: the healthy reference, one IngressGroup across two namespaces
@@ -574,9 +601,90 @@ class DemoEnvironment:
                 },
             )
         )
+        self._seed_gateways(c, edge_cert, edge_waf)
         self._report(
             f"cluster demo: {len(c.lbs)} Kubernetes exposures, {len({p.arn for p in c.lbs.values()})} load balancers"
         )
+
+    def _seed_gateways(self, c: _Cluster, certificate: str, web_acl: str) -> None:
+        """Gateway API through the controller: an ALB Gateway, an NLB Gateway, and a leaked Gateway ALB."""
+        aws, writer = self._aws, c.writer
+        assert aws is not None and writer is not None and c.network is not None
+        writer.create(k.gateway_class("alb", "gateway.k8s.aws/alb"))
+        writer.create(k.gateway_class("nlb", "gateway.k8s.aws/nlb"))
+
+        # --- edge/public: internet-facing ALB; promo is attached to both listeners and so served over HTTP
+        http = [{"name": "http", "port": 80, "targetPort": 8080}]
+        for name in ("catalog", "promo"):
+            self._app(c, "edge", name, http)
+            writer.create(k.target_group_configuration("edge", name, "ip"))
+        config = {
+            "scheme": "internet-facing",
+            "wafV2": {"webACL": web_acl},
+            "listenerConfigurations": [
+                {"protocolPort": "HTTPS:443", "defaultCertificate": certificate, "sslPolicy": MODERN_TLS_POLICY}
+            ],
+        }
+        writer.create(k.load_balancer_configuration("edge", "public", config))
+        public = writer.create(
+            k.gateway(
+                "edge",
+                "public",
+                "alb",
+                [{"name": "http", "port": 80, "protocol": "HTTP"}, {"name": "https", "port": 443, "protocol": "HTTPS"}],
+                config="public",
+            )
+        )
+        routes = [
+            writer.create(
+                k.route(
+                    "HTTPRoute",
+                    "edge",
+                    "catalog",
+                    "public",
+                    section="https",
+                    hostnames=["catalog.example.com"],
+                    backend=("catalog", 80),
+                )
+            ),
+            writer.create(
+                k.route(
+                    "HTTPRoute",
+                    "edge",
+                    "catalog-redirect",
+                    "public",
+                    section="http",
+                    hostnames=["catalog.example.com"],
+                    redirect_https=True,
+                )
+            ),
+            writer.create(
+                k.route("HTTPRoute", "edge", "promo", "public", hostnames=["promo.example.com"], backend=("promo", 80))
+            ),
+        ]
+        made = aws.reconcile_gateway(c.name, public, routes, c.services, c.network, config)
+        self._bind(c, made)
+        writer.set_gateway_address("edge", "public", made.dns_name)
+        c.lbs["Gateway edge/public"] = made
+
+        # --- data/queue: an NLB Gateway without configuration (internal, the controller's default)
+        self._app(c, "data", "rabbitmq", [{"name": "amqp", "port": 5672, "targetPort": 5672}], replicas=1)
+        writer.create(k.target_group_configuration("data", "rabbitmq", "ip"))
+        queue = writer.create(k.gateway("data", "queue", "nlb", [{"name": "amqp", "port": 5672, "protocol": "TCP"}]))
+        tcp = writer.create(k.route("TCPRoute", "data", "rabbitmq", "queue", backend=("rabbitmq", 5672)))
+        made = aws.reconcile_gateway(c.name, queue, [tcp], c.services, c.network)
+        self._bind(c, made)
+        writer.set_gateway_address("data", "queue", made.dns_name)
+        c.lbs["Gateway data/queue"] = made
+
+        # --- edge/preview was deleted while the controller was down: its ALB stayed
+        aws.leaked_gateway_alb(c.name, "edge", "preview", c.network)
+
+    def _traffic(self) -> None:
+        """CloudWatch traffic for every load balancer but the idle ones (seeded again after evolve: new ones)."""
+        assert self._aws is not None
+        busy = self._aws.traffic(idle=self._idle)
+        self._report(f"traffic: {busy} load balancers busy, {len(self._idle)} idle")
 
     def _leak_nlb(self, c: _Cluster) -> None:
         """data/redis was deleted while the controller was down (LBC #3841): its NLB stayed, its Service is gone."""
@@ -595,7 +703,8 @@ class DemoEnvironment:
         gone["metadata"]["uid"] = "5f0c4a8e-2d1b-4c3e-9a7f-6b8d0e1f2a3c"
         # Its pods are gone too. AWS would show the stale targets unhealthy; moto reports every registered
         # target healthy, so none are registered (the same verdict: nothing healthy behind it).
-        self._aws.reconcile_service(c.name, ServiceFacts(gone), c.network, register_targets=False)
+        made = self._aws.reconcile_service(c.name, ServiceFacts(gone), c.network, register_targets=False)
+        self._idle.add(made.arn)  # nothing sends it traffic: idle-load-balancer
 
     # ------------------------------------------------------------------ clusters "staging" and "sandbox"
 
@@ -665,5 +774,6 @@ class DemoEnvironment:
             },
         )
         self._expose_service(c, mysql)
+        self._traffic()
         self.evolved = True
         self._report("evolved: blog/blog now redirects HTTP to HTTPS; data/mysql exposed on an internet-facing NLB")

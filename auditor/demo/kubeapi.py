@@ -915,6 +915,7 @@ class KubeApiServer:
     ) -> None:
         """Answer requests matching method ("*" = any) and path prefix with an error Status.
 
+        A prefix ending in ``$`` matches that exact path only (``/apis$``: the group list, not every group).
         ``times`` None = until cleared with ``clear_faults()``.
         """
         with self._lock:
@@ -1074,7 +1075,10 @@ class KubeApiServer:
 
     def _match_fault(self, method: str, path: str) -> _Fault | None:
         for fault in self._faults:
-            if fault.method not in ("*", method) or not path.startswith(fault.path_prefix):
+            if fault.method not in ("*", method):
+                continue
+            exact = fault.path_prefix.endswith("$")
+            if (path != fault.path_prefix[:-1]) if exact else not path.startswith(fault.path_prefix):
                 continue
             if fault.times is not None:
                 if fault.times <= 0:

@@ -14,6 +14,10 @@ different code path in the product (see tests/README.md and ../shared/facts/test
   in moto's EC2 backend, as AWS does.
 - ACM ``ListCertificates`` summaries lack ``SubjectAlternativeNameSummaries`` and
   ``HasAdditionalSubjectAlternativeNames``: added the way AWS fills them (first 100 names).
+- The Price List API (``pricing:GetProducts``) has no moto backend at all: requests for it are answered
+  from the product documents given to ``MotoServer.serve_price_list`` (AWS's public data, the same
+  for every account: a reset keeps them), filtered and paged the way the API does; ``deny_price_list``
+  makes it answer AccessDeniedException, as for an identity without ``pricing:GetProducts``.
 - Under IAM enforcement moto checks the signature of GET/DELETE requests against the parsed query
   instead of the (empty) body, so every EKS GET call failed with SignatureDoesNotMatch: the
   signature is recomputed over the body that was actually sent.
@@ -31,6 +35,9 @@ import requests  # moto[server] depends on it
 from moto.server import ThreadedMotoServer
 
 _PATCHED = False
+# The Price List documents the patched server answers GetProducts from: ServiceCode -> product documents.
+_PRICE_LIST: dict[str, list[dict[str, Any]]] = {}
+_PRICE_LIST_DENIED = {"on": False}
 
 
 def free_port() -> int:
@@ -63,6 +70,7 @@ def _patch_moto() -> None:
     _patch_eks_issuer()
     _patch_acm_san_summaries()
     _patch_signature_of_bodyless_requests()
+    _patch_price_list()
     _PATCHED = True
 
 
@@ -241,6 +249,66 @@ def _patch_acm_san_summaries() -> None:
     AWSCertificateManagerResponse.list_certificates = list_certificates  # type: ignore[method-assign]
 
 
+# --------------------------------------------------------------------------- Price List
+
+
+def _product_value(product: dict[str, Any], field: str) -> str:
+    body = product.get("product", {})
+    if field == "productFamily":
+        return str(body.get("productFamily") or "")
+    if field == "ServiceCode":
+        return str(product.get("serviceCode") or "")
+    return str(body.get("attributes", {}).get(field, ""))
+
+
+def _matches(product: dict[str, Any], filters: list[dict[str, str]]) -> bool:
+    for f in filters:
+        value = _product_value(product, f["Field"])
+        if f.get("Type", "TERM_MATCH") == "TERM_MATCH" and value != f["Value"]:
+            return False
+        if f.get("Type") == "CONTAINS" and f["Value"] not in value:
+            return False
+    return True
+
+
+def _get_products(body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    if _PRICE_LIST_DENIED["on"]:
+        message = "User is not authorized to perform: pricing:GetProducts"
+        return 400, {"__type": "AccessDeniedException", "Message": message}
+    found = [p for p in _PRICE_LIST.get(body.get("ServiceCode", ""), []) if _matches(p, body.get("Filters") or [])]
+    start = int(body.get("NextToken") or 0)
+    size = int(body.get("MaxResults") or 100)
+    answer: dict[str, Any] = {
+        "FormatVersion": "aws_v1",
+        "PriceList": [json.dumps(p) for p in found[start : start + size]],  # strings, as the API sends them
+    }
+    if start + size < len(found):
+        answer["NextToken"] = str(start + size)
+    return 200, answer
+
+
+def _patch_price_list() -> None:
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+
+    original = DomainDispatcherApplication.__call__
+
+    def dispatch(self: Any, environ: dict[str, Any], start_response: Any) -> Any:
+        target = environ.get("HTTP_X_AMZ_TARGET", "")
+        if target != "AWSPriceListService.GetProducts":
+            return original(self, environ, start_response)
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = json.loads(environ["wsgi.input"].read(length) or b"{}")
+        status, answer = _get_products(body)
+        payload = json.dumps(answer).encode()
+        start_response(
+            "200 OK" if status == 200 else "400 Bad Request",
+            [("Content-Type", "application/x-amz-json-1.1"), ("Content-Length", str(len(payload)))],
+        )
+        return [payload]
+
+    DomainDispatcherApplication.__call__ = dispatch  # type: ignore[method-assign]
+
+
 # --------------------------------------------------------------------------- IAM enforcement
 
 
@@ -290,6 +358,19 @@ class MotoServer:
 
     def reset(self) -> None:
         requests.post(f"{self.url}/moto-api/reset", timeout=10).raise_for_status()
+
+    def serve_price_list(self, products: list[dict[str, Any]]) -> None:
+        """Answer ``pricing:GetProducts`` from these Price List product documents (added to any served)."""
+        for product in products:
+            _PRICE_LIST.setdefault(str(product.get("serviceCode", "")), []).append(product)
+
+    def clear_price_list(self) -> None:
+        _PRICE_LIST.clear()
+        _PRICE_LIST_DENIED["on"] = False
+
+    def deny_price_list(self, denied: bool = True) -> None:
+        """``pricing:GetProducts`` answers AccessDeniedException (an identity without the permission)."""
+        _PRICE_LIST_DENIED["on"] = denied
 
     def set_iam_enforcement(self, on: bool) -> None:
         """Switch moto's IAM policy enforcement on (every request checked) or off."""

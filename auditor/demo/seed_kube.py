@@ -41,7 +41,14 @@ _TYPED: dict[str, tuple[type[Any], str, bool]] = {
 _CUSTOM: dict[str, tuple[str, str, str, bool]] = {  # kind -> group, version, plural, namespaced
     "TargetGroupBinding": ("elbv2.k8s.aws", "v1beta1", "targetgroupbindings", True),
     "IngressClassParams": ("elbv2.k8s.aws", "v1beta1", "ingressclassparams", False),
+    "GatewayClass": ("gateway.networking.k8s.io", "v1", "gatewayclasses", False),
+    "Gateway": ("gateway.networking.k8s.io", "v1", "gateways", True),
+    "HTTPRoute": ("gateway.networking.k8s.io", "v1", "httproutes", True),
+    "TCPRoute": ("gateway.networking.k8s.io", "v1alpha2", "tcproutes", True),
+    "LoadBalancerConfiguration": ("gateway.k8s.aws", "v1beta1", "loadbalancerconfigurations", True),
+    "TargetGroupConfiguration": ("gateway.k8s.aws", "v1beta1", "targetgroupconfigurations", True),
 }
+GATEWAY_API = "gateway.networking.k8s.io"
 
 
 class KubeWriter:
@@ -92,6 +99,19 @@ class KubeWriter:
         answer = method(*args, _content_type=_MERGE, _preload_content=False)
         patched: JsonObj = json.loads(answer.data)
         return patched
+
+    def set_gateway_address(self, namespace: str, name: str, hostname: str) -> None:
+        """What the controller writes into a Gateway's status once its load balancer exists."""
+        group, version, plural, _ = _CUSTOM["Gateway"]
+        status = {
+            "status": {
+                "addresses": [{"type": "Hostname", "value": hostname}],
+                "conditions": [{"type": "Programmed", "status": "True", "reason": "Programmed", "message": ""}],
+            }
+        }
+        client.CustomObjectsApi(self.api).patch_namespaced_custom_object_status(
+            group, version, namespace, plural, name, status, _content_type=_MERGE, _preload_content=False
+        )
 
     def set_load_balancer_hostname(self, kind: str, namespace: str, name: str, hostname: str) -> None:
         """What the load balancer controllers write once the load balancer exists."""
@@ -249,35 +269,143 @@ def alb_ingress_class() -> JsonObj:
 
 def lbc_crds() -> list[JsonObj]:
     """The controller's CRDs (TargetGroupBinding, IngressClassParams), as the chart installs them."""
-
-    def crd(kind: str, plural: str, scope: str) -> JsonObj:
-        return {
-            "apiVersion": "apiextensions.k8s.io/v1",
-            "kind": "CustomResourceDefinition",
-            "metadata": {"name": f"{plural}.elbv2.k8s.aws"},
-            "spec": {
-                "group": "elbv2.k8s.aws",
-                "names": {"kind": kind, "listKind": f"{kind}List", "plural": plural, "singular": kind.lower()},
-                "scope": scope,
-                "versions": [
-                    {
-                        "name": "v1beta1",
-                        "served": True,
-                        "storage": True,
-                        "subresources": {"status": {}},
-                        "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}},
-                    }
-                ],
-            },
-        }
-
     return [
-        crd("IngressClassParams", "ingressclassparams", "Cluster"),
-        crd("TargetGroupBinding", "targetgroupbindings", "Namespaced"),
+        _crd("elbv2.k8s.aws", "IngressClassParams", "ingressclassparams", "Cluster", ("v1beta1",)),
+        _crd("elbv2.k8s.aws", "TargetGroupBinding", "targetgroupbindings", "Namespaced", ("v1beta1",)),
     ]
 
 
-def controller(cluster: str, version: str, *, replicas: int = 2) -> JsonObj:
+def _crd(group: str, kind: str, plural: str, scope: str, versions: tuple[str, ...]) -> JsonObj:
+    """A CustomResourceDefinition serving ``versions`` (the first is the storage version)."""
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": f"{plural}.{group}"},
+        "spec": {
+            "group": group,
+            "names": {"kind": kind, "listKind": f"{kind}List", "plural": plural, "singular": kind.lower()},
+            "scope": scope,
+            "versions": [
+                {
+                    "name": version,
+                    "served": True,
+                    "storage": i == 0,
+                    "subresources": {"status": {}},
+                    "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}},
+                }
+                for i, version in enumerate(versions)
+            ],
+        },
+    }
+
+
+# The Gateway API CRDs with the versions each serves (v1.3 release: standard channel, plus the experimental
+# channel's TCPRoute/UDPRoute/TLSRoute at v1alpha2), https://github.com/kubernetes-sigs/gateway-api/releases
+GATEWAY_API_CRDS: dict[str, tuple[str, str, tuple[str, ...]]] = {  # kind -> plural, scope, versions
+    "GatewayClass": ("gatewayclasses", "Cluster", ("v1", "v1beta1")),
+    "Gateway": ("gateways", "Namespaced", ("v1", "v1beta1")),
+    "HTTPRoute": ("httproutes", "Namespaced", ("v1", "v1beta1")),
+    "GRPCRoute": ("grpcroutes", "Namespaced", ("v1",)),
+    "ReferenceGrant": ("referencegrants", "Namespaced", ("v1beta1",)),
+    "TCPRoute": ("tcproutes", "Namespaced", ("v1alpha2",)),
+    "UDPRoute": ("udproutes", "Namespaced", ("v1alpha2",)),
+    "TLSRoute": ("tlsroutes", "Namespaced", ("v1alpha2",)),
+}
+# The controller's gateway.k8s.aws CRDs (its chart, v2.13+; facts §10).
+LBC_GATEWAY_CRDS: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    "LoadBalancerConfiguration": ("loadbalancerconfigurations", "Namespaced", ("v1beta1",)),
+    "TargetGroupConfiguration": ("targetgroupconfigurations", "Namespaced", ("v1beta1",)),
+    "ListenerRuleConfiguration": ("listenerruleconfigurations", "Namespaced", ("v1beta1",)),
+}
+
+
+def gateway_api_crds(*, kinds: tuple[str, ...] | None = None) -> list[JsonObj]:
+    """The Gateway API CRDs (``kinds``: only those) and the controller's gateway.k8s.aws CRDs."""
+    found = [
+        _crd("gateway.networking.k8s.io", kind, plural, scope, versions)
+        for kind, (plural, scope, versions) in GATEWAY_API_CRDS.items()
+        if kinds is None or kind in kinds
+    ]
+    found += [
+        _crd("gateway.k8s.aws", kind, plural, scope, versions)
+        for kind, (plural, scope, versions) in LBC_GATEWAY_CRDS.items()
+        if kinds is None or kind in kinds
+    ]
+    return found
+
+
+def gateway_class(name: str, controller_name: str) -> JsonObj:
+    return {
+        "apiVersion": f"{GATEWAY_API}/v1",
+        "kind": "GatewayClass",
+        "metadata": {"name": name},
+        "spec": {"controllerName": controller_name},
+    }
+
+
+def gateway(ns: str, name: str, gateway_class: str, listeners: list[JsonObj], *, config: str | None = None) -> JsonObj:
+    """A Gateway; listeners are dicts with name / port / protocol; ``config`` names its LoadBalancerConfiguration."""
+    spec: JsonObj = {"gatewayClassName": gateway_class, "listeners": listeners}
+    if config:
+        spec["infrastructure"] = {
+            "parametersRef": {"group": "gateway.k8s.aws", "kind": "LoadBalancerConfiguration", "name": config}
+        }
+    return {
+        "apiVersion": f"{GATEWAY_API}/v1",
+        "kind": "Gateway",
+        "metadata": {"name": name, "namespace": ns},
+        "spec": spec,
+    }
+
+
+def route(
+    kind: str,
+    ns: str,
+    name: str,
+    gateway_name: str,
+    *,
+    section: str | None = None,
+    hostnames: list[str] | None = None,
+    backend: tuple[str, int] | None = None,
+    redirect_https: bool = False,
+) -> JsonObj:
+    """An HTTPRoute or TCPRoute attached to one Gateway (one listener with ``section``): one rule forwarding to
+    ``backend`` (Service name, port), or redirecting to HTTPS."""
+    parent: JsonObj = {"name": gateway_name}
+    if section:
+        parent["sectionName"] = section
+    rule: JsonObj = {}
+    if backend is not None:
+        rule["backendRefs"] = [{"name": backend[0], "port": backend[1]}]
+    if redirect_https:
+        rule["filters"] = [{"type": "RequestRedirect", "requestRedirect": {"scheme": "https", "statusCode": 301}}]
+    spec: JsonObj = {"parentRefs": [parent], "rules": [rule]}
+    if hostnames:
+        spec["hostnames"] = hostnames
+    group, version, _, _ = _CUSTOM[kind]
+    return {"apiVersion": f"{group}/{version}", "kind": kind, "metadata": {"name": name, "namespace": ns}, "spec": spec}
+
+
+def load_balancer_configuration(ns: str, name: str, spec: JsonObj) -> JsonObj:
+    return {
+        "apiVersion": "gateway.k8s.aws/v1beta1",
+        "kind": "LoadBalancerConfiguration",
+        "metadata": {"name": name, "namespace": ns},
+        "spec": spec,
+    }
+
+
+def target_group_configuration(ns: str, service_name: str, target_type: str) -> JsonObj:
+    """Per Service: the target type of the target groups the controller makes for Gateway routes to it."""
+    return {
+        "apiVersion": "gateway.k8s.aws/v1beta1",
+        "kind": "TargetGroupConfiguration",
+        "metadata": {"name": service_name, "namespace": ns},
+        "spec": {"targetReference": {"name": service_name}, "defaultConfiguration": {"targetType": target_type}},
+    }
+
+
+def controller(cluster: str, version: str, *, replicas: int = 2, feature_gates: str | None = None) -> JsonObj:
     """The controller Deployment as the eks-charts chart renders it (the parts an audit reads)."""
     labels = {
         "app.kubernetes.io/name": "aws-load-balancer-controller",
@@ -290,7 +418,11 @@ def controller(cluster: str, version: str, *, replicas: int = 2) -> JsonObj:
         replicas=replicas,
         port=9443,
         service_account="aws-load-balancer-controller",
-        args=[f"--cluster-name={cluster}", "--ingress-class=alb"],
+        args=[
+            f"--cluster-name={cluster}",
+            "--ingress-class=alb",
+            *([f"--feature-gates={feature_gates}"] if feature_gates else []),
+        ],
         labels=labels,
     )
     obj["spec"]["template"]["spec"]["containers"][0]["name"] = "aws-load-balancer-controller"

@@ -45,6 +45,11 @@ class Facet(StrEnum):
     # EC2
     EC2_SECURITY_GROUPS = "ec2.security-groups"  # DescribeSecurityGroups of the load balancers' groups
     EC2_PREFIX_LISTS = "ec2.prefix-lists"  # managed prefix lists referenced by those groups
+    EC2_NETWORK_INTERFACES = "ec2.network-interfaces"  # DescribeNetworkInterfaces of the LBs (public IPv4 count)
+    # Price List (global: scope is the account)
+    PRICING_PRODUCTS = "pricing.products"  # GetProducts AWSELB + AmazonVPC public IPv4
+    # CloudWatch
+    CLOUDWATCH_METRICS = "cloudwatch.metrics"  # GetMetricData: LCUs, requests / new flows, bytes per LB
     # EKS
     EKS_CLUSTERS = "eks.clusters"  # ListClusters (which clusters exist: orphans of dead clusters)
     EKS_CLUSTER = "eks.cluster"  # DescribeCluster of the target cluster (OIDC issuer, Auto Mode)
@@ -63,6 +68,19 @@ class Facet(StrEnum):
     KUBE_DEPLOYMENTS = "kubernetes.deployments"  # the controller's Deployment (version, replicas, args)
     KUBE_SERVICE_ACCOUNTS = "kubernetes.service-accounts"  # the controller's service account
     KUBE_ENDPOINT_SLICES = "kubernetes.endpoint-slices"
+    # Gateway API (gateway.networking.k8s.io) and the controller's gateway.k8s.aws objects: ``absent`` when
+    # the CRD is not installed
+    KUBE_GATEWAY_CLASSES = "kubernetes.gateway-classes"
+    KUBE_GATEWAYS = "kubernetes.gateways"
+    KUBE_HTTP_ROUTES = "kubernetes.http-routes"
+    KUBE_GRPC_ROUTES = "kubernetes.grpc-routes"
+    KUBE_TCP_ROUTES = "kubernetes.tcp-routes"
+    KUBE_UDP_ROUTES = "kubernetes.udp-routes"
+    KUBE_TLS_ROUTES = "kubernetes.tls-routes"
+    KUBE_REFERENCE_GRANTS = "kubernetes.reference-grants"
+    KUBE_LOAD_BALANCER_CONFIGURATIONS = "kubernetes.load-balancer-configurations"
+    KUBE_TARGET_GROUP_CONFIGURATIONS = "kubernetes.target-group-configurations"
+    KUBE_LISTENER_RULE_CONFIGURATIONS = "kubernetes.listener-rule-configurations"
 
     @property
     def collector(self) -> str:
@@ -96,6 +114,13 @@ LISTINGS = frozenset(
         Facet.KUBE_INGRESSES,
         Facet.KUBE_INGRESS_CLASSES,
         Facet.KUBE_DEPLOYMENTS,
+        Facet.KUBE_GATEWAY_CLASSES,
+        Facet.KUBE_GATEWAYS,
+        Facet.KUBE_HTTP_ROUTES,
+        Facet.KUBE_GRPC_ROUTES,
+        Facet.KUBE_TCP_ROUTES,
+        Facet.KUBE_UDP_ROUTES,
+        Facet.KUBE_TLS_ROUTES,
     }
 )
 
@@ -109,6 +134,16 @@ V2_ONLY = frozenset(f for f in Facet if f.collector == "elbv2")
 LOAD_BALANCERS = (Facet.ELBV2_LOAD_BALANCERS, Facet.ELB_LOAD_BALANCERS)
 # What says which Kubernetes objects ask for a load balancer (and which Ingresses the controller serves).
 KUBE_EXPOSURES = (Facet.KUBE_SERVICES, Facet.KUBE_INGRESSES, Facet.KUBE_INGRESS_CLASSES)
+# What says which Gateways ask the controller for a load balancer (a Gateway's class names the implementation).
+GATEWAYS = (Facet.KUBE_GATEWAY_CLASSES, Facet.KUBE_GATEWAYS)
+# The routes of every kind, which attach to Gateways and lead to backends.
+ROUTES = (
+    Facet.KUBE_HTTP_ROUTES,
+    Facet.KUBE_GRPC_ROUTES,
+    Facet.KUBE_TCP_ROUTES,
+    Facet.KUBE_UDP_ROUTES,
+    Facet.KUBE_TLS_ROUTES,
+)
 
 
 ListenerRulesNeed = Callable[["LoadBalancer", "Listener", "bool | None"], bool]

@@ -20,10 +20,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from auditor.errors import SnapshotError
 
-SCHEMA_VERSION = 2  # 2: Coverage.facets (per-facet coverage); version 1 snapshots read as complete facets
+# 2: Coverage.facets (per-facet coverage); version 1 snapshots read as complete facets.
+# 3: Gateway API objects (KubeInventory.gateways ...) and the facet status ``absent``; in older snapshots the
+#    Gateway fields are None: not read, so nothing is concluded from Gateways that were never looked at.
+SCHEMA_VERSION = 3
 # Versions ``Inventory.parse`` reads: a release that adds an optional field bumps SCHEMA_VERSION and adds it here,
 # and older snapshots stay readable. A version not in this set is refused with a message naming both.
-READABLE_SCHEMA_VERSIONS = frozenset({1, 2})
+READABLE_SCHEMA_VERSIONS = frozenset({1, 2, 3})
 
 
 class Model(BaseModel):
@@ -40,6 +43,7 @@ class CoverageStatus(StrEnum):
     PARTIAL = "partial"  # the collector ran, but some per-resource calls failed (see the ``None`` fields)
     ERROR = "error"  # nothing usable was collected
     SKIPPED = "skipped"  # not asked for (e.g. no cluster context given)
+    ABSENT = "absent"  # a facet only: its API (a CRD) is not installed, so there is nothing to read (complete, empty)
 
     @property
     def incomplete(self) -> bool:
@@ -176,6 +180,10 @@ class LoadBalancer(Model):
     tags: dict[str, str] | None = None
     listeners: list[Listener] | None = None
     instances: list[TargetHealth] | None = Field(default=None, description="classic only: instance health")
+    public_ipv4_count: int | None = Field(
+        default=None,
+        description="public IPv4 addresses on the load balancer's network interfaces; None = not counted",
+    )
 
     @property
     def is_public(self) -> bool:
@@ -310,6 +318,42 @@ class EksClusterListing(Model):
     names: list[str]
 
 
+class LbPriceEntry(Model):
+    """What one load balancer type costs per hour and per capacity unit (ALB/NLB/GWLB: LCU-hour; CLB: per GB)."""
+
+    hourly: float
+    per_capacity_unit: float | None = None
+
+
+class RegionPriceList(Model):
+    """One region's load balancer and public IPv4 prices as the Price List API gave them (USD)."""
+
+    region: str
+    source: str = Field(description="where the figures come from, e.g. 'AWS Price List API'")
+    as_of: datetime = Field(description="when they were read from the source")
+    load_balancers: dict[str, LbPriceEntry] = Field(default_factory=dict)  # application | network | classic | gateway
+    public_ipv4_hourly: float | None = None
+
+
+class LoadBalancerUsage(Model):
+    """A load balancer's traffic over the usage window, from CloudWatch; a day without data counts as zero."""
+
+    arn: str
+    window_days: int
+    daily_requests: list[float] = Field(
+        default_factory=list, description="ALB/CLB RequestCount, NLB NewFlowCount: one sum per day, oldest first"
+    )
+    average_lcus: float | None = Field(default=None, description="ALB/NLB ConsumedLCUs averaged over the window")
+    processed_gb: float = Field(default=0.0, description="bytes processed over the window, in GB")
+    target_group_requests: dict[str, float] | None = Field(
+        default=None, description="ALB: RequestCount over the window per target group ARN; None = not read"
+    )
+    healthy_hosts_max: float | None = Field(
+        default=None, description="the most healthy targets (HealthyHostCount) seen in the window; None = no data"
+    )
+    healthy_hosts_days: int = Field(default=0, description="days of the window with HealthyHostCount data")
+
+
 class AwsInventory(Model):
     load_balancers: list[LoadBalancer] = Field(default_factory=list)
     target_groups: list[TargetGroup] = Field(default_factory=list)
@@ -321,6 +365,8 @@ class AwsInventory(Model):
     eks_clusters: list[EksCluster] = Field(default_factory=list)
     eks_cluster_listings: list[EksClusterListing] = Field(default_factory=list)
     prefix_lists: list[ManagedPrefixList] = Field(default_factory=list)
+    price_lists: list[RegionPriceList] = Field(default_factory=list)
+    lb_usage: list[LoadBalancerUsage] = Field(default_factory=list)
 
 
 # --------------------------------------------------------------------------- Kubernetes
@@ -457,6 +503,110 @@ class TargetGroupBinding(KubeObject):
     target_type: str | None = None
 
 
+class GatewayParametersRef(Model):
+    """``parametersRef`` of a GatewayClass or ``spec.infrastructure.parametersRef`` of a Gateway."""
+
+    group: str | None = None
+    kind: str
+    name: str
+    namespace: str | None = None
+
+
+class GatewayClass(KubeObject):
+    """gateway.networking.k8s.io GatewayClass: which implementation (``controllerName``) serves its Gateways."""
+
+    controller_name: str
+    parameters: GatewayParametersRef | None = None
+    accepted: bool | None = None  # status condition Accepted; None: no such condition
+
+
+class GatewayListener(Model):
+    name: str
+    port: int
+    protocol: str  # HTTP HTTPS TLS TCP UDP
+    hostname: str | None = None
+    tls_mode: str | None = None  # Terminate | Passthrough
+    certificate_refs: list[str] = Field(default_factory=list, description="names of spec.tls.certificateRefs")
+    allowed_namespaces: str | None = None  # allowedRoutes.namespaces.from: Same (default) | All | Selector
+
+
+class Gateway(KubeObject):
+    """gateway.networking.k8s.io Gateway: the request for a load balancer under its class's implementation."""
+
+    gateway_class_name: str
+    listeners: list[GatewayListener] = Field(default_factory=list)
+    parameters: GatewayParametersRef | None = None  # spec.infrastructure.parametersRef
+    addresses: list[str] = Field(default_factory=list, description="status.addresses[].value (the LB DNS name)")
+    programmed: bool | None = None  # status condition Programmed; None: no such condition
+
+
+class RouteParentRef(Model):
+    group: str | None = None  # default gateway.networking.k8s.io
+    kind: str | None = None  # default Gateway
+    namespace: str | None = None  # default: the route's namespace
+    name: str
+    section_name: str | None = None
+    port: int | None = None
+
+
+class RouteBackendRef(Model):
+    group: str | None = None  # "" / None: core (a Service)
+    kind: str | None = None  # default Service
+    namespace: str | None = None  # default: the route's namespace
+    name: str
+    port: int | None = None
+
+
+class RouteRedirect(Model):
+    """A RequestRedirect filter of an HTTPRoute rule."""
+
+    scheme: str | None = None
+    port: int | None = None
+    hostname: str | None = None
+    status_code: int | None = None
+
+
+class RouteRule(Model):
+    backend_refs: list[RouteBackendRef] = Field(default_factory=list)
+    redirect: RouteRedirect | None = None  # HTTPRoute only: the rule's RequestRedirect filter
+
+
+class Route(KubeObject):
+    """An HTTPRoute, GRPCRoute, TCPRoute, UDPRoute or TLSRoute, reduced to what exposure depends on."""
+
+    kind: Literal["HTTPRoute", "GRPCRoute", "TCPRoute", "UDPRoute", "TLSRoute"]
+    hostnames: list[str] = Field(default_factory=list)
+    parent_refs: list[RouteParentRef] = Field(default_factory=list)
+    rules: list[RouteRule] = Field(default_factory=list)
+
+
+class ReferenceGrantFrom(Model):
+    group: str
+    kind: str
+    namespace: str
+
+
+class ReferenceGrantTo(Model):
+    group: str
+    kind: str
+    name: str | None = None
+
+
+class ReferenceGrant(KubeObject):
+    """Lets objects of other namespaces (``from``) refer to objects of this one (``to``)."""
+
+    from_: list[ReferenceGrantFrom] = Field(default_factory=list)
+    to: list[ReferenceGrantTo] = Field(default_factory=list)
+
+
+class GatewayConfiguration(KubeObject):
+    """A gateway.k8s.aws object of the controller (LoadBalancerConfiguration, TargetGroupConfiguration,
+    ListenerRuleConfiguration); spec kept as the API returns it (camelCase keys)."""
+
+    kind: Literal["LoadBalancerConfiguration", "TargetGroupConfiguration", "ListenerRuleConfiguration"]
+    spec: dict[str, Any] = Field(default_factory=dict)
+
+
 class KubeInventory(Model):
     context: str | None = None
     server: str | None = None
@@ -470,6 +620,18 @@ class KubeInventory(Model):
     controllers: list[ControllerDeployment] = Field(default_factory=list)
     target_group_bindings: list[TargetGroupBinding] | None = None  # None: CRD absent or unreadable
     crds: list[str] | None = None  # names of elbv2.k8s.aws CRDs present
+    # Gateway API and the controller's gateway.k8s.aws objects. None: not read (the list failed, or a snapshot
+    # older than schema 3); []: read, or the API is not installed (its facet's coverage says ``absent``).
+    gateway_classes: list[GatewayClass] | None = None
+    gateways: list[Gateway] | None = None
+    routes: list[Route] | None = Field(
+        default=None, description="every route kind read (a kind that failed is left out; its facet says so)"
+    )
+    reference_grants: list[ReferenceGrant] | None = None
+    gateway_configurations: list[GatewayConfiguration] | None = None
+    api_versions: dict[str, str] = Field(
+        default_factory=dict, description="API group -> the version read (the server's preferred version)"
+    )
 
 
 # --------------------------------------------------------------------------- the whole snapshot

@@ -254,8 +254,8 @@ def _product_fields(finding: Finding, result: AuditResult, owner: str) -> dict[s
         "eks-exposure-auditor/KubernetesOwner": "" if owner.startswith("(") else owner,
         "eks-exposure-auditor/Version": auditor.__version__,
     }
-    if finding.monthly_cost_usd is not None:
-        fields["eks-exposure-auditor/MonthlyCostUsd"] = f"{finding.monthly_cost_usd:.2f}"
+    if finding.monthly_saving_usd is not None:
+        fields["eks-exposure-auditor/MonthlySavingUsd"] = f"{finding.monthly_saving_usd:.2f}"
     return {k: _cut(v, PRODUCT_FIELD_LIMIT) for k, v in fields.items() if v}
 
 

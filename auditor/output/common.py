@@ -135,7 +135,7 @@ def lb_arn_from_child_arn(arn: str) -> str:
 
 
 def owner_label(lb: LoadBalancerView) -> str:
-    """The load balancer's Kubernetes owner, with its orphan state when it has one."""
+    """The load balancer's Kubernetes owner (a Gateway with its routes), with its orphan state when it has one."""
     if lb.owner is None:
         text = NO_OWNER
     else:
@@ -144,6 +144,11 @@ def owner_label(lb: LoadBalancerView) -> str:
             if lb.owner.namespace
             else (f"{lb.owner.kind} {lb.owner.name}")
         )
+        if lb.owner.routes:
+            shown = ", ".join(lb.owner.routes[:3]) + (
+                f" +{len(lb.owner.routes) - 3}" if len(lb.owner.routes) > 3 else ""
+            )
+            text += f" ← {shown}"
     if lb.orphan:
         text += f" (orphan: {lb.orphan})"
     return text
@@ -184,6 +189,7 @@ class Counts:
     load_balancers: int
     known_monthly_cost: float
     cost_unknown: int
+    monthly_saving: float  # fixing the FAILs: the largest saving per resource, summed
     coverage_problems: int
 
     @classmethod
@@ -197,6 +203,7 @@ class Counts:
             load_balancers=len(result.load_balancers),
             known_monthly_cost=round(sum(c for c in costs if c is not None), 2),
             cost_unknown=sum(1 for c in costs if c is None),
+            monthly_saving=result.monthly_saving_usd(),
             coverage_problems=len(coverage_problems(result)),
         )
 
@@ -222,6 +229,8 @@ class Counts:
             f" costing {money(self.known_monthly_cost)}/month"
             + (f" (+{self.cost_unknown} unpriced)" if self.cost_unknown else ""),
         ]
+        if self.monthly_saving:
+            parts.append(f"fixing the failed checks saves {money(self.monthly_saving)}/month")
         if self.coverage_problems:
             parts.append(
                 f"{self.coverage_problems} collector(s) or rule(s) incomplete: the checks resting on them are UNKNOWN"

@@ -30,7 +30,7 @@ COLUMNS = (
     "resource_name",
     "title",
     "owner",
-    "monthly_cost_usd",
+    "monthly_saving_usd",
     # new | reopened | unchanged (FAIL rows) | not re-checked (UNKNOWN rows); only when the previous run is known
     "change",
 )
@@ -83,7 +83,7 @@ def _row(result: AuditResult, finding: Finding, index: OwnerIndex, changes: dict
         "resource_name": finding.resource_name or "",
         "title": finding.title,
         "owner": index.owner(finding),
-        "monthly_cost_usd": "" if finding.monthly_cost_usd is None else f"{finding.monthly_cost_usd:.2f}",
+        "monthly_saving_usd": "" if finding.monthly_saving_usd is None else f"{finding.monthly_saving_usd:.2f}",
         "change": change,
     }
     return {k: neutralize(v) for k, v in row.items()}

@@ -125,5 +125,6 @@ def report_context(result: AuditResult, *, diff: RunDiff | None = None, include_
         ],
         "known_cost": money(counts.known_monthly_cost),
         "cost_unknown": counts.cost_unknown,
+        "saving": money(counts.monthly_saving) if counts.monthly_saving else "",
         "version": auditor.__version__,
     }

@@ -39,6 +39,7 @@ def result_document(result: AuditResult, *, diff: RunDiff | None = None, include
         "load_balancers": counts.load_balancers,
         "known_monthly_cost_usd": counts.known_monthly_cost,
         "load_balancers_without_cost": counts.cost_unknown,
+        "monthly_saving_usd": counts.monthly_saving,
         "coverage_problems": counts.coverage_problems,
     }
     if diff is not None:

@@ -176,4 +176,6 @@ def _load_balancers(result: AuditResult) -> list[str]:
     total = f"Known monthly cost: **{money(c.known_monthly_cost)}**"
     if c.cost_unknown:
         total += f" ({c.cost_unknown} load balancer(s) without a price)"
+    if c.monthly_saving:
+        total += f"; fixing the failed checks saves **{money(c.monthly_saving)}**/month"
     return [*out, total, ""]

@@ -118,7 +118,7 @@ def detection_finding(
             "fingerprint": finding.fingerprint,
             "evidence": finding.evidence,
         }
-        | ({"monthly_cost_usd": finding.monthly_cost_usd} if finding.monthly_cost_usd is not None else {}),
+        | ({"monthly_saving_usd": finding.monthly_saving_usd} if finding.monthly_saving_usd is not None else {}),
     }
     if finding.remediation:
         remediation: dict[str, Any] = {"desc": finding.remediation}

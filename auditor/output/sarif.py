@@ -176,8 +176,8 @@ def _result(finding: Finding, rule_index: int, index: OwnerIndex) -> dict[str, A
     }
     if logical:
         result["locations"] = [{"logicalLocations": logical}]
-    if finding.monthly_cost_usd is not None:
-        result["properties"]["monthlyCostUsd"] = finding.monthly_cost_usd
+    if finding.monthly_saving_usd is not None:
+        result["properties"]["monthlySavingUsd"] = finding.monthly_saving_usd
     return result
 
 

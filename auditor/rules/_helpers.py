@@ -77,7 +77,7 @@ def sentence(text: str) -> str:
 
 
 def _owner_evidence(node: LbNode) -> dict[str, Any]:
-    return {
+    found: dict[str, Any] = {
         "load_balancer": node.lb.name,
         "type": node.lb.type,
         "scheme": node.lb.scheme,
@@ -85,6 +85,9 @@ def _owner_evidence(node: LbNode) -> dict[str, Any]:
         "owner_evidence": node.owner_evidence,
         "orphan": node.orphan,
     }
+    if node.owner is not None and node.owner.gateway is not None:
+        found["routes"] = [str(r) for r in node.owner.gateway.route_refs]
+    return found
 
 
 def owner_evidence(node: LbNode, **more: Any) -> dict[str, Any]:

@@ -87,7 +87,7 @@ class CoverageIndex:
             seen.add(cov.collector)
             for facet in facets_of(cov.collector):
                 state = cov.facet(facet)
-                if state.status != CoverageStatus.OK:
+                if state.status not in (CoverageStatus.OK, CoverageStatus.ABSENT):  # absent: nothing to read
                     gap = Gap(facet, cov.source, cov.account, cov.region, state.status, state.error_code, state.message)
                     self._gaps.setdefault(facet, []).append(gap)
         # A collector with no coverage entry at all was never run (or the snapshot predates it): not read.

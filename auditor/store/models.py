@@ -224,7 +224,7 @@ class FindingRow(Base):
     namespace: Mapped[str | None] = mapped_column(StoredText)
     kube_name: Mapped[str | None] = mapped_column(StoredText)
     remediation: Mapped[str] = mapped_column(StoredText, default="")
-    monthly_cost_usd: Mapped[float | None] = mapped_column(Float)
+    monthly_saving_usd: Mapped[float | None] = mapped_column(Float, doc="what fixing it saves a month (USD)")
     first_seen: Mapped[datetime] = mapped_column(index=True)
     last_seen: Mapped[datetime] = mapped_column()
     resolved_at: Mapped[datetime | None] = mapped_column()
@@ -281,3 +281,13 @@ class TokenRow(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column()
     revoked_at: Mapped[datetime | None] = mapped_column()
+
+
+class PriceListRow(Base):
+    """One region's prices as last read from the AWS Price List API: the cache audits read before calling it."""
+
+    __tablename__ = "price_lists"
+
+    region: Mapped[str] = mapped_column(String(32), primary_key=True)
+    fetched_at: Mapped[datetime] = mapped_column(doc="when the Price List API answered")
+    document: Mapped[dict[str, Any]] = mapped_column(JsonType, doc="the RegionPriceList as JSON")

@@ -102,7 +102,8 @@ def suppressed_now(session: Session) -> ColumnElement[bool]:
             if value is not None
         ]
         alternatives.append(and_(*matchers) if matchers else true())
-    return or_(*alternatives) if alternatives else false()
+    # a NULL column makes its comparison NULL: coalesced, the expression is true or false like the EXISTS
+    return func.coalesce(or_(*alternatives), false()) if alternatives else false()
 
 
 @dataclass(frozen=True)
@@ -140,7 +141,7 @@ FINDING_COLUMNS = (
     FindingRow.namespace,
     FindingRow.kube_name,
     FindingRow.remediation,
-    FindingRow.monthly_cost_usd,
+    FindingRow.monthly_saving_usd,
     FindingRow.first_seen,
     FindingRow.last_seen,
     FindingRow.resolved_at,
@@ -488,7 +489,12 @@ def list_load_balancers(
                 "account": lb.account,
                 "region": lb.region,
                 "owner": (
-                    {"kind": lb.owner_kind, "namespace": lb.owner_namespace, "name": lb.owner_name}
+                    {
+                        "kind": lb.owner_kind,
+                        "namespace": lb.owner_namespace,
+                        "name": lb.owner_name,
+                        "routes": _owner_routes(lb.view),
+                    }
                     if lb.owner_kind
                     else None
                 ),
@@ -500,6 +506,31 @@ def list_load_balancers(
             }
         )
     return items, total
+
+
+def cost_shares(session: Session, cluster: str | None = None) -> list[dict[str, Any]]:
+    """Who pays the load balancers of each target's latest finished run: the ``cost_shares`` of their views
+    (``auditor.cost.allocate``), each with the target's name."""
+    target_ids = None
+    if cluster is not None:
+        target_ids = list(
+            session.scalars(
+                select(TargetRow.id).where(or_(TargetRow.name == cluster, TargetRow.cluster_name == cluster))
+            )
+        )
+        if not target_ids:
+            raise NotFound(f"no target or cluster named {cluster!r}")
+    run_ids = list(latest_finished_ids(session, target_ids).values())
+    if not run_ids:
+        return []
+    found: list[dict[str, Any]] = []
+    for view, target in session.execute(
+        select(LoadBalancerRow.view, TargetRow.name)
+        .join(TargetRow, TargetRow.id == LoadBalancerRow.target_id)
+        .where(LoadBalancerRow.run_id.in_(run_ids))
+    ).all():
+        found.extend({**share, "target": target} for share in (view or {}).get("cost_shares", []))
+    return found
 
 
 # --------------------------------------------------------------------------- summary
@@ -516,6 +547,7 @@ class ClusterSummary:
     orphans: int = 0
     orphan_monthly_cost_usd: float = 0.0
     monthly_cost_usd: float = 0.0
+    monthly_saving_usd: float = 0.0  # open findings: the largest saving per resource, summed
     last_run: RunRow | None = None
 
 
@@ -552,6 +584,22 @@ def summary(session: Session, cluster: str | None = None) -> list[ClusterSummary
             entry.unknown += rest
         else:
             entry.open_by_severity[severity] = entry.open_by_severity.get(severity, 0) + rest
+    best: dict[tuple[int, str], float] = {}  # (target, resource) -> its largest saving (deleted once)
+    for target_id, fingerprint, arn, saving in session.execute(
+        select(
+            FindingRow.target_id, FindingRow.fingerprint, FindingRow.resource_arn, FindingRow.monthly_saving_usd
+        ).where(
+            FindingRow.is_open.is_(True),
+            FindingRow.state != "unknown",
+            FindingRow.target_id.in_(ids),
+            FindingRow.monthly_saving_usd > 0,
+            ~suppressed,
+        )
+    ).all():
+        key = (target_id, arn or fingerprint)
+        best[key] = max(best.get(key, 0.0), float(saving or 0.0))
+    for (target_id, _), saving in best.items():
+        out[target_id].monthly_saving_usd = round(out[target_id].monthly_saving_usd + saving, 2)
     latest = latest_finished_ids(session, ids)
     if latest:
         for target_id, lb_type, orphan, count, cost in session.execute(
@@ -598,39 +646,7 @@ def open_counts_by_severity(session: Session) -> list[tuple[str, str, str, int]]
     ]
 
 
-# --------------------------------------------------------------------------- dashboard: cost and trend
-
-
-@dataclass(frozen=True)
-class NamespaceCost:
-    cluster: str
-    namespace: str | None  # None: no Kubernetes owner (orphans, load balancers made outside the cluster)
-    load_balancers: int
-    monthly_cost_usd: float
-    priced: int  # load balancers with a cost estimate
-
-
-def cost_by_namespace(session: Session, target_ids: list[int] | None = None) -> list[NamespaceCost]:
-    """Monthly cost of the load balancers in each target's latest finished run, per owner namespace,
-    costliest first (the stored ``monthly_cost_usd`` of each load balancer)."""
-    latest = latest_finished_ids(session, target_ids)
-    if not latest:
-        return []
-    cost = func.coalesce(func.sum(LoadBalancerRow.monthly_cost_usd), 0.0)
-    rows = session.execute(
-        select(
-            TargetRow.name,
-            LoadBalancerRow.owner_namespace,
-            func.count(),
-            cost,
-            func.count(LoadBalancerRow.monthly_cost_usd),
-        )
-        .join(TargetRow, TargetRow.id == LoadBalancerRow.target_id)
-        .where(LoadBalancerRow.run_id.in_(list(latest.values())))
-        .group_by(TargetRow.name, LoadBalancerRow.owner_namespace)
-        .order_by(cost.desc(), TargetRow.name, LoadBalancerRow.owner_namespace)
-    ).all()
-    return [NamespaceCost(name, ns, int(n), float(c or 0.0), int(p)) for name, ns, n, c, p in rows]
+# --------------------------------------------------------------------------- dashboard: trend over runs
 
 
 @dataclass(frozen=True)
@@ -676,3 +692,10 @@ def run_trend(session: Session, target_id: int, limit: int = 30) -> list[RunPoin
         RunPoint(int(i), started, status, int(failed), int(unknown), int(lbs), costs.get(int(i)))
         for i, started, status, failed, unknown, lbs in reversed(runs)
     ]
+
+
+def _owner_routes(view: Any) -> list[str]:
+    """A Gateway owner's routes, from the stored LoadBalancerView (runs stored before Gateways have none)."""
+    owner = view.get("owner") if isinstance(view, dict) else None
+    routes = owner.get("routes") if isinstance(owner, dict) else None
+    return [str(r) for r in routes] if isinstance(routes, list) else []

@@ -242,7 +242,7 @@ def _apply(row: FindingRow, finding: Finding, seen_at: datetime, run_id: int) ->
     row.namespace = kube.namespace if kube else None
     row.kube_name = kube.name if kube else None
     row.remediation = finding.remediation
-    row.monthly_cost_usd = finding.monthly_cost_usd
+    row.monthly_saving_usd = finding.monthly_saving_usd
     row.evidence = finding.evidence
     row.last_seen = seen_at
     row.last_run_id = run_id

@@ -45,9 +45,9 @@ def seed(url: str) -> None:
             ],
         )
         prod, stage = rows[0].id, rows[1].id
-    a = finding("rule-a", severity=Severity.HIGH)
+    a = finding("rule-a", severity=Severity.HIGH, saving=22.0)
     b = finding("rule-b", severity=Severity.CRITICAL, arn=ARN2, namespace="pay", name="api")
-    c = finding("rule-c", severity=Severity.MEDIUM)
+    c = finding("rule-c", severity=Severity.MEDIUM, saving=18.0)  # the same load balancer as rule-a
     u_fail = finding("rule-u", severity=Severity.LOW, namespace="ops", name="tools")
     u = finding("rule-u", status=Status.UNKNOWN, severity=Severity.LOW, namespace="ops", name="tools")
     for tid, res in (

@@ -323,7 +323,7 @@ def test_summary_with_inlined_suppressions_matches_the_sub_query(api: Api) -> No
     """``suppressed_now`` (the overview's and /api/v1/summary's) decides every finding as ``suppressed_clause``."""
     from datetime import timedelta
 
-    from sqlalchemy import select
+    from sqlalchemy import select, update
 
     from auditor.store import queries
     from auditor.store.db import make_engine, session_factory, transaction
@@ -342,10 +342,12 @@ def test_summary_with_inlined_suppressions_matches_the_sub_query(api: Api) -> No
                 SuppressionRow(rule_id="rule-b", reason="expired", expires_at=utcnow() - timedelta(days=1)),
             ]
         )
+    with transaction(factory) as s:  # a NULL column: its comparison is NULL, which must still read as "not suppressed"
+        s.execute(update(FindingRow).where(FindingRow.rule_id == "rule-b").values(namespace=None))
     with factory() as s:
         inline, sub = queries.suppressed_now(s), queries.suppressed_clause()
         rows = s.execute(select(FindingRow.rule_id, FindingRow.target_id, inline, sub)).all()
-        assert rows and all(r[2] == r[3] for r in rows), rows
+        assert rows and all(r[2] is r[3] for r in rows), rows  # True or False, never None
         assert {(r[0], r[1]) for r in rows if r[2]} == {("rule-a", 1), ("rule-u", 1), ("rule-c", 1)}
         prod = next(e for e in queries.summary(s) if e.cluster == "prod")
         assert (prod.suppressed, prod.unknown, prod.open_by_severity) == (3, 0, {})
@@ -362,3 +364,29 @@ def test_summary_with_inlined_suppressions_matches_the_sub_query(api: Api) -> No
         ("prod", 3, {}),
         ("stage", 0, {"info": 1}),
     ]
+
+
+def test_overview_cost_per_namespace_is_the_cost_models_split(api: Api) -> None:
+    from sqlalchemy import select, update
+
+    from auditor.store.db import make_engine, session_factory, transaction
+    from auditor.store.models import LoadBalancerRow
+
+    share = {"cluster": "prod-eks", "team": "(no team)", "method": "requests"}
+    engine = make_engine(api.settings.database_url)
+    with transaction(session_factory(engine)) as s:
+        lb_id = s.scalar(select(LoadBalancerRow.id).where(LoadBalancerRow.run_id == 2).order_by(LoadBalancerRow.id))
+        view = {
+            "cost_shares": [
+                {**share, "owner": "Ingress shop/web", "namespace": "shop", "monthly_usd": 14.5},
+                {**share, "owner": "Ingress pay/api", "namespace": "pay", "monthly_usd": 7.5},
+                {**share, "owner": "x", "namespace": "bad", "monthly_usd": "not a number"},  # left out, no 500
+            ]
+        }
+        s.execute(update(LoadBalancerRow).where(LoadBalancerRow.id == lb_id).values(view=view))
+    engine.dispose()
+    sign_in(api.client, _token(api.read))
+    html = api.client.get("/").text
+    prod = html.split('id="cluster-1"', 1)[1].split("</section>", 1)[0]
+    assert prod.index(">shop</a>") < prod.index(">pay</a>")  # costliest first
+    assert "$14.50" in prod and "$7.50" in prod and ">bad<" not in prod

@@ -110,7 +110,7 @@ def test_load_balancers_with_owner_findings_and_orphans(api: Api) -> None:
     body = api.client.get("/api/v1/load-balancers?cluster=prod", headers=api.read).json()
     assert body["total"] == 2
     web = next(i for i in body["items"] if i["type"] == "application")
-    assert web["owner"] == {"kind": "Ingress", "namespace": "shop", "name": "web"}
+    assert web["owner"] == {"kind": "Ingress", "namespace": "shop", "name": "web", "routes": []}
     assert {(f["rule_id"], f["status"]) for f in web["findings"]} == {
         ("rule-a", "open"),
         ("rule-c", "open"),
@@ -173,6 +173,18 @@ def test_suppressions_hide_findings_until_deleted_or_expired(api: Api) -> None:
     assert _rules(c.get("/api/v1/findings?status=suppressed", headers=api.read).json()) == ["rule-u"]
 
 
+def test_cost_per_namespace_team_and_owner_of_the_latest_runs(api: Api) -> None:
+    got = api.client.get("/api/v1/cost?group_by=namespace&cluster=prod", headers=api.read).json()
+    assert got["monthly_usd"] == {"(no namespace)": 18.0, "shop": 22.0}
+    assert got["total_monthly_usd"] == 40.0
+    assert got["split_methods"] == {"sole-owner": 1, "unowned": 1}
+    teams = api.client.get("/api/v1/cost?group_by=team", headers=api.read).json()["monthly_usd"]
+    assert teams["storefront"] >= 22.0  # every target's latest run
+    assert api.client.get("/api/v1/cost?group_by=colour", headers=api.read).status_code == 422
+    assert api.client.get("/api/v1/cost?cluster=nowhere", headers=api.read).status_code == 404
+    assert api.client.get("/api/v1/cost").status_code == 401
+
+
 def test_summary_per_cluster(api: Api) -> None:
     clusters = {c["cluster"]: c for c in api.client.get("/api/v1/summary", headers=api.read).json()["clusters"]}
     prod = clusters["prod"]
@@ -180,6 +192,11 @@ def test_summary_per_cluster(api: Api) -> None:
     assert prod["unknown"] == 1
     assert prod["load_balancers_by_type"] == {"application": 1, "network": 1}
     assert (prod["orphans"], prod["orphan_monthly_cost_usd"]) == (1, 18.0)
+    # open findings' savings, the largest per load balancer: rule-a (22) and rule-c (18) name the same one
+    assert prod["monthly_saving_usd"] == 22.0
+    assert clusters["stage"]["monthly_saving_usd"] == 0.0
+    items = api.client.get("/api/v1/findings?cluster=prod", headers=api.read).json()["items"]
+    assert {i["rule_id"]: i["monthly_saving_usd"] for i in items} == {"rule-a": 22.0, "rule-c": 18.0, "rule-u": None}
     assert prod["last_run"]["status"] == "complete"
     assert clusters["stage"]["open_by_severity"] == {"info": 1}
 

@@ -52,15 +52,16 @@ def by_name(inv: AwsInventory, name: str):
 def test_every_collector_complete(collected):
     _, _, cov, _, events = collected
     assert {(c.collector, c.region, c.status) for c in cov} == {
-        *((name, REGION, CoverageStatus.OK) for name in ("elbv2", "elb", "acm", "wafv2", "ec2", "eks")),
+        *((name, REGION, CoverageStatus.OK) for name in ("elbv2", "elb", "acm", "wafv2", "ec2", "eks", "cloudwatch")),
         ("iam", None, CoverageStatus.OK),
+        ("pricing", None, CoverageStatus.OK),
     }
     assert all(c.account == ACCOUNT and c.calls > 0 for c in cov)
     # each collector reports its start and its end with counts
     ends = {e.stage: e for e in events if e.status != "running"}
     assert set(ends) == {f"aws:{c.collector}" for c in cov}
     assert "2 load balancers" in ends["aws:elbv2"].message
-    assert ends["aws:elbv2"].total == 7
+    assert ends["aws:elbv2"].total == 9
 
 
 def test_application_load_balancer(collected):

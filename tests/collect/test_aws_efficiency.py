@@ -99,8 +99,8 @@ def run(moto_server) -> Iterator[tuple[Seeded, Wire, AwsInventory, list[Coverage
         counter = CallCounter()
         session = open_account(AccountConfig(), settings.aws, region=REGION, counter=counter)
         wire = Wire()
-        for service in ("elbv2", "elb", "acm", "wafv2", "ec2", "eks", "iam"):
-            events = session.client(service, REGION).meta.events
+        for service in ("elbv2", "elb", "acm", "wafv2", "ec2", "eks", "iam", "cloudwatch", "pricing"):
+            events = session.client(service, "us-east-1" if service == "pricing" else REGION).meta.events
             events.register("provide-client-params", wire.params)
             events.register("before-call", wire.start)
             events.register("after-call", wire.end)
@@ -118,6 +118,8 @@ def test_collection_complete(run):
         "ec2": CoverageStatus.OK,
         "eks": CoverageStatus.SKIPPED,  # no cluster name in this target
         "iam": CoverageStatus.OK,
+        "cloudwatch": CoverageStatus.OK,
+        "pricing": CoverageStatus.OK,
     }
     assert len(inv.load_balancers) == LOAD_BALANCERS
     assert {lb.type for lb in inv.load_balancers if lb.arn in seeded.nlbs} == {"network"}

@@ -43,6 +43,8 @@ def test_unreachable_service_is_an_error_and_the_others_complete(aws, monkeypatc
         "acm": CoverageStatus.OK,
         "ec2": CoverageStatus.OK,
         "iam": CoverageStatus.OK,
+        "cloudwatch": CoverageStatus.OK,
+        "pricing": CoverageStatus.OK,
     }
     assert [x.arn for x in inv.load_balancers] == [lb]
     assert any(e.stage == "aws:wafv2" and e.status == "error" for e in events)
@@ -60,6 +62,7 @@ def test_account_that_cannot_be_opened_is_recorded_and_the_other_collected(aws):
     assert {(c.collector, c.region) for c in broken} == {
         *((name, region) for name in REGIONAL for region in (REGION, "us-east-2")),
         ("iam", None),
+        ("pricing", None),
     }
     assert {c.status for c in broken} == {CoverageStatus.ERROR}
     assert all("111111111111" in (c.message or "") for c in broken)

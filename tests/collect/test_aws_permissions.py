@@ -17,6 +17,7 @@ from auditor.collect.permissions import aws_readonly_policy, render
 from auditor.config import AccountConfig, AwsSettings, Settings, TargetConfig
 from auditor.inventory.models import CoverageStatus
 from tests.collect.test_aws_seed import ACCOUNT, CLUSTER, LBC_ROLE, REGION, Rich, controller_kube, moto_env, seed_rich
+from tests.support.moto_iam import moto_names
 
 POLICY_FILE = Path(__file__).resolve().parents[2] / "iam" / "auditor-readonly.json"
 SETTINGS = Settings(aws=AwsSettings(max_attempts=1))
@@ -50,6 +51,7 @@ def without(action: str) -> dict[str, Any]:
 
 
 def make_user(name: str, policy: dict[str, Any]) -> dict[str, str]:
+    policy = moto_names(policy)
     iam = boto3.client("iam", region_name=REGION)
     iam.create_user(UserName=name)
     iam.put_user_policy(UserName=name, PolicyName="auditor", PolicyDocument=json.dumps(policy))
@@ -87,7 +89,8 @@ def test_shipped_policy_is_enough(enforced, monkeypatch):
     denied = [c for c in cov if c.error_code in DENIED_CODES or "AccessDenied" in (c.message or "")]
     assert denied == []
     assert {c.collector: c.status for c in cov} == {
-        name: CoverageStatus.OK for name in ("elbv2", "elb", "acm", "wafv2", "ec2", "eks", "iam")
+        name: CoverageStatus.OK
+        for name in ("elbv2", "elb", "acm", "wafv2", "ec2", "eks", "iam", "cloudwatch", "pricing")
     }
     assert {lb.name for lb in inv.load_balancers} == {"web", "tcp", "legacy-clb"}
     assert {a.arn for a in inv.web_acls} == {rich.acl_on_alb, rich.acl_unused}

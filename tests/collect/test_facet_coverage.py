@@ -33,5 +33,5 @@ def test_complete_collectors_list_no_facets(enforced, monkeypatch):  # noqa: F81
     _, users = enforced
     _, cov = collect_as(monkeypatch, users["shipped"])
     assert {c.collector: c.facets for c in cov} == {
-        name: {} for name in ("elbv2", "elb", "acm", "wafv2", "ec2", "eks", "iam")
+        name: {} for name in ("elbv2", "elb", "acm", "wafv2", "ec2", "eks", "iam", "cloudwatch", "pricing")
     }

@@ -11,6 +11,7 @@ import pytest
 from auditor.collect.kube import collect_kube, image_tag, kube_client, parse_args
 from auditor.config import KubeSettings, Settings, TargetConfig
 from auditor.demo.kubeapi import KubeApiServer
+from auditor.demo.seed_kube import gateway_api_crds
 from auditor.errors import ConfigError
 from auditor.inventory.models import CoverageStatus, KubeInventory
 from auditor.progress import ProgressEvent
@@ -95,10 +96,133 @@ def _deployment(
     }
 
 
-def seed_cluster(kube: KubeApiServer, *, crds: bool = True, controller: bool = True) -> None:
-    """A small cluster: an LB Service, an ALB Ingress with its backend, unrelated workloads, LBC + CRs."""
+GW = "gateway.networking.k8s.io"
+GW_ADDRESS = "k8s-shop-web-0123.eu-west-1.elb.amazonaws.com"
+
+
+# installed here: everything but UDPRoute and TLSRoute (absent, as on a cluster with only TCPRoute added)
+GATEWAY_KINDS = (
+    "GatewayClass",
+    "Gateway",
+    "HTTPRoute",
+    "GRPCRoute",
+    "ReferenceGrant",
+    "TCPRoute",
+    "LoadBalancerConfiguration",
+    "TargetGroupConfiguration",
+    "ListenerRuleConfiguration",
+)
+
+
+def seed_gateway_api(kube: KubeApiServer, *, objects: bool = True) -> None:
+    """Gateway API CRDs (``GATEWAY_KINDS``) and, with ``objects``, one ALB Gateway with its routes."""
+    for crd in gateway_api_crds(kinds=GATEWAY_KINDS):
+        kube.seed(crd)
+    if not objects:
+        return
+    kube.seed(
+        {
+            "apiVersion": f"{GW}/v1",
+            "kind": "GatewayClass",
+            "metadata": {"name": "alb"},
+            "spec": {"controllerName": "gateway.k8s.aws/alb"},
+            "status": {"conditions": [{"type": "Accepted", "status": "True"}]},
+        }
+    )
+    kube.seed(
+        {
+            "apiVersion": f"{GW}/v1",
+            "kind": "Gateway",
+            "metadata": {"name": "web", "namespace": "shop"},
+            "spec": {
+                "gatewayClassName": "alb",
+                "infrastructure": {
+                    "parametersRef": {"group": "gateway.k8s.aws", "kind": "LoadBalancerConfiguration", "name": "pub"}
+                },
+                "listeners": [
+                    {"name": "http", "port": 80, "protocol": "HTTP", "allowedRoutes": {"namespaces": {"from": "All"}}},
+                    {
+                        "name": "https",
+                        "port": 443,
+                        "protocol": "HTTPS",
+                        "hostname": "shop.example.com",
+                        "tls": {"mode": "Terminate", "certificateRefs": [{"name": "shop-cert"}]},
+                    },
+                    {"name": "broken", "port": "not-a-port", "protocol": "HTTP"},
+                ],
+            },
+            "status": {
+                "addresses": [{"type": "Hostname", "value": GW_ADDRESS}],
+                "conditions": [{"type": "Programmed", "status": "True"}],
+            },
+        }
+    )
+    for name, version in (("store", "v1"), ("legacy", "v1beta1")):  # stored once, served at every version
+        kube.seed(
+            {
+                "apiVersion": f"{GW}/{version}",
+                "kind": "HTTPRoute",
+                "metadata": {"name": name, "namespace": "shop"},
+                "spec": {
+                    "parentRefs": [{"name": "web", "sectionName": "http"}],
+                    "hostnames": ["shop.example.com"],
+                    "rules": [
+                        {
+                            "filters": [
+                                {"type": "RequestRedirect", "requestRedirect": {"scheme": "https", "statusCode": 301}}
+                            ]
+                        },
+                        {
+                            "backendRefs": [
+                                {"name": "api", "port": 80},
+                                {"name": "cart", "namespace": "cart", "port": 8080},
+                            ]
+                        },
+                    ],
+                },
+            }
+        )
+    kube.seed(
+        {
+            "apiVersion": f"{GW}/v1alpha2",
+            "kind": "TCPRoute",
+            "metadata": {"name": "pg", "namespace": "db"},
+            "spec": {
+                "parentRefs": [{"name": "tcp", "namespace": "db"}],
+                "rules": [{"backendRefs": [{"name": "pg", "port": 5432}]}],
+            },
+        }
+    )
+    kube.seed(
+        {
+            "apiVersion": f"{GW}/v1beta1",
+            "kind": "ReferenceGrant",
+            "metadata": {"name": "from-shop", "namespace": "cart"},
+            "spec": {
+                "from": [{"group": GW, "kind": "HTTPRoute", "namespace": "shop"}],
+                "to": [{"group": "", "kind": "Service"}],
+            },
+        }
+    )
+    kube.seed(
+        {
+            "apiVersion": "gateway.k8s.aws/v1beta1",
+            "kind": "LoadBalancerConfiguration",
+            "metadata": {"name": "pub", "namespace": "shop"},
+            "spec": {"scheme": "internet-facing"},
+        }
+    )
+
+
+def seed_cluster(
+    kube: KubeApiServer, *, crds: bool = True, controller: bool = True, gateway_api: bool | None = None
+) -> None:
+    """A small cluster: an LB Service, an ALB Ingress with its backend, unrelated workloads, LBC + CRs, and (with
+    ``gateway_api``, by default when ``crds``) the Gateway API with a Gateway and its routes."""
     if crds:
         seed_lbc_crds(kube)
+    if crds if gateway_api is None else gateway_api:
+        seed_gateway_api(kube)
     kube.seed(
         _service(
             "shop",
@@ -341,6 +465,131 @@ def test_every_list_is_paged(kube: KubeApiServer, target: TargetConfig) -> None:
     assert len(kube.requests("GET", "/apis/discovery.k8s.io/v1/endpointslices")) == 2  # 4 slices
 
 
+def test_gateway_api_is_read_at_the_preferred_version_of_each_resource(
+    kube: KubeApiServer, target: TargetConfig
+) -> None:
+    seed_cluster(kube)
+    inv, cov = _collect(target)
+    assert cov.status == CoverageStatus.OK
+    # the group's preferred version where it serves the resource, else the first version (in the server's
+    # order) that does: ReferenceGrant only at v1beta1, TCPRoute only at v1alpha2 (experimental channel)
+    assert inv.api_versions == {
+        "gatewayclasses.gateway.networking.k8s.io": "v1",
+        "gateways.gateway.networking.k8s.io": "v1",
+        "httproutes.gateway.networking.k8s.io": "v1",
+        "grpcroutes.gateway.networking.k8s.io": "v1",
+        "tcproutes.gateway.networking.k8s.io": "v1alpha2",
+        "referencegrants.gateway.networking.k8s.io": "v1beta1",
+        "loadbalancerconfigurations.gateway.k8s.aws": "v1beta1",
+        "targetgroupconfigurations.gateway.k8s.aws": "v1beta1",
+        "listenerruleconfigurations.gateway.k8s.aws": "v1beta1",
+    }
+    assert kube.requests("GET", f"/apis/{GW}/v1/gateways") and not kube.requests("GET", f"/apis/{GW}/v1beta1/gateways")
+    # not installed (no CRD): absent, empty, and no list request
+    for facet in ("kubernetes.udp-routes", "kubernetes.tls-routes"):
+        assert cov.facet(facet).status == CoverageStatus.ABSENT
+    assert not kube.requests("GET", f"/apis/{GW}/v1alpha2/udproutes")
+    assert cov.facet("kubernetes.gateways").status == CoverageStatus.OK
+
+    assert inv.gateway_classes is not None and inv.gateways is not None and inv.routes is not None
+    (cls,) = inv.gateway_classes
+    assert (cls.name, cls.controller_name, cls.accepted) == ("alb", "gateway.k8s.aws/alb", True)
+    (gw,) = inv.gateways
+    assert (gw.namespace, gw.name, gw.gateway_class_name, gw.addresses, gw.programmed) == (
+        "shop",
+        "web",
+        "alb",
+        [GW_ADDRESS],
+        True,
+    )
+    assert [(li.name, li.port, li.protocol, li.allowed_namespaces) for li in gw.listeners] == [
+        ("http", 80, "HTTP", "All"),
+        ("https", 443, "HTTPS", None),
+    ]  # the listener with a malformed port is left out, not the Gateway
+    assert gw.listeners[1].certificate_refs == ["shop-cert"] and gw.listeners[1].tls_mode == "Terminate"
+    assert gw.parameters is not None and gw.parameters.name == "pub"
+    routes = {(r.kind, r.name): r for r in inv.routes}
+    assert set(routes) == {("HTTPRoute", "store"), ("HTTPRoute", "legacy"), ("TCPRoute", "pg")}
+    store = routes[("HTTPRoute", "store")]
+    assert store.parent_refs[0].name == "web" and store.parent_refs[0].section_name == "http"
+    assert store.rules[0].redirect is not None and store.rules[0].redirect.scheme == "https"
+    assert [(b.namespace, b.name, b.port) for b in store.rules[1].backend_refs] == [
+        (None, "api", 80),
+        ("cart", "cart", 8080),
+    ]
+    assert inv.reference_grants is not None and inv.reference_grants[0].from_[0].namespace == "shop"
+    assert inv.gateway_configurations is not None
+    assert [(c.kind, c.name, c.spec) for c in inv.gateway_configurations] == [
+        ("LoadBalancerConfiguration", "pub", {"scheme": "internet-facing"})
+    ]
+    # route backends count as exposed: their EndpointSlices are kept
+    assert inv.endpoint_slices is not None and ("shop", "api") in {
+        (s.namespace, s.service_name) for s in inv.endpoint_slices
+    }
+    assert KubeInventory.model_validate_json(inv.model_dump_json()) == inv
+
+
+def test_gateway_api_not_installed_is_absent_not_an_error(kube: KubeApiServer, target: TargetConfig) -> None:
+    seed_cluster(kube, gateway_api=False)
+    inv, cov = _collect(target)
+    assert cov.status == CoverageStatus.OK
+    assert (inv.gateway_classes, inv.gateways, inv.routes, inv.reference_grants, inv.gateway_configurations) == (
+        [],
+        [],
+        [],
+        [],
+        [],
+    )
+    absent = {f for f, state in cov.facets.items() if state.status == CoverageStatus.ABSENT}
+    assert "kubernetes.gateways" in absent and "kubernetes.load-balancer-configurations" in absent
+    assert (
+        cov.facet("kubernetes.gateways").message
+        == "gateways.gateway.networking.k8s.io is not installed (no CRD serves it)"
+    )
+    assert not [r for r in kube.requests_log if r.path.startswith(f"/apis/{GW}")]  # nothing asked of an absent group
+
+
+def test_installed_gateway_api_without_objects_is_read_empty(kube: KubeApiServer, target: TargetConfig) -> None:
+    seed_cluster(kube, gateway_api=False)
+    seed_gateway_api(kube, objects=False)
+    inv, cov = _collect(target)
+    assert cov.status == CoverageStatus.OK and cov.facets.get("kubernetes.gateways") is None  # read: ok
+    assert inv.gateways == [] and inv.routes == [] and inv.gateway_classes == []
+    assert kube.requests("GET", f"/apis/{GW}/v1/gateways")
+
+
+def test_gateway_lists_are_paged(kube: KubeApiServer, target: TargetConfig) -> None:
+    seed_cluster(kube)
+    inv, cov = _collect(target, _settings(page_size=1))
+    assert cov.status == CoverageStatus.OK and inv.routes is not None and len(inv.routes) == 3
+    route_lists = kube.requests("GET", f"/apis/{GW}/v1/httproutes")
+    assert [("continue" in r.query) for r in route_lists] == [False, True]
+    assert all(r.query.get("limit") == "1" for r in route_lists)
+
+
+def test_forbidden_gateways_are_none_and_the_rest_is_read(kube: KubeApiServer, target: TargetConfig) -> None:
+    seed_cluster(kube)
+    kube.fail("GET", f"/apis/{GW}/v1/gateways", 403)
+    inv, cov = _collect(target)
+    assert cov.status == CoverageStatus.PARTIAL and "gateways" in (cov.message or "")
+    assert inv.gateways is None
+    assert cov.facet("kubernetes.gateways").status == CoverageStatus.ERROR
+    assert cov.facet("kubernetes.gateways").error_code == "403"
+    assert inv.gateway_classes is not None and inv.routes is not None and len(inv.routes) == 3
+    assert cov.facet("kubernetes.udp-routes").status == CoverageStatus.ABSENT
+
+
+def test_failed_api_discovery_leaves_every_gateway_facet_unread(kube: KubeApiServer, target: TargetConfig) -> None:
+    seed_cluster(kube)
+    kube.fail("GET", "/apis$", 500)
+    inv, cov = _collect(target)
+    assert cov.status == CoverageStatus.PARTIAL
+    assert inv.gateways is None and inv.gateway_classes is None and inv.routes is None
+    assert cov.facet("kubernetes.gateways").status == CoverageStatus.ERROR
+    assert cov.facet("kubernetes.tcp-routes").error_code == "500"
+    assert inv.ingresses  # the rest is read
+
+
 def test_absent_crds_are_none(kube: KubeApiServer, target: TargetConfig) -> None:
     seed_cluster(kube, crds=False)
     inv, cov = _collect(target)
@@ -511,3 +760,21 @@ def test_image_tag_and_args() -> None:
     assert image_tag("registry:5000/x/aws-load-balancer-controller") is None
     assert image_tag("x/aws-load-balancer-controller:v2.7.1@sha256:00") == "v2.7.1"
     assert parse_args(["--a=1", "--b", "2", "--flag", "--c=x=y"]) == {"a": "1", "b": "2", "c": "x=y"}
+
+
+def test_a_malformed_gateway_is_left_out_and_its_facet_is_partial(kube: KubeApiServer, target: TargetConfig) -> None:
+    seed_cluster(kube)
+    kube.seed(
+        {
+            "apiVersion": f"{GW}/v1",
+            "kind": "Gateway",
+            "metadata": {"name": "broken", "namespace": "shop", "labels": ["not", "a", "map"]},
+            "spec": {"gatewayClassName": "alb", "listeners": []},
+        }
+    )
+    inv, cov = _collect(target)
+    assert cov.status == CoverageStatus.PARTIAL
+    assert inv.gateways is not None and [g.name for g in inv.gateways] == ["web"]
+    state = cov.facet("kubernetes.gateways")
+    assert state.status == CoverageStatus.PARTIAL and state.error_code == "Malformed"
+    assert "Gateway shop/broken is malformed" in (state.message or "")

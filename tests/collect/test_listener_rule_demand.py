@@ -34,13 +34,21 @@ def _seed() -> dict[str, str]:
         return str(made["Listeners"][0]["ListenerArn"])
 
     public, private, no_targets = alb("public"), alb("private", "internal"), alb("no-targets")
+    ingress = alb("ingress")
+    elbv2.add_tags(ResourceArns=[ingress], Tags=[{"Key": "ingress.k8s.aws/stack", "Value": "shop/web"}])
     tg = elbv2.create_target_group(Name="web", Protocol="HTTP", Port=80, VpcId=net.vpc)["TargetGroups"][0]
     forward = [{"Type": "forward", "TargetGroupArn": tg["TargetGroupArn"]}]
+    tg3 = elbv2.create_target_group(Name="shop", Protocol="HTTP", Port=80, VpcId=net.vpc)["TargetGroups"][0]
     listeners = {
         "public redirect": listener(public, 80, REDIRECT),  # http-without-redirect: a rule may still forward
         "public forward": listener(public, 8080, forward),  # serves HTTP whatever its rules: FAIL without them
         "private redirect": listener(private, 80, REDIRECT),  # internal: not judged by http-without-redirect
-        "no targets": listener(no_targets, 80, FIXED),  # lb-without-healthy-targets: needs no targets?
+        # lb-without-healthy-targets: needs no targets? And, maybe a Gateway's (no Ingress or Service stack
+        # tag), http-without-redirect: a Gateway listener's fixed 404 serves nothing, its rules may
+        "no targets": listener(no_targets, 80, FIXED),
+        # an Ingress's ALB: its fixed 404 default is no redirect, FAIL without the rules; it has target groups
+        "ingress fixed": listener(ingress, 80, FIXED),
+        "ingress forward": listener(ingress, 8080, [{"Type": "forward", "TargetGroupArn": tg3["TargetGroupArn"]}]),
     }
     elbv2.create_target_group(Name="private", Protocol="HTTP", Port=80, VpcId=net.vpc)
     tg2 = elbv2.describe_target_groups(Names=["private"])["TargetGroups"][0]["TargetGroupArn"]
@@ -65,7 +73,7 @@ def _rules_read(selection: RuleSelection) -> tuple[set[str], set[tuple[str, str]
     ("rules", "needed"),
     [
         (None, {"public redirect", "no targets"}),
-        (["http-without-redirect"], {"public redirect"}),
+        (["http-without-redirect"], {"public redirect", "no targets"}),
         (["lb-without-healthy-targets"], {"no targets"}),
         (["weak-tls-policy"], set()),
     ],

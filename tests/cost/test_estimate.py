@@ -2,16 +2,14 @@
 
 import pytest
 
-from auditor.correlate import correlate
 from auditor.cost import (
-    UNATTRIBUTED,
     LbPrice,
     PriceBook,
     RegionPrices,
-    cost_by_namespace,
     default_price_book,
     estimate,
 )
+from auditor.inventory.models import LoadBalancerUsage
 from tests.support import builders as b
 
 ALB_HOURS = 730 * 0.0225  # 16.425
@@ -24,9 +22,12 @@ def test_internet_facing_alb_pays_hours_and_one_ipv4_per_az_with_assumption_stat
     assert est is not None
     assert est.monthly_usd == pytest.approx(ALB_HOURS + 3 * IP_MONTH, abs=0.01)
     assert est.public_ipv4_count == 3
-    assert "excludes LCU usage" in est.basis
-    assert "unverified for ALB" in est.basis  # the per-AZ IP count is an assumption for ALBs
+    assert "excludes LCU usage (traffic metrics not read)" in est.basis
+    assert "assumption for ALB" in est.basis  # the per-AZ IP count is an assumption for ALBs
     assert "prices: us-east-1" in est.basis
+    assert est.measured == ()
+    assert "LCUs: not measured, left out" in est.assumed
+    assert any(a.startswith("public IPv4:") for a in est.assumed)
 
 
 def test_internal_nlb_has_no_public_ip_and_says_its_price_is_unverified():
@@ -39,28 +40,115 @@ def test_internal_nlb_has_no_public_ip_and_says_its_price_is_unverified():
     assert "excludes NLCU usage" in est.basis
 
 
-def test_internet_facing_nlb_ip_count_is_not_an_assumption():
-    lb = b.load_balancer("db", type="network", region="us-east-1", azs=2)
+def test_counted_public_ipv4_addresses_are_measured():
+    lb = b.load_balancer("web", region="us-east-1", azs=2)
+    lb.public_ipv4_count = 5  # an ALB scaled out: more addresses than AZs
     est = estimate(lb, default_price_book())
-    assert est is not None and est.public_ipv4_count == 2
-    assert "assumption" not in est.basis
-    assert est.public_ipv4_usd == pytest.approx(2 * IP_MONTH, abs=0.01)
+    assert est is not None and est.public_ipv4_count == 5
+    assert est.public_ipv4_usd == pytest.approx(5 * IP_MONTH, abs=0.01)
+    assert "public IPv4: counted on its network interfaces" in est.measured
 
 
-def test_classic_price_and_data_processing_excluded():
+def test_classic_without_metrics_leaves_data_processing_out_and_says_so():
     lb = b.load_balancer("a01", type="classic", scheme="internal", region="us-east-1")
     est = estimate(lb, default_price_book())
     assert est is not None
     assert est.monthly_usd == pytest.approx(730 * 0.025, abs=0.01)
-    assert "excludes per-GB data processing usage" in est.basis
+    assert "excludes per-GB data processing" in est.basis
 
 
-def test_other_region_uses_us_east_1_and_says_so():
+def test_unpriced_region_borrows_us_east_1_and_says_so():
     lb = b.load_balancer("web", region="eu-west-1", scheme="internal")
     est = estimate(lb, default_price_book())
     assert est is not None
     assert est.price_region == "us-east-1"
-    assert "used for eu-west-1" in est.basis
+    assert "used for eu-west-1, which is listed without prices in the bundled book" in est.basis
+    assert "prices: us-east-1's used for eu-west-1" in est.assumed
+
+
+# Two regions with different (made-up) prices: every figure below is worked out by hand.
+FRA = RegionPrices(
+    load_balancers={
+        "application": LbPrice(hourly=0.027, per_capacity_unit=0.0081, source="test", as_of="2026-11-01"),
+        "network": LbPrice(hourly=0.0243, per_capacity_unit=0.0065, source="test", as_of="2026-11-01"),
+        "classic": LbPrice(hourly=0.028, per_capacity_unit=0.0085, source="test", as_of="2026-11-01"),
+    },
+    public_ipv4_hourly=0.005,
+    source="test",
+    as_of="2026-11-01",
+)
+VIRGINIA = RegionPrices(
+    load_balancers={
+        "application": LbPrice(hourly=0.0225, per_capacity_unit=0.008, source="test", as_of="2026-11-01"),
+        "network": LbPrice(hourly=0.0225, per_capacity_unit=0.006, source="test", as_of="2026-11-01"),
+        "classic": LbPrice(hourly=0.025, per_capacity_unit=0.008, source="test", as_of="2026-11-01"),
+    },
+    public_ipv4_hourly=0.005,
+    source="test",
+    as_of="2026-11-01",
+)
+TWO_REGIONS = PriceBook(regions={"eu-central-1": FRA, "us-east-1": VIRGINIA}, fallback_region=None)
+
+
+def _usage(lb, *, lcus=None, gb=0.0, days=14):
+    return LoadBalancerUsage(
+        arn=lb.arn, window_days=days, daily_requests=[0.0] * days, average_lcus=lcus, processed_gb=gb
+    )
+
+
+@pytest.mark.parametrize(
+    ("region", "expected"),
+    [
+        # 730 × 0.027 = 19.71; 2.5 LCU × 730 × 0.0081 = 14.7825; 3 IPs × 730 × 0.005 = 10.95 → 45.4425
+        ("eu-central-1", 45.44),
+        # 730 × 0.0225 = 16.425; 2.5 × 730 × 0.008 = 14.6; 10.95 → 41.975
+        ("us-east-1", 41.98),
+    ],
+)
+def test_alb_hours_lcus_and_counted_addresses(region, expected):
+    lb = b.load_balancer("web", region=region, azs=2)
+    lb.public_ipv4_count = 3
+    est = estimate(lb, TWO_REGIONS, _usage(lb, lcus=2.5))
+    assert est is not None
+    assert est.monthly_usd == pytest.approx(expected, abs=0.005)
+    assert est.measured == ("LCUs", "public IPv4: counted on its network interfaces")
+    assert est.assumed == ("hours: runs all month",)
+    assert "2.5 LCU average (CloudWatch ConsumedLCUs, 14-day window)" in est.basis
+
+
+@pytest.mark.parametrize(
+    ("region", "expected"),
+    [
+        # 730 × 0.0243 = 17.739; 0.4 NLCU × 730 × 0.0065 = 1.898; internal: no IPv4 → 19.637
+        ("eu-central-1", 19.64),
+        # 730 × 0.0225 = 16.425; 0.4 × 730 × 0.006 = 1.752 → 18.177
+        ("us-east-1", 18.18),
+    ],
+)
+def test_nlb_hours_and_nlcus(region, expected):
+    lb = b.load_balancer("db", type="network", scheme="internal", region=region)
+    est = estimate(lb, TWO_REGIONS, _usage(lb, lcus=0.4))
+    assert est is not None
+    assert est.monthly_usd == pytest.approx(expected, abs=0.005)
+    assert est.capacity_usd == pytest.approx(expected - est.hours_usd, abs=0.01)
+
+
+@pytest.mark.parametrize(
+    ("region", "expected"),
+    [
+        # 730 × 0.028 = 20.44; 28 GB in 14 days = 2 GB/day × 30.4167 days = 60.833 GB × 0.0085 = 0.5171
+        # ; 1 AZ assumed → 1 IP × 3.65 → 24.607
+        ("eu-central-1", 24.61),
+        # 730 × 0.025 = 18.25; 60.833 × 0.008 = 0.4867; 3.65 → 22.387
+        ("us-east-1", 22.39),
+    ],
+)
+def test_classic_hours_and_data_processed(region, expected):
+    lb = b.load_balancer("a01", type="classic", region=region, azs=1)
+    est = estimate(lb, TWO_REGIONS, _usage(lb, gb=28.0))
+    assert est is not None
+    assert est.monthly_usd == pytest.approx(expected, abs=0.005)
+    assert "data processed" in est.measured
 
 
 def test_region_specific_prices_win_and_no_fallback_means_no_price():
@@ -88,41 +176,3 @@ def test_dualstack_without_public_ipv4_and_unknown_azs():
     est = estimate(no_azs, default_price_book())
     assert est is not None and est.public_ipv4_count == 2  # an ALB spans at least two AZs
     assert "assumed the minimum of 2" in est.basis
-
-
-def test_cost_by_namespace_splits_a_shared_alb_evenly_across_namespaces():
-    shared = b.load_balancer("k8s-shared", tags=b.ingress_tags("shared"), azs=2)
-    group = {"alb.ingress.kubernetes.io/group.name": "shared"}
-    nlb = b.load_balancer("k8s-db-pg", type="network", scheme="internal", tags=b.service_tags("db/pg"))
-    orphan = b.load_balancer("k8s-gone", type="network", scheme="internal", tags=b.service_tags("old/gone"))
-    foreign = b.load_balancer("k8s-other", tags=b.ingress_tags("x/y", cluster="prod"))
-    inv = b.inventory(
-        lbs=[shared, nlb, orphan, foreign],
-        cluster_names=["demo", "prod"],
-        ingresses=[
-            b.ingress("shop", "web", annotations=group, lb=shared),
-            b.ingress("shop", "api", annotations=group, backend=("api", 80), lb=shared),
-            b.ingress("blog", "web", annotations=group, lb=shared),
-        ],
-        services=[
-            b.service(
-                "db",
-                "pg",
-                ports=(5432,),
-                lb=nlb,
-                annotations={"service.beta.kubernetes.io/aws-load-balancer-type": "external"},
-            )
-        ],
-    )
-    graph = correlate(inv)
-    book = default_price_book()
-    alb = estimate(shared, book).monthly_usd
-    nlb_cost = estimate(nlb, book).monthly_usd
-    got = cost_by_namespace(graph, book)
-    # three Ingresses but two namespaces: half each, not thirds
-    assert got["shop"] == pytest.approx(alb / 2, abs=0.01)
-    assert got["blog"] == pytest.approx(alb / 2, abs=0.01)
-    assert got["db"] == pytest.approx(nlb_cost, abs=0.01)
-    assert got[UNATTRIBUTED] == pytest.approx(estimate(orphan, book).monthly_usd, abs=0.01)
-    # another live cluster's ALB is not ours to charge
-    assert sum(got.values()) == pytest.approx(alb + nlb_cost + estimate(orphan, book).monthly_usd, abs=0.02)

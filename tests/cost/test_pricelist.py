@@ -1,158 +1,124 @@
-"""Region prices from the AWS Price List API.
+"""Region prices from Price List product documents: parsing, the pricing collector against the moto server
+(test support serves GetProducts, which moto lacks), the database cache, denial, and the shipped book."""
 
-moto has no ``pricing`` backend at all (see /work/shared/facts/test-doubles.md), so these tests put
-``botocore.stub.Stubber`` on a real boto3 pricing client: the requests are validated against the
-service model and the responses have the Price List's real shape (JSON strings, OnDemand terms).
-"""
+from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
-import boto3
 import pytest
-from botocore.stub import Stubber
 
-from auditor.cost import estimate, load_price_book
+from auditor.collect.aws import pricing
+from auditor.collect.aws.base import CollectorContext
+from auditor.collect.aws.session import CallCounter, open_account
+from auditor.config import AccountConfig, AwsSettings
+from auditor.cost import bookgen, default_price_book, estimate, parse_region
+from auditor.cost.prices import book_from_document
+from auditor.inventory.facets import Facet
+from auditor.inventory.models import CoverageStatus
+from auditor.store.db import make_engine, session_factory, upgrade
+from auditor.store.prices import StorePriceCache
 from tests.support import builders as b
+from tests.support.pricelist import region_products
+
+ROOT = Path(__file__).resolve().parents[2]
+NOW = datetime(2026, 12, 6, tzinfo=UTC)
+EU = region_products(
+    "eu-central-1",
+    {"application": ("0.0270000000", "0.0080000000"), "network": ("0.0270000000", "0.0060000000")},
+    ipv4="0.0050000000",
+)
+US = region_products("us-east-1", {"application": ("0.0225000000", "0.0080000000")}, ipv4="0.0050000000")
 
 
-def product(family: str, usage: str, region: str, usd: str, *, service: str = "AWSELB") -> str:
-    sku = f"SKU{abs(hash((family, usage, region))) % 10**8}"
-    return json.dumps(
-        {
-            "product": {
-                "productFamily": family,
-                "attributes": {"servicecode": service, "usagetype": usage, "regionCode": region},
-                "sku": sku,
-            },
-            "serviceCode": service,
-            "terms": {
-                "OnDemand": {
-                    f"{sku}.JRTCKXETXF": {
-                        "priceDimensions": {
-                            f"{sku}.JRTCKXETXF.6YS6EN2CT7": {
-                                "unit": "Hrs",
-                                "pricePerUnit": {"USD": usd},
-                                "description": f"{usage} in {region}",
-                            }
-                        }
-                    }
-                }
-            },
-        }
-    )
-
-
-def elb_params(region: str, token: str | None = None) -> dict:
-    params = {
-        "ServiceCode": "AWSELB",
-        "Filters": [{"Type": "TERM_MATCH", "Field": "regionCode", "Value": region}],
-        "FormatVersion": "aws_v1",
+def test_parses_region_prices_by_usage_type_suffix_and_region_code():
+    other = region_products("eu-west-1", {"application": ("0.9", "0.9")}, ipv4="0.9")
+    parsed = parse_region([*EU, *other], "eu-central-1", as_of=NOW)
+    assert parsed is not None
+    assert {t: (p.hourly, p.per_capacity_unit) for t, p in parsed.load_balancers.items()} == {
+        "application": (0.027, 0.008),
+        "network": (0.027, 0.006),
     }
-    if token:
-        params["NextToken"] = token
-    return params
+    assert parsed.public_ipv4_hourly == 0.005  # InUseAddress, not IdleAddress; the TS- hour is not the LB-hour
+    assert parsed.source == "AWS Price List API" and parsed.as_of == NOW
+    assert parse_region(EU, "ap-south-1", as_of=NOW) is None
 
 
-def vpc_params(region: str) -> dict:
-    return {
-        "ServiceCode": "AmazonVPC",
-        "Filters": [
-            {"Type": "TERM_MATCH", "Field": "regionCode", "Value": region},
-            {"Type": "CONTAINS", "Field": "usagetype", "Value": "PublicIPv4:InUseAddress"},
-        ],
-        "FormatVersion": "aws_v1",
-    }
+def test_zero_priced_dimension_is_never_the_price():
+    free = region_products("eu-central-1", {"application": ("0.0000000000", "0.0080000000")}, ipv4=None)
+    assert parse_region(free, "eu-central-1", as_of=NOW) is None
+
+
+def _ctx(counter: CallCounter) -> CollectorContext:
+    session = open_account(AccountConfig(), AwsSettings(max_attempts=1), region="us-east-1", counter=counter)
+    return CollectorContext(name="pricing", session=session, region=pricing.ENDPOINT_REGION)
 
 
 @pytest.fixture
-def pricing():
-    client = boto3.client(
-        "pricing", region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing"
-    )
-    with Stubber(client) as stub:
-        yield client, stub
-        stub.assert_no_pending_responses()
+def price_list(aws):
+    aws.clear_price_list()
+    aws.serve_price_list([*EU, *US])
+    yield aws
+    aws.clear_price_list()
 
 
-def test_loads_region_prices_by_usage_type_suffix_across_pages(pricing):
-    client, stub = pricing
-    stub.add_response(
-        "get_products",
-        {
-            "FormatVersion": "aws_v1",
-            "PriceList": [
-                product("Load Balancer-Application", "EUW1-LoadBalancerUsage", "eu-west-1", "0.0252000000"),
-                product("Load Balancer-Application", "EUW1-LCUUsage", "eu-west-1", "0.0080000000"),
-                # a zero-priced dimension (free tier style) is never taken as the price
-                product("Load Balancer-Network", "EUW1-LoadBalancerUsage", "eu-west-1", "0.0000000000"),
-            ],
-            "NextToken": "page2",
-        },
-        elb_params("eu-west-1"),
-    )
-    stub.add_response(
-        "get_products",
-        {
-            "FormatVersion": "aws_v1",
-            "PriceList": [
-                product("Load Balancer-Network", "EUW1-LoadBalancerUsage", "eu-west-1", "0.0252000000"),
-                product("Load Balancer-Network", "EUW1-LCUUsage", "eu-west-1", "0.0060000000"),
-                product("Load Balancer", "EUW1-LoadBalancerUsage", "eu-west-1", "0.0280000000"),
-                product("Load Balancer", "EUW1-DataProcessing-Bytes", "eu-west-1", "0.0080000000"),
-                # another region's product that slipped through is ignored
-                product("Load Balancer-Application", "USE2-LoadBalancerUsage", "us-east-2", "0.9"),
-            ],
-        },
-        elb_params("eu-west-1", "page2"),
-    )
-    stub.add_response(
-        "get_products",
-        {
-            "FormatVersion": "aws_v1",
-            "PriceList": [
-                product("IP Address", "EUW1-PublicIPv4:IdleAddress", "eu-west-1", "0.0050000000", service="AmazonVPC"),
-                product("IP Address", "EUW1-PublicIPv4:InUseAddress", "eu-west-1", "0.0060000000", service="AmazonVPC"),
-            ],
-        },
-        vpc_params("eu-west-1"),
-    )
+def _get_products(counter: CallCounter) -> int:
+    return counter.snapshot().get("pricing:GetProducts", 0)
 
-    book = load_price_book(client, ["eu-west-1"])
 
-    eu = book.regions["eu-west-1"]
-    assert {t: p.hourly for t, p in eu.load_balancers.items()} == {
-        "application": 0.0252,
-        "network": 0.0252,
-        "classic": 0.028,
-    }
-    assert eu.load_balancers["application"].per_capacity_unit == 0.008
-    assert eu.load_balancers["network"].per_capacity_unit == 0.006
-    assert eu.load_balancers["classic"].per_capacity_unit == 0.008
-    assert eu.public_ipv4_hourly == 0.006  # InUseAddress, not IdleAddress
+def test_collector_reads_each_region_from_the_price_list_api(price_list):
+    counter = CallCounter()
+    ctx = _ctx(counter)
+    lists = pricing.collect(ctx, ["eu-central-1", "us-east-1", "ap-south-1"])
+    assert [pl.region for pl in lists] == ["eu-central-1", "us-east-1"]  # ap-south-1: no products
+    assert _get_products(counter) == 6  # AWSELB + AmazonVPC per region, one page each
+    assert ctx.facet_coverage(CoverageStatus.OK) == {}
 
-    est = estimate(b.load_balancer("web", region="eu-west-1", azs=2), book)
+    book = default_price_book().with_price_lists(lists)
+    est = estimate(b.load_balancer("web", region="eu-central-1", azs=2), book)
     assert est is not None
-    assert est.monthly_usd == pytest.approx(730 * 0.0252 + 2 * 730 * 0.006, abs=0.01)
-    assert "prices: eu-west-1, AWS Price List API" in est.basis
-    # gateway is not in the Price List answer: the built-in us-east-1 figure still prices it, and says so
-    gw = estimate(b.load_balancer("gw", type="gateway", scheme="internal", region="eu-west-1"), book)
-    assert gw is not None and "used for eu-west-1" in gw.basis
+    assert est.monthly_usd == pytest.approx(730 * 0.027 + 2 * 730 * 0.005, abs=0.01)
+    assert "prices: eu-central-1, AWS Price List API, as of " in est.basis
 
 
-def test_region_without_products_keeps_builtin_prices(pricing):
-    client, stub = pricing
-    stub.add_response("get_products", {"FormatVersion": "aws_v1", "PriceList": []}, elb_params("xx-nowhere-1"))
-    stub.add_response("get_products", {"FormatVersion": "aws_v1", "PriceList": []}, vpc_params("xx-nowhere-1"))
-    book = load_price_book(client, ["xx-nowhere-1"])
-    assert "xx-nowhere-1" not in book.regions
-    est = estimate(b.load_balancer("web", region="xx-nowhere-1", scheme="internal"), book)
-    assert est is not None and est.price_region == "us-east-1"
+def test_cached_prices_are_used_until_the_refresh_interval(price_list, tmp_path):
+    engine = make_engine(f"sqlite:///{tmp_path}/cache.db")
+    upgrade(engine)
+    cache = StorePriceCache(session_factory(engine), timedelta(hours=24))
+    first, second = CallCounter(), CallCounter()
+    pricing.collect(_ctx(first), ["eu-central-1"], cache)
+    again = pricing.collect(_ctx(second), ["eu-central-1"], cache)
+    assert _get_products(first) == 2 and _get_products(second) == 0
+    assert again[0].load_balancers["application"].hourly == 0.027
+    # older than the interval: read again
+    assert cache.fresh(["eu-central-1"], now=datetime.now(UTC) + timedelta(hours=25)) == {}
+    engine.dispose()
 
 
-def test_api_errors_reach_the_caller(pricing):
-    client, stub = pricing
-    stub.add_client_error(
-        "get_products", "AccessDeniedException", "not allowed", 400, expected_params=elb_params("eu-west-1")
+def test_denied_price_list_is_coverage_and_the_bundled_book_prices(price_list):
+    price_list.deny_price_list()
+    counter = CallCounter()
+    ctx = _ctx(counter)
+    assert pricing.collect(ctx, ["eu-central-1", "us-east-1"]) == []
+    assert _get_products(counter) == 1  # denied once: no call per region after that
+    facet = ctx.facet_coverage(CoverageStatus.PARTIAL)[Facet.PRICING_PRODUCTS]
+    assert facet.status == CoverageStatus.PARTIAL and "AccessDenied" in (facet.error_code or "")
+    est = estimate(b.load_balancer("web", region="eu-central-1", azs=2), default_price_book())
+    assert est is not None and "listed without prices in the bundled book" in est.basis
+
+
+def test_shipped_book_is_the_generators_output_and_names_unpriced_regions():
+    shipped = (ROOT / "auditor/cost/data/price_book.json").read_text()
+    assert shipped == bookgen.render(bookgen.build(ROOT / "scripts/pricelist")), (
+        "auditor/cost/data/price_book.json is stale: " + bookgen.GENERATOR
     )
-    with pytest.raises(client.exceptions.ClientError):
-        load_price_book(client, ["eu-west-1"])
+    doc = json.loads(shipped)
+    regions = json.loads((ROOT / "scripts/pricelist/regions.json").read_text())["regions"]
+    assert set(doc["regions"]) | set(doc["unpriced_regions"]) == set(regions)
+    for entry in doc["regions"].values():
+        assert entry["source"] and entry["as_of"]  # every figure can name its source and date
+    book = book_from_document(doc)
+    assert "eu-central-1" in book.unpriced and "us-east-1" not in book.unpriced
+    est = estimate(b.load_balancer("web", region="us-east-1", scheme="internal"), book)
+    assert est is not None and f"as of {doc['regions']['us-east-1']['as_of']}" in est.basis

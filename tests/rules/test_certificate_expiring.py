@@ -150,3 +150,24 @@ def test_a_certificate_on_many_load_balancers_names_three_in_the_message_and_all
     assert "k8s-shop-web0" in f.message and "k8s-shop-web2" in f.message and "k8s-shop-web3" not in f.message
     assert "and 2 more load balancers" in f.message
     assert [u["load_balancer"] for u in f.evidence["used_by"]] == [f"k8s-shop-web{i}" for i in range(5)]
+
+
+def test_certificate_of_a_gateway_names_its_load_balancer_configuration():
+    cert = b.certificate("c1", "shop.example.com", days=20)
+    lb = b.load_balancer(
+        "k8s-shop-web-gw",
+        tags=b.gateway_tags("shop/web"),
+        listeners=[b.listener(443, "HTTPS", default=b.fixed_404(), certs=[cert.arn], lb_name="k8s-shop-web-gw")],
+    )
+    cfg = b.lb_configuration(
+        "shop", "pub", listenerConfigurations=[{"protocolPort": "HTTPS:443", "defaultCertificate": cert.arn}]
+    )
+    inv = b.inventory(
+        lbs=[lb],
+        gateways=[b.gateway("shop", "web", lb=lb, config="pub")],
+        gateway_configurations=[cfg],
+        certificates=[cert],
+    )
+    f = only(RULE, inv)
+    assert f.status == Status.FAIL and f.kubernetes == KubeRef(kind="Gateway", namespace="shop", name="web")
+    assert "LoadBalancerConfiguration shop/pub (spec.listenerConfigurations HTTPS:443)" in f.remediation

@@ -127,3 +127,43 @@ def test_each_group_member_gets_its_own_findings():
         ("Ingress shop/web", "www.example.com", Status.PASS),
         ("Ingress blog/site", "blog.example.net", Status.FAIL),
     }
+
+
+# ---------------------------------------------------------------- Gateways: listener and route hostnames
+
+
+def _gateway_case(cert_domain, *, certificates=True):
+    cert = b.certificate("c1", cert_domain)
+    https = b.listener(443, "HTTPS", certs=[cert.arn])
+    lb = b.load_balancer("k8s-shop-web-gw", tags=b.gateway_tags("shop/web"), listeners=[https])
+    gw = b.gateway(
+        "shop",
+        "web",
+        lb=lb,
+        listeners=[b.gw_listener("https", 443, "HTTPS", hostname="shop.example.com")],
+    )
+    routes = [b.route("shop", "api", gateway="web", hostnames=("api.example.com",), backends=("api",))]
+    return b.inventory(lbs=[lb], gateways=[gw], routes=routes, certificates=[cert] if certificates else [])
+
+
+def test_gateway_route_host_without_certificate_fails_in_gateway_terms():
+    got = {f.kubernetes.kind: f for f in run(RULE, _gateway_case("shop.example.com"))}
+    assert got["Gateway"].status == Status.PASS  # the listener hostname is covered
+    f = got["HTTPRoute"]
+    assert f.status == Status.FAIL and f.kubernetes == KubeRef(kind="HTTPRoute", namespace="shop", name="api")
+    assert f.evidence["host"] == "api.example.com" and f.evidence["gateway"] == "Gateway shop/web"
+    assert "spec.listenerConfigurations[] entry {protocolPort: HTTPS:443, certificates: [" in f.remediation
+    assert "<ACM certificate ARN for api.example.com>" in f.remediation
+    assert "infrastructure.parametersRef" in f.remediation  # no LoadBalancerConfiguration yet
+
+
+def test_gateway_hosts_covered_by_a_wildcard_pass():
+    findings = run(RULE, _gateway_case("*.example.com"))
+    assert {f.kubernetes.kind for f in findings} == {"Gateway", "HTTPRoute"}
+    assert all(f.status == Status.PASS for f in findings)
+
+
+def test_gateway_host_with_an_unread_certificate_is_unknown():
+    findings = run(RULE, _gateway_case("shop.example.com", certificates=False))
+    assert findings and all(f.status == Status.UNKNOWN for f in findings)
+    assert "was not collected" in findings[0].message

@@ -1,5 +1,7 @@
 """classic-load-balancer: in-tree Classic LBs and Services asking for one."""
 
+import pytest
+
 from auditor.findings import KubeRef, Status
 from auditor.rules.ownership.classic_load_balancer import RULE
 from tests.rules._harness import only, run
@@ -14,7 +16,10 @@ def test_in_tree_clb_fails_with_migration_annotations():
     f = only(RULE, b.inventory(lbs=[clb], services=[svc]))
     assert f.status == Status.FAIL and f.resource_arn == clb.arn
     assert f.kubernetes == KubeRef(kind="Service", namespace="legacy", name="app")
-    assert f.monthly_cost_usd is not None and f.evidence["cost_basis"].startswith("CLB")
+    assert f.evidence["cost_basis"].startswith("CLB")
+    # replacing it with an NLB saves the hour price difference: 730 × (0.025 − 0.0225), same public IPv4
+    assert f.monthly_saving_usd == pytest.approx(730 * (0.025 - 0.0225), abs=0.01)
+    assert "capacity units are not known yet" in f.evidence["saving_basis"]
     assert f"{SVC}aws-load-balancer-type: external" in f.remediation
     assert f"{SVC}aws-load-balancer-nlb-target-type: ip" in f.remediation
     assert f"{SVC}aws-load-balancer-scheme: internet-facing" in f.remediation  # keeps today's scheme

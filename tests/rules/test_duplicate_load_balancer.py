@@ -3,8 +3,9 @@
 import pytest
 
 from auditor.findings import KubeRef, Status
+from auditor.inventory.facets import Facet
 from auditor.rules.cost.duplicate_load_balancer import RULE
-from tests.rules._harness import only, run
+from tests.rules._harness import facet_failed, judged, only, run
 from tests.support import builders as b
 
 LBC = {"service.beta.kubernetes.io/aws-load-balancer-type": "external"}
@@ -26,7 +27,7 @@ def test_service_with_own_nlb_and_ingress_fails_pricing_the_nlb():
     assert f.discriminator == "shop/front:80" and f.resource_arn == nlb.arn
     assert f.evidence["keep"] == alb.name and f.evidence["redundant"] == [nlb.name]
     assert {p["via"] for p in f.evidence["paths"]} == {"Ingress shop/web", "Service shop/front"}
-    assert f.monthly_cost_usd == pytest.approx(730 * 0.0225 + 2 * 730 * 0.005, abs=0.01)
+    assert f.monthly_saving_usd == pytest.approx(730 * 0.0225 + 2 * 730 * 0.005, abs=0.01)
     assert "kubectl -n shop patch service front" in f.remediation
     assert '"type": "ClusterIP"' in f.remediation and '"loadBalancerClass": null' in f.remediation
     assert nlb.dns_name in f.remediation
@@ -71,3 +72,50 @@ def test_unknown_when_load_balancers_not_collected_or_kubernetes_missing():
     # all collected, neither provisioned: nothing is exposed through a load balancer yet
     assert run(RULE, b.inventory(services=[svc], ingresses=[ing])) == []
     assert only(RULE, b.inventory(kube=False)).status == Status.UNKNOWN
+
+
+# ---------------------------------------------------------------- Gateways
+
+
+def _gateway_and_ingress(*, gateway_backend="front", grant=True, route_ns="shop"):
+    gw_lb = b.load_balancer("k8s-edge-gw", tags=b.gateway_tags("edge/web"))
+    alb = b.load_balancer("k8s-shop-web", tags=b.ingress_tags("shop/web"))
+    gw = b.gateway("edge", "web", lb=gw_lb, listeners=[b.gw_listener("http", 80, allowed="All")])
+    backend = gateway_backend if route_ns == "shop" else f"shop/{gateway_backend}"
+    route = b.route(route_ns, "front", gateway="web", gateway_namespace="edge", backends=(backend,))
+    grants = [b.reference_grant("shop", route_ns)] if grant and route_ns != "shop" else []
+    ing = b.ingress("shop", "web", backend=("front", 80), lb=alb)
+    # the Ingress serves more backends: it is the one to keep
+    ing.rules[0].paths.append(ing.rules[0].paths[0].model_copy(deep=True))
+    ing.rules[0].paths[1].backend.service_name = "other"
+    return (
+        gw_lb,
+        alb,
+        b.inventory(lbs=[gw_lb, alb], gateways=[gw], routes=[route], ingresses=[ing], reference_grants=grants),
+    )
+
+
+def test_backend_behind_a_gateway_and_an_ingress_fails_with_a_route_fix():
+    gw_lb, alb, inv = _gateway_and_ingress()
+    got = {f.discriminator: f for f in run(RULE, inv)}
+    f = got["shop/front:80"]
+    assert f.status == Status.FAIL and f.resource_arn == gw_lb.arn
+    assert {p["via"] for p in f.evidence["paths"]} == {"Gateway edge/web", "Ingress shop/web"}
+    assert f.evidence["keep"] == alb.name and f.evidence["redundant"] == [gw_lb.name]
+    assert "remove the backendRefs to front:80 from HTTPRoute shop/front attached to Gateway edge/web" in f.remediation
+
+
+def test_cross_namespace_route_without_reference_grant_is_not_a_second_path():
+    _, _, inv = _gateway_and_ingress(route_ns="team", grant=False)
+    f = {f.discriminator: f for f in run(RULE, inv)}["shop/front:80"]
+    assert f.status == Status.PASS and [p["via"] for p in f.evidence["paths"]] == ["Ingress shop/web"]
+    _, _, inv = _gateway_and_ingress(route_ns="team", grant=True)
+    assert {f.discriminator: f for f in run(RULE, inv)}["shop/front:80"].status == Status.FAIL
+
+
+def test_backend_paths_unknown_when_routes_were_not_read():
+    _, _, inv = _gateway_and_ingress()
+    inv = facet_failed(inv, Facet.KUBE_HTTP_ROUTES)
+    findings = judged(RULE, inv)
+    assert findings and all(f.status == Status.UNKNOWN for f in findings)
+    assert any("kubernetes.http-routes" in str(f.evidence) for f in findings)

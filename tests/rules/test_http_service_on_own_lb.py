@@ -28,8 +28,8 @@ def test_http_service_fails_when_a_shared_alb_exists_with_yaml_fix():
     assert f.status == Status.FAIL and f.resource_arn == nlb.arn
     assert f.kubernetes == KubeRef(kind="Service", namespace="blog", name="front")
     assert f.evidence["shared_group"] == "shared" and f.evidence["shared_alb"] == "k8s-shared"
-    assert f.monthly_cost_usd == pytest.approx(f.evidence["monthly_saving_usd"])
-    assert f.monthly_cost_usd == pytest.approx(730 * 0.0225 + 2 * 730 * 0.005, abs=0.01)
+    assert f.monthly_saving_usd == pytest.approx(f.evidence["monthly_saving_usd"])
+    assert f.monthly_saving_usd == pytest.approx(730 * 0.0225 + 2 * 730 * 0.005, abs=0.01)
     assert "type: ClusterIP" in f.remediation
     assert f"{ALB}group.name: shared" in f.remediation
     assert "kind: Ingress" in f.remediation and "number: 8080" in f.remediation

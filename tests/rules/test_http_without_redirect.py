@@ -1,7 +1,7 @@
 """http-without-redirect: ALB HTTP listeners must only redirect to HTTPS; public CLBs must not serve HTTP."""
 
 from auditor.findings import KubeRef, Severity, Status
-from auditor.inventory.models import Action, Listener, RedirectConfig
+from auditor.inventory.models import Action, Listener, RedirectConfig, RouteRedirect
 from auditor.rules.tls.http_without_redirect import RULE
 from tests.rules._harness import only, run
 from tests.support import builders as b
@@ -138,3 +138,47 @@ def test_annotations_already_right_but_not_applied_points_at_the_controller():
     f = only(RULE, b.inventory(lbs=[lb], ingresses=[ing]))
     assert f.status == Status.FAIL and "controller has not applied it" in f.remediation
     assert "kubectl" not in f.remediation and "aws elbv2" not in f.remediation
+
+
+# ---------------------------------------------------------------- Gateway-made ALBs
+
+
+def _gateway_alb(*listeners):
+    return b.load_balancer("k8s-shop-web-gw", tags=b.gateway_tags("shop/web"), listeners=list(listeners))
+
+
+def _gateway_inventory(lb, *routes):
+    gw = b.gateway("shop", "web", lb=lb, listeners=[b.gw_listener("http", 80), b.gw_listener("https", 443, "HTTPS")])
+    return b.inventory(lbs=[lb], gateways=[gw], routes=list(routes))
+
+
+def test_gateway_http_listener_forwarding_fails_with_a_redirect_route_fix():
+    lb = _gateway_alb(b.listener(80, "HTTP", default=b.fixed_404(), rules=[b.rule(1, action=b.forward("tg"))]))
+    store = b.route("shop", "store", gateway="web", backends=("store",))  # no sectionName: both listeners
+    f = only(RULE, _gateway_inventory(lb, store))
+    assert f.status == Status.FAIL and f.kubernetes == KubeRef(kind="Gateway", namespace="shop", name="web")
+    assert f.evidence["http_listeners"][0]["rules_not_redirecting"] == ["1"]
+    assert "through HTTPRoute shop/store" in f.remediation
+    assert "RequestRedirect" in f.remediation and "scheme: https" in f.remediation
+    assert "sectionName: https" in f.remediation and "annotate" not in f.remediation
+
+
+def test_gateway_http_listener_that_only_redirects_passes():
+    """The controller's default action on a Gateway listener is a fixed 404: it serves no content."""
+    lb = _gateway_alb(b.listener(80, "HTTP", default=b.fixed_404(), rules=[b.rule(1, action=b.redirect_https())]))
+    redirect = b.route(
+        "shop", "to-https", gateway="web", section="http", redirect=RouteRedirect(scheme="https", status_code=301)
+    )
+    f = only(RULE, _gateway_inventory(lb, redirect))
+    assert f.status == Status.PASS and f.kubernetes == KubeRef(kind="Gateway", namespace="shop", name="web")
+    assert "answers every HTTP request on port 80 with a redirect to HTTPS or a fixed response" in f.message
+    # the same fixed response on an Ingress's ALB is still judged as before (not a redirect)
+    ing_lb = _alb(b.listener(80, "HTTP", default=b.fixed_404()))
+    assert only(RULE, b.inventory(lbs=[ing_lb], ingresses=[b.ingress("shop", "web", lb=ing_lb)])).status == Status.FAIL
+
+
+def test_gateway_http_listener_rules_not_read_is_unknown():
+    http = b.listener(80, "HTTP", default=b.fixed_404())
+    http.rules = None  # DescribeRules failed for it
+    f = only(RULE, _gateway_inventory(_gateway_alb(http)))
+    assert f.status == Status.UNKNOWN and "rules of HTTP listener 80 were not collected" in f.message

@@ -84,3 +84,41 @@ def test_incomplete_kubernetes_inventory_is_unknown_for_unaddressed_objects():
 
 def test_no_kubernetes_no_findings():
     assert run(RULE, b.inventory(kube=False, lbs=[b.load_balancer("x")])) == []
+
+
+# ---------------------------------------------------------------- Gateways of the controller's classes
+
+
+def test_gateway_without_address_fails_with_the_reasons_seen():
+    bad = b.lb_configuration("shop", "pub", scheme="public")
+    inv = b.inventory(
+        gateways=[b.gateway("shop", "web", config="pub")],
+        gateway_configurations=[bad],
+        controllers=[b.controller("v2.12.0")],
+    )
+    f = only(RULE, inv)
+    assert f.status == Status.FAIL and f.kubernetes == KubeRef(kind="Gateway", namespace="shop", name="web")
+    assert (
+        "older than v2.14.0" in f.message and "LoadBalancerConfiguration shop/pub has invalid spec.scheme" in f.message
+    )
+    assert "kubectl -n shop edit loadbalancerconfiguration pub" in f.remediation
+    assert "kubectl -n shop describe gateway web" in f.remediation
+
+
+def test_gateway_with_its_address_passes_and_a_foreign_gateway_is_not_judged():
+    lb = b.load_balancer("k8s-shop-web-gw", tags=b.gateway_tags("shop/web"))
+    inv = b.inventory(
+        lbs=[lb],
+        gateways=[b.gateway("shop", "web", lb=lb), b.gateway("mesh", "edge", cls="istio")],
+        gateway_classes=[b.gateway_class(), b.gateway_class("istio", "istio.io/gateway-controller")],
+        controllers=[b.controller("v3.2.2")],
+    )
+    f = only(RULE, inv)  # the istio Gateway without address is listed, not judged
+    assert f.status == Status.PASS and f.kubernetes == KubeRef(kind="Gateway", namespace="shop", name="web")
+    assert f.evidence["address"] == lb.dns_name and f.evidence["load_balancer"] == lb.name
+
+
+def test_gateway_without_address_is_unknown_when_kubernetes_is_incomplete():
+    inv = b.inventory(gateways=[b.gateway("shop", "web")], failed={"kubernetes": "403"})
+    f = only(RULE, inv)
+    assert f.status == Status.UNKNOWN and f.kubernetes == KubeRef(kind="Gateway", namespace="shop", name="web")

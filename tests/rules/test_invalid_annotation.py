@@ -1,8 +1,10 @@
 """invalid-annotation: one FAIL per bad annotation key, a PASS per clean ALB Ingress / LoadBalancer Service."""
 
 from auditor.findings import KubeRef, Status
+from auditor.inventory.facets import Facet
+from auditor.inventory.models import GatewayConfiguration
 from auditor.rules.hygiene.invalid_annotation import RULE
-from tests.rules._harness import only, run
+from tests.rules._harness import facet_failed, judged, only, run
 from tests.support import builders as b
 
 ALB = "alb.ingress.kubernetes.io/"
@@ -79,3 +81,59 @@ def test_non_alb_ingresses_cluster_ip_services_and_no_kubernetes_say_nothing():
     cip = b.service("web", "cip", type="ClusterIP")
     assert run(RULE, b.inventory(ingresses=[nginx], services=[cip])) == []
     assert run(RULE, b.inventory(kube=False)) == []
+
+
+# ---------------------------------------------------------------- Gateway configuration objects
+
+
+def _configs(*configs):
+    return b.inventory(gateways=[b.gateway("shop", "web", config="pub")], gateway_configurations=list(configs))
+
+
+def test_invalid_load_balancer_configuration_fails_with_an_edit_fix():
+    bad = b.lb_configuration(
+        "shop",
+        "pub",
+        scheme="public",
+        sourceRanges=["10.0.0.0/8", "not-a-cidr"],
+        listenerConfigurations=[{"protocolPort": "HTTPS:443", "defaultCertificate": "my-cert"}],
+    )
+    got = {f.discriminator: f for f in run(RULE, _configs(bad)) if f.kubernetes.kind == "LoadBalancerConfiguration"}
+    assert set(got) == {"spec.scheme", "spec.sourceRanges", "spec.listenerConfigurations[0].certificates"}
+    assert all(f.status == Status.FAIL for f in got.values())
+    f = got["spec.scheme"]
+    assert f.kubernetes == KubeRef(kind="LoadBalancerConfiguration", namespace="shop", name="pub")
+    assert "must be one of internal, internet-facing" in f.message
+    assert "kubectl -n shop edit loadbalancerconfiguration pub" in f.remediation
+    assert "'not-a-cidr' is not a CIDR" in got["spec.sourceRanges"].message
+
+
+def test_valid_gateway_configurations_pass():
+    cert = "arn:aws:acm:eu-west-1:111122223333:certificate/abc-123"
+    good = b.lb_configuration(
+        "shop",
+        "pub",
+        scheme="internet-facing",
+        sourceRanges=["10.0.0.0/8"],
+        listenerConfigurations=[{"protocolPort": "HTTPS:443", "defaultCertificate": cert}],
+    )
+    tgc = GatewayConfiguration(
+        namespace="shop",
+        name="api",
+        kind="TargetGroupConfiguration",
+        spec={"targetReference": {"name": "api"}, "defaultConfiguration": {"targetType": "ip"}},
+    )
+    got = [f for f in run(RULE, _configs(good, tgc)) if f.kubernetes.kind.endswith("Configuration")]
+    assert [(f.kubernetes.kind, f.status) for f in got] == [
+        ("LoadBalancerConfiguration", Status.PASS),
+        ("TargetGroupConfiguration", Status.PASS),
+    ]
+
+
+def test_gateway_configurations_not_read_are_unknown():
+    bad = b.lb_configuration("shop", "pub", scheme="public")
+    inv = facet_failed(_configs(bad), Facet.KUBE_LOAD_BALANCER_CONFIGURATIONS)
+    got = [
+        f for f in judged(RULE, inv) if f.kubernetes is not None and f.kubernetes.kind == "LoadBalancerConfiguration"
+    ]
+    assert got and all(f.status == Status.UNKNOWN for f in got)

@@ -3,8 +3,9 @@
 import pytest
 
 from auditor.findings import KubeRef, Severity, Status
+from auditor.inventory.facets import Facet
 from auditor.rules.ownership.orphaned_load_balancer import RULE
-from tests.rules._harness import only, run
+from tests.rules._harness import facet_failed, judged, only, run
 from tests.support import builders as b
 
 GROUP = {"alb.ingress.kubernetes.io/group.name": "shop"}
@@ -22,7 +23,7 @@ def test_owner_gone_nlb_fails_with_cost_and_delete_commands():
     assert f.resource_arn == nlb.arn and f.kubernetes is None
     assert f.evidence["orphan"] == "owner-gone"
     assert "Service old/svc no longer exists" in f.message
-    assert f.monthly_cost_usd == pytest.approx(730 * 0.0225, abs=0.01)
+    assert f.monthly_saving_usd == pytest.approx(730 * 0.0225, abs=0.01)
     assert f.evidence["cost_basis"].startswith("NLB")
     assert f"aws elbv2 delete-load-balancer --region eu-west-1 --load-balancer-arn {nlb.arn}" in f.remediation
     assert f"aws elbv2 delete-target-group --region eu-west-1 --target-group-arn {tg.arn}" in f.remediation
@@ -59,10 +60,12 @@ def test_owned_load_balancer_passes():
     lb = b.load_balancer("k8s-blog-web", tags=b.ingress_tags("blog/web"))
     f = only(RULE, b.inventory(lbs=[lb], ingresses=[b.ingress("blog", "web", lb=lb)]))
     assert f.status == Status.PASS and f.kubernetes == KubeRef(kind="Ingress", namespace="blog", name="web")
-    assert f.monthly_cost_usd is not None
+    assert f.monthly_saving_usd is None  # nothing to fix, nothing to save
     # who owns it and what it costs; the orphan's full picture (DNS name, age, targets) is for FAILs
     assert f.evidence["owner"] == "Ingress blog/web" and f.evidence["stack"] == "blog/web"
-    assert f.evidence["orphan"] is None and f.evidence["monthly_cost_usd"] == f.monthly_cost_usd
+    assert f.evidence["orphan"] is None and f.evidence["monthly_cost_usd"] == pytest.approx(
+        730 * 0.0225 + 2 * 730 * 0.005, abs=0.01
+    )
     assert "dns_name" not in f.evidence
 
 
@@ -79,3 +82,37 @@ def test_cluster_tagged_without_kubernetes_is_unknown_and_unmanaged_is_not_judge
 def test_other_live_clusters_load_balancers_are_out_of_scope():
     other = b.load_balancer("k8s-prod", tags=b.ingress_tags("a/b", cluster="prod"))
     assert run(RULE, b.inventory(lbs=[other], cluster_names=["demo", "prod"])) == []
+
+
+# ---------------------------------------------------------------- Gateway-made load balancers
+
+
+def test_gateway_load_balancer_whose_gateway_is_gone_fails():
+    lb = b.load_balancer("k8s-shop-old-gw", tags=b.gateway_tags("shop/old"))
+    f = only(RULE, b.inventory(lbs=[lb], gateways=[]))
+    assert f.status == Status.FAIL and f.evidence["orphan"] == "owner-gone"
+    assert "Gateway shop/old no longer exists" in f.message
+    assert "gateway.k8s.aws/alb" in f.remediation and "delete-load-balancer" in f.remediation
+
+
+def test_live_gateway_load_balancer_passes_with_its_gateway_as_owner():
+    lb = b.load_balancer("k8s-shop-web-gw", tags=b.gateway_tags("shop/web"))
+    inv = b.inventory(
+        lbs=[lb],
+        gateways=[b.gateway("shop", "web", lb=lb)],
+        routes=[b.route("shop", "store", gateway="web", backends=("store",))],
+    )
+    f = only(RULE, inv)
+    assert f.status == Status.PASS and f.kubernetes == KubeRef(kind="Gateway", namespace="shop", name="web")
+    assert f.evidence["owner"] == "Gateway shop/web" and f.evidence["owner_evidence"] == "stack-tag"
+    assert f.evidence["routes"] == ["HTTPRoute shop/store"]
+
+
+def test_gateway_load_balancer_is_unknown_when_gateways_were_not_read():
+    lb = b.load_balancer("k8s-shop-web-gw", tags=b.gateway_tags("shop/web"))
+    f = only(RULE, b.inventory(lbs=[lb], gateways_read=False))  # e.g. a snapshot older than Gateway support
+    assert f.status == Status.UNKNOWN and "Gateways were not read" in f.message
+    # a refused Gateway list: every verdict resting on it is UNKNOWN, never a delete-me FAIL
+    inv = facet_failed(b.inventory(lbs=[lb], gateways=[]), Facet.KUBE_GATEWAYS)
+    statuses = {f.resource_name: f.status for f in judged(RULE, inv)}
+    assert statuses["k8s-shop-web-gw"] == Status.UNKNOWN

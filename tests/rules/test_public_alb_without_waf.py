@@ -81,3 +81,37 @@ def test_ingress_class_params_wafv2_acl_arn_is_evidence_too():
     inv.kubernetes.ingress_class_params = [IngressClassParams(name="alb", spec={"wafv2AclArn": "none"})]
     f = only(RULE, inv)
     assert f.status == Status.FAIL and f.evidence["wafv2_acl_arn_annotations"] == {"shop/web": "none"}
+
+
+# ---------------------------------------------------------------- Gateway-made ALBs
+
+
+def _gateway_inventory(lb, *, web_acls=(), config=None, failed=None):
+    gw = b.gateway("shop", "web", lb=lb, config="pub" if config is not None else None)
+    configs = [b.lb_configuration("shop", "pub", **config)] if config is not None else []
+    return b.inventory(lbs=[lb], gateways=[gw], gateway_configurations=configs, web_acls=list(web_acls), failed=failed)
+
+
+def test_public_gateway_alb_without_acl_fails_with_lb_configuration_fix():
+    lb = b.load_balancer("k8s-shop-web-gw", tags=b.gateway_tags("shop/web"))
+    f = only(RULE, _gateway_inventory(lb, config={"scheme": "internet-facing"}))
+    assert f.status == Status.FAIL and f.kubernetes == KubeRef(kind="Gateway", namespace="shop", name="web")
+    assert "spec.wafV2: {webACL: <regional WAFv2 web ACL ARN>} in LoadBalancerConfiguration shop/pub" in f.remediation
+    assert "annotate" not in f.remediation and f.evidence["gateway_waf_v2"] is None
+    # without a LoadBalancerConfiguration: create one and reference it from the Gateway
+    f = only(RULE, _gateway_inventory(lb))
+    assert "spec.infrastructure.parametersRef" in f.remediation and "Gateway shop/web" in f.remediation
+
+
+def test_public_gateway_alb_with_acl_passes():
+    lb = b.load_balancer("k8s-shop-web-gw", tags=b.gateway_tags("shop/web"))
+    acl = b.web_acl("edge", lb.arn)
+    f = only(RULE, _gateway_inventory(lb, web_acls=[acl], config={"wafV2": {"webACL": acl.arn}}))
+    assert f.status == Status.PASS and f.kubernetes == KubeRef(kind="Gateway", namespace="shop", name="web")
+    assert f.evidence["gateway_waf_v2"] == {"webACL": acl.arn}
+
+
+def test_public_gateway_alb_is_unknown_without_waf_data():
+    lb = b.load_balancer("k8s-shop-web-gw", tags=b.gateway_tags("shop/web"))
+    f = only(RULE, _gateway_inventory(lb, failed={"wafv2": "AccessDenied"}))
+    assert f.status == Status.UNKNOWN and f.kubernetes == KubeRef(kind="Gateway", namespace="shop", name="web")

@@ -307,3 +307,49 @@ def test_ingress_alb_without_its_security_group_is_unknown_and_names_what_the_in
         "reachability": "open-to-world",
         "from": "Ingress logs/es: IngressClassParams restricted spec.inboundCIDRs",
     }
+
+
+# ---------------------------------------------------------------- Gateway-made NLBs
+
+
+def _gateway_nlb_case(config=None, *, sgs=True):
+    listeners = [b.listener(5432, "TCP", default=b.forward("tg"), lb_name="k8s-db-tcp-gw")]
+    lb = b.load_balancer(
+        "k8s-db-tcp-gw",
+        type="network",
+        tags=b.gateway_tags("db/tcp", kind="nlb"),
+        listeners=listeners,
+        sgs=["sg-gw"] if sgs else [],
+    )
+    gw = b.gateway("db", "tcp", cls="nlb", lb=lb, listeners=[b.gw_listener("pg", 5432, "TCP")], config="cfg")
+    configs = [b.lb_configuration("db", "cfg", **(config or {"scheme": "internet-facing"}))]
+    return lb, b.inventory(
+        lbs=[lb],
+        gateway_classes=[b.gateway_class("nlb", "gateway.k8s.aws/nlb")],
+        gateways=[gw],
+        routes=[b.route("db", "pg", gateway="tcp", kind="TCPRoute", backends=("pg",), port=5432)],
+        gateway_configurations=configs,
+        security_groups=[b.security_group("sg-gw", 5432, cidr="0.0.0.0/0")],
+    )
+
+
+def test_gateway_nlb_open_to_the_world_fails_with_source_ranges_fix():
+    _, inv = _gateway_nlb_case()
+    f = only(RULE, inv)
+    assert f.status == Status.FAIL and f.kubernetes == KubeRef(kind="Gateway", namespace="db", name="tcp")
+    assert "spec.sourceRanges: [<trusted CIDR>] in LoadBalancerConfiguration db/cfg" in f.remediation
+    assert "remove listener pg from Gateway db/tcp" in f.remediation and "annotate" not in f.remediation
+
+
+def test_gateway_nlb_restricted_to_private_ranges_passes():
+    _, inv = _gateway_nlb_case({"scheme": "internet-facing", "sourceRanges": ["10.0.0.0/8"]})
+    inv.aws.security_groups = [b.security_group("sg-gw", 5432, cidr="10.0.0.0/8")]
+    f = only(RULE, inv)
+    assert f.status == Status.PASS and f.kubernetes == KubeRef(kind="Gateway", namespace="db", name="tcp")
+
+
+def test_gateway_nlb_security_groups_not_read_is_unknown():
+    _, inv = _gateway_nlb_case()
+    inv.aws.security_groups = []  # its group was not collected
+    f = only(RULE, inv)
+    assert f.status == Status.UNKNOWN and f.kubernetes == KubeRef(kind="Gateway", namespace="db", name="tcp")

@@ -35,7 +35,7 @@ def test_two_compatible_ingresses_fail_with_group_annotation_and_savings():
     assert f.discriminator == "shop/api,shop/web"
     assert f.evidence["suggested_group"] == "shop"
     assert f.evidence["albs_saved"] == 1 and f.evidence["rules"] == 2
-    assert f.monthly_cost_usd == pytest.approx(ONE_ALB, abs=0.01)
+    assert f.monthly_saving_usd == pytest.approx(ONE_ALB, abs=0.01)
     assert f"kubectl -n shop annotate ingress web {ALB}group.name='shop' --overwrite" in f.remediation
     assert f"kubectl -n shop annotate ingress api {ALB}group.name='shop' --overwrite" in f.remediation
     assert "group.order" not in f.remediation
@@ -89,7 +89,7 @@ def test_implicit_ingress_joins_a_compatible_explicit_group():
     assert f.resource_arn == shared.arn and f.kubernetes == KubeRef(kind="IngressGroup", name="shared")
     assert f.evidence["suggested_group"] == "shared"
     assert "annotate ingress web" in f.remediation and "annotate ingress home" not in f.remediation
-    assert f.monthly_cost_usd == pytest.approx(ONE_ALB, abs=0.01)
+    assert f.monthly_saving_usd == pytest.approx(ONE_ALB, abs=0.01)
 
 
 def test_overlapping_routes_get_group_order_and_mixed_namespaces_get_a_shared_name():

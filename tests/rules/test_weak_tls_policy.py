@@ -133,3 +133,45 @@ def test_unmanaged_listener_gets_modify_listener_and_http_only_is_not_examined()
     found = run(RULE, b.inventory(lbs=[lb, http_only]))
     assert len(found) == 1 and found[0].kubernetes is None
     assert f"aws elbv2 modify-listener --listener-arn {lb.listeners[0].arn}" in found[0].remediation
+
+
+# ---------------------------------------------------------------- Gateway-made load balancers
+
+
+def _gateway_inventory(lb, *, config=None):
+    configs = [b.lb_configuration("shop", "pub", **config)] if config is not None else []
+    gw = b.gateway("shop", "web", lb=lb, config="pub" if config is not None else None)
+    return b.inventory(lbs=[lb], gateways=[gw], gateway_configurations=configs)
+
+
+def test_gateway_https_listener_on_the_default_policy_fails_with_listener_configuration_fix():
+    https = b.listener(443, "HTTPS", ssl_policy="ELBSecurityPolicy-2016-08", certs=["arn:cert"])
+    lb = b.load_balancer("k8s-shop-web-gw", tags=b.gateway_tags("shop/web"), listeners=[https])
+    f = only(RULE, _gateway_inventory(lb, config={"scheme": "internet-facing"}))
+    assert f.status == Status.FAIL and f.kubernetes == KubeRef(kind="Gateway", namespace="shop", name="web")
+    assert f.evidence["controller_default"] is True
+    assert "no sslPolicy in its LoadBalancerConfiguration" in f.message
+    assert (
+        "spec.listenerConfigurations[] entry {protocolPort: HTTPS:443, sslPolicy: ELBSecurityPolicy-TLS13-1-2-2021-06}"
+        " in LoadBalancerConfiguration shop/pub" in f.remediation
+    )
+
+
+def test_gateway_tls_listener_on_a_modern_policy_passes():
+    tls = b.listener(443, "TLS", ssl_policy="ELBSecurityPolicy-TLS13-1-2-2021-06", certs=["arn:cert"])
+    lb = b.load_balancer("k8s-db-tcp-gw", type="network", tags=b.gateway_tags("shop/web", kind="nlb"), listeners=[tls])
+    entry = {"protocolPort": "TLS:443", "sslPolicy": "ELBSecurityPolicy-TLS13-1-2-2021-06"}
+    inv = _gateway_inventory(lb, config={"listenerConfigurations": [entry]})
+    inv.kubernetes.gateway_classes.append(b.gateway_class("nlb", "gateway.k8s.aws/nlb"))
+    inv.kubernetes.gateways[0].gateway_class_name = "nlb"
+    f = only(RULE, inv)
+    assert f.status == Status.PASS and f.kubernetes == KubeRef(kind="Gateway", namespace="shop", name="web")
+    assert f.evidence["requested_policies"] == {"shop/pub TLS:443": "ELBSecurityPolicy-TLS13-1-2-2021-06"}
+
+
+def test_gateway_listener_policy_not_collected_is_unknown():
+    https = b.listener(443, "HTTPS", certs=["arn:cert"])
+    https.ssl_policy = None
+    lb = b.load_balancer("k8s-shop-web-gw", tags=b.gateway_tags("shop/web"), listeners=[https])
+    f = only(RULE, _gateway_inventory(lb))
+    assert f.status == Status.UNKNOWN and f.kubernetes == KubeRef(kind="Gateway", namespace="shop", name="web")

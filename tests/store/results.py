@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from auditor.findings import AuditResult, Finding, KubeRef, LoadBalancerView, OwnerView, Severity, Status
+from auditor.findings import (
+    AuditResult,
+    CostShareView,
+    Finding,
+    KubeRef,
+    LoadBalancerView,
+    OwnerView,
+    Severity,
+    Status,
+)
 from auditor.inventory.models import Coverage, CoverageStatus
 
 T0 = datetime(2030, 1, 1, 10, 0, tzinfo=UTC)
@@ -20,6 +29,7 @@ def finding(
     arn: str = ARN,
     namespace: str = "shop",
     name: str = "web",
+    saving: float | None = None,
 ) -> Finding:
     return Finding(
         rule_id=rule,
@@ -33,6 +43,7 @@ def finding(
         region="eu-west-1",
         kubernetes=KubeRef(kind="Ingress", namespace=namespace, name=name),
         remediation="add alb.ingress.kubernetes.io/ssl-redirect: '443'",
+        monthly_saving_usd=saving,
     )
 
 
@@ -51,6 +62,18 @@ def lb(
         controller="lbc",
         orphan=orphan,
         monthly_cost_usd=cost,
+        cost_shares=[]
+        if cost is None
+        else [
+            CostShareView(
+                owner="(no owner)" if orphan else "Ingress shop/web",
+                namespace="(no namespace)" if orphan else "shop",
+                cluster="prod-eks",
+                team="(no team)" if orphan else "storefront",
+                monthly_usd=cost,
+                method="unowned" if orphan else "sole-owner",
+            )
+        ],
     )
 
 

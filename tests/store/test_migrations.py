@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Connection, Engine, MetaData, delete, func, insert, select
+from sqlalchemy import Connection, Engine, MetaData, delete, func, insert, inspect, select
 
 from auditor.errors import Conflict
 from auditor.store.db import check_ready, head_revision, session_factory, upgrade
@@ -69,10 +69,13 @@ def _seed_revision_0002(conn: Connection) -> None:
 
 
 def _counts(engine: Engine) -> dict[str, int]:
+    """Rows per table, of the tables the database has at its revision."""
     with engine.connect() as conn:
+        present = set(inspect(conn).get_table_names())
         return {
             table.name: conn.execute(select(func.count()).select_from(table)).scalar_one()
             for table in Base.metadata.sorted_tables
+            if table.name in present
         }
 
 
@@ -86,7 +89,7 @@ def test_upgrading_to_text_columns_keeps_every_row(empty_engine: Engine) -> None
     assert before == dict.fromkeys(before, 1) | {"runs": 2}
 
     assert upgrade(empty_engine) == head_revision()
-    assert _counts(empty_engine) == before
+    assert _counts(empty_engine) == before | {"price_lists": 0}  # 0005 adds the (empty) Price List cache
     factory = session_factory(empty_engine)
     with factory() as session:
         lb = session.scalars(select(LoadBalancerRow)).one()
@@ -97,4 +100,55 @@ def test_upgrading_to_text_columns_keeps_every_row(empty_engine: Engine) -> None
         claim_run(factory, 1, trigger="cli", owner="test")
     with empty_engine.begin() as conn:  # and the foreign keys are enforced again, cascades included
         conn.execute(delete(Base.metadata.tables["targets"]))
-    assert _counts(empty_engine) == dict.fromkeys(before, 0) | {"api_tokens": 1}
+    assert _counts(empty_engine) == dict.fromkeys(before, 0) | {"api_tokens": 1, "price_lists": 0}
+
+
+def test_price_list_cache_migration_up_and_down(empty_engine: Engine) -> None:
+    """0005 adds the Price List cache, which keeps what an audit read; downgrading removes it again."""
+    from datetime import timedelta
+
+    from auditor.inventory.models import LbPriceEntry, RegionPriceList
+    from auditor.store.prices import StorePriceCache
+
+    upgrade(empty_engine, "0004")
+    assert "price_lists" not in inspect(empty_engine).get_table_names()
+    upgrade(empty_engine, "0005")
+    cache = StorePriceCache(session_factory(empty_engine), timedelta(days=7))
+    now = datetime.now(UTC)
+    read = RegionPriceList(
+        region="eu-central-1",
+        source="AWS Price List API",
+        as_of=now,
+        load_balancers={"application": LbPriceEntry(hourly=0.027, per_capacity_unit=0.008)},
+        public_ipv4_hourly=0.005,
+    )
+    cache.store([read], now=now)
+    cache.store([read], now=now)  # replaced, not duplicated
+    assert cache.fresh(["eu-central-1", "us-east-1"], now=now) == {"eu-central-1": read}
+    assert cache.fresh(["eu-central-1"], now=now + timedelta(days=8)) == {}
+    from alembic import command
+
+    from auditor.store.db import alembic_config
+
+    cfg = alembic_config(empty_engine)
+    with empty_engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0004")
+    assert "price_lists" not in inspect(empty_engine).get_table_names()
+
+
+def test_finding_cost_column_becomes_the_saving_and_keeps_its_values(empty_engine: Engine) -> None:
+    """0006 renames findings.monthly_cost_usd (a saving all along) to monthly_saving_usd, values kept."""
+    upgrade(empty_engine, "0005")
+    with empty_engine.begin() as conn:
+        _seed_revision_0002(conn)
+        t = MetaData()
+        t.reflect(conn)
+        conn.execute(t.tables["findings"].update().values(monthly_cost_usd=18.25))
+    upgrade(empty_engine, "0006")
+    with empty_engine.connect() as conn:
+        t = MetaData()
+        t.reflect(conn)
+        columns = {c.name for c in t.tables["findings"].columns}
+        assert "monthly_cost_usd" not in columns
+        assert conn.execute(select(t.tables["findings"].c.monthly_saving_usd)).scalars().all() == [18.25]

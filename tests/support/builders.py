@@ -21,6 +21,11 @@ from auditor.inventory.models import (
     EksClusterListing,
     Endpoint,
     EndpointSlice,
+    Gateway,
+    GatewayClass,
+    GatewayConfiguration,
+    GatewayListener,
+    GatewayParametersRef,
     IamRole,
     Ingress,
     IngressBackend,
@@ -37,6 +42,14 @@ from auditor.inventory.models import (
     ManagedPolicy,
     OidcProvider,
     RedirectConfig,
+    ReferenceGrant,
+    ReferenceGrantFrom,
+    ReferenceGrantTo,
+    Route,
+    RouteBackendRef,
+    RouteParentRef,
+    RouteRedirect,
+    RouteRule,
     RuleCondition,
     SecurityGroup,
     SecurityGroupPermission,
@@ -51,7 +64,7 @@ from auditor.inventory.models import (
 ACCOUNT = "111122223333"
 REGION = "eu-west-1"
 CLUSTER = "demo"
-AWS_COLLECTORS = ("elbv2", "elb", "acm", "wafv2", "ec2", "iam", "eks")
+AWS_COLLECTORS = ("elbv2", "elb", "acm", "wafv2", "ec2", "iam", "eks", "cloudwatch", "pricing")
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 ISSUER = "https://oidc.eks.eu-west-1.amazonaws.com/id/ABCDEF0123456789"
 
@@ -132,6 +145,15 @@ def service_tags(stack: str, cluster: str = CLUSTER) -> dict[str, str]:
         "elbv2.k8s.aws/cluster": cluster,
         "service.k8s.aws/stack": stack,
         "service.k8s.aws/resource": "LoadBalancer",
+    }
+
+
+def gateway_tags(stack: str, cluster: str = CLUSTER, *, kind: str = "alb") -> dict[str, str]:
+    """Tags the controller puts on a Gateway's load balancer (facts §10)."""
+    return {
+        "elbv2.k8s.aws/cluster": cluster,
+        f"gateway.k8s.aws.{kind}/stack": stack,
+        f"gateway.k8s.aws.{kind}/resource": "LoadBalancer",
     }
 
 
@@ -306,6 +328,93 @@ def service(
     )
 
 
+def gateway_class(
+    name: str = "alb", controller: str = "gateway.k8s.aws/alb", *, config: str | None = None
+) -> GatewayClass:
+    params = (
+        GatewayParametersRef(group="gateway.k8s.aws", kind="LoadBalancerConfiguration", name=config, namespace="infra")
+        if config
+        else None
+    )
+    return GatewayClass(name=name, controller_name=controller, parameters=params, accepted=True)
+
+
+def gateway(
+    namespace: str,
+    name: str,
+    *,
+    cls: str = "alb",
+    listeners: list[GatewayListener] | None = None,
+    lb: LoadBalancer | None = None,
+    config: str | None = None,
+) -> Gateway:
+    """A Gateway; ``lb`` sets its status address to that load balancer's DNS name (as the controller does)."""
+    return Gateway(
+        namespace=namespace,
+        name=name,
+        uid=f"uid-gw-{namespace}-{name}",
+        gateway_class_name=cls,
+        listeners=listeners if listeners is not None else [GatewayListener(name="http", port=80, protocol="HTTP")],
+        parameters=GatewayParametersRef(group="gateway.k8s.aws", kind="LoadBalancerConfiguration", name=config)
+        if config
+        else None,
+        addresses=[lb.dns_name] if lb else [],
+        programmed=lb is not None,
+    )
+
+
+def gw_listener(
+    name: str, port: int, protocol: str = "HTTP", *, hostname: str | None = None, allowed: str | None = None
+) -> GatewayListener:
+    return GatewayListener(name=name, port=port, protocol=protocol, hostname=hostname, allowed_namespaces=allowed)
+
+
+def route(
+    namespace: str,
+    name: str,
+    *,
+    gateway: str,
+    backends: tuple[str, ...] = (),
+    kind: str = "HTTPRoute",
+    gateway_namespace: str | None = None,
+    hostnames: tuple[str, ...] = (),
+    port: int = 80,
+    redirect: RouteRedirect | None = None,
+    section: str | None = None,
+) -> Route:
+    """A route attached to one Gateway; each backend is ``svc`` or ``ns/svc`` (port ``port``)."""
+    refs = []
+    for b in backends:
+        ns, _, svc = b.rpartition("/")
+        refs.append(RouteBackendRef(name=svc, namespace=ns or None, port=port))
+    rules = [RouteRule(backend_refs=refs)] if refs else []
+    if redirect is not None:
+        rules.append(RouteRule(redirect=redirect))
+    return Route(
+        namespace=namespace,
+        name=name,
+        kind=kind,  # type: ignore[arg-type]
+        hostnames=list(hostnames),
+        parent_refs=[RouteParentRef(name=gateway, namespace=gateway_namespace, section_name=section)],
+        rules=rules,
+    )
+
+
+def reference_grant(
+    namespace: str, from_namespace: str, *, kind: str = "HTTPRoute", service: str | None = None
+) -> ReferenceGrant:
+    return ReferenceGrant(
+        namespace=namespace,
+        name=f"from-{from_namespace}",
+        from_=[ReferenceGrantFrom(group="gateway.networking.k8s.io", kind=kind, namespace=from_namespace)],
+        to=[ReferenceGrantTo(group="", kind="Service", name=service)],
+    )
+
+
+def lb_configuration(namespace: str, name: str, **spec: Any) -> GatewayConfiguration:
+    return GatewayConfiguration(namespace=namespace, name=name, kind="LoadBalancerConfiguration", spec=spec)
+
+
 def endpoint_slice(namespace: str, service_name: str, *, ready: int = 1, not_ready: int = 0) -> EndpointSlice:
     endpoints = [Endpoint(addresses=[f"10.0.1.{i}"], ready=True) for i in range(ready)]
     endpoints += [Endpoint(addresses=[f"10.0.2.{i}"], ready=False) for i in range(not_ready)]
@@ -406,7 +515,7 @@ def coverage(
     failed = failed or {}
     out: list[Coverage] = []
     for collector in AWS_COLLECTORS:
-        for region in (None,) if collector == "iam" else regions:
+        for region in (None,) if collector in ("iam", "pricing") else regions:
             code = failed.get(collector)
             out.append(
                 Coverage(
@@ -449,11 +558,18 @@ def inventory(
     controllers: list[ControllerDeployment] | None = None,
     service_accounts: list[ServiceAccount] | None = None,
     endpoint_slices: list[EndpointSlice] | None = None,
+    gateway_classes: list[GatewayClass] | None = None,
+    gateways: list[Gateway] | None = None,
+    routes: list[Route] | None = None,
+    reference_grants: list[ReferenceGrant] | None = None,
+    gateway_configurations: list[GatewayConfiguration] | None = None,
+    gateways_read: bool = True,
     failed: dict[str, str] | None = None,
     kube: bool = True,
     cluster: str | None = CLUSTER,
 ) -> Inventory:
-    """A snapshot; ``kube=False`` means no cluster was audited (AWS only)."""
+    """A snapshot; ``kube=False`` means no cluster was audited (AWS only). ``gateways_read=False``: the Gateway
+    fields are None, as in a snapshot older than schema 3."""
     kube_inv = None
     if kube:
         kube_inv = KubeInventory(
@@ -468,6 +584,12 @@ def inventory(
             target_group_bindings=[],
             crds=[],
         )
+        if gateways_read:
+            kube_inv.gateway_classes = gateway_classes if gateway_classes is not None else [gateway_class()]
+            kube_inv.gateways = gateways or []
+            kube_inv.routes = routes or []
+            kube_inv.reference_grants = reference_grants or []
+            kube_inv.gateway_configurations = gateway_configurations or []
     return Inventory(
         collected_at=NOW,
         target=AuditTarget(name=cluster or "aws", cluster_name=cluster, accounts=[ACCOUNT], regions=[REGION]),

@@ -7,7 +7,7 @@ findings route's ``read_page``); none is in the OpenAPI document. Bad input of a
 from __future__ import annotations
 
 import re
-from collections import Counter
+from collections import Counter, defaultdict
 from datetime import datetime, timedelta
 from functools import cache
 from pathlib import Path
@@ -30,8 +30,9 @@ from auditor.api.routes.findings import FindingQuery, query_dict, read_page
 from auditor.api.routes.suppressions import add_suppression
 from auditor.api.schemas import FindingOut, Namespace, SuppressionIn, TargetName
 from auditor.config import Settings
+from auditor.cost.allocate import cost_by
 from auditor.errors import AuditorError, NotFound
-from auditor.findings import Severity
+from auditor.findings import CostShareView, Severity
 from auditor.store import runs as store_runs
 from auditor.store import suppressions as store_suppressions
 from auditor.store.models import utcnow
@@ -39,7 +40,7 @@ from auditor.store.queries import (
     ROW_ID_MAX,
     BadCursor,
     LoadBalancerFilter,
-    cost_by_namespace,
+    cost_shares,
     get_finding,
     list_load_balancers,
     run_trend,
@@ -246,7 +247,7 @@ def _invalid(exc: ValidationError) -> PageError:
 def overview(request: Request, viewer: Viewer, session: ReadSessionDep) -> Response:
     clusters = []
     ids = {t.name: t.id for t in list_targets(session, include_disabled=True)}
-    costs = cost_by_namespace(session)
+    shares = _cost_shares(session)
     summaries = summary(session)
     for entry in summaries:
         trend = run_trend(session, ids[entry.cluster])
@@ -255,7 +256,9 @@ def overview(request: Request, viewer: Viewer, session: ReadSessionDep) -> Respo
                 "summary": entry,
                 "by_severity": [(s, float(entry.open_by_severity.get(s, 0))) for s in SEVERITIES],
                 "by_type": sorted((t, float(n)) for t, n in entry.load_balancers_by_type.items()),
-                "namespaces": [c for c in costs if c.cluster == entry.cluster],
+                "namespaces": sorted(
+                    cost_by(shares.get(entry.cluster, []), "namespace").items(), key=lambda kv: (-kv[1], kv[0])
+                ),
                 "trend_findings": [(f"#{p.run_id}", float(p.findings_failed)) for p in trend],
                 "trend_cost": [(f"#{p.run_id}", p.monthly_cost_usd) for p in trend],
             }
@@ -264,6 +267,20 @@ def overview(request: Request, viewer: Viewer, session: ReadSessionDep) -> Respo
     return _render(
         request, "overview.html.j2", viewer, clusters=clusters, by_cluster=by_cluster, severity_class=_SEVERITY_CLASS
     )
+
+
+def _cost_shares(session: Session) -> dict[str, list[CostShareView]]:
+    """Who pays each target's load balancers (the cost model's shares of its latest run), per target name;
+    a share stored in a shape this version cannot read is left out rather than fail the page."""
+    out: dict[str, list[CostShareView]] = defaultdict(list)
+    for share in cost_shares(session):
+        try:
+            out[str(share["target"])].append(
+                CostShareView.model_validate({k: v for k, v in share.items() if k != "target"})
+            )
+        except ValidationError:
+            continue
+    return out
 
 
 @router.get("/findings")

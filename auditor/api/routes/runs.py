@@ -90,7 +90,8 @@ def trigger(
 ) -> dict[str, Any]:
     target = get_target(session, body.target)
     narrowing = Narrowing(body.rules, body.skip_rules)
-    narrowing.apply(to_config(target))  # an unknown rule or an empty selection: 422 before a run is claimed
+    if body.rules or body.skip_rules:  # an unknown rule or an empty selection: 422 before a run is claimed
+        narrowing.apply(to_config(target))
     run = service.start(target.name, trigger="api")
     service.submit(run, narrowing)
     response.headers["Location"] = f"/api/v1/runs/{run.id}"

@@ -1,7 +1,8 @@
 """AWS collection: every collector over every account × region, on one bounded pool, failures as coverage.
 
-Order: ``elbv2``, ``elb``, ``wafv2`` and ``eks`` start at once; ``ec2`` (the load balancers'
-security groups) and ``acm`` (which certificates listeners serve) wait for ``elbv2`` + ``elb`` of
+Order: ``elbv2``, ``elb``, ``wafv2``, ``eks`` and ``pricing`` (per account, through the Price List
+endpoint) start at once; ``ec2`` (the load balancers' security groups and network interfaces), ``acm``
+(which certificates listeners serve) and ``cloudwatch`` (their traffic) wait for ``elbv2`` + ``elb`` of
 their region; ``iam`` (global) waits for the account's ``eks`` (cluster issuer, Pod Identity).
 """
 
@@ -16,7 +17,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
-from auditor.collect.aws import acm, ec2, eks, elb, elbv2, iam, wafv2
+from auditor.collect.aws import acm, cloudwatch, ec2, eks, elb, elbv2, iam, pricing, wafv2
 from auditor.collect.aws.base import CollectorContext, FanOut
 from auditor.collect.aws.session import AwsAccountSession, CallCounter, open_account
 from auditor.collect.aws.shared import SHAREABLE, SharedInventory
@@ -30,9 +31,11 @@ __all__ = ["COLLECTORS", "all_iam_actions", "collect_aws"]
 
 log = logging.getLogger(__name__)
 
-COLLECTORS = (elbv2, elb, acm, wafv2, ec2, eks, iam)
-REGIONAL = ("elbv2", "elb", "wafv2", "eks", "ec2", "acm")
-GLOBAL = ("iam",)
+COLLECTORS = (elbv2, elb, acm, wafv2, ec2, eks, iam, pricing, cloudwatch)
+REGIONAL = ("elbv2", "elb", "wafv2", "eks", "ec2", "acm", "cloudwatch")
+GLOBAL = ("iam", "pricing")
+# Collectors whose client lives in a fixed region whatever the audited ones (the Price List endpoint).
+_CLIENT_REGION = {"pricing": pricing.ENDPOINT_REGION}
 _SERVICE = {m.NAME: m.SERVICE for m in COLLECTORS}
 # Needed by open_account (identity of every account; AssumeRole is granted on the caller's side).
 SESSION_ACTIONS: tuple[str, ...] = ("sts:GetCallerIdentity",)
@@ -94,6 +97,7 @@ def collect_aws(
     listener_rules: ListenerRulesNeed | None = None,
     shared: SharedInventory | None = None,
     share_as: Hashable = None,
+    price_cache: pricing.PriceCache | None = None,
 ) -> tuple[AwsInventory, list[Coverage]]:
     """Collect every AWS collector for the target's accounts and regions; never raises for one account.
 
@@ -126,8 +130,9 @@ def collect_aws(
             for name in REGIONAL:
                 session.client(_SERVICE[name], region)
         session.client(_SERVICE["iam"], regions[0])
+        session.client(_SERVICE["pricing"], pricing.ENDPOINT_REGION)
 
-    plan = _plan(opened, regions, target, kube, wanted)
+    plan = _plan(opened, regions, target, kube, wanted, settings.cost.usage_window_days, price_cache)
     plan.listener_rules = listener_rules
     plan.shared, plan.account_keys = shared, account_keys
     reporter = _Progress(progress, total=len(plan.tasks))
@@ -139,7 +144,19 @@ def collect_aws(
     for task in plan.tasks:  # plan order: deterministic output whatever finished first
         _merge(inventory, task.key[1], plan.results.get(task.key))
         coverage.append(plan.coverage[task.key])
+    _count_public_ipv4(inventory, plan)
     return inventory, coverage
+
+
+def _count_public_ipv4(inventory: AwsInventory, plan: _Plan) -> None:
+    """Each load balancer's public IPv4 count, as ec2 found it on its network interfaces."""
+    counted: dict[str, int] = {}
+    for key, result in plan.results.items():
+        if key[1] == "ec2" and result is not None:
+            counted.update(result.public_ipv4)
+    for lb in inventory.load_balancers:
+        if lb.arn in counted:
+            lb.public_ipv4_count = counted[lb.arn]
 
 
 # --------------------------------------------------------------------------- planning
@@ -151,6 +168,8 @@ def _plan(
     target: TargetConfig,
     kube: KubeInventory | None,
     wanted: frozenset[Facet] | None = None,
+    usage_days: int = 14,
+    price_cache: pricing.PriceCache | None = None,
 ) -> _Plan:
     plan = _Plan(wanted=wanted)
     controller_sas = iam.controller_service_accounts(kube)
@@ -164,7 +183,11 @@ def _plan(
                 _Task((index, "eks", region), (), partial(_run_eks, target.cluster_name, controller_sas)),
                 _Task((index, "ec2", region), lb_keys, partial(_run_ec2, plan, index, region)),
                 _Task((index, "acm", region), lb_keys, partial(_run_acm, plan, index, region)),
+                _Task(
+                    (index, "cloudwatch", region), lb_keys, partial(_run_cloudwatch, plan, index, region, usage_days)
+                ),
             ]
+        plan.tasks.append(_Task((index, "pricing", None), (), partial(_run_pricing, list(regions), price_cache)))
         eks_keys = tuple((index, "eks", region) for region in regions)
         plan.tasks.append(_Task((index, "iam", None), eks_keys, partial(_run_iam, plan, kube, eks_keys)))
     if wanted is not None:
@@ -193,7 +216,18 @@ def _run_eks(cluster_name: str | None, controller_sas: list[tuple[str, str]], ct
 
 
 def _run_ec2(plan: _Plan, index: int, region: str, ctx: CollectorContext) -> Any:
-    return ec2.collect(ctx, (sg for lb in _load_balancers(plan, index, region) for sg in lb.security_group_ids))
+    lbs = _load_balancers(plan, index, region)
+    return ec2.collect(ctx, (sg for lb in lbs for sg in lb.security_group_ids), lbs)
+
+
+def _run_cloudwatch(plan: _Plan, index: int, region: str, days: int, ctx: CollectorContext) -> Any:
+    v2 = plan.results.get((index, "elbv2", region))
+    target_groups = v2.target_groups if v2 is not None else []
+    return cloudwatch.collect(ctx, _load_balancers(plan, index, region), days, target_groups)
+
+
+def _run_pricing(regions: list[str], cache: pricing.PriceCache | None, ctx: CollectorContext) -> Any:
+    return pricing.collect(ctx, regions, cache)
 
 
 def _run_acm(plan: _Plan, index: int, region: str, ctx: CollectorContext) -> Any:
@@ -235,7 +269,7 @@ def _execute(
             ctx = CollectorContext(
                 name=name,
                 session=sessions[index],
-                region=region or regions[0],
+                region=_CLIENT_REGION.get(name, region or regions[0]),
                 fan_out=fan_out,
                 wanted=plan.wanted,
                 listener_rules=plan.listener_rules,
@@ -335,6 +369,11 @@ def _merge(inventory: AwsInventory, name: str, result: Any) -> None:
         inventory.eks_cluster_listings.append(result.listing)
         if result.cluster is not None:
             inventory.eks_clusters.append(result.cluster)
+    elif name == "cloudwatch":
+        inventory.lb_usage.extend(result)
+    elif name == "pricing":
+        known = {pl.region for pl in inventory.price_lists}  # the same prices whichever account read them
+        inventory.price_lists.extend(pl for pl in result if pl.region not in known)
     elif name == "iam":
         providers, roles = result
         inventory.oidc_providers.extend(providers)

@@ -1,5 +1,5 @@
-"""The security groups attached to the collected load balancers, their ingress permissions, and the managed
-prefix lists those permissions refer to.
+"""The security groups attached to the collected load balancers, their ingress permissions, the managed
+prefix lists those permissions refer to, and the public IPv4 addresses on the load balancers' network interfaces.
 
 Only those groups are read (never the whole account). They are selected with the ``group-id``
 filter (≤ 200 values per call) rather than ``GroupIds``: a group deleted since the load balancer
@@ -8,6 +8,11 @@ are read the same way (``prefix-list-id`` filter), then each one's entries with
 ``GetManagedPrefixListEntries`` (DescribeManagedPrefixLists returns no CIDRs:
 https://docs.aws.amazon.com/vpc/latest/userguide/working-with-managed-prefix-lists.html). A list that
 cannot be read keeps ``cidrs = None``: rules treat what it admits as unknown, never as nothing.
+
+Public IPv4 addresses are billed per address-hour (https://aws.amazon.com/vpc/pricing/); an ALB holds one per
+node and the count grows as it scales, so they are counted on the load balancer's network interfaces
+(``DescribeNetworkInterfaces`` filtered on their ``description``, ``ELB app/<name>/<id>``, ``ELB net/...``,
+``ELB <name>`` for Classic; ≤ 200 values per call) rather than assumed per Availability Zone.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from typing import Any
 from auditor.collect.aws.base import CollectorContext, actions_of, chunked, pages
 from auditor.errors import CollectionError
 from auditor.inventory.facets import Facet
-from auditor.inventory.models import ManagedPrefixList, SecurityGroup, SecurityGroupPermission
+from auditor.inventory.models import LoadBalancer, ManagedPrefixList, SecurityGroup, SecurityGroupPermission
 
 NAME = "ec2"
 SERVICE = "ec2"
@@ -27,21 +32,25 @@ SERVICE = "ec2"
 FACET_ACTIONS: dict[Facet, tuple[str, ...]] = {
     Facet.EC2_SECURITY_GROUPS: ("ec2:DescribeSecurityGroups",),
     Facet.EC2_PREFIX_LISTS: ("ec2:DescribeManagedPrefixLists", "ec2:GetManagedPrefixListEntries"),
+    Facet.EC2_NETWORK_INTERFACES: ("ec2:DescribeNetworkInterfaces",),
 }
 IAM_ACTIONS: tuple[str, ...] = actions_of(FACET_ACTIONS)
 
 IDS_PER_CALL = 200  # filter values per call
 PAGE_SIZE = 1000  # DescribeSecurityGroups MaxResults maximum
 PREFIX_LIST_PAGE_SIZE = 100  # DescribeManagedPrefixLists and GetManagedPrefixListEntries MaxResults maximum
+ENI_PAGE_SIZE = 1000  # DescribeNetworkInterfaces MaxResults maximum
 
 
 @dataclass
 class Ec2Result:
     security_groups: list[SecurityGroup] = field(default_factory=list)
     prefix_lists: list[ManagedPrefixList] = field(default_factory=list)
+    # load balancer ARN -> public IPv4 addresses on its network interfaces (only those with interfaces found)
+    public_ipv4: dict[str, int] = field(default_factory=dict)
 
 
-def collect(ctx: CollectorContext, group_ids: Iterable[str]) -> Ec2Result:
+def collect(ctx: CollectorContext, group_ids: Iterable[str], load_balancers: Iterable[LoadBalancer] = ()) -> Ec2Result:
     client = ctx.client(SERVICE)
     wanted = sorted(set(group_ids))
     groups: list[SecurityGroup] = []
@@ -54,7 +63,43 @@ def collect(ctx: CollectorContext, group_ids: Iterable[str]) -> Ec2Result:
     prefix_lists = _prefix_lists(ctx, client, referenced) if referenced else []
     if prefix_lists:
         ctx.count("prefix lists", len(prefix_lists))
-    return Ec2Result(groups, prefix_lists)
+    public_ipv4: dict[str, int] = {}
+    if ctx.wants(Facet.EC2_NETWORK_INTERFACES):
+        public_ipv4 = _public_ipv4(ctx, client, list(load_balancers))
+    return Ec2Result(groups, prefix_lists, public_ipv4)
+
+
+def eni_description(lb: LoadBalancer) -> str:
+    """The description ELB gives a load balancer's network interfaces: ``ELB app/<name>/<id>``, ``ELB <name>``."""
+    if lb.type == "classic":
+        return f"ELB {lb.name}"
+    return "ELB " + lb.arn.split(":loadbalancer/", 1)[-1]
+
+
+def _public_ipv4(ctx: CollectorContext, client: Any, load_balancers: list[LoadBalancer]) -> dict[str, int]:
+    """Load balancer ARN -> distinct public IPv4 addresses on its interfaces (internet-facing ones only)."""
+    by_description = {eni_description(lb): lb.arn for lb in load_balancers if lb.is_public}
+    addresses: dict[str, set[str]] = {}
+    for chunk in chunked(sorted(by_description), IDS_PER_CALL):
+        filters = [{"Name": "description", "Values": chunk}]
+        try:
+            for page in pages(client, "DescribeNetworkInterfaces", page_size=ENI_PAGE_SIZE, Filters=filters):
+                for eni in page.get("NetworkInterfaces", []):
+                    arn = by_description.get(eni.get("Description", ""))
+                    if arn is None:
+                        continue
+                    found = addresses.setdefault(arn, set())
+                    if ip := eni.get("Association", {}).get("PublicIp"):
+                        found.add(ip)
+                    for private in eni.get("PrivateIpAddresses", []):
+                        if ip := private.get("Association", {}).get("PublicIp"):
+                            found.add(ip)
+        except CollectionError as exc:
+            what = f"DescribeNetworkInterfaces of {len(chunk)} load balancers"
+            ctx.problem(what, exc, facet=Facet.EC2_NETWORK_INTERFACES)
+    if addresses:
+        ctx.count("load balancer network interfaces", len(addresses))
+    return {arn: len(ips) for arn, ips in addresses.items()}
 
 
 def _group(ctx: CollectorContext, raw: dict[str, Any]) -> SecurityGroup:

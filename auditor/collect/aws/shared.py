@@ -1,15 +1,16 @@
 """One read of an account × region for every cluster audited in it (issue #11, "fleets").
 
-The regional collectors that do not depend on the cluster — ``elbv2``, ``elb``, ``wafv2``, ``ec2`` and
-``acm`` — read the same thing whichever of the account's clusters is audited. A ``SharedInventory`` keeps
-what one audit read, per account × region × collector × rule selection, for ``max_age`` seconds, and the
-next audit of another cluster there takes a copy instead of reading again. Cluster-specific reads (``eks``:
-the cluster and its Pod Identity; ``iam``: its controller's role) are never shared.
+The regional collectors that do not depend on the cluster — ``elbv2``, ``elb``, ``wafv2``, ``ec2``, ``acm``
+and ``cloudwatch`` (usage of the load balancers) — read the same thing whichever of the account's clusters is
+audited. A ``SharedInventory`` keeps what one audit read, per account × region × collector × rule selection,
+for ``max_age`` seconds, and the next audit of another cluster there takes a copy instead of reading again.
+Cluster-specific reads (``eks``: the cluster and its Pod Identity; ``iam``: its controller's role) are never
+shared, nor are Price List reads (the service keeps those in its database).
 
-Scope: one ``auditor audit --config`` invocation (its targets one after the other), or one ``auditor serve``
-process (its scheduled and triggered runs); replicas do not share with each other. An audit running while
-another reads the same key waits for that read rather than making it twice. A read that failed (coverage
-ERROR or PARTIAL) is not kept: the next audit tries again.
+Scope: one ``auditor audit --config`` invocation (its targets one after the other), or the scheduled runs of
+one ``auditor serve`` process (a run triggered through the API reads fresh); replicas do not share with each
+other. An audit running while another reads the same key waits for that read rather than making it twice. A
+read that failed (coverage ERROR or PARTIAL) is not kept: the next audit tries again.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from auditor.inventory.models import Coverage, CoverageStatus
 
 log = logging.getLogger(__name__)
 
-SHAREABLE = frozenset({"elbv2", "elb", "wafv2", "ec2", "acm"})  # the regional reads no cluster changes
+SHAREABLE = frozenset({"elbv2", "elb", "wafv2", "ec2", "acm", "cloudwatch"})  # regional reads no cluster changes
 
 Read = tuple[Any, Coverage]  # a collector's result and its coverage
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from auditor.controller.versions import parse_version
 from auditor.correlate.graph import ExposureGraph
 from auditor.findings import Finding, Status
 from auditor.inventory.models import ControllerDeployment
@@ -57,3 +58,53 @@ def install_command(graph: ExposureGraph, version: str | None = None) -> str:
     if version:
         cmd += f" --controller-version {version}"
     return cmd
+
+
+# Gateway API support of the controller (facts §10; its release notes,
+# https://github.com/kubernetes-sigs/aws-load-balancer-controller/releases): NLB Gateways (TCP/UDP/TLS routes)
+# from v2.13.3, ALB Gateways (HTTP/GRPC routes) from v2.14.0, both behind feature gates that are off by default
+# until v3.2.0, from which the controller enables them itself (the gates then switch them off).
+GATEWAY_MINIMUM: dict[str, tuple[int, int, int]] = {"nlb": (2, 13, 3), "alb": (2, 14, 0)}
+GATEWAY_ON_BY_DEFAULT = (3, 2, 0)
+GATEWAY_FEATURE_GATE: dict[str, str] = {"alb": "ALBGatewayAPI", "nlb": "NLBGatewayAPI"}
+
+
+def feature_gates(ctrl: ControllerDeployment) -> dict[str, bool]:
+    """``--feature-gates=A=true,B=false`` of the controller's arguments (the last occurrence wins)."""
+    gates: dict[str, bool] = {}
+    args = ctrl.args
+    for i, arg in enumerate(args):
+        value: str | None = None
+        if arg.startswith("--feature-gates="):
+            value = arg.split("=", 1)[1]
+        elif arg == "--feature-gates" and i + 1 < len(args):
+            value = args[i + 1]
+        for item in (value or "").split(","):
+            name, sep, state = item.partition("=")
+            if sep and name.strip():
+                gates[name.strip()] = state.strip().lower() == "true"
+    return gates
+
+
+def gateway_support_problem(ctrl: ControllerDeployment, implementation: str) -> str | None:
+    """Why this controller does not serve Gateways of ``implementation`` (alb | nlb); None when it does, or when
+    its version is unknown (an image without a version tag: nothing to conclude)."""
+    version = parse_version(ctrl.version or "")
+    if version is None:
+        return None
+    gate = GATEWAY_FEATURE_GATE[implementation]
+    minimum = GATEWAY_MINIMUM[implementation]
+    label = f"{ctrl.namespace}/{ctrl.name} {ctrl.version}"
+    if version < minimum:
+        shown = "v" + ".".join(map(str, minimum))
+        return (
+            f"controller {label} is older than {shown}, the first release that serves {implementation.upper()} Gateways"
+        )
+    enabled = feature_gates(ctrl).get(gate)
+    if version < GATEWAY_ON_BY_DEFAULT and enabled is not True:
+        return (
+            f"controller {label} serves Gateways only with --feature-gates={gate}=true (off by default before v3.2.0)"
+        )
+    if enabled is False:
+        return f"controller {label} has {implementation.upper()} Gateways switched off (--feature-gates={gate}=false)"
+    return None

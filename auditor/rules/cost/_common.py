@@ -2,27 +2,33 @@
 
 from __future__ import annotations
 
-from functools import cache
 from typing import Any
 
 from auditor.correlate.graph import ExposureGraph, LbNode
-from auditor.cost import CostEstimate, PriceBook, default_price_book, estimate
+from auditor.cost import CostEstimate, default_price_book, estimate, node_estimate
 from auditor.rules._helpers import node_memo
 
 
-@cache
-def _book() -> PriceBook:
-    # Rules price with the built-in list prices; the audit's LoadBalancerView carries region prices if loaded.
-    return default_price_book()
-
-
-def _list_price(node: LbNode) -> CostEstimate | None:
-    return estimate(node.lb, _book())
-
-
 def lb_cost(node: LbNode) -> CostEstimate | None:
-    """The monthly estimate of a load balancer at list prices (once per node: several rules price it)."""
-    return node_memo(node, "list_price", _list_price)
+    """The monthly estimate of a load balancer with the audit's prices and measured usage (once per node:
+    several rules price it) — the same figure its LoadBalancerView shows."""
+    return node_memo(node, "cost", node_estimate)
+
+
+def saving_by_replacing(node: LbNode, new_type: str) -> tuple[float | None, str]:
+    """What replacing the load balancer with one of ``new_type`` saves a month, and how that was worked out:
+    its estimate now minus the new type's hours and public IPv4 at the same prices. The new load balancer's
+    capacity units are not known before it carries the traffic; they are left out, and the basis says so."""
+    now = lb_cost(node)
+    after = estimate(node.lb.model_copy(update={"type": new_type}), node.prices or default_price_book())
+    if now is None or after is None:
+        return None, ""
+    saving = max(0.0, round(now.monthly_usd - after.monthly_usd, 2))
+    basis = (
+        f"${now.monthly_usd:.2f}/month now minus ${after.monthly_usd:.2f}/month for a {new_type} load balancer "
+        "(hours and public IPv4 at the same prices; its capacity units are not known yet and are left out)"
+    )
+    return saving, basis
 
 
 def monthly_cost(node: LbNode) -> float | None:

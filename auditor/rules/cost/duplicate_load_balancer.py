@@ -9,7 +9,7 @@ from typing import Any
 from auditor.config import RuleSettings
 from auditor.correlate.graph import BackendRef, ExposureGraph, ExposurePath, LbNode
 from auditor.findings import Finding, KubeRef, Severity, Status
-from auditor.inventory.facets import KUBE_EXPOSURES, LOAD_BALANCERS, Facet
+from auditor.inventory.facets import GATEWAYS, KUBE_EXPOSURES, LOAD_BALANCERS, ROUTES, Facet
 from auditor.rules._helpers import lb_kind, shell_quote
 from auditor.rules.base import Rule, RuleMeta
 from auditor.rules.controller._common import kubernetes_unknown
@@ -28,19 +28,24 @@ META = RuleMeta(
     ),
     remediation=(
         "Keep one path: e.g. set the Service to `type: ClusterIP` when the Ingress already serves it, or remove "
-        "the backend from the second Ingress."
+        "the backend from the second Ingress or from the routes of the second Gateway."
     ),
     references=("https://kubernetes-sigs.github.io/aws-load-balancer-controller/latest/guide/ingress/annotations/",),
-    inputs=(*KUBE_EXPOSURES, *LOAD_BALANCERS),
+    inputs=(*KUBE_EXPOSURES, *GATEWAYS, *ROUTES, Facet.KUBE_REFERENCE_GRANTS, *LOAD_BALANCERS),
     enrich=(Facet.KUBE_TARGET_GROUP_BINDINGS,),
 )
 
 
 def _keep_first(nodes: list[LbNode]) -> list[LbNode]:
-    """The load balancer to keep first: the most shared (most backends), Ingress-made before Service-made."""
+    """The load balancer to keep first: the most shared (most backends), Ingress- or Gateway-made before
+    Service-made."""
     return sorted(
         nodes,
-        key=lambda n: (-len(n.backends), 0 if n.owner is not None and n.owner.group is not None else 1, n.lb.name),
+        key=lambda n: (
+            -len(n.backends),
+            0 if n.owner is not None and (n.owner.group is not None or n.owner.gateway is not None) else 1,
+            n.lb.name,
+        ),
     )
 
 
@@ -78,6 +83,21 @@ def _fix_for(node: LbNode, ref: BackendRef, kept: LbNode) -> str:
         return (
             f"remove the paths to {ref.service}:{ref.port} from Ingress {', '.join(using) or '(the group members)'} "
             f"of {owner.ref} (served by {node.lb.name}); it stays reachable through {kept.lb.name}"
+        )
+    if owner is not None and owner.gateway is not None:
+        gwx = owner.gateway
+        using = [
+            f"{r.kind} {r.namespace}/{r.name}"
+            for r in gwx.routes
+            if any(
+                b.name == ref.service and (b.namespace or r.namespace) == ref.namespace
+                for rule in r.rules
+                for b in rule.backend_refs
+            )
+        ]
+        return (
+            f"remove the backendRefs to {ref.service}:{ref.port} from {', '.join(using) or 'the routes'} attached to "
+            f"{gwx.ref} (served by {node.lb.name}); it stays reachable through {kept.lb.name}"
         )
     return f"delete the exposure through {node.lb.name}"
 
@@ -119,7 +139,7 @@ def evaluate(graph: ExposureGraph, settings: RuleSettings) -> Iterator[Finding]:
                 resource_arn=redundant[0].arn,
                 account=redundant[0].lb.account,
                 region=redundant[0].lb.region,
-                monthly_cost_usd=cost,
+                monthly_saving_usd=cost,
             )
             fields["evidence"].update(
                 keep=kept.lb.name,

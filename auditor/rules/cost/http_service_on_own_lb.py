@@ -189,7 +189,7 @@ def evaluate(graph: ExposureGraph, settings: RuleSettings) -> Iterator[Finding]:
             f"{label} serves HTTP on its own load balancer {node.lb.name}; it could share ALB {alb.lb.name} "
             f"({group.ref}){saving}.",
             remediation=_snippet(exp, ports[0], group, node.lb.scheme, taken),
-            monthly_cost_usd=cost,
+            monthly_saving_usd=cost,
             **fields,
         )
 

@@ -324,7 +324,7 @@ def _candidate_finding(graph: ExposureGraph, candidate: _Bin, taken: set[str]) -
         "kubernetes": kept.group.ref,
         "discriminator": ",".join(labels),
         "evidence": evidence,
-        "monthly_cost_usd": saving,
+        "monthly_saving_usd": saving,
     }
     subject = f"{len(units)} ALBs ({', '.join(labels)})"
     if not all(u.certificates_known for u in units):

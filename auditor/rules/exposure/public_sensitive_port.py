@@ -22,6 +22,7 @@ from auditor.correlate.reachability import Admitted, Reachability, Source
 from auditor.findings import Finding, Severity, Status
 from auditor.inventory.facets import Facet
 from auditor.inventory.models import CoverageStatus, Listener, ManagedPrefixList
+from auditor.rules._gateway import gateway_of, lb_configuration_fix
 from auditor.rules._helpers import describe_lb, lb_fields, lb_subject, owner_annotate, owner_evidence
 from auditor.rules.base import Rule, RuleMeta
 from auditor.rules.coverage import guarded
@@ -70,7 +71,8 @@ META = RuleMeta(
     ),
     remediation=(
         "Restrict the sources (spec.loadBalancerSourceRanges on the Service, alb.ingress.kubernetes.io/inbound-cidrs "
-        "on an Ingress), make the load balancer internal (service.beta.kubernetes.io/aws-load-balancer-scheme: "
+        "on an Ingress, spec.sourceRanges in a Gateway's LoadBalancerConfiguration), make the load balancer "
+        "internal (service.beta.kubernetes.io/aws-load-balancer-scheme: "
         'internal; in-tree: service.beta.kubernetes.io/aws-load-balancer-internal: "true"), or make the Service '
         "ClusterIP and reach it through a VPN, bastion or kubectl port-forward."
     ),
@@ -92,7 +94,12 @@ META = RuleMeta(
         Facet.EC2_PREFIX_LISTS,
         Facet.KUBE_SERVICES,
     ),
-    enrich=(Facet.KUBE_INGRESSES, Facet.KUBE_INGRESS_CLASS_PARAMS),
+    enrich=(
+        Facet.KUBE_INGRESSES,
+        Facet.KUBE_INGRESS_CLASS_PARAMS,
+        Facet.KUBE_GATEWAYS,
+        Facet.KUBE_LOAD_BALANCER_CONFIGURATIONS,
+    ),
 )
 
 
@@ -120,6 +127,9 @@ def _declared(node: LbNode) -> tuple[Admitted, str] | None:
         return None
     if owner.service is not None:
         return reachability.service_source_ranges(owner.service)
+    if owner.gateway is not None:
+        cfg = owner.gateway.configuration
+        return reachability.gateway_source_ranges(cfg.spec if cfg is not None else None)
     if owner.group is None:
         return None
     admitted, origins = Admitted(), []
@@ -219,6 +229,16 @@ def _revoke(source: Source, port: int) -> str | None:
 
 def _remediation(node: LbNode, port: int, public: list[Source]) -> str:
     owner = node.owner
+    gwx = gateway_of(node)
+    if gwx is not None:
+        listeners = [li.name for li in gwx.gateway.listeners if li.port == port]
+        return (
+            f"Restrict who reaches port {port}: "
+            + lb_configuration_fix(gwx, "sourceRanges: [<trusted CIDR>]")
+            + " Better, make it internal (spec.scheme: internal there; the load balancer is recreated with a new DNS "
+            f"name), or remove listener {', '.join(listeners) or port} from Gateway {gwx.gateway.namespace}/"
+            f"{gwx.gateway.name} and reach the backend through a VPN, bastion or kubectl port-forward."
+        )
     if owner is not None and owner.service is not None:
         ns, name = owner.namespace, owner.name
         patch = (

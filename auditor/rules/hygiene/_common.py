@@ -1,11 +1,12 @@
-"""The Kubernetes exposures hygiene rules walk (ALB Ingresses, LoadBalancer Services) and their annotation problems."""
+"""The Kubernetes exposures hygiene rules walk (ALB Ingresses, LoadBalancer Services, the controller's Gateways) and
+their annotation problems."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 from auditor.correlate.annotations import AnnotationProblem
-from auditor.correlate.graph import ExposureGraph, IngressGroup, LbNode, ServiceExposure
+from auditor.correlate.graph import ExposureGraph, GatewayExposure, IngressGroup, LbNode, ServiceExposure
 from auditor.findings import KubeRef
 from auditor.inventory.models import Ingress, LoadBalancerIngress
 from auditor.rules._helpers import sentence
@@ -13,12 +14,13 @@ from auditor.rules._helpers import sentence
 
 @dataclass(slots=True)
 class KubeExposure:
-    """One ALB-class Ingress (with its group) or one type: LoadBalancer Service."""
+    """One ALB-class Ingress (with its group), one type: LoadBalancer Service, or one Gateway of the controller."""
 
     ref: KubeRef
     ingress: Ingress | None = None
     group: IngressGroup | None = None
     service: ServiceExposure | None = None
+    gateway: GatewayExposure | None = None
     # read several times per finding by both hygiene rules: worked out once, when the item is made
     load_balancer: LbNode | None = field(init=False, default=None)  # the current (non-orphaned) one, if any
     address: str | None = field(init=False, default=None)  # the first hostname/IP the controller wrote into status
@@ -28,6 +30,8 @@ class KubeExposure:
         nodes = self.group.load_balancers if self.group is not None else []
         if self.service is not None:
             nodes = self.service.load_balancers
+        if self.gateway is not None:
+            nodes = self.gateway.load_balancers
         for node in nodes:
             if not node.orphan:
                 self.load_balancer = node
@@ -40,6 +44,8 @@ class KubeExposure:
 
     @property
     def status_ingress(self) -> list[LoadBalancerIngress]:
+        if self.gateway is not None:  # status.addresses: the load balancer's DNS name
+            return [LoadBalancerIngress(hostname=a) for a in self.gateway.gateway.addresses]
         if self.ingress is not None:
             return self.ingress.status_ingress
         return self.service.service.status_ingress if self.service is not None else []
@@ -64,6 +70,15 @@ def _kube_exposures(graph: ExposureGraph) -> list[KubeExposure]:
             found.append(KubeExposure(ref=group.ref_of(ing), ingress=ing, group=group))
     found.extend(KubeExposure(ref=exp.ref, service=exp) for exp in graph.services)
     return found
+
+
+def gateway_exposures(graph: ExposureGraph) -> list[KubeExposure]:
+    """The Gateways of the controller's GatewayClasses, in inventory order (made once per graph)."""
+    return graph.derived(_gateway_exposures)
+
+
+def _gateway_exposures(graph: ExposureGraph) -> list[KubeExposure]:
+    return [KubeExposure(ref=gwx.ref, gateway=gwx) for gwx in graph.gateways if gwx.managed]
 
 
 def problems_by_object(graph: ExposureGraph) -> dict[KubeRef, list[AnnotationProblem]]:

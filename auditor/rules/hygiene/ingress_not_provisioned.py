@@ -1,11 +1,14 @@
-"""ingress-not-provisioned: an ALB Ingress or LoadBalancer Service has no address, with the likely reason.
+"""ingress-not-provisioned: an ALB Ingress, LoadBalancer Service or controller-class Gateway has no address, with
+the likely reason.
 
 Reasons the inventory can show: no controller Deployment (or none ready) for objects the AWS Load
 Balancer Controller handles, invalid annotations on the object or on another member of its IngressGroup
 (one bad member blocks the whole group), a ``loadBalancerClass`` nobody here serves, or a load balancer
-that exists while the status was never written back. The subject is the Kubernetes object
-(``resource_arn`` empty), so the finding keeps its fingerprint once the address appears. With an
-incomplete Kubernetes inventory an object without address is UNKNOWN (the reason may be missing).
+that exists while the status was never written back; for a Gateway also a controller too old for Gateways or
+with them switched off, an invalid LoadBalancerConfiguration, or a GatewayClass the controller did not accept.
+The subject is the Kubernetes object (``resource_arn`` empty), so the finding keeps its fingerprint once the
+address appears. With an incomplete Kubernetes inventory an object without address is UNKNOWN (the reason may be
+missing).
 """
 
 from __future__ import annotations
@@ -20,8 +23,15 @@ from auditor.findings import Finding, KubeRef, Severity, Status
 from auditor.inventory.facets import Facet
 from auditor.rules._helpers import sentence
 from auditor.rules.base import Rule, RuleMeta
+from auditor.rules.controller._common import gateway_support_problem, running_controllers
 from auditor.rules.coverage import guarded
-from auditor.rules.hygiene._common import KubeExposure, kube_exposures, load_balancer_evidence, problems_by_object
+from auditor.rules.hygiene._common import (
+    KubeExposure,
+    gateway_exposures,
+    kube_exposures,
+    load_balancer_evidence,
+    problems_by_object,
+)
 
 META = RuleMeta(
     id="ingress-not-provisioned",
@@ -44,7 +54,15 @@ META = RuleMeta(
         "https://kubernetes-sigs.github.io/aws-load-balancer-controller/latest/guide/ingress/annotations/#ingressgroup",
         "https://docs.aws.amazon.com/eks/latest/userguide/network-load-balancing.html",
     ),
-    inputs=(Facet.KUBE_INGRESSES, Facet.KUBE_SERVICES, Facet.KUBE_INGRESS_CLASSES, Facet.KUBE_DEPLOYMENTS),
+    inputs=(
+        Facet.KUBE_INGRESSES,
+        Facet.KUBE_SERVICES,
+        Facet.KUBE_INGRESS_CLASSES,
+        Facet.KUBE_DEPLOYMENTS,
+        Facet.KUBE_GATEWAY_CLASSES,
+        Facet.KUBE_GATEWAYS,
+    ),
+    enrich=(Facet.KUBE_LOAD_BALANCER_CONFIGURATIONS,),
 )
 
 
@@ -90,6 +108,42 @@ def _members_with_problems(
     return found
 
 
+def _gateway_reasons(
+    graph: ExposureGraph, item: KubeExposure, problems: dict[KubeRef, list[AnnotationProblem]]
+) -> list[Reason]:
+    gwx = item.gateway
+    if gwx is None or gwx.implementation is None:
+        return []
+    reasons: list[Reason] = []
+    running = running_controllers(graph)
+    unsupported = [p for c in running if (p := gateway_support_problem(c, gwx.implementation)) is not None]
+    if running and len(unsupported) == len(running):
+        reasons.append(
+            (unsupported[0], "upgrade the controller or turn its Gateway feature on (see controller-missing)")
+        )
+    cls = gwx.gateway_class
+    if cls is not None and cls.accepted is False:
+        reasons.append(
+            (
+                f"GatewayClass {cls.name} is not accepted by the controller",
+                f"read its status conditions: kubectl describe gatewayclass {cls.name}",
+            )
+        )
+    cfg = gwx.configuration
+    if cfg is not None:
+        cfg_ref = KubeRef(kind=cfg.kind, namespace=cfg.namespace, name=cfg.name)
+        bad = problems.get(cfg_ref, [])
+        if bad:
+            reasons.append(
+                (
+                    f"its {cfg_ref} has invalid {_keys(bad)}",
+                    f"correct {_keys(bad)} with kubectl -n {cfg.namespace} edit loadbalancerconfiguration "
+                    f"{cfg.name} (see invalid-annotation)",
+                )
+            )
+    return reasons
+
+
 def _reasons(
     graph: ExposureGraph,
     item: KubeExposure,
@@ -113,6 +167,8 @@ def _reasons(
                         f"correct {_keys(problems[ref])} on {ref}",
                     )
                 )
+    elif item.gateway is not None:
+        reasons = _controller_reasons(graph) + reasons + _gateway_reasons(graph, item, problems)
     elif item.service is not None:
         settings = item.service.settings
         svc = item.service.service
@@ -158,7 +214,7 @@ def evaluate(graph: ExposureGraph, settings: RuleSettings) -> Iterator[Finding]:
 
     def judge(item: KubeExposure) -> Iterator[Finding]:
         node = item.load_balancer
-        evidence = load_balancer_evidence(node)
+        evidence: dict[str, Any] = dict(load_balancer_evidence(node))
         common: dict[str, Any] = {
             "kubernetes": item.ref,
             "account": node.lb.account if node else None,
@@ -168,6 +224,9 @@ def evaluate(graph: ExposureGraph, settings: RuleSettings) -> Iterator[Finding]:
             evidence["ingress_group"] = item.group.name
         if item.service is not None:
             evidence["controller"] = item.service.settings.controller
+        if item.gateway is not None:
+            evidence["gateway_class"] = item.gateway.gateway.gateway_class_name
+            evidence["routes"] = [str(r) for r in item.gateway.route_refs]
         address = item.address
         if address is not None:
             evidence["address"] = address
@@ -198,7 +257,8 @@ def evaluate(graph: ExposureGraph, settings: RuleSettings) -> Iterator[Finding]:
             **common,
         )
 
-    yield from guarded(META, graph, kube_exposures(graph), judge, describe=lambda item: {"kubernetes": item.ref})
+    items = [*kube_exposures(graph), *gateway_exposures(graph)]
+    yield from guarded(META, graph, items, judge, describe=lambda item: {"kubernetes": item.ref})
 
 
 RULE = Rule(META, evaluate)

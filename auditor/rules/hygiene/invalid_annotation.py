@@ -5,9 +5,11 @@ ALB Ingress or LoadBalancer Service without problems. The subject is the Kuberne
 load balancer (which may not exist because of the very problem): ``resource_arn`` stays empty so the
 fingerprint is the same before and after the fix. Nothing is said without a Kubernetes inventory.
 
-Two kinds of problem are not annotations: a malformed IngressClassParams spec field (FAIL, fixed with
-``kubectl edit``), and an object the correlator could not evaluate at all (UNKNOWN, naming it: the
-audit neither passes nor blames it, and the log holds the traceback).
+Two kinds of problem are not annotations: a malformed spec field of a controller configuration object —
+IngressClassParams, and for Gateways LoadBalancerConfiguration and TargetGroupConfiguration (FAIL, fixed with
+``kubectl edit``; one PASS per Gateway configuration object without problems) — and an object the
+correlator could not evaluate at all (UNKNOWN, naming it: the audit neither passes nor blames it, and the
+log holds the traceback).
 """
 
 from __future__ import annotations
@@ -45,8 +47,14 @@ META = RuleMeta(
         "https://kubernetes-sigs.github.io/aws-load-balancer-controller/latest/guide/ingress/annotations/",
         "https://kubernetes-sigs.github.io/aws-load-balancer-controller/latest/guide/service/annotations/",
         "https://kubernetes-sigs.github.io/aws-load-balancer-controller/latest/guide/ingress/annotations/#ingressgroup",
+        "https://kubernetes-sigs.github.io/aws-load-balancer-controller/latest/guide/gateway/loadbalancerconfig/",
     ),
-    inputs=(Facet.KUBE_INGRESSES, Facet.KUBE_SERVICES),
+    inputs=(
+        Facet.KUBE_INGRESSES,
+        Facet.KUBE_SERVICES,
+        Facet.KUBE_LOAD_BALANCER_CONFIGURATIONS,
+        Facet.KUBE_TARGET_GROUP_CONFIGURATIONS,
+    ),
     enrich=(Facet.KUBE_INGRESS_CLASS_PARAMS,),
 )
 
@@ -111,6 +119,27 @@ def evaluate(graph: ExposureGraph, settings: RuleSettings) -> Iterator[Finding]:
         )
 
     yield from guarded(META, graph, items, judge, describe=lambda item: {"kubernetes": item.ref})
+    kube = graph.inventory.kubernetes
+    read = (kube.gateway_configurations or []) if kube is not None else []
+    configs = [
+        KubeRef(kind=c.kind, namespace=c.namespace, name=c.name)
+        for c in read
+        if c.kind in ("LoadBalancerConfiguration", "TargetGroupConfiguration")
+    ]
+
+    def judge_config(ref: KubeRef) -> Iterator[Finding]:
+        if ref not in problems:  # with problems: reported below, with the other objects that have some
+            yield META.finding(
+                Status.PASS,
+                f"{sentence(str(ref))} has no invalid field.",
+                evidence={
+                    "checked": "scheme, ipAddressType, mergingMode, sourceRanges, listenerConfigurations, "
+                    "target group properties"
+                },
+                kubernetes=ref,
+            )
+
+    yield from guarded(META, graph, configs, judge_config, describe=lambda ref: {"kubernetes": ref})
     if problems:
         # problems on objects that are not exposures (e.g. an Ingress of no group), after the exposures
         known = {item.ref for item in items}

@@ -50,7 +50,7 @@ META = RuleMeta(
     inputs=(
         Facet.ELBV2_LOAD_BALANCERS,
         Facet.ELBV2_LISTENERS,
-        Facet.ELBV2_LISTENER_RULES,
+        Facet.ELBV2_LISTENER_RULES,  # an ALB without target groups passes only if its rules need none
         Facet.ELBV2_TARGET_GROUPS,
         Facet.ELBV2_TARGET_HEALTH,
         Facet.ELB_LOAD_BALANCERS,

@@ -14,7 +14,7 @@ from auditor.inventory.models import Service
 from auditor.rules._helpers import describe_lb, lb_fields
 from auditor.rules.base import Rule, RuleMeta
 from auditor.rules.controller._common import cluster_fields, kubernetes_unknown
-from auditor.rules.cost._common import cost_evidence
+from auditor.rules.cost._common import cost_evidence, saving_by_replacing
 from auditor.rules.coverage import guarded
 
 META = RuleMeta(
@@ -135,9 +135,12 @@ def _judge_node(node: LbNode, service: Service | None) -> Finding:
         "owner": node.owner.label if node.owner else None,
         **cost_evidence(node),
     }
-    fields = {**lb_fields(node), "evidence": evidence, "monthly_cost_usd": evidence["monthly_cost_usd"]}
+    fields: dict[str, Any] = {**lb_fields(node), "evidence": evidence}
     if node.lb.type != "classic":
         return META.finding(Status.PASS, f"{describe_lb(node)} is not a Classic Load Balancer.", **fields)
+    saving, basis = saving_by_replacing(node, "network")
+    evidence.update(monthly_saving_usd=saving, saving_basis=basis)
+    fields["monthly_saving_usd"] = saving
     if service is None:
         remediation = (
             f"Find the Service named by its tags ({node.stack or 'kubernetes.io/service-name'}) and move it to the "

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from auditor.config import RuleSettings
+from auditor.correlate.build import gateway_stack
 from auditor.correlate.graph import ExposureGraph, LbNode
 from auditor.findings import Finding, Severity, Status
 from auditor.inventory.facets import Facet
@@ -20,7 +21,7 @@ META = RuleMeta(
     severity=Severity.MEDIUM,
     category="ownership",
     rationale=(
-        "A load balancer whose Service or Ingress is gone, whose cluster was deleted, or that was left over "
+        "A load balancer whose Service, Ingress or Gateway is gone, whose cluster was deleted, or that was left over "
         "when its Ingress moved to an IngressGroup or changed scheme still costs money every hour, and an "
         "internet-facing one keeps answering on a DNS name that may still be published — possibly routing to "
         "IPs now used by something else. No controller will ever clean it up."
@@ -43,6 +44,8 @@ META = RuleMeta(
         Facet.KUBE_SERVICES,
         Facet.KUBE_INGRESSES,
         Facet.KUBE_INGRESS_CLASSES,
+        Facet.KUBE_GATEWAY_CLASSES,
+        Facet.KUBE_GATEWAYS,
     ),
 )
 
@@ -54,6 +57,11 @@ _WHY = {
         "removed, or a controller change), LBC #3841."
     ),
     "cluster-gone": "Its cluster was deleted before its load balancers, eksctl #2278.",
+    "gateway-gone": (
+        "Its Gateway was deleted (or moved to a GatewayClass of another implementation) while the controller could "
+        "not clean up — the controller removes a Gateway's load balancer only while its finalizer "
+        "gateway.k8s.aws/alb or gateway.k8s.aws/nlb is in place."
+    ),
     "superseded": (
         "Its owner now uses another load balancer: moving an Ingress into an IngressGroup or changing its scheme "
         "makes the controller create a new one and can leave the old one behind (LBC #2028)."
@@ -109,6 +117,7 @@ def _evidence(node: LbNode) -> dict[str, Any]:
 
 def evaluate(graph: ExposureGraph, settings: RuleSettings) -> Iterator[Finding]:
     kube_collected = graph.kube_collected
+    gateways_read = graph.gateways_read
 
     def judge(node: LbNode) -> Iterator[Finding]:
         if node.orphan is None and node.owner is not None:
@@ -119,20 +128,31 @@ def evaluate(graph: ExposureGraph, settings: RuleSettings) -> Iterator[Finding]:
                 Status.PASS,
                 f"{describe_lb(node)} has a live Kubernetes owner.",
                 evidence=evidence,
-                monthly_cost_usd=cost["monthly_cost_usd"],
                 **lb_fields(node),
+            )
+            return
+        gateway_tagged = node.lb.tags is not None and gateway_stack(node.lb.tags) is not None
+        if node.orphan is None and node.scope == "cluster" and gateway_tagged and not gateways_read:
+            yield META.finding(
+                Status.UNKNOWN,
+                f"Load balancer {node.lb.name} was made for Gateway {node.stack}, but the cluster's Gateways were not "
+                "read (Gateway API access failed, or a snapshot older than Gateway support), so whether its "
+                "owner still exists is unknown.",
+                **lb_fields(node),
+                evidence=_evidence(node),
             )
             return
         if node.orphan is None and (node.cluster_tag is None or node.scope != "cluster" or kube_collected):
             return  # not made for this cluster, or judged below only when Kubernetes is unknown
         evidence = _evidence(node)
-        fields = {**lb_fields(node), "evidence": evidence, "monthly_cost_usd": evidence["monthly_cost_usd"]}
+        fields = {**lb_fields(node), "evidence": evidence, "monthly_saving_usd": evidence["monthly_cost_usd"]}
         if node.orphan is not None:
-            cost = fields["monthly_cost_usd"]
+            cost = fields["monthly_saving_usd"]
             price = f" and costs about ${cost:.2f}/month" if cost is not None else ""
             steps = "\n".join(_delete_commands(node))
+            why = _WHY["gateway-gone" if node.orphan == "owner-gone" and gateway_tagged else node.orphan]
             remediation = (
-                f"{_WHY[node.orphan]} First check the evidence: no DNS record (Route 53, external-dns) or client "
+                f"{why} First check the evidence: no DNS record (Route 53, external-dns) or client "
                 f"still uses {node.lb.dns_name}, and no traffic reaches it. Then delete it and what the controller "
                 f"made for it:\n{steps}\n(If deletion protection is on, turn it off first; a security group can be "
                 "deleted only once the load balancer's network interfaces are gone, a few minutes later.)"

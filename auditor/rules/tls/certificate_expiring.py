@@ -105,6 +105,17 @@ def _where_referenced(arn: str, uses: list[_Use]) -> list[str]:
         svc = owner.service if owner is not None else None
         if svc is not None and arn in svc.annotations.get(SVC + "aws-load-balancer-ssl-cert", ""):
             found.append(f"Service {svc.namespace}/{svc.name} ({SVC}aws-load-balancer-ssl-cert)")
+        cfg = owner.gateway.configuration if owner is not None and owner.gateway is not None else None
+        entries = cfg.spec.get("listenerConfigurations") if cfg is not None else None
+        for entry in entries if isinstance(entries, list) else []:
+            named = (
+                [entry.get("defaultCertificate"), *(entry.get("certificates") or [])] if isinstance(entry, dict) else []
+            )
+            if cfg is not None and arn in named:
+                found.append(
+                    f"LoadBalancerConfiguration {cfg.namespace}/{cfg.name} (spec.listenerConfigurations "
+                    f"{entry.get('protocolPort')})"
+                )
     return list(dict.fromkeys(found))
 
 

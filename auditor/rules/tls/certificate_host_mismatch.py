@@ -3,6 +3,10 @@
 Hosts of an ALB with no HTTPS listener at all are not judged here: they are served over plain HTTP,
 which ``http-without-redirect`` reports. An Ingress is checked on the HTTPS listeners of its own
 ``listen-ports``; when none of them exists on the ALB, on every HTTPS listener of the ALB.
+
+A Gateway's hosts are its listeners' ``hostname`` and its attached routes' ``hostnames``, checked on the
+HTTPS (ALB) or TLS (NLB) listeners of its load balancer at the ports of the Gateway listeners they use
+(https://gateway-api.sigs.k8s.io/reference/spec/#gateway.networking.k8s.io/v1.Listener).
 """
 
 from __future__ import annotations
@@ -12,10 +16,11 @@ from typing import Any
 
 from auditor.config import RuleSettings
 from auditor.correlate.annotations import ALB
-from auditor.correlate.graph import ExposureGraph, IngressGroup, LbNode
-from auditor.findings import Finding, Severity, Status
+from auditor.correlate.graph import ExposureGraph, GatewayExposure, IngressGroup, LbNode
+from auditor.findings import Finding, KubeRef, Severity, Status
 from auditor.inventory.facets import Facet
 from auditor.inventory.models import Certificate, Ingress, Listener
+from auditor.rules._gateway import listener_configuration_fix
 from auditor.rules._helpers import annotate_command, describe_lb, ingress_ref, lb_fields
 from auditor.rules.base import Rule, RuleMeta
 from auditor.rules.coverage import guarded
@@ -35,8 +40,9 @@ META = RuleMeta(
     remediation=(
         "Attach an ACM certificate covering the host: add its ARN to alb.ingress.kubernetes.io/certificate-arn "
         "(comma-separated, keep the existing ones), or drop the annotation and let the controller discover "
-        "certificates from the Ingress hosts. Request one with aws acm request-certificate --domain-name <host> "
-        "--validation-method DNS if none exists."
+        "certificates from the Ingress hosts. Gateway: add its ARN to the listener's entry in spec."
+        "listenerConfigurations (defaultCertificate / certificates) of the Gateway's LoadBalancerConfiguration. "
+        "Request one with aws acm request-certificate --domain-name <host> --validation-method DNS if none exists."
     ),
     references=(
         "https://kubernetes-sigs.github.io/aws-load-balancer-controller/latest/guide/ingress/cert_discovery/",
@@ -52,7 +58,13 @@ META = RuleMeta(
         Facet.ACM_CERTIFICATE_DETAILS,
         Facet.KUBE_INGRESSES,
         Facet.KUBE_INGRESS_CLASSES,
+        Facet.KUBE_GATEWAY_CLASSES,
+        Facet.KUBE_GATEWAYS,
+        Facet.KUBE_HTTP_ROUTES,
+        Facet.KUBE_GRPC_ROUTES,
+        Facet.KUBE_TLS_ROUTES,
     ),
+    enrich=(Facet.KUBE_LOAD_BALANCER_CONFIGURATIONS,),
 )
 
 
@@ -140,8 +152,104 @@ def _remediation(group: IngressGroup, ing: Ingress, host: str) -> str:
     )
 
 
+_TLS_LISTENER = {"application": "HTTPS", "network": "TLS"}
+
+
+def _gateway_hosts(gwx: GatewayExposure, tls: list[Listener]) -> list[tuple[KubeRef, str, list[Listener]]]:
+    """(who names the host, host, the load balancer listeners it is served on) of a Gateway: each listener's
+    hostname on its own port, each route hostname on the ports of the Gateway listeners it attaches to."""
+    gw = gwx.gateway
+    by_port = {li.port: li for li in tls}
+    secure = [li for li in gw.listeners if li.protocol.upper() in ("HTTPS", "TLS")]
+    found: list[tuple[KubeRef, str, list[Listener]]] = []
+    for li in secure:
+        if li.hostname and li.port in by_port:
+            found.append((gwx.ref, li.hostname.lower(), [by_port[li.port]]))
+    for route in gwx.routes:
+        if route.kind not in ("HTTPRoute", "GRPCRoute", "TLSRoute") or not route.hostnames:
+            continue
+        sections = {p.section_name for p in route.parent_refs if p.name == gw.name}
+        ports = {li.port for li in secure if None in sections or li.name in sections}
+        listeners = [by_port[p] for p in sorted(ports) if p in by_port] or tls
+        ref = KubeRef(kind=route.kind, namespace=route.namespace, name=route.name)
+        found.extend((ref, host.lower(), listeners) for host in dict.fromkeys(route.hostnames))
+    return found
+
+
+def _gateway_remediation(gwx: GatewayExposure, listener: Listener, host: str) -> str:
+    current = listener.certificate_arns or []
+    wanted = ", ".join([*current, f"<ACM certificate ARN for {host}>"])
+    request = f"aws acm request-certificate --domain-name {host} --validation-method DNS"
+    return f"Get a certificate covering {host} ({request}) and put it on the listener: " + listener_configuration_fix(
+        gwx, listener.protocol, listener.port, f"certificates: [{wanted}]"
+    )
+
+
+def _evaluate_gateways(graph: ExposureGraph, in_scope: set[str]) -> Iterator[Finding]:
+    nodes = [
+        (gwx, node)
+        for gwx in graph.gateways
+        if gwx.managed
+        for node in gwx.load_balancers
+        if node.arn in in_scope and not node.orphan
+    ]
+
+    def judge(item: tuple[GatewayExposure, LbNode]) -> Iterator[Finding]:
+        gwx, node = item
+        listeners = node.lb.listeners
+        tls = [li for li in listeners or [] if li.protocol.upper() == _TLS_LISTENER.get(node.lb.type)]
+        if listeners is not None and not tls:
+            return  # nothing terminates TLS on the load balancer: http-without-redirect's finding
+        base: dict[str, Any] = {
+            "resource_arn": node.arn,
+            "resource_name": node.lb.name,
+            "account": node.lb.account,
+            "region": node.lb.region,
+        }
+        if listeners is None:
+            yield META.finding(
+                Status.UNKNOWN,
+                f"The listeners of {describe_lb(node)} were not collected, so whether certificates cover the hosts "
+                f"of {gwx.ref} is unknown.",
+                kubernetes=gwx.ref,
+                discriminator=f"{gwx.ref}",
+                **base,
+            )
+            return
+        for ref, host, on in _gateway_hosts(gwx, tls):
+            status, evidence = _judge_host(node, host, on)
+            remediation: str | None = None
+            if status == Status.FAIL:
+                ports = ", ".join(map(str, evidence["uncovered_ports"]))
+                message = (
+                    f"Host {host} of {ref} is not covered by any certificate on {on[0].protocol} listener {ports} of "
+                    f"{describe_lb(node)}."
+                )
+                first = next(li for li in on if li.port in evidence["uncovered_ports"])
+                remediation = _gateway_remediation(gwx, first, host)
+            elif status == Status.UNKNOWN:
+                message = (
+                    f"Whether host {host} of {ref} has a certificate is unknown: {'; '.join(evidence['missing'])}."
+                )
+            else:
+                message = f"Host {host} of {ref} is covered by a certificate of {describe_lb(node)}."
+            evidence["gateway"] = str(gwx.ref)
+            yield META.finding(
+                status,
+                message,
+                remediation=remediation,
+                evidence=evidence,
+                kubernetes=ref,
+                discriminator=f"{ref}:{host}",
+                **base,
+            )
+
+    yield from guarded(META, graph, nodes, judge, describe=lambda item: lb_fields(item[1]))
+
+
 def evaluate(graph: ExposureGraph, settings: RuleSettings) -> Iterator[Finding]:
     in_scope = {n.arn for n in graph.in_scope()}
+    yield from _evaluate_gateways(graph, in_scope)
     # one object per ALB of an IngressGroup
     albs = [(group, node) for group in graph.ingress_groups for node in group.load_balancers if node.arn in in_scope]
 

@@ -9,10 +9,11 @@ from typing import Any
 
 from auditor.config import RuleSettings
 from auditor.correlate.annotations import ALB, SVC
+from auditor.correlate.build import TAG_INGRESS_STACK, TAG_SERVICE_STACK
 from auditor.correlate.graph import ExposureGraph, LbNode
-from auditor.findings import Finding, Severity, Status
+from auditor.findings import Finding, KubeRef, Severity, Status
 from auditor.inventory.facets import Facet
-from auditor.inventory.models import Action, Listener, LoadBalancer
+from auditor.inventory.models import Action, Listener, LoadBalancer, Route
 from auditor.rules._helpers import (
     annotate_command,
     describe_lb,
@@ -40,7 +41,8 @@ META = RuleMeta(
         "alb.ingress.kubernetes.io/ssl-redirect to that port; the controller then makes the HTTP listener a "
         "single redirect. Classic (in-tree) Service: serve HTTPS with service.beta.kubernetes.io/"
         "aws-load-balancer-ssl-cert and aws-load-balancer-ssl-ports and drop port 80, or move the Service "
-        "behind the ALB Ingress."
+        "behind the ALB Ingress. Gateway: attach the content routes to the HTTPS listener only and give the HTTP "
+        "listener an HTTPRoute whose rule has a RequestRedirect filter (scheme: https)."
     ),
     references=(
         "AWS Security Hub ELB.1: Application Load Balancer should be configured to redirect all HTTP requests to HTTPS",
@@ -50,21 +52,27 @@ META = RuleMeta(
         "https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-listeners.html"
         "#redirect-actions",
         "https://kubernetes.io/docs/reference/labels-annotations-taints/#service-beta-kubernetes-io-aws-load-balancer-ssl-cert",
+        "https://gateway-api.sigs.k8s.io/guides/http-redirect-rewrite/",
     ),
     inputs=(Facet.ELBV2_LOAD_BALANCERS, Facet.ELBV2_LISTENERS, Facet.ELBV2_LISTENER_RULES, Facet.ELB_LOAD_BALANCERS),
-    enrich=(Facet.KUBE_INGRESSES, Facet.KUBE_SERVICES),
+    enrich=(Facet.KUBE_INGRESSES, Facet.KUBE_SERVICES, Facet.KUBE_GATEWAYS, Facet.KUBE_HTTP_ROUTES),
     listener_rules_of=lambda lb, listener, _: _rules_decide(lb, listener),
 )
 
 
 def _rules_decide(lb: LoadBalancer, listener: Listener) -> bool:
-    """Only the rules of an internet-facing ALB's HTTP listener whose default action redirects to HTTPS can
-    change its verdict (a rule may still forward); ``_alb_listener`` judges every other listener without them."""
+    """Only the rules of an internet-facing ALB's HTTP listener whose default action redirects to HTTPS (or, on
+    a Gateway's ALB, answers a fixed response) can change its verdict — a rule may still forward;
+    ``_alb_listener`` judges every other listener without them. Whether the owner is a Gateway is known only
+    after correlation (its stack tag, or its status address): any ALB without an Ingress or Service stack tag
+    may be one."""
+    tags = lb.tags or {}
+    maybe_gateway = TAG_INGRESS_STACK not in tags and TAG_SERVICE_STACK not in tags
     return (
         lb.is_public
         and listener.protocol.upper() == "HTTP"
         and bool(listener.default_actions)
-        and _all_redirect_to_https(listener.default_actions)
+        and _all_redirect_to_https(listener.default_actions, gateway=maybe_gateway)
     )
 
 
@@ -75,20 +83,24 @@ class _Verdict:
     checked: list[int] = field(default_factory=list)  # HTTP listener ports that only redirect
 
 
-def _all_redirect_to_https(actions: list[Action]) -> bool:
+def _all_redirect_to_https(actions: list[Action], *, gateway: bool = False) -> bool:
+    """Every action redirects to HTTPS. On a Gateway's ALB a fixed response serves no content either: the
+    controller makes it the default action of every Gateway listener (404, facts §10)."""
     for action in actions:
+        if gateway and action.type == "fixed-response":
+            continue
         if action.type != "redirect" or action.redirect is None or action.redirect.protocol != "HTTPS":
             return False
     return True
 
 
-def _alb_listener(listener: Listener, verdict: _Verdict) -> None:
+def _alb_listener(listener: Listener, verdict: _Verdict, *, gateway: bool = False) -> None:
     if listener.protocol.upper() != "HTTP":
         return
     if not listener.default_actions:
         verdict.unknown.append(f"the default action of HTTP listener {listener.port} was not collected")
         return
-    if not _all_redirect_to_https(listener.default_actions):
+    if not _all_redirect_to_https(listener.default_actions, gateway=gateway):
         verdict.serving.append(
             {
                 "port": listener.port,
@@ -100,7 +112,7 @@ def _alb_listener(listener: Listener, verdict: _Verdict) -> None:
     if listener.rules is None:
         verdict.unknown.append(f"the rules of HTTP listener {listener.port} were not collected")
         return
-    serving_rules = [r.priority for r in listener.rules if not _all_redirect_to_https(r.actions)]
+    serving_rules = [r.priority for r in listener.rules if not _all_redirect_to_https(r.actions, gateway=gateway)]
     if serving_rules:
         verdict.serving.append(
             {
@@ -114,7 +126,7 @@ def _alb_listener(listener: Listener, verdict: _Verdict) -> None:
     verdict.checked.append(listener.port)
 
 
-def _clb_listener(listener: Listener, verdict: _Verdict) -> None:
+def _clb_listener(listener: Listener, verdict: _Verdict, *, gateway: bool = False) -> None:
     proto = listener.protocol.upper()
     if proto == "HTTP" or (proto == "TCP" and listener.port == 80):
         verdict.serving.append(
@@ -161,10 +173,53 @@ def _ingress_fix(node: LbNode) -> str | None:
     return text
 
 
-def _remediation(node: LbNode) -> str:
+def _redirects(route: Route) -> bool:
+    return any(rule.redirect is not None and (rule.redirect.scheme or "").lower() == "https" for rule in route.rules)
+
+
+def _gateway_fix(node: LbNode, ports: list[int]) -> str | None:
+    """In Gateway terms: which HTTPRoutes serve the HTTP listener, and the redirect route to add."""
+    gwx = node.owner.gateway if node.owner else None
+    if gwx is None:
+        return None
+    gw = gwx.gateway
+    http = [li for li in gw.listeners if li.protocol.upper() == "HTTP" and (not ports or li.port in ports)]
+    https = next((li for li in gw.listeners if li.protocol.upper() == "HTTPS"), None)
+    names = {li.name for li in http}
+    serving = [
+        str(KubeRef(kind=r.kind, namespace=r.namespace, name=r.name))
+        for r in gwx.routes
+        if r.kind == "HTTPRoute"
+        and not _redirects(r)
+        and any(p.name == gw.name and (p.section_name is None or p.section_name in names) for p in r.parent_refs)
+    ]
+    listener = next(iter(sorted(names)), "http")
+    text = f"{gwx.ref}: its HTTP listener {', '.join(sorted(names)) or listener} serves content"
+    text += f" through {', '.join(serving)}." if serving else "."
+    if serving:
+        text += (
+            f" Attach those routes to the HTTPS listener only (spec.parentRefs[].sectionName: "
+            f"{https.name if https else '<https listener>'}) and"
+        )
+    else:
+        text += " Make"
+    text += (
+        f" the HTTP listener answer with a redirect: an HTTPRoute in {gw.namespace} with parentRefs "
+        f"[{{name: {gw.name}, sectionName: {listener}}}] and one rule whose filters are "
+        "[{type: RequestRedirect, requestRedirect: {scheme: https, statusCode: 301}}]."
+    )
+    if https is None:
+        text += (
+            " The Gateway has no HTTPS listener yet: add one (protocol: HTTPS, port: 443) and give it a certificate "
+            "in its LoadBalancerConfiguration (spec.listenerConfigurations[].defaultCertificate for HTTPS:443)."
+        )
+    return text
+
+
+def _remediation(node: LbNode, ports: list[int]) -> str:
     lb = node.lb
     if lb.type == "application":
-        fix = _ingress_fix(node)
+        fix = _gateway_fix(node, ports) or _ingress_fix(node)
         if fix:
             return fix
         return (
@@ -206,8 +261,9 @@ def evaluate(graph: ExposureGraph, settings: RuleSettings) -> Iterator[Finding]:
             return
         verdict = _Verdict()
         judge_listener = _alb_listener if lb.type == "application" else _clb_listener
+        gateway = node.owner is not None and node.owner.gateway is not None
         for listener in lb.listeners:
-            judge_listener(listener, verdict)
+            judge_listener(listener, verdict, gateway=gateway)
         if node.owner is not None and node.owner.group is not None:
             redirects = {
                 f"{m.namespace}/{m.name}": m.annotations[ALB + "ssl-redirect"]
@@ -222,7 +278,7 @@ def evaluate(graph: ExposureGraph, settings: RuleSettings) -> Iterator[Finding]:
             yield META.finding(
                 Status.FAIL,
                 f"{lb_subject(node)} serves plain HTTP on port {ports} {how}.",
-                remediation=_remediation(node),
+                remediation=_remediation(node, [s["port"] for s in verdict.serving]),
                 evidence=evidence,
                 **fields,
             )
@@ -235,8 +291,10 @@ def evaluate(graph: ExposureGraph, settings: RuleSettings) -> Iterator[Finding]:
                 **fields,
             )
         else:
+            answer = "with a redirect to HTTPS or a fixed response" if gateway else "to HTTPS"
+            verb = "answers" if gateway else "redirects"
             what = (
-                f"redirects every HTTP request on port {', '.join(map(str, verdict.checked))} to HTTPS"
+                f"{verb} every HTTP request on port {', '.join(map(str, verdict.checked))} {answer}"
                 if verdict.checked
                 else "has no plain-HTTP listener"
             )

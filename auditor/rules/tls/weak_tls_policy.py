@@ -16,6 +16,7 @@ from auditor.correlate.graph import ExposureGraph, LbNode
 from auditor.findings import Finding, Severity, Status
 from auditor.inventory.facets import Facet
 from auditor.inventory.models import Listener
+from auditor.rules._gateway import gateway_of, listener_configuration_fix
 from auditor.rules._helpers import describe_lb, lb_fields, owner_annotate, owner_evidence, sentence, tls_listeners
 from auditor.rules.base import Rule, RuleMeta
 from auditor.rules.coverage import guarded
@@ -61,7 +62,8 @@ META = RuleMeta(
     remediation=(
         f"Ingress: alb.ingress.kubernetes.io/ssl-policy: {RECOMMENDED} on every Ingress of the group (or sslPolicy "
         "in IngressClassParams). Service (NLB/CLB): service.beta.kubernetes.io/aws-load-balancer-ssl-negotiation-"
-        f"policy: {RECOMMENDED} ({RECOMMENDED_CLASSIC} for a Classic Load Balancer)."
+        f"policy: {RECOMMENDED} ({RECOMMENDED_CLASSIC} for a Classic Load Balancer). Gateway: sslPolicy of the "
+        "listener's entry in spec.listenerConfigurations of its LoadBalancerConfiguration."
     ),
     references=(
         "AWS Security Hub ELB.17: Application and Network Load Balancers with listeners should use recommended "
@@ -75,7 +77,13 @@ META = RuleMeta(
         "RFC 8996: Deprecating TLS 1.0 and TLS 1.1",
     ),
     inputs=(Facet.ELBV2_LOAD_BALANCERS, Facet.ELBV2_LISTENERS, Facet.ELB_LOAD_BALANCERS, Facet.ELB_POLICIES),
-    enrich=(Facet.KUBE_INGRESSES, Facet.KUBE_SERVICES, Facet.KUBE_INGRESS_CLASS_PARAMS),
+    enrich=(
+        Facet.KUBE_INGRESSES,
+        Facet.KUBE_SERVICES,
+        Facet.KUBE_INGRESS_CLASS_PARAMS,
+        Facet.KUBE_GATEWAYS,
+        Facet.KUBE_LOAD_BALANCER_CONFIGURATIONS,
+    ),
 )
 
 
@@ -92,6 +100,11 @@ def classify(policy: str) -> tuple[bool | None, str | None]:
 
 def _remediation(node: LbNode, listener: Listener) -> str:
     lb = node.lb
+    gwx = gateway_of(node)
+    if gwx is not None:
+        return listener_configuration_fix(gwx, listener.protocol, listener.port, f"sslPolicy: {RECOMMENDED}") + (
+            f" Without it the controller uses {LBC_DEFAULT_SSL_POLICY}."
+        )
     if lb.type == "application":
         commands = owner_annotate(node, {ALB + "ssl-policy": RECOMMENDED})
         if commands:
@@ -123,6 +136,18 @@ def _annotated_policies(node: LbNode) -> dict[str, str]:
     owner = node.owner
     if owner is None:
         return {}
+    if owner.gateway is not None:
+        cfg = owner.gateway.configuration
+        entries = cfg.spec.get("listenerConfigurations") if cfg is not None else None
+        return (
+            {
+                f"{cfg.namespace}/{cfg.name} {e['protocolPort']}": str(e["sslPolicy"])
+                for e in entries
+                if isinstance(e, dict) and e.get("sslPolicy") and e.get("protocolPort")
+            }
+            if cfg is not None and isinstance(entries, list)
+            else {}
+        )
     if owner.group is not None:
         return {
             f"{m.namespace}/{m.name}": p
@@ -182,11 +207,11 @@ def evaluate(graph: ExposureGraph, settings: RuleSettings) -> Iterator[Finding]:
                     **fields,
                 )
             else:
-                default = node.controller == "lbc" and lb.type == "application" and not annotated
+                gateway = gateway_of(node) is not None
+                default = node.controller == "lbc" and (lb.type == "application" or gateway) and not annotated
                 evidence.update(oldest_protocol=oldest, controller_default=default and policy == LBC_DEFAULT_SSL_POLICY)
-                suffix = (
-                    " (the controller's default, no ssl-policy annotation)" if evidence["controller_default"] else ""
-                )
+                unset = "no sslPolicy in its LoadBalancerConfiguration" if gateway else "no ssl-policy annotation"
+                suffix = f" (the controller's default, {unset})" if evidence["controller_default"] else ""
                 yield META.finding(
                     Status.FAIL,
                     f"{sentence(where)} uses {policy}{suffix}, which still accepts {oldest}.",

@@ -9,6 +9,7 @@ from auditor.correlate.annotations import ALB
 from auditor.correlate.graph import ExposureGraph, LbNode
 from auditor.findings import Finding, Severity, Status
 from auditor.inventory.facets import Facet
+from auditor.rules._gateway import gateway_of, lb_configuration_fix
 from auditor.rules._helpers import describe_lb, lb_fields, lb_subject, owner_annotate, owner_evidence
 from auditor.rules.base import Rule, RuleMeta
 from auditor.rules.coverage import guarded
@@ -27,7 +28,8 @@ META = RuleMeta(
     remediation=(
         f"Set {WAF_ANNOTATION} to a regional WAFv2 web ACL ARN on one Ingress of the group (the controller "
         "associates it with the whole ALB), or wafv2AclArn in the IngressClassParams of the class. Remove any "
-        f"'{WAF_ANNOTATION}: none', which detaches the web ACL."
+        f"'{WAF_ANNOTATION}: none', which detaches the web ACL. Gateway: spec.wafV2.webACL in the Gateway's "
+        "LoadBalancerConfiguration."
     ),
     references=(
         "AWS Security Hub ELB.16: Application Load Balancers should be associated with an AWS WAF web ACL",
@@ -35,9 +37,11 @@ META = RuleMeta(
         "Prowler elbv2_waf_acl_attached",
         "https://kubernetes-sigs.github.io/aws-load-balancer-controller/latest/guide/ingress/annotations/#wafv2-acl-arn",
         "https://docs.aws.amazon.com/waf/latest/developerguide/web-acl-associating-aws-resource.html",
+        "https://github.com/kubernetes-sigs/aws-load-balancer-controller/blob/main/apis/gateway/v1beta1/"
+        "loadbalancerconfig_types.go (spec.wafV2.webACL)",
     ),
     inputs=(Facet.ELBV2_LOAD_BALANCERS, Facet.WAFV2_WEB_ACLS, Facet.WAFV2_ASSOCIATIONS),
-    enrich=(Facet.KUBE_INGRESSES,),
+    enrich=(Facet.KUBE_INGRESSES, Facet.KUBE_GATEWAYS, Facet.KUBE_LOAD_BALANCER_CONFIGURATIONS),
 )
 
 
@@ -53,6 +57,11 @@ def _acls_not_listed(graph: ExposureGraph) -> dict[tuple[str, str], list[str]]:
 
 
 def _remediation(node: LbNode, annotations: dict[str, str]) -> str:
+    gwx = gateway_of(node)
+    if gwx is not None:
+        return "Associate a web ACL through the Gateway: " + lb_configuration_fix(
+            gwx, "wafV2: {webACL: <regional WAFv2 web ACL ARN>}"
+        )
     detaching = [ref for ref, value in annotations.items() if value.strip().lower() == "none"]
     commands = owner_annotate(node, {WAF_ANNOTATION: "<regional WAFv2 web ACL ARN>"}, every_member=False)
     if commands:
@@ -86,6 +95,10 @@ def evaluate(graph: ExposureGraph, settings: RuleSettings) -> Iterator[Finding]:
             if acl is not None:
                 annotations[f"{m.namespace}/{m.name}"] = acl
         evidence["wafv2_acl_arn_annotations"] = annotations
+        gwx = gateway_of(node)
+        if gwx is not None:
+            waf = gwx.configuration.spec.get("wafV2") if gwx.configuration is not None else None
+            evidence["gateway_waf_v2"] = waf if isinstance(waf, dict) else None
         if node.web_acl is not None:
             yield META.finding(
                 Status.PASS,

@@ -1,0 +1,77 @@
+"""`auditor cost`: what the audited load balancers cost a month, per owner, namespace, cluster or team."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from auditor.config import Settings, TargetConfig
+from auditor.cost.allocate import GROUP_BY, cost_by
+from auditor.findings import AuditResult, CostShareView
+from auditor.inventory.models import Inventory
+
+
+def cost_report(results: list[AuditResult], group_by: str) -> dict[str, Any]:
+    """The JSON form: monthly USD per group, the total, and how shared load balancers were split."""
+    shares: list[CostShareView] = [s for r in results for lb in r.load_balancers for s in lb.cost_shares]
+    groups = cost_by(shares, group_by)
+    unpriced = sum(1 for r in results for lb in r.load_balancers if lb.monthly_cost_usd is None)
+    return {
+        "group_by": group_by,
+        "monthly_usd": groups,
+        "total_monthly_usd": round(sum(groups.values()), 2),
+        "split_methods": dict(sorted(Counter(s.method for s in shares).items())),
+        "load_balancers_without_price": unpriced,
+    }
+
+
+def make_command(
+    target_options: Callable[[Callable[..., Any]], Callable[..., Any]],
+    resolve_targets: Callable[..., list[TargetConfig]],
+) -> click.Command:
+    """The ``cost`` command with the CLI's target flags (passed in: auditor.cli imports this module)."""
+
+    @click.command()
+    @target_options
+    @click.option("--group-by", type=click.Choice(GROUP_BY), default="namespace", show_default=True)
+    @click.option("--snapshot", type=click.Path(path_type=Path), help="Cost a saved snapshot offline.")
+    @click.option("--output", "-o", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+    @click.pass_obj
+    def cost(settings: Settings, /, group_by: str, snapshot: Path | None, fmt: str, **flags: Any) -> None:
+        """Monthly cost of the audited load balancers per owner, namespace, cluster or team (cost.team_key).
+
+        A shared ALB is split across the Ingresses of its group by their target groups' RequestCount where it
+        was read, else evenly across their rules; the output says which."""
+        from auditor.pipeline import run_audit
+
+        if snapshot is not None:
+            inv = Inventory.load(snapshot)
+            target = TargetConfig.model_construct(
+                name=inv.target.name, cluster_name=inv.target.cluster_name, context=inv.target.context
+            )
+            results = [run_audit(target, settings, snapshot=inv).result]
+        else:
+            results = [run_audit(t, settings).result for t in resolve_targets(settings, **flags)]
+        _print(cost_report(results, group_by), fmt)
+
+    return cost
+
+
+def _print(report: dict[str, Any], fmt: str) -> None:
+    if fmt == "json":
+        click.echo(json.dumps(report, indent=2))
+        return
+    group_by = report["group_by"]
+    width = max([len(group_by), *(len(k) for k in report["monthly_usd"])])
+    click.echo(f"{group_by:<{width}}  monthly USD")
+    for key, usd in report["monthly_usd"].items():
+        click.echo(f"{key:<{width}}  {usd:>11.2f}")
+    click.echo(f"{'total':<{width}}  {report['total_monthly_usd']:>11.2f}")
+    methods = ", ".join(f"{n} by {m}" for m, n in report["split_methods"].items())
+    if methods:
+        click.echo(f"shares: {methods}")
