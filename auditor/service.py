@@ -9,6 +9,7 @@ code — is marked failed at once with the reason, and the traceback goes to the
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 import os
@@ -32,6 +33,7 @@ from auditor.store import runs as store_runs
 from auditor.store.db import transaction
 from auditor.store.models import RunRow, utcnow
 from auditor.store.prices import StorePriceCache
+from auditor.store.queries import cost_trend
 from auditor.store.targets import get_target, sync_targets, to_config
 
 if TYPE_CHECKING:
@@ -373,7 +375,8 @@ def run_diff(session: Session, run: RunRow) -> tuple[AuditResult, RunDiff]:
     previous = store_runs.run_result(session, previous_run) if previous_run is not None else None
     loaded = {previous_run.id: previous} if previous_run is not None and previous is not None else {}
     before = store_runs.findings_before(session, run, loaded)
-    return current, diff_results(previous, current, before=before)
+    trend = cost_trend(session, run.target.name, "namespace", up_to_run=run.id)
+    return current, dataclasses.replace(diff_results(previous, current, before=before), cost_trend=trend)
 
 
 def export_run(

@@ -12,7 +12,7 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from auditor.store.models import RunRow, TargetRow
-from auditor.store.queries import open_counts_by_severity
+from auditor.store.queries import cost_shares, open_counts_by_severity
 
 log = logging.getLogger(__name__)
 
@@ -20,7 +20,7 @@ DURATION_BUCKETS = (1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0)
 
 
 class StoreCollector(Collector):
-    """Run durations, runs by status, open findings by severity, AWS calls and collector errors."""
+    """Run durations, runs by status, open findings by severity, AWS calls, collector errors and monthly cost."""
 
     def __init__(self, factory: sessionmaker[Session]) -> None:
         self._factory = factory
@@ -104,6 +104,20 @@ class StoreCollector(Collector):
         ).all():
             last.add_metric([cluster, status], started.timestamp())
         yield last
+
+        # who pays, as GET /api/v1/cost?group_by=namespace says it: the latest finished run of each target
+        cost = GaugeMetricFamily(
+            "auditor_monthly_cost_usd",
+            "Estimated monthly load balancer cost of each target's latest finished run, by cluster, namespace and team",
+            labels=["target", "cluster", "namespace", "team"],
+        )
+        totals: dict[tuple[str, str, str, str], float] = {}
+        for share in cost_shares(session):
+            key = (share["target"], share["cluster"], share["namespace"], share["team"])
+            totals[key] = totals.get(key, 0.0) + float(share["monthly_usd"])
+        for key, usd in sorted(totals.items()):
+            cost.add_metric(list(key), round(usd, 2))
+        yield cost
 
 
 def _store_up(value: int) -> Metric:

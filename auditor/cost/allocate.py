@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Literal, Protocol
 
 from auditor.correlate.graph import ExposureGraph, LbNode
@@ -154,6 +155,20 @@ class Share(Protocol):
     def team(self) -> str: ...
     @property
     def monthly_usd(self) -> float: ...
+
+
+@dataclass(frozen=True)
+class CostPoint:
+    """One finished run's monthly load balancer cost, grouped by ``cost_by`` (a point of the cost trend)."""
+
+    run_id: int
+    target: str
+    started_at: datetime
+    monthly_usd: dict[str, float]
+
+    @property
+    def total(self) -> float:
+        return round(sum(self.monthly_usd.values()), 2)
 
 
 def cost_by(allocations: Iterable[Share], group_by: str) -> dict[str, float]:

@@ -720,7 +720,10 @@ class AwsSeeder:
     def _target_group_requests(self, lb_arn: str, lb_dimension: str, today: dt.datetime, days: int) -> None:
         """RequestCount per target group of an ALB (unequal: the first serves least), as CloudWatch reports it
         with the dimensions TargetGroup and LoadBalancer."""
-        groups = self.elbv2.describe_target_groups(LoadBalancerArn=lb_arn)["TargetGroups"]
+        try:
+            groups = self.elbv2.describe_target_groups(LoadBalancerArn=lb_arn)["TargetGroups"]
+        except self.elbv2.exceptions.TargetGroupNotFoundException:  # moto's answer for an ALB without any
+            groups = []
         for n, tg in enumerate(sorted(groups, key=lambda g: g["TargetGroupArn"]), start=1):
             dimensions = [
                 {"Name": "TargetGroup", "Value": tg["TargetGroupArn"].split(":", 5)[-1]},

@@ -8,13 +8,17 @@ that could not be collected) prominently, and hides PASS findings unless ``inclu
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from auditor.errors import ConfigError
 from auditor.findings import AuditResult, Finding
 from auditor.lifecycle import Change, Prior, decisions, replay, rules_of
 from auditor.output.common import sorted_findings
+
+if TYPE_CHECKING:
+    from auditor.cost.allocate import CostPoint
 
 FORMATS = ("table", "json", "sarif", "markdown", "html", "csv", "ocsf", "asff")
 
@@ -32,6 +36,8 @@ class RunDiff:
     not_rechecked: list[Finding]  # open before, UNKNOWN now or absent from this partial run: still open
     still_open: int  # open before and FAIL again
     previous_run_at: datetime | None
+    # the monthly cost of the target's runs up to this one, per namespace (from the store; empty without one)
+    cost_trend: list[CostPoint] = field(default_factory=list)
 
     @property
     def open(self) -> int:

@@ -10,6 +10,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 import auditor
 from auditor.findings import AuditResult, Finding, Status
 from auditor.inventory.models import CoverageStatus
+from auditor.output.charts import cost_trend_chart
 from auditor.output.common import (
     SEVERITIES,
     Counts,
@@ -79,6 +80,7 @@ def report_context(result: AuditResult, *, diff: RunDiff | None = None, include_
             "not_rechecked": [_row(f, index) for f in diff.not_rechecked],
             "still_open": diff.still_open,
         }
+    trend = cost_trend_chart(diff.cost_trend) if diff is not None else None
     return {
         "target": result.target,
         "cluster": result.cluster_name or "(none: AWS only)",
@@ -100,6 +102,7 @@ def report_context(result: AuditResult, *, diff: RunDiff | None = None, include_
             for c in coverage_problems(result)
         ],
         "changes": changes,
+        "cost_trend": trend,
         "severities": [
             {"name": s.value, "findings": [_row(f, index) for f in failed if f.severity == s]}
             for s in SEVERITIES

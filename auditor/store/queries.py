@@ -28,7 +28,7 @@ from sqlalchemy.dialects.postgresql import psycopg as postgresql_psycopg
 from sqlalchemy.orm import Session
 
 from auditor.errors import NotFound
-from auditor.findings import Severity
+from auditor.findings import CostShareView, Severity
 from auditor.store.models import (
     FindingRow,
     LoadBalancerRow,
@@ -39,10 +39,12 @@ from auditor.store.models import (
     UtcDateTime,
     utcnow,
 )
-from auditor.store.runs import latest_finished_ids
+from auditor.store.runs import FINISHED, latest_finished_ids
 
 if TYPE_CHECKING:
     from psycopg import AsyncConnection
+
+    from auditor.cost.allocate import CostPoint
 
 FINDING_STATUSES = ("open", "unknown", "suppressed", "resolved", "all")
 Q = TypeVar("Q", bound=Select[*tuple[Any, ...]])
@@ -531,6 +533,67 @@ def cost_shares(session: Session, cluster: str | None = None) -> list[dict[str, 
     ).all():
         found.extend({**share, "target": target} for share in (view or {}).get("cost_shares", []))
     return found
+
+
+def cost_trend(
+    session: Session,
+    cluster: str | None = None,
+    group_by: str = "cluster",
+    *,
+    runs: int = 30,
+    up_to_run: int | None = None,
+) -> list[CostPoint]:
+    """The monthly cost of the latest ``runs`` finished runs (of one target or cluster, or all), oldest first,
+    grouped like ``GET /api/v1/cost`` (``auditor.cost.allocate.cost_by``): by the runs' stored cost shares;
+    a load balancer stored before shares were recorded counts whole for its owner's namespace. ``up_to_run``:
+    only runs up to that one (a report shows the trend up to itself)."""
+    from auditor.cost.allocate import NO_OWNER, NO_TEAM, UNATTRIBUTED, CostPoint, cost_by  # import-light store
+
+    query = select(RunRow.id, TargetRow.name, RunRow.started_at).join(TargetRow, TargetRow.id == RunRow.target_id)
+    query = query.where(RunRow.status.in_(FINISHED))
+    if cluster is not None:
+        query = query.where(or_(TargetRow.name == cluster, TargetRow.cluster_name == cluster))
+        if (
+            session.scalar(
+                select(func.count())
+                .select_from(TargetRow)
+                .where(or_(TargetRow.name == cluster, TargetRow.cluster_name == cluster))
+            )
+            == 0
+        ):
+            raise NotFound(f"no target or cluster named {cluster!r}")
+    if up_to_run is not None:
+        query = query.where(RunRow.id <= up_to_run)
+    chosen = list(session.execute(query.order_by(RunRow.id.desc()).limit(runs)).all())[::-1]
+    shares: dict[int, list[CostShareView]] = {run_id: [] for run_id, _, _ in chosen}
+    targets = {run_id: target for run_id, target, _ in chosen}
+    rows = session.execute(
+        select(
+            LoadBalancerRow.run_id,
+            LoadBalancerRow.view,
+            LoadBalancerRow.owner_namespace,
+            LoadBalancerRow.monthly_cost_usd,
+        ).where(LoadBalancerRow.run_id.in_(list(shares)))
+    )
+    for run_id, view, namespace, cost in rows:
+        stored = (view or {}).get("cost_shares")
+        if stored:
+            shares[run_id].extend(CostShareView.model_validate(s) for s in stored)
+        elif cost is not None:
+            shares[run_id].append(
+                CostShareView(
+                    owner=NO_OWNER,
+                    namespace=namespace or UNATTRIBUTED,
+                    cluster=targets[run_id],
+                    team=NO_TEAM,
+                    monthly_usd=cost,
+                    method="unowned" if namespace is None else "sole-owner",
+                )
+            )
+    points = []
+    for run_id, target, started_at in chosen:
+        points.append(CostPoint(run_id, target, started_at, cost_by(shares[run_id], group_by)))
+    return points
 
 
 # --------------------------------------------------------------------------- summary

@@ -47,3 +47,16 @@ def test_metrics_behind_a_token_with_the_database_down_are_503_with_the_error_bo
         r = client.get("/metrics", headers={"Authorization": "Bearer aud_cannot-be-checked-now"})
     assert r.status_code == 503 and r.headers["retry-after"] == "5"
     assert ErrorOut.model_validate_json(r.content).message == "database unavailable"
+
+
+def test_monthly_cost_per_cluster_namespace_and_team_of_the_latest_runs(api: Api) -> None:
+    families = {f.name: f for f in text_string_to_metric_families(api.client.get("/metrics", headers=api.read).text)}
+    samples = {
+        (s.labels["target"], s.labels["namespace"], s.labels["team"]): s.value
+        for s in families["auditor_monthly_cost_usd"].samples
+    }
+    # what GET /api/v1/cost says for prod's latest run: its ALB paid by shop, its orphan by nobody
+    assert samples[("prod", "shop", "storefront")] == 22.0
+    assert samples[("prod", "(no namespace)", "(no team)")] == 18.0
+    cost = api.client.get("/api/v1/cost?group_by=namespace", headers=api.read).json()["total_monthly_usd"]
+    assert round(sum(samples.values()), 2) == cost

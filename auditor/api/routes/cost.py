@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
@@ -11,7 +12,7 @@ from auditor.api.deps import Reader, SessionDep
 from auditor.api.schemas import TargetName, error_responses
 from auditor.cost.allocate import cost_by
 from auditor.findings import CostShareView
-from auditor.store.queries import cost_shares
+from auditor.store.queries import cost_shares, cost_trend
 
 router = APIRouter(prefix="/api/v1/cost", tags=["cost"], responses=error_responses(401, 404, 422, 503))
 
@@ -46,4 +47,45 @@ def cost(
         "monthly_usd": groups,
         "total_monthly_usd": round(sum(groups.values()), 2),
         "split_methods": dict(sorted(methods.items())),
+    }
+
+
+class CostPointOut(BaseModel):
+    run_id: int
+    target: str
+    started_at: datetime
+    monthly_usd: dict[str, float] = Field(description="group -> monthly USD of that run's load balancers")
+    total_monthly_usd: float
+
+
+class CostTrendOut(BaseModel):
+    group_by: str
+    points: list[CostPointOut] = Field(description="finished runs, oldest first")
+
+
+@router.get(
+    "/trend",
+    response_model=CostTrendOut,
+    summary="Monthly load balancer cost per cluster, namespace or team across the latest finished runs",
+)
+def trend(
+    session: SessionDep,
+    _: Reader,
+    group_by: Annotated[Literal["cluster", "namespace", "team"], Query()] = "cluster",
+    cluster: Annotated[TargetName | None, Query(description="one target or cluster")] = None,
+    runs: Annotated[int, Query(ge=1, le=500, description="how many of the latest finished runs")] = 30,
+) -> dict[str, Any]:
+    points = cost_trend(session, cluster, group_by, runs=runs)
+    return {
+        "group_by": group_by,
+        "points": [
+            {
+                "run_id": p.run_id,
+                "target": p.target,
+                "started_at": p.started_at,
+                "monthly_usd": p.monthly_usd,
+                "total_monthly_usd": p.total,
+            }
+            for p in points
+        ],
     }

@@ -52,7 +52,8 @@ class Ec2Result:
 
 def collect(ctx: CollectorContext, group_ids: Iterable[str], load_balancers: Iterable[LoadBalancer] = ()) -> Ec2Result:
     client = ctx.client(SERVICE)
-    wanted = sorted(set(group_ids))
+    # a facet no selected rule needs is not read (coverage SKIPPED): e.g. only the network interfaces
+    wanted = sorted(set(group_ids)) if ctx.wants(Facet.EC2_SECURITY_GROUPS) else []
     groups: list[SecurityGroup] = []
     for chunk in chunked(wanted, IDS_PER_CALL):
         filters = [{"Name": "group-id", "Values": chunk}]
@@ -60,7 +61,7 @@ def collect(ctx: CollectorContext, group_ids: Iterable[str], load_balancers: Ite
             groups.extend(_group(ctx, raw) for raw in page.get("SecurityGroups", []))
     ctx.count("security groups", len(groups))
     referenced = sorted({pl for g in groups for perm in g.ingress for pl in perm.prefix_list_ids})
-    prefix_lists = _prefix_lists(ctx, client, referenced) if referenced else []
+    prefix_lists = _prefix_lists(ctx, client, referenced) if referenced and ctx.wants(Facet.EC2_PREFIX_LISTS) else []
     if prefix_lists:
         ctx.count("prefix lists", len(prefix_lists))
     public_ipv4: dict[str, int] = {}
