@@ -726,7 +726,9 @@ class RunPoint:
 
 
 def run_trend(session: Session, target_id: int, limit: int = 30) -> list[RunPoint]:
-    """The target's last ``limit`` finished runs, oldest first, with the summed cost of their load balancers."""
+    """The target's last ``limit`` finished runs, oldest first, with the summed cost of their load balancers —
+    the total of ``cost_trend`` (the cost shares of a load balancer sum to its cost), added up in SQL here: the
+    overview draws it for every cluster and need not read each stored load balancer view."""
     runs = session.execute(
         select(
             RunRow.id,
