@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import yaml
 from apscheduler.triggers.cron import CronTrigger
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from auditor.errors import ConfigError
@@ -165,6 +165,12 @@ class ApiSettings(BaseModel):
         description="PostgreSQL connections per API worker process for the findings list (async reads; "
         "the other routes use the SQLAlchemy pool). Two let a slow query (with_total) overlap the others; "
         "more mainly adds PostgreSQL backends competing for CPU when it shares the machine.",
+    )
+    session_secret: SecretStr | None = Field(
+        default=None,
+        description="Mixed into the key that signs the dashboard's session cookies (the same on every replica). "
+        "Without it a cookie is signed with a key derived from the API token's stored hash alone, so whoever "
+        "can read the database's api_tokens table could make one.",
     )
 
 

@@ -115,6 +115,15 @@ def test_wheel_without_extras_runs_the_product_and_no_test_double(tmp_path):
         assert helped.returncode == 0, f"auditor {command} --help: {helped.stderr[-2000:]}"
         assert "Usage: auditor " + command in helped.stdout
 
+    # the service's app builds from the wheel: the dashboard's stylesheet and templates are packaged
+    dashboard = (
+        "from auditor.api.app import create_app; from auditor.api.dashboard import routes; create_app(); "
+        "assert (routes._ASSETS / 'dashboard.css').is_file(); "
+        "[routes._environment().get_template(t) for t in ('overview.html.j2', 'findings.html.j2')]"
+    )
+    built_app = _run(python, "-c", dashboard, env=run_env)
+    assert built_app.returncode == 0, built_app.stderr[-2000:]
+
     # the installed product audits a snapshot end to end (rules, correlation, rendering) without the doubles
     snapshot = snapshot_with_problems(tmp_path)
     audited = _run(auditor, "audit", "--snapshot", snapshot, "--output", "json", env=run_env)

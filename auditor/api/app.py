@@ -21,6 +21,7 @@ from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from auditor import __version__
+from auditor.api import dashboard
 from auditor.api.auth import TokenVerifier
 from auditor.api.metrics import make_registry
 from auditor.api.routes import cost, findings, health, load_balancers, reports, runs, summary, suppressions, targets
@@ -121,6 +122,7 @@ def create_app(
     _install_error_handlers(app)
     for module in (health, findings, load_balancers, runs, reports, targets, suppressions, summary, cost):
         app.include_router(module.router)
+    dashboard.install(app)  # the web pages at / (not in the OpenAPI document)
     return app
 
 

@@ -73,6 +73,7 @@ def serve_demo(
         auth = f"curl -H 'Authorization: Bearer {token}'"
         announce(
             "\nThe audit service is live on the demo environment (Ctrl-C to stop):\n"
+            f"  dashboard      {base}/ (sign in with the token below)\n"
             f"  API docs       {base}/docs\n"
             f"  admin token    {token}\n"
             f"  findings       {auth} '{base}/api/v1/findings?cluster={main}&status=open'\n"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -57,6 +58,14 @@ def test_demo_serve_shows_two_runs_and_what_changed(tmp_path):
         assert "http-without-redirect" in resolved_section and "blog/blog" in resolved_section
 
         assert httpx.get(f"{base}/api/v1/findings", timeout=10).status_code == 401
+
+        # the dashboard, signed in with the printed token, shows every demo cluster
+        with httpx.Client(base_url=base, timeout=30) as browser:
+            csrf = re.search(r'name="csrf" value="([^"]+)"', browser.get("/signin").text)
+            assert csrf is not None
+            assert browser.post("/signin", data={"token": token, "csrf": csrf.group(1)}).status_code == 303
+            overview = browser.get("/").text
+            assert all(f"<h2>{cluster}" in overview for cluster in ("demo", "staging", "sandbox")), overview[:2000]
     finally:
         proc.terminate()
         proc.wait(timeout=30)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, status
+from sqlalchemy.orm import Session
 
 from auditor.api.deps import Admin, Reader, SessionDep, SuppressionId
 from auditor.api.schemas import SuppressionIn, SuppressionOut, error_responses
@@ -43,8 +44,15 @@ def suppressions(
     responses=error_responses(400, 403, 404),
 )
 def create(body: SuppressionIn, session: SessionDep, principal: Admin) -> dict[str, Any]:
+    row = add_suppression(session, body, principal.name)
+    session.commit()
+    return suppression_out(session, row)
+
+
+def add_suppression(session: Session, body: SuppressionIn, created_by: str) -> SuppressionRow:
+    """Store a suppression as sent (API or dashboard); the caller commits."""
     target_id = get_target(session, body.cluster).id if body.cluster else None
-    row = store_suppressions.create_suppression(
+    return store_suppressions.create_suppression(
         session,
         reason=body.reason,
         target_id=target_id,
@@ -53,10 +61,8 @@ def create(body: SuppressionIn, session: SessionDep, principal: Admin) -> dict[s
         namespace=body.namespace,
         fingerprint=body.fingerprint,
         expires_at=body.expires_at,
-        created_by=principal.name,
+        created_by=created_by,
     )
-    session.commit()
-    return suppression_out(session, row)
 
 
 @router.delete(

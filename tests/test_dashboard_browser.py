@@ -1,0 +1,202 @@
+"""The dashboard in a real headless browser (Debian's Chromium driven by Playwright) against a real
+`auditor serve` process: sign in, filter, open a finding, suppress it as admin, be refused as read, sign out.
+
+Screenshots of every step are kept: under ``$AUDITOR_TEST_ARTIFACTS`` when set, else ``tests/artifacts/``
+(ignored by git), in ``dashboard/``. Needs ``/usr/bin/chromium`` (``apt-get install chromium``, which
+``.ci/run`` does) and the ``playwright`` package; skipped without them, except under CI=true.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from auditor.store.db import make_engine, session_factory, transaction
+from auditor.store.tokens import create_token
+from tests.api.conftest import seed
+
+pytestmark = pytest.mark.slow
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(os.environ.get("AUDITOR_TEST_ARTIFACTS") or Path(__file__).parent / "artifacts") / "dashboard"
+
+
+def _need(ok: bool, why: str) -> None:
+    if not ok:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{why} (required under CI=true)")
+        pytest.skip(why)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str, str]]:
+    """`auditor serve --api-only` on a free port over a seeded SQLite history; (base URL, admin, read token)."""
+    _need(CHROMIUM.exists(), f"{CHROMIUM} is not installed (apt-get install -y chromium)")
+    _need(importlib.util.find_spec("playwright") is not None, "playwright is not installed (the dev extra has it)")
+    workdir = tmp_path_factory.mktemp("dashboard")
+    url = f"sqlite:///{workdir}/history.db"
+    seed(url)
+    engine = make_engine(url)
+    with transaction(session_factory(engine)) as s:
+        _, admin = create_token(s, "ops", "admin")
+        _, read = create_token(s, "viewer", "read")
+    engine.dispose()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AUDITOR_")} | {"AUDITOR_DATABASE_URL": url}
+    port = _free_port()
+    log_path = workdir / "serve.log"
+    with log_path.open("w") as log_file:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "auditor.cli_service", "serve", "--api-only", "--port", str(port)],
+            env=env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
+        base = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                assert proc.poll() is None, log_path.read_text()
+                try:
+                    if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                assert time.monotonic() < deadline, "auditor serve did not become ready:\n" + log_path.read_text()
+                time.sleep(0.2)
+            yield base, admin, read
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+    served = log_path.read_text()
+    assert admin not in served and read not in served
+    assert "Traceback" not in served, served
+
+
+def test_sign_in_filter_suppress_refuse_sign_out(server: tuple[str, str, str]) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    base, admin, read = server
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+
+    def shot(page: Any, name: str) -> None:
+        page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True)
+        try:
+            context = browser.new_context(viewport={"width": 1280, "height": 900})
+            context.set_default_timeout(15_000)
+            page = context.new_page()
+            external: list[str] = []
+            page.on("request", lambda r: external.append(r.url) if not r.url.startswith(base) else None)
+
+            # Not signed in: the sign-in page; a wrong token is an error message, not a traceback.
+            page.goto(base + "/findings")
+            expect(page).to_have_url(base + "/signin")
+            page.fill("#token", "aud_wrong")
+            page.click("button[type=submit]")
+            expect(page.locator("#error")).to_have_text("Unknown or revoked token.")
+            shot(page, "01-signin-error")
+
+            # Admin: the overview with its charts.
+            page.fill("#token", admin)
+            page.click("button[type=submit]")
+            expect(page).to_have_url(base + "/")
+            expect(page.locator("header .who")).to_contain_text("ops (admin)")
+            expect(page.locator("section.cluster")).to_have_count(2)
+            assert page.locator("svg.chart").count() >= 9
+            cookies = {c["name"]: c for c in context.cookies()}
+            session = cookies["auditor_session"]
+            assert session["httpOnly"] and session["sameSite"] == "Strict" and admin not in session["value"]
+            assert admin not in page.url
+            shot(page, "02-overview")
+
+            # Filter: prod, high and medium.
+            page.click("header nav >> text=Findings")
+            page.select_option("#f-cluster", "prod")
+            page.select_option("#f-severity", ["high", "medium"])
+            page.click("#apply")
+            expect(page).to_have_url(
+                re.compile(r"/findings\?cluster=prod&namespace=&rule=&severity=high&severity=medium")
+            )
+            rows = page.locator("#findings tbody tr")
+            expect(rows).to_have_count(2)
+            expect(page.locator("#findings")).not_to_contain_text("rule-u")
+            shot(page, "03-findings-filtered")
+
+            # Open the high one: its history, then suppress it.
+            page.click("#findings tbody tr:has-text('rule-a') a")
+            expect(page.locator("#status")).to_have_text("open")
+            expect(page.locator("#history tbody tr")).to_have_count(2)
+            finding_url = page.url
+            shot(page, "04-finding")
+            page.fill("#reason", "internal tool behind the VPN")
+            page.click("#suppress-button")
+            expect(page).to_have_url(finding_url)
+            expect(page.locator("#status")).to_have_text("suppressed")
+            shot(page, "05-finding-suppressed")
+            page.click("header nav >> text=Suppressions")
+            expect(page.locator("#suppressions tbody tr")).to_have_count(1)
+            expect(page.locator("#suppressions")).to_contain_text("internal tool behind the VPN")
+
+            # Sign out: the session is gone.
+            page.click("#signout")
+            expect(page).to_have_url(base + "/signin")
+            assert "auditor_session" not in {c["name"] for c in context.cookies()}
+            page.goto(base + "/suppressions")
+            expect(page).to_have_url(base + "/signin")
+
+            # Read token: sees, but has no suppression form, and a forged one is refused by the server.
+            page.fill("#token", read)
+            page.click("button[type=submit]")
+            expect(page.locator("header .who")).to_contain_text("viewer (read)")
+            page.goto(base + "/findings?status=open&rule=rule-c")
+            page.click("#findings tbody tr a")
+            expect(page.locator("#read-only")).to_be_visible()
+            expect(page.locator("#suppress")).to_have_count(0)
+            csrf = page.input_value("header input[name=csrf]")
+            page.evaluate(
+                """csrf => {
+                    const form = document.createElement("form");
+                    form.method = "post";
+                    form.action = "/suppressions";
+                    for (const [k, v] of Object.entries({csrf, rule_id: "rule-c", reason: "not allowed"})) {
+                        const input = document.createElement("input");
+                        input.name = k; input.value = v; form.appendChild(input);
+                    }
+                    document.body.appendChild(form);
+                    form.submit();
+                }""",
+                csrf,
+            )
+            expect(page.locator("#error")).to_contain_text("needs an admin token")
+            shot(page, "06-read-refused")
+            page.goto(base + "/suppressions")
+            expect(page.locator("#suppressions tbody tr")).to_have_count(1)
+            expect(page.locator("#read-only")).to_be_visible()
+            page.click("#signout")
+            expect(page).to_have_url(base + "/signin")
+            assert external == [], external  # nothing fetched from anywhere but the auditor
+        finally:
+            browser.close()
