@@ -659,3 +659,43 @@ def inventory(
         kubernetes=kube_inv,
         coverage=coverage(failed=failed, kube=kube),
     )
+
+
+def nginx_lb(*, scheme: str = "internet-facing", listeners: list[Listener] | None = None) -> LoadBalancer:
+    """The NLB the AWS Load Balancer Controller makes for the ingress-nginx controller's Service."""
+    return load_balancer(
+        "k8s-ingressn-ingressn-0a1b2c3d4e",
+        type="network",
+        scheme=scheme,
+        tags=service_tags("ingress-nginx/ingress-nginx-controller"),
+        listeners=listeners if listeners is not None else [listener(80, "TCP"), listener(443, "TCP")],
+    )
+
+
+def nginx_inventory(
+    *ingresses: Ingress,
+    lb: LoadBalancer | None = None,
+    config: dict[str, str] | None = None,
+    lbs: list[LoadBalancer] | None = None,
+    services: list[Service] | None = None,
+    **kw: Any,
+) -> Inventory:
+    """A cluster whose ingress-nginx controller (chart defaults) serves ``ingresses`` through ``lb`` (default: an
+    internet-facing NLB with TCP 80 and 443); ``config`` is its ConfigMap's data (None: no such ConfigMap)."""
+    lb = lb if lb is not None else nginx_lb()
+    svc = nginx_service(
+        lb,
+        annotations={
+            "service.beta.kubernetes.io/aws-load-balancer-type": "external",
+            "service.beta.kubernetes.io/aws-load-balancer-scheme": lb.scheme,
+        },
+    )
+    return inventory(
+        lbs=[lb, *(lbs or [])],
+        services=[svc, *(services or [])],
+        ingresses=list(ingresses),
+        ingress_classes=[alb_class(), nginx_class()],
+        ingress_controllers=[nginx_controller()],
+        ingress_controller_configs=[nginx_config(config)] if config is not None else [],
+        **kw,
+    )
