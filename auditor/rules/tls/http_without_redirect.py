@@ -4,8 +4,9 @@ A load balancer in front of an in-cluster ingress-nginx controller passes HTTP o
 Ingress (facts §14): each Ingress of its classes is judged — FAIL where the controller answers plain HTTP, in
 ingress-nginx terms (``ssl-redirect`` / ``force-ssl-redirect`` annotations, ``spec.tls``, the ConfigMap default). Those
 verdicts also rest on the Kubernetes facets that say which Ingresses the controller serves and its ConfigMap; where
-one of them was not read completely the Ingress is UNKNOWN (declared in ``enrich``, so that a gap there does not
-touch the verdicts on ALBs and CLBs)."""
+one of them was not read completely the Ingress is UNKNOWN — they are the rule's ``partial_inputs``, named in those
+findings' ``rests_on`` evidence, so a gap there (or an audit without the cluster) leaves the verdicts on ALBs and CLBs
+standing."""
 
 from __future__ import annotations
 
@@ -41,7 +42,7 @@ from auditor.rules._ingress_controller import (
     unread,
 )
 from auditor.rules.base import Rule, RuleMeta
-from auditor.rules.coverage import guarded
+from auditor.rules.coverage import RESTS_ON, guarded
 
 META = RuleMeta(
     id="http-without-redirect",
@@ -52,7 +53,9 @@ META = RuleMeta(
         "Requests and cookies sent over plain HTTP can be read and changed by anyone on the path. An "
         "internet-facing ALB should answer HTTP only with a redirect to HTTPS; a Classic Load Balancer cannot "
         "redirect, so it should not listen for HTTP at all. Both load balancer types get the same severity: "
-        "the cleartext exposure is the same whichever load balancer carries it."
+        "the cleartext exposure is the same whichever load balancer carries it. Behind an in-cluster ingress-nginx "
+        "controller the load balancer passes HTTP on and the controller answers it, so each of its Ingresses is "
+        "judged."
     ),
     remediation=(
         "Ingress: add an HTTPS port to alb.ingress.kubernetes.io/listen-ports and set "
@@ -77,13 +80,9 @@ META = RuleMeta(
         NGINX_CONFIGMAP_DOCS,
     ),
     inputs=(Facet.ELBV2_LOAD_BALANCERS, Facet.ELBV2_LISTENERS, Facet.ELBV2_LISTENER_RULES, Facet.ELB_LOAD_BALANCERS),
-    enrich=(
-        Facet.KUBE_INGRESSES,
-        Facet.KUBE_SERVICES,
-        Facet.KUBE_GATEWAYS,
-        Facet.KUBE_HTTP_ROUTES,
-        *(f for f in CONTROLLER_FACETS if f not in (Facet.KUBE_INGRESSES, Facet.KUBE_SERVICES)),
-    ),
+    enrich=(Facet.KUBE_INGRESSES, Facet.KUBE_SERVICES, Facet.KUBE_GATEWAYS, Facet.KUBE_HTTP_ROUTES),
+    # only the verdicts on the Ingresses of an in-cluster ingress-nginx rest on the cluster (evidence['rests_on'])
+    partial_inputs=CONTROLLER_FACETS,
     listener_rules_of=lambda lb, listener, _: _rules_decide(lb, listener),
 )
 
@@ -301,7 +300,13 @@ def _nginx_fix(icx: IngressControllerExposure, ing: Ingress, node: LbNode, plain
 def _nginx_findings(graph: ExposureGraph, node: LbNode, icx: IngressControllerExposure) -> Iterator[Finding]:
     """One finding per Ingress an ingress-nginx controller serves through this internet-facing load balancer."""
     fields = lb_fields(node)
-    base = owner_evidence(node, ingress_controller=str(icx.ref), ingress_classes=icx.class_names)
+    # every verdict here rests on the cluster too: which load balancer fronts ingress-nginx, and its Ingresses
+    base = owner_evidence(
+        node,
+        ingress_controller=str(icx.ref),
+        ingress_classes=icx.class_names,
+        **{RESTS_ON: [f.value for f in CONTROLLER_FACETS]},
+    )
     ports = http_listener_ports(node)
     if ports is None:
         yield META.finding(
