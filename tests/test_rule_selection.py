@@ -77,7 +77,7 @@ def test_names_are_comma_lists_ids_or_categories_and_skips_subtract() -> None:
 
 
 def test_an_unknown_name_or_an_empty_selection_is_a_config_error() -> None:
-    with pytest.raises(ConfigError, match=r"unknown rule or category no-such-rule; rule ids: .*categories: "):
+    with pytest.raises(ConfigError, match=r"unknown rule or category no-such-rule; categories: .*rule ids: "):
         select(["no-such-rule"])
     with pytest.raises(ConfigError, match="leaves no rule"):
         select(["tls"], ["tls"])

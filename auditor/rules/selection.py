@@ -89,9 +89,11 @@ def check_names(names: Iterable[str]) -> None:
     known = {m.id for m in metas} | {m.category for m in metas}
     unknown = sorted(set(names) - known)
     if unknown:
+        # categories first: the short list stays whole when a one-line error is cut (the CLI keeps 500 characters)
+        categories = ", ".join(sorted({m.category for m in metas}))
         raise ConfigError(
-            f"unknown rule or category {', '.join(unknown)}; rule ids: {', '.join(sorted(m.id for m in metas))}; "
-            f"categories: {', '.join(sorted({m.category for m in metas}))}"
+            f"unknown rule or category {', '.join(unknown)}; categories: {categories}; "
+            f"rule ids: {', '.join(sorted(m.id for m in metas))}"
         )
 
 
