@@ -86,3 +86,17 @@ def test_unread_listeners_are_unknown():
     lb.listeners = None
     f = only(RULE, b.nginx_inventory(_ing(), lb=lb, config={}))
     assert f.status == Status.UNKNOWN and "listeners" in f.message
+
+
+def test_a_controller_known_only_by_its_service_labels_is_unknown():
+    """A DaemonSet controller (or no Deployment found): its ConfigMap and arguments are unknown, so is its redirect."""
+    inv = b.nginx_inventory(_ing(), config={"force-ssl-redirect": "true"})
+    assert inv.kubernetes is not None
+    inv.kubernetes.ingress_controllers = []
+    f = only(RULE, inv)
+    assert f.status == Status.UNKNOWN and f.kubernetes == SHOP
+    forced = _ing(annotations={NGINX + "force-ssl-redirect": "true"})  # the Ingress's own annotation decides
+    inv = b.nginx_inventory(forced)
+    assert inv.kubernetes is not None
+    inv.kubernetes.ingress_controllers = []
+    assert only(RULE, inv).status == Status.PASS
