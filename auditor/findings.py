@@ -152,8 +152,9 @@ class OwnerView(BaseModel):
     name: str
     routes: list[str] = Field(
         default_factory=list,
-        exclude_if=lambda routes: not routes,  # only Gateways have routes; other owners keep their shape
-        description="a Gateway's attached routes, e.g. 'HTTPRoute ns/name'",
+        exclude_if=lambda routes: not routes,  # only Gateways and ingress controllers have them
+        description="a Gateway's attached routes, e.g. 'HTTPRoute ns/name'; for the Service of an in-cluster "
+        "ingress controller (ingress-nginx ...), the Ingresses it serves, e.g. 'Ingress ns/name'",
     )
 
 

@@ -54,7 +54,11 @@ def load_balancer_view(
             kind=owner.kind,
             namespace=owner.namespace,
             name=owner.name,
-            routes=[str(r) for r in owner.gateway.route_refs] if owner.gateway is not None else [],
+            routes=[str(r) for r in owner.gateway.route_refs]
+            if owner.gateway is not None
+            else [str(r) for r in owner.ingress_controller.ingress_refs]
+            if owner.ingress_controller is not None
+            else [],
         )
         if owner
         else None,

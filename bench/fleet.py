@@ -59,6 +59,7 @@ from auditor.inventory.models import (
     Ingress,
     IngressBackend,
     IngressClass,
+    IngressControllerWorkload,
     IngressPath,
     IngressRule,
     Inventory,
@@ -92,6 +93,7 @@ CERTIFICATES = 40
 WEB_ACLS = 5
 TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 CONTROLLER_VERSION = "v2.13.0"
+NGINX_INGRESSES = 2000  # Ingresses of an in-cluster ingress-nginx controller behind one NLB (engine benchmark)
 
 JsonObj = dict[str, Any]
 
@@ -599,6 +601,7 @@ def inventory(fleet: Fleet) -> Inventory:
     kube.target_group_bindings = []
     kube.gateway_classes = [GatewayClass(name="alb", controller_name="gateway.k8s.aws/alb", accepted=True)]
     kube.gateways, kube.routes, kube.reference_grants, kube.gateway_configurations = [], [], [], []
+    kube.ingress_controllers, kube.ingress_controller_configs = [], []
     for p in fleet.lbs:
         ns, name, stack = p.namespace, p.name, f"{p.namespace}/{p.name}"
         dns = f"{p.lb_name}-{p.index}.{REGION}.elb.amazonaws.com"
@@ -771,6 +774,7 @@ def inventory(fleet: Fleet) -> Inventory:
             cluster_name_arg=CLUSTER,
         )
     )
+    lbs.append(_ingress_nginx(kube, arn))
     issuer = "https://oidc.eks.eu-west-1.amazonaws.com/id/BENCH0000000000000000000000000000"
     host = issuer.removeprefix("https://")
     aws = AwsInventory(
@@ -858,6 +862,66 @@ def inventory(fleet: Fleet) -> Inventory:
         aws=aws,
         kubernetes=kube,
         coverage=coverage,
+    )
+
+
+def _ingress_nginx(kube: KubeInventory, arn: str) -> LoadBalancer:
+    """An ingress-nginx controller (chart labels and arguments) behind one internet-facing NLB, serving
+    NGINX_INGRESSES Ingresses of class nginx across the namespaces; returns its NLB."""
+    labels = {"app.kubernetes.io/name": "ingress-nginx", "app.kubernetes.io/component": "controller"}
+    name = "k8s-ingressn-ingressn-0a1b2c3d4e"
+    dns = f"{name}-0.elb.{REGION}.amazonaws.com"
+    kube.ingress_classes.append(IngressClass(name="nginx", controller="k8s.io/ingress-nginx"))
+    assert kube.ingress_controllers is not None
+    kube.ingress_controllers.append(
+        IngressControllerWorkload(
+            namespace="ingress-nginx",
+            name="ingress-nginx-controller",
+            labels=labels,
+            implementation="ingress-nginx",
+            image="registry.k8s.io/ingress-nginx/controller:v1.11.3",
+            version="v1.11.3",
+            pod_labels=labels,
+            controller_class="k8s.io/ingress-nginx",
+            ingress_class_arg="nginx",
+            publish_service="ingress-nginx/ingress-nginx-controller",
+            config_map="ingress-nginx/ingress-nginx-controller",
+            ready_replicas=2,
+        )
+    )
+    kube.services.append(
+        Service(
+            namespace="ingress-nginx",
+            name="ingress-nginx-controller",
+            type="LoadBalancer",
+            selector=labels,
+            annotations={"service.beta.kubernetes.io/aws-load-balancer-type": "external"},
+            ports=[ServicePort(name="http", port=80, target_port="http"), ServicePort(name="https", port=443)],
+            status_ingress=[LoadBalancerIngress(hostname=dns)],
+        )
+    )
+    for i in range(NGINX_INGRESSES):
+        ns = f"team{i % NAMESPACES:02d}"
+        backend = IngressBackend(service_name=f"wiki{i}", service_port_number=80)
+        kube.ingresses.append(
+            Ingress(
+                namespace=ns,
+                name=f"wiki{i}",
+                ingress_class_name="nginx",
+                rules=[IngressRule(host=f"wiki{i}.example.com", paths=[IngressPath(path="/", backend=backend)])],
+                status_ingress=[LoadBalancerIngress(hostname=dns)],
+            )
+        )
+    return LoadBalancer(
+        arn=f"{arn}:loadbalancer/net/{name}/{0:016x}",
+        name=name,
+        type="network",
+        scheme="internet-facing",
+        dns_name=dns,
+        account=ACCOUNT,
+        region=REGION,
+        tags={"elbv2.k8s.aws/cluster": CLUSTER, "service.k8s.aws/stack": "ingress-nginx/ingress-nginx-controller"},
+        listeners=[Listener(port=80, protocol="TCP"), Listener(port=443, protocol="TCP")],
     )
 
 

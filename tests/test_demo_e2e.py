@@ -32,7 +32,12 @@ ORPHAN_PREFIXES = {"k8s-data-redis-": ORPHAN, "k8s-edge-preview-": GATEWAY_ORPHA
 # resource name; ungrouped-ingresses is named by the Ingress groups it would merge.
 EXPECTED_FAILS: dict[str, set[tuple[str, str]]] = {
     # edge/public: HTTPRoute edge/promo is attached to the Gateway's HTTP listener without a redirect
-    "http-without-redirect": {("demo", "Ingress blog/blog"), ("demo", "Gateway edge/public")},
+    # wiki/wiki: class nginx, served as plain HTTP by ingress-nginx behind its internet-facing NLB
+    "http-without-redirect": {
+        ("demo", "Ingress blog/blog"),
+        ("demo", "Gateway edge/public"),
+        ("demo", "Ingress wiki/wiki"),
+    },
     "public-alb-without-waf": {("demo", "Ingress blog/blog")},
     "certificate-expiring": {("demo", "Service payments/api")},
     "certificate-host-mismatch": {("demo", "Ingress blog/media")},
@@ -58,6 +63,7 @@ EXPECTED_FAILS: dict[str, set[tuple[str, str]]] = {
     "controller-missing": {("staging", "Deployment kube-system/aws-load-balancer-controller")},
     "irsa-role-invalid": {("staging", CONTROLLER_SA)},
     "irsa-not-configured": {("sandbox", CONTROLLER_SA)},
+    "unmaintained-ingress-controller": {("demo", "Deployment ingress-nginx/ingress-nginx-controller")},
 }
 
 DEMO_OWNERS = {
@@ -73,6 +79,7 @@ DEMO_OWNERS = {
     ("Service", "legacy", "smtp-relay", "classic"),
     ("Gateway", "edge", "public", "application"),
     ("Gateway", "data", "queue", "network"),
+    ("Service", "ingress-nginx", "ingress-nginx-controller", "network"),
 }
 
 
@@ -224,6 +231,28 @@ def test_gateway_findings_speak_gateway(audit: dict[str, Any]) -> None:
     assert "Gateway edge/preview no longer exists" in leak["message"] and "gateway.k8s.aws/alb" in leak["remediation"]
 
 
+def test_ingress_nginx_findings_speak_ingress_nginx(audit: dict[str, Any]) -> None:
+    """The NLB in front of ingress-nginx carries its Ingresses; its Service is not an HTTP Service to move; the
+    plain-HTTP Ingress gets an ingress-nginx fix; the redirected one passes; the retired controller is high."""
+    demo = audit["targets"]["demo"]
+    (nlb,) = [lb for lb in demo["load_balancers"] if lb["owner"] and lb["owner"]["namespace"] == "ingress-nginx"]
+    assert nlb["scheme"] == "internet-facing" and nlb["owner"]["routes"] == ["Ingress wiki/docs", "Ingress wiki/wiki"]
+    passed = _by_rule(audit["targets"], "PASS")
+    assert ("demo", "Service ingress-nginx/ingress-nginx-controller") in passed["http-service-on-own-lb"]
+    assert ("demo", "Ingress wiki/docs") in passed["http-without-redirect"]
+    for rule_id in ("ingress-not-provisioned", "invalid-annotation"):
+        assert {("demo", "Ingress wiki/wiki"), ("demo", "Ingress wiki/docs")} <= passed[rule_id], rule_id
+    by_rule = {
+        f["rule_id"]: f
+        for f in demo["findings"]
+        if f["status"] == "FAIL" and f["kubernetes"] and f["kubernetes"]["namespace"] in ("wiki", "ingress-nginx")
+    }
+    assert "spec.tls" in by_rule["http-without-redirect"]["remediation"]
+    assert "alb.ingress.kubernetes.io" not in by_rule["http-without-redirect"]["remediation"]
+    retired = by_rule["unmaintained-ingress-controller"]
+    assert retired["severity"] == "high" and "Ingress wiki/wiki" in retired["remediation"]
+
+
 def test_shop_alb_is_the_healthy_reference(audit: dict[str, Any]) -> None:
     (shop,) = [lb for lb in audit["targets"]["demo"]["load_balancers"] if lb["owner"] and lb["owner"]["name"] == "shop"]
     assert shop["scheme"] == "internet-facing"
@@ -344,9 +373,9 @@ def test_evolve_fixes_one_finding_and_introduces_one(demo: DemoEnvironment) -> N
         result = run_audit(demo.target, Settings()).result
         return {str(f.kubernetes) for f in result.failed() if f.rule_id == rule_id}
 
-    assert failing("http-without-redirect") == {"Ingress blog/blog", "Gateway edge/public"}
+    assert failing("http-without-redirect") == {"Ingress blog/blog", "Gateway edge/public", "Ingress wiki/wiki"}
     demo.evolve()
-    assert failing("http-without-redirect") == {"Gateway edge/public"}
+    assert failing("http-without-redirect") == {"Gateway edge/public", "Ingress wiki/wiki"}
     assert failing("public-sensitive-port") == {"Service data/postgres", "Service data/mysql"}
 
 

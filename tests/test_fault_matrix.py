@@ -26,6 +26,7 @@ from auditor.demo.environment import DemoEnvironment
 from auditor.findings import AuditResult, Status
 from auditor.inventory.models import CoverageStatus
 from auditor.pipeline import run_audit
+from auditor.rules.coverage import RESTS_ON
 from auditor.rules.registry import all_rules
 from tests.support.moto_iam import moto_names
 
@@ -91,17 +92,20 @@ def _audit_as(demo: DemoEnvironment, keys: dict[str, str], targets: list[Any] | 
             demo.moto.set_iam_enforcement(False)
 
 
-def _verdicts(result: AuditResult, rule_id: str) -> set[tuple[str | None, str, str]]:
-    # not the fingerprint: it names the Kubernetes owner, which an audit without the cluster cannot know
+def _verdicts(result: AuditResult, rule_id: str, *, standing: bool = False) -> set[tuple[str | None, str, str]]:
+    # not the fingerprint: it names the Kubernetes owner, which an audit without the cluster cannot know.
+    # standing: only the verdicts that rest on no partial input (no evidence rests_on, not a scope UNKNOWN)
     return {
         (f.resource_arn or f.resource_name, f.discriminator, f.status.value)
         for f in result.findings
         if f.rule_id == rule_id
+        and not (standing and (f.evidence.get(RESTS_ON) or f.discriminator.startswith("coverage:")))
     }
 
 
 def _check(results: dict[str, AuditResult], baseline: dict[str, AuditResult], collectors: tuple[str, ...]) -> None:
     needing = {r.meta.id for r in all_rules() if any(f.collector in collectors for f in r.meta.inputs)}
+    partly = {r.meta.id for r in all_rules() if any(f.collector in collectors for f in r.meta.partial_inputs)}
     assert needing, collectors
     for name, result in results.items():
         assert result.status == "partial", name
@@ -116,6 +120,15 @@ def _check(results: dict[str, AuditResult], baseline: dict[str, AuditResult], co
                 gaps = [g for f in mine for g in f.evidence.get("coverage_gaps", [])]
                 assert gaps, f"{name}: {rule_id} UNKNOWNs do not name what was missing"
                 assert all(g["error_code"] for g in gaps if g["facet"].split(".")[0] in collectors)
+            elif rule_id in partly:
+                # only its verdicts that rest on those collectors (evidence rests_on) may change: they are gone or
+                # UNKNOWN, the scope's UNKNOWN says so, and the rest stand
+                assert any(f.status == Status.UNKNOWN and f.discriminator.startswith("coverage:") for f in mine), (
+                    f"{name}: {rule_id} is silent about its verdicts that rest on {collectors}"
+                )
+                assert _verdicts(result, rule_id, standing=True) == _verdicts(baseline[name], rule_id, standing=True), (
+                    f"{name}: {rule_id}'s verdicts that do not rest on {collectors} changed"
+                )
             else:
                 assert _verdicts(result, rule_id) == _verdicts(baseline[name], rule_id), (
                     f"{name}: {rule_id} does not read {collectors} but its verdicts changed"

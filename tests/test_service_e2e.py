@@ -145,7 +145,7 @@ def test_serve_records_every_demo_run_and_serves_it(server: tuple[str, dict[str,
 
         # every load balancer of the run, the internet-facing ALBs with their long cost basis
         lbs = client.get("/api/v1/load-balancers", params={"cluster": "demo", "limit": 100}).json()["items"]
-        assert len(lbs) == runs["demo"]["load_balancers"] == 14
+        assert len(lbs) == runs["demo"]["load_balancers"] == 15
         assert all(lb["run_id"] == runs["demo"]["id"] and lb["cost_basis"] for lb in lbs)
         public_albs = [lb for lb in lbs if lb["type"] == "application" and lb["scheme"] == "internet-facing"]
         assert len(public_albs) >= 2
@@ -165,6 +165,12 @@ def test_serve_records_every_demo_run_and_serves_it(server: tuple[str, dict[str,
             "HTTPRoute edge/catalog-redirect",
             "HTTPRoute edge/promo",
         ]
+        # the NLB of the ingress-nginx controller's Service carries its Ingresses, in the store and the API too
+        nginx = next(lb for lb in lbs if lb["owner"] and lb["owner"]["namespace"] == "ingress-nginx")
+        assert nginx["owner"]["kind"] == "Service" and nginx["owner"]["routes"] == [
+            "Ingress wiki/docs",
+            "Ingress wiki/wiki",
+        ]
         for cluster in ("staging", "sandbox"):  # their load balancers are pending or absent
             assert client.get("/api/v1/load-balancers", params={"cluster": cluster}).json()["items"] == []
 
@@ -178,7 +184,7 @@ def test_serve_records_every_demo_run_and_serves_it(server: tuple[str, dict[str,
                 assert (detail["title"], detail["message"]) == (f["title"], f["message"])
                 assert detail["history"][0]["run_id"] == run["id"]
         blog = [f for f in _all_findings(client, "demo") if f["rule_id"] == "http-without-redirect"]
-        assert sorted(f["kubernetes"]["namespace"] for f in blog) == ["blog", "edge"]
+        assert sorted(f["kubernetes"]["namespace"] for f in blog) == ["blog", "edge", "wiki"]
 
         second = _finish(client, _trigger(client, "demo"))
         assert second["status"] in ("complete", "partial") and second["error"] is None

@@ -232,7 +232,9 @@ class OwnerOut(BaseModel):
     namespace: str | None = None
     name: str
     routes: list[str] = Field(
-        default_factory=list, description="a Gateway's attached routes, e.g. 'HTTPRoute ns/name' (empty otherwise)"
+        default_factory=list,
+        description="a Gateway's attached routes, e.g. 'HTTPRoute ns/name'; for the Service of an in-cluster ingress "
+        "controller (ingress-nginx ...), the Ingresses it serves, e.g. 'Ingress ns/name' (empty otherwise)",
     )
 
 

@@ -27,6 +27,12 @@ from kubernetes.config.config_exception import ConfigException
 from auditor.config import Settings, TargetConfig
 from auditor.errors import AuditorError, CollectionError, ConfigError, PermissionDenied, TargetUnreachable
 from auditor.inventory.facets import Facet, facets_of
+from auditor.inventory.ingress_controllers import (
+    CONFIG_KEYS,
+    InClusterImplementation,
+    implementation_of_image,
+    implementation_of_labels,
+)
 from auditor.inventory.models import (
     ControllerDeployment,
     Coverage,
@@ -45,6 +51,8 @@ from auditor.inventory.models import (
     IngressClass,
     IngressClassParametersRef,
     IngressClassParams,
+    IngressControllerConfig,
+    IngressControllerWorkload,
     IngressPath,
     IngressRule,
     IngressTls,
@@ -138,13 +146,17 @@ class RbacRule:
         return {"apiGroups": list(self.api_groups), "resources": list(self.resources), "verbs": list(self.verbs)}
 
 
-# Everything collect_kube requests, and nothing more (read-only; no secrets, no pods).
+# Everything collect_kube requests, and nothing more (read-only; no Secrets, so no certificate held in one; no pods).
 RBAC_RULES: tuple[RbacRule, ...] = (
     RbacRule(api_groups=("",), resources=("services",), verbs=("list",)),
     RbacRule(api_groups=("",), resources=("serviceaccounts",), verbs=("get",)),  # the controller's, by name
     RbacRule(api_groups=("networking.k8s.io",), resources=("ingresses", "ingressclasses"), verbs=("list",)),
     RbacRule(api_groups=("discovery.k8s.io",), resources=("endpointslices",), verbs=("list",)),
-    RbacRule(api_groups=("apps",), resources=("deployments",), verbs=("list",)),  # finds the controller
+    RbacRule(api_groups=("apps",), resources=("deployments",), verbs=("list",)),  # finds the controllers
+    # The ConfigMap of an in-cluster ingress controller (ingress-nginx's redirect defaults), read by the name its
+    # --configmap argument gives. RBAC cannot name it in advance (resourceNames), so the role may get any ConfigMap;
+    # the collector reads no other and keeps only the keys it judges by (auditor.inventory.ingress_controllers).
+    RbacRule(api_groups=("",), resources=("configmaps",), verbs=("get",)),
     RbacRule(api_groups=(LBC_GROUP,), resources=("ingressclassparams", "targetgroupbindings"), verbs=("list",)),
     RbacRule(
         api_groups=(GATEWAY_GROUP,),
@@ -756,6 +768,145 @@ def parse_controller(obj: JsonObj) -> ControllerDeployment | None:
     )
 
 
+def _expand(arg: str, env: dict[str, str]) -> str:
+    """``$(VAR)`` references in a container argument, expanded as the kubelet does for the variables known."""
+    for name, value in env.items():
+        arg = arg.replace(f"$({name})", value)
+    return arg
+
+
+def _container_env(container: JsonObj, namespace: str) -> dict[str, str]:
+    """The container's environment variables whose value is known from the manifest: literal values, and the
+    pod's namespace through the downward API (``fieldRef: metadata.namespace``, as the ingress-nginx chart sets
+    POD_NAMESPACE)."""
+    env: dict[str, str] = {}
+    for var in _dicts(container.get("env")):
+        name = _str(var.get("name"))
+        if not name:
+            continue
+        if isinstance(var.get("value"), str):
+            env[name] = var["value"]
+        elif _obj(_obj(var.get("valueFrom")).get("fieldRef")).get("fieldPath") == "metadata.namespace":
+            env[name] = namespace
+    return env
+
+
+def _truthy_flag(flags: dict[str, str], args: list[str], name: str | None) -> bool:
+    if name is None:
+        return False
+    if f"--{name}" in args:  # a bare boolean flag
+        return True
+    return flags.get(name, "").lower() == "true"
+
+
+def _qualified(value: str | None, namespace: str) -> str | None:
+    """``name`` -> ``namespace/name``; ``ns/name`` stays (how the controllers read --publish-service and
+    --configmap)."""
+    if not value:
+        return None
+    return value if "/" in value else f"{namespace}/{value}"
+
+
+def parse_ingress_controller(obj: JsonObj) -> IngressControllerWorkload | None:
+    """An in-cluster ingress controller (ingress-nginx, Traefik, HAProxy) in a Deployment: found by its container
+    image, or by the pod labels its install documents (then its first container)."""
+    fields = _object_fields(obj)
+    spec = _obj(obj.get("spec"))
+    template = _obj(spec.get("template"))
+    pod_labels = {str(k): str(v) for k, v in _obj(_obj(template.get("metadata")).get("labels")).items()}
+    containers = _dicts(_obj(template.get("spec")).get("containers"))
+    impl: InClusterImplementation | None = None
+    container: JsonObj | None = None
+    for c in containers:
+        impl = implementation_of_image(str(c.get("image", "")))
+        if impl is not None:
+            container = c
+            break
+    if container is None:
+        impl = implementation_of_labels(pod_labels) or implementation_of_labels(fields["labels"])
+        container = containers[0] if impl is not None and containers else None
+    if impl is None or container is None:
+        return None
+    namespace = fields["namespace"] or ""
+    env = _container_env(container, namespace)
+    raw = [str(a) for a in [*(container.get("command") or [])[1:], *(container.get("args") or [])]]
+    args = [_expand(a, env) for a in raw]
+    flags = parse_args(args)
+    ingress_class = flags.get(impl.ingress_class_arg) if impl.ingress_class_arg else None
+    controller = impl.controller
+    if impl.class_arg is not None and flags.get(impl.class_arg):
+        controller = flags[impl.class_arg]
+    elif impl.class_prefix is not None and ingress_class:
+        controller = impl.class_prefix + ingress_class
+    image = str(container.get("image", ""))
+    status = _obj(obj.get("status"))
+    return IngressControllerWorkload(
+        **fields,
+        kind="Deployment",
+        implementation=impl.name,
+        image=image,
+        version=image_tag(image),
+        pod_labels=pod_labels,
+        args=args,
+        controller_class=controller,
+        ingress_class_arg=ingress_class,
+        watch_without_class=_truthy_flag(flags, args, impl.without_class_arg),
+        publish_service=_qualified(flags.get(impl.publish_arg) if impl.publish_arg else None, namespace),
+        config_map=_qualified(flags.get(impl.config_arg) if impl.config_arg else None, namespace),
+        ready_replicas=_int(status.get("readyReplicas")) or 0,
+    )
+
+
+def parse_ingress_controller_config(obj: JsonObj) -> IngressControllerConfig:
+    """An ingress controller's ConfigMap, reduced to the keys the auditor reads (the rest is never kept)."""
+    fields = _object_fields(obj)
+    data = _obj(obj.get("data"))
+    return IngressControllerConfig(
+        **{**fields, "labels": {}, "annotations": {}},
+        data={k: str(data[k]) for k in CONFIG_KEYS if isinstance(data.get(k), str)},
+    )
+
+
+def _ingress_controllers(reader: _Reader, deployments: list[JsonObj]) -> list[IngressControllerWorkload]:
+    """The in-cluster ingress controllers among the Deployments; one the parser cannot take is left out and the
+    Deployments facet is partial (never a traceback)."""
+    found: list[IngressControllerWorkload] = []
+    for obj in deployments:
+        try:
+            workload = parse_ingress_controller(obj)
+        except (ValueError, TypeError, AttributeError, KeyError) as exc:  # ValidationError is a ValueError
+            meta = _obj(obj.get("metadata")) if isinstance(obj, dict) else {}
+            name = f"{meta.get('namespace') or ''}/{meta.get('name') or '?'}"
+            error = CollectionError(f"Deployment {name} is malformed: {exc}".splitlines()[0], code="Malformed")
+            reader.problem(f"deployment {name}", error, Facet.KUBE_DEPLOYMENTS, whole=False)
+            continue
+        if workload is not None:
+            found.append(workload)
+    return found
+
+
+def _collect_controller_configs(reader: _Reader, inv: KubeInventory) -> list[str]:
+    """The ConfigMaps the in-cluster ingress controllers name (``--configmap``), each read by name. One that does
+    not exist is no problem (the controller then runs on its defaults); one that could not be read is left out and
+    the facet is partial."""
+    missing: list[str] = []
+    inv.ingress_controller_configs = []
+    wanted = sorted({c.config_map for c in inv.ingress_controllers or [] if c.config_map})
+    for ref in wanted:
+        namespace, _, name = ref.partition("/")
+        try:
+            obj = reader.get(f"/api/v1/namespaces/{namespace}/configmaps/{name}")
+        except (_Unauthorized, TargetUnreachable):
+            raise
+        except CollectionError as exc:
+            if exc.code != "404":
+                reader.problem(f"configmap {ref}", exc, Facet.KUBE_INGRESS_CONTROLLER_CONFIGS, whole=False)
+                missing.append(f"configmap {ref}")
+            continue
+        inv.ingress_controller_configs.append(parse_ingress_controller_config(obj))
+    return missing
+
+
 # --------------------------------------------------------------------------- collection
 
 
@@ -973,6 +1124,9 @@ def _collect(reader: _Reader, inv: KubeInventory, progress: ProgressFn) -> list[
     step(5, "load balancer controller deployments")
     deployments = section("deployments", Facet.KUBE_DEPLOYMENTS, lambda: list(reader.list("/apis/apps/v1/deployments")))
     inv.controllers = [c for c in (parse_controller(d) for d in deployments or []) if c is not None]
+    if deployments is not None:
+        inv.ingress_controllers = _ingress_controllers(reader, deployments)
+        missing += _collect_controller_configs(reader, inv)
 
     step(6, "controller service accounts")
     wanted = sorted({(c.namespace or "", c.service_account_name or "default") for c in inv.controllers})

@@ -531,3 +531,125 @@ def service_settings(svc: Service, lbc_class: str = LBC_SERVICE_CLASS) -> Servic
 def ingress_class_of(ing: Ingress) -> str | None:
     """The IngressClass name an Ingress asks for: spec field first, then the legacy annotation."""
     return ing.ingress_class_name or ing.annotations.get("kubernetes.io/ingress.class")
+
+
+# ---- ingress-nginx (an in-cluster controller; facts §14). Annotation formats: the controller's annotation reference,
+# https://kubernetes.github.io/ingress-nginx/user-guide/nginx-configuration/annotations/ — booleans are read with Go's
+# strconv.ParseBool, and a value that does not parse is logged and ignored (the default applies).
+
+NGINX = "nginx.ingress.kubernetes.io/"
+INGRESS_NGINX_CONTROLLER = "k8s.io/ingress-nginx"
+_GO_TRUE = ("1", "t", "T", "TRUE", "true", "True")
+_GO_FALSE = ("0", "f", "F", "FALSE", "false", "False")
+# boolean annotations of ingress-nginx (the reference lists them as "true" or "false")
+NGINX_BOOLEANS = (
+    "ssl-redirect",
+    "force-ssl-redirect",
+    "ssl-passthrough",
+    "use-regex",
+    "enable-cors",
+    "enable-access-log",
+    "preserve-trailing-slash",
+    "from-to-www-redirect",
+    "proxy-ssl-verify",
+)
+NGINX_BACKEND_PROTOCOLS = ("HTTP", "HTTPS", "GRPC", "GRPCS", "AUTO_HTTP", "FCGI")
+_NGINX_CIDR_LISTS = ("whitelist-source-range", "allowlist-source-range", "denylist-source-range")
+
+
+def go_bool(value: str) -> bool | None:
+    """A boolean as Go's strconv.ParseBool reads it; None when it does not parse."""
+    if value in _GO_TRUE:
+        return True
+    if value in _GO_FALSE:
+        return False
+    return None
+
+
+@dataclass(slots=True)
+class NginxSettings:
+    """What one Ingress of an ingress-nginx class asks the controller for (None: the annotation is not set or does
+    not parse, so the controller's default applies)."""
+
+    ssl_redirect: bool | None = None
+    force_ssl_redirect: bool | None = None
+    problems: list[AnnotationProblem] = field(default_factory=list)
+
+
+def nginx_settings(ing: Ingress) -> NginxSettings:
+    """The ingress-nginx annotations of an Ingress that decide its redirect, and every documented-format annotation
+    whose value the controller would ignore."""
+    s = NginxSettings()
+    for key, value in ing.annotations.items():
+        if not key.startswith(NGINX):
+            continue
+        name = key[len(NGINX) :]
+        if _too_long(s.problems, key, value):
+            continue
+        if name in NGINX_BOOLEANS:
+            parsed = go_bool(value)
+            if parsed is None:
+                _problem(s.problems, key, value, "must be a boolean ('true' or 'false'); the controller ignores it")
+            elif name == "ssl-redirect":
+                s.ssl_redirect = parsed
+            elif name == "force-ssl-redirect":
+                s.force_ssl_redirect = parsed
+        elif name == "backend-protocol" and value.upper() not in NGINX_BACKEND_PROTOCOLS:
+            _problem(s.problems, key, value, f"must be one of {', '.join(NGINX_BACKEND_PROTOCOLS)}")
+        elif name in _NGINX_CIDR_LISTS:
+            _cidrs(s.problems, key, value)
+    return s
+
+
+@dataclass(frozen=True, slots=True)
+class NginxRedirect:
+    """How ingress-nginx answers plain HTTP for one Ingress: ``redirects`` None when it cannot be known (the
+    controller's ConfigMap, which holds the defaults, was not read or holds a value that does not parse)."""
+
+    redirects: bool | None
+    plain_hosts: tuple[str, ...]  # hosts (or "*" for a rule without host) answered over plain HTTP
+    why: str
+
+
+def nginx_redirect(ing: Ingress, settings: NginxSettings, config: dict[str, str] | None) -> NginxRedirect:
+    """Whether ingress-nginx redirects an Ingress's HTTP requests to HTTPS (308): ``force-ssl-redirect`` (annotation,
+    else the ConfigMap key, default false) redirects every host; otherwise ``ssl-redirect`` (annotation, else the
+    ConfigMap key, default true) redirects the hosts that have TLS (listed under ``spec.tls``) and no other
+    (https://kubernetes.github.io/ingress-nginx/user-guide/nginx-configuration/annotations/
+    #server-side-https-enforcement-through-redirect). ``config`` None: the ConfigMap was not read."""
+    hosts = tuple(dict.fromkeys(r.host or "*" for r in ing.rules)) or ("*",)
+
+    def default(key: str, fallback: bool) -> bool | None:
+        if config is None:
+            return None
+        raw = config.get(key)
+        return fallback if raw is None else go_bool(raw)
+
+    force = settings.force_ssl_redirect
+    force_from = f"annotation {NGINX}force-ssl-redirect"
+    if force is None:
+        force, force_from = default("force-ssl-redirect", False), "ConfigMap key force-ssl-redirect"
+    if force is True:
+        return NginxRedirect(True, (), f"{force_from} is true")
+    ssl = settings.ssl_redirect
+    ssl_from = f"annotation {NGINX}ssl-redirect"
+    if ssl is None:
+        ssl, ssl_from = default("ssl-redirect", True), "ConfigMap key ssl-redirect"
+    tls_hosts = {h for t in ing.tls for h in t.hosts}
+    catch_all_tls = any(not t.hosts for t in ing.tls)
+    covered = [h for h in hosts if catch_all_tls or h in tls_hosts or (h == "*" and bool(ing.tls))]
+    plain = tuple(h for h in hosts if h not in covered)
+    if force is None:
+        return NginxRedirect(
+            None, plain, "the controller's ConfigMap (its redirect defaults) was not read or does not parse"
+        )
+    if ssl is False:
+        return NginxRedirect(False, hosts, f"{ssl_from} is false")
+    if ssl is None and covered:
+        return NginxRedirect(
+            None, plain, "the controller's ConfigMap (its redirect defaults) was not read or does not parse"
+        )
+    if not plain:
+        return NginxRedirect(True, (), f"every host has TLS and {ssl_from} is not false")
+    why = "no spec.tls" if not ing.tls else f"host {', '.join(plain)} not under spec.tls"
+    return NginxRedirect(False, plain, f"{why} and no force-ssl-redirect")

@@ -34,6 +34,7 @@ from auditor.correlate.annotations import (
     gateway_configuration_problems,
     ingress_class_of,
     ingress_settings,
+    nginx_settings,
     params_problems,
     service_settings,
 )
@@ -44,6 +45,7 @@ from auditor.correlate.graph import (
     ExposureGraph,
     ExposurePath,
     GatewayExposure,
+    IngressControllerExposure,
     IngressGroup,
     LbNode,
     Owner,
@@ -52,12 +54,19 @@ from auditor.correlate.graph import (
 )
 from auditor.cost.prices import default_price_book
 from auditor.findings import KubeRef
+from auditor.inventory.facets import Facet
+from auditor.inventory.ingress_controllers import (
+    INGRESS_NGINX,
+    implementation_of_controller,
+    implementation_of_labels,
+)
 from auditor.inventory.models import (
     Certificate,
     GatewayConfiguration,
     Ingress,
     IngressBackend,
     IngressClassParams,
+    IngressControllerWorkload,
     Inventory,
     KubeInventory,
     LoadBalancer,
@@ -201,6 +210,116 @@ class _Correlator:
             except Exception as exc:  # recorded and logged by unreadable()
                 self.unreadable(KubeRef(kind="Service", namespace=svc.namespace, name=svc.name), exc)
         self._add_gateways(kube)
+        self._add_ingress_controllers(kube, default_class)
+
+    # ---------------------------------------------------------------- in-cluster ingress controllers
+
+    def _add_ingress_controllers(self, kube: KubeInventory, default_class: str | None) -> None:
+        """Tie in-cluster ingress controllers to their LoadBalancer Services and the Ingresses of their classes.
+
+        A controller's Service: the one its publish argument names (ingress-nginx ``--publish-service``), else the
+        LoadBalancer Services of its namespace whose selector picks its pods. A LoadBalancer Service whose selector
+        carries a known controller's documented pod labels is one too when no Deployment was found for it (a
+        DaemonSet, or Deployments not read). An IngressClass of a known implementation with no controller found
+        still gets an exposure (its Ingresses have nowhere to go: ingress-not-provisioned says so)."""
+        g = self.g
+        claimed: set[int] = set()
+        configs = {(c.namespace or "", c.name): c for c in kube.ingress_controller_configs or []}
+        for wl in kube.ingress_controllers or []:
+            icx = IngressControllerExposure(
+                implementation=wl.implementation, controller=wl.controller_class, workload=wl
+            )
+            icx.services = self._controller_services(wl)
+            if wl.config_map is None:
+                icx.config_known = True  # runs on its defaults
+            elif kube.ingress_controller_configs is not None:
+                icx.config = configs.get(tuple(wl.config_map.split("/", 1)))  # type: ignore[arg-type]
+                # read, or absent (404: the defaults apply); unread ones are not in the list and their facet says so
+                icx.config_known = icx.config is not None or not self._configs_unread()
+            claimed.update(id(exp) for exp in icx.services)
+            g.ingress_controllers.append(icx)
+        for exp in g.services:
+            impl = implementation_of_labels(exp.service.selector or {}) if id(exp) not in claimed else None
+            if impl is not None:
+                icx = IngressControllerExposure(implementation=impl.name, controller=impl.controller, services=[exp])
+                icx.ref = icx.workload_ref()
+                g.ingress_controllers.append(icx)
+        for ic in kube.ingress_classes:
+            if ic.controller == LBC_INGRESS_CONTROLLER:
+                continue
+            serving = [x for x in g.ingress_controllers if x.controller == ic.controller]
+            if not serving:
+                impl = implementation_of_controller(ic.controller)
+                if impl is None:
+                    continue  # an implementation the auditor does not know: its Ingresses stay unjudged
+                # a class whose controller was not found: only its implementation's default class is taken by a
+                # Service found by labels (which does not say which class it serves)
+                serving = [x for x in g.ingress_controllers if x.workload is None and x.implementation == impl.name][
+                    :1
+                ] or [IngressControllerExposure(implementation=impl.name, controller=ic.controller)]
+                if serving[0] not in g.ingress_controllers:
+                    g.ingress_controllers.append(serving[0])
+            for x in serving:
+                x.classes.append(ic)
+                x.ref = x.workload_ref()
+        if not g.ingress_controllers:
+            return
+        by_class = {c.name: x for x in g.ingress_controllers for c in x.classes}
+        by_arg = {
+            x.workload.ingress_class_arg: x
+            for x in g.ingress_controllers
+            if x.workload and x.workload.ingress_class_arg
+        }
+        without_class = next((x for x in g.ingress_controllers if x.workload and x.workload.watch_without_class), None)
+        for ing in g.other_ingresses:
+            # its class (or the default class), else the controller whose --ingress-class the legacy annotation
+            # names, else the controller that also serves Ingresses naming no class
+            name = ingress_class_of(ing)
+            cls = name or default_class
+            served = by_class.get(cls) if cls else None
+            if served is None:
+                served = by_arg.get(name) if name else without_class
+            if served is None:
+                continue
+            ref = KubeRef(kind="Ingress", namespace=ing.namespace, name=ing.name)
+            try:
+                settings = nginx_settings(ing) if served.implementation == INGRESS_NGINX.name else None
+            except Exception as exc:  # recorded and logged by unreadable()
+                self.unreadable(ref, exc)
+                continue
+            key = _key(ing.namespace, ing.name)
+            served.ingresses.append(ing)
+            served.member_refs[key] = ref
+            if settings is not None:
+                served.settings[key] = settings
+                g.annotation_problems.extend((ref, p) for p in settings.problems)
+        for icx in g.ingress_controllers:
+            for exp in icx.services:
+                exp.ingress_controller = icx
+                owner = self.owners.get(id(exp))
+                if owner is not None:
+                    owner.ingress_controller = icx
+
+    def _controller_services(self, wl: IngressControllerWorkload) -> list[ServiceExposure]:
+        if wl.publish_service:
+            ns, _, name = wl.publish_service.partition("/")
+            published = self.service_exposures.get((ns, name))
+            if published is not None:
+                return [published]
+        labels = wl.pod_labels
+        return [
+            exp
+            for exp in self.g.services
+            if (exp.service.namespace or "") == (wl.namespace or "")
+            and exp.service.selector
+            and all(labels.get(k) == v for k, v in exp.service.selector.items())
+        ]
+
+    def _configs_unread(self) -> bool:
+        """Whether some controller ConfigMap could not be read (its facet is not complete): the collector leaves an
+        unread one out of the list, as it does one that does not exist, so only the facet tells them apart."""
+        cov = self.inv.coverage_of("kubernetes")
+        return cov is not None and cov.facet(Facet.KUBE_INGRESS_CONTROLLER_CONFIGS).status.incomplete
 
     def _add_gateways(self, kube: KubeInventory) -> None:
         g = self.g
@@ -350,6 +469,7 @@ class _Correlator:
                 exp = self.service_exposures.get((node.owner.namespace or "", node.owner.name))
                 if exp is not None:
                     exp.load_balancers.append(node)
+                    node.owner.ingress_controller = exp.ingress_controller
 
     def _node(self, lb: LoadBalancer, listings: dict[tuple[str, str], set[str]]) -> LbNode:
         tags = lb.tags or {}
@@ -501,6 +621,19 @@ class _Correlator:
                 g.backends.setdefault(ref, []).append(ExposurePath(via=exp.ref, load_balancer=lb))
                 if lb is not None:
                     lb.backends.add(ref)
+        for icx in g.ingress_controllers:
+            nodes: list[LbNode | None] = [*icx.load_balancers()] or [None]
+            for ing in icx.ingresses:
+                via = icx.ref_of(ing)
+                for backend in _ingress_backends(ing):
+                    ref = self._backend_ref(ing.namespace or "", backend)
+                    if ref is None:
+                        continue
+                    paths = g.backends.setdefault(ref, [])
+                    for lb in nodes:
+                        paths.append(ExposurePath(via=via, load_balancer=lb))
+                        if lb is not None:
+                            lb.backends.add(ref)
         grants = _grants_by_namespace(self.kube.reference_grants or []) if self.kube is not None else {}
         for gwx in g.gateways:
             if not gwx.managed:

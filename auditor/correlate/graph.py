@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple, TypeVar
 
-from auditor.correlate.annotations import AnnotationProblem, IngressSettings, ServiceSettings
+from auditor.correlate.annotations import AnnotationProblem, IngressSettings, NginxSettings, ServiceSettings
 from auditor.findings import KubeRef
 from auditor.inventory.models import (
     BilledCost,
@@ -26,6 +26,9 @@ from auditor.inventory.models import (
     GatewayConfiguration,
     IamRole,
     Ingress,
+    IngressClass,
+    IngressControllerConfig,
+    IngressControllerWorkload,
     Inventory,
     LoadBalancer,
     LoadBalancerUsage,
@@ -162,6 +165,55 @@ class GatewayExposure:
         return found
 
 
+@dataclass(eq=False)
+class IngressControllerExposure:
+    """An ingress controller running in the cluster (ingress-nginx, Traefik, HAProxy ...): every Ingress of its
+    IngressClasses is served through its own ``type: LoadBalancer`` Service, so through that Service's load balancer
+    (facts §14). ``workload`` is None when only its Service (by the pod labels its install documents) or only its
+    IngressClass was found; ``services`` is empty when no LoadBalancer Service of it was found."""
+
+    implementation: str  # ingress-nginx | traefik | haproxy (auditor.inventory.ingress_controllers)
+    controller: str  # the IngressClass spec.controller value it serves
+    workload: IngressControllerWorkload | None = None
+    services: list[ServiceExposure] = field(default_factory=list)
+    classes: list[IngressClass] = field(default_factory=list)
+    ingresses: list[Ingress] = field(default_factory=list)
+    config: IngressControllerConfig | None = None  # its ConfigMap (ingress-nginx), when it has one and it was read
+    config_known: bool = False  # its ConfigMap was read, or it names none / one that does not exist
+    settings: dict[str, NginxSettings] = field(default_factory=dict)  # "ns/name" -> the Ingress's nginx annotations
+    member_refs: dict[str, KubeRef] = field(default_factory=dict, repr=False)  # "ns/name" -> the Ingress's KubeRef
+    ref: KubeRef = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.ref = self.workload_ref()
+
+    def workload_ref(self) -> KubeRef:
+        """The object findings about the controller itself name: its Deployment, else its Service, else its class."""
+        if self.workload is not None:
+            return KubeRef(kind=self.workload.kind, namespace=self.workload.namespace, name=self.workload.name)
+        if self.services:
+            return self.services[0].ref
+        return KubeRef(kind="IngressClass", name=self.classes[0].name if self.classes else self.controller)
+
+    def ref_of(self, ing: Ingress) -> KubeRef:
+        return self.member_refs[f"{ing.namespace}/{ing.name}"]
+
+    def settings_of(self, ing: Ingress) -> NginxSettings:
+        return self.settings[f"{ing.namespace}/{ing.name}"]
+
+    @property
+    def class_names(self) -> list[str]:
+        return [c.name for c in self.classes]
+
+    @property
+    def ingress_refs(self) -> list[KubeRef]:
+        return [self.ref_of(i) for i in self.ingresses]
+
+    def load_balancers(self) -> list[LbNode]:
+        """The current load balancers of its Services (orphans left out)."""
+        return [n for exp in self.services for n in exp.load_balancers if n.orphan is None]
+
+
 @dataclass(slots=True)
 class Owner:
     """The Kubernetes owner of a load balancer."""
@@ -173,6 +225,8 @@ class Owner:
     service: Service | None = None
     gateway: GatewayExposure | None = None
     ref: KubeRef = field(default=None, repr=False, compare=False)  # type: ignore[assignment]  # made if not given
+    # the owning Service is an in-cluster ingress controller's: its load balancer carries that controller's Ingresses
+    ingress_controller: IngressControllerExposure | None = None
 
     label: str = field(init=False, repr=False, compare=False)  # str(ref), as messages and evidence name the owner
 
@@ -224,6 +278,7 @@ class ServiceExposure:
     service: Service
     settings: ServiceSettings
     load_balancers: list[LbNode] = field(default_factory=list)
+    ingress_controller: IngressControllerExposure | None = None  # the in-cluster ingress controller it fronts
     ref: KubeRef = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -261,6 +316,7 @@ class ExposureGraph:
     other_ingresses: list[Ingress] = field(default_factory=list)  # Ingresses of other controllers
     services: list[ServiceExposure] = field(default_factory=list)
     gateways: list[GatewayExposure] = field(default_factory=list)  # every Gateway, of any implementation
+    ingress_controllers: list[IngressControllerExposure] = field(default_factory=list)  # in-cluster controllers
     backends: dict[BackendRef, list[ExposurePath]] = field(default_factory=dict)
     annotation_problems: list[tuple[KubeRef, AnnotationProblem]] = field(default_factory=list)
     controllers: list[ControllerDeployment] = field(default_factory=list)
@@ -277,6 +333,12 @@ class ExposureGraph:
 
     def service(self, namespace: str, name: str) -> Service | None:
         return self._service_index.get((namespace, name))
+
+    @property
+    def ingress_controllers_read(self) -> bool:
+        """Whether the in-cluster ingress controllers' Deployments were read (not in snapshots older than schema 4)."""
+        kube = self.inventory.kubernetes
+        return kube is not None and kube.ingress_controllers is not None
 
     @property
     def gateways_read(self) -> bool:

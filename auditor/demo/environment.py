@@ -61,6 +61,13 @@ Cost: every load balancer but the leaked NLB has 14 days of CloudWatch traffic (
 unequally across its target groups, so its cost is shared by requests), and every internet-facing one has a
 network interface with a public IPv4 address per subnet: the demo's costs are measured, not assumed.
 
+In-cluster ingress controller (namespace ``ingress-nginx``): ingress-nginx as its chart installs it (IngressClass
+``nginx``, ConfigMap without redirect keys) behind an internet-facing NLB the AWS Load Balancer Controller made for
+its Service; it serves Ingresses ``wiki/wiki`` (plain HTTP) and ``wiki/docs`` (TLS, so redirected). Its Service is an
+ingress controller's, not an HTTP Service to move behind the ALB. Fails there: ``unmaintained-ingress-controller`` on
+Deployment ``ingress-nginx/ingress-nginx-controller`` (the retired ingress-nginx behind an internet-facing NLB) and
+``http-without-redirect`` on Ingress ``wiki/wiki`` (class nginx: no spec.tls, no force-ssl-redirect).
+
 moto gaps met on the way: EKS issuers are random (the OIDC provider is registered from what
 DescribeCluster returns), NLB ARNs read ``app/`` (the product reads the Type field), registered
 targets are always healthy (``data/search`` has none registered), ``ListResourcesForWebACL`` is
@@ -98,6 +105,7 @@ log = logging.getLogger(__name__)
 JsonObj = dict[str, Any]
 
 CONTROLLER_VERSION = "v2.14.1"
+INGRESS_NGINX_VERSION = "v1.11.3"  # a release of the retired community controller (facts §14)
 # Gateway API support is behind feature gates before v3.2.0 (facts §10): the demo cluster turns it on.
 GATEWAY_FEATURE_GATES = "ALBGatewayAPI=true,NLBGatewayAPI=true"
 OUTDATED_POLICY_VERSION = "v2.7.0"  # the policy the demo role was created with, two upgrades ago
@@ -602,6 +610,7 @@ class DemoEnvironment:
             )
         )
         self._seed_gateways(c, edge_cert, edge_waf)
+        self._seed_ingress_nginx(c)
         self._report(
             f"cluster demo: {len(c.lbs)} Kubernetes exposures, {len({p.arn for p in c.lbs.values()})} load balancers"
         )
@@ -685,6 +694,51 @@ class DemoEnvironment:
         assert self._aws is not None
         busy = self._aws.traffic(idle=self._idle)
         self._report(f"traffic: {busy} load balancers busy, {len(self._idle)} idle")
+
+    def _seed_ingress_nginx(self, c: _Cluster) -> None:
+        """ingress-nginx installed by its chart behind an internet-facing NLB the AWS Load Balancer Controller made for
+        its Service: Ingress wiki/wiki is served over plain HTTP (no spec.tls, no force-ssl-redirect), wiki/docs has
+        TLS and so is redirected by the controller's default."""
+        writer = c.writer
+        assert writer is not None
+        ns, name = "ingress-nginx", "ingress-nginx-controller"
+        writer.create(k.namespace(ns))
+        writer.create(k.namespace("wiki", team="wiki"))
+        writer.create(k.ingress_nginx_class())
+        # the chart's ConfigMap: no redirect keys, so the controller's defaults apply
+        writer.create(k.config_map(ns, name, {"allow-snippet-annotations": "false"}, labels=k.INGRESS_NGINX_LABELS))
+        writer.create(k.ingress_nginx_controller(INGRESS_NGINX_VERSION))
+        ports = [
+            {"name": "http", "port": 80, "targetPort": 80, "nodePort": 30080},
+            {"name": "https", "port": 443, "targetPort": 443, "nodePort": 30443},
+        ]
+        manifest = writer.create(
+            k.service(
+                ns,
+                name,
+                ports,
+                service_type="LoadBalancer",
+                selector=dict(k.INGRESS_NGINX_LABELS),
+                annotations={
+                    SVC + "aws-load-balancer-type": "external",
+                    SVC + "aws-load-balancer-nlb-target-type": "ip",
+                    SVC + "aws-load-balancer-scheme": "internet-facing",
+                },
+            )
+        )
+        base = 8 + len(c.services)
+        ips = [f"{c.cidr_prefix}.{base}.{10 + i}" for i in range(2)]
+        writer.create(k.endpoint_slice(ns, name, ports, ready=ips, not_ready=[]))
+        facts = ServiceFacts(manifest=manifest, ready_ips=ips)
+        c.services[(ns, name)] = facts
+        made = self._expose_service(c, facts)
+        for app, host, tls in (("wiki", "wiki.example.com", None), ("docs", "docs.example.com", ["docs.example.com"])):
+            self._app(c, "wiki", app, [{"name": "http", "port": 80, "targetPort": 3000}], replicas=1)
+            writer.create(
+                k.ingress("wiki", app, [(host, [k.http_path("/", app, 80)])], ingress_class="nginx", tls_hosts=tls)
+            )
+            # ingress-nginx publishes its Service's address (--publish-service) on the Ingresses it serves
+            writer.set_load_balancer_hostname("Ingress", "wiki", app, made.dns_name)
 
     def _leak_nlb(self, c: _Cluster) -> None:
         """data/redis was deleted while the controller was down (LBC #3841): its NLB stayed, its Service is gone."""

@@ -441,3 +441,61 @@ def target_group_binding(ns: str, name: str, tg_arn: str, service_name: str, por
             "serviceRef": {"name": service_name, "port": port},
         },
     }
+
+
+# ---- ingress-nginx, as its Helm chart installs it (https://github.com/kubernetes/ingress-nginx, charts/ingress-nginx):
+# the controller Deployment with the chart's labels and arguments, its ConfigMap and its IngressClass.
+
+INGRESS_NGINX_IMAGE = "registry.k8s.io/ingress-nginx/controller"
+INGRESS_NGINX_LABELS = {
+    "app.kubernetes.io/name": "ingress-nginx",
+    "app.kubernetes.io/instance": "ingress-nginx",
+    "app.kubernetes.io/component": "controller",
+}
+
+
+def ingress_nginx_controller(version: str, *, replicas: int = 2) -> JsonObj:
+    """The ingress-nginx controller Deployment the chart renders (the parts an audit reads)."""
+    obj = deployment(
+        "ingress-nginx",
+        "ingress-nginx-controller",
+        f"{INGRESS_NGINX_IMAGE}:{version}",
+        replicas=replicas,
+        port=80,
+        service_account="ingress-nginx",
+        args=[
+            "/nginx-ingress-controller",
+            "--publish-service=$(POD_NAMESPACE)/ingress-nginx-controller",
+            "--election-id=ingress-nginx-leader",
+            "--controller-class=k8s.io/ingress-nginx",
+            "--ingress-class=nginx",
+            "--configmap=$(POD_NAMESPACE)/ingress-nginx-controller",
+        ],
+        labels=dict(INGRESS_NGINX_LABELS),
+    )
+    container = obj["spec"]["template"]["spec"]["containers"][0]
+    container["name"] = "controller"
+    container["env"] = [
+        {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+        {"name": "POD_NAMESPACE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
+    ]
+    return obj
+
+
+def ingress_nginx_class() -> JsonObj:
+    """The IngressClass the ingress-nginx chart creates."""
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "IngressClass",
+        "metadata": {"name": "nginx", "labels": dict(INGRESS_NGINX_LABELS)},
+        "spec": {"controller": "k8s.io/ingress-nginx"},
+    }
+
+
+def config_map(ns: str, name: str, data: dict[str, str], *, labels: dict[str, str] | None = None) -> JsonObj:
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": name, "namespace": ns, "labels": labels or {}},
+        "data": data,
+    }

@@ -83,6 +83,10 @@ class Facet(StrEnum):
     KUBE_LOAD_BALANCER_CONFIGURATIONS = "kubernetes.load-balancer-configurations"
     KUBE_TARGET_GROUP_CONFIGURATIONS = "kubernetes.target-group-configurations"
     KUBE_LISTENER_RULE_CONFIGURATIONS = "kubernetes.listener-rule-configurations"
+    # In-cluster ingress controllers (ingress-nginx, Traefik, HAProxy): their Deployments come with the
+    # Deployments listing (KUBE_DEPLOYMENTS); their ConfigMaps are read one by one, by the name the controller's
+    # --configmap argument gives
+    KUBE_INGRESS_CONTROLLER_CONFIGS = "kubernetes.ingress-controller-configs"
 
     @property
     def collector(self) -> str:
@@ -138,6 +142,9 @@ LOAD_BALANCERS = (Facet.ELBV2_LOAD_BALANCERS, Facet.ELB_LOAD_BALANCERS)
 KUBE_EXPOSURES = (Facet.KUBE_SERVICES, Facet.KUBE_INGRESSES, Facet.KUBE_INGRESS_CLASSES)
 # What says which Gateways ask the controller for a load balancer (a Gateway's class names the implementation).
 GATEWAYS = (Facet.KUBE_GATEWAY_CLASSES, Facet.KUBE_GATEWAYS)
+# What says which Ingresses an in-cluster ingress controller serves through which Service: the Ingresses, their
+# classes, the LoadBalancer Services and the controllers' Deployments.
+IN_CLUSTER_CONTROLLERS = (*KUBE_EXPOSURES, Facet.KUBE_DEPLOYMENTS)
 # The routes of every kind, which attach to Gateways and lead to backends.
 ROUTES = (
     Facet.KUBE_HTTP_ROUTES,

@@ -23,10 +23,12 @@ from auditor.errors import SnapshotError
 # 2: Coverage.facets (per-facet coverage); version 1 snapshots read as complete facets.
 # 3: Gateway API objects (KubeInventory.gateways ...) and the facet status ``absent``; in older snapshots the
 #    Gateway fields are None: not read, so nothing is concluded from Gateways that were never looked at.
-SCHEMA_VERSION = 3
+# 4: in-cluster ingress controllers (KubeInventory.ingress_controllers, ingress_controller_configs); in older
+#    snapshots they are None: not read, so nothing is concluded about the Ingresses such controllers serve.
+SCHEMA_VERSION = 4
 # Versions ``Inventory.parse`` reads: a release that adds an optional field bumps SCHEMA_VERSION and adds it here,
 # and older snapshots stay readable. A version not in this set is refused with a message naming both.
-READABLE_SCHEMA_VERSIONS = frozenset({1, 2, 3})
+READABLE_SCHEMA_VERSIONS = frozenset({1, 2, 3, 4})
 
 
 class Model(BaseModel):
@@ -618,6 +620,31 @@ class GatewayConfiguration(KubeObject):
     spec: dict[str, Any] = Field(default_factory=dict)
 
 
+class IngressControllerWorkload(KubeObject):
+    """A Deployment running an ingress controller inside the cluster (ingress-nginx, Traefik, HAProxy ...), which
+    serves the Ingresses of its IngressClasses through its own Service (usually ``type: LoadBalancer``)."""
+
+    kind: Literal["Deployment", "DaemonSet"] = "Deployment"
+    implementation: str = Field(description="ingress-nginx | traefik | haproxy (auditor.collect.kube)")
+    image: str
+    version: str | None = Field(default=None, description="image tag, e.g. v1.11.3")
+    pod_labels: dict[str, str] = Field(default_factory=dict, description="the pod template's labels")
+    args: list[str] = Field(default_factory=list, description="with $(VAR) references to the pod's namespace expanded")
+    controller_class: str = Field(description="the IngressClass spec.controller it serves")
+    ingress_class_arg: str | None = None  # --ingress-class
+    watch_without_class: bool = False  # --watch-ingress-without-class: also serves Ingresses that name no class
+    publish_service: str | None = Field(default=None, description="namespace/name of the Service it publishes")
+    config_map: str | None = Field(default=None, description="namespace/name of its ConfigMap (--configmap)")
+    ready_replicas: int = 0
+
+
+class IngressControllerConfig(KubeObject):
+    """The ConfigMap an in-cluster ingress controller reads its defaults from; only the keys the auditor reads are
+    kept (``auditor.collect.kube.CONTROLLER_CONFIG_KEYS``), never the rest of the map."""
+
+    data: dict[str, str] = Field(default_factory=dict)
+
+
 class KubeInventory(Model):
     context: str | None = None
     server: str | None = None
@@ -643,6 +670,11 @@ class KubeInventory(Model):
     api_versions: dict[str, str] = Field(
         default_factory=dict, description="API group -> the version read (the server's preferred version)"
     )
+    # In-cluster ingress controllers and their ConfigMaps. None: not read (the Deployments could not be listed, or
+    # a snapshot older than schema 4); a controller whose ConfigMap could not be read has none in the list (its
+    # facet says so).
+    ingress_controllers: list[IngressControllerWorkload] | None = None
+    ingress_controller_configs: list[IngressControllerConfig] | None = None
 
 
 # --------------------------------------------------------------------------- the whole snapshot

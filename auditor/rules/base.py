@@ -32,6 +32,14 @@ class RuleMeta:
     enrich: tuple[Facet, ...] = field(
         default=(), metadata={"doc": "facets read only to name owners and write remediations, never to judge"}
     )
+    partial_inputs: tuple[Facet, ...] = field(
+        default=(),
+        metadata={
+            "doc": "facets only some verdicts rest on: those whose finding lists them in evidence['rests_on'] "
+            "(auditor.rules.coverage); a gap there turns those UNKNOWN and adds the scope's UNKNOWN, the rule's "
+            "other verdicts stand"
+        },
+    )
     listener_rules_of: ListenerRulesNeed | None = field(
         default=None,
         metadata={

@@ -10,7 +10,10 @@ After a rule has run, ``enforce`` holds its findings against what the collectors
   own for that scope — so a rule whose objects could not be listed at all is never silent.
 
 A facet of a Classic load balancer says nothing about an ALB's verdict and the other way round; every other
-finding (a certificate, a role, a Kubernetes object) depends on all the rule's input facets in its scope.
+finding (a certificate, a role, a Kubernetes object) depends on all the rule's input facets in its scope. A rule
+some of whose verdicts rest on more (``RuleMeta.partial_inputs``: http-without-redirect judges an ALB from AWS
+data alone, an Ingress behind ingress-nginx also from the cluster) names those facets in the finding's
+``evidence['rests_on']``; a gap there turns only those verdicts UNKNOWN and adds the scope's UNKNOWN.
 A rule's own per-object UNKNOWNs (a field left ``None`` by a failed call) stay as they are.
 
 A rule that raises is a defect, and it costs as little as it can: each rule judges its objects through
@@ -181,10 +184,14 @@ def _scope_findings(meta: RuleMeta, gaps: list[Gap]) -> list[Finding]:
     return found
 
 
+RESTS_ON = "rests_on"  # evidence key: the partial input facets (values) a finding's verdict rests on
+
+
 def enforce(meta: RuleMeta, findings: list[Finding], index: CoverageIndex) -> list[Finding]:
     """The rule's findings with no verdict standing on unread data, plus its UNKNOWN per incomplete scope."""
     gaps = index.gaps(meta.inputs)
-    if not gaps:
+    partial = index.gaps(f for f in meta.partial_inputs if f not in meta.inputs)
+    if not gaps and not partial:
         return findings  # the common case: everything the rule reads was read
     memo: dict[tuple[str | None, str | None, str], list[Gap]] = {}
     out: list[Finding] = []
@@ -196,8 +203,11 @@ def enforce(meta: RuleMeta, findings: list[Finding], index: CoverageIndex) -> li
         relevant = memo.get(key)
         if relevant is None:
             relevant = memo[key] = [g for g in gaps if _applies(g, *key)]
+        named = finding.evidence.get(RESTS_ON) if partial else None
+        if named:
+            relevant = relevant + [g for g in partial if g.facet.value in named and _applies(g, *key)]
         out.append(_downgrade(finding, relevant) if relevant else finding)
-    out.extend(_scope_findings(meta, gaps))
+    out.extend(_scope_findings(meta, gaps + partial))
     return out
 
 

@@ -108,6 +108,7 @@ def needed_facets(metas: Iterable[RuleMeta]) -> frozenset[Facet]:
     for meta in metas:
         facets.update(meta.inputs)
         facets.update(meta.enrich)
+        facets.update(meta.partial_inputs)
     for facet in list(facets):
         facets.update(_PREREQUISITES.get(facet, ()))
     return frozenset(facets)

@@ -70,6 +70,20 @@ def test_every_request_the_collector_makes_is_declared(kube: KubeApiServer, vari
     assert undeclared(kube.requests_log) == []
 
 
+def test_reading_an_ingress_controllers_configmap_is_declared(kube: KubeApiServer) -> None:
+    from tests.collect.test_kube_ingress_controllers import config_map, nginx_deployment
+
+    seed_cluster(kube)
+    kube.seed(nginx_deployment())
+    kube.seed(config_map("ingress-nginx", "ingress-nginx-controller", {"ssl-redirect": "true"}))
+    target = TargetConfig(name="prod", kubeconfig=kube.kubeconfig, context="test")
+    inv, (cov,) = collect_kube(target, Settings(kube=KubeSettings(page_size=2)))
+    assert inv is not None and cov.status == CoverageStatus.OK and inv.ingress_controller_configs
+    assert any("/configmaps/" in r.path for r in kube.requests_log)
+    assert undeclared(kube.requests_log) == []
+    assert not any("secrets" in r.path for r in kube.requests_log)
+
+
 def test_an_undeclared_request_is_caught() -> None:
     reqs = [
         RequestRecord("GET", "/api/v1/secrets", {}),

@@ -128,6 +128,30 @@ def test_a_failed_collector_fails_every_facet_and_the_listing_is_named():
     assert scope.evidence["coverage_gaps"][0]["error_code"] == "AccessDenied"
 
 
+PARTLY = dataclasses.replace(META, inputs=(Facet.ELBV2_LISTENERS,), partial_inputs=(Facet.KUBE_INGRESSES,))
+
+
+def test_a_partial_input_gap_bears_only_on_the_verdicts_that_rest_on_it():
+    inv = _replace(b.inventory(), _partial("kubernetes", Facet.KUBE_INGRESSES, code="403"))
+    alb = PARTLY.finding(Status.FAIL, "alb", resource_arn=ALB, account=b.ACCOUNT, region=b.REGION)
+    ingress = PARTLY.finding(
+        Status.FAIL,
+        "ingress",
+        resource_arn=ALB,
+        account=b.ACCOUNT,
+        region=b.REGION,
+        discriminator="Ingress shop/web",
+        evidence={"rests_on": [Facet.KUBE_INGRESSES.value]},
+    )
+    out = enforce(PARTLY, [alb, ingress], CoverageIndex(inv))
+    assert [f.status for f in out] == [Status.FAIL, Status.UNKNOWN, Status.UNKNOWN]
+    assert out[1].evidence["coverage_gaps"][0]["facet"] == Facet.KUBE_INGRESSES.value
+    assert out[2].resource_name == "coverage of the Kubernetes cluster"
+    # without the cluster at all (skipped): the verdicts that do not rest on it stand, and no scope finding
+    out = enforce(PARTLY, [alb], CoverageIndex(b.inventory(kube=False)))
+    assert [f.status for f in out] == [Status.FAIL]
+
+
 def test_skipped_facets_turn_verdicts_unknown_without_a_scope_finding():
     inv = b.inventory(kube=False)  # no cluster audited: no Kubernetes coverage at all
     out = enforce(META, [_finding(Status.FAIL, arn=ALB)], CoverageIndex(inv))
@@ -145,8 +169,9 @@ def test_every_rule_declares_facets_and_every_facet_has_a_collector():
     collectors = {"elbv2", "elb", "acm", "wafv2", "ec2", "eks", "iam", "cloudwatch", "pricing", "kubernetes"}
     for rule in all_rules():
         assert rule.meta.inputs, f"{rule.meta.id} declares no input facets"
-        assert all(isinstance(f, Facet) for f in (*rule.meta.inputs, *rule.meta.enrich))
+        assert all(isinstance(f, Facet) for f in (*rule.meta.inputs, *rule.meta.enrich, *rule.meta.partial_inputs))
         assert not set(rule.meta.inputs) & set(rule.meta.enrich), rule.meta.id
+        assert not set(rule.meta.inputs) & set(rule.meta.partial_inputs), rule.meta.id
     assert {f.collector for f in Facet} == collectors
     assert all(facets_of(c) for c in collectors)
 

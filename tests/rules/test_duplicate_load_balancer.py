@@ -119,3 +119,32 @@ def test_backend_paths_unknown_when_routes_were_not_read():
     findings = judged(RULE, inv)
     assert findings and all(f.status == Status.UNKNOWN for f in findings)
     assert any("kubernetes.http-routes" in str(f.evidence) for f in findings)
+
+
+def _nginx_and_own_nlb(**kw):
+    own = b.load_balancer("k8s-shop-web-nlb", type="network", tags=b.service_tags("shop/web"))
+    ing = b.ingress("shop", "web", ingress_class="nginx", lb=b.nginx_lb())
+    return b.nginx_inventory(ing, lbs=[own], services=[b.service("shop", "web", lb=own, annotations=LBC)], **kw), own
+
+
+def test_backend_behind_ingress_nginx_and_its_own_nlb_fails():
+    inv, own = _nginx_and_own_nlb(config={})
+    (f,) = [f for f in run(RULE, inv) if f.status == Status.FAIL]
+    assert f.kubernetes == KubeRef(kind="Service", namespace="shop", name="web")
+    assert f.resource_arn == own.arn  # the Service's own NLB is the redundant one; the nginx NLB is shared
+    assert {p["via"] for p in f.evidence["paths"]} == {"Ingress shop/web", "Service shop/web"}
+    assert f.evidence["keep"] == b.nginx_lb().name
+    assert "kubectl -n shop patch service web" in f.remediation
+
+
+def test_backend_only_behind_ingress_nginx_passes():
+    ing = b.ingress("shop", "web", ingress_class="nginx", lb=b.nginx_lb())
+    found = {f.resource_name: f for f in run(RULE, b.nginx_inventory(ing, config={}))}
+    assert found["shop/web:80"].status == Status.PASS
+    assert found["shop/web:80"].resource_arn == b.nginx_lb().arn
+
+
+def test_ingress_nginx_paths_unknown_without_deployments():
+    inv, _ = _nginx_and_own_nlb(config={})
+    findings = judged(RULE, facet_failed(inv, Facet.KUBE_DEPLOYMENTS))
+    assert {f.status for f in findings} == {Status.UNKNOWN}

@@ -3,8 +3,9 @@
 import pytest
 
 from auditor.findings import KubeRef, Status
+from auditor.inventory.facets import Facet
 from auditor.rules.cost.http_service_on_own_lb import RULE
-from tests.rules._harness import only, run
+from tests.rules._harness import facet_failed, judged, only, run
 from tests.support import builders as b
 
 ALB = "alb.ingress.kubernetes.io/"
@@ -93,3 +94,33 @@ def test_unknown_when_load_balancers_or_kubernetes_not_collected():
     assert f.status == Status.UNKNOWN and f.kubernetes == KubeRef(kind="Service", namespace="blog", name="front")
     assert run(RULE, b.inventory(services=[svc])) == []  # collected, not provisioned: nothing paid
     assert only(RULE, b.inventory(kube=False)).status == Status.UNKNOWN
+
+
+def test_the_ingress_nginx_controllers_service_is_not_an_http_service_to_move():
+    """Its NLB carries the Ingresses of class nginx: moving it behind the ALB would not save a load balancer."""
+    alb = b.load_balancer("k8s-shop", tags=b.ingress_tags("shop"))
+    inv = b.nginx_inventory(
+        b.ingress("shop", "web", ingress_class="nginx", lb=b.nginx_lb()),
+        lbs=[alb],
+        config={},
+    )
+    assert inv.kubernetes is not None
+    inv.kubernetes.ingresses.append(
+        b.ingress("shop", "alb", lb=alb, annotations={"alb.ingress.kubernetes.io/group.name": "shop"})
+    )
+    f = only(RULE, inv)
+    assert f.status == Status.PASS and "ingress-nginx controller's Service" in f.message
+    assert f.evidence["ingresses"] == ["Ingress shop/web"]
+    without_controller = b.nginx_inventory(lbs=[alb], config={})
+    assert without_controller.kubernetes is not None
+    without_controller.kubernetes.ingress_controllers = []
+    without_controller.kubernetes.services[0].selector = {"app": "web"}  # no longer recognisable
+    without_controller.kubernetes.ingresses.append(
+        b.ingress("shop", "alb", lb=alb, annotations={"alb.ingress.kubernetes.io/group.name": "shop"})
+    )
+    assert only(RULE, without_controller).status == Status.FAIL  # a plain HTTP Service: the rule still bites
+
+
+def test_deployments_not_read_leave_it_unknown():
+    inv = facet_failed(b.nginx_inventory(config={}), Facet.KUBE_DEPLOYMENTS)
+    assert {f.status for f in judged(RULE, inv)} == {Status.UNKNOWN}

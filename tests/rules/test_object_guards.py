@@ -38,7 +38,7 @@ class InjectedFault(RuntimeError):
 def _busy_snapshot() -> Inventory:
     """A cluster on which every rule judges at least one object (most several): ALBs of an explicit and of
     implicit IngressGroups, an NLB and a CLB made from Services, a backend served twice, certificates, the
-    controller with its IRSA role."""
+    controller with its IRSA role, an ingress-nginx controller behind its own NLB."""
     cert = b.certificate("shop", "*.example.com", days=10)
     other_cert = b.certificate("blog", "blog.example.com", days=200)
     shop = b.load_balancer(
@@ -72,8 +72,9 @@ def _busy_snapshot() -> Inventory:
     clb = b.load_balancer("a0123", type="classic", tags=b.intree_tags("legacy/app"), listeners=[b.listener(80, "HTTP")])
     role = b.role("lbc", actions=["elasticloadbalancing:*", "ec2:*"])
     group = {f"{ALB}group.name": "shop"}
+    nginx = b.nginx_lb()
     return b.inventory(
-        lbs=[shop, blog, docs, nlb, web_nlb, clb],
+        lbs=[shop, blog, docs, nlb, web_nlb, clb, nginx],
         target_groups=[tg],
         certificates=[cert, other_cert],
         security_groups=[b.security_group("sg-k8s-shop", 80, 443), b.security_group("sg-a0123", 80)],
@@ -86,6 +87,7 @@ def _busy_snapshot() -> Inventory:
             b.ingress("blog", "site", lb=blog, hosts=("blog.example.com",), backend=("site", 80)),
             b.ingress("blog", "docs", lb=docs, hosts=("docs.example.com",), backend=("docs", 80)),
             b.ingress("blog", "pending"),
+            b.ingress("shop", "nginx", ingress_class="nginx", lb=nginx, hosts=("n.example.com",)),
         ],
         services=[
             b.service("db", "pg", ports=(5432,), lb=nlb, annotations={f"{SVC}aws-load-balancer-type": "external"}),
@@ -94,8 +96,10 @@ def _busy_snapshot() -> Inventory:
             b.service("legacy", "mail", annotations={f"{SVC}aws-load-balancer-internal": "true"}),
             b.service("blog", "site", type="ClusterIP"),
             b.service("blog", "docs", type="ClusterIP"),
+            b.nginx_service(nginx, annotations={f"{SVC}aws-load-balancer-type": "external"}),
         ],
-        ingress_classes=[b.alb_class()],
+        ingress_classes=[b.alb_class(), b.nginx_class()],
+        ingress_controllers=[b.nginx_controller()],
         endpoint_slices=[b.endpoint_slice("shop", "web"), b.endpoint_slice("blog", "site")],
         controllers=[b.controller()],
         service_accounts=[b.controller_sa(role.arn)],

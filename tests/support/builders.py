@@ -30,6 +30,8 @@ from auditor.inventory.models import (
     Ingress,
     IngressBackend,
     IngressClass,
+    IngressControllerConfig,
+    IngressControllerWorkload,
     IngressPath,
     IngressRule,
     IngressTls,
@@ -427,6 +429,46 @@ def alb_class() -> IngressClass:
     return IngressClass(name="alb", controller="ingress.k8s.aws/alb")
 
 
+def nginx_class(name: str = "nginx", controller: str = "k8s.io/ingress-nginx") -> IngressClass:
+    return IngressClass(name=name, controller=controller)
+
+
+NGINX_LABELS = {"app.kubernetes.io/name": "ingress-nginx", "app.kubernetes.io/component": "controller"}
+
+
+def nginx_controller(
+    namespace: str = "ingress-nginx",
+    *,
+    publish: str | None = "ingress-nginx/ingress-nginx-controller",
+    config_map: str | None = "ingress-nginx/ingress-nginx-controller",
+    version: str = "v1.11.3",
+) -> IngressControllerWorkload:
+    """An ingress-nginx controller Deployment as its Helm chart installs it."""
+    return IngressControllerWorkload(
+        namespace=namespace,
+        name="ingress-nginx-controller",
+        labels=dict(NGINX_LABELS),
+        implementation="ingress-nginx",
+        image=f"registry.k8s.io/ingress-nginx/controller:{version}",
+        version=version,
+        pod_labels=dict(NGINX_LABELS),
+        controller_class="k8s.io/ingress-nginx",
+        ingress_class_arg="nginx",
+        publish_service=publish,
+        config_map=config_map,
+        ready_replicas=2,
+    )
+
+
+def nginx_service(lb: LoadBalancer | None = None, *, namespace: str = "ingress-nginx", **kw: Any) -> Service:
+    """The ingress-nginx controller's LoadBalancer Service (ports 80 and 443, selecting the controller's pods)."""
+    return service(namespace, "ingress-nginx-controller", ports=(80, 443), selector=dict(NGINX_LABELS), lb=lb, **kw)
+
+
+def nginx_config(data: dict[str, str], namespace: str = "ingress-nginx") -> IngressControllerConfig:
+    return IngressControllerConfig(namespace=namespace, name="ingress-nginx-controller", data=data)
+
+
 def controller(
     version: str = "v2.13.0", *, ready: int = 2, sa: str = "aws-load-balancer-controller"
 ) -> ControllerDeployment:
@@ -564,6 +606,8 @@ def inventory(
     reference_grants: list[ReferenceGrant] | None = None,
     gateway_configurations: list[GatewayConfiguration] | None = None,
     gateways_read: bool = True,
+    ingress_controllers: list[IngressControllerWorkload] | None = None,
+    ingress_controller_configs: list[IngressControllerConfig] | None = None,
     failed: dict[str, str] | None = None,
     kube: bool = True,
     cluster: str | None = CLUSTER,
@@ -583,6 +627,8 @@ def inventory(
             controllers=controllers or [],
             target_group_bindings=[],
             crds=[],
+            ingress_controllers=ingress_controllers or [],
+            ingress_controller_configs=ingress_controller_configs or [],
         )
         if gateways_read:
             kube_inv.gateway_classes = gateway_classes if gateway_classes is not None else [gateway_class()]
@@ -612,4 +658,44 @@ def inventory(
         ),
         kubernetes=kube_inv,
         coverage=coverage(failed=failed, kube=kube),
+    )
+
+
+def nginx_lb(*, scheme: str = "internet-facing", listeners: list[Listener] | None = None) -> LoadBalancer:
+    """The NLB the AWS Load Balancer Controller makes for the ingress-nginx controller's Service."""
+    return load_balancer(
+        "k8s-ingressn-ingressn-0a1b2c3d4e",
+        type="network",
+        scheme=scheme,
+        tags=service_tags("ingress-nginx/ingress-nginx-controller"),
+        listeners=listeners if listeners is not None else [listener(80, "TCP"), listener(443, "TCP")],
+    )
+
+
+def nginx_inventory(
+    *ingresses: Ingress,
+    lb: LoadBalancer | None = None,
+    config: dict[str, str] | None = None,
+    lbs: list[LoadBalancer] | None = None,
+    services: list[Service] | None = None,
+    **kw: Any,
+) -> Inventory:
+    """A cluster whose ingress-nginx controller (chart defaults) serves ``ingresses`` through ``lb`` (default: an
+    internet-facing NLB with TCP 80 and 443); ``config`` is its ConfigMap's data (None: no such ConfigMap)."""
+    lb = lb if lb is not None else nginx_lb()
+    svc = nginx_service(
+        lb,
+        annotations={
+            "service.beta.kubernetes.io/aws-load-balancer-type": "external",
+            "service.beta.kubernetes.io/aws-load-balancer-scheme": lb.scheme,
+        },
+    )
+    return inventory(
+        lbs=[lb, *(lbs or [])],
+        services=[svc, *(services or [])],
+        ingresses=list(ingresses),
+        ingress_classes=[alb_class(), nginx_class()],
+        ingress_controllers=[nginx_controller()],
+        ingress_controller_configs=[nginx_config(config)] if config is not None else [],
+        **kw,
     )

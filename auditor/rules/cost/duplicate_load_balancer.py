@@ -9,7 +9,7 @@ from typing import Any
 from auditor.config import RuleSettings
 from auditor.correlate.graph import BackendRef, ExposureGraph, ExposurePath, LbNode
 from auditor.findings import Finding, KubeRef, Severity, Status
-from auditor.inventory.facets import GATEWAYS, KUBE_EXPOSURES, LOAD_BALANCERS, ROUTES, Facet
+from auditor.inventory.facets import GATEWAYS, IN_CLUSTER_CONTROLLERS, LOAD_BALANCERS, ROUTES, Facet
 from auditor.rules._helpers import lb_kind, shell_quote
 from auditor.rules.base import Rule, RuleMeta
 from auditor.rules.controller._common import kubernetes_unknown
@@ -22,7 +22,8 @@ META = RuleMeta(
     severity=Severity.MEDIUM,
     category="cost",
     rationale=(
-        "A Service port served both by its own `type: LoadBalancer` and by an Ingress (or by two IngressGroups) "
+        "A Service port served both by its own `type: LoadBalancer` and by an Ingress (or by two IngressGroups, or "
+        "by an in-cluster ingress controller such as ingress-nginx and another load balancer) "
         "pays for every extra load balancer and has a second front door to secure: TLS, WAF and source ranges "
         "set on one path do not protect the other."
     ),
@@ -31,7 +32,7 @@ META = RuleMeta(
         "the backend from the second Ingress or from the routes of the second Gateway."
     ),
     references=("https://kubernetes-sigs.github.io/aws-load-balancer-controller/latest/guide/ingress/annotations/",),
-    inputs=(*KUBE_EXPOSURES, *GATEWAYS, *ROUTES, Facet.KUBE_REFERENCE_GRANTS, *LOAD_BALANCERS),
+    inputs=(*IN_CLUSTER_CONTROLLERS, *GATEWAYS, *ROUTES, Facet.KUBE_REFERENCE_GRANTS, *LOAD_BALANCERS),
     enrich=(Facet.KUBE_TARGET_GROUP_BINDINGS,),
 )
 
@@ -43,7 +44,10 @@ def _keep_first(nodes: list[LbNode]) -> list[LbNode]:
         nodes,
         key=lambda n: (
             -len(n.backends),
-            0 if n.owner is not None and (n.owner.group is not None or n.owner.gateway is not None) else 1,
+            0
+            if n.owner is not None
+            and (n.owner.group is not None or n.owner.gateway is not None or n.owner.ingress_controller is not None)
+            else 1,
             n.lb.name,
         ),
     )
@@ -63,6 +67,20 @@ def _path_evidence(path: ExposurePath) -> dict[str, Any]:
 
 def _fix_for(node: LbNode, ref: BackendRef, kept: LbNode) -> str:
     owner = node.owner
+    if owner is not None and owner.ingress_controller is not None:
+        icx = owner.ingress_controller
+        using = [
+            str(icx.ref_of(ing))
+            for ing in icx.ingresses
+            if ing.namespace == ref.namespace
+            and any(p.backend.service_name == ref.service for r in ing.rules for p in r.paths)
+        ]
+        classes = ", ".join(icx.class_names) or icx.controller
+        return (
+            f"remove the paths to {ref.service}:{ref.port} from {', '.join(using) or 'the Ingresses'} of class "
+            f"{classes} (served by the {icx.implementation} controller through {node.lb.name}); it stays reachable "
+            f"through {kept.lb.name}"
+        )
     if owner is not None and owner.service is not None:
         svc = owner.service
         patch: dict[str, Any] = {"spec": {"type": "ClusterIP"}}

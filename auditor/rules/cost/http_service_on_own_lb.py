@@ -9,7 +9,7 @@ from auditor.config import RuleSettings
 from auditor.correlate.annotations import ALB, SVC, ingress_class_of
 from auditor.correlate.graph import ExposureGraph, IngressGroup, LbNode, ServiceExposure
 from auditor.findings import Finding, Severity, Status
-from auditor.inventory.facets import KUBE_EXPOSURES, LOAD_BALANCERS
+from auditor.inventory.facets import IN_CLUSTER_CONTROLLERS, LOAD_BALANCERS
 from auditor.inventory.models import ServicePort
 from auditor.rules._helpers import lb_fields
 from auditor.rules.base import Rule, RuleMeta
@@ -36,7 +36,8 @@ META = RuleMeta(
         "https://kubernetes-sigs.github.io/aws-load-balancer-controller/latest/guide/ingress/annotations/#group.name",
         "https://github.com/kubernetes-sigs/aws-load-balancer-controller/issues/192",
     ),
-    inputs=(*KUBE_EXPOSURES, *LOAD_BALANCERS),
+    # the Deployments: a Service fronting an in-cluster ingress controller is known from the controller's Deployment
+    inputs=(*IN_CLUSTER_CONTROLLERS, *LOAD_BALANCERS),
 )
 
 HTTP_PORTS = {80, 443, 8080, 8443}
@@ -159,6 +160,21 @@ def evaluate(graph: ExposureGraph, settings: RuleSettings) -> Iterator[Finding]:
             return  # not provisioned: nothing is paid yet (provisioning rules cover it)
         evidence.update(cost_evidence(node))
         fields: dict[str, Any] = {**lb_fields(node), "kubernetes": exp.ref, "evidence": evidence}
+        icx = exp.ingress_controller
+        if icx is not None:
+            # the edge of an in-cluster ingress controller: its load balancer already carries many HTTP backends
+            evidence.update(
+                ingress_controller=str(icx.ref),
+                ingress_classes=icx.class_names,
+                ingresses=[str(r) for r in icx.ingress_refs],
+            )
+            classes = ", ".join(icx.class_names) or "its classes"
+            message = (
+                f"{label} is the {icx.implementation} controller's Service: its load balancer carries the "
+                f"{len(icx.ingresses)} Ingress(es) of class {classes}, not one HTTP Service."
+            )
+            yield META.finding(Status.PASS, message, **fields)
+            return
         if not ports:
             message = f"{label} serves no HTTP ports; it needs a load balancer of its own."
             yield META.finding(Status.PASS, message, **fields)

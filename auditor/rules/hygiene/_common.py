@@ -1,12 +1,19 @@
-"""The Kubernetes exposures hygiene rules walk (ALB Ingresses, LoadBalancer Services, the controller's Gateways) and
-their annotation problems."""
+"""The Kubernetes exposures hygiene rules walk (ALB Ingresses, LoadBalancer Services, the controller's Gateways, the
+Ingresses of in-cluster ingress controllers such as ingress-nginx) and their annotation problems."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 from auditor.correlate.annotations import AnnotationProblem
-from auditor.correlate.graph import ExposureGraph, GatewayExposure, IngressGroup, LbNode, ServiceExposure
+from auditor.correlate.graph import (
+    ExposureGraph,
+    GatewayExposure,
+    IngressControllerExposure,
+    IngressGroup,
+    LbNode,
+    ServiceExposure,
+)
 from auditor.findings import KubeRef
 from auditor.inventory.models import Ingress, LoadBalancerIngress
 from auditor.rules._helpers import sentence
@@ -21,6 +28,7 @@ class KubeExposure:
     group: IngressGroup | None = None
     service: ServiceExposure | None = None
     gateway: GatewayExposure | None = None
+    ingress_controller: IngressControllerExposure | None = None  # the in-cluster controller serving ``ingress``
     # read several times per finding by both hygiene rules: worked out once, when the item is made
     load_balancer: LbNode | None = field(init=False, default=None)  # the current (non-orphaned) one, if any
     address: str | None = field(init=False, default=None)  # the first hostname/IP the controller wrote into status
@@ -32,6 +40,8 @@ class KubeExposure:
             nodes = self.service.load_balancers
         if self.gateway is not None:
             nodes = self.gateway.load_balancers
+        if self.ingress_controller is not None:
+            nodes = self.ingress_controller.load_balancers()
         for node in nodes:
             if not node.orphan:
                 self.load_balancer = node
@@ -57,7 +67,8 @@ class KubeExposure:
 
 
 def kube_exposures(graph: ExposureGraph) -> list[KubeExposure]:
-    """ALB Ingresses (group by group, in group order) then LoadBalancer Services, as the graph holds them.
+    """ALB Ingresses (group by group, in group order), LoadBalancer Services, then the Ingresses of in-cluster ingress
+    controllers, as the graph holds them.
 
     Made once per graph (both hygiene rules walk them); callers must not modify the list or its items."""
     return graph.derived(_kube_exposures)
@@ -69,6 +80,8 @@ def _kube_exposures(graph: ExposureGraph) -> list[KubeExposure]:
         for ing in group.members:
             found.append(KubeExposure(ref=group.ref_of(ing), ingress=ing, group=group))
     found.extend(KubeExposure(ref=exp.ref, service=exp) for exp in graph.services)
+    for icx in graph.ingress_controllers:
+        found.extend(KubeExposure(ref=icx.ref_of(ing), ingress=ing, ingress_controller=icx) for ing in icx.ingresses)
     return found
 
 

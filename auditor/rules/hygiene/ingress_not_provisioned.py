@@ -1,11 +1,12 @@
-"""ingress-not-provisioned: an ALB Ingress, LoadBalancer Service or controller-class Gateway has no address, with
-the likely reason.
+"""ingress-not-provisioned: an ALB Ingress, LoadBalancer Service, controller-class Gateway or Ingress of an in-cluster
+ingress controller (ingress-nginx ...) has no address, with the likely reason.
 
 Reasons the inventory can show: no controller Deployment (or none ready) for objects the AWS Load
 Balancer Controller handles, invalid annotations on the object or on another member of its IngressGroup
 (one bad member blocks the whole group), a ``loadBalancerClass`` nobody here serves, or a load balancer
 that exists while the status was never written back; for a Gateway also a controller too old for Gateways or
-with them switched off, an invalid LoadBalancerConfiguration, or a GatewayClass the controller did not accept.
+with them switched off, an invalid LoadBalancerConfiguration, or a GatewayClass the controller did not accept; for
+an in-cluster controller's Ingress a controller that is missing or not ready, or without a LoadBalancer Service.
 The subject is the Kubernetes object (``resource_arn`` empty), so the finding keeps its fingerprint once the
 address appears. With an incomplete Kubernetes inventory an object without address is UNKNOWN (the reason may be
 missing).
@@ -53,6 +54,7 @@ META = RuleMeta(
         "https://repost.aws/knowledge-center/eks-load-balancer-controller-troubleshoot",
         "https://kubernetes-sigs.github.io/aws-load-balancer-controller/latest/guide/ingress/annotations/#ingressgroup",
         "https://docs.aws.amazon.com/eks/latest/userguide/network-load-balancing.html",
+        "https://kubernetes.github.io/ingress-nginx/user-guide/cli-arguments/",
     ),
     inputs=(
         Facet.KUBE_INGRESSES,
@@ -144,6 +146,47 @@ def _gateway_reasons(
     return reasons
 
 
+def _in_cluster_reasons(item: KubeExposure) -> list[Reason]:
+    """Why an Ingress of an in-cluster controller (ingress-nginx ...) has no address: the controller is not there or
+    not ready, it has no LoadBalancer Service, or that Service has no load balancer yet."""
+    icx = item.ingress_controller
+    if icx is None:
+        return []
+    classes = ", ".join(icx.class_names) or "its class"
+    if icx.workload is None and not icx.services:
+        return [
+            (
+                f"no {icx.implementation} controller for IngressClass {classes} ({icx.controller}) runs in the cluster",
+                f"install the {icx.implementation} controller, or set spec.ingressClassName to a class that is served",
+            )
+        ]
+    reasons: list[Reason] = []
+    wl = icx.workload
+    if wl is not None and wl.ready_replicas == 0:
+        reasons.append(
+            (
+                f"the {icx.implementation} controller ({wl.namespace}/{wl.name}) has no ready replica",
+                f"find out why its pods are not ready: kubectl -n {wl.namespace} describe deployment {wl.name}",
+            )
+        )
+    if not icx.services:
+        reasons.append(
+            (
+                f"the {icx.implementation} controller has no type: LoadBalancer Service in front of it",
+                "expose the controller with a LoadBalancer Service (and name it in --publish-service)",
+            )
+        )
+    elif item.load_balancer is None:
+        names = ", ".join(str(exp.ref) for exp in icx.services)
+        reasons.append(
+            (
+                f"the controller's {names} has no load balancer yet",
+                "fix that Service first (see its own ingress-not-provisioned finding)",
+            )
+        )
+    return reasons
+
+
 def _reasons(
     graph: ExposureGraph,
     item: KubeExposure,
@@ -169,6 +212,8 @@ def _reasons(
                 )
     elif item.gateway is not None:
         reasons = _controller_reasons(graph) + reasons + _gateway_reasons(graph, item, problems)
+    elif item.ingress_controller is not None:
+        reasons += _in_cluster_reasons(item)
     elif item.service is not None:
         settings = item.service.settings
         svc = item.service.service
@@ -224,6 +269,8 @@ def evaluate(graph: ExposureGraph, settings: RuleSettings) -> Iterator[Finding]:
             evidence["ingress_group"] = item.group.name
         if item.service is not None:
             evidence["controller"] = item.service.settings.controller
+        if item.ingress_controller is not None:
+            evidence["ingress_controller"] = str(item.ingress_controller.ref)
         if item.gateway is not None:
             evidence["gateway_class"] = item.gateway.gateway.gateway_class_name
             evidence["routes"] = [str(r) for r in item.gateway.route_refs]

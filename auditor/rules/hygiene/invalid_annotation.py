@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from auditor.config import RuleSettings
-from auditor.correlate.annotations import ALB, UNREADABLE, AnnotationProblem
+from auditor.correlate.annotations import ALB, NGINX, UNREADABLE, AnnotationProblem
 from auditor.correlate.graph import ExposureGraph
 from auditor.findings import Finding, KubeRef, Severity, Status
 from auditor.inventory.facets import Facet
@@ -30,7 +30,7 @@ from auditor.rules.hygiene._common import KubeExposure, kube_exposures, load_bal
 MAX_QUOTED = 200
 MAX_SHOWN = 5  # problems of one key named in the message (a hostile value may have thousands)
 MAX_EVIDENCE_VALUE = 1000  # characters of each value kept in the evidence
-LB_PREFIXES = (ALB, "service.beta.kubernetes.io/")
+LB_PREFIXES = (ALB, "service.beta.kubernetes.io/", NGINX)
 
 META = RuleMeta(
     id="invalid-annotation",
@@ -39,7 +39,8 @@ META = RuleMeta(
     category="hygiene",
     rationale=(
         "The AWS Load Balancer Controller stops reconciling an Ingress (and every Ingress of its IngressGroup) "
-        "or a Service when an annotation does not parse; the in-tree provider silently falls back to defaults. "
+        "or a Service when an annotation does not parse; the in-tree provider silently falls back to defaults, "
+        "and so does ingress-nginx for its own annotations (a boolean that is not true or false is ignored). "
         "Either way the load balancer is not what the manifest asks for, and later changes stop applying."
     ),
     remediation="Correct the annotation value (or remove the annotation) with kubectl annotate --overwrite.",
@@ -48,6 +49,7 @@ META = RuleMeta(
         "https://kubernetes-sigs.github.io/aws-load-balancer-controller/latest/guide/service/annotations/",
         "https://kubernetes-sigs.github.io/aws-load-balancer-controller/latest/guide/ingress/annotations/#ingressgroup",
         "https://kubernetes-sigs.github.io/aws-load-balancer-controller/latest/guide/gateway/loadbalancerconfig/",
+        "https://kubernetes.github.io/ingress-nginx/user-guide/nginx-configuration/annotations/",
     ),
     inputs=(
         Facet.KUBE_INGRESSES,

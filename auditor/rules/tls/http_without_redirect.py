@@ -1,4 +1,12 @@
-"""http-without-redirect: an internet-facing ALB or CLB serves plain HTTP instead of redirecting to HTTPS."""
+"""http-without-redirect: an internet-facing ALB or CLB serves plain HTTP instead of redirecting to HTTPS.
+
+A load balancer in front of an in-cluster ingress-nginx controller passes HTTP on to it, and ingress-nginx decides per
+Ingress (facts §14): each Ingress of its classes is judged — FAIL where the controller answers plain HTTP, in
+ingress-nginx terms (``ssl-redirect`` / ``force-ssl-redirect`` annotations, ``spec.tls``, the ConfigMap default). Those
+verdicts also rest on the Kubernetes facets that say which Ingresses the controller serves and its ConfigMap; where
+one of them was not read completely the Ingress is UNKNOWN — they are the rule's ``partial_inputs``, named in those
+findings' ``rests_on`` evidence, so a gap there (or an audit without the cluster) leaves the verdicts on ALBs and CLBs
+standing."""
 
 from __future__ import annotations
 
@@ -8,12 +16,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from auditor.config import RuleSettings
-from auditor.correlate.annotations import ALB, SVC
+from auditor.correlate.annotations import ALB, NGINX, SVC
 from auditor.correlate.build import TAG_INGRESS_STACK, TAG_SERVICE_STACK
-from auditor.correlate.graph import ExposureGraph, LbNode
+from auditor.correlate.graph import ExposureGraph, IngressControllerExposure, LbNode
 from auditor.findings import Finding, KubeRef, Severity, Status
 from auditor.inventory.facets import Facet
-from auditor.inventory.models import Action, Listener, LoadBalancer, Route
+from auditor.inventory.ingress_controllers import INGRESS_NGINX
+from auditor.inventory.models import Action, Ingress, Listener, LoadBalancer, Route
 from auditor.rules._helpers import (
     annotate_command,
     describe_lb,
@@ -21,9 +30,19 @@ from auditor.rules._helpers import (
     lb_fields,
     lb_subject,
     owner_evidence,
+    sentence,
+)
+from auditor.rules._ingress_controller import (
+    CONTROLLER_FACETS,
+    NGINX_CONFIGMAP_DOCS,
+    NGINX_REDIRECT_DOCS,
+    http_listener_ports,
+    ingress_controller_of,
+    redirect_of,
+    unread,
 )
 from auditor.rules.base import Rule, RuleMeta
-from auditor.rules.coverage import guarded
+from auditor.rules.coverage import RESTS_ON, guarded
 
 META = RuleMeta(
     id="http-without-redirect",
@@ -34,7 +53,9 @@ META = RuleMeta(
         "Requests and cookies sent over plain HTTP can be read and changed by anyone on the path. An "
         "internet-facing ALB should answer HTTP only with a redirect to HTTPS; a Classic Load Balancer cannot "
         "redirect, so it should not listen for HTTP at all. Both load balancer types get the same severity: "
-        "the cleartext exposure is the same whichever load balancer carries it."
+        "the cleartext exposure is the same whichever load balancer carries it. Behind an in-cluster ingress-nginx "
+        "controller the load balancer passes HTTP on and the controller answers it, so each of its Ingresses is "
+        "judged."
     ),
     remediation=(
         "Ingress: add an HTTPS port to alb.ingress.kubernetes.io/listen-ports and set "
@@ -42,7 +63,9 @@ META = RuleMeta(
         "single redirect. Classic (in-tree) Service: serve HTTPS with service.beta.kubernetes.io/"
         "aws-load-balancer-ssl-cert and aws-load-balancer-ssl-ports and drop port 80, or move the Service "
         "behind the ALB Ingress. Gateway: attach the content routes to the HTTPS listener only and give the HTTP "
-        "listener an HTTPRoute whose rule has a RequestRedirect filter (scheme: https)."
+        "listener an HTTPRoute whose rule has a RequestRedirect filter (scheme: https). ingress-nginx behind a load "
+        "balancer: list the hosts under the Ingress's spec.tls (the controller then redirects them), or set "
+        'nginx.ingress.kubernetes.io/force-ssl-redirect: "true" when TLS ends at the load balancer.'
     ),
     references=(
         "AWS Security Hub ELB.1: Application Load Balancer should be configured to redirect all HTTP requests to HTTPS",
@@ -53,9 +76,13 @@ META = RuleMeta(
         "#redirect-actions",
         "https://kubernetes.io/docs/reference/labels-annotations-taints/#service-beta-kubernetes-io-aws-load-balancer-ssl-cert",
         "https://gateway-api.sigs.k8s.io/guides/http-redirect-rewrite/",
+        NGINX_REDIRECT_DOCS,
+        NGINX_CONFIGMAP_DOCS,
     ),
     inputs=(Facet.ELBV2_LOAD_BALANCERS, Facet.ELBV2_LISTENERS, Facet.ELBV2_LISTENER_RULES, Facet.ELB_LOAD_BALANCERS),
     enrich=(Facet.KUBE_INGRESSES, Facet.KUBE_SERVICES, Facet.KUBE_GATEWAYS, Facet.KUBE_HTTP_ROUTES),
+    # only the verdicts on the Ingresses of an in-cluster ingress-nginx rest on the cluster (evidence['rests_on'])
+    partial_inputs=CONTROLLER_FACETS,
     listener_rules_of=lambda lb, listener, _: _rules_decide(lb, listener),
 )
 
@@ -244,9 +271,107 @@ def _remediation(node: LbNode, ports: list[int]) -> str:
     )
 
 
+def _nginx_fix(icx: IngressControllerExposure, ing: Ingress, node: LbNode, plain: tuple[str, ...]) -> str:
+    """The fix in ingress-nginx terms: TLS for the plain hosts (the controller then redirects them by default), or
+    force-ssl-redirect where TLS ends at the load balancer; the ConfigMap key for every Ingress at once."""
+    ref = icx.ref_of(ing)
+    settings = icx.settings_of(ing)
+    tls_at_lb = any(li.protocol.upper() in ("TLS", "HTTPS", "SSL") for li in node.lb.listeners or [])
+    steps: list[str] = []
+    if settings.ssl_redirect is False:
+        steps.append(f"remove the opt-out: {annotate_command(ref, {NGINX + 'ssl-redirect': None})}")
+    if tls_at_lb:
+        steps.append(
+            f"TLS ends at {node.lb.name}, so make the controller redirect requests that arrived as HTTP: "
+            + annotate_command(ref, {NGINX + "force-ssl-redirect": "true"})
+        )
+    else:
+        hosts = ", ".join(h for h in plain if h != "*") or "<host>"
+        steps.append(
+            f"list {hosts} under spec.tls of {ref} with a certificate Secret (e.g. issued by cert-manager): "
+            f"kubectl -n {ing.namespace} edit ingress {ing.name}; ingress-nginx then answers HTTP with a 308 to HTTPS"
+        )
+    config = icx.workload.config_map if icx.workload is not None else None
+    where = f"ConfigMap {config}" if config else "the controller's ConfigMap (--configmap)"
+    steps.append(f"or for every Ingress of the controller at once set ssl-redirect / force-ssl-redirect in {where}")
+    return sentence("; ".join(steps)) + "."
+
+
+def _nginx_findings(graph: ExposureGraph, node: LbNode, icx: IngressControllerExposure) -> Iterator[Finding]:
+    """One finding per Ingress an ingress-nginx controller serves through this internet-facing load balancer."""
+    fields = lb_fields(node)
+    # every verdict here rests on the cluster too: which load balancer fronts ingress-nginx, and its Ingresses
+    base = owner_evidence(
+        node,
+        ingress_controller=str(icx.ref),
+        ingress_classes=icx.class_names,
+        **{RESTS_ON: [f.value for f in CONTROLLER_FACETS]},
+    )
+    ports = http_listener_ports(node)
+    if ports is None:
+        yield META.finding(
+            Status.UNKNOWN,
+            f"The listeners of {describe_lb(node)} were not collected, so whether it passes HTTP to ingress-nginx is "
+            "unknown.",
+            evidence=base,
+            **fields,
+        )
+        return
+    if not ports or not icx.ingresses:
+        why = "passes no plain HTTP to the controller" if not ports else "carries no Ingress of the controller's class"
+        yield META.finding(Status.PASS, f"{lb_subject(node)} {why}.", evidence=base, **fields)
+        return
+    gaps = unread(graph)
+    for ing in icx.ingresses:
+        ref = icx.ref_of(ing)
+        own = {**fields, "kubernetes": ref, "discriminator": str(ref)}
+        verdict = redirect_of(icx, ing)
+        evidence = {
+            **base,
+            "http_ports": ports,
+            "tls_hosts": [h for t in ing.tls for h in t.hosts],
+            "annotations": {k: v for k, v in ing.annotations.items() if k in _NGINX_REDIRECT_KEYS},
+        }
+        if verdict is None or verdict.redirects is None or gaps:
+            evidence["missing"] = gaps or [verdict.why if verdict else "not ingress-nginx"]
+            yield META.finding(
+                Status.UNKNOWN,
+                f"Whether ingress-nginx redirects HTTP for {ref} on {describe_lb(node)} is unknown: "
+                f"{'; '.join(evidence['missing'])}.",
+                evidence=evidence,
+                **own,
+            )
+        elif verdict.redirects:
+            yield META.finding(
+                Status.PASS,
+                f"ingress-nginx redirects HTTP to HTTPS for {ref} on {describe_lb(node)} ({verdict.why}).",
+                evidence=evidence,
+                **own,
+            )
+        else:
+            evidence["plain_hosts"] = list(verdict.plain_hosts)
+            hosts = ", ".join(h if h != "*" else "any host" for h in verdict.plain_hosts)
+            yield META.finding(
+                Status.FAIL,
+                f"{sentence(str(ref))} is served as plain HTTP on port {', '.join(map(str, ports))} of "
+                f"{describe_lb(node)} for {hosts}: {verdict.why}.",
+                remediation=_nginx_fix(icx, ing, node, verdict.plain_hosts),
+                evidence=evidence,
+                **own,
+            )
+
+
+_NGINX_REDIRECT_KEYS = (NGINX + "ssl-redirect", NGINX + "force-ssl-redirect")
+
+
 def evaluate(graph: ExposureGraph, settings: RuleSettings) -> Iterator[Finding]:
     def judge(node: LbNode) -> Iterator[Finding]:
         lb = node.lb
+        icx = ingress_controller_of(node)
+        if icx is not None and icx.implementation == INGRESS_NGINX.name:
+            if lb.is_public:  # ingress-nginx answers HTTP itself, whatever the load balancer type
+                yield from _nginx_findings(graph, node, icx)
+            return
         if not lb.is_public or lb.type not in ("application", "classic"):
             return
         fields = lb_fields(node)
