@@ -45,6 +45,7 @@ class Facet(StrEnum):
     # EC2
     EC2_SECURITY_GROUPS = "ec2.security-groups"  # DescribeSecurityGroups of the load balancers' groups
     EC2_PREFIX_LISTS = "ec2.prefix-lists"  # managed prefix lists referenced by those groups
+    EC2_SUBNETS = "ec2.subnets"  # DescribeSubnets of the load balancers' subnets (their CIDRs)
     # EKS
     EKS_CLUSTERS = "eks.clusters"  # ListClusters (which clusters exist: orphans of dead clusters)
     EKS_CLUSTER = "eks.cluster"  # DescribeCluster of the target cluster (OIDC issuer, Auto Mode)
@@ -76,6 +77,11 @@ class Facet(StrEnum):
     KUBE_LOAD_BALANCER_CONFIGURATIONS = "kubernetes.load-balancer-configurations"
     KUBE_TARGET_GROUP_CONFIGURATIONS = "kubernetes.target-group-configurations"
     KUBE_LISTENER_RULE_CONFIGURATIONS = "kubernetes.listener-rule-configurations"
+    # NetworkPolicy: the policies, the namespaces' labels, the pods behind exposed Services, the pod network
+    KUBE_NETWORK_POLICIES = "kubernetes.network-policies"
+    KUBE_NAMESPACES = "kubernetes.namespaces"
+    KUBE_PODS = "kubernetes.pods"
+    KUBE_NETWORK_DAEMON_SETS = "kubernetes.network-daemon-sets"
 
     @property
     def collector(self) -> str:
@@ -116,6 +122,7 @@ LISTINGS = frozenset(
         Facet.KUBE_TCP_ROUTES,
         Facet.KUBE_UDP_ROUTES,
         Facet.KUBE_TLS_ROUTES,
+        Facet.KUBE_NETWORK_POLICIES,
     }
 )
 

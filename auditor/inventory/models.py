@@ -159,6 +159,7 @@ class TargetGroup(Model):
     vpc_id: str | None = None
     load_balancer_arns: list[str] = Field(default_factory=list)
     health_check_path: str | None = None
+    health_check_port: str | None = None  # "traffic-port" or a port number as text, as the API returns it
     tags: dict[str, str] | None = None
     targets: list[TargetHealth] | None = None
 
@@ -177,6 +178,7 @@ class LoadBalancer(Model):
     ip_address_type: str | None = None
     availability_zones: list[str] = Field(default_factory=list)
     security_group_ids: list[str] = Field(default_factory=list)
+    subnet_ids: list[str] = Field(default_factory=list, description="AvailabilityZones[].SubnetId (ALB, NLB)")
     tags: dict[str, str] | None = None
     listeners: list[Listener] | None = None
     instances: list[TargetHealth] | None = Field(default=None, description="classic only: instance health")
@@ -257,6 +259,17 @@ class ManagedPrefixList(Model):
     cidrs: list[str] | None = Field(default=None, description="current entries; None = could not be read")
 
 
+class Subnet(Model):
+    """A subnet a load balancer is in: its addresses are where the load balancer's traffic comes from."""
+
+    id: str
+    account: str
+    region: str
+    vpc_id: str | None = None
+    cidr_block: str | None = None
+    ipv6_cidr_blocks: list[str] = Field(default_factory=list)
+
+
 class OidcProvider(Model):
     arn: str
     account: str
@@ -325,6 +338,7 @@ class AwsInventory(Model):
     eks_clusters: list[EksCluster] = Field(default_factory=list)
     eks_cluster_listings: list[EksClusterListing] = Field(default_factory=list)
     prefix_lists: list[ManagedPrefixList] = Field(default_factory=list)
+    subnets: list[Subnet] = Field(default_factory=list)  # the load balancers' subnets
 
 
 # --------------------------------------------------------------------------- Kubernetes
@@ -565,6 +579,47 @@ class GatewayConfiguration(KubeObject):
     spec: dict[str, Any] = Field(default_factory=dict)
 
 
+class NetworkPolicy(KubeObject):
+    """A networking.k8s.io/v1 NetworkPolicy; spec kept as the API returns it (camelCase keys), read by
+    ``auditor.correlate.netpol``, which judges a malformed one unknown rather than guessing."""
+
+    spec: dict[str, Any] = Field(default_factory=dict)
+
+
+class Namespace(KubeObject):
+    """A namespace and its labels (what a NetworkPolicy's ``namespaceSelector`` matches)."""
+
+
+class ContainerPort(Model):
+    name: str | None = None
+    port: int
+    protocol: str = "TCP"
+
+
+class Pod(KubeObject):
+    """A pod behind an exposed Service: what NetworkPolicy selects (labels) and admits (named ports)."""
+
+    ips: list[str] = Field(default_factory=list)
+    node_name: str | None = None
+    host_network: bool = False
+    container_ports: list[ContainerPort] = Field(default_factory=list)
+
+
+class DaemonSetContainer(Model):
+    name: str
+    image: str = ""
+    args: list[str] = Field(default_factory=list)
+    env: dict[str, str] = Field(default_factory=dict)  # literal values only
+
+
+class NetworkDaemonSet(KubeObject):
+    """A DaemonSet of a pod network (the VPC CNI's ``aws-node``, Calico, Cilium): whether NetworkPolicy is enforced."""
+
+    containers: list[DaemonSetContainer] = Field(default_factory=list)
+    desired: int | None = None
+    ready: int | None = None
+
+
 class KubeInventory(Model):
     context: str | None = None
     server: str | None = None
@@ -589,6 +644,13 @@ class KubeInventory(Model):
     gateway_configurations: list[GatewayConfiguration] | None = None
     api_versions: dict[str, str] = Field(
         default_factory=dict, description="API group -> the version read (the server's preferred version)"
+    )
+    # NetworkPolicy and what it applies to. None: not read (the list failed, or an older snapshot).
+    network_policies: list[NetworkPolicy] | None = None
+    namespaces: list[Namespace] | None = None
+    pods: list[Pod] | None = Field(default=None, description="the pods behind exposed Services only")
+    network_daemon_sets: list[NetworkDaemonSet] | None = Field(
+        default=None, description="DaemonSets of known pod networks (aws-node, calico-node, cilium)"
     )
 
 

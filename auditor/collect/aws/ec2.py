@@ -1,5 +1,6 @@
-"""The security groups attached to the collected load balancers, their ingress permissions, and the managed
-prefix lists those permissions refer to.
+"""The security groups attached to the collected load balancers, their ingress permissions, the managed
+prefix lists those permissions refer to, and the load balancers' subnets (their CIDRs: where a load balancer's
+traffic to its targets comes from, which a NetworkPolicy must admit).
 
 Only those groups are read (never the whole account). They are selected with the ``group-id``
 filter (≤ 200 values per call) rather than ``GroupIds``: a group deleted since the load balancer
@@ -8,6 +9,7 @@ are read the same way (``prefix-list-id`` filter), then each one's entries with
 ``GetManagedPrefixListEntries`` (DescribeManagedPrefixLists returns no CIDRs:
 https://docs.aws.amazon.com/vpc/latest/userguide/working-with-managed-prefix-lists.html). A list that
 cannot be read keeps ``cidrs = None``: rules treat what it admits as unknown, never as nothing.
+Subnets are read by the ``subnet-id`` filter as well (a subnet that is gone is simply not returned).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from typing import Any
 from auditor.collect.aws.base import CollectorContext, actions_of, chunked, pages
 from auditor.errors import CollectionError
 from auditor.inventory.facets import Facet
-from auditor.inventory.models import ManagedPrefixList, SecurityGroup, SecurityGroupPermission
+from auditor.inventory.models import ManagedPrefixList, SecurityGroup, SecurityGroupPermission, Subnet
 
 NAME = "ec2"
 SERVICE = "ec2"
@@ -27,6 +29,7 @@ SERVICE = "ec2"
 FACET_ACTIONS: dict[Facet, tuple[str, ...]] = {
     Facet.EC2_SECURITY_GROUPS: ("ec2:DescribeSecurityGroups",),
     Facet.EC2_PREFIX_LISTS: ("ec2:DescribeManagedPrefixLists", "ec2:GetManagedPrefixListEntries"),
+    Facet.EC2_SUBNETS: ("ec2:DescribeSubnets",),
 }
 IAM_ACTIONS: tuple[str, ...] = actions_of(FACET_ACTIONS)
 
@@ -39,11 +42,51 @@ PREFIX_LIST_PAGE_SIZE = 100  # DescribeManagedPrefixLists and GetManagedPrefixLi
 class Ec2Result:
     security_groups: list[SecurityGroup] = field(default_factory=list)
     prefix_lists: list[ManagedPrefixList] = field(default_factory=list)
+    subnets: list[Subnet] = field(default_factory=list)
 
 
-def collect(ctx: CollectorContext, group_ids: Iterable[str]) -> Ec2Result:
+def collect(ctx: CollectorContext, group_ids: Iterable[str], subnet_ids: Iterable[str] = ()) -> Ec2Result:
     client = ctx.client(SERVICE)
-    wanted = sorted(set(group_ids))
+    result = Ec2Result()
+    if ctx.wants(Facet.EC2_SUBNETS):
+        result.subnets = _subnets(ctx, client, sorted(set(subnet_ids)))
+    if ctx.wants(Facet.EC2_SECURITY_GROUPS) or ctx.wants(Facet.EC2_PREFIX_LISTS):
+        result.security_groups, result.prefix_lists = _security_groups(ctx, client, sorted(set(group_ids)))
+    return result
+
+
+def _subnets(ctx: CollectorContext, client: Any, ids: list[str]) -> list[Subnet]:
+    """The subnets of ``ids`` that exist; a failed call is a problem of the subnets facet (the others go on)."""
+    found: list[Subnet] = []
+    for chunk in chunked(ids, IDS_PER_CALL):
+        filters = [{"Name": "subnet-id", "Values": chunk}]
+        try:
+            for page in pages(client, "DescribeSubnets", page_size=PAGE_SIZE, Filters=filters):
+                found.extend(
+                    Subnet(
+                        id=raw["SubnetId"],
+                        account=ctx.account,
+                        region=ctx.region,
+                        vpc_id=raw.get("VpcId"),
+                        cidr_block=raw.get("CidrBlock"),
+                        ipv6_cidr_blocks=[
+                            a["Ipv6CidrBlock"]
+                            for a in raw.get("Ipv6CidrBlockAssociationSet", [])
+                            if a.get("Ipv6CidrBlock")
+                        ],
+                    )
+                    for raw in page.get("Subnets", [])
+                )
+        except CollectionError as exc:
+            ctx.problem(f"DescribeSubnets of {len(chunk)} subnets", exc, facet=Facet.EC2_SUBNETS)
+    if found:
+        ctx.count("subnets", len(found))
+    return found
+
+
+def _security_groups(
+    ctx: CollectorContext, client: Any, wanted: list[str]
+) -> tuple[list[SecurityGroup], list[ManagedPrefixList]]:
     groups: list[SecurityGroup] = []
     for chunk in chunked(wanted, IDS_PER_CALL):
         filters = [{"Name": "group-id", "Values": chunk}]
@@ -54,7 +97,7 @@ def collect(ctx: CollectorContext, group_ids: Iterable[str]) -> Ec2Result:
     prefix_lists = _prefix_lists(ctx, client, referenced) if referenced else []
     if prefix_lists:
         ctx.count("prefix lists", len(prefix_lists))
-    return Ec2Result(groups, prefix_lists)
+    return groups, prefix_lists
 
 
 def _group(ctx: CollectorContext, raw: dict[str, Any]) -> SecurityGroup:
