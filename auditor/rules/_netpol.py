@@ -230,7 +230,8 @@ def judge_target_group(graph: ExposureGraph, node: LbNode, tg: TargetGroup) -> T
         "blocked",
         tg,
         backend,
-        f"NetworkPolicy {', '.join(sorted(selecting))} drops traffic from {', '.join(sorted(blocked_sources))} to "
+        f"{'NetworkPolicy' if len(selecting) == 1 else 'NetworkPolicies'} {', '.join(sorted(selecting))} "
+        f"{'drops' if len(selecting) == 1 else 'drop'} traffic from {', '.join(sorted(blocked_sources))} to "
         f"port(s) {', '.join(f'{p}/{proto}' for p, proto in sorted(blocked_ports))} of {len(blocked_pods)} pod(s) "
         f"behind {backend}{note}",
         pods=blocked_pods,

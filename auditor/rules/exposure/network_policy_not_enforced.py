@@ -60,14 +60,14 @@ def _judge(graph: ExposureGraph) -> Iterator[Finding]:
     elif state.state == "enforced":
         yield META.finding(
             Status.PASS,
-            f"The {count} NetworkPolicies of cluster {cluster} are enforced by {state.by}.",
+            f"The NetworkPolicies of cluster {cluster} ({count}) are enforced by {state.by}.",
             evidence=evidence,
             **fields,
         )
     elif state.state == "unknown":
         yield META.finding(
             Status.UNKNOWN,
-            f"Whether the {count} NetworkPolicies of cluster {cluster} are enforced is unknown: {state.by}.",
+            f"Whether the NetworkPolicies of cluster {cluster} ({count}) are enforced is unknown: {state.by}.",
             evidence=evidence,
             **fields,
         )
@@ -75,7 +75,8 @@ def _judge(graph: ExposureGraph) -> Iterator[Finding]:
         namespaces = sorted({p.namespace or "" for p in kube.network_policies})
         yield META.finding(
             Status.FAIL,
-            f"Cluster {cluster} has {count} NetworkPolicies (namespaces {', '.join(namespaces)}) and nothing "
+            f"Cluster {cluster} has {count} NetworkPolic{'y' if count == 1 else 'ies'} (namespaces "
+            f"{', '.join(namespaces)}) and nothing "
             f"enforces them: {state.by}.",
             evidence={**evidence, "namespaces": namespaces},
             **fields,
