@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from auditor.correlate.netpol import (
     CidrSource,
@@ -221,3 +223,53 @@ def _agent(flag: str | None) -> DaemonSetContainer:
 def test_enforcement(sets: list[NetworkDaemonSet] | None, state: str):
     assert enforcement(KubeInventory(network_daemon_sets=sets)).state == state
     assert enforcement(None).state == "unknown"
+
+
+# --------------------------------------------------------------------------- any spec: a verdict or MalformedPolicy
+
+_JSON = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**40), 2**40)
+    | st.text(max_size=8)
+    | st.sampled_from(
+        ["10.0.0.0/8", "In", "NotIn", "Exists", "DoesNotExist", "TCP", "UDP", "http", "Ingress", "Egress", "80"]
+    ),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
+    max_leaves=12,
+)
+_KEYS = [
+    "podSelector",
+    "policyTypes",
+    "ingress",
+    "from",
+    "ports",
+    "ipBlock",
+    "cidr",
+    "except",
+    "port",
+    "endPort",
+    "protocol",
+    "namespaceSelector",
+    "matchLabels",
+    "matchExpressions",
+    "key",
+    "operator",
+    "values",
+]
+_SPEC = st.recursive(
+    _JSON,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from(_KEYS), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
+@given(spec=st.dictionaries(st.sampled_from(_KEYS), _SPEC, max_size=4))
+def test_any_spec_gives_a_verdict_or_malformed_policy(spec: dict[str, Any]):
+    policy = pol(spec, "fuzz")
+    for source in (LB, PodSource("shop", {"app": "web"}, {"team": "x"})):
+        try:
+            admission([policy], POD, source, 8080)
+        except MalformedPolicy as exc:
+            assert "NetworkPolicy shop/fuzz" in str(exc)
