@@ -200,10 +200,10 @@ def judge_target_group(graph: ExposureGraph, node: LbNode, tg: TargetGroup) -> T
             traffic = _pod_port(sp, pod, tg)
             if traffic is None:
                 return unknown(f"the pod port of {backend} on pod {pod.namespace}/{pod.name} is not known")
-            ports = {(traffic, protocol)}
+            # health checks are TCP, HTTP or HTTPS (over TCP, also for a UDP target group) on the traffic port
+            # unless the target group names another one
             hc = tg.health_check_port
-            if hc and hc.isdigit():
-                ports.add((int(hc), "TCP"))
+            ports = {(traffic, protocol), (int(hc) if hc and hc.isdigit() else traffic, "TCP")}
             dropped = False
             for port, proto in sorted(ports):
                 for cidr in sources:

@@ -213,3 +213,31 @@ def test_enforced_or_no_policies_pass_and_unknown_pod_network_is_unknown():
     inv = facet_failed(_setup([b.default_deny("shop")]), Facet.KUBE_NETWORK_DAEMON_SETS)
     inv.kubernetes.network_daemon_sets = None
     assert {f.status for f in judged(NOT_ENFORCED, inv)} == {Status.UNKNOWN}
+
+
+def test_a_udp_target_group_is_health_checked_over_tcp_on_the_traffic_port():
+    lb = b.load_balancer("k8s-shop-dns", type="network", tags=b.service_tags("shop/dns"))
+    lb.subnet_ids = ["subnet-a"]
+    tg = b.target_group(
+        "k8s-shop-dns-tg", lb, port=53, protocol="UDP", tags={"service.k8s.aws/resource": "shop/dns:53"}
+    )
+    svc = b.service("shop", "dns", ports=(53,), lb=lb)
+    svc.ports[0].protocol = "UDP"
+    pod = b.pod("shop", "dns-1", "10.0.8.7", labels={"app": "dns"})
+    udp_only = b.network_policy(
+        "shop",
+        "udp",
+        podSelector={},
+        ingress=[{"from": [{"ipBlock": {"cidr": "10.0.0.0/16"}}], "ports": [{"port": 53, "protocol": "UDP"}]}],
+    )
+    inv = b.inventory(
+        lbs=[lb],
+        target_groups=[tg],
+        services=[svc],
+        endpoint_slices=[b.pod_slice("shop", "dns", pod)],
+        pods=[pod],
+        network_policies=[udp_only],
+        subnets=SUBNETS,
+    )
+    f = only(BLOCKS, inv)
+    assert f.status == Status.FAIL and "53/TCP" in f.message and "53/UDP" not in f.message
