@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from auditor.correlate.reachability import Network, parse_cidr
-from auditor.inventory.models import KubeInventory, NetworkDaemonSet, NetworkPolicy, Pod
+from auditor.inventory.models import KubeInventory, NetworkDaemonSet, NetworkPolicy, Pod, VpcCniAddon
 
 
 class MalformedPolicy(ValueError):
@@ -268,11 +268,27 @@ def _flag(args: list[str], name: str) -> str | None:
     return None
 
 
-def enforcement(kube: KubeInventory | None) -> Enforcement:
-    """Whether anything in the cluster enforces NetworkPolicy, from the pod network's DaemonSets."""
+def enforcement(kube: KubeInventory | None, addon: VpcCniAddon | None = None) -> Enforcement:
+    """Whether anything in the cluster enforces NetworkPolicy, from the pod network's DaemonSets (what runs);
+    the vpc-cni add-on's ``enableNetworkPolicy`` (what was asked for) speaks only when they were not read, or
+    explains why the agent is off."""
     if kube is None or kube.network_daemon_sets is None:
+        if addon is not None and addon.network_policy:
+            return Enforcement(
+                "enforced", "the VPC CNI's network policy agent (vpc-cni add-on configuration enableNetworkPolicy)"
+            )
         return Enforcement("unknown", "the cluster's DaemonSets were not read")
-    sets: list[NetworkDaemonSet] = kube.network_daemon_sets
+    found = _from_daemon_sets(kube.network_daemon_sets)
+    if found.state == "not-enforced" and addon is not None and addon.network_policy:
+        return Enforcement(
+            "not-enforced",
+            f"{found.by}, although the vpc-cni add-on's configuration sets enableNetworkPolicy (the add-on update "
+            "has not reached the DaemonSet)",
+        )
+    return found
+
+
+def _from_daemon_sets(sets: list[NetworkDaemonSet]) -> Enforcement:
     for ds in sets:
         images = " ".join(c.image for c in ds.containers)
         if ds.name == "calico-node" or "calico/node" in images:

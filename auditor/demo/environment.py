@@ -422,7 +422,9 @@ class DemoEnvironment:
         writer.create_all(k.gateway_api_crds())  # the Gateway API CRDs, installed by the cluster's admins
         for ns in ("shop", "blog", "payments", "data", "legacy", "edge", "orders"):
             writer.create(k.namespace(ns, team=ns))
-        writer.create(k.aws_node(network_policy_agent=True))  # NetworkPolicy is enforced in this cluster
+        # NetworkPolicy is enforced in this cluster: the vpc-cni add-on asks for it and its agent runs so
+        aws.vpc_cni_addon(c.name, network_policy=True)
+        writer.create(k.aws_node(network_policy_agent=True))
         self._seed_network_policies(c)
 
         shop_cert = aws.certificate("shop.example.com", "*.shop.example.com", days_valid=240)
@@ -794,7 +796,8 @@ class DemoEnvironment:
         assert c.writer is not None
         c.writer.create(k.namespace("playground"))
         self._app(c, "playground", "echo", [{"name": "http", "port": 80, "targetPort": 8080}], replicas=1)
-        # a default-deny nobody enforces: the VPC CNI runs without its network policy agent
+        # a default-deny nobody enforces: the vpc-cni add-on without enableNetworkPolicy, its agent off
+        aws.vpc_cni_addon(c.name, network_policy=False)
         c.writer.create(k.aws_node(network_policy_agent=False))
         c.writer.create(
             k.network_policy("playground", "default-deny-ingress", {"podSelector": {}, "policyTypes": ["Ingress"]})

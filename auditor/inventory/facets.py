@@ -50,6 +50,7 @@ class Facet(StrEnum):
     EKS_CLUSTERS = "eks.clusters"  # ListClusters (which clusters exist: orphans of dead clusters)
     EKS_CLUSTER = "eks.cluster"  # DescribeCluster of the target cluster (OIDC issuer, Auto Mode)
     EKS_POD_IDENTITY = "eks.pod-identity"  # Pod Identity associations of the controller
+    EKS_ADDONS = "eks.addons"  # DescribeAddon vpc-cni of the target cluster (its network policy setting)
     # IAM (global: scope is the account)
     IAM_OIDC_PROVIDERS = "iam.oidc-providers"
     IAM_ROLES = "iam.roles"  # GetRole: existence and trust policy

@@ -305,6 +305,14 @@ class PodIdentityAssociation(Model):
     )
 
 
+class VpcCniAddon(Model):
+    """The vpc-cni EKS add-on of a cluster (DescribeAddon): whether it is one, and its network policy setting."""
+
+    installed: bool  # False: the VPC CNI is self-managed (or absent); its DaemonSet is all there is to read
+    version: str | None = None
+    network_policy: bool | None = None  # configurationValues enableNetworkPolicy; None: not set (off by default)
+
+
 class EksCluster(Model):
     name: str
     account: str
@@ -317,6 +325,7 @@ class EksCluster(Model):
     vpc_id: str | None = None
     auto_mode: bool | None = None
     pod_identity_associations: list[PodIdentityAssociation] | None = None
+    vpc_cni: VpcCniAddon | None = None  # None: not read
 
 
 class EksClusterListing(Model):

@@ -76,8 +76,9 @@ def _index(graph: ExposureGraph) -> _Index:
     kube = graph.inventory.kubernetes
     policies = kube.network_policies if kube is not None else None
     pods = kube.pods if kube is not None else None
+    addon = graph.eks_cluster.vpc_cni if graph.eks_cluster is not None else None
     return _Index(
-        enforcement=enforcement(kube),
+        enforcement=enforcement(kube, addon),
         policies=by_namespace(policies) if policies is not None else None,
         pods={(p.namespace or "", p.name): p for p in pods} if pods is not None else None,
         subnets={s.id: s for s in graph.inventory.aws.subnets},

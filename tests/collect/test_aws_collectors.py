@@ -201,6 +201,7 @@ def test_eks_cluster_and_listing(collected):
     associations = {(a.namespace, a.service_account): a for a in cluster.pod_identity_associations}
     assert associations[("kube-system", "aws-load-balancer-controller")].role_arn.endswith(f"role/{POD_ROLE}")
     assert associations[("apps", "other")].role_arn is None  # not the controller's: not described
+    assert cluster.vpc_cni is not None and cluster.vpc_cni.installed is False  # no vpc-cni add-on: self-managed
 
 
 def test_iam_controller_identity(collected):

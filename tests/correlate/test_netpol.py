@@ -23,6 +23,7 @@ from auditor.inventory.models import (
     NetworkDaemonSet,
     NetworkPolicy,
     Pod,
+    VpcCniAddon,
 )
 
 POD = Pod(
@@ -273,3 +274,13 @@ def test_any_spec_gives_a_verdict_or_malformed_policy(spec: dict[str, Any]):
             admission([policy], POD, source, 8080)
         except MalformedPolicy as exc:
             assert "NetworkPolicy shop/fuzz" in str(exc)
+
+
+def test_the_vpc_cni_addon_speaks_when_the_daemon_sets_were_not_read_or_explains_them():
+    asked, unset = VpcCniAddon(installed=True, network_policy=True), VpcCniAddon(installed=True)
+    assert enforcement(KubeInventory(network_daemon_sets=None), asked).state == "enforced"
+    assert enforcement(KubeInventory(network_daemon_sets=None), unset).state == "unknown"
+    assert enforcement(KubeInventory(network_daemon_sets=None), VpcCniAddon(installed=False)).state == "unknown"
+    off = KubeInventory(network_daemon_sets=[_ds("aws-node", CNI, _agent("false"))])
+    found = enforcement(off, asked)  # what runs wins over what was asked for, and the message says both
+    assert found.state == "not-enforced" and "enableNetworkPolicy" in found.by

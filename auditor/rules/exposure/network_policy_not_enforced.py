@@ -3,7 +3,8 @@
 On EKS the VPC CNI enforces NetworkPolicy only when its network policy agent is enabled
 (``--enable-network-policy=true``: the ``enableNetworkPolicy`` setting of the vpc-cni add-on); without it, or
 without another enforcing pod network (Calico, Cilium), every policy is decoration: reviewers read isolation that
-does not exist. Judged from the pod network's DaemonSets (``auditor.correlate.netpol.enforcement``).
+does not exist. Judged from the pod network's DaemonSets, the vpc-cni add-on's configuration only where they
+could not be read (``auditor.correlate.netpol.enforcement``).
 """
 
 from __future__ import annotations
@@ -42,6 +43,8 @@ META = RuleMeta(
         "https://kubernetes.io/docs/concepts/services-networking/network-policies/#prerequisites",
     ),
     inputs=(Facet.KUBE_NETWORK_POLICIES, Facet.KUBE_NETWORK_DAEMON_SETS),
+    # the vpc-cni add-on's setting: a verdict only where the DaemonSets were not read, else an explanation
+    enrich=(Facet.EKS_CLUSTER, Facet.EKS_ADDONS),
 )
 
 

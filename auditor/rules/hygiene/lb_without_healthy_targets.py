@@ -68,6 +68,7 @@ META = RuleMeta(
         Facet.KUBE_NETWORK_POLICIES,
         Facet.KUBE_NETWORK_DAEMON_SETS,
         Facet.EC2_SUBNETS,
+        Facet.EKS_ADDONS,
     ),
     # the rules of a load balancer with target groups are never looked at (``_needs_no_targets`` is asked only
     # of one without): its verdict is its targets' health

@@ -56,7 +56,7 @@ META = RuleMeta(
         Facet.KUBE_NETWORK_POLICIES,
         Facet.KUBE_NETWORK_DAEMON_SETS,
     ),
-    enrich=(Facet.KUBE_INGRESSES, Facet.KUBE_TARGET_GROUP_BINDINGS),
+    enrich=(Facet.KUBE_INGRESSES, Facet.KUBE_TARGET_GROUP_BINDINGS, Facet.EKS_CLUSTER, Facet.EKS_ADDONS),
 )
 
 
