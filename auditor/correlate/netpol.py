@@ -28,6 +28,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Literal
 
 from auditor.correlate.reachability import Network, parse_cidr
@@ -128,8 +129,14 @@ def selects(policy: NetworkPolicy, pod: Pod) -> bool:
 # --------------------------------------------------------------------------- peers and ports
 
 
+@lru_cache(maxsize=4096)
+def _network(text: str) -> Network | None:
+    """``parse_cidr``, remembered: the same few CIDRs (subnets, ipBlocks) are judged for every pod and port."""
+    return parse_cidr(text)
+
+
 def _cidr(text: Any, policy: NetworkPolicy) -> Network:
-    net = parse_cidr(text)
+    net = _network(text) if isinstance(text, str) else None
     if net is None:
         raise MalformedPolicy(policy, f"ipBlock CIDR {text!r} is not a CIDR")
     return net
@@ -152,7 +159,7 @@ def _peer_admits(peer: Any, source: Source, namespace: str, policy: NetworkPolic
             raise MalformedPolicy(policy, f"ipBlock {block!r} is not an object")
         if not isinstance(source, CidrSource):
             return False  # ipBlock is meant for addresses outside the cluster; a pod source is judged by selectors
-        src = parse_cidr(source.cidr)
+        src = _network(source.cidr)
         if src is None:
             return False
         if not _within(src, _cidr(block.get("cidr"), policy)):

@@ -196,6 +196,7 @@ def judge_target_group(graph: ExposureGraph, node: LbNode, tg: TargetGroup) -> T
     selecting: set[str] = set()
     blocked_ports: set[tuple[int, str]] = set()
     blocked_sources: set[str] = set()
+    judged: dict[tuple[Any, ...], bool] = {}  # pods alike (labels, container ports, ports judged): once
     try:
         for pod in pods:
             traffic = _pod_port(sp, pod, tg)
@@ -205,15 +206,23 @@ def judge_target_group(graph: ExposureGraph, node: LbNode, tg: TargetGroup) -> T
             # unless the target group names another one
             hc = tg.health_check_port
             ports = {(traffic, protocol), (int(hc) if hc and hc.isdigit() else traffic, "TCP")}
-            dropped = False
-            for port, proto in sorted(ports):
-                for cidr in sources:
-                    result = admission(policies, pod, CidrSource(cidr), port, proto)
-                    selecting.update(result.selecting)
-                    if not result.admitted:
-                        dropped = True
-                        blocked_ports.add((port, proto))
-                        blocked_sources.add(cidr)
+            alike = (
+                tuple(sorted(pod.labels.items())),
+                tuple((cp.name, cp.port, cp.protocol) for cp in pod.container_ports),
+                tuple(sorted(ports)),
+            )
+            dropped = judged.get(alike)
+            if dropped is None:
+                dropped = False
+                for port, proto in sorted(ports):
+                    for cidr in sources:
+                        result = admission(policies, pod, CidrSource(cidr), port, proto)
+                        selecting.update(result.selecting)
+                        if not result.admitted:
+                            dropped = True
+                            blocked_ports.add((port, proto))
+                            blocked_sources.add(cidr)
+                judged[alike] = dropped
             if dropped:
                 blocked_pods.append(f"{pod.namespace}/{pod.name}")
     except MalformedPolicy as exc:
