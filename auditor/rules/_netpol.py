@@ -4,7 +4,7 @@ With ``target-type: ip`` a load balancer sends traffic and health checks straigh
 addresses (its subnets); a NetworkPolicy selecting those pods must admit them with an ``ipBlock``
 (https://kubernetes.io/docs/concepts/services-networking/network-policies/,
 https://docs.aws.amazon.com/eks/latest/userguide/cni-network-policy.html,
-https://kubernetes-sigs.github.io/aws-load-balancer-controller/latest/deploy/pod_readiness_gate/). With client
+https://docs.aws.amazon.com/elasticloadbalancing/latest/network/edit-target-group-attributes.html). With client
 IP preservation on (NLB ip targets: off by default for TCP; ``preserve_client_ip.enabled=true`` in the Service's
 target-group-attributes annotation) the clients' addresses arrive too. Instance targets are not judged here:
 their traffic reaches pods from the nodes after kube-proxy, and node addresses are not collected.
