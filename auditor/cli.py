@@ -475,7 +475,7 @@ def report_error(exc: BaseException, what: str = "") -> int:
     return AuditorError.exit_code
 
 
-def _one_line(text: str, limit: int = 500) -> str:
+def _one_line(text: str, limit: int = 1000) -> str:  # room for every valid rule id in a selection error
     flat = " ".join(text.split())
     return flat if len(flat) <= limit else flat[:limit] + "…"
 

@@ -45,9 +45,11 @@ from auditor.inventory.models import (
     AuditTarget,
     AwsInventory,
     Certificate,
+    ContainerPort,
     ControllerDeployment,
     Coverage,
     CoverageStatus,
+    DaemonSetContainer,
     EksCluster,
     EksClusterListing,
     Endpoint,
@@ -68,7 +70,10 @@ from auditor.inventory.models import (
     LoadBalancer,
     LoadBalancerIngress,
     ManagedPolicy,
+    NetworkDaemonSet,
+    NetworkPolicy,
     OidcProvider,
+    Pod,
     RedirectConfig,
     Route,
     RouteBackendRef,
@@ -80,6 +85,7 @@ from auditor.inventory.models import (
     Service,
     ServiceAccount,
     ServicePort,
+    Subnet,
     TargetGroup,
     TargetHealth,
     WebAcl,
@@ -602,6 +608,26 @@ def inventory(fleet: Fleet) -> Inventory:
     kube.gateway_classes = [GatewayClass(name="alb", controller_name="gateway.k8s.aws/alb", accepted=True)]
     kube.gateways, kube.routes, kube.reference_grants, kube.gateway_configurations = [], [], [], []
     kube.ingress_controllers, kube.ingress_controller_configs = [], []
+    # NetworkPolicy in every namespace (issue #9): the guide's default-deny plus an allow for the VPC, enforced by
+    # the VPC CNI's agent; every endpoint is a pod the policies select
+    kube.pods, kube.namespaces, kube.network_policies = [], [], []
+    kube.network_daemon_sets = [
+        NetworkDaemonSet(
+            namespace="kube-system",
+            name="aws-node",
+            containers=[
+                DaemonSetContainer(
+                    name="aws-eks-nodeagent",
+                    image="amazon/aws-network-policy-agent:v1.2.0",
+                    args=["--enable-network-policy=true"],
+                )
+            ],
+        )
+    ]
+    subnets = [
+        Subnet(id=f"subnet-{z}", account=ACCOUNT, region=REGION, vpc_id="vpc-bench", cidr_block=f"10.0.{i * 64}.0/18")
+        for i, z in enumerate("abc")
+    ]
     for p in fleet.lbs:
         ns, name, stack = p.namespace, p.name, f"{p.namespace}/{p.name}"
         dns = f"{p.lb_name}-{p.index}.{REGION}.elb.amazonaws.com"
@@ -670,6 +696,7 @@ def inventory(fleet: Fleet) -> Inventory:
                 account=ACCOUNT,
                 region=REGION,
                 security_group_ids=[f"sg-{ns}"],
+                subnet_ids=[] if p.kind == "clb" else [sn.id for sn in subnets],
                 tags=tags,
                 listeners=listeners,
                 instances=[TargetHealth(id="i-1", state="InService")] if p.kind == "clb" else None,
@@ -752,7 +779,36 @@ def inventory(fleet: Fleet) -> Inventory:
                 namespace=ns,
                 name=f"{name}-x1",
                 service_name=name,
-                endpoints=[Endpoint(addresses=[f"10.0.{p.index % 250}.{j + 10}"], ready=True) for j in range(2)],
+                endpoints=[
+                    Endpoint(
+                        addresses=[f"10.0.{p.index % 250}.{j + 10}"],
+                        ready=True,
+                        target_ref_kind="Pod",
+                        target_ref_name=f"{name}-{j}",
+                    )
+                    for j in range(2)
+                ],
+            )
+        )
+        kube.pods.extend(
+            Pod(
+                namespace=ns,
+                name=f"{name}-{j}",
+                labels={"app": name},
+                ips=[f"10.0.{p.index % 250}.{j + 10}"],
+                container_ports=[ContainerPort(name="http", port=8080)],
+            )
+            for j in range(2)
+        )
+    for ns in sorted({p.namespace for p in fleet.lbs}):
+        kube.network_policies.append(
+            NetworkPolicy(namespace=ns, name="default-deny", spec={"podSelector": {}, "policyTypes": ["Ingress"]})
+        )
+        kube.network_policies.append(
+            NetworkPolicy(
+                namespace=ns,
+                name="allow-vpc",
+                spec={"podSelector": {}, "ingress": [{"from": [{"ipBlock": {"cidr": "10.0.0.0/16"}}]}]},
             )
         )
     kube.service_accounts.append(
@@ -781,6 +837,7 @@ def inventory(fleet: Fleet) -> Inventory:
         load_balancers=lbs,
         target_groups=tgs,
         certificates=certs,
+        subnets=subnets,
         web_acls=[
             WebAcl(
                 arn=f"arn:aws:wafv2:{REGION}:{ACCOUNT}:regional/webacl/acl{i}/{i}",
@@ -938,4 +995,6 @@ def kube_object_count(inv: Inventory) -> int:
         + len(kube.gateway_classes or [])
         + len(kube.gateways or [])
         + len(kube.routes or [])
+        + len(kube.pods or [])
+        + len(kube.network_policies or [])
     )

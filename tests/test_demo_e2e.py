@@ -64,6 +64,12 @@ EXPECTED_FAILS: dict[str, set[tuple[str, str]]] = {
     "irsa-role-invalid": {("staging", CONTROLLER_SA)},
     "irsa-not-configured": {("sandbox", CONTROLLER_SA)},
     "unmaintained-ingress-controller": {("demo", "Deployment ingress-nginx/ingress-nginx-controller")},
+    # orders: default-deny plus an allow for pods only drops its internal ALB's traffic to the ip targets
+    "network-policy-blocks-load-balancer": {("demo", "Ingress orders/checkout")},
+    # blog's internet-facing backends, in a namespace without any ingress policy
+    "public-backend-without-network-policy": {("demo", "Service blog/blog"), ("demo", "Service blog/media")},
+    # sandbox: a default-deny policy while the VPC CNI's network policy agent is off (named by the cluster)
+    "network-policy-not-enforced": {("sandbox", "sandbox")},
 }
 
 DEMO_OWNERS = {
@@ -72,6 +78,7 @@ DEMO_OWNERS = {
     ("Ingress", "blog", "media", "application"),
     ("Ingress", "data", "dashboards", "application"),
     ("Ingress", "data", "grafana", "application"),
+    ("Ingress", "orders", "checkout", "application"),
     ("Service", "shop", "cart", "network"),
     ("Service", "payments", "api", "network"),
     ("Service", "data", "postgres", "network"),
@@ -185,6 +192,11 @@ def test_healthy_objects_pass(audit: dict[str, Any]) -> None:
     for rule_id in ("ingress-not-provisioned", "lb-without-healthy-targets", "orphaned-load-balancer"):
         assert ("demo", "Gateway data/queue") in passed[rule_id], rule_id
     assert ("demo", "LoadBalancerConfiguration edge/public") in passed["invalid-annotation"]
+    # NetworkPolicy: the guide's default-deny plus an allow for the VPC admits the load balancers' traffic
+    assert ("demo", "IngressGroup shop") in passed["network-policy-blocks-load-balancer"]
+    assert ("demo", "Gateway edge/public") in passed["network-policy-blocks-load-balancer"]
+    assert ("demo", "Service payments/api") in passed["public-backend-without-network-policy"]
+    assert ("demo", "demo") in passed["network-policy-not-enforced"]
     rules_with_a_pass = {r for r, objects in passed.items() if objects}
     assert len(rules_with_a_pass & set(EXPECTED_FAILS)) >= 15, sorted(set(EXPECTED_FAILS) - rules_with_a_pass)
 

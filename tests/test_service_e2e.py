@@ -145,7 +145,7 @@ def test_serve_records_every_demo_run_and_serves_it(server: tuple[str, dict[str,
 
         # every load balancer of the run, the internet-facing ALBs with their long cost basis
         lbs = client.get("/api/v1/load-balancers", params={"cluster": "demo", "limit": 100}).json()["items"]
-        assert len(lbs) == runs["demo"]["load_balancers"] == 15
+        assert len(lbs) == runs["demo"]["load_balancers"] == 16  # incl. ingress-nginx's NLB and orders' internal ALB
         assert all(lb["run_id"] == runs["demo"]["id"] and lb["cost_basis"] for lb in lbs)
         public_albs = [lb for lb in lbs if lb["type"] == "application" and lb["scheme"] == "internet-facing"]
         assert len(public_albs) >= 2

@@ -1,4 +1,5 @@
-"""Kubernetes collection: Services, Ingresses, classes, the LB controller and its custom resources, the Gateway API.
+"""Kubernetes collection: Services, Ingresses, classes, the LB controller and its custom resources, the Gateway API,
+and NetworkPolicy with what it applies to (namespaces, the pods behind exposed Services, the pod network).
 
 Reads through the official client (kubeconfig context or in-cluster service account), every list
 paged with ``limit`` + ``continue``; custom resources (the Gateway API, the controller's gateway.k8s.aws objects)
@@ -34,9 +35,11 @@ from auditor.inventory.ingress_controllers import (
     implementation_of_labels,
 )
 from auditor.inventory.models import (
+    ContainerPort,
     ControllerDeployment,
     Coverage,
     CoverageStatus,
+    DaemonSetContainer,
     Endpoint,
     EndpointPort,
     EndpointSlice,
@@ -58,6 +61,10 @@ from auditor.inventory.models import (
     IngressTls,
     KubeInventory,
     LoadBalancerIngress,
+    Namespace,
+    NetworkDaemonSet,
+    NetworkPolicy,
+    Pod,
     ReferenceGrant,
     ReferenceGrantFrom,
     ReferenceGrantTo,
@@ -146,7 +153,8 @@ class RbacRule:
         return {"apiGroups": list(self.api_groups), "resources": list(self.resources), "verbs": list(self.verbs)}
 
 
-# Everything collect_kube requests, and nothing more (read-only; no Secrets, so no certificate held in one; no pods).
+# Everything collect_kube requests, and nothing more (read-only; no Secrets, so no certificate held in one; pods
+# only in the namespaces of exposed Services, for their labels, IPs and container ports).
 RBAC_RULES: tuple[RbacRule, ...] = (
     RbacRule(api_groups=("",), resources=("services",), verbs=("list",)),
     RbacRule(api_groups=("",), resources=("serviceaccounts",), verbs=("get",)),  # the controller's, by name
@@ -158,6 +166,11 @@ RBAC_RULES: tuple[RbacRule, ...] = (
     # the collector reads no other and keeps only the keys it judges by (auditor.inventory.ingress_controllers).
     RbacRule(api_groups=("",), resources=("configmaps",), verbs=("get",)),
     RbacRule(api_groups=(LBC_GROUP,), resources=("ingressclassparams", "targetgroupbindings"), verbs=("list",)),
+    # NetworkPolicy against load-balancer traffic: the policies, namespace labels (namespaceSelector), the pods
+    # behind exposed Services, and the pod network's DaemonSets (whether anything enforces the policies)
+    RbacRule(api_groups=("networking.k8s.io",), resources=("networkpolicies",), verbs=("list",)),
+    RbacRule(api_groups=("",), resources=("namespaces", "pods"), verbs=("list",)),
+    RbacRule(api_groups=("apps",), resources=("daemonsets",), verbs=("list",)),
     RbacRule(
         api_groups=(GATEWAY_GROUP,),
         resources=tuple(r.plural for r in GATEWAY_RESOURCES if r.group == GATEWAY_GROUP),
@@ -556,6 +569,75 @@ def parse_endpoint_slice(obj: JsonObj) -> EndpointSlice:
             EndpointPort(name=p.get("name"), port=p.get("port"), protocol=p.get("protocol"))
             for p in obj.get("ports") or []
         ],
+    )
+
+
+# ---- NetworkPolicy and what it applies to (https://kubernetes.io/docs/concepts/services-networking/network-policies/)
+
+
+def parse_network_policy(obj: JsonObj) -> NetworkPolicy:
+    spec = obj.get("spec")
+    return NetworkPolicy(**_object_fields(obj), spec=dict(spec) if isinstance(spec, dict) else {})
+
+
+def parse_namespace(obj: JsonObj) -> Namespace:
+    return Namespace(**_object_fields(obj))
+
+
+def parse_pod(obj: JsonObj) -> Pod:
+    spec = _obj(obj.get("spec"))
+    status = _obj(obj.get("status"))
+    ips = [str(i["ip"]) for i in _dicts(status.get("podIPs")) if _str(i.get("ip"))]
+    if not ips and _str(status.get("podIP")):
+        ips = [status["podIP"]]
+    return Pod(
+        **_object_fields(obj),
+        ips=ips,
+        node_name=_str(spec.get("nodeName")),
+        host_network=spec.get("hostNetwork") is True,
+        container_ports=[
+            ContainerPort(name=_str(p.get("name")), port=p["containerPort"], protocol=_str(p.get("protocol")) or "TCP")
+            for c in _dicts(spec.get("containers"))
+            for p in _dicts(c.get("ports"))
+            if _int(p.get("containerPort")) is not None
+        ],
+    )
+
+
+# DaemonSets of pod networks that matter to NetworkPolicy: the VPC CNI (whose network policy agent runs in
+# aws-node), Calico and Cilium (which enforce NetworkPolicy whenever they run). By name or by image.
+NETWORK_DAEMON_SETS = ("aws-node", "calico-node", "cilium")
+NETWORK_IMAGES = ("amazon-k8s-cni", "aws-network-policy-agent", "calico/node", "cilium/cilium")
+
+
+def parse_network_daemon_set(obj: JsonObj) -> NetworkDaemonSet | None:
+    """A pod network's DaemonSet (kept small: containers' names, images, args and literal env), else None."""
+    fields = _object_fields(obj)
+    spec = _obj(obj.get("spec"))
+    containers = _dicts(_obj(_obj(spec.get("template")).get("spec")).get("containers"))
+    images = [str(c.get("image", "")) for c in containers]
+    if fields["name"] not in NETWORK_DAEMON_SETS and not any(m in i for i in images for m in NETWORK_IMAGES):
+        return None
+    status = _obj(obj.get("status"))
+    return NetworkDaemonSet(
+        **fields,
+        containers=[
+            DaemonSetContainer(
+                name=_str(c.get("name")) or "",
+                image=_str(c.get("image")) or "",
+                args=[str(a) for a in [*(c.get("command") or [])[1:], *(c.get("args") or [])]]
+                if isinstance(c.get("command") or [], list) and isinstance(c.get("args") or [], list)
+                else [],
+                env={
+                    str(e["name"]): str(e["value"])
+                    for e in _dicts(c.get("env"))
+                    if _str(e.get("name")) and "value" in e
+                },
+            )
+            for c in containers
+        ],
+        desired=_int(status.get("desiredNumberScheduled")),
+        ready=_int(status.get("numberReady")),
     )
 
 
@@ -1166,7 +1248,86 @@ def _collect(reader: _Reader, inv: KubeInventory, progress: ProgressFn) -> list[
             ],
         )
         inv.endpoint_slices = slices
+    missing += _collect_network_policy(reader, inv)
     step(8, "done")
+    return missing
+
+
+def _listed(reader: _Reader, what: str, path: str, facet: Facet, parse: Any, missing: list[str]) -> list[Any] | None:
+    """Every object of one listing, parsed (one the parser cannot take is left out, its facet partial); None when
+    the list failed (its facet is an error)."""
+    try:
+        raw = list(reader.list(path))
+    except (_Unauthorized, TargetUnreachable):
+        raise
+    except CollectionError as exc:
+        reader.problem(what, exc, facet)
+        missing.append(what)
+        return None
+    found = []
+    for obj in raw:
+        try:
+            parsed = parse(obj)
+        except (ValueError, TypeError, AttributeError, KeyError) as exc:
+            meta = _obj(obj.get("metadata")) if isinstance(obj, dict) else {}
+            name = f"{meta.get('namespace') or ''}/{meta.get('name') or '?'}".lstrip("/")
+            error = CollectionError(f"{what} {name} is malformed: {exc}".splitlines()[0], code="Malformed")
+            reader.problem(f"{what} {name}", error, facet, whole=False)
+            continue
+        if parsed is not None:
+            found.append(parsed)
+    return found
+
+
+def _collect_network_policy(reader: _Reader, inv: KubeInventory) -> list[str]:
+    """NetworkPolicies, namespaces, the pod network's DaemonSets, and the pods behind the exposed Services (only
+    in the namespaces whose EndpointSlices name pods; only the pods they name are kept)."""
+    missing: list[str] = []
+    inv.network_policies = _listed(
+        reader,
+        "networkpolicies",
+        "/apis/networking.k8s.io/v1/networkpolicies",
+        Facet.KUBE_NETWORK_POLICIES,
+        parse_network_policy,
+        missing,
+    )
+    inv.namespaces = _listed(
+        reader, "namespaces", "/api/v1/namespaces", Facet.KUBE_NAMESPACES, parse_namespace, missing
+    )
+    inv.network_daemon_sets = _listed(
+        reader,
+        "daemonsets",
+        "/apis/apps/v1/daemonsets",
+        Facet.KUBE_NETWORK_DAEMON_SETS,
+        parse_network_daemon_set,
+        missing,
+    )
+    if inv.endpoint_slices is None:
+        inv.pods = None
+        reader.facets[Facet.KUBE_PODS] = FacetCoverage(
+            status=CoverageStatus.ERROR,
+            error_code="NotRead",
+            message="not read: the EndpointSlices that name them could not be read",
+        )
+        return missing
+    wanted: dict[str, set[str]] = {}
+    for eps in inv.endpoint_slices:
+        for ep in eps.endpoints:
+            if ep.target_ref_kind == "Pod" and ep.target_ref_name:
+                wanted.setdefault(eps.namespace or "", set()).add(ep.target_ref_name)
+    pods: list[Pod] = []
+    for namespace in sorted(wanted):
+        found = _listed(
+            reader, f"pods in {namespace}", f"/api/v1/namespaces/{namespace}/pods", Facet.KUBE_PODS, parse_pod, missing
+        )
+        if found is None:
+            # one namespace failed: the others are kept, the facet says the pods are incomplete
+            reader.facets[Facet.KUBE_PODS] = reader.facets[Facet.KUBE_PODS].model_copy(
+                update={"status": CoverageStatus.PARTIAL}
+            )
+            continue
+        pods.extend(p for p in found if p.name in wanted[namespace])
+    inv.pods = pods
     return missing
 
 

@@ -46,7 +46,16 @@ irsa-policy-missing-actions     ServiceAccount kube-system/aws-load-balancer-con
 controller-missing              staging: Deployment kube-system/aws-load-balancer-controller (0 ready)
 irsa-role-invalid               staging: its role trusts an OIDC provider not registered in IAM
 irsa-not-configured             sandbox: controller service account without role or association
+network-policy-blocks-load-     Ingress orders/checkout (internal ALB, ip targets; the namespace's default-deny
+balancer                        and a namespaceSelector allow drop the ALB's traffic from its subnets)
+public-backend-without-         Services blog/blog and blog/media (internet-facing ALBs, namespace blog has no
+network-policy                  ingress NetworkPolicy)
+network-policy-not-enforced     sandbox: a default-deny policy, and the VPC CNI's network policy agent is off
 ==============================  ============================================================================
+
+NetworkPolicy (cluster ``demo``, enforced by the VPC CNI's network policy agent): namespaces shop, payments, data and
+edge have a default-deny ingress policy plus an allow for the VPC CIDR (what the guide recommends); orders has
+the deny and an allow for pods only; blog has none. The pods behind every workload exist (labels, IPs, ports).
 
 Healthy reference: IngressGroup ``shop`` (shop/storefront, shop/cart, payments/webhooks) on one
 internet-facing ALB with redirect, WAF, TLS 1.3 policy and a valid certificate.
@@ -324,6 +333,13 @@ class DemoEnvironment:
         base = 8 + len(cluster.services)
         ips = [f"{cluster.cidr_prefix}.{base}.{10 + i}" for i in range(replicas)]
         writer.create(k.endpoint_slice(ns, name, ports, ready=ips if ready else [], not_ready=[] if ready else ips))
+        labels = service.get("selector") or {"app.kubernetes.io/name": name}
+        for ip in ips:  # the pods the slice names (what NetworkPolicy selects), with the IPs the kubelet reports
+            pod = f"{name}-{ip.replace('.', '-')}"
+            image_name = image or f"registry.example.com/{ns}/{name}:1.4.2"
+            writer.create(k.pod(ns, pod, labels, image_name, target_port, str(ports[0].get("name") or "http")))
+            status = {"phase": "Running", "podIP": ip, "podIPs": [{"ip": ip}]}
+            writer.patch("Pod", ns, pod, {"status": status}, status=True)
         facts = ServiceFacts(manifest=created, ready_ips=ips if ready else [])
         cluster.services[(ns, name)] = facts
         return facts
@@ -419,8 +435,12 @@ class DemoEnvironment:
         )
         self._install_controller(c, role_arn=role, feature_gates=GATEWAY_FEATURE_GATES)
         writer.create_all(k.gateway_api_crds())  # the Gateway API CRDs, installed by the cluster's admins
-        for ns in ("shop", "blog", "payments", "data", "legacy", "edge"):
+        for ns in ("shop", "blog", "payments", "data", "legacy", "edge", "orders"):
             writer.create(k.namespace(ns, team=ns))
+        # NetworkPolicy is enforced in this cluster: the vpc-cni add-on asks for it and its agent runs so
+        aws.vpc_cni_addon(c.name, network_policy=True)
+        writer.create(k.aws_node(network_policy_agent=True))
+        self._seed_network_policies(c)
 
         shop_cert = aws.certificate("shop.example.com", "*.shop.example.com", days_valid=240)
         blog_cert = aws.certificate("blog.example.com", "www.blog.example.com", days_valid=200)
@@ -611,9 +631,53 @@ class DemoEnvironment:
         )
         self._seed_gateways(c, edge_cert, edge_waf)
         self._seed_ingress_nginx(c)
+        self._seed_orders(c)
         self._report(
             f"cluster demo: {len(c.lbs)} Kubernetes exposures, {len({p.arn for p in c.lbs.values()})} load balancers"
         )
+
+    def _seed_network_policies(self, c: _Cluster) -> None:
+        """Default-deny plus an allow for the VPC (load balancers send from its subnets) where the guide is
+        followed; orders admits only pods (which drops its ALB's traffic); blog has no policy at all."""
+        writer = c.writer
+        assert writer is not None
+        deny = {"podSelector": {}, "policyTypes": ["Ingress"]}
+        vpc = {
+            "podSelector": {},
+            "policyTypes": ["Ingress"],
+            "ingress": [{"from": [{"ipBlock": {"cidr": f"{c.cidr_prefix}.0.0/16"}}]}],
+        }
+        for ns in ("shop", "payments", "data", "edge", "orders"):
+            writer.create(k.network_policy(ns, "default-deny-ingress", deny))
+            if ns != "orders":
+                writer.create(k.network_policy(ns, "allow-from-vpc", vpc))
+        pods_only = {
+            "podSelector": {},
+            "policyTypes": ["Ingress"],
+            "ingress": [{"from": [{"namespaceSelector": {"matchLabels": {"team": "shop"}}}]}],
+        }
+        writer.create(k.network_policy("orders", "allow-from-shop", pods_only))
+
+    def _seed_orders(self, c: _Cluster) -> None:
+        """orders/checkout: an internal ALB with ip targets whose traffic the namespace's policies drop (facts §13).
+        Its own inbound range keeps it out of the dashboards' would-be group (ungrouped-ingresses)."""
+        writer = c.writer
+        assert writer is not None
+        self._app(c, "orders", "checkout", [{"name": "http", "port": 80, "targetPort": 8080}])
+        checkout = writer.create(
+            k.ingress(
+                "orders",
+                "checkout",
+                [("checkout.orders.internal", [k.http_path("/", "checkout", 80)])],
+                annotations={
+                    ALB + "scheme": "internal",
+                    ALB + "target-type": "ip",
+                    ALB + "inbound-cidrs": f"{c.cidr_prefix}.0.0/16",
+                    ALB + "healthcheck-path": "/healthz",
+                },
+            )
+        )
+        self._expose_ingresses(c, [checkout])
 
     def _seed_gateways(self, c: _Cluster, certificate: str, web_acl: str) -> None:
         """Gateway API through the controller: an ALB Gateway, an NLB Gateway, and a leaked Gateway ALB."""
@@ -800,7 +864,13 @@ class DemoEnvironment:
         assert c.writer is not None
         c.writer.create(k.namespace("playground"))
         self._app(c, "playground", "echo", [{"name": "http", "port": 80, "targetPort": 8080}], replicas=1)
-        self._report("cluster sandbox: controller without IRSA")
+        # a default-deny nobody enforces: the vpc-cni add-on without enableNetworkPolicy, its agent off
+        aws.vpc_cni_addon(c.name, network_policy=False)
+        c.writer.create(k.aws_node(network_policy_agent=False))
+        c.writer.create(
+            k.network_policy("playground", "default-deny-ingress", {"podSelector": {}, "policyTypes": ["Ingress"]})
+        )
+        self._report("cluster sandbox: controller without IRSA, NetworkPolicy not enforced")
 
     # ------------------------------------------------------------------ between two runs
 

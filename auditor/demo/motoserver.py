@@ -70,6 +70,7 @@ def _patch_moto() -> None:
 
     WAFV2Response.list_resources_for_web_acl = list_resources_for_web_acl  # type: ignore[attr-defined]
     _patch_eks_pod_identity()
+    _patch_eks_addons()
     _patch_eks_vpc_id()
     _patch_eks_issuer()
     _patch_acm_san_summaries()
@@ -192,6 +193,67 @@ def _patch_eks_pod_identity() -> None:
     EKSResponse.list_pod_identity_associations = list_pod_identity_associations  # type: ignore[attr-defined]
     EKSResponse.describe_pod_identity_association = describe_pod_identity_association  # type: ignore[attr-defined]
     EKSResponse.delete_pod_identity_association = delete_pod_identity_association  # type: ignore[attr-defined]
+
+
+# --------------------------------------------------------------------------- EKS add-ons (moto answers 404)
+
+
+def _patch_eks_addons() -> None:
+    """CreateAddon and DescribeAddon, enough to tell whether vpc-cni is an add-on and read its configuration
+    values (https://docs.aws.amazon.com/eks/latest/APIReference/API_DescribeAddon.html)."""
+    from moto.eks import urls as eks_urls
+    from moto.eks.exceptions import ResourceNotFoundException
+    from moto.eks.responses import EKSResponse
+
+    base = "{0}/clusters/(?P<name>[^/]+)/addons"
+    eks_urls.url_paths[base + "$"] = eks_urls.response.dispatch
+    eks_urls.url_paths[base + "/(?P<addonName>[^/]+)$"] = eks_urls.response.dispatch
+
+    def table(backend: Any) -> dict[tuple[str, str], dict[str, Any]]:
+        found: dict[tuple[str, str], dict[str, Any]] | None = getattr(backend, "_auditor_addons", None)
+        if found is None:
+            found = {}
+            backend._auditor_addons = found
+        return found
+
+    def create_addon(self: Any) -> Any:
+        from moto.core.responses import ActionResult
+
+        cluster = self.eks_backend.describe_cluster(name=self._get_param("name"))
+        name = self._get_param("addonName")
+        now = datetime.now(UTC)
+        addon = {
+            "addonName": name,
+            "clusterName": cluster.name,
+            "status": "ACTIVE",
+            "addonVersion": self._get_param("addonVersion") or "v1.19.2-eksbuild.1",
+            "addonArn": cluster.arn.replace(":cluster/", ":addon/") + f"/{name}/" + uuid.uuid4().hex[:12],
+            "createdAt": now,
+            "modifiedAt": now,
+            "configurationValues": self._get_param("configurationValues") or "",
+            "tags": self._get_param("tags") or {},
+        }
+        table(self.eks_backend)[(cluster.name, name)] = addon
+        return ActionResult({"addon": addon})
+
+    def describe_addon(self: Any) -> Any:
+        from moto.core.responses import ActionResult
+
+        cluster = self.eks_backend.describe_cluster(name=self._get_param("name"))
+        name = self._get_param("addonName")
+        addon = table(self.eks_backend).get((cluster.name, name))
+        if addon is None:
+            raise ResourceNotFoundException(
+                clusterName=cluster.name,
+                nodegroupName=None,
+                fargateProfileName=None,
+                addonName=name,
+                message=f"No addon: {name} found in cluster: {cluster.name}",
+            )
+        return ActionResult({"addon": addon})
+
+    EKSResponse.create_addon = create_addon  # type: ignore[attr-defined]
+    EKSResponse.describe_addon = describe_addon  # type: ignore[attr-defined]
 
 
 def _patch_eks_vpc_id() -> None:

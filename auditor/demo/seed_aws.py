@@ -233,6 +233,11 @@ class AwsSeeder:
         issuer: str = self.eks.describe_cluster(name=name)["cluster"]["identity"]["oidc"]["issuer"]
         return issuer
 
+    def vpc_cni_addon(self, cluster: str, *, network_policy: bool) -> None:
+        """The VPC CNI as an EKS add-on; ``network_policy`` sets its enableNetworkPolicy configuration value."""
+        values = json.dumps({"enableNetworkPolicy": "true"}) if network_policy else ""
+        self.eks.create_addon(clusterName=cluster, addonName="vpc-cni", configurationValues=values)
+
     def oidc_provider(self, issuer: str) -> str:
         """Register the cluster's issuer as an IAM OIDC provider (``eksctl utils associate-iam-oidc-provider``)."""
         arn: str = self.iam.create_open_id_connect_provider(

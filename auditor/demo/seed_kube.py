@@ -36,6 +36,9 @@ _TYPED: dict[str, tuple[type[Any], str, bool]] = {
     "Ingress": (client.NetworkingV1Api, "namespaced_ingress", True),
     "IngressClass": (client.NetworkingV1Api, "ingress_class", False),
     "EndpointSlice": (client.DiscoveryV1Api, "namespaced_endpoint_slice", True),
+    "Pod": (client.CoreV1Api, "namespaced_pod", True),
+    "NetworkPolicy": (client.NetworkingV1Api, "namespaced_network_policy", True),
+    "DaemonSet": (client.AppsV1Api, "namespaced_daemon_set", True),
     "CustomResourceDefinition": (client.ApiextensionsV1Api, "custom_resource_definition", False),
 }
 _CUSTOM: dict[str, tuple[str, str, str, bool]] = {  # kind -> group, version, plural, namespaced
@@ -125,6 +128,66 @@ class KubeWriter:
 
 def namespace(name: str, **labels: str) -> JsonObj:
     return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": labels}}
+
+
+def pod(ns: str, name: str, labels: dict[str, str], image: str, port: int, port_name: str) -> JsonObj:
+    """A pod of a Deployment (its IP is written into its status afterwards, as the kubelet does)."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "namespace": ns, "labels": labels},
+        "spec": {
+            "nodeName": "ip-10-0-0-10.ec2.internal",
+            "containers": [{"name": "app", "image": image, "ports": [{"name": port_name, "containerPort": port}]}],
+        },
+    }
+
+
+def network_policy(ns: str, name: str, spec: JsonObj) -> JsonObj:
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {"name": name, "namespace": ns},
+        "spec": spec,
+    }
+
+
+def aws_node(*, network_policy_agent: bool) -> JsonObj:
+    """The VPC CNI's DaemonSet as the EKS add-on installs it: aws-node and the network policy agent, which
+    enforces NetworkPolicy only with --enable-network-policy=true (the add-on's enableNetworkPolicy)."""
+    labels = {"k8s-app": "aws-node"}
+    flag = "true" if network_policy_agent else "false"
+    registry = "602401143452.dkr.ecr.eu-west-1.amazonaws.com/amazon"
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "DaemonSet",
+        "metadata": {"name": "aws-node", "namespace": "kube-system", "labels": labels},
+        "spec": {
+            "selector": {"matchLabels": labels},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {
+                    "hostNetwork": True,
+                    "containers": [
+                        {
+                            "name": "aws-node",
+                            "image": f"{registry}-k8s-cni:v1.19.2-eksbuild.1",
+                            "env": [{"name": "AWS_VPC_K8S_CNI_LOGLEVEL", "value": "DEBUG"}],
+                        },
+                        {
+                            "name": "aws-eks-nodeagent",
+                            "image": f"{registry}/aws-network-policy-agent:v1.1.6-eksbuild.1",
+                            "args": [
+                                "--enable-ipv6=false",
+                                f"--enable-network-policy={flag}",
+                                "--enable-cloudwatch-logs=false",
+                            ],
+                        },
+                    ],
+                },
+            },
+        },
+    }
 
 
 def deployment(

@@ -52,10 +52,12 @@ class Facet(StrEnum):
     CLOUDWATCH_METRICS = "cloudwatch.metrics"  # GetMetricData: LCUs, requests / new flows, bytes per LB
     # Cost Explorer (global: scope is the account)
     COSTEXPLORER_RESOURCE_COSTS = "costexplorer.resource-costs"  # GetCostAndUsageWithResources: billed per LB
+    EC2_SUBNETS = "ec2.subnets"  # DescribeSubnets of the load balancers' subnets (their CIDRs)
     # EKS
     EKS_CLUSTERS = "eks.clusters"  # ListClusters (which clusters exist: orphans of dead clusters)
     EKS_CLUSTER = "eks.cluster"  # DescribeCluster of the target cluster (OIDC issuer, Auto Mode)
     EKS_POD_IDENTITY = "eks.pod-identity"  # Pod Identity associations of the controller
+    EKS_ADDONS = "eks.addons"  # DescribeAddon vpc-cni of the target cluster (its network policy setting)
     # IAM (global: scope is the account)
     IAM_OIDC_PROVIDERS = "iam.oidc-providers"
     IAM_ROLES = "iam.roles"  # GetRole: existence and trust policy
@@ -87,6 +89,11 @@ class Facet(StrEnum):
     # Deployments listing (KUBE_DEPLOYMENTS); their ConfigMaps are read one by one, by the name the controller's
     # --configmap argument gives
     KUBE_INGRESS_CONTROLLER_CONFIGS = "kubernetes.ingress-controller-configs"
+    # NetworkPolicy: the policies, the namespaces' labels, the pods behind exposed Services, the pod network
+    KUBE_NETWORK_POLICIES = "kubernetes.network-policies"
+    KUBE_NAMESPACES = "kubernetes.namespaces"
+    KUBE_PODS = "kubernetes.pods"
+    KUBE_NETWORK_DAEMON_SETS = "kubernetes.network-daemon-sets"
 
     @property
     def collector(self) -> str:
@@ -127,6 +134,7 @@ LISTINGS = frozenset(
         Facet.KUBE_TCP_ROUTES,
         Facet.KUBE_UDP_ROUTES,
         Facet.KUBE_TLS_ROUTES,
+        Facet.KUBE_NETWORK_POLICIES,
     }
 )
 

@@ -161,6 +161,7 @@ class TargetGroup(Model):
     vpc_id: str | None = None
     load_balancer_arns: list[str] = Field(default_factory=list)
     health_check_path: str | None = None
+    health_check_port: str | None = None  # "traffic-port" or a port number as text, as the API returns it
     tags: dict[str, str] | None = None
     targets: list[TargetHealth] | None = None
 
@@ -179,6 +180,7 @@ class LoadBalancer(Model):
     ip_address_type: str | None = None
     availability_zones: list[str] = Field(default_factory=list)
     security_group_ids: list[str] = Field(default_factory=list)
+    subnet_ids: list[str] = Field(default_factory=list, description="AvailabilityZones[].SubnetId (ALB, NLB)")
     tags: dict[str, str] | None = None
     listeners: list[Listener] | None = None
     instances: list[TargetHealth] | None = Field(default=None, description="classic only: instance health")
@@ -263,6 +265,17 @@ class ManagedPrefixList(Model):
     cidrs: list[str] | None = Field(default=None, description="current entries; None = could not be read")
 
 
+class Subnet(Model):
+    """A subnet a load balancer is in: its addresses are where the load balancer's traffic comes from."""
+
+    id: str
+    account: str
+    region: str
+    vpc_id: str | None = None
+    cidr_block: str | None = None
+    ipv6_cidr_blocks: list[str] = Field(default_factory=list)
+
+
 class OidcProvider(Model):
     arn: str
     account: str
@@ -298,6 +311,14 @@ class PodIdentityAssociation(Model):
     )
 
 
+class VpcCniAddon(Model):
+    """The vpc-cni EKS add-on of a cluster (DescribeAddon): whether it is one, and its network policy setting."""
+
+    installed: bool  # False: the VPC CNI is self-managed (or absent); its DaemonSet is all there is to read
+    version: str | None = None
+    network_policy: bool | None = None  # configurationValues enableNetworkPolicy; None: not set (off by default)
+
+
 class EksCluster(Model):
     name: str
     account: str
@@ -310,6 +331,7 @@ class EksCluster(Model):
     vpc_id: str | None = None
     auto_mode: bool | None = None
     pod_identity_associations: list[PodIdentityAssociation] | None = None
+    vpc_cni: VpcCniAddon | None = None  # None: not read
 
 
 class EksClusterListing(Model):
@@ -380,6 +402,7 @@ class AwsInventory(Model):
     price_lists: list[RegionPriceList] = Field(default_factory=list)
     lb_usage: list[LoadBalancerUsage] = Field(default_factory=list)
     billed_costs: list[BilledCost] = Field(default_factory=list)
+    subnets: list[Subnet] = Field(default_factory=list)  # the load balancers' subnets
 
 
 # --------------------------------------------------------------------------- Kubernetes
@@ -645,6 +668,47 @@ class IngressControllerConfig(KubeObject):
     data: dict[str, str] = Field(default_factory=dict)
 
 
+class NetworkPolicy(KubeObject):
+    """A networking.k8s.io/v1 NetworkPolicy; spec kept as the API returns it (camelCase keys), read by
+    ``auditor.correlate.netpol``, which judges a malformed one unknown rather than guessing."""
+
+    spec: dict[str, Any] = Field(default_factory=dict)
+
+
+class Namespace(KubeObject):
+    """A namespace and its labels (what a NetworkPolicy's ``namespaceSelector`` matches)."""
+
+
+class ContainerPort(Model):
+    name: str | None = None
+    port: int
+    protocol: str = "TCP"
+
+
+class Pod(KubeObject):
+    """A pod behind an exposed Service: what NetworkPolicy selects (labels) and admits (named ports)."""
+
+    ips: list[str] = Field(default_factory=list)
+    node_name: str | None = None
+    host_network: bool = False
+    container_ports: list[ContainerPort] = Field(default_factory=list)
+
+
+class DaemonSetContainer(Model):
+    name: str
+    image: str = ""
+    args: list[str] = Field(default_factory=list)
+    env: dict[str, str] = Field(default_factory=dict)  # literal values only
+
+
+class NetworkDaemonSet(KubeObject):
+    """A DaemonSet of a pod network (the VPC CNI's ``aws-node``, Calico, Cilium): whether NetworkPolicy is enforced."""
+
+    containers: list[DaemonSetContainer] = Field(default_factory=list)
+    desired: int | None = None
+    ready: int | None = None
+
+
 class KubeInventory(Model):
     context: str | None = None
     server: str | None = None
@@ -675,6 +739,13 @@ class KubeInventory(Model):
     # facet says so).
     ingress_controllers: list[IngressControllerWorkload] | None = None
     ingress_controller_configs: list[IngressControllerConfig] | None = None
+    # NetworkPolicy and what it applies to. None: not read (the list failed, or an older snapshot).
+    network_policies: list[NetworkPolicy] | None = None
+    namespaces: list[Namespace] | None = None
+    pods: list[Pod] | None = Field(default=None, description="the pods behind exposed Services only")
+    network_daemon_sets: list[NetworkDaemonSet] | None = Field(
+        default=None, description="DaemonSets of known pod networks (aws-node, calico-node, cilium)"
+    )
 
 
 # --------------------------------------------------------------------------- the whole snapshot

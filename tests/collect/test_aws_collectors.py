@@ -120,12 +120,20 @@ def test_classic_load_balancer(collected):
     assert {i.state for i in clb.instances} == {"InService"}
 
 
+def test_load_balancers_name_their_subnets(collected):
+    r, inv, *_ = collected
+    alb = next(lb for lb in inv.load_balancers if lb.arn == r.alb)
+    assert alb.subnet_ids and set(alb.subnet_ids) <= set(r.net.subnets)
+    assert by_name(inv, "legacy-clb").subnet_ids == []  # Classic: not read (no ip targets)
+
+
 def test_target_groups(collected):
     r, inv, *_ = collected
     tgs = {tg.name: tg for tg in inv.target_groups}
     web, db = tgs["web"], tgs["db"]
     assert web.load_balancer_arns == [r.alb]
     assert web.health_check_path == "/healthz"
+    assert web.health_check_port == "traffic-port"  # the API's default: NetworkPolicy must admit the traffic port
     assert web.tags == {"service.k8s.aws/stack": "shop/web"}
     assert sorted(t.id for t in web.targets) == sorted(r.instance_ids)
     assert (db.target_type, db.protocol, db.port) == ("ip", "TCP", 5432)
@@ -195,6 +203,7 @@ def test_eks_cluster_and_listing(collected):
     associations = {(a.namespace, a.service_account): a for a in cluster.pod_identity_associations}
     assert associations[("kube-system", "aws-load-balancer-controller")].role_arn.endswith(f"role/{POD_ROLE}")
     assert associations[("apps", "other")].role_arn is None  # not the controller's: not described
+    assert cluster.vpc_cni is not None and cluster.vpc_cni.installed is False  # no vpc-cni add-on: self-managed
 
 
 def test_iam_controller_identity(collected):

@@ -62,7 +62,9 @@ def _busy_snapshot() -> Inventory:
         tags=b.ingress_tags("blog/docs"),
         listeners=[b.listener(443, "HTTPS", certs=[other_cert.arn], ssl_policy="ELBSecurityPolicy-2016-08")],
     )
+    shop.subnet_ids = ["subnet-a"]
     tg = b.target_group("k8s-shop-tg", shop, tags={"ingress.k8s.aws/resource": "shop/web-web:80"})
+    web_pod = b.pod("shop", "web-1", "10.0.1.10", labels={"app": "web"})
     nlb = b.load_balancer(
         "k8s-db-pg", type="network", tags=b.service_tags("db/pg"), listeners=[b.listener(5432, "TCP")]
     )
@@ -100,7 +102,10 @@ def _busy_snapshot() -> Inventory:
         ],
         ingress_classes=[b.alb_class(), b.nginx_class()],
         ingress_controllers=[b.nginx_controller()],
-        endpoint_slices=[b.endpoint_slice("shop", "web"), b.endpoint_slice("blog", "site")],
+        endpoint_slices=[b.pod_slice("shop", "web", web_pod), b.endpoint_slice("blog", "site")],
+        pods=[web_pod],
+        network_policies=[b.default_deny("shop")],
+        subnets=[b.subnet("subnet-a", "10.0.0.0/24")],
         controllers=[b.controller()],
         service_accounts=[b.controller_sa(role.arn)],
     )

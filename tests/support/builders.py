@@ -14,9 +14,11 @@ from auditor.inventory.models import (
     AuditTarget,
     AwsInventory,
     Certificate,
+    ContainerPort,
     ControllerDeployment,
     Coverage,
     CoverageStatus,
+    DaemonSetContainer,
     EksCluster,
     EksClusterListing,
     Endpoint,
@@ -42,7 +44,10 @@ from auditor.inventory.models import (
     LoadBalancer,
     LoadBalancerIngress,
     ManagedPolicy,
+    NetworkDaemonSet,
+    NetworkPolicy,
     OidcProvider,
+    Pod,
     RedirectConfig,
     ReferenceGrant,
     ReferenceGrantFrom,
@@ -58,6 +63,7 @@ from auditor.inventory.models import (
     Service,
     ServiceAccount,
     ServicePort,
+    Subnet,
     TargetGroup,
     TargetHealth,
     WebAcl,
@@ -425,6 +431,57 @@ def endpoint_slice(namespace: str, service_name: str, *, ready: int = 1, not_rea
     )
 
 
+def pod_slice(namespace: str, service_name: str, *pods: Pod) -> EndpointSlice:
+    """The EndpointSlice of a Service whose ready endpoints are these pods (targetRef kind Pod)."""
+    endpoints = [
+        Endpoint(addresses=list(p.ips), ready=True, target_ref_kind="Pod", target_ref_name=p.name) for p in pods
+    ]
+    return EndpointSlice(
+        namespace=namespace, name=f"{service_name}-pods", service_name=service_name, endpoints=endpoints
+    )
+
+
+def pod(
+    namespace: str, name: str, ip: str, *, labels: dict[str, str] | None = None, ports: dict[str, int] | None = None
+) -> Pod:
+    return Pod(
+        namespace=namespace,
+        name=name,
+        labels=labels if labels is not None else {"app": name.rsplit("-", 1)[0]},
+        ips=[ip],
+        container_ports=[ContainerPort(name=n, port=p) for n, p in (ports or {}).items()],
+    )
+
+
+def network_policy(namespace: str, name: str, **spec: Any) -> NetworkPolicy:
+    return NetworkPolicy(namespace=namespace, name=name, spec=spec)
+
+
+def default_deny(namespace: str) -> NetworkPolicy:
+    return network_policy(namespace, "default-deny", podSelector={}, policyTypes=["Ingress"])
+
+
+def aws_node(*, enforcing: bool) -> NetworkDaemonSet:
+    """The VPC CNI's DaemonSet, its network policy agent on or off."""
+    flag = "true" if enforcing else "false"
+    return NetworkDaemonSet(
+        namespace="kube-system",
+        name="aws-node",
+        containers=[
+            DaemonSetContainer(name="aws-node", image="amazon-k8s-cni:v1.19.0"),
+            DaemonSetContainer(
+                name="aws-eks-nodeagent",
+                image="amazon/aws-network-policy-agent:v1.2.0",
+                args=[f"--enable-network-policy={flag}"],
+            ),
+        ],
+    )
+
+
+def subnet(subnet_id: str, cidr: str, *, region: str = REGION) -> Subnet:
+    return Subnet(id=subnet_id, account=ACCOUNT, region=region, vpc_id="vpc-1", cidr_block=cidr)
+
+
 def alb_class() -> IngressClass:
     return IngressClass(name="alb", controller="ingress.k8s.aws/alb")
 
@@ -608,6 +665,10 @@ def inventory(
     gateways_read: bool = True,
     ingress_controllers: list[IngressControllerWorkload] | None = None,
     ingress_controller_configs: list[IngressControllerConfig] | None = None,
+    network_policies: list[NetworkPolicy] | None = None,
+    pods: list[Pod] | None = None,
+    network_daemon_sets: list[NetworkDaemonSet] | None = None,
+    subnets: list[Subnet] | None = None,
     failed: dict[str, str] | None = None,
     kube: bool = True,
     cluster: str | None = CLUSTER,
@@ -629,6 +690,10 @@ def inventory(
             crds=[],
             ingress_controllers=ingress_controllers or [],
             ingress_controller_configs=ingress_controller_configs or [],
+            network_policies=network_policies or [],
+            namespaces=[],
+            pods=pods or [],
+            network_daemon_sets=network_daemon_sets if network_daemon_sets is not None else [aws_node(enforcing=True)],
         )
         if gateways_read:
             kube_inv.gateway_classes = gateway_classes if gateway_classes is not None else [gateway_class()]
@@ -645,6 +710,7 @@ def inventory(
             certificates=certificates or [],
             web_acls=web_acls or [],
             security_groups=security_groups or [],
+            subnets=subnets or [],
             oidc_providers=oidc_providers or [],
             iam_roles=iam_roles or [],
             eks_clusters=eks_clusters if eks_clusters is not None else ([eks_cluster(cluster)] if cluster else []),

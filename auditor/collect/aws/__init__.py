@@ -219,7 +219,12 @@ def _run_eks(cluster_name: str | None, controller_sas: list[tuple[str, str]], ct
 
 def _run_ec2(plan: _Plan, index: int, region: str, ctx: CollectorContext) -> Any:
     lbs = _load_balancers(plan, index, region)
-    return ec2.collect(ctx, (sg for lb in lbs for sg in lb.security_group_ids), lbs)
+    return ec2.collect(
+        ctx,
+        (sg for lb in lbs for sg in lb.security_group_ids),
+        lbs,
+        (subnet for lb in lbs for subnet in lb.subnet_ids),
+    )
 
 
 def _run_cloudwatch(plan: _Plan, index: int, region: str, days: int, ctx: CollectorContext) -> Any:
@@ -367,6 +372,7 @@ def _merge(inventory: AwsInventory, name: str, result: Any) -> None:
     elif name == "ec2":
         inventory.security_groups.extend(result.security_groups)
         inventory.prefix_lists.extend(result.prefix_lists)
+        inventory.subnets.extend(result.subnets)
     elif name == "eks":
         inventory.eks_cluster_listings.append(result.listing)
         if result.cluster is not None:

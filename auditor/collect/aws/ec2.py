@@ -1,5 +1,7 @@
 """The security groups attached to the collected load balancers, their ingress permissions, the managed
-prefix lists those permissions refer to, and the public IPv4 addresses on the load balancers' network interfaces.
+prefix lists those permissions refer to, the load balancers' subnets (their CIDRs: where a load balancer's
+traffic to its targets comes from, which a NetworkPolicy must admit), and the public IPv4 addresses on the load
+balancers' network interfaces.
 
 Only those groups are read (never the whole account). They are selected with the ``group-id``
 filter (≤ 200 values per call) rather than ``GroupIds``: a group deleted since the load balancer
@@ -13,6 +15,8 @@ Public IPv4 addresses are billed per address-hour (https://aws.amazon.com/vpc/pr
 node and the count grows as it scales, so they are counted on the load balancer's network interfaces
 (``DescribeNetworkInterfaces`` filtered on their ``description``, ``ELB app/<name>/<id>``, ``ELB net/...``,
 ``ELB <name>`` for Classic; ≤ 200 values per call) rather than assumed per Availability Zone.
+
+Subnets are read by the ``subnet-id`` filter as well (a subnet that is gone is simply not returned).
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from typing import Any
 from auditor.collect.aws.base import CollectorContext, actions_of, chunked, pages
 from auditor.errors import CollectionError
 from auditor.inventory.facets import Facet
-from auditor.inventory.models import LoadBalancer, ManagedPrefixList, SecurityGroup, SecurityGroupPermission
+from auditor.inventory.models import LoadBalancer, ManagedPrefixList, SecurityGroup, SecurityGroupPermission, Subnet
 
 NAME = "ec2"
 SERVICE = "ec2"
@@ -33,6 +37,7 @@ FACET_ACTIONS: dict[Facet, tuple[str, ...]] = {
     Facet.EC2_SECURITY_GROUPS: ("ec2:DescribeSecurityGroups",),
     Facet.EC2_PREFIX_LISTS: ("ec2:DescribeManagedPrefixLists", "ec2:GetManagedPrefixListEntries"),
     Facet.EC2_NETWORK_INTERFACES: ("ec2:DescribeNetworkInterfaces",),
+    Facet.EC2_SUBNETS: ("ec2:DescribeSubnets",),
 }
 IAM_ACTIONS: tuple[str, ...] = actions_of(FACET_ACTIONS)
 
@@ -48,12 +53,59 @@ class Ec2Result:
     prefix_lists: list[ManagedPrefixList] = field(default_factory=list)
     # load balancer ARN -> public IPv4 addresses on its network interfaces (only those with interfaces found)
     public_ipv4: dict[str, int] = field(default_factory=dict)
+    subnets: list[Subnet] = field(default_factory=list)
 
 
-def collect(ctx: CollectorContext, group_ids: Iterable[str], load_balancers: Iterable[LoadBalancer] = ()) -> Ec2Result:
+def collect(
+    ctx: CollectorContext,
+    group_ids: Iterable[str],
+    load_balancers: Iterable[LoadBalancer] = (),
+    subnet_ids: Iterable[str] = (),
+) -> Ec2Result:
+    """What the selected rules need of these (a facet no selected rule needs is not read: coverage SKIPPED)."""
     client = ctx.client(SERVICE)
-    # a facet no selected rule needs is not read (coverage SKIPPED): e.g. only the network interfaces
-    wanted = sorted(set(group_ids)) if ctx.wants(Facet.EC2_SECURITY_GROUPS) else []
+    result = Ec2Result()
+    if ctx.wants(Facet.EC2_SUBNETS):
+        result.subnets = _subnets(ctx, client, sorted(set(subnet_ids)))
+    if ctx.wants(Facet.EC2_SECURITY_GROUPS) or ctx.wants(Facet.EC2_PREFIX_LISTS):
+        result.security_groups, result.prefix_lists = _security_groups(ctx, client, sorted(set(group_ids)))
+    if ctx.wants(Facet.EC2_NETWORK_INTERFACES):
+        result.public_ipv4 = _public_ipv4(ctx, client, list(load_balancers))
+    return result
+
+
+def _subnets(ctx: CollectorContext, client: Any, ids: list[str]) -> list[Subnet]:
+    """The subnets of ``ids`` that exist; a failed call is a problem of the subnets facet (the others go on)."""
+    found: list[Subnet] = []
+    for chunk in chunked(ids, IDS_PER_CALL):
+        filters = [{"Name": "subnet-id", "Values": chunk}]
+        try:
+            for page in pages(client, "DescribeSubnets", page_size=PAGE_SIZE, Filters=filters):
+                found.extend(
+                    Subnet(
+                        id=raw["SubnetId"],
+                        account=ctx.account,
+                        region=ctx.region,
+                        vpc_id=raw.get("VpcId"),
+                        cidr_block=raw.get("CidrBlock"),
+                        ipv6_cidr_blocks=[
+                            a["Ipv6CidrBlock"]
+                            for a in raw.get("Ipv6CidrBlockAssociationSet", [])
+                            if a.get("Ipv6CidrBlock")
+                        ],
+                    )
+                    for raw in page.get("Subnets", [])
+                )
+        except CollectionError as exc:
+            ctx.problem(f"DescribeSubnets of {len(chunk)} subnets", exc, facet=Facet.EC2_SUBNETS)
+    if found:
+        ctx.count("subnets", len(found))
+    return found
+
+
+def _security_groups(
+    ctx: CollectorContext, client: Any, wanted: list[str]
+) -> tuple[list[SecurityGroup], list[ManagedPrefixList]]:
     groups: list[SecurityGroup] = []
     for chunk in chunked(wanted, IDS_PER_CALL):
         filters = [{"Name": "group-id", "Values": chunk}]
@@ -64,10 +116,7 @@ def collect(ctx: CollectorContext, group_ids: Iterable[str], load_balancers: Ite
     prefix_lists = _prefix_lists(ctx, client, referenced) if referenced and ctx.wants(Facet.EC2_PREFIX_LISTS) else []
     if prefix_lists:
         ctx.count("prefix lists", len(prefix_lists))
-    public_ipv4: dict[str, int] = {}
-    if ctx.wants(Facet.EC2_NETWORK_INTERFACES):
-        public_ipv4 = _public_ipv4(ctx, client, list(load_balancers))
-    return Ec2Result(groups, prefix_lists, public_ipv4)
+    return groups, prefix_lists
 
 
 def eni_description(lb: LoadBalancer) -> str:

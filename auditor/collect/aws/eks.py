@@ -8,14 +8,17 @@ not asked for and the coverage is SKIPPED, yet the region's cluster names are st
 
 from __future__ import annotations
 
+import json
 from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
+import yaml
+
 from auditor.collect.aws.base import CollectorContext, actions_of, call, pages
 from auditor.errors import CollectionError
 from auditor.inventory.facets import Facet
-from auditor.inventory.models import EksCluster, EksClusterListing, PodIdentityAssociation
+from auditor.inventory.models import EksCluster, EksClusterListing, PodIdentityAssociation, VpcCniAddon
 
 NAME = "eks"
 SERVICE = "eks"
@@ -24,6 +27,7 @@ FACET_ACTIONS: dict[Facet, tuple[str, ...]] = {
     Facet.EKS_CLUSTERS: ("eks:ListClusters",),
     Facet.EKS_CLUSTER: ("eks:DescribeCluster",),
     Facet.EKS_POD_IDENTITY: ("eks:ListPodIdentityAssociations", "eks:DescribePodIdentityAssociation"),
+    Facet.EKS_ADDONS: ("eks:DescribeAddon",),
 }
 IAM_ACTIONS: tuple[str, ...] = actions_of(FACET_ACTIONS)
 
@@ -48,6 +52,7 @@ def collect(
             "no cluster name given: DescribeCluster skipped (cluster names listed)",
             Facet.EKS_CLUSTER,
             Facet.EKS_POD_IDENTITY,
+            Facet.EKS_ADDONS,
         )
         return result
     if cluster_name not in names:
@@ -68,8 +73,34 @@ def collect(
     )
     if ctx.wants(Facet.EKS_POD_IDENTITY):  # otherwise None: not read (no selected rule needs it)
         cluster.pod_identity_associations = _associations(ctx, client, cluster_name, set(controller_service_accounts))
+    if ctx.wants(Facet.EKS_ADDONS):
+        cluster.vpc_cni = _vpc_cni(ctx, client, cluster_name)
     result.cluster = cluster
     return result
+
+
+def _vpc_cni(ctx: CollectorContext, client: Any, cluster_name: str) -> VpcCniAddon | None:
+    """The vpc-cni add-on and its ``enableNetworkPolicy`` configuration value
+    (https://docs.aws.amazon.com/eks/latest/userguide/cni-network-policy-configure.html); not an add-on
+    (ResourceNotFoundException): installed False. None: the call failed."""
+    try:
+        addon = call(client, "DescribeAddon", clusterName=cluster_name, addonName="vpc-cni")["addon"]
+    except CollectionError as exc:
+        if exc.code == "ResourceNotFoundException":
+            return VpcCniAddon(installed=False)
+        ctx.problem(f"DescribeAddon vpc-cni of {cluster_name}", exc, facet=Facet.EKS_ADDONS)
+        return None
+    raw = addon.get("configurationValues") or ""
+    try:  # JSON or YAML, as the add-on accepts either
+        values = json.loads(raw) if raw.lstrip().startswith("{") else yaml.safe_load(raw)
+    except (ValueError, yaml.YAMLError):
+        values = None
+    setting = values.get("enableNetworkPolicy") if isinstance(values, dict) else None
+    return VpcCniAddon(
+        installed=True,
+        version=addon.get("addonVersion"),
+        network_policy=None if setting is None else str(setting).lower() == "true",
+    )
 
 
 def _associations(

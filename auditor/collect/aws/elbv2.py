@@ -111,6 +111,7 @@ def _load_balancer(ctx: CollectorContext, raw: dict[str, Any], tags: dict[str, d
         ip_address_type=raw.get("IpAddressType"),
         availability_zones=[az["ZoneName"] for az in raw.get("AvailabilityZones", []) if az.get("ZoneName")],
         security_group_ids=list(raw.get("SecurityGroups", [])),
+        subnet_ids=[az["SubnetId"] for az in raw.get("AvailabilityZones", []) if az.get("SubnetId")],
         tags=tags.get(raw["LoadBalancerArn"]),
     )
 
@@ -255,6 +256,7 @@ def _target_group(
         vpc_id=raw.get("VpcId"),
         load_balancer_arns=list(dict.fromkeys(raw.get("LoadBalancerArns", []))),
         health_check_path=raw.get("HealthCheckPath"),
+        health_check_port=raw.get("HealthCheckPort"),
         tags=tags.get(raw["TargetGroupArn"]),
     )
     if not ctx.wants(Facet.ELBV2_TARGET_HEALTH):

@@ -1,7 +1,8 @@
 """lb-without-healthy-targets: a load balancer with no healthy target (CLB: no InService instance), and why.
 
 The Kubernetes side explains most cases: the target group's Service (TargetGroupBinding or controller
-tags) does not exist, its selector matches no ready pod, or pods are ready and the health check fails.
+tags) does not exist, its selector matches no ready pod, an enforced NetworkPolicy drops the load balancer's
+traffic to ip targets (auditor.rules._netpol), or pods are ready and the health check fails.
 Orphaned load balancers are reported as well: they cost money while serving nothing (the ownership rules
 say whose they were). A load balancer whose every listener only redirects or answers fixed responses
 needs no targets and passes. Only ``healthy`` counts (a target group with health checks disabled reports
@@ -22,6 +23,7 @@ from auditor.findings import Finding, Severity, Status
 from auditor.inventory.facets import Facet
 from auditor.inventory.models import LoadBalancer, Service, TargetGroup, TargetHealth
 from auditor.rules._helpers import describe_lb, lb_fields, lb_subject, owner_evidence, sentence
+from auditor.rules._netpol import judge_target_group
 from auditor.rules.base import Rule, RuleMeta
 from auditor.rules.coverage import guarded
 
@@ -56,7 +58,18 @@ META = RuleMeta(
         Facet.ELB_LOAD_BALANCERS,
         Facet.ELB_INSTANCE_HEALTH,
     ),
-    enrich=(Facet.KUBE_SERVICES, Facet.KUBE_INGRESSES, Facet.KUBE_ENDPOINT_SLICES, Facet.KUBE_TARGET_GROUP_BINDINGS),
+    enrich=(
+        Facet.KUBE_SERVICES,
+        Facet.KUBE_INGRESSES,
+        Facet.KUBE_ENDPOINT_SLICES,
+        Facet.KUBE_TARGET_GROUP_BINDINGS,
+        # the NetworkPolicy reason (ip targets): the policies, the pods they select, the LB's subnets
+        Facet.KUBE_PODS,
+        Facet.KUBE_NETWORK_POLICIES,
+        Facet.KUBE_NETWORK_DAEMON_SETS,
+        Facet.EC2_SUBNETS,
+        Facet.EKS_ADDONS,
+    ),
     # the rules of a load balancer with target groups are never looked at (``_needs_no_targets`` is asked only
     # of one without): its verdict is its targets' health
     listener_rules_of=lambda lb, listener, has_target_groups: has_target_groups is not True,
@@ -87,7 +100,9 @@ def _ready_endpoints(graph: ExposureGraph, svc: Service) -> int | None:
     return sum(1 for s in slices for e in s.endpoints if e.ready is not False)
 
 
-Reason = tuple[str, str]  # (kind, sentence): kind in missing-service | no-selector | no-ready-pods | health-check
+Reason = tuple[
+    str, str
+]  # (kind, sentence): missing-service | no-selector | no-ready-pods | network-policy | health-check
 
 
 def _service_reason(graph: ExposureGraph, namespace: str, name: str, health_path: str | None) -> Reason | None:
@@ -117,10 +132,17 @@ def _states(targets: list[TargetHealth]) -> dict[str, int]:
     return dict(Counter(t.state for t in targets))
 
 
-def _target_group_facts(graph: ExposureGraph, tg: TargetGroup) -> tuple[dict[str, Any], Reason | None]:
+def _target_group_facts(graph: ExposureGraph, node: LbNode, tg: TargetGroup) -> tuple[dict[str, Any], Reason | None]:
     targets = tg.targets or []
     backend: BackendRef | None = target_group_backend(graph, tg)
     reason = _service_reason(graph, backend.namespace, backend.service, tg.health_check_path) if backend else None
+    fix: str | None = None
+    if reason is not None and reason[0] in ("health-check", "no-ready-pods"):
+        # failing health checks (pods ready, or held unready by the controller's readiness gate): an enforced
+        # NetworkPolicy dropping the load balancer's traffic is then the cause to name
+        verdict = judge_target_group(graph, node, tg)
+        if verdict is not None and verdict.outcome == "blocked":
+            reason, fix = ("network-policy", verdict.detail), verdict.fix
     facts: dict[str, Any] = {
         "name": tg.name,
         "arn": tg.arn,
@@ -131,6 +153,8 @@ def _target_group_facts(graph: ExposureGraph, tg: TargetGroup) -> tuple[dict[str
         "backend": str(backend) if backend else None,
         "kubernetes_reason": reason[1] if reason else None,
     }
+    if fix is not None:
+        facts["network_policy_fix"] = fix
     return facts, reason
 
 
@@ -151,7 +175,13 @@ def _remediation(node: LbNode, reasons: list[Reason]) -> str:
         return f"This load balancer is orphaned ({node.orphan}) and serves nothing: delete it, e.g. {delete}."
     steps: list[str] = []
     for kind, _ in reasons:
-        if kind == "health-check":
+        if kind == "network-policy":
+            step = (
+                "admit the load balancer's subnets with an ipBlock on the traffic and health-check ports in a "
+                "NetworkPolicy of the pods' namespace (the manifest is in the evidence, network_policy_fix; see "
+                "network-policy-blocks-load-balancer)"
+            )
+        elif kind == "health-check":
             annotation = (
                 f"{ALB}healthcheck-path"
                 if node.owner and node.owner.group
@@ -255,7 +285,7 @@ def _elbv2(graph: ExposureGraph, node: LbNode) -> Finding:
             evidence={**evidence, "target_groups": []},
             **fields,
         )
-    judged = [_target_group_facts(graph, tg) for tg in tgs]
+    judged = [_target_group_facts(graph, node, tg) for tg in tgs]
     facts = [f for f, _ in judged]
     reasons = list(dict.fromkeys(r for _, r in judged if r is not None))
     empty = all(f["targets"] == 0 for f in facts)

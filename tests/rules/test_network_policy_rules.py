@@ -1,0 +1,243 @@
+"""The NetworkPolicy rules: blocks-load-balancer, public backend without policy, not enforced; and the reason
+lb-without-healthy-targets gives."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from auditor.correlate.netpol import CidrSource, admission
+from auditor.findings import KubeRef, Severity, Status
+from auditor.inventory.facets import Facet
+from auditor.inventory.models import Inventory, NetworkPolicy, TargetHealth
+from auditor.rules.exposure.network_policy_not_enforced import RULE as NOT_ENFORCED
+from auditor.rules.exposure.public_backend_without_network_policy import RULE as NO_POLICY
+from auditor.rules.hygiene.lb_without_healthy_targets import RULE as HEALTHY
+from auditor.rules.hygiene.network_policy_blocks_load_balancer import RULE as BLOCKS
+from tests.rules._harness import facet_failed, judged, only, run
+from tests.support import builders as b
+
+SUBNETS = [b.subnet("subnet-a", "10.0.0.0/24"), b.subnet("subnet-b", "10.0.1.0/24")]
+POD = b.pod("shop", "web-1", "10.0.8.5", labels={"app": "web"}, ports={"http": 8080})
+ALLOW_VPC = b.network_policy(
+    "shop",
+    "allow-vpc",
+    podSelector={},
+    ingress=[{"from": [{"ipBlock": {"cidr": "10.0.0.0/16"}}], "ports": [{"port": "http"}]}],
+)
+ONLY_PODS = b.network_policy(
+    "shop", "only-pods", podSelector={"matchLabels": {"app": "web"}}, ingress=[{"from": [{"podSelector": {}}]}]
+)
+
+
+def _setup(
+    policies: list[NetworkPolicy],
+    *,
+    target_type: str = "ip",
+    enforcing: bool = True,
+    subnets: list[Any] | None = None,
+    state: str = "healthy",
+    scheme: str = "internet-facing",
+    **more: Any,
+) -> Inventory:
+    lb = b.load_balancer("k8s-shop-web", tags=b.ingress_tags("shop/web"), scheme=scheme)
+    lb.subnet_ids = ["subnet-a", "subnet-b"]
+    tg = b.target_group(
+        "k8s-shop-web-tg",
+        lb,
+        port=8080,
+        targets=[
+            TargetHealth(id="10.0.8.5", port=8080, state=state, reason=None if state == "healthy" else "Target.Timeout")
+        ],
+        tags={"ingress.k8s.aws/resource": "shop/web-web:80", "ingress.k8s.aws/stack": "shop/web"},
+    )
+    tg.target_type = target_type
+    tg.health_check_port = "traffic-port"
+    svc = b.service("shop", "web", type="ClusterIP")
+    svc.ports[0].target_port = "http"
+    return b.inventory(
+        lbs=[lb],
+        target_groups=[tg],
+        ingresses=[b.ingress("shop", "web", lb=lb)],
+        services=[svc],
+        endpoint_slices=[b.pod_slice("shop", "web", POD)],
+        pods=[POD],
+        network_policies=policies,
+        network_daemon_sets=[b.aws_node(enforcing=enforcing)],
+        subnets=SUBNETS if subnets is None else subnets,
+        **more,
+    )
+
+
+# --------------------------------------------------------------------------- network-policy-blocks-load-balancer
+
+
+def test_default_deny_blocks_the_albs_ip_targets_and_the_fix_admits_them():
+    f = only(BLOCKS, _setup([b.default_deny("shop")]))
+    assert f.status == Status.FAIL and f.severity == Severity.HIGH
+    assert f.kubernetes == KubeRef(kind="Ingress", namespace="shop", name="web")
+    assert f.evidence["policies"] == ["shop/default-deny"] and f.evidence["pods"] == ["shop/web-1"]
+    assert "10.0.0.0/24" in f.message and "8080/TCP" in f.message
+    manifest = yaml.safe_load(f.remediation.split("<<'EOF'\n", 1)[1].rsplit("EOF", 1)[0])
+    assert manifest["kind"] == "NetworkPolicy" and manifest["metadata"]["namespace"] == "shop"
+    fix = NetworkPolicy(namespace="shop", name="fix", spec=manifest["spec"])
+    for cidr in ("10.0.0.0/24", "10.0.1.0/24"):  # applied next to the deny, it admits both subnets
+        assert admission([b.default_deny("shop"), fix], POD, CidrSource(cidr), 8080).admitted
+
+
+def test_policies_admitting_only_pods_block_too():
+    f = only(BLOCKS, _setup([ONLY_PODS]))
+    assert f.status == Status.FAIL and f.evidence["policies"] == ["shop/only-pods"]
+
+
+def test_an_ip_block_for_the_vpc_on_the_named_port_passes():
+    f = only(BLOCKS, _setup([b.default_deny("shop"), ALLOW_VPC]))
+    assert f.status == Status.PASS
+
+
+def test_a_health_check_port_the_policy_does_not_admit_fails():
+    inv = _setup([b.default_deny("shop"), ALLOW_VPC])
+    inv.aws.target_groups[0].health_check_port = "9000"
+    f = only(BLOCKS, inv)
+    assert f.status == Status.FAIL and "9000/TCP" in f.message
+
+
+def test_instance_targets_and_no_policies_are_not_judged_or_pass():
+    assert run(BLOCKS, _setup([b.default_deny("shop")], target_type="instance")) == []
+    assert only(BLOCKS, _setup([])).status == Status.PASS
+
+
+def test_policies_not_enforced_do_not_block():
+    f = only(BLOCKS, _setup([b.default_deny("shop")], enforcing=False))
+    assert f.status == Status.PASS and "not enforced" in f.message
+
+
+def test_unknown_enforcement_subnets_or_malformed_policy_is_unknown():
+    inv = _setup([b.default_deny("shop")])
+    inv.kubernetes.network_daemon_sets = []  # no known pod network
+    assert only(BLOCKS, inv).status == Status.UNKNOWN
+    f = only(BLOCKS, _setup([b.default_deny("shop")], subnets=[]))
+    assert f.status == Status.UNKNOWN and "subnet-a" in f.message
+    bad = b.network_policy("shop", "bad", podSelector={"matchExpressions": [{"key": "a", "operator": "Near"}]})
+    f = only(BLOCKS, _setup([bad]))
+    assert f.status == Status.UNKNOWN and "NetworkPolicy shop/bad cannot be read" in f.message
+
+
+def test_policies_not_read_make_the_verdict_unknown():
+    inv = facet_failed(_setup([]), Facet.KUBE_NETWORK_POLICIES)
+    inv.kubernetes.network_policies = None
+    assert {f.status for f in judged(BLOCKS, inv)} == {Status.UNKNOWN}
+
+
+def test_nlb_preserving_client_ips_must_admit_the_clients():
+    svc_annotations = {
+        "service.beta.kubernetes.io/aws-load-balancer-target-group-attributes": "preserve_client_ip.enabled=true"
+    }
+    lb = b.load_balancer("k8s-shop-api", type="network", tags=b.service_tags("shop/api"))
+    lb.subnet_ids = ["subnet-a"]
+    tg = b.target_group("k8s-shop-api-tg", lb, port=8080, tags={"service.k8s.aws/resource": "shop/api:80"})
+    svc = b.service("shop", "api", annotations=svc_annotations, lb=lb, source_ranges=("203.0.113.0/24",))
+    svc.ports[0].target_port = 8080
+    pod = b.pod("shop", "api-1", "10.0.8.9", labels={"app": "api"})
+    subnet_only = b.network_policy(
+        "shop", "subnets", podSelector={}, ingress=[{"from": [{"ipBlock": {"cidr": "10.0.0.0/24"}}]}]
+    )
+    inv = b.inventory(
+        lbs=[lb],
+        target_groups=[tg],
+        services=[svc],
+        endpoint_slices=[b.pod_slice("shop", "api", pod)],
+        pods=[pod],
+        network_policies=[subnet_only],
+        subnets=SUBNETS,
+    )
+    f = only(BLOCKS, inv)
+    assert (
+        f.status == Status.FAIL
+        and "203.0.113.0/24" in f.message
+        and "10.0.0.0/24" not in f.evidence["target_groups"][0]["sources"]
+    )
+
+
+# --------------------------------------------------------------------------- lb-without-healthy-targets
+
+
+def test_unhealthy_targets_name_the_policy_as_the_kubernetes_reason():
+    f = only(HEALTHY, _setup([b.default_deny("shop")], state="unhealthy"))
+    assert f.status == Status.FAIL and "NetworkPolicy shop/default-deny drops traffic" in f.message
+    assert "ipBlock" in f.remediation and "kind: NetworkPolicy" in f.evidence["target_groups"][0]["network_policy_fix"]
+    f = only(HEALTHY, _setup([b.default_deny("shop"), ALLOW_VPC], state="unhealthy"))
+    assert "NetworkPolicy" not in f.message and "health check" in f.message
+
+
+# --------------------------------------------------------------------------- public-backend-without-network-policy
+
+
+def test_public_backend_in_a_namespace_without_ingress_policy():
+    f = only(NO_POLICY, _setup([]))
+    assert f.status == Status.FAIL and f.severity == Severity.LOW
+    assert f.kubernetes == KubeRef(kind="Service", namespace="shop", name="web")
+    assert "default-deny-ingress" in f.remediation
+    egress_only = b.network_policy("shop", "egress", podSelector={}, policyTypes=["Egress"])
+    assert only(NO_POLICY, _setup([egress_only])).status == Status.FAIL
+    assert only(NO_POLICY, _setup([b.default_deny("shop")])).status == Status.PASS
+    assert run(NO_POLICY, _setup([], scheme="internal")) == []
+
+
+def test_public_backend_unknown_without_policies_or_with_a_malformed_one():
+    inv = facet_failed(_setup([]), Facet.KUBE_NETWORK_POLICIES)
+    inv.kubernetes.network_policies = None
+    assert {f.status for f in judged(NO_POLICY, inv)} == {Status.UNKNOWN}
+    bad = b.network_policy("shop", "bad", podSelector={}, policyTypes="Ingress")
+    f = only(NO_POLICY, _setup([bad]))
+    assert f.status == Status.UNKNOWN and "shop/bad" in f.message
+
+
+# --------------------------------------------------------------------------- network-policy-not-enforced
+
+
+def test_policies_without_enforcement_fail_with_the_addon_fix():
+    f = only(NOT_ENFORCED, _setup([b.default_deny("shop")], enforcing=False))
+    assert f.status == Status.FAIL and f.severity == Severity.MEDIUM
+    assert "--enable-network-policy=false" in f.message and "enableNetworkPolicy" in f.remediation
+    assert f.resource_name == "demo"
+
+
+def test_enforced_or_no_policies_pass_and_unknown_pod_network_is_unknown():
+    assert only(NOT_ENFORCED, _setup([b.default_deny("shop")])).status == Status.PASS
+    assert only(NOT_ENFORCED, _setup([], enforcing=False)).status == Status.PASS
+    inv = _setup([b.default_deny("shop")])
+    inv.kubernetes.network_daemon_sets = []
+    assert only(NOT_ENFORCED, inv).status == Status.UNKNOWN
+    inv = facet_failed(_setup([b.default_deny("shop")]), Facet.KUBE_NETWORK_DAEMON_SETS)
+    inv.kubernetes.network_daemon_sets = None
+    assert {f.status for f in judged(NOT_ENFORCED, inv)} == {Status.UNKNOWN}
+
+
+def test_a_udp_target_group_is_health_checked_over_tcp_on_the_traffic_port():
+    lb = b.load_balancer("k8s-shop-dns", type="network", tags=b.service_tags("shop/dns"))
+    lb.subnet_ids = ["subnet-a"]
+    tg = b.target_group(
+        "k8s-shop-dns-tg", lb, port=53, protocol="UDP", tags={"service.k8s.aws/resource": "shop/dns:53"}
+    )
+    svc = b.service("shop", "dns", ports=(53,), lb=lb)
+    svc.ports[0].protocol = "UDP"
+    pod = b.pod("shop", "dns-1", "10.0.8.7", labels={"app": "dns"})
+    udp_only = b.network_policy(
+        "shop",
+        "udp",
+        podSelector={},
+        ingress=[{"from": [{"ipBlock": {"cidr": "10.0.0.0/16"}}], "ports": [{"port": 53, "protocol": "UDP"}]}],
+    )
+    inv = b.inventory(
+        lbs=[lb],
+        target_groups=[tg],
+        services=[svc],
+        endpoint_slices=[b.pod_slice("shop", "dns", pod)],
+        pods=[pod],
+        network_policies=[udp_only],
+        subnets=SUBNETS,
+    )
+    f = only(BLOCKS, inv)
+    assert f.status == Status.FAIL and "53/TCP" in f.message and "53/UDP" not in f.message
