@@ -67,7 +67,15 @@ EXPECTED_FAILS: dict[str, set[tuple[str, str]]] = {
     # orders: default-deny plus an allow for pods only drops its internal ALB's traffic to the ip targets
     "network-policy-blocks-load-balancer": {("demo", "Ingress orders/checkout")},
     # blog's internet-facing backends, in a namespace without any ingress policy
-    "public-backend-without-network-policy": {("demo", "Service blog/blog"), ("demo", "Service blog/media")},
+    # ... and ingress-nginx's: its controller behind the internet-facing NLB, and the wiki Services it serves
+    # (neither namespace has an ingress policy)
+    "public-backend-without-network-policy": {
+        ("demo", "Service blog/blog"),
+        ("demo", "Service blog/media"),
+        ("demo", "Service ingress-nginx/ingress-nginx-controller"),
+        ("demo", "Service wiki/docs"),
+        ("demo", "Service wiki/wiki"),
+    },
     # sandbox: a default-deny policy while the VPC CNI's network policy agent is off (named by the cluster)
     "network-policy-not-enforced": {("sandbox", "sandbox")},
 }
