@@ -171,7 +171,7 @@ def test_a_referenced_list_that_is_not_visible_is_recorded_unread(aws):
 def test_the_load_balancers_subnets_are_read_by_id_and_a_gone_one_is_left_out(aws):
     net = network()
     ctx, counter, sent = _context()
-    result = ec2.collect(ctx, [], [*net.subnets, net.subnets[0], "subnet-0gone"])
+    result = ec2.collect(ctx, [], subnet_ids=[*net.subnets, net.subnets[0], "subnet-0gone"])
     assert sorted((s.id, s.cidr_block, s.vpc_id) for s in result.subnets) == sorted(
         [(net.subnets[0], "10.0.0.0/24", net.vpc), (net.subnets[1], "10.0.1.0/24", net.vpc)]
     )
@@ -184,11 +184,11 @@ def test_subnets_not_wanted_are_not_read_and_denied_ones_are_a_facet_problem(aws
     net = network()
     ctx, counter, _ = _context()
     ctx.wanted = frozenset({Facet.EC2_SECURITY_GROUPS})
-    assert ec2.collect(ctx, [], net.subnets).subnets == []
+    assert ec2.collect(ctx, [], subnet_ids=net.subnets).subnets == []
     assert "ec2:DescribeSubnets" not in _ec2_calls(counter)
 
     ctx, _, _ = _context()
     ctx.client("ec2").meta.events.register_first("before-call.ec2.*", _deny("DescribeSubnets"))
-    assert ec2.collect(ctx, [], net.subnets).subnets == []
+    assert ec2.collect(ctx, [], subnet_ids=net.subnets).subnets == []
     facets = ctx.facet_coverage(CoverageStatus.PARTIAL)
     assert facets[Facet.EC2_SUBNETS].status == CoverageStatus.PARTIAL

@@ -166,7 +166,19 @@ def test_unknown_findings_pass_through_unchanged():
 
 
 def test_every_rule_declares_facets_and_every_facet_has_a_collector():
-    collectors = {"elbv2", "elb", "acm", "wafv2", "ec2", "eks", "iam", "cloudwatch", "pricing", "kubernetes"}
+    collectors = {
+        "elbv2",
+        "elb",
+        "acm",
+        "wafv2",
+        "ec2",
+        "eks",
+        "iam",
+        "cloudwatch",
+        "pricing",
+        "costexplorer",
+        "kubernetes",
+    }
     for rule in all_rules():
         assert rule.meta.inputs, f"{rule.meta.id} declares no input facets"
         assert all(isinstance(f, Facet) for f in (*rule.meta.inputs, *rule.meta.enrich, *rule.meta.partial_inputs))
