@@ -23,6 +23,7 @@ from auditor.correlate.annotations import ALB, GROUP_NAME, LBC_DEFAULT_SSL_POLIC
 from auditor.correlate.graph import IngressGroup, LbNode, ServiceExposure
 from auditor.cost.estimate import node_estimate
 from auditor.inventory.models import Ingress, ServicePort
+from auditor.rules._helpers import annotate_commands
 
 MAX_RULES = 100
 MAX_CERTIFICATES = 25
@@ -202,6 +203,7 @@ def unit_of(group: IngressGroup, node: LbNode) -> Unit | None:
     cidrs: set[tuple[str, ...]] = set()
     wafs: set[str] = set()
     params: set[str | None] = set()
+    schemes: set[str] = set()
     ports: dict[int, str] = {}
     certs: set[str] = set()
     ssl_redirects: set[int] = set()
@@ -213,6 +215,8 @@ def unit_of(group: IngressGroup, node: LbNode) -> Unit | None:
         if s.wafv2_acl_arn:
             wafs.add(s.wafv2_acl_arn)
         params.add(s.class_params)
+        if s.scheme_explicit:
+            schemes.add(s.scheme)
         for proto, port in s.listen_ports:
             if ports.setdefault(port, proto) != proto:
                 return None
@@ -220,7 +224,9 @@ def unit_of(group: IngressGroup, node: LbNode) -> Unit | None:
         if s.ssl_redirect is not None:
             ssl_redirects.add(s.ssl_redirect)
     group_wide = _group_wide([m.annotations for m in group.members])
-    if len(policies) > 1 or len(cidrs) > 1 or len(wafs) > 1 or len(params) > 1 or group_wide is None:
+    if len(schemes) > 1 or len(policies) > 1 or len(cidrs) > 1 or len(wafs) > 1 or len(params) > 1:
+        return None
+    if group_wide is None:
         return None
     waf = next(iter(wafs), None)
     if waf is None and node.web_acl is not None:  # attached outside Kubernetes: a move must not drop it
@@ -287,6 +293,18 @@ def suggest_name(units: list[Unit], taken: set[str]) -> str:
         name = f"{base[:58]}-{n}"
         n += 1
     return name
+
+
+def join_commands(joining: list[Unit], name: str, order: bool) -> list[str]:
+    """The kubectl commands that put every member of ``joining`` into IngressGroup ``name`` (with a group.order
+    per unit when some host/path pair repeats: the lower order wins)."""
+    commands = []
+    for i, unit in enumerate(joining):
+        annotations: dict[str, str | None] = {f"{ALB}group.name": name}
+        if order:
+            annotations[f"{ALB}group.order"] = str((i + 1) * 10)
+        commands += annotate_commands([unit.group.ref_of(m) for m in unit.group.members], annotations)
+    return commands
 
 
 def needs_order(units: list[Unit]) -> bool:

@@ -7,12 +7,11 @@ from collections.abc import Iterator
 from typing import Any
 
 from auditor.config import RuleSettings
-from auditor.correlate.annotations import ALB
 from auditor.correlate.graph import ExposureGraph, IngressGroup
-from auditor.cost.plan import LIMITS, Bin, Key, Unit, group_alb, needs_order, pack, suggest_name, unit_of
+from auditor.cost.plan import LIMITS, Bin, Key, Unit, group_alb, join_commands, needs_order, pack, suggest_name, unit_of
 from auditor.findings import Finding, Severity, Status
 from auditor.inventory.facets import Facet
-from auditor.rules._helpers import annotate_commands, lb_fields
+from auditor.rules._helpers import lb_fields
 from auditor.rules.base import Rule, RuleMeta
 from auditor.rules.controller._common import cluster_fields, kubernetes_unknown
 from auditor.rules.cost._common import monthly_cost
@@ -143,12 +142,7 @@ def _candidate_finding(graph: ExposureGraph, candidate: Bin, taken: set[str]) ->
             "so the 25-certificate limit cannot be checked.",
             **fields,
         )
-    commands = []
-    for i, unit in enumerate(joining):
-        annotations: dict[str, str | None] = {f"{ALB}group.name": name}
-        if order:
-            annotations[f"{ALB}group.order"] = str((i + 1) * 10)
-        commands += annotate_commands([unit.group.ref_of(m) for m in unit.group.members], annotations)
+    commands = join_commands(joining, name, order)
     if explicit is not None:
         effect = (
             f"They join IngressGroup {explicit.label} on {explicit.node.lb.name}; their own ALBs go away and "
