@@ -93,6 +93,8 @@ def _print(report: dict[str, Any], fmt: str) -> None:
                 click.echo(f"     $ {command}")
             if move["manifest"]:
                 click.echo("     " + move["manifest"].replace("\n", "\n     "))
+            for note in move["notes"]:
+                click.echo(f"     note: {note}")
         for left in plan["not_planned"]:
             click.echo(f"  not planned: {left['object']}: {left['reason']}")
         click.echo(
