@@ -333,3 +333,33 @@ def test_no_plan_breaches_a_limit_mixes_settings_changes_a_scheme_or_drops_a_waf
         m.load_balancers_before - m.load_balancers_after for m in plan.moves
     )
     assert plan.monthly_usd_after <= plan.monthly_usd_before
+
+
+def test_the_rule_ungrouped_ingresses_reports_the_plans_groupings():
+    """One packing: the rule FAILs on exactly the Ingress groups a join move merges, and neither pairs ALBs
+    whose load balancer attributes or out-of-band WAF differ (kept apart since the packing moved to cost/plan)."""
+    from auditor.findings import Status
+    from auditor.rules.cost.ungrouped_ingresses import RULE
+    from tests.rules._harness import run
+
+    attrs = implicit("web", "a", hosts=("a.example.com",), annotations={ALB + "load-balancer-attributes": "x=1"})
+    plain = implicit("web", "b", hosts=("b.example.com",))
+    walled = implicit("web", "c", hosts=("c.example.com",))
+    also = implicit("web", "d", hosts=("d.example.com",))
+    base = cluster()
+    inv = b.inventory(
+        lbs=[*base.aws.load_balancers, attrs[0], plain[0], walled[0], also[0]],
+        ingresses=[*base.kubernetes.ingresses, attrs[1], plain[1], walled[1], also[1]],
+        services=base.kubernetes.services,
+        web_acls=[*base.aws.web_acls, b.web_acl("walled", walled[0].arn)],
+    )
+    fails = {f.discriminator for f in run(RULE, inv) if f.status == Status.FAIL}
+    plan = plan_of(inv)
+    joined = set()
+    for move in plan.moves:
+        if move.kind == "join-group":
+            groups = {m.removeprefix("Ingress ") for m in move.moves}
+            if move.joins_existing_group:
+                groups.add(move.group)
+            joined.add(",".join(sorted(groups)))
+    assert fails == joined == {"shared,shop/api,shop/web,web/b,web/d"}
