@@ -448,10 +448,12 @@ def _register_commands() -> None:
     from auditor.cli_cost import make_command
     from auditor.cli_export import export
     from auditor.cli_install import install_alb
+    from auditor.cli_plan import make_command as make_plan_command
     from auditor.cli_service import db, serve, token
 
     for command in (serve, db, token, install_alb, export, make_command(target_options, resolve_targets)):
         cli.add_command(command)
+    cli.add_command(make_plan_command(target_options, resolve_targets, EXIT_PARTIAL))
 
 
 _register_commands()

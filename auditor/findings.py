@@ -211,6 +211,55 @@ class LoadBalancerView(BaseModel):
     )
 
 
+class ConsolidationMove(BaseModel):
+    """One proposed move: Ingress groups that join one IngressGroup, or an HTTP Service that moves behind an ALB."""
+
+    kind: Literal["join-group", "service-behind-alb"]
+    group: str = Field(description="the alb.ingress.kubernetes.io/group.name they end up in")
+    joins_existing_group: bool = Field(description="the group exists (its ALB stays); else the controller makes one")
+    load_balancer: str = Field(description="the ALB that carries them afterwards (for a new group: its first)")
+    moves: list[str] = Field(description="the Kubernetes objects that change, e.g. 'Ingress shop/web'")
+    retires: list[str] = Field(description="names of the load balancers that go away")
+    commands: list[str] = Field(default_factory=list, description="kubectl commands, in order")
+    manifest: str | None = Field(default=None, description="manifest changes (Service moves)")
+    scheme: str
+    wafv2_acl_arn: str | None = None
+    rules: int = Field(description="listener rules on the ALB afterwards, as far as this plan knows")
+    certificates: int
+    target_groups: int
+    load_balancers_before: int
+    load_balancers_after: int
+    monthly_usd_before: float | None = None
+    monthly_usd_after: float | None = None
+    monthly_saving_usd: float | None = None
+    notes: list[str] = Field(default_factory=list)
+
+
+class NotPlanned(BaseModel):
+    """A load balancer (or a whole cluster) the plan proposes nothing for, and why."""
+
+    object: str
+    reason: str
+
+
+class ConsolidationPlan(BaseModel):
+    """Which Ingresses can share an ALB and which HTTP Services can move behind one, with what that saves
+    (``auditor.cost.consolidation``)."""
+
+    cluster: str | None = None
+    complete: bool = Field(description="False: some inputs were not read, and nothing is proposed for what they cover")
+    moves: list[ConsolidationMove] = Field(default_factory=list)
+    not_planned: list[NotPlanned] = Field(default_factory=list)
+    load_balancers_before: int = 0
+    load_balancers_after: int = 0
+    monthly_usd_before: float = 0.0
+    monthly_usd_after: float = 0.0
+    monthly_saving_usd: float = 0.0
+    unpriced_load_balancers: int = Field(default=0, description="counted, but without a price: not in the sums")
+    basis: str = ""
+    limits: dict[str, int] = Field(default_factory=dict, description="per ALB: rules, certificates, target groups")
+
+
 class AuditResult(BaseModel):
     """The outcome of one audit of one target; the JSON output is exactly this (plus fingerprints)."""
 
@@ -223,6 +272,9 @@ class AuditResult(BaseModel):
     coverage: list[Coverage] = Field(default_factory=list)
     api_calls: dict[str, int] = Field(default_factory=dict)
     status: Literal["complete", "partial"] = "complete"
+    consolidation: ConsolidationPlan | None = Field(
+        default=None, description="the consolidation plan (None: a run stored before plans were made)"
+    )
     rules: list[str] | None = Field(
         default=None,
         description="the ids of the rules this audit ran when a selection limited them (None: every rule); "

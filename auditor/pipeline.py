@@ -18,6 +18,7 @@ from auditor.collect.kube import collect_kube
 from auditor.config import Settings, TargetConfig
 from auditor.correlate import ExposureGraph, correlate
 from auditor.correlate.graph import RuleError
+from auditor.cost.consolidation import plan_consolidation
 from auditor.errors import TargetUnreachable
 from auditor.findings import AuditResult
 from auditor.inventory.models import AuditTarget, Coverage, CoverageStatus, Inventory
@@ -145,6 +146,7 @@ def analyze(
         api_calls=inventory.api_calls,
         status="complete" if complete else "partial",
         rules=sorted(only) if only is not None else None,
+        consolidation=plan_consolidation(graph),
     )
     return AuditOutcome(inventory=inventory, graph=graph, result=result)
 

@@ -24,6 +24,7 @@ from auditor import __version__
 from auditor.api import dashboard
 from auditor.api.auth import TokenVerifier
 from auditor.api.metrics import make_registry
+from auditor.api.routes import consolidation as consolidation_routes
 from auditor.api.routes import cost, findings, health, load_balancers, reports, runs, summary, suppressions, targets
 from auditor.api.schemas import ErrorOut
 from auditor.config import Settings, get_settings
@@ -122,6 +123,7 @@ def create_app(
     _install_error_handlers(app)
     for module in (health, findings, load_balancers, runs, reports, targets, suppressions, summary, cost):
         app.include_router(module.router)
+    app.include_router(consolidation_routes.router)
     dashboard.install(app)  # the web pages at / (not in the OpenAPI document)
     return app
 

@@ -73,6 +73,7 @@ class IngressSettings:
     target_type: str = "instance"
     inbound_cidrs: list[str] = field(default_factory=list)
     inbound_cidrs_from: str | None = None  # IngressClassParams spec.inboundCIDRs, the annotation; None: default
+    class_params: str | None = None  # the name of the IngressClassParams of its class, if any
     problems: list[AnnotationProblem] = field(default_factory=list)
 
     @property
@@ -365,6 +366,7 @@ def ingress_settings(ing: Ingress, params: IngressClassParams | None = None) -> 
     s = IngressSettings()
     problems = s.problems
     spec = _params_spec(params)
+    s.class_params = params.name if params is not None else None
 
     scheme = _spec_str(spec, "scheme") or a.get(ALB + "scheme")
     if scheme is not None:

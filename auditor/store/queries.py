@@ -764,3 +764,30 @@ def _owner_routes(view: Any) -> list[str]:
     owner = view.get("owner") if isinstance(view, dict) else None
     routes = owner.get("routes") if isinstance(owner, dict) else None
     return [str(r) for r in routes] if isinstance(routes, list) else []
+
+
+def consolidation_plans(session: Session, cluster: str | None = None) -> list[tuple[str, int, dict[str, Any] | None]]:
+    """The consolidation plan of each target's latest finished run: (target, run id, the stored plan), the plan
+    None for a run stored before plans were made. The same latest runs as ``cost_shares``."""
+    target_ids = None
+    if cluster is not None:
+        target_ids = list(
+            session.scalars(
+                select(TargetRow.id).where(or_(TargetRow.name == cluster, TargetRow.cluster_name == cluster))
+            )
+        )
+        if not target_ids:
+            raise NotFound(f"no target or cluster named {cluster!r}")
+    run_ids = list(latest_finished_ids(session, target_ids).values())
+    if not run_ids:
+        return []
+    found: list[tuple[str, int, dict[str, Any] | None]] = []
+    for run_id, target, result in session.execute(
+        select(RunRow.id, TargetRow.name, RunRow.result)
+        .join(TargetRow, TargetRow.id == RunRow.target_id)
+        .where(RunRow.id.in_(run_ids))
+        .order_by(TargetRow.name)
+    ).all():
+        plan = result.get("consolidation") if isinstance(result, dict) else None
+        found.append((target, run_id, plan if isinstance(plan, dict) else None))
+    return found

@@ -6,8 +6,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from auditor.config import RuleSettings
-from auditor.correlate.annotations import ALB, SVC, ingress_class_of
 from auditor.correlate.graph import ExposureGraph, IngressGroup, LbNode, ServiceExposure
+from auditor.cost.plan import http_ports, service_manifest
 from auditor.findings import Finding, Severity, Status
 from auditor.inventory.facets import IN_CLUSTER_CONTROLLERS, LOAD_BALANCERS
 from auditor.inventory.models import ServicePort
@@ -40,26 +40,6 @@ META = RuleMeta(
     inputs=(*IN_CLUSTER_CONTROLLERS, *LOAD_BALANCERS),
 )
 
-HTTP_PORTS = {80, 443, 8080, 8443}
-TLS_PORTS = {443, 8443}
-HTTP_PROTOCOLS = {"http", "https", "kubernetes.io/h2c"}
-
-
-def http_ports(exp: ServiceExposure) -> list[ServicePort]:
-    """The Service's ports that speak HTTP(S): well-known port, appProtocol, or the backend-protocol annotation."""
-    backend = (exp.service.annotations.get(f"{SVC}aws-load-balancer-backend-protocol") or "").lower()
-    found = []
-    for port in exp.service.ports:
-        if port.protocol.upper() != "TCP":
-            continue
-        if (
-            port.port in HTTP_PORTS
-            or (port.app_protocol or "").lower() in HTTP_PROTOCOLS
-            or backend in ("http", "https")
-        ):
-            found.append(port)
-    return found
-
 
 def _shared_albs(graph: ExposureGraph) -> dict[str, list[tuple[IngressGroup, LbNode]]]:
     """Ingress ALBs of this cluster per scheme: explicit groups first (they can be joined by name), then by name.
@@ -76,59 +56,7 @@ def _shared_albs(graph: ExposureGraph) -> dict[str, list[tuple[IngressGroup, LbN
 
 
 def _snippet(exp: ServiceExposure, port: ServicePort, group: IngressGroup, scheme: str, taken: set[str]) -> str:
-    svc = exp.service
-    ns, name = svc.namespace or "default", svc.name
-    member = group.members[0]
-    cls = ingress_class_of(member) or "alb"
-    tls = port.port in TLS_PORTS or (port.app_protocol or "").lower() == "https"
-    annotations = [f"    {ALB}scheme: {scheme}", f"    {ALB}target-type: ip"]
-    same_ns_implicit = not group.explicit and member.namespace == ns
-    steps: list[str] = []
-    if group.explicit:
-        annotations.insert(0, f"    {ALB}group.name: {group.name}")
-    elif not same_ns_implicit:
-        suggested = ns if ns not in taken else f"{ns}-shared"
-        annotations.insert(0, f"    {ALB}group.name: {suggested}")
-        steps.append(
-            f"Ingress {member.namespace}/{member.name} is not in an IngressGroup: give it the same "
-            f"`{ALB}group.name: {suggested}` too. That moves it to a new ALB with a new DNS name (update its DNS, "
-            "then delete the old ALB, LBC #2028)."
-        )
-    if tls:
-        annotations.append(f"    {ALB}listen-ports: '[{{\"HTTPS\": 443}}]'")
-        cert = svc.annotations.get(f"{SVC}aws-load-balancer-ssl-cert")
-        annotations.append(f"    {ALB}certificate-arn: {cert or '<acm-certificate-arn>'}")
-        if not cert:
-            annotations.append(f"    {ALB}backend-protocol: HTTPS  # the pods terminate TLS themselves")
-    service_yaml = (
-        f"# 1. Service {ns}/{name}: stop paying for its own load balancer\n"
-        "spec:\n"
-        "  type: ClusterIP  # drop nodePort values and the service.beta.kubernetes.io/aws-load-balancer-* annotations\n"
-    )
-    if same_ns_implicit:
-        ingress_yaml = (
-            f"# 2. add a rule to Ingress {member.namespace}/{member.name} (same namespace, same ALB):\n"
-            "spec:\n  rules:\n"
-            f"    - host: {name}.<your-domain>\n      http:\n        paths:\n"
-            "          - path: /\n            pathType: Prefix\n            backend:\n"
-            f"              service:\n                name: {name}\n                port:\n"
-            f"                  number: {port.port}\n"
-        )
-    else:
-        ingress_yaml = (
-            "# 2. an Ingress on the shared ALB\n"
-            "apiVersion: networking.k8s.io/v1\nkind: Ingress\n"
-            f"metadata:\n  name: {name}\n  namespace: {ns}\n  annotations:\n" + "\n".join(annotations) + "\n"
-            f"spec:\n  ingressClassName: {cls}\n  rules:\n"
-            f"    - host: {name}.<your-domain>\n      http:\n        paths:\n"
-            "          - path: /\n            pathType: Prefix\n            backend:\n"
-            f"              service:\n                name: {name}\n                port:\n"
-            f"                  number: {port.port}\n"
-        )
-    text = service_yaml + "---\n" + ingress_yaml
-    if steps:
-        text += "\n" + " ".join(steps)
-    return text + ("\nClients of the Service's load balancer DNS name must move to the Ingress host before step 1.")
+    return service_manifest(exp, port, group.members[0], group.name, group.explicit, scheme, taken)
 
 
 def evaluate(graph: ExposureGraph, settings: RuleSettings) -> Iterator[Finding]:
