@@ -231,6 +231,8 @@ def _plan_services(
                 plan.complete = False
                 plan.not_planned.append(NotPlanned(object=label, reason="its load balancer was not read"))
             continue
+        if exp.ingress_controller is not None:
+            continue  # an in-cluster ingress controller's edge: moving it would move every Ingress it serves
         ports = http_ports(exp)
         if not ports:
             continue  # not HTTP: it needs a load balancer of its own
