@@ -146,8 +146,12 @@ def _client_ranges(node: LbNode, svc: Service, tg: TargetGroup) -> tuple[list[st
     return [], "client IP preservation is on but the internal clients' ranges are not known; only the subnets judged"
 
 
-def _host_cidr(address: str) -> str:
-    return str(ipaddress.ip_network(address))  # a single address: /32 or /128
+def _host_cidr(address: str) -> str | None:
+    """A single address as a CIDR (/32 or /128); None when it is not an address (a snapshot may hold anything)."""
+    try:
+        return str(ipaddress.ip_network(address))
+    except ValueError:
+        return None
 
 
 def _manifest(svc: Service, sources: Iterable[str], ports: Iterable[tuple[int, str]], *, nodes: bool) -> str:
@@ -249,7 +253,11 @@ def judge_target_group(graph: ExposureGraph, node: LbNode, tg: TargetGroup) -> T
         if selected:  # the nodes' addresses matter only to pods some ingress policy selects
             if index.nodes is None:
                 return unknown("the nodes' addresses were not read (externalTrafficPolicy Cluster: pods see them)")
-            sources = sorted({_host_cidr(ip) for n in index.nodes for ip in n.internal_ips})
+            addresses = {ip: _host_cidr(ip) for n in index.nodes for ip in n.internal_ips}
+            bad = sorted(ip for ip, cidr in addresses.items() if cidr is None)
+            if bad:
+                return unknown(f"node address {bad[0]!r} is not an IP address")
+            sources = sorted({cidr for cidr in addresses.values() if cidr is not None})
             if not sources:
                 return unknown("no node address (InternalIP) was read (externalTrafficPolicy Cluster: pods see them)")
     else:

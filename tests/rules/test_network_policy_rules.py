@@ -140,7 +140,8 @@ def _nodes_not_read(inv: Inventory) -> Inventory:
     """``inv`` with the nodes listing refused and every other Kubernetes facet read, as the collector records it."""
     inv = facet_failed(inv, Facet.KUBE_NODES)
     facets = inv.coverage[-1].facets
-    inv.coverage[-1].facets = {**{f: FacetCoverage(status=CoverageStatus.OK) for f in facets_of("kubernetes")}, **facets}
+    read = {f: FacetCoverage(status=CoverageStatus.OK) for f in facets_of("kubernetes")}
+    inv.coverage[-1].facets = {**read, **facets}
     return inv
 
 
@@ -158,7 +159,8 @@ def test_instance_targets_cluster_policy_must_admit_the_nodes_on_the_target_port
     # lb-without-healthy-targets names the policy when the instance targets are unhealthy
     inv = _instance([b.default_deny("shop"), ONLY_LB_SUBNETS])
     inv.aws.target_groups[0].targets = [TargetHealth(id="i-0123456789abcdef0", port=30080, state="unhealthy")]
-    assert "NetworkPolicies shop/allow-lb-subnets, shop/default-deny drop traffic from the nodes" in only(HEALTHY, inv).message
+    message = only(HEALTHY, inv).message
+    assert "NetworkPolicies shop/allow-lb-subnets, shop/default-deny drop traffic from the nodes" in message
 
 
 def test_instance_targets_cluster_policy_pass_when_the_nodes_are_admitted():
@@ -172,6 +174,8 @@ def test_instance_targets_cluster_policy_without_the_nodes_is_unknown():
     assert f.status == Status.UNKNOWN and "nodes' addresses were not read" in f.message
     f = only(BLOCKS, _instance([b.default_deny("shop")], nodes=[]))
     assert f.status == Status.UNKNOWN and "no node address" in f.message
+    f = only(BLOCKS, _instance([b.default_deny("shop")], nodes=[*NODES, b.node("node-3", "not-an-ip")]))
+    assert f.status == Status.UNKNOWN and "'not-an-ip' is not an IP address" in f.message
     # the nodes listing failed part-way: a verdict on them does not stand
     found = judged(BLOCKS, _nodes_not_read(_instance([b.default_deny("shop"), ONLY_NODES])))
     assert [f.status for f in found] == [Status.UNKNOWN, Status.UNKNOWN]
@@ -212,9 +216,9 @@ def test_instance_targets_of_an_nlb_preserve_client_ips_by_default():
     inv.aws.load_balancers[0].type = "network"
     f = only(BLOCKS, inv)
     assert f.status == Status.FAIL and "0.0.0.0/0" in f.message
-    inv.kubernetes.services[0].annotations[
-        "service.beta.kubernetes.io/aws-load-balancer-target-group-attributes"
-    ] = "preserve_client_ip.enabled=false"
+    inv.kubernetes.services[0].annotations["service.beta.kubernetes.io/aws-load-balancer-target-group-attributes"] = (
+        "preserve_client_ip.enabled=false"
+    )
     assert only(BLOCKS, inv).status == Status.PASS
 
 
