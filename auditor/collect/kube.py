@@ -1,5 +1,6 @@
 """Kubernetes collection: Services, Ingresses, classes, the LB controller and its custom resources, the Gateway API,
-and NetworkPolicy with what it applies to (namespaces, the pods behind exposed Services, the pod network).
+and NetworkPolicy with what it applies to (namespaces, the pods behind exposed Services, the pod network, the nodes'
+addresses).
 
 Reads through the official client (kubeconfig context or in-cluster service account), every list
 paged with ``limit`` + ``continue``; custom resources (the Gateway API, the controller's gateway.k8s.aws objects)
@@ -64,6 +65,7 @@ from auditor.inventory.models import (
     Namespace,
     NetworkDaemonSet,
     NetworkPolicy,
+    Node,
     Pod,
     ReferenceGrant,
     ReferenceGrantFrom,
@@ -170,6 +172,8 @@ RBAC_RULES: tuple[RbacRule, ...] = (
     # behind exposed Services, and the pod network's DaemonSets (whether anything enforces the policies)
     RbacRule(api_groups=("networking.k8s.io",), resources=("networkpolicies",), verbs=("list",)),
     RbacRule(api_groups=("",), resources=("namespaces", "pods"), verbs=("list",)),
+    # the nodes' addresses: behind instance targets with externalTrafficPolicy Cluster, pods see traffic from them
+    RbacRule(api_groups=("",), resources=("nodes",), verbs=("list",)),
     RbacRule(api_groups=("apps",), resources=("daemonsets",), verbs=("list",)),
     RbacRule(
         api_groups=(GATEWAY_GROUP,),
@@ -468,6 +472,7 @@ def parse_service(obj: JsonObj) -> Service:
         ],
         load_balancer_source_ranges=list(spec.get("loadBalancerSourceRanges") or []),
         status_ingress=_lb_ingress(obj.get("status")),
+        external_traffic_policy=_str(spec.get("externalTrafficPolicy")),
     )
 
 
@@ -601,6 +606,15 @@ def parse_pod(obj: JsonObj) -> Pod:
             for p in _dicts(c.get("ports"))
             if _int(p.get("containerPort")) is not None
         ],
+    )
+
+
+def parse_node(obj: JsonObj) -> Node:
+    """A node and its InternalIP addresses (nothing else of it is kept)."""
+    addresses = _dicts(_obj(obj.get("status")).get("addresses"))
+    return Node(
+        **_object_fields(obj),
+        internal_ips=[str(a["address"]) for a in addresses if a.get("type") == "InternalIP" and _str(a.get("address"))],
     )
 
 
@@ -1280,8 +1294,8 @@ def _listed(reader: _Reader, what: str, path: str, facet: Facet, parse: Any, mis
 
 
 def _collect_network_policy(reader: _Reader, inv: KubeInventory) -> list[str]:
-    """NetworkPolicies, namespaces, the pod network's DaemonSets, and the pods behind the exposed Services (only
-    in the namespaces whose EndpointSlices name pods; only the pods they name are kept)."""
+    """NetworkPolicies, namespaces, the pod network's DaemonSets, the nodes' addresses, and the pods behind the
+    exposed Services (only in the namespaces whose EndpointSlices name pods; only the pods they name are kept)."""
     missing: list[str] = []
     inv.network_policies = _listed(
         reader,
@@ -1302,6 +1316,7 @@ def _collect_network_policy(reader: _Reader, inv: KubeInventory) -> list[str]:
         parse_network_daemon_set,
         missing,
     )
+    inv.nodes = _listed(reader, "nodes", "/api/v1/nodes", Facet.KUBE_NODES, parse_node, missing)
     if inv.endpoint_slices is None:
         inv.pods = None
         reader.facets[Facet.KUBE_PODS] = FacetCoverage(

@@ -94,6 +94,7 @@ class Facet(StrEnum):
     KUBE_NAMESPACES = "kubernetes.namespaces"
     KUBE_PODS = "kubernetes.pods"
     KUBE_NETWORK_DAEMON_SETS = "kubernetes.network-daemon-sets"
+    KUBE_NODES = "kubernetes.nodes"  # the nodes' InternalIPs: the source pods see behind instance targets
 
     @property
     def collector(self) -> str:

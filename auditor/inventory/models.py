@@ -438,6 +438,9 @@ class Service(KubeObject):
     ports: list[ServicePort] = Field(default_factory=list)
     load_balancer_source_ranges: list[str] = Field(default_factory=list)
     status_ingress: list[LoadBalancerIngress] = Field(default_factory=list)
+    external_traffic_policy: str | None = Field(
+        default=None, description="spec.externalTrafficPolicy (None: not set, Kubernetes' default Cluster)"
+    )
 
 
 class IngressBackend(Model):
@@ -694,6 +697,13 @@ class Pod(KubeObject):
     container_ports: list[ContainerPort] = Field(default_factory=list)
 
 
+class Node(KubeObject):
+    """A node's addresses: with instance targets and externalTrafficPolicy Cluster, kube-proxy forwards the load
+    balancer's traffic to the pods from the node's own address (SNAT)."""
+
+    internal_ips: list[str] = Field(default_factory=list)  # status.addresses of type InternalIP
+
+
 class DaemonSetContainer(Model):
     name: str
     image: str = ""
@@ -746,6 +756,7 @@ class KubeInventory(Model):
     network_daemon_sets: list[NetworkDaemonSet] | None = Field(
         default=None, description="DaemonSets of known pod networks (aws-node, calico-node, cilium)"
     )
+    nodes: list[Node] | None = Field(default=None, description="the nodes' addresses (instance targets)")
 
 
 # --------------------------------------------------------------------------- the whole snapshot

@@ -6,12 +6,21 @@ addresses (its subnets); a NetworkPolicy selecting those pods must admit them wi
 https://docs.aws.amazon.com/eks/latest/userguide/cni-network-policy.html,
 https://docs.aws.amazon.com/elasticloadbalancing/latest/network/edit-target-group-attributes.html). With client
 IP preservation on (NLB ip targets: off by default for TCP; ``preserve_client_ip.enabled=true`` in the Service's
-target-group-attributes annotation) the clients' addresses arrive too. Instance targets are not judged here:
-their traffic reaches pods from the nodes after kube-proxy, and node addresses are not collected.
+target-group-attributes annotation) the clients' addresses arrive too.
+
+With ``target-type: instance`` the load balancer sends to the Service's nodePort on the nodes and kube-proxy
+forwards to the pods' targetPort. The source the pods see depends on the Service's ``externalTrafficPolicy``
+(https://kubernetes.io/docs/tutorials/services/source-ip/,
+https://kubernetes.io/docs/reference/networking/virtual-ips/#external-traffic-policy): ``Cluster`` (the default)
+SNATs to the forwarding node's address, so the nodes' addresses must be admitted; ``Local`` keeps the source the
+node received — the load balancer's addresses, or the clients' where the NLB preserves them (on by default for
+instance targets). A health check on the traffic port takes the same path; one on another node port (kube-proxy's
+healthCheckNodePort under ``Local``) is answered on the node and never reaches a pod.
 """
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -29,8 +38,10 @@ from auditor.correlate.netpol import (
     by_namespace,
     enforcement,
     ip_block_rule,
+    selects,
 )
-from auditor.inventory.models import NetworkPolicy, Pod, Service, ServicePort, Subnet, TargetGroup
+from auditor.inventory.facets import Facet
+from auditor.inventory.models import NetworkPolicy, Node, Pod, Service, ServicePort, Subnet, TargetGroup
 
 TARGET_GROUP_ATTRIBUTES = SVC + "aws-load-balancer-target-group-attributes"
 
@@ -50,6 +61,7 @@ class TargetGroupVerdict:
     ports: list[tuple[int, str]] = field(default_factory=list)  # (pod port, protocol) dropped
     sources: list[str] = field(default_factory=list)  # CIDRs not admitted
     fix: str | None = None  # a NetworkPolicy manifest that admits them
+    rests_on: list[str] = field(default_factory=list)  # partial input facets the verdict rests on (node addresses)
 
     def evidence(self) -> dict[str, Any]:
         return {
@@ -70,6 +82,7 @@ class _Index:
     policies: dict[str, list[NetworkPolicy]] | None
     pods: dict[tuple[str, str], Pod] | None
     subnets: dict[str, Subnet]
+    nodes: list[Node] | None
 
 
 def _index(graph: ExposureGraph) -> _Index:
@@ -82,6 +95,7 @@ def _index(graph: ExposureGraph) -> _Index:
         policies=by_namespace(policies) if policies is not None else None,
         pods={(p.namespace or "", p.name): p for p in pods} if pods is not None else None,
         subnets={s.id: s for s in graph.inventory.aws.subnets},
+        nodes=kube.nodes if kube is not None else None,
     )
 
 
@@ -115,13 +129,15 @@ def _pod_port(sp: ServicePort | None, pod: Pod, tg: TargetGroup) -> int | None:
     return match.port if match else None
 
 
-def _client_ranges(node: LbNode, svc: Service) -> tuple[list[str], str | None]:
-    """Client CIDRs that reach the pods when an NLB preserves client IPs, and what was assumed (None: nothing)."""
+def _client_ranges(node: LbNode, svc: Service, tg: TargetGroup) -> tuple[list[str], str | None]:
+    """Client CIDRs that reach the pods when an NLB preserves client IPs, and what was assumed (None: nothing).
+    Preservation is on by default for instance targets, off for ip targets over TCP (the attribute decides)."""
     if node.lb.type != "network":
         return [], None  # an ALB proxies: pods see its own addresses
     attributes = svc.annotations.get(TARGET_GROUP_ATTRIBUTES, "")
     pairs = dict(part.strip().partition("=")[::2] for part in attributes.split(",") if "=" in part)
-    if pairs.get("preserve_client_ip.enabled", "").strip().lower() != "true":
+    setting = pairs.get("preserve_client_ip.enabled", "").strip().lower()
+    if setting != "true" and (setting == "false" or tg.target_type != "instance"):
         return [], None
     if svc.load_balancer_source_ranges:
         return list(svc.load_balancer_source_ranges), None
@@ -130,7 +146,15 @@ def _client_ranges(node: LbNode, svc: Service) -> tuple[list[str], str | None]:
     return [], "client IP preservation is on but the internal clients' ranges are not known; only the subnets judged"
 
 
-def _manifest(svc: Service, sources: Iterable[str], ports: Iterable[tuple[int, str]]) -> str:
+def _host_cidr(address: str) -> str | None:
+    """A single address as a CIDR (/32 or /128); None when it is not an address (a snapshot may hold anything)."""
+    try:
+        return str(ipaddress.ip_network(address))
+    except ValueError:
+        return None
+
+
+def _manifest(svc: Service, sources: Iterable[str], ports: Iterable[tuple[int, str]], *, nodes: bool) -> str:
     doc = {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "NetworkPolicy",
@@ -141,13 +165,45 @@ def _manifest(svc: Service, sources: Iterable[str], ports: Iterable[tuple[int, s
             "ingress": [ip_block_rule(sorted(set(sources)), sorted(set(ports)))],
         },
     }
-    return yaml.safe_dump(doc, sort_keys=False)
+    note = (
+        "# externalTrafficPolicy Cluster: the pods see the nodes' addresses (kube-proxy SNAT). They change as nodes\n"
+        "# come and go: prefer the node subnets' CIDRs or the VPC CIDR to these single addresses.\n"
+        if nodes
+        else ""
+    )
+    return note + yaml.safe_dump(doc, sort_keys=False)
+
+
+def _node_service_port(svc: Service, tg: TargetGroup, backend: BackendRef) -> ServicePort | None:
+    """The Service port an instance target group sends to: the one whose nodePort is the target group's port."""
+    by_node_port = next((p for p in svc.ports if p.node_port is not None and p.node_port == tg.port), None)
+    return by_node_port or _service_port(svc, backend)
+
+
+def _health_check_pod_port(svc: Service, pod: Pod, tg: TargetGroup, traffic: int) -> int | None:
+    """The pod port a health check reaches; None when it never reaches a pod. On the traffic port it goes where the
+    traffic goes; another port is a pod port with ip targets, a node port with instance targets (a Service's
+    nodePort leads to its targetPort; any other, such as kube-proxy's healthCheckNodePort, is answered on the
+    node)."""
+    hc = tg.health_check_port
+    if not hc or not hc.isdigit():
+        return traffic  # "traffic-port"
+    if tg.target_type != "instance":
+        return int(hc)
+    forwarded = next((p for p in svc.ports if p.node_port == int(hc)), None)
+    return _pod_port(forwarded, pod, tg) if forwarded is not None else None
+
+
+def _shown(cidrs: Iterable[str], limit: int = 3) -> str:
+    items = sorted(cidrs)
+    more = f" and {len(items) - limit} more" if len(items) > limit else ""
+    return ", ".join(items[:limit]) + more
 
 
 def judge_target_group(graph: ExposureGraph, node: LbNode, tg: TargetGroup) -> TargetGroupVerdict | None:
-    """What the enforced NetworkPolicies do to an ip target group's traffic; None when there is nothing to judge
-    (instance targets, no known Service behind it, no pods behind the Service)."""
-    if tg.target_type != "ip":
+    """What the enforced NetworkPolicies do to a target group's traffic (ip or instance targets); None when there
+    is nothing to judge (another target type, no known Service behind it, no pods behind the Service)."""
+    if tg.target_type not in ("ip", "instance"):
         return None
     backend = target_group_backend(graph, tg)
     if backend is None:
@@ -156,9 +212,13 @@ def judge_target_group(graph: ExposureGraph, node: LbNode, tg: TargetGroup) -> T
     if svc is None:
         return None
     index = graph.derived(_index)
+    instance = tg.target_type == "instance"
+    # externalTrafficPolicy Cluster (the default; "Global" is its old name): kube-proxy SNATs to the node
+    via_nodes = instance and (svc.external_traffic_policy or "Cluster") != "Local"
+    rests_on = [Facet.KUBE_NODES.value] if via_nodes else []
 
     def unknown(why: str) -> TargetGroupVerdict:
-        return TargetGroupVerdict("unknown", tg, backend, why)
+        return TargetGroupVerdict("unknown", tg, backend, why, rests_on=rests_on)
 
     slices = graph.endpoint_slices(backend.namespace, backend.service)
     if slices is None:
@@ -180,17 +240,36 @@ def judge_target_group(graph: ExposureGraph, node: LbNode, tg: TargetGroup) -> T
     if index.enforcement.state == "not-enforced":
         return TargetGroupVerdict("not-enforced", tg, backend, f"NetworkPolicy is not enforced: {index.enforcement.by}")
     policies = index.policies.get(backend.namespace, [])
-    if not node.lb.subnet_ids:
-        return unknown(f"the subnets of {node.lb.name} are not known")
+    sp = _node_service_port(svc, tg, backend) if instance else _service_port(svc, backend)
+    if instance and sp is None:
+        return unknown(f"the port of {backend} behind node port {tg.port} is not known")
     sources: list[str] = []
-    for subnet_id in node.lb.subnet_ids:
-        subnet = index.subnets.get(subnet_id)
-        if subnet is None or not subnet.cidr_block:
-            return unknown(f"the CIDR of subnet {subnet_id} of {node.lb.name} was not read")
-        sources.append(subnet.cidr_block)
-    clients, assumed = _client_ranges(node, svc)
-    sources += clients
-    sp = _service_port(svc, backend)
+    assumed: str | None = None
+    if via_nodes:
+        try:
+            selected = any(selects(p, pod) for p in policies for pod in pods)
+        except MalformedPolicy as exc:
+            return unknown(f"{exc}")
+        if selected:  # the nodes' addresses matter only to pods some ingress policy selects
+            if index.nodes is None:
+                return unknown("the nodes' addresses were not read (externalTrafficPolicy Cluster: pods see them)")
+            addresses = {ip: _host_cidr(ip) for n in index.nodes for ip in n.internal_ips}
+            bad = sorted(ip for ip, cidr in addresses.items() if cidr is None)
+            if bad:
+                return unknown(f"node address {bad[0]!r} is not an IP address")
+            sources = sorted({cidr for cidr in addresses.values() if cidr is not None})
+            if not sources:
+                return unknown("no node address (InternalIP) was read (externalTrafficPolicy Cluster: pods see them)")
+    else:
+        if not node.lb.subnet_ids:
+            return unknown(f"the subnets of {node.lb.name} are not known")
+        for subnet_id in node.lb.subnet_ids:
+            subnet = index.subnets.get(subnet_id)
+            if subnet is None or not subnet.cidr_block:
+                return unknown(f"the CIDR of subnet {subnet_id} of {node.lb.name} was not read")
+            sources.append(subnet.cidr_block)
+        clients, assumed = _client_ranges(node, svc, tg)
+        sources += clients
     protocol = "UDP" if sp is not None and sp.protocol.upper() == "UDP" else "TCP"
     blocked_pods: list[str] = []
     selecting: set[str] = set()
@@ -204,8 +283,10 @@ def judge_target_group(graph: ExposureGraph, node: LbNode, tg: TargetGroup) -> T
                 return unknown(f"the pod port of {backend} on pod {pod.namespace}/{pod.name} is not known")
             # health checks are TCP, HTTP or HTTPS (over TCP, also for a UDP target group) on the traffic port
             # unless the target group names another one
-            hc = tg.health_check_port
-            ports = {(traffic, protocol), (int(hc) if hc and hc.isdigit() else traffic, "TCP")}
+            ports = {(traffic, protocol)}
+            hc = _health_check_pod_port(svc, pod, tg, traffic)
+            if hc is not None:
+                ports.add((hc, "TCP"))
             alike = (
                 tuple(sorted(pod.labels.items())),
                 tuple((cp.name, cp.port, cp.protocol) for cp in pod.container_ports),
@@ -228,6 +309,10 @@ def judge_target_group(graph: ExposureGraph, node: LbNode, tg: TargetGroup) -> T
     except MalformedPolicy as exc:
         return unknown(f"{exc}")
     note = f" ({assumed})" if assumed else ""
+    if via_nodes:
+        note += " (instance targets, externalTrafficPolicy Cluster: the pods see the nodes' addresses)"
+    elif instance:
+        note += " (instance targets, externalTrafficPolicy Local: the pods see the source the node received)"
     if not blocked_pods:
         return TargetGroupVerdict(
             "admitted",
@@ -235,23 +320,26 @@ def judge_target_group(graph: ExposureGraph, node: LbNode, tg: TargetGroup) -> T
             backend,
             f"the NetworkPolicies admit the load balancer's traffic{note}",
             policies=sorted(selecting),
+            rests_on=rests_on if sources else [],
         )
+    origin = f"the nodes' addresses {_shown(blocked_sources)}" if via_nodes else ", ".join(sorted(blocked_sources))
     return TargetGroupVerdict(
         "blocked",
         tg,
         backend,
         f"{'NetworkPolicy' if len(selecting) == 1 else 'NetworkPolicies'} {', '.join(sorted(selecting))} "
-        f"{'drops' if len(selecting) == 1 else 'drop'} traffic from {', '.join(sorted(blocked_sources))} to "
+        f"{'drops' if len(selecting) == 1 else 'drop'} traffic from {origin} to "
         f"port(s) {', '.join(f'{p}/{proto}' for p, proto in sorted(blocked_ports))} of {len(blocked_pods)} pod(s) "
         f"behind {backend}{note}",
         pods=blocked_pods,
         policies=sorted(selecting),
         ports=sorted(blocked_ports),
         sources=sorted(blocked_sources),
-        fix=_manifest(svc, blocked_sources, blocked_ports),
+        fix=_manifest(svc, blocked_sources, blocked_ports, nodes=via_nodes),
+        rests_on=rests_on,
     )
 
 
 def node_verdicts(graph: ExposureGraph, node: LbNode) -> list[TargetGroupVerdict]:
-    """The verdicts of every ip target group of a load balancer (those with something to judge)."""
+    """The verdicts of every ip or instance target group of a load balancer (those with something to judge)."""
     return [v for v in (judge_target_group(graph, node, tg) for tg in node.target_groups) if v is not None]

@@ -138,3 +138,33 @@ def test_a_malformed_pod_is_left_out_and_its_facet_is_partial(kube: KubeApiServe
     inv, cov = _collect(target)
     assert cov.facet("kubernetes.pods").status == CoverageStatus.PARTIAL
     assert [p.name for p in inv.pods or []] == ["web-lb-pod"]
+
+
+def _node(name: str, *addresses: tuple[str, str]) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {"name": name, "labels": {"kubernetes.io/hostname": name}},
+        "status": {"addresses": [{"type": t, "address": a} for t, a in addresses]},
+    }
+
+
+def test_nodes_are_read_with_their_internal_ips(kube: KubeApiServer, target: TargetConfig) -> None:
+    _seed(kube)
+    kube.seed(_node("node-1", ("InternalIP", "10.0.3.10"), ("ExternalIP", "54.1.2.3"), ("Hostname", "node-1")))
+    kube.seed(_node("node-2", ("InternalIP", "10.0.4.11")))
+    inv, cov = _collect(target, _settings(page_size=1))
+    assert cov.status == CoverageStatus.OK, cov.message
+    assert {n.name: n.internal_ips for n in inv.nodes or []} == {"node-1": ["10.0.3.10"], "node-2": ["10.0.4.11"]}
+    node_lists = kube.requests("GET", "/api/v1/nodes")
+    assert len(node_lists) >= 2 and all(r.query.get("limit") == "1" for r in node_lists)  # paged
+
+
+def test_nodes_not_readable_leave_their_facet_unread(kube: KubeApiServer, target: TargetConfig) -> None:
+    _seed(kube)
+    kube.seed(_node("node-1", ("InternalIP", "10.0.3.10")))
+    kube.fail("GET", "/api/v1/nodes", 403)
+    inv, cov = _collect(target)
+    assert cov.status == CoverageStatus.PARTIAL
+    assert inv.nodes is None and cov.facet("kubernetes.nodes").status == CoverageStatus.ERROR
+    assert inv.network_policies is not None  # the other lists stand

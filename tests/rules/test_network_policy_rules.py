@@ -9,8 +9,8 @@ import yaml
 
 from auditor.correlate.netpol import CidrSource, admission
 from auditor.findings import KubeRef, Severity, Status
-from auditor.inventory.facets import Facet
-from auditor.inventory.models import Inventory, NetworkPolicy, TargetHealth
+from auditor.inventory.facets import Facet, facets_of
+from auditor.inventory.models import CoverageStatus, FacetCoverage, Inventory, NetworkPolicy, TargetHealth
 from auditor.rules.exposure.network_policy_not_enforced import RULE as NOT_ENFORCED
 from auditor.rules.exposure.public_backend_without_network_policy import RULE as NO_POLICY
 from auditor.rules.hygiene.lb_without_healthy_targets import RULE as HEALTHY
@@ -103,9 +103,123 @@ def test_a_health_check_port_the_policy_does_not_admit_fails():
     assert f.status == Status.FAIL and "9000/TCP" in f.message
 
 
-def test_instance_targets_and_no_policies_are_not_judged_or_pass():
-    assert run(BLOCKS, _setup([b.default_deny("shop")], target_type="instance")) == []
+def test_no_policies_pass():
     assert only(BLOCKS, _setup([])).status == Status.PASS
+
+
+# instance targets: the load balancer sends to the nodePort, kube-proxy forwards to the pods' targetPort
+NODES = [b.node("node-1", "10.0.3.10"), b.node("node-2", "10.0.4.11")]
+ONLY_LB_SUBNETS = b.network_policy(
+    "shop",
+    "allow-lb-subnets",
+    podSelector={},
+    ingress=[{"from": [{"ipBlock": {"cidr": "10.0.0.0/23"}}], "ports": [{"port": "http"}]}],
+)
+ONLY_NODES = b.network_policy(
+    "shop",
+    "allow-nodes",
+    podSelector={},
+    ingress=[{"from": [{"ipBlock": {"cidr": "10.0.2.0/23"}}, {"ipBlock": {"cidr": "10.0.4.0/24"}}]}],
+)
+
+
+def _instance(policies: list[NetworkPolicy], *, local: bool = False, nodes: list[Any] | None = NODES) -> Inventory:
+    inv = _setup(policies, target_type="instance")
+    tg = inv.aws.target_groups[0]
+    tg.port = 30080  # the nodePort
+    tg.targets = [TargetHealth(id="i-0123456789abcdef0", port=30080, state="healthy")]
+    svc = inv.kubernetes.services[0]
+    svc.type = "NodePort"
+    svc.ports[0].node_port = 30080
+    svc.external_traffic_policy = "Local" if local else None
+    inv.kubernetes.nodes = nodes
+    return inv
+
+
+def _nodes_not_read(inv: Inventory) -> Inventory:
+    """``inv`` with the nodes listing refused and every other Kubernetes facet read, as the collector records it."""
+    inv = facet_failed(inv, Facet.KUBE_NODES)
+    facets = inv.coverage[-1].facets
+    read = {f: FacetCoverage(status=CoverageStatus.OK) for f in facets_of("kubernetes")}
+    inv.coverage[-1].facets = {**read, **facets}
+    return inv
+
+
+def test_instance_targets_cluster_policy_must_admit_the_nodes_on_the_target_port():
+    f = only(BLOCKS, _instance([b.default_deny("shop"), ONLY_LB_SUBNETS]))
+    assert f.status == Status.FAIL
+    assert "the nodes' addresses 10.0.3.10/32, 10.0.4.11/32" in f.message and "8080/TCP" in f.message
+    assert "30080" not in f.message  # the pods see the targetPort, not the nodePort
+    assert "externalTrafficPolicy Cluster" in f.message and f.evidence["rests_on"] == ["kubernetes.nodes"]
+    manifest_text = f.remediation.split("<<'EOF'\n", 1)[1].rsplit("EOF", 1)[0]
+    assert "VPC CIDR" in manifest_text  # the note: single node addresses come and go
+    fix = NetworkPolicy(namespace="shop", name="fix", spec=yaml.safe_load(manifest_text)["spec"])
+    for ip in ("10.0.3.10/32", "10.0.4.11/32"):
+        assert admission([b.default_deny("shop"), fix], POD, CidrSource(ip), 8080).admitted
+    # lb-without-healthy-targets names the policy when the instance targets are unhealthy
+    inv = _instance([b.default_deny("shop"), ONLY_LB_SUBNETS])
+    inv.aws.target_groups[0].targets = [TargetHealth(id="i-0123456789abcdef0", port=30080, state="unhealthy")]
+    message = only(HEALTHY, inv).message
+    assert "NetworkPolicies shop/allow-lb-subnets, shop/default-deny drop traffic from the nodes" in message
+
+
+def test_instance_targets_cluster_policy_pass_when_the_nodes_are_admitted():
+    f = only(BLOCKS, _instance([b.default_deny("shop"), ONLY_NODES]))
+    assert f.status == Status.PASS and "externalTrafficPolicy Cluster" in f.message
+    assert only(BLOCKS, _instance([b.default_deny("shop"), ALLOW_VPC])).status == Status.PASS
+
+
+def test_instance_targets_cluster_policy_without_the_nodes_is_unknown():
+    f = only(BLOCKS, _instance([b.default_deny("shop")], nodes=None))
+    assert f.status == Status.UNKNOWN and "nodes' addresses were not read" in f.message
+    f = only(BLOCKS, _instance([b.default_deny("shop")], nodes=[]))
+    assert f.status == Status.UNKNOWN and "no node address" in f.message
+    f = only(BLOCKS, _instance([b.default_deny("shop")], nodes=[*NODES, b.node("node-3", "not-an-ip")]))
+    assert f.status == Status.UNKNOWN and "'not-an-ip' is not an IP address" in f.message
+    # the nodes listing failed part-way: a verdict on them does not stand
+    found = judged(BLOCKS, _nodes_not_read(_instance([b.default_deny("shop"), ONLY_NODES])))
+    assert [f.status for f in found] == [Status.UNKNOWN, Status.UNKNOWN]
+    assert "kubernetes.nodes" in found[0].message and "admit the load balancer's traffic" in found[0].message
+    # no policy selects the pods: nothing rests on the nodes
+    assert only(BLOCKS, _instance([], nodes=None)).status == Status.PASS
+
+
+def test_instance_targets_local_policy_see_the_load_balancer_not_the_nodes():
+    f = only(BLOCKS, _instance([b.default_deny("shop"), ONLY_NODES], local=True, nodes=None))
+    assert f.status == Status.FAIL and "10.0.0.0/24" in f.message and "externalTrafficPolicy Local" in f.message
+    assert "rests_on" not in f.evidence
+    f = only(BLOCKS, _instance([b.default_deny("shop"), ONLY_LB_SUBNETS], local=True, nodes=None))
+    assert f.status == Status.PASS
+    # the nodes facet failing does not touch a verdict that does not rest on it
+    inv = _nodes_not_read(_instance([b.default_deny("shop"), ONLY_LB_SUBNETS], local=True))
+    assert [f.status for f in judged(BLOCKS, inv)] == [Status.PASS, Status.UNKNOWN]  # the PASS, and the gap's own
+    inv = _instance([b.default_deny("shop"), ONLY_LB_SUBNETS], local=True, nodes=None)
+    inv.kubernetes.network_policies = None
+    assert only(BLOCKS, inv).status == Status.UNKNOWN
+
+
+def test_instance_health_checks_on_node_ports():
+    # kube-proxy's healthCheckNodePort (Local) is answered on the node: the pods' policies do not see it
+    inv = _instance([b.default_deny("shop"), ONLY_LB_SUBNETS], local=True)
+    inv.aws.target_groups[0].health_check_port = "32123"
+    assert only(BLOCKS, inv).status == Status.PASS
+    # another port of the Service: its nodePort leads to its targetPort, which the policy does not admit
+    svc = inv.kubernetes.services[0]
+    svc.ports.append(svc.ports[0].model_copy(update={"name": "admin", "port": 9090, "target_port": 9000}))
+    svc.ports[1].node_port = 32123
+    f = only(BLOCKS, inv)
+    assert f.status == Status.FAIL and "9000/TCP" in f.message and "8080/TCP" not in f.message
+
+
+def test_instance_targets_of_an_nlb_preserve_client_ips_by_default():
+    inv = _instance([b.default_deny("shop"), ONLY_LB_SUBNETS], local=True)
+    inv.aws.load_balancers[0].type = "network"
+    f = only(BLOCKS, inv)
+    assert f.status == Status.FAIL and "0.0.0.0/0" in f.message
+    inv.kubernetes.services[0].annotations["service.beta.kubernetes.io/aws-load-balancer-target-group-attributes"] = (
+        "preserve_client_ip.enabled=false"
+    )
+    assert only(BLOCKS, inv).status == Status.PASS
 
 
 def test_policies_not_enforced_do_not_block():

@@ -46,6 +46,7 @@ from auditor.inventory.models import (
     ManagedPolicy,
     NetworkDaemonSet,
     NetworkPolicy,
+    Node,
     OidcProvider,
     Pod,
     RedirectConfig,
@@ -478,6 +479,10 @@ def aws_node(*, enforcing: bool) -> NetworkDaemonSet:
     )
 
 
+def node(name: str, ip: str) -> Node:
+    return Node(name=name, internal_ips=[ip])
+
+
 def subnet(subnet_id: str, cidr: str, *, region: str = REGION) -> Subnet:
     return Subnet(id=subnet_id, account=ACCOUNT, region=region, vpc_id="vpc-1", cidr_block=cidr)
 
@@ -668,6 +673,7 @@ def inventory(
     network_policies: list[NetworkPolicy] | None = None,
     pods: list[Pod] | None = None,
     network_daemon_sets: list[NetworkDaemonSet] | None = None,
+    nodes: list[Node] | None = None,
     subnets: list[Subnet] | None = None,
     failed: dict[str, str] | None = None,
     kube: bool = True,
@@ -694,6 +700,7 @@ def inventory(
             namespaces=[],
             pods=pods or [],
             network_daemon_sets=network_daemon_sets if network_daemon_sets is not None else [aws_node(enforcing=True)],
+            nodes=nodes or [],
         )
         if gateways_read:
             kube_inv.gateway_classes = gateway_classes if gateway_classes is not None else [gateway_class()]

@@ -2,7 +2,7 @@
 
 The Kubernetes side explains most cases: the target group's Service (TargetGroupBinding or controller
 tags) does not exist, its selector matches no ready pod, an enforced NetworkPolicy drops the load balancer's
-traffic to ip targets (auditor.rules._netpol), or pods are ready and the health check fails.
+traffic to the pods of ip or instance targets (auditor.rules._netpol), or pods are ready and the health check fails.
 Orphaned load balancers are reported as well: they cost money while serving nothing (the ownership rules
 say whose they were). A load balancer whose every listener only redirects or answers fixed responses
 needs no targets and passes. Only ``healthy`` counts (a target group with health checks disabled reports
@@ -63,12 +63,13 @@ META = RuleMeta(
         Facet.KUBE_INGRESSES,
         Facet.KUBE_ENDPOINT_SLICES,
         Facet.KUBE_TARGET_GROUP_BINDINGS,
-        # the NetworkPolicy reason (ip targets): the policies, the pods they select, the LB's subnets
+        # the NetworkPolicy reason: the policies, the pods they select, the LB's subnets, the nodes (instance targets)
         Facet.KUBE_PODS,
         Facet.KUBE_NETWORK_POLICIES,
         Facet.KUBE_NETWORK_DAEMON_SETS,
         Facet.EC2_SUBNETS,
         Facet.EKS_ADDONS,
+        Facet.KUBE_NODES,
     ),
     # the rules of a load balancer with target groups are never looked at (``_needs_no_targets`` is asked only
     # of one without): its verdict is its targets' health
