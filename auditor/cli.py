@@ -290,18 +290,14 @@ def audit(
     **flags: Any,
 ) -> None:
     """Collect, correlate and report findings with their Kubernetes owner and fix."""
-    from auditor.pipeline import run_audit
+    from auditor.pipeline import run_audit, snapshot_target
 
     results: list[AuditResult] = []
     unreachable = 0
     crashed: list[int] = []  # exit codes of targets whose audit raised anything else (a bug: exit 8)
     if snapshot is not None:
         inv = Inventory.load(snapshot)
-        # the snapshot's names as recorded, not re-validated as a targets file entry is
-        target = TargetConfig.model_construct(
-            name=inv.target.name, cluster_name=inv.target.cluster_name, context=inv.target.context
-        )
-        target = _with_rule_flags(target, flags)
+        target = _with_rule_flags(snapshot_target(inv), flags)
         results.append(run_audit(target, settings, snapshot=inv).result)
     else:
         from auditor.collect.aws.shared import SharedInventory

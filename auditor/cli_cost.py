@@ -13,7 +13,6 @@ import click
 from auditor.config import Settings, TargetConfig
 from auditor.cost.allocate import GROUP_BY, cost_by
 from auditor.findings import AuditResult, CostShareView
-from auditor.inventory.models import Inventory
 
 
 def cost_report(results: list[AuditResult], group_by: str) -> dict[str, Any]:
@@ -47,16 +46,12 @@ def make_command(
 
         A shared ALB is split across the Ingresses of its group by their target groups' RequestCount where it
         was read, else evenly across their rules; the output says which."""
-        from auditor.pipeline import run_audit
+        from auditor.pipeline import audit_snapshot, audit_targets  # every collector: not for `--help`
 
         if snapshot is not None:
-            inv = Inventory.load(snapshot)
-            target = TargetConfig.model_construct(
-                name=inv.target.name, cluster_name=inv.target.cluster_name, context=inv.target.context
-            )
-            results = [run_audit(target, settings, snapshot=inv).result]
+            results = [audit_snapshot(snapshot, settings)]
         else:
-            results = [run_audit(t, settings).result for t in resolve_targets(settings, **flags)]
+            results = audit_targets(resolve_targets(settings, **flags), settings)
         _print(cost_report(results, group_by), fmt)
 
     return cost

@@ -12,9 +12,8 @@ from typing import TYPE_CHECKING
 import click
 from pydantic import ValidationError
 
-from auditor.config import AccountConfig, Settings, TargetConfig, check_region, validation_message
+from auditor.config import AccountConfig, Settings, check_region, validation_message
 from auditor.errors import ConfigError, ExportFailed, NotFound
-from auditor.inventory.models import Inventory
 
 if TYPE_CHECKING:
     from auditor.export.securityhub import ExportResult
@@ -77,13 +76,9 @@ def securityhub(
         raise ConfigError(str(exc)) from exc
     if snapshot is not None:
         from auditor.export.securityhub import export_findings
-        from auditor.pipeline import run_audit
+        from auditor.pipeline import audit_snapshot
 
-        inv = Inventory.load(snapshot)
-        target = TargetConfig.model_construct(
-            name=inv.target.name, cluster_name=inv.target.cluster_name, context=inv.target.context
-        )
-        result = run_audit(target, settings, snapshot=inv).result
+        result = audit_snapshot(snapshot, settings)
         outcome = export_findings(result, settings, accounts=accounts, include_pass=include_pass, region=region)
     else:
         outcome = _export_stored(settings, run_id, target_name, accounts=accounts, include_pass=include_pass)

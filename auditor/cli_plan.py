@@ -11,7 +11,6 @@ import click
 
 from auditor.config import Settings, TargetConfig
 from auditor.findings import AuditResult, ConsolidationPlan
-from auditor.inventory.models import Inventory
 
 
 def plan_report(results: list[AuditResult]) -> dict[str, Any]:
@@ -51,16 +50,12 @@ def make_command(
         LoadBalancer Services that move behind an ALB of their scheme — as kubectl commands and manifest
         changes, with the load balancers and monthly cost before and after. Never changes a scheme or drops a
         WAF; what was not read is not planned (exit 7 unless --allow-partial)."""
-        from auditor.pipeline import run_audit
+        from auditor.pipeline import audit_snapshot, audit_targets  # every collector: not for `--help`
 
         if snapshot is not None:
-            inv = Inventory.load(snapshot)
-            target = TargetConfig.model_construct(
-                name=inv.target.name, cluster_name=inv.target.cluster_name, context=inv.target.context
-            )
-            results = [run_audit(target, settings, snapshot=inv).result]
+            results = [audit_snapshot(snapshot, settings)]
         else:
-            results = [run_audit(t, settings).result for t in resolve_targets(settings, **flags)]
+            results = audit_targets(resolve_targets(settings, **flags), settings)
         report = plan_report(results)
         _print(report, fmt)
         if not report["complete"] and not allow_partial:

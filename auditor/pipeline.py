@@ -7,8 +7,10 @@ Used by the CLI (`auditor audit`, `auditor demo`), the scheduler and the API's "
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 from auditor.collect.aws import collect_aws
 from auditor.collect.aws.pricing import PriceCache
@@ -212,3 +214,23 @@ def run_audit(
         sum(inventory.api_calls.values()),
     )
     return outcome
+
+
+def snapshot_target(inv: Inventory) -> TargetConfig:
+    """The target a saved snapshot was collected for, by the names it recorded (not re-validated as a targets-file
+    entry is: the snapshot is what it is)."""
+    return TargetConfig.model_construct(
+        name=inv.target.name, cluster_name=inv.target.cluster_name, context=inv.target.context
+    )
+
+
+def audit_snapshot(path: Path, settings: Settings) -> AuditResult:
+    """Audit a saved snapshot offline (``--snapshot``) with every rule."""
+    inv = Inventory.load(path)
+    return run_audit(snapshot_target(inv), settings, snapshot=inv).result
+
+
+def audit_targets(targets: Iterable[TargetConfig], settings: Settings) -> list[AuditResult]:
+    """Audit targets one after the other, the clusters of one account × region sharing its AWS read."""
+    shared = SharedInventory(settings.aws.shared_inventory_seconds)
+    return [run_audit(target, settings, shared=shared).result for target in targets]

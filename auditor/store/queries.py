@@ -434,11 +434,7 @@ def list_load_balancers(
     """The load balancers of each target's latest finished run, with their open findings."""
     target_ids = None
     if flt.cluster is not None:
-        target_ids = list(
-            session.scalars(
-                select(TargetRow.id).where(or_(TargetRow.name == flt.cluster, TargetRow.cluster_name == flt.cluster))
-            )
-        )
+        target_ids = list(session.scalars(select(TargetRow.id).where(named(flt.cluster))))
     run_ids = list(latest_finished_ids(session, target_ids).values())
     where: list[ColumnElement[bool]] = [LoadBalancerRow.run_id.in_(run_ids)] if run_ids else [false()]
     if flt.type is not None:
@@ -510,19 +506,30 @@ def list_load_balancers(
     return items, total
 
 
+def named(cluster: str) -> ColumnElement[bool]:
+    """A target by its own name or by its cluster's."""
+    return or_(TargetRow.name == cluster, TargetRow.cluster_name == cluster)
+
+
+def cluster_target_ids(session: Session, cluster: str | None) -> list[int] | None:
+    """The targets ``cluster`` names (None: every target); NotFound when it names none."""
+    if cluster is None:
+        return None
+    ids = list(session.scalars(select(TargetRow.id).where(named(cluster))))
+    if not ids:
+        raise NotFound(f"no target or cluster named {cluster!r}")
+    return ids
+
+
+def latest_run_ids(session: Session, cluster: str | None) -> list[int]:
+    """The latest finished run of each target ``cluster`` names (every target's when None)."""
+    return list(latest_finished_ids(session, cluster_target_ids(session, cluster)).values())
+
+
 def cost_shares(session: Session, cluster: str | None = None) -> list[dict[str, Any]]:
     """Who pays the load balancers of each target's latest finished run: the ``cost_shares`` of their views
     (``auditor.cost.allocate``), each with the target's name."""
-    target_ids = None
-    if cluster is not None:
-        target_ids = list(
-            session.scalars(
-                select(TargetRow.id).where(or_(TargetRow.name == cluster, TargetRow.cluster_name == cluster))
-            )
-        )
-        if not target_ids:
-            raise NotFound(f"no target or cluster named {cluster!r}")
-    run_ids = list(latest_finished_ids(session, target_ids).values())
+    run_ids = latest_run_ids(session, cluster)
     if not run_ids:
         return []
     found: list[dict[str, Any]] = []
@@ -551,17 +558,9 @@ def cost_trend(
 
     query = select(RunRow.id, TargetRow.name, RunRow.started_at).join(TargetRow, TargetRow.id == RunRow.target_id)
     query = query.where(RunRow.status.in_(FINISHED))
-    if cluster is not None:
-        query = query.where(or_(TargetRow.name == cluster, TargetRow.cluster_name == cluster))
-        if (
-            session.scalar(
-                select(func.count())
-                .select_from(TargetRow)
-                .where(or_(TargetRow.name == cluster, TargetRow.cluster_name == cluster))
-            )
-            == 0
-        ):
-            raise NotFound(f"no target or cluster named {cluster!r}")
+    ids = cluster_target_ids(session, cluster)
+    if ids is not None:
+        query = query.where(RunRow.target_id.in_(ids))
     if up_to_run is not None:
         query = query.where(RunRow.id <= up_to_run)
     chosen = list(session.execute(query.order_by(RunRow.id.desc()).limit(runs)).all())[::-1]
@@ -617,10 +616,7 @@ class ClusterSummary:
 def summary(session: Session, cluster: str | None = None) -> list[ClusterSummary]:
     """Per target: open findings by severity, unknown and suppressed counts, load balancers by type, orphans."""
     targets_q = select(TargetRow).order_by(TargetRow.name)
-    if cluster is not None:
-        targets_q = targets_q.where(or_(TargetRow.name == cluster, TargetRow.cluster_name == cluster))
-    else:
-        targets_q = targets_q.where(TargetRow.enabled.is_(True))
+    targets_q = targets_q.where(named(cluster) if cluster is not None else TargetRow.enabled.is_(True))
     targets = list(session.scalars(targets_q))
     if cluster is not None and not targets:
         raise NotFound(f"no target or cluster named {cluster!r}")
@@ -769,16 +765,7 @@ def _owner_routes(view: Any) -> list[str]:
 def consolidation_plans(session: Session, cluster: str | None = None) -> list[tuple[str, int, dict[str, Any] | None]]:
     """The consolidation plan of each target's latest finished run: (target, run id, the stored plan), the plan
     None for a run stored before plans were made. The same latest runs as ``cost_shares``."""
-    target_ids = None
-    if cluster is not None:
-        target_ids = list(
-            session.scalars(
-                select(TargetRow.id).where(or_(TargetRow.name == cluster, TargetRow.cluster_name == cluster))
-            )
-        )
-        if not target_ids:
-            raise NotFound(f"no target or cluster named {cluster!r}")
-    run_ids = list(latest_finished_ids(session, target_ids).values())
+    run_ids = latest_run_ids(session, cluster)
     if not run_ids:
         return []
     found: list[tuple[str, int, dict[str, Any] | None]] = []
