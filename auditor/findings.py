@@ -260,6 +260,17 @@ class ConsolidationPlan(BaseModel):
     limits: dict[str, int] = Field(default_factory=dict, description="per ALB: rules, certificates, target groups")
 
 
+class OtherGatewayView(BaseModel):
+    """A Gateway another implementation serves (its class does not name the AWS Load Balancer Controller): listed,
+    never judged — its exposure is that implementation's."""
+
+    namespace: str
+    name: str
+    gateway_class: str
+    controller: str | None = Field(description="the class's controllerName; None when the class does not exist")
+    addresses: list[str] = Field(default_factory=list)
+
+
 class AuditResult(BaseModel):
     """The outcome of one audit of one target; the JSON output is exactly this (plus fingerprints)."""
 
@@ -274,6 +285,9 @@ class AuditResult(BaseModel):
     status: Literal["complete", "partial"] = "complete"
     consolidation: ConsolidationPlan | None = Field(
         default=None, description="the consolidation plan (None: a run stored before plans were made)"
+    )
+    other_gateways: list[OtherGatewayView] = Field(
+        default_factory=list, description="Gateways of other implementations: listed, not judged"
     )
     rules: list[str] | None = Field(
         default=None,

@@ -27,7 +27,7 @@ from auditor.inventory.models import AuditTarget, Coverage, CoverageStatus, Inve
 from auditor.progress import ProgressEvent, ProgressFn, no_progress
 from auditor.rules.registry import evaluate_all
 from auditor.rules.selection import RuleSelection, select
-from auditor.views import load_balancer_views
+from auditor.views import load_balancer_views, other_gateway_views
 
 log = logging.getLogger(__name__)
 _OBJECTS_SHOWN = 3  # objects a crashed rule's coverage message names (each has its UNKNOWN finding)
@@ -143,6 +143,7 @@ def analyze(
         started_at=started_at or inventory.collected_at,
         finished_at=datetime.now(UTC),
         load_balancers=load_balancer_views(graph, team_key=settings.cost.team_key),
+        other_gateways=other_gateway_views(graph),
         findings=findings,
         coverage=coverage,
         api_calls=inventory.api_calls,

@@ -8,7 +8,7 @@ from auditor.correlate import ExposureGraph, LbNode
 from auditor.correlate.gc_pause import gc_paused
 from auditor.cost import PriceBook, estimate, node_estimate
 from auditor.cost.allocate import shares
-from auditor.findings import CostShareView, ListenerView, LoadBalancerView, OwnerView
+from auditor.findings import CostShareView, ListenerView, LoadBalancerView, OtherGatewayView, OwnerView
 from auditor.inventory.models import Action
 
 
@@ -114,4 +114,19 @@ def _shares(graph: ExposureGraph, node: LbNode, team_key: str) -> list[CostShare
             method=s.method,
         )
         for s in shares(graph, node, team_key)
+    ]
+
+
+def other_gateway_views(graph: ExposureGraph) -> list[OtherGatewayView]:
+    """The Gateways no AWS Load Balancer Controller class serves, as listed (never judged)."""
+    return [
+        OtherGatewayView(
+            namespace=g.gateway.namespace or "",
+            name=g.gateway.name,
+            gateway_class=g.gateway.gateway_class_name,
+            controller=g.gateway_class.controller_name if g.gateway_class is not None else None,
+            addresses=list(g.gateway.addresses),
+        )
+        for g in sorted(graph.gateways, key=lambda g: (g.gateway.namespace or "", g.gateway.name))
+        if not g.managed
     ]

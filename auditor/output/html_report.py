@@ -105,6 +105,7 @@ def report_context(result: AuditResult, *, diff: RunDiff | None = None, include_
         "changes": changes,
         "cost_trend": trend,
         "who_pays": [(namespace, money(usd)) for namespace, usd in who_pays(result)],
+        "other_gateways": [g.model_dump() for g in result.other_gateways],
         "severities": [
             {"name": s.value, "findings": [_row(f, index) for f in failed if f.severity == s]}
             for s in SEVERITIES

@@ -115,6 +115,15 @@ def render_markdown(result: AuditResult, *, diff: RunDiff | None = None, include
         )
 
     out += _load_balancers(result)
+    if result.other_gateways:
+        out += ["## Gateways of other implementations (listed, not judged)", ""]
+        out += table(
+            ("Gateway", "Class", "Controller", "Addresses"),
+            (
+                (f"{g.namespace}/{g.name}", g.gateway_class, g.controller or "(no such class)", ", ".join(g.addresses))
+                for g in result.other_gateways
+            ),
+        )
     return "\n".join(out).rstrip() + "\n"
 
 

@@ -73,6 +73,29 @@ def test_a_gateway_of_another_implementation_is_listed_not_an_owner():
     assert BackendRef("mesh", "svc", "80") not in g.backends
 
 
+def test_gateways_of_other_implementations_are_listed_in_the_result_and_the_reports():
+    from auditor.config import Settings
+    from auditor.output import render
+    from auditor.pipeline import analyze
+
+    lb = b.load_balancer("istio-lb", type="network", tags={})
+    foreign = b.gateway("mesh", "edge", cls="istio", lb=lb)
+    result = analyze(
+        b.inventory(
+            lbs=[lb],
+            gateway_classes=[b.gateway_class(), b.gateway_class("istio", "istio.io/gateway-controller")],
+            gateways=[foreign, b.gateway("shop", "web")],
+        ),
+        Settings(),
+    ).result
+    [listed] = result.other_gateways  # the controller's own Gateway is not in the list
+    assert (listed.namespace, listed.name, listed.gateway_class) == ("mesh", "edge", "istio")
+    assert listed.controller == "istio.io/gateway-controller" and listed.addresses == [lb.dns_name]
+    assert json.loads(render(result, "json"))["other_gateways"][0]["name"] == "edge"
+    assert "| mesh/edge | istio | istio.io/gateway-controller |" in render(result, "markdown")
+    assert 'id="other-gateways"' in render(result, "html")
+
+
 def test_gateway_tagged_alb_whose_gateway_moved_to_another_class_is_orphaned():
     lb = b.load_balancer("k8s-shop-web-gw", tags=b.gateway_tags("shop/web"))
     gw = b.gateway("shop", "web", cls="istio")
