@@ -11,20 +11,16 @@ from __future__ import annotations
 import importlib.util
 import os
 import re
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from auditor.store.db import make_engine, session_factory, transaction
 from auditor.store.tokens import create_token
 from tests.api.conftest import seed
+from tests.support.serve import serving
 
 pytestmark = pytest.mark.slow
 
@@ -37,12 +33,6 @@ def _need(ok: bool, why: str) -> None:
         if os.environ.get("CI") == "true":
             pytest.fail(f"{why} (required under CI=true)")
         pytest.skip(why)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -59,35 +49,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str,
         _, read = create_token(s, "viewer", "read")
     engine.dispose()
     env = {k: v for k, v in os.environ.items() if not k.startswith("AUDITOR_")} | {"AUDITOR_DATABASE_URL": url}
-    port = _free_port()
     log_path = workdir / "serve.log"
-    with log_path.open("w") as log_file:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "auditor.cli_service", "serve", "--api-only", "--port", str(port)],
-            env=env,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-        )
-        base = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 30
-            while True:
-                assert proc.poll() is None, log_path.read_text()
-                try:
-                    if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                assert time.monotonic() < deadline, "auditor serve did not become ready:\n" + log_path.read_text()
-                time.sleep(0.2)
-            yield base, admin, read
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+    with serving(["--api-only"], env, log_path) as base:
+        yield base, admin, read
     served = log_path.read_text()
     assert admin not in served and read not in served
     assert "Traceback" not in served, served

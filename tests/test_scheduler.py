@@ -7,7 +7,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -29,7 +28,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from auditor.api.app import create_app
 from auditor.cli_service import token
 from auditor.config import SchedulerSettings, Settings, TargetConfig
-from auditor.demo.motoserver import MotoServer, free_port
+from auditor.demo.motoserver import MotoServer
 from auditor.errors import AuditorError
 from auditor.findings import AuditResult
 from auditor.scheduler import AuditScheduler, cron_trigger, latest_fire_time
@@ -40,6 +39,7 @@ from auditor.store.models import FindingRow, LoadBalancerRow, RunRow
 from auditor.store.targets import sync_targets
 from tests.store.pg import fresh_postgres_database
 from tests.store.results import finding, result
+from tests.support.serve import start_serve
 
 EVERY_MINUTE = "* * * * *"
 
@@ -216,24 +216,7 @@ class Blackhole:
 
 
 def _start_serve(env: dict[str, str], config: Path, log: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "auditor.cli_service", "serve", "--port", str(port), "--config", str(config)],
-        env=env,
-        stdout=log.open("a"),
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        assert proc.poll() is None, log.read_text()
-        try:
-            if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                return proc, base
-        except httpx.HTTPError:
-            pass
-        assert time.monotonic() < deadline, log.read_text()
-        time.sleep(0.2)
+    return start_serve(["--config", str(config)], env, log)
 
 
 def test_a_killed_run_is_marked_failed(tmp_path: Path) -> None:

@@ -8,8 +8,6 @@ internet-facing ALB's cost basis (~340 characters) once made every such run unre
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,8 +19,8 @@ from click.testing import CliRunner
 
 from auditor.cli_service import token
 from auditor.demo.environment import DemoEnvironment
-from auditor.demo.motoserver import free_port
 from tests.store.pg import fresh_postgres_database
+from tests.support.serve import serving
 from tests.test_demo_e2e import EXPECTED_FAILS
 
 pytestmark = pytest.mark.slow
@@ -58,44 +56,9 @@ def server(
     created = CliRunner().invoke(token, ["create", "--name", "e2e", "--scope", "admin"], env=cleared | ours)
     assert created.exit_code == 0, created.output
     secret = created.stdout.strip().splitlines()[0]
-    port = free_port()
     log_path = tmp_path_factory.mktemp("serve") / "serve.log"
-    with log_path.open("w") as log_file:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "auditor.cli_service",
-                "serve",
-                "--port",
-                str(port),
-                "--config",
-                str(demo.config_file),
-            ],
-            env=env,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-        )
-        base = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 30
-            while True:
-                assert proc.poll() is None, log_path.read_text()
-                try:
-                    if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                assert time.monotonic() < deadline, "auditor serve did not become ready:\n" + log_path.read_text()
-                time.sleep(0.2)
-            yield base, {"Authorization": f"Bearer {secret}"}, log_path
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+    with serving(["--config", str(demo.config_file)], env, log_path) as base:
+        yield base, {"Authorization": f"Bearer {secret}"}, log_path
     assert secret not in log_path.read_text()
 
 
