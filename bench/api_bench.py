@@ -25,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -319,6 +320,27 @@ class CpuMeter:
         return per
 
 
+def serve_api(url: str, *args: str) -> tuple[subprocess.Popen[bytes], str]:
+    """`auditor serve --api-only --no-access-log` on a free port over ``url``; (process, base URL) once ready."""
+    port = free_port()
+    env = {**os.environ, "AUDITOR_DATABASE_URL": url, "AUDITOR_LOG_LEVEL": "WARNING"}
+    command = [sys.executable, "-m", "auditor.cli_service", "serve", "--api-only", "--no-access-log"]
+    proc = subprocess.Popen([*command, "--port", str(port), *args], env=env)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with urllib.request.urlopen(f"{base}/readyz", timeout=1) as r:
+                if r.status == 200:
+                    return proc, base
+        except OSError:
+            pass
+        if time.monotonic() > deadline or proc.poll() is not None:
+            proc.kill()
+            raise SystemExit("auditor serve did not become ready")
+        time.sleep(0.3)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(
@@ -352,37 +374,7 @@ def main() -> int:
     proc = None
     try:
         token = reuse(url) if args.database else seed(url, args.findings)
-        port = free_port()
-        env = {**os.environ, "AUDITOR_DATABASE_URL": url, "AUDITOR_LOG_LEVEL": "WARNING"}
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "auditor.cli_service",
-                "serve",
-                "--api-only",
-                "--no-access-log",
-                "--port",
-                str(port),
-                "--workers",
-                str(args.workers),
-            ],
-            env=env,
-        )
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                import urllib.request
-
-                with urllib.request.urlopen(f"{base}/readyz", timeout=1) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline or proc.poll() is not None:
-                raise SystemExit("auditor serve did not become ready")
-            time.sleep(0.3)
+        proc, base = serve_api(url, "--workers", str(args.workers))
         time.sleep(1.0)  # every worker is up
         print(
             f"auditor serve --workers {args.workers} on {base}; {os.cpu_count()} CPUs shared with this load generator"

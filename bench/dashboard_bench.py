@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from auditor.store.db import make_engine, session_factory, transaction
 from auditor.store.models import FindingRow, LoadBalancerRow, RunRow, SuppressionRow, TargetRow
 from auditor.store.tokens import create_token
-from bench.api_bench import create_database, drop_database, free_port, seed
+from bench.api_bench import create_database, drop_database, seed, serve_api
 
 TYPES = ["application", "network", "classic"]
 NAMESPACES = [f"team-{i}" for i in range(8)]
@@ -175,32 +175,7 @@ def main() -> int:
         with transaction(session_factory(engine)) as s:
             _, token = create_token(s, "bench-admin", "admin")  # admin: the pages with their forms
         engine.dispose()
-        port = free_port()
-        env = {**os.environ, "AUDITOR_DATABASE_URL": url, "AUDITOR_LOG_LEVEL": "WARNING"}
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "auditor.cli_service",
-                "serve",
-                "--api-only",
-                "--no-access-log",
-                "--port",
-                str(port),
-            ],
-            env=env,
-        )
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline or proc.poll() is not None:
-                raise SystemExit("auditor serve did not become ready")
-            time.sleep(0.3)
+        proc, base = serve_api(url)
         paths = pages(url)
         timings: dict[str, list[float]] = {p: [] for p in paths}
         with httpx.Client(base_url=base, timeout=30, follow_redirects=False) as client:
