@@ -207,7 +207,7 @@ class LoadBalancerView(BaseModel):
     billed_days: int | None = Field(default=None, description="the days Cost Explorer's billed_usd covers")
     billed_difference_usd: float | None = Field(
         default=None,
-        description="billed_usd minus the estimate for the same days (monthly_cost_usd × days / 30.4375)",
+        description="billed_usd minus the estimate for the same days (monthly_cost_usd × days × 24 / 730)",
     )
 
 

@@ -8,6 +8,7 @@ from auditor.correlate import ExposureGraph, LbNode
 from auditor.correlate.gc_pause import gc_paused
 from auditor.cost import PriceBook, estimate, node_estimate
 from auditor.cost.allocate import shares
+from auditor.cost.estimate import DAYS_PER_MONTH
 from auditor.findings import CostShareView, ListenerView, LoadBalancerView, OtherGatewayView, OwnerView
 from auditor.inventory.models import Action
 
@@ -75,9 +76,6 @@ def load_balancer_view(
         cost_shares=cost_shares or [],
         **_billed(node, cost.monthly_usd if cost else None),
     )
-
-
-DAYS_PER_MONTH = 365.25 / 12  # the estimate is per average month
 
 
 def _billed(node: LbNode, monthly: float | None) -> dict[str, Any]:

@@ -7,11 +7,11 @@ import boto3
 import pytest
 
 from auditor.config import Settings, TargetConfig
+from auditor.cost.estimate import DAYS_PER_MONTH
 from auditor.demo.motoserver import MotoServer
 from auditor.inventory.facets import Facet
 from auditor.inventory.models import CoverageStatus
 from auditor.pipeline import run_audit
-from auditor.views import DAYS_PER_MONTH
 from tests.collect.test_aws_seed import REGION, network
 
 TARGET = TargetConfig(name="t", kubernetes=False, regions=[REGION])
