@@ -74,6 +74,7 @@ def _patch_moto() -> None:
     _patch_eks_vpc_id()
     _patch_eks_issuer()
     _patch_acm_san_summaries()
+    _patch_acm_in_use_by()
     _patch_signature_of_bodyless_requests()
     _patch_price_list()
     _PATCHED = True
@@ -313,6 +314,40 @@ def _patch_acm_san_summaries() -> None:
         return ActionResult({"CertificateSummaryList": certs})
 
     AWSCertificateManagerResponse.list_certificates = list_certificates  # type: ignore[method-assign]
+
+
+def _patch_acm_in_use_by() -> None:
+    """ACM ``InUseBy`` as AWS keeps it: the ARN of every load balancer serving the certificate, as default or SNI
+    certificate, right now. moto records only an elbv2 listener's ARN when the listener is created (never its SNI
+    certificates, never cleared); this answers from the load balancers' current listeners instead."""
+    from moto.acm.models import CertBundle
+    from moto.elb.models import elb_backends
+    from moto.elbv2.models import elbv2_backends
+
+    original = CertBundle.describe
+
+    def users(arn: str) -> list[str]:
+        parts = arn.split(":")
+        partition, region, account = parts[1], parts[3], parts[4]
+        found = {
+            lb_arn
+            for lb_arn, lb in elbv2_backends[account][region].load_balancers.items()
+            for listener in lb.listeners.values()
+            if arn in (listener.certificates or [])
+        }
+        found |= {
+            f"arn:{partition}:elasticloadbalancing:{region}:{account}:loadbalancer/{name}"
+            for name, lb in elb_backends[account][region].load_balancers.items()
+            if any(listener.ssl_certificate_id == arn for listener in lb.listeners)
+        }
+        return sorted(found)
+
+    def describe(self: Any) -> dict[str, Any]:
+        result: dict[str, Any] = original(self)
+        result["Certificate"]["InUseBy"] = users(self.arn)
+        return result
+
+    CertBundle.describe = describe  # type: ignore[method-assign]
 
 
 # --------------------------------------------------------------------------- Price List

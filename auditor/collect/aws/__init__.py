@@ -129,7 +129,7 @@ def collect_aws(
         for region in regions:
             for name in REGIONAL:
                 session.client(_SERVICE[name], region)
-        session.client(_SERVICE["iam"], regions[0])
+            session.client(_SERVICE["iam"], region)  # global; elbv2 asks it for IAM server certificates per region
         session.client(_SERVICE["pricing"], pricing.ENDPOINT_REGION)
         session.client(_SERVICE["costexplorer"], costexplorer.ENDPOINT_REGION)
 
@@ -244,7 +244,8 @@ def _run_acm(plan: _Plan, index: int, region: str, ctx: CollectorContext) -> Any
         for listener in lb.listeners or []
         for arn in listener.certificate_arns or []
     }
-    return acm.collect(ctx, served)
+    v2 = plan.results.get((index, "elbv2", region))
+    return acm.collect(ctx, served, v2.acm if v2 is not None else None)
 
 
 def _run_iam(plan: _Plan, kube: KubeInventory | None, eks_keys: tuple[Key, ...], ctx: CollectorContext) -> Any:

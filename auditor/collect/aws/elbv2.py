@@ -1,10 +1,17 @@
-"""Application, Network and Gateway load balancers: listeners, certificates, rules, target groups, health."""
+"""Application, Network and Gateway load balancers: listeners, certificates, rules, target groups, health.
+
+A TLS listener's certificates: DescribeListeners gives only the default one; the SNI ones come from ACM's
+in-use lists where that answer is unambiguous (``certificates_from_in_use``: about one DescribeCertificate
+per certificate in use instead of one DescribeListenerCertificates per TLS listener), else from
+DescribeListenerCertificates.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 
+from auditor.collect.aws import acm
 from auditor.collect.aws.base import CollectorContext, actions_of, call, describe_tags, pages
 from auditor.errors import CollectionError
 from auditor.inventory.facets import Facet
@@ -26,7 +33,13 @@ FACET_ACTIONS: dict[Facet, tuple[str, ...]] = {
     Facet.ELBV2_LOAD_BALANCERS: ("elasticloadbalancing:DescribeLoadBalancers",),
     Facet.ELBV2_TAGS: ("elasticloadbalancing:DescribeTags",),
     Facet.ELBV2_LISTENERS: ("elasticloadbalancing:DescribeListeners",),
-    Facet.ELBV2_LISTENER_CERTIFICATES: ("elasticloadbalancing:DescribeListenerCertificates",),
+    Facet.ELBV2_LISTENER_CERTIFICATES: (
+        "elasticloadbalancing:DescribeListenerCertificates",
+        # which load balancers serve which certificate (acm.served_by): SNI without a call per listener
+        "acm:ListCertificates",
+        "acm:DescribeCertificate",
+        "iam:ListServerCertificates",
+    ),
     Facet.ELBV2_LISTENER_RULES: ("elasticloadbalancing:DescribeRules",),
     Facet.ELBV2_TARGET_GROUPS: ("elasticloadbalancing:DescribeTargetGroups",),
     Facet.ELBV2_TARGET_HEALTH: ("elasticloadbalancing:DescribeTargetHealth",),
@@ -42,6 +55,7 @@ _LB_TYPES = ("application", "network", "gateway")
 class Elbv2Result:
     load_balancers: list[LoadBalancer] = field(default_factory=list)
     target_groups: list[TargetGroup] = field(default_factory=list)
+    acm: acm.AcmReading | None = None  # what was read of ACM for the SNI certificates (the acm collector reuses it)
 
 
 def collect(ctx: CollectorContext) -> Elbv2Result:
@@ -85,11 +99,14 @@ def collect(ctx: CollectorContext) -> Elbv2Result:
         )
         for lb, found in zip(load_balancers, listeners, strict=True):
             lb.listeners = found
+    reading = None
+    if ctx.wants(Facet.ELBV2_LISTENER_CERTIFICATES):
+        reading = _listener_certificates(ctx, client, load_balancers)
     target_groups = ctx.fan_out.map(lambda raw: _target_group(ctx, client, raw, tg_tags), raw_tgs)
 
     ctx.count("load balancers", len(load_balancers))
     ctx.count("target groups", len(target_groups))
-    return Elbv2Result(load_balancers=load_balancers, target_groups=target_groups)
+    return Elbv2Result(load_balancers=load_balancers, target_groups=target_groups, acm=reading)
 
 
 def _load_balancer(ctx: CollectorContext, raw: dict[str, Any], tags: dict[str, dict[str, str]]) -> LoadBalancer:
@@ -120,7 +137,8 @@ def _listeners(
     ctx: CollectorContext, client: Any, lb: LoadBalancer, has_target_groups: bool | None
 ) -> list[Listener] | None:
     """The load balancer's listeners; the rules of those some selected rule reads (``wants_rules_of``: the
-    others stay None, not read), the certificates of TLS ones when wanted."""
+    others stay None, not read). A TLS listener's ``certificate_arns`` holds its default certificate only, until
+    ``_listener_certificates`` adds the SNI ones (None when they are not wanted)."""
     try:
         raw = [
             listener
@@ -143,12 +161,73 @@ def _listeners(
         )
         if listener.protocol in TLS_PROTOCOLS:
             listener.certificate_arns = (
-                _certificates(ctx, client, listener) if ctx.wants(Facet.ELBV2_LISTENER_CERTIFICATES) else None
+                list(dict.fromkeys(c["CertificateArn"] for c in item.get("Certificates", []) if "CertificateArn" in c))
+                if ctx.wants(Facet.ELBV2_LISTENER_CERTIFICATES)
+                else None
             )
         if lb.type == "application" and ctx.wants_rules_of(lb, listener, has_target_groups):
             listener.rules = _rules(ctx, client, listener)
         listeners.append(listener)
     return listeners
+
+
+def _listener_certificates(ctx: CollectorContext, client: Any, lbs: list[LoadBalancer]) -> acm.AcmReading | None:
+    """Every TLS listener's certificates, default first: from ACM's in-use lists where unambiguous, else (and
+    for every listener when those lists could not be read whole) from DescribeListenerCertificates."""
+    tls = {
+        lb.arn: [
+            listener
+            for listener in lb.listeners or []
+            if listener.protocol in TLS_PROTOCOLS and listener.certificate_arns is not None
+        ]
+        for lb in lbs
+    }
+    tls = {arn: listeners for arn, listeners in tls.items() if listeners}
+    if not tls:
+        return None
+    found = acm.served_by(ctx)
+    serving, reading = found if found is not None else ({}, None)
+    todo: list[Listener] = []
+    for lb_arn, listeners in tls.items():
+        if found is None:
+            todo.extend(listeners)
+            continue
+        resolved = certificates_from_in_use(
+            [listener.certificate_arns or [] for listener in listeners], serving.get(lb_arn, set())
+        )
+        for listener, certs in zip(listeners, resolved, strict=True):
+            if certs is None:
+                todo.append(listener)
+            else:
+                listener.certificate_arns = certs
+
+    def read(listener: Listener) -> None:
+        listener.certificate_arns = _certificates(ctx, client, listener)
+
+    ctx.fan_out.map(read, todo)
+    ctx.count("listeners read for SNI certificates", len(todo))
+    return reading
+
+
+def certificates_from_in_use(defaults: list[list[str]], served: set[str]) -> list[list[str] | None]:
+    """Each TLS listener's certificates (default first, then the SNI ones sorted) from what its load balancer
+    serves (``served``: every certificate whose InUseBy names it); None where that does not decide.
+
+    ``defaults``: each TLS listener's default certificate(s), from DescribeListeners. A certificate the load
+    balancer serves beyond a listener's defaults is an SNI certificate of some TLS listener: of this one if it
+    is the only TLS listener, else not known which (that listener's certificates are read instead). A listener
+    whose defaults already hold everything the load balancer serves has no SNI certificate.
+    """
+    resolved: list[list[str] | None] = []
+    for own in defaults:
+        extra = sorted(served - set(own))
+        if not extra:
+            resolved.append(list(own))
+        elif len(defaults) == 1:
+            resolved.append([*own, *extra])
+        else:
+            resolved.append(None)
+    return resolved
 
 
 def _certificates(ctx: CollectorContext, client: Any, listener: Listener) -> list[str] | None:
