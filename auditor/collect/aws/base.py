@@ -215,14 +215,18 @@ def describe_tags(
     ctx: CollectorContext, client: Any, ids: list[str], *, param: str, key: str, what: str, facet: Facet
 ) -> dict[str, dict[str, str]]:
     """id -> tags through DescribeTags, 20 ids per call (elbv2: ResourceArns/ResourceArn, classic:
-    LoadBalancerNames/LoadBalancerName); ids of a failed chunk are absent, so their tags stay None."""
-    found: dict[str, dict[str, str]] = {}
-    for chunk in chunked(ids, TAGS_PER_CALL):
+    LoadBalancerNames/LoadBalancerName), the calls on the fan-out; ids of a failed chunk are absent, so their
+    tags stay None."""
+
+    def read(chunk: list[str]) -> list[dict[str, Any]]:
         try:
-            answer = call(client, "DescribeTags", **{param: chunk})
+            return list(call(client, "DescribeTags", **{param: chunk}).get("TagDescriptions", []))
         except CollectionError as exc:
             ctx.problem(f"DescribeTags of {len(chunk)} {what}", exc, facet=facet)
-            continue
-        for desc in answer.get("TagDescriptions", []):
+            return []
+
+    found: dict[str, dict[str, str]] = {}
+    for answer in ctx.fan_out.map(read, chunked(ids, TAGS_PER_CALL)):
+        for desc in answer:
             found[desc[key]] = {t["Key"]: t.get("Value", "") for t in desc.get("Tags", [])}
     return found
