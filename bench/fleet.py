@@ -18,7 +18,8 @@ CLBs with TCP or SSL), and three consumers turn it into data:
 ``lower_bound(fleet)`` is the fewest AWS calls any collector can make for this fleet under the API's
 own limits (facts §9): pages of 400, tag batches of 20, one DescribeListeners per v2 load balancer,
 DescribeRules per ALB listener, DescribeListenerCertificates per HTTPS/TLS listener,
-DescribeTargetHealth per target group, DescribeInstanceHealth per CLB (with instances),
+target health from HealthyHostCount (GetMetricData, 500 target groups a call; DescribeTargetHealth only for
+groups CloudWatch does not show healthy: none here), DescribeInstanceHealth per CLB (with instances),
 DescribeLoadBalancerPolicies per CLB with an SSL listener, ListResourcesForWebACL per web ACL,
 certificate pages of 1000, security-group pages (200 ids per filter), and the fixed per-region and
 identity calls.
@@ -172,7 +173,10 @@ def lower_bound(fleet: Fleet) -> dict[str, int]:
     v2 = len(albs) + len(nlbs)
     tgs = v2  # one target group per ALB / NLB
     alb_listeners = 2 * len(albs)
-    tls_listeners = len(albs) + sum(1 for p in nlbs if p.tls)
+    # every ALB and NLB has at most one TLS listener: ACM's in-use lists give its SNI certificates (no
+    # DescribeListenerCertificates), one DescribeCertificate per certificate in use
+    in_use = {p.cert for p in (*albs, *nlbs, *clbs) if p.kind == "alb" or p.tls}
+    in_use |= {p.sni_cert for p in albs if p.sni_cert is not None}
     security_groups = NAMESPACES + 1  # a managed SG per namespace + the shared backend SG
     elb = "elasticloadbalancing:"
     # cost: 3 metrics per ALB and NLB (+ RequestCount per ALB target group, HealthyHostCount per ALB/NLB target
@@ -181,16 +185,19 @@ def lower_bound(fleet: Fleet) -> dict[str, int]:
     metric_queries = 5 * len(albs) + 4 * len(nlbs) + 3 * len(clbs)
     public = sum(1 for p in (*albs, *nlbs, *clbs) if p.scheme == "internet-facing")
     return {
-        "cloudwatch:GetMetricData": math.ceil(metric_queries / 500),
+        # usage (the cloudwatch collector) + every target group's current HealthyHostCount (elbv2's target health)
+        "cloudwatch:GetMetricData": math.ceil(metric_queries / 500) + math.ceil(tgs / 500),
         "ec2:DescribeNetworkInterfaces": math.ceil(public / 200),
         "pricing:GetProducts": 2,
         f"{elb}DescribeLoadBalancers": math.ceil(v2 / 400) + max(1, math.ceil(len(clbs) / 400)),
         f"{elb}DescribeTargetGroups": max(1, math.ceil(tgs / 400)),
-        f"{elb}DescribeTags": math.ceil(v2 / 20) + math.ceil(tgs / 20) + math.ceil(len(clbs) / 20),
+        f"{elb}DescribeTags": math.ceil((v2 + tgs) / 20) + math.ceil(len(clbs) / 20),  # LBs and TGs in one batch
         f"{elb}DescribeListeners": v2,
         f"{elb}DescribeRules": alb_listeners,
-        f"{elb}DescribeListenerCertificates": tls_listeners,
-        f"{elb}DescribeTargetHealth": tgs,
+        f"{elb}DescribeListenerCertificates": 0,
+        "acm:DescribeCertificate": len(in_use),
+        "iam:ListServerCertificates": 1,  # none in the account: ACM's in-use lists are the whole answer
+        f"{elb}DescribeTargetHealth": 0,  # CloudWatch shows every group healthy (``_healthy_host_counts``)
         f"{elb}DescribeInstanceHealth": len(clbs),
         f"{elb}DescribeLoadBalancerPolicies": sum(1 for p in clbs if p.tls),
         "wafv2:ListWebACLs": 1,
@@ -303,6 +310,7 @@ def _seed(fleet: Fleet, session: Any) -> Made:
         for i in range(WEB_ACLS)
     ]
 
+    healthy: list[tuple[str, str, str, int]] = []  # (kind, target group ARN, LB ARN, healthy targets)
     for p in fleet.lbs:
         stack = f"{p.namespace}/{p.name}"
         if p.kind == "clb":
@@ -360,6 +368,7 @@ def _seed(fleet: Fleet, session: Any) -> Made:
         elbv2.register_targets(
             TargetGroupArn=tg, Targets=[{"Id": f"10.0.{p.index % 250}.{j + 10}", "Port": 8080} for j in range(2)]
         )
+        healthy.append((p.kind, tg, arn, 2))
         forward = [{"Type": "forward", "TargetGroupArn": tg}]
         if p.kind == "alb":
             elbv2.create_listener(
@@ -405,7 +414,29 @@ def _seed(fleet: Fleet, session: Any) -> Made:
                     Protocol="TLS", Port=443, SslPolicy=TLS_POLICY, Certificates=[{"CertificateArn": certs[p.cert]}]
                 )
             elbv2.create_listener(**params)
+    _healthy_host_counts(session.client("cloudwatch"), healthy)
     return made
+
+
+def _healthy_host_counts(cloudwatch: Any, healthy: list[tuple[str, str, str, int]]) -> None:
+    """What ELB publishes each minute and moto does not: every target group's HealthyHostCount, here the count
+    moto's DescribeTargetHealth gives (every registered target healthy), stamped now — the audit that follows
+    must start within the collector's ``HEALTH_WINDOW`` (5 min) of it, or it describes each group instead (the
+    same verdicts, more calls). Dimensions TargetGroup + LoadBalancer and the namespace of the load balancer's
+    type, as ELB publishes them (moto gives NLBs ``app/`` ARNs: the namespace does not come from those)."""
+    now = datetime.now(UTC)
+    by_namespace: dict[str, list[JsonObj]] = {}
+    for kind, tg, lb_arn, count in healthy:
+        namespace = "AWS/ApplicationELB" if kind == "alb" else "AWS/NetworkELB"
+        dimensions = [
+            {"Name": "TargetGroup", "Value": tg.split(":", 5)[-1]},
+            {"Name": "LoadBalancer", "Value": lb_arn.split(":loadbalancer/", 1)[1]},
+        ]
+        datum = {"MetricName": "HealthyHostCount", "Dimensions": dimensions, "Timestamp": now, "Value": float(count)}
+        by_namespace.setdefault(namespace, []).append(datum)
+    for namespace, data in by_namespace.items():
+        for start in range(0, len(data), 1000):  # PutMetricData takes at most 1,000 data points
+            cloudwatch.put_metric_data(Namespace=namespace, MetricData=data[start : start + 1000])
 
 
 # --------------------------------------------------------------------------- Kubernetes side (emulator store)

@@ -80,7 +80,9 @@ Deployment ``ingress-nginx/ingress-nginx-controller`` (the retired ingress-nginx
 moto gaps met on the way: EKS issuers are random (the OIDC provider is registered from what
 DescribeCluster returns), NLB ARNs read ``app/`` (the product reads the Type field), registered
 targets are always healthy (``data/search`` has none registered), ``ListResourcesForWebACL`` is
-filled in by ``motoserver``.
+filled in by ``motoserver``, and ELB's metrics are published by the seeder — traffic, and each target group's
+current HealthyHostCount (what moto's DescribeTargetHealth says; none for a group without targets), so an audit
+in the first five minutes reads target health from CloudWatch and describes only the other groups.
 
 ``evolve()`` makes the change between two runs the service demo diffs: blog/blog gets its redirect
 (one finding fixed) and a new internet-facing MySQL Service appears in ``data`` (one introduced).
@@ -754,10 +756,14 @@ class DemoEnvironment:
         aws.leaked_gateway_alb(c.name, "edge", "preview", c.network)
 
     def _traffic(self) -> None:
-        """CloudWatch traffic for every load balancer but the idle ones (seeded again after evolve: new ones)."""
+        """CloudWatch traffic for every load balancer but the idle ones, and every target group's current
+        HealthyHostCount (seeded again after evolve: new ones)."""
         assert self._aws is not None
         busy = self._aws.traffic(idle=self._idle)
-        self._report(f"traffic: {busy} load balancers busy, {len(self._idle)} idle")
+        healthy = self._aws.target_health()
+        self._report(
+            f"traffic: {busy} load balancers busy, {len(self._idle)} idle; HealthyHostCount of {healthy} target groups"
+        )
 
     def _seed_ingress_nginx(self, c: _Cluster) -> None:
         """ingress-nginx installed by its chart behind an internet-facing NLB the AWS Load Balancer Controller made for

@@ -722,6 +722,50 @@ class AwsSeeder:
             self.cloudwatch.put_metric_data(Namespace=namespace, MetricData=data)
         return len(busy)
 
+    def target_health(self) -> int:
+        """What ELB publishes each minute while health checks run and moto never does: every target group's
+        HealthyHostCount per load balancer (dimensions TargetGroup + LoadBalancer, the namespace of the load
+        balancer's type), stamped now, as many as moto's DescribeTargetHealth calls healthy — every registered
+        target; a group without registered targets (nothing to check) gets none. An audit within the auditor's
+        5-minute window reads these instead of describing the groups; a later one describes them (the same
+        verdicts). Returns how many groups got a data point."""
+        types = {
+            lb["LoadBalancerArn"]: lb["Type"]
+            for page in self.elbv2.get_paginator("describe_load_balancers").paginate()
+            for lb in page["LoadBalancers"]
+        }
+        namespaces = {"application": "AWS/ApplicationELB", "network": "AWS/NetworkELB"}
+        now = dt.datetime.now(dt.UTC)
+        data: dict[str, list[JsonObj]] = {}
+        published = 0
+        for page in self.elbv2.get_paginator("describe_target_groups").paginate():
+            for tg in page["TargetGroups"]:
+                lbs = [arn for arn in tg.get("LoadBalancerArns", []) if types.get(arn) in namespaces]
+                if not lbs:
+                    continue
+                health = self.elbv2.describe_target_health(TargetGroupArn=tg["TargetGroupArn"])
+                states = [d["TargetHealth"]["State"] for d in health["TargetHealthDescriptions"]]
+                if not states:
+                    continue
+                published += 1
+                for lb_arn in lbs:
+                    dimensions = [
+                        {"Name": "TargetGroup", "Value": tg["TargetGroupArn"].split(":", 5)[-1]},
+                        {"Name": "LoadBalancer", "Value": lb_arn.split(":loadbalancer/", 1)[1]},
+                    ]
+                    data.setdefault(namespaces[types[lb_arn]], []).append(
+                        {
+                            "MetricName": "HealthyHostCount",
+                            "Dimensions": dimensions,
+                            "Timestamp": now,
+                            "Value": float(states.count("healthy")),
+                        }
+                    )
+        for namespace, points in data.items():
+            for start in range(0, len(points), 1000):  # PutMetricData takes at most 1,000 data points
+                self.cloudwatch.put_metric_data(Namespace=namespace, MetricData=points[start : start + 1000])
+        return published
+
     def _target_group_requests(self, lb_arn: str, lb_dimension: str, today: dt.datetime, days: int) -> None:
         """RequestCount per target group of an ALB (unequal: the first serves least), as CloudWatch reports it
         with the dimensions TargetGroup and LoadBalancer."""

@@ -30,7 +30,8 @@ class Facet(StrEnum):
     ELBV2_LISTENER_CERTIFICATES = "elbv2.listener-certificates"  # DescribeListenerCertificates (SNI)
     ELBV2_LISTENER_RULES = "elbv2.listener-rules"  # DescribeRules
     ELBV2_TARGET_GROUPS = "elbv2.target-groups"  # DescribeTargetGroups
-    ELBV2_TARGET_HEALTH = "elbv2.target-health"  # DescribeTargetHealth
+    # CloudWatch HealthyHostCount of all target groups, DescribeTargetHealth of those it does not show healthy
+    ELBV2_TARGET_HEALTH = "elbv2.target-health"
     # elasticloadbalancing (Classic)
     ELB_LOAD_BALANCERS = "elb.load-balancers"  # DescribeLoadBalancers (listeners included)
     ELB_TAGS = "elb.tags"

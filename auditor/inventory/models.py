@@ -25,10 +25,12 @@ from auditor.errors import SnapshotError
 #    Gateway fields are None: not read, so nothing is concluded from Gateways that were never looked at.
 # 4: in-cluster ingress controllers (KubeInventory.ingress_controllers, ingress_controller_configs); in older
 #    snapshots they are None: not read, so nothing is concluded about the Ingresses such controllers serve.
-SCHEMA_VERSION = 4
+# 5: TargetGroup.healthy_count / healthy_count_at (target health from CloudWatch's HealthyHostCount); in older
+#    snapshots they are None: every target group's health is in ``targets`` (or was not read).
+SCHEMA_VERSION = 5
 # Versions ``Inventory.parse`` reads: a release that adds an optional field bumps SCHEMA_VERSION and adds it here,
 # and older snapshots stay readable. A version not in this set is refused with a message naming both.
-READABLE_SCHEMA_VERSIONS = frozenset({1, 2, 3, 4})
+READABLE_SCHEMA_VERSIONS = frozenset({1, 2, 3, 4, 5})
 
 
 class Model(BaseModel):
@@ -163,7 +165,30 @@ class TargetGroup(Model):
     health_check_path: str | None = None
     health_check_port: str | None = None  # "traffic-port" or a port number as text, as the API returns it
     tags: dict[str, str] | None = None
-    targets: list[TargetHealth] | None = None
+    targets: list[TargetHealth] | None = Field(
+        default=None,
+        description="DescribeTargetHealth; None = not described (not read, or CloudWatch showed the group healthy)",
+    )
+    healthy_count: int | None = Field(
+        default=None,
+        description="healthy targets by CloudWatch (HealthyHostCount, Minimum of its latest minute), set when that "
+        "showed some and the group was therefore not described; None = not read that way",
+    )
+    healthy_count_at: datetime | None = Field(default=None, description="start of the minute healthy_count is of")
+
+    @property
+    def health_source(self) -> Literal["DescribeTargetHealth", "CloudWatch HealthyHostCount"] | None:
+        """Where the group's health was read; None when it was not."""
+        if self.targets is not None:
+            return "DescribeTargetHealth"
+        return "CloudWatch HealthyHostCount" if self.healthy_count is not None else None
+
+    @property
+    def healthy_targets(self) -> int | None:
+        """How many targets are healthy, from whichever source read them; None when the health was not read."""
+        if self.targets is not None:
+            return sum(1 for t in self.targets if t.state == "healthy")
+        return self.healthy_count
 
 
 class LoadBalancer(Model):
@@ -888,6 +913,9 @@ def _timestamp_problem(inv: Inventory) -> str | None:
     stamped: list[tuple[str, datetime | None]] = [("collected_at", inv.collected_at)]
     stamped += [(f"aws.load_balancers.{i}.created_at", lb.created_at) for i, lb in enumerate(inv.aws.load_balancers)]
     stamped += [(f"aws.certificates.{i}.not_after", c.not_after) for i, c in enumerate(inv.aws.certificates)]
+    stamped += [
+        (f"aws.target_groups.{i}.healthy_count_at", tg.healthy_count_at) for i, tg in enumerate(inv.aws.target_groups)
+    ]
     kube = inv.kubernetes
     if kube is not None:
         for name in type(kube).model_fields:

@@ -1,7 +1,13 @@
 """lb-without-healthy-targets: nothing healthy behind a load balancer, with the Kubernetes reason."""
 
+import json
+from datetime import UTC, datetime
+
+import pytest
+
+from auditor.errors import SnapshotError
 from auditor.findings import KubeRef, Severity, Status
-from auditor.inventory.models import Listener, TargetHealth
+from auditor.inventory.models import Inventory, Listener, TargetHealth
 from auditor.rules.hygiene.lb_without_healthy_targets import RULE
 from tests.rules._harness import only, run
 from tests.support import builders as b
@@ -133,3 +139,67 @@ def test_other_clusters_load_balancers_are_not_examined():
         "k8s-prod", tags=b.ingress_tags("a/b", cluster="prod"), listeners=[Listener(port=80, protocol="HTTP")]
     )
     assert run(RULE, b.inventory(lbs=[other], cluster_names=["demo", "prod"])) == []
+
+
+# --------------------------------------------------------------------------- health counted by CloudWatch
+
+
+AT = datetime(2026, 12, 6, 9, 14, tzinfo=UTC)
+
+
+def _counted(tg, healthy: int) -> None:
+    """What the collector records for a group CloudWatch's HealthyHostCount shows healthy: no DescribeTargetHealth."""
+    tg.targets, tg.healthy_count, tg.healthy_count_at = None, healthy, AT
+
+
+def test_a_group_counted_healthy_by_cloudwatch_passes_and_says_so():
+    _, inv = _alb_setup(None)
+    _counted(inv.aws.target_groups[0], 3)
+    f = only(RULE, inv)
+    assert f.status == Status.PASS and f.evidence["healthy_targets"] == 3
+    assert f.evidence["healthy_by_cloudwatch"] == {
+        "k8s-shop-web-tg": {"source": "CloudWatch HealthyHostCount", "healthy": 3, "at": "2026-12-06T09:14:00+00:00"}
+    }
+    assert "3 healthy target(s) (CloudWatch HealthyHostCount of 2026-12-06 09:14 UTC)" in f.message
+
+
+def test_counted_and_described_groups_add_up_and_the_unhealthy_ones_still_fail():
+    lb = b.load_balancer("k8s-shop-web", tags=b.ingress_tags("shop/web"))
+    counted, described = b.target_group("counted", lb), b.target_group("described", lb, targets=[UNHEALTHY])
+    _counted(counted, 2)
+    f = only(
+        RULE, b.inventory(lbs=[lb], target_groups=[counted, described], ingresses=[b.ingress("shop", "web", lb=lb)])
+    )
+    assert f.status == Status.PASS and f.evidence["healthy_targets"] == 2
+    assert set(f.evidence["healthy_by_cloudwatch"]) == {"counted"}
+    # described only (the collector describes every group CloudWatch does not show healthy): FAIL with reasons
+    f = only(RULE, b.inventory(lbs=[lb], target_groups=[described], ingresses=[b.ingress("shop", "web", lb=lb)]))
+    assert f.status == Status.FAIL and f.evidence["target_groups"][0]["reasons"] == ["Target.FailedHealthChecks"]
+    assert "healthy_by_cloudwatch" not in f.evidence
+
+
+def test_a_count_of_zero_without_described_targets_is_unknown_never_a_fail():
+    """The collector never records one (it describes such groups); a snapshot could: no states, no reasons."""
+    _, inv = _alb_setup(None)
+    _counted(inv.aws.target_groups[0], 0)
+    f = only(RULE, inv)
+    assert f.status == Status.UNKNOWN and "k8s-shop-web-tg was not collected" in f.message
+
+
+def test_snapshots_before_the_count_still_read_and_the_count_round_trips():
+    _, inv = _alb_setup(None)
+    _counted(inv.aws.target_groups[0], 3)
+    doc = json.loads(inv.dump_json())
+    again = Inventory.parse(json.dumps(doc))
+    assert again.aws.target_groups[0].healthy_count_at == AT and only(RULE, again).status == Status.PASS
+    # version 4 knew no count: its groups were described (or not read)
+    doc["schema_version"] = 4
+    for tg in doc["aws"]["target_groups"]:
+        del tg["healthy_count"], tg["healthy_count_at"]
+        tg["targets"] = [{"id": "10.0.1.10", "port": 80, "state": "healthy", "reason": None, "description": None}]
+    old = Inventory.parse(json.dumps(doc))
+    assert old.aws.target_groups[0].health_source == "DescribeTargetHealth"
+    assert only(RULE, old).evidence["healthy_targets"] == 1
+    doc["aws"]["target_groups"][0]["healthy_count_at"] = "2026-12-06T09:14:00"
+    with pytest.raises(SnapshotError, match=r"aws.target_groups.0.healthy_count_at: .* has no time zone"):
+        Inventory.parse(json.dumps(doc))

@@ -28,6 +28,9 @@ def test_owner_gone_nlb_fails_with_cost_and_delete_commands():
     assert f"aws elbv2 delete-load-balancer --region eu-west-1 --load-balancer-arn {nlb.arn}" in f.remediation
     assert f"aws elbv2 delete-target-group --region eu-west-1 --target-group-arn {tg.arn}" in f.remediation
     assert f.evidence["healthy_targets"] == 1
+    # a group CloudWatch's HealthyHostCount showed healthy (not described) counts the same
+    tg.targets, tg.healthy_count = None, 2
+    assert only(RULE, b.inventory(lbs=[nlb], target_groups=[tg])).evidence["healthy_targets"] == 2
 
 
 def test_cluster_gone_public_alb_is_high_and_superseded_explains_regrouping():

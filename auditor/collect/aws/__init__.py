@@ -37,6 +37,9 @@ GLOBAL = ("iam", "pricing", "costexplorer")
 # Collectors whose client lives in a fixed region whatever the audited ones (the Price List endpoint).
 _CLIENT_REGION = {"pricing": pricing.ENDPOINT_REGION, "costexplorer": costexplorer.ENDPOINT_REGION}
 _SERVICE = {m.NAME: m.SERVICE for m in COLLECTORS}
+# Clients a collector calls besides its own service's, counted in its coverage: elbv2 reads target health from
+# CloudWatch first (HealthyHostCount; cloudwatch itself runs only after elbv2 of the region, so never at once).
+_ALSO_CALLS = {"elbv2": (cloudwatch.SERVICE,)}
 # Needed by open_account (identity of every account; AssumeRole is granted on the caller's side).
 SESSION_ACTIONS: tuple[str, ...] = ("sts:GetCallerIdentity",)
 
@@ -313,8 +316,8 @@ def _run(task: _Task, ctx: CollectorContext, region: str | None, reporter: _Prog
     """One collector in one account/region; whatever happens becomes its Coverage."""
     stage = f"aws:{ctx.name}"
     where = f"{ctx.account}/{region or 'global'}"
-    service = _SERVICE[ctx.name]
-    calls_before = ctx.session.calls_to(service, ctx.region)
+    services = (_SERVICE[ctx.name], *_ALSO_CALLS.get(ctx.name, ()))
+    calls_before = sum(ctx.session.calls_to(service, ctx.region) for service in services)
     started = time.monotonic()
     reporter.emit(stage, f"{where}: started")
     result: Any = None
@@ -347,7 +350,7 @@ def _run(task: _Task, ctx: CollectorContext, region: str | None, reporter: _Prog
         status=status,
         error_code=error_code,
         message=message,
-        calls=ctx.session.calls_to(service, ctx.region) - calls_before,
+        calls=sum(ctx.session.calls_to(service, ctx.region) for service in services) - calls_before,
         duration_ms=int((time.monotonic() - started) * 1000),
         # a collector that failed as a whole failed every facet: nothing to say per facet
         facets=ctx.facet_coverage(status) if status != CoverageStatus.ERROR else {},

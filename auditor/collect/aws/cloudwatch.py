@@ -18,10 +18,15 @@ Traffic metrics exist only while traffic flows: a day without a data point is a 
 ``GetMetricData`` takes at most 500 queries per call (enforced here: AWS rejects more, moto does not), so
 1,000 load balancers with a target group each cost about ten calls. A call that fails leaves its load
 balancers without usage (the facet says so) and their cost falls back to hours only, marked assumed.
+
+``healthy_host_counts`` serves the elbv2 collector (target health, issue #11): HealthyHostCount (Minimum, 60 s
+periods) of the last ``HEALTH_WINDOW`` per target group, so that DescribeTargetHealth is called only for the
+groups CloudWatch does not show healthy.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -32,6 +37,8 @@ from auditor.errors import CollectionError, PermissionDenied
 from auditor.inventory.facets import Facet
 from auditor.inventory.models import LoadBalancer, LoadBalancerUsage, TargetGroup
 
+log = logging.getLogger(__name__)
+
 NAME = "cloudwatch"
 SERVICE = "cloudwatch"
 # What each facet calls: the IAM policy is the union, and a call maps back to the facet it reads.
@@ -40,6 +47,14 @@ IAM_ACTIONS: tuple[str, ...] = actions_of(FACET_ACTIONS)
 
 QUERIES_PER_CALL = 500  # GetMetricData MetricDataQueries maximum
 DAY = 86400
+MINUTE = 60
+# How far back a target group's latest HealthyHostCount may lie to stand for its health now: ELB publishes it every
+# minute while health checks run, and CloudWatch shows a minute a few minutes late (the metric pages above);
+# five minutes leaves room for that delay and never reaches back to an older state of the group.
+HEALTH_WINDOW = timedelta(minutes=5)
+# Target types whose HealthyHostCount counts what DescribeTargetHealth calls healthy; lambda (health checks off
+# by default: no data) and alb (an NLB's ALB target) groups are always described.
+_HEALTH_TARGET_TYPES = frozenset({"instance", "ip"})
 GB = 1024**3
 
 # type -> (namespace, dimension, [(what, metric, statistic)])
@@ -80,17 +95,28 @@ def dimension_value(lb: LoadBalancer) -> str:
     return lb.arn.split(":loadbalancer/", 1)[-1]
 
 
+def target_group_dimensions(tg_arn: str, lb: LoadBalancer) -> list[dict[str, str]]:
+    """The dimensions of a target group's metrics behind one load balancer, in the order they are published:
+    TargetGroup ``targetgroup/<name>/<id>`` (the ARN's resource part), then LoadBalancer."""
+    return [
+        {"Name": "TargetGroup", "Value": tg_arn.split(":", 5)[-1]},
+        {"Name": "LoadBalancer", "Value": dimension_value(lb)},
+    ]
+
+
 def window(days: int, now: datetime | None = None) -> tuple[datetime, datetime]:
     """The last ``days`` complete UTC days: [midnight ``days`` days ago, today's midnight)."""
     today = (now or datetime.now(UTC)).replace(hour=0, minute=0, second=0, microsecond=0)
     return today - timedelta(days=days), today
 
 
-def _stat(namespace: str, metric: str, dimensions: list[dict[str, str]], stat: str) -> dict[str, Any]:
+def _stat(
+    namespace: str, metric: str, dimensions: list[dict[str, str]], stat: str, period: int = DAY
+) -> dict[str, Any]:
     return {
         "MetricStat": {
             "Metric": {"Namespace": namespace, "MetricName": metric, "Dimensions": dimensions},
-            "Period": DAY,
+            "Period": period,
             "Stat": stat,
         },
         "ReturnData": True,
@@ -122,10 +148,7 @@ def collect(
             dimensions = [{"Name": dimension, "Value": dimension_value(lb)}]
             queries.append((_stat(namespace, "HealthyHostCount", dimensions, "Maximum"), _Query(lb, "health")))
         for tg_arn in sorted(groups_of.get(lb.arn, [])) if lb.type in ("application", "network") else ():
-            dimensions = [
-                {"Name": "TargetGroup", "Value": tg_arn.split(":", 5)[-1]},  # targetgroup/<name>/<id>
-                {"Name": "LoadBalancer", "Value": dimension_value(lb)},
-            ]
+            dimensions = target_group_dimensions(tg_arn, lb)
             if lb.type == "application":
                 queries.append((_stat(namespace, "RequestCount", dimensions, "Sum"), _Query(lb, tg_arn)))
             health = _stat(namespace, "HealthyHostCount", dimensions, "Maximum")
@@ -135,7 +158,7 @@ def collect(
     failed: set[str] = set()
     for chunk in chunked(queries, QUERIES_PER_CALL):
         try:
-            answers = _get(client, chunk, start, end)
+            answers = _get(client, [query for query, _ in chunk], start, end)
         except PermissionDenied as exc:
             ctx.problem("GetMetricData (costs fall back to hours only)", exc, facet=Facet.CLOUDWATCH_METRICS)
             failed.update(q.lb.arn for _, q in queries)
@@ -183,13 +206,75 @@ def collect(
     return usage
 
 
+@dataclass(frozen=True)
+class HealthyHosts:
+    """A target group's latest HealthyHostCount: the fewest healthy targets during the minute that began ``at``."""
+
+    count: int
+    at: datetime
+
+
+def healthy_host_counts(
+    ctx: CollectorContext,
+    target_groups: Iterable[TargetGroup],
+    load_balancers: Iterable[LoadBalancer],
+    now: datetime | None = None,
+) -> dict[str, HealthyHosts]:
+    """Target group ARN -> its latest HealthyHostCount of the last ``HEALTH_WINDOW``, for the instance and ip
+    target groups of exactly one ALB or NLB; a group without a data point there is absent. 500 groups a
+    GetMetricData call. A call that fails is logged and its groups are absent: the caller (elbv2) then reads
+    their health with DescribeTargetHealth, so nothing goes unread and no facet is partial.
+
+    ``AWS/ApplicationELB`` and ``AWS/NetworkELB`` (the namespace from the load balancer's type, not its ARN)
+    publish HealthyHostCount per TargetGroup + LoadBalancer while health checks are enabled, each minute;
+    Minimum is the fewest healthy targets of the minute.
+    https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-cloudwatch-metrics.html,
+    https://docs.aws.amazon.com/elasticloadbalancing/latest/network/load-balancer-cloudwatch-metrics.html"""
+    by_arn = {lb.arn: lb for lb in load_balancers}
+    asked: list[tuple[dict[str, Any], str]] = []
+    for tg in target_groups:
+        if tg.target_type not in _HEALTH_TARGET_TYPES or len(tg.load_balancer_arns) != 1:
+            continue  # several load balancers: a count per pair, none for the group as DescribeTargetHealth sees it
+        lb = by_arn.get(tg.load_balancer_arns[0])
+        if lb is None or lb.type not in ("application", "network"):
+            continue
+        namespace = METRICS[lb.type][0]
+        dimensions = target_group_dimensions(tg.arn, lb)
+        asked.append((_stat(namespace, "HealthyHostCount", dimensions, "Minimum", MINUTE), tg.arn))
+    end = now or datetime.now(UTC)
+    start = end - HEALTH_WINDOW
+    found: dict[str, HealthyHosts] = {}
+    for chunk in chunked(asked, QUERIES_PER_CALL):
+        try:
+            answers = _get(ctx.client(SERVICE), [query for query, _ in chunk], start, end)
+        except CollectionError as exc:
+            log.warning(
+                "%s %s/%s: HealthyHostCount of %d target groups not read, described one by one instead: %s",
+                ctx.name,
+                ctx.account,
+                ctx.region,
+                len(chunk),
+                exc,
+            )
+            if isinstance(exc, PermissionDenied):
+                break  # the next calls would be denied too
+            continue
+        for index, (_, tg_arn) in enumerate(chunk):
+            stamps, values = answers.get(f"q{index}", ([], []))
+            if stamps:
+                at, value = max(zip(stamps, values, strict=False), key=lambda point: point[0])
+                found[tg_arn] = HealthyHosts(count=int(value), at=at.astimezone(UTC))
+    return found
+
+
 def _get(
-    client: Any, chunk: list[tuple[dict[str, Any], _Query]], start: datetime, end: datetime
+    client: Any, queries: list[dict[str, Any]], start: datetime, end: datetime
 ) -> dict[str, tuple[list[datetime], list[float]]]:
-    """Id -> (timestamps, values) of one batch of at most 500 queries, following NextToken."""
-    if len(chunk) > QUERIES_PER_CALL:
-        raise ValueError(f"GetMetricData takes at most {QUERIES_PER_CALL} queries, not {len(chunk)}")
-    body = [{"Id": f"q{i}", **query} for i, (query, _) in enumerate(chunk)]
+    """Id (``q`` + the query's index) -> (timestamps, values) of one batch of at most 500 queries, following
+    NextToken."""
+    if len(queries) > QUERIES_PER_CALL:
+        raise ValueError(f"GetMetricData takes at most {QUERIES_PER_CALL} queries, not {len(queries)}")
+    body = [{"Id": f"q{i}", **query} for i, query in enumerate(queries)]
     found: dict[str, tuple[list[datetime], list[float]]] = {}
     token: str | None = None
     while True:

@@ -4,6 +4,13 @@ A TLS listener's certificates: DescribeListeners gives only the default one; the
 in-use lists where that answer is unambiguous (``certificates_from_in_use``: about one DescribeCertificate
 per certificate in use instead of one DescribeListenerCertificates per TLS listener), else from
 DescribeListenerCertificates.
+
+Target health costs one call per target group only where it must: CloudWatch's HealthyHostCount of all of them
+comes first, in one GetMetricData call per 500 (``cloudwatch.healthy_host_counts``), and a group it shows with a
+healthy target in the last minutes keeps that count (``TargetGroup.healthy_count``) instead of being described.
+Every other group — no data point, no healthy target, not the group of exactly one ALB or NLB, lambda or alb
+targets — is described with DescribeTargetHealth as before, so the states and reasons of unhealthy targets are
+read. When GetMetricData fails, every group is described: the facet is read completely either way.
 """
 
 from __future__ import annotations
@@ -11,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 
-from auditor.collect.aws import acm
+from auditor.collect.aws import acm, cloudwatch
 from auditor.collect.aws.base import CollectorContext, actions_of, call, describe_tags, pages
 from auditor.errors import CollectionError
 from auditor.inventory.facets import Facet
@@ -42,7 +49,8 @@ FACET_ACTIONS: dict[Facet, tuple[str, ...]] = {
     ),
     Facet.ELBV2_LISTENER_RULES: ("elasticloadbalancing:DescribeRules",),
     Facet.ELBV2_TARGET_GROUPS: ("elasticloadbalancing:DescribeTargetGroups",),
-    Facet.ELBV2_TARGET_HEALTH: ("elasticloadbalancing:DescribeTargetHealth",),
+    # HealthyHostCount first, DescribeTargetHealth for the groups it does not show healthy
+    Facet.ELBV2_TARGET_HEALTH: ("cloudwatch:GetMetricData", "elasticloadbalancing:DescribeTargetHealth"),
 }
 IAM_ACTIONS: tuple[str, ...] = actions_of(FACET_ACTIONS)
 
@@ -94,7 +102,9 @@ def collect(ctx: CollectorContext) -> Elbv2Result:
     reading = None
     if ctx.wants(Facet.ELBV2_LISTENER_CERTIFICATES):
         reading = _listener_certificates(ctx, client, load_balancers)
-    target_groups = ctx.fan_out.map(lambda raw: _target_group(ctx, client, raw, tg_tags), raw_tgs)
+    target_groups = [_target_group(ctx, raw, tg_tags) for raw in raw_tgs]
+    if ctx.wants(Facet.ELBV2_TARGET_HEALTH):  # unneeded: targets stay None (not read)
+        _target_health(ctx, client, target_groups, load_balancers)
 
     ctx.count("load balancers", len(load_balancers))
     ctx.count("target groups", len(target_groups))
@@ -313,10 +323,8 @@ def _action(raw: dict[str, Any]) -> Action:
     )
 
 
-def _target_group(
-    ctx: CollectorContext, client: Any, raw: dict[str, Any], tags: dict[str, dict[str, str]]
-) -> TargetGroup:
-    tg = TargetGroup(
+def _target_group(ctx: CollectorContext, raw: dict[str, Any], tags: dict[str, dict[str, str]]) -> TargetGroup:
+    return TargetGroup(
         arn=raw["TargetGroupArn"],
         name=raw["TargetGroupName"],
         account=ctx.account,
@@ -330,13 +338,30 @@ def _target_group(
         health_check_port=raw.get("HealthCheckPort"),
         tags=tags.get(raw["TargetGroupArn"]),
     )
-    if not ctx.wants(Facet.ELBV2_TARGET_HEALTH):
-        return tg  # targets stay None: not read
+
+
+def _target_health(
+    ctx: CollectorContext, client: Any, target_groups: list[TargetGroup], load_balancers: list[LoadBalancer]
+) -> None:
+    """Each group's health: CloudWatch's count where it shows a healthy target, DescribeTargetHealth elsewhere."""
+    counted = cloudwatch.healthy_host_counts(ctx, target_groups, load_balancers)
+    described: list[TargetGroup] = []
+    for tg in target_groups:
+        seen = counted.get(tg.arn)
+        if seen is not None and seen.count >= 1:
+            tg.healthy_count, tg.healthy_count_at = seen.count, seen.at
+        else:
+            described.append(tg)
+    ctx.fan_out.map(lambda tg: _describe_health(ctx, client, tg), described)
+    ctx.count("target groups healthy by CloudWatch", len(target_groups) - len(described))
+
+
+def _describe_health(ctx: CollectorContext, client: Any, tg: TargetGroup) -> None:
     try:
         health = call(client, "DescribeTargetHealth", TargetGroupArn=tg.arn)
     except CollectionError as exc:
         ctx.problem(f"DescribeTargetHealth of {tg.name}", exc, facet=Facet.ELBV2_TARGET_HEALTH)
-        return tg
+        return
     tg.targets = [
         TargetHealth(
             id=desc["Target"]["Id"],
@@ -347,4 +372,3 @@ def _target_group(
         )
         for desc in health.get("TargetHealthDescriptions", [])
     ]
-    return tg

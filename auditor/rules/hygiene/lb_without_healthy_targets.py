@@ -6,7 +6,10 @@ traffic to the pods of ip or instance targets (auditor.rules._netpol), or pods a
 Orphaned load balancers are reported as well: they cost money while serving nothing (the ownership rules
 say whose they were). A load balancer whose every listener only redirects or answers fixed responses
 needs no targets and passes. Only ``healthy`` counts (a target group with health checks disabled reports
-``unavailable``; such load balancers show up here and say so in the evidence).
+``unavailable``; such load balancers show up here and say so in the evidence). A target group the collector
+found healthy through CloudWatch's HealthyHostCount (``TargetGroup.healthy_count``, no DescribeTargetHealth)
+counts as that many healthy targets, and the evidence says so and of which minute; the groups without a healthy
+target were always described, so a FAIL still names their states and reasons.
 """
 
 from __future__ import annotations
@@ -233,23 +236,40 @@ def _classic(graph: ExposureGraph, node: LbNode) -> Finding:
     )
 
 
+def _by_cloudwatch(tgs: list[TargetGroup]) -> tuple[dict[str, dict[str, Any]], str]:
+    """The groups counted by CloudWatch, for the evidence, and the message's note of it ("" when there are none)."""
+    counted = {
+        tg.name: {
+            "source": tg.health_source,
+            "healthy": tg.healthy_count,
+            "at": tg.healthy_count_at.isoformat() if tg.healthy_count_at else None,
+        }
+        for tg in tgs
+        if tg.targets is None and tg.healthy_count
+    }
+    stamps = [tg.healthy_count_at for tg in tgs if tg.name in counted and tg.healthy_count_at]
+    when = f" of {min(stamps).strftime('%Y-%m-%d %H:%M')} UTC" if stamps else ""
+    return counted, f" (CloudWatch HealthyHostCount{when})" if counted else ""
+
+
 def _elbv2(graph: ExposureGraph, node: LbNode) -> Finding:
     fields = lb_fields(node)
     evidence = owner_evidence(node)
     tgs = node.target_groups
-    healthy = 0
-    for tg in tgs:
-        for target in tg.targets or ():
-            if target.state == "healthy":
-                healthy += 1
+    healthy = sum(tg.healthy_targets or 0 for tg in tgs)
     if healthy:
         evidence["healthy_targets"] = healthy
+        counted, note = _by_cloudwatch(tgs)
+        if counted:
+            evidence["healthy_by_cloudwatch"] = counted
         return META.finding(
             Status.PASS,
-            f"{lb_subject(node)} has {healthy} healthy target(s).",
+            f"{lb_subject(node)} has {healthy} healthy target(s){note}.",
             evidence=evidence,
             **fields,
         )
+    # a group counted by CloudWatch with no healthy target (only a hand-made snapshot holds one: the collector
+    # describes those) has no states or reasons to judge by: not collected, as one never read
     not_collected = [tg.name for tg in tgs if tg.targets is None]
     if not_collected or not graph.collected("elbv2", node):
         what = (

@@ -92,11 +92,7 @@ def _delete_commands(node: LbNode) -> list[str]:
 
 def _evidence(node: LbNode) -> dict[str, Any]:
     tgs = node.target_groups
-    healthy = 0
-    for tg in tgs:
-        for target in tg.targets or ():
-            if target.state in {"healthy", "InService"}:
-                healthy += 1
+    healthy = sum(tg.healthy_targets or 0 for tg in tgs)  # described or counted by CloudWatch
     return {
         "load_balancer": node.lb.name,
         "type": node.lb.type,
