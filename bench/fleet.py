@@ -19,7 +19,8 @@ CLBs with TCP or SSL), and three consumers turn it into data:
 own limits (facts §9): pages of 400, tag batches of 20, one DescribeListeners per v2 load balancer,
 DescribeRules per ALB listener, DescribeListenerCertificates per HTTPS/TLS listener,
 target health from HealthyHostCount (GetMetricData, 500 target groups a call; DescribeTargetHealth only for
-groups CloudWatch does not show healthy: none here), DescribeInstanceHealth per CLB (with instances),
+groups CloudWatch does not show healthy: none here; the same for Classic instance health with
+DescribeInstanceHealth),
 DescribeLoadBalancerPolicies per CLB with an SSL listener, ListResourcesForWebACL per web ACL,
 certificate pages of 1000, security-group pages (200 ids per filter), and the fixed per-region and
 identity calls.
@@ -185,8 +186,9 @@ def lower_bound(fleet: Fleet) -> dict[str, int]:
     metric_queries = 5 * len(albs) + 4 * len(nlbs) + 3 * len(clbs)
     public = sum(1 for p in (*albs, *nlbs, *clbs) if p.scheme == "internet-facing")
     return {
-        # usage (the cloudwatch collector) + every target group's current HealthyHostCount (elbv2's target health)
-        "cloudwatch:GetMetricData": math.ceil(metric_queries / 500) + math.ceil(tgs / 500),
+        # usage (the cloudwatch collector) + the current HealthyHostCount of every target group (elbv2's target
+        # health) and Classic load balancer (elb's instance health)
+        "cloudwatch:GetMetricData": math.ceil(metric_queries / 500) + math.ceil(tgs / 500) + math.ceil(len(clbs) / 500),
         "ec2:DescribeNetworkInterfaces": math.ceil(public / 200),
         "pricing:GetProducts": 2,
         f"{elb}DescribeLoadBalancers": math.ceil(v2 / 400) + max(1, math.ceil(len(clbs) / 400)),
@@ -198,7 +200,7 @@ def lower_bound(fleet: Fleet) -> dict[str, int]:
         "acm:DescribeCertificate": len(in_use),
         "iam:ListServerCertificates": 1,  # none in the account: ACM's in-use lists are the whole answer
         f"{elb}DescribeTargetHealth": 0,  # CloudWatch shows every group healthy (``_healthy_host_counts``)
-        f"{elb}DescribeInstanceHealth": len(clbs),
+        f"{elb}DescribeInstanceHealth": 0,  # CloudWatch shows every Classic load balancer with InService instances
         f"{elb}DescribeLoadBalancerPolicies": sum(1 for p in clbs if p.tls),
         "wafv2:ListWebACLs": 1,
         "wafv2:ListResourcesForWebACL": WEB_ACLS,
@@ -310,7 +312,8 @@ def _seed(fleet: Fleet, session: Any) -> Made:
         for i in range(WEB_ACLS)
     ]
 
-    healthy: list[tuple[str, str, str, int]] = []  # (kind, target group ARN, LB ARN, healthy targets)
+    # (kind, target group ARN, LB ARN — Classic: "", its name —, healthy targets)
+    healthy: list[tuple[str, str, str, int]] = []
     for p in fleet.lbs:
         stack = f"{p.namespace}/{p.name}"
         if p.kind == "clb":
@@ -334,6 +337,7 @@ def _seed(fleet: Fleet, session: Any) -> Made:
             elb.register_instances_with_load_balancer(
                 LoadBalancerName=p.lb_name, Instances=[{"InstanceId": i} for i in nodes]
             )
+            healthy.append((p.kind, "", p.lb_name, len(nodes)))  # moto: every registered instance InService
             if p.tls:
                 elb.create_load_balancer_policy(
                     LoadBalancerName=p.lb_name,
@@ -427,11 +431,15 @@ def _healthy_host_counts(cloudwatch: Any, healthy: list[tuple[str, str, str, int
     now = datetime.now(UTC)
     by_namespace: dict[str, list[JsonObj]] = {}
     for kind, tg, lb_arn, count in healthy:
-        namespace = "AWS/ApplicationELB" if kind == "alb" else "AWS/NetworkELB"
-        dimensions = [
-            {"Name": "TargetGroup", "Value": tg.split(":", 5)[-1]},
-            {"Name": "LoadBalancer", "Value": lb_arn.split(":loadbalancer/", 1)[1]},
-        ]
+        namespace = {"alb": "AWS/ApplicationELB", "nlb": "AWS/NetworkELB", "clb": "AWS/ELB"}[kind]
+        dimensions = (
+            [{"Name": "LoadBalancerName", "Value": lb_arn}]  # Classic: the name stands for the ARN
+            if kind == "clb"
+            else [
+                {"Name": "TargetGroup", "Value": tg.split(":", 5)[-1]},
+                {"Name": "LoadBalancer", "Value": lb_arn.split(":loadbalancer/", 1)[1]},
+            ]
+        )
         datum = {"MetricName": "HealthyHostCount", "Dimensions": dimensions, "Timestamp": now, "Value": float(count)}
         by_namespace.setdefault(namespace, []).append(datum)
     for namespace, data in by_namespace.items():

@@ -726,9 +726,10 @@ class AwsSeeder:
         """What ELB publishes each minute while health checks run and moto never does: every target group's
         HealthyHostCount per load balancer (dimensions TargetGroup + LoadBalancer, the namespace of the load
         balancer's type), stamped now, as many as moto's DescribeTargetHealth calls healthy — every registered
-        target; a group without registered targets (nothing to check) gets none. An audit within the auditor's
-        5-minute window reads these instead of describing the groups; a later one describes them (the same
-        verdicts). Returns how many groups got a data point."""
+        target; a group without registered targets (nothing to check) gets none; and every Classic load balancer's
+        with registered instances (dimension LoadBalancerName, its InService instances). An audit within the
+        auditor's 5-minute window reads these instead of describing them; a later one describes them (the same
+        verdicts). Returns how many target groups and Classic load balancers got a data point."""
         types = {
             lb["LoadBalancerArn"]: lb["Type"]
             for page in self.elbv2.get_paginator("describe_load_balancers").paginate()
@@ -761,6 +762,21 @@ class AwsSeeder:
                             "Value": float(states.count("healthy")),
                         }
                     )
+        # Classic: per load balancer (dimension LoadBalancerName), as many as DescribeInstanceHealth calls InService
+        for desc in self.elb.describe_load_balancers()["LoadBalancerDescriptions"]:
+            if not desc.get("Instances"):
+                continue
+            health = self.elb.describe_instance_health(LoadBalancerName=desc["LoadBalancerName"])
+            in_service = sum(1 for state in health["InstanceStates"] if state.get("State") == "InService")
+            published += 1
+            data.setdefault("AWS/ELB", []).append(
+                {
+                    "MetricName": "HealthyHostCount",
+                    "Dimensions": [{"Name": "LoadBalancerName", "Value": desc["LoadBalancerName"]}],
+                    "Timestamp": now,
+                    "Value": float(in_service),
+                }
+            )
         for namespace, points in data.items():
             for start in range(0, len(points), 1000):  # PutMetricData takes at most 1,000 data points
                 self.cloudwatch.put_metric_data(Namespace=namespace, MetricData=points[start : start + 1000])

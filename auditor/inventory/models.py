@@ -25,8 +25,9 @@ from auditor.errors import SnapshotError
 #    Gateway fields are None: not read, so nothing is concluded from Gateways that were never looked at.
 # 4: in-cluster ingress controllers (KubeInventory.ingress_controllers, ingress_controller_configs); in older
 #    snapshots they are None: not read, so nothing is concluded about the Ingresses such controllers serve.
-# 5: TargetGroup.healthy_count / healthy_count_at (target health from CloudWatch's HealthyHostCount); in older
-#    snapshots they are None: every target group's health is in ``targets`` (or was not read).
+# 5: TargetGroup.healthy_count / healthy_count_at and, for Classic, LoadBalancer.healthy_count / healthy_count_at
+#    (health from CloudWatch's HealthyHostCount); in older snapshots they are None: every target group's health is
+#    in ``targets``, every Classic load balancer's in ``instances`` (or was not read).
 SCHEMA_VERSION = 5
 # Versions ``Inventory.parse`` reads: a release that adds an optional field bumps SCHEMA_VERSION and adds it here,
 # and older snapshots stay readable. A version not in this set is refused with a message naming both.
@@ -208,7 +209,17 @@ class LoadBalancer(Model):
     subnet_ids: list[str] = Field(default_factory=list, description="AvailabilityZones[].SubnetId (ALB, NLB)")
     tags: dict[str, str] | None = None
     listeners: list[Listener] | None = None
-    instances: list[TargetHealth] | None = Field(default=None, description="classic only: instance health")
+    instances: list[TargetHealth] | None = Field(
+        default=None,
+        description="classic only: DescribeInstanceHealth; None = not described (not read, or CloudWatch showed an "
+        "InService instance)",
+    )
+    healthy_count: int | None = Field(
+        default=None,
+        description="classic only: InService instances by CloudWatch (HealthyHostCount, Minimum of its latest minute), "
+        "set when that showed some and the instances were therefore not described; None = not read that way",
+    )
+    healthy_count_at: datetime | None = Field(default=None, description="start of the minute healthy_count is of")
     public_ipv4_count: int | None = Field(
         default=None,
         description="public IPv4 addresses on the load balancer's network interfaces; None = not counted",
@@ -915,6 +926,9 @@ def _timestamp_problem(inv: Inventory) -> str | None:
     stamped += [(f"aws.certificates.{i}.not_after", c.not_after) for i, c in enumerate(inv.aws.certificates)]
     stamped += [
         (f"aws.target_groups.{i}.healthy_count_at", tg.healthy_count_at) for i, tg in enumerate(inv.aws.target_groups)
+    ]
+    stamped += [
+        (f"aws.load_balancers.{i}.healthy_count_at", lb.healthy_count_at) for i, lb in enumerate(inv.aws.load_balancers)
     ]
     kube = inv.kubernetes
     if kube is not None:

@@ -21,7 +21,7 @@ from auditor.errors import CollectionError
 from auditor.inventory.facets import Facet
 from auditor.inventory.models import AwsInventory, Coverage, CoverageStatus, TargetGroup
 from tests.collect.test_aws_permissions import POLICY_FILE, make_user
-from tests.collect.test_aws_seed import REGION, network
+from tests.collect.test_aws_seed import AMI, REGION, network
 from tests.support import builders as b
 
 SETTINGS = Settings(aws=AwsSettings(max_attempts=1))
@@ -151,7 +151,7 @@ def test_groups_cloudwatch_shows_healthy_are_not_described(seeded: Seeded) -> No
     assert counter.snapshot()[METRICS] == 2
     classic = next(c for c in cov if c.collector == "elb")
     elb_calls = sum(n for action, n in counter.snapshot().items() if action.startswith("elasticloadbalancing:"))
-    assert elbv2.calls == elb_calls - classic.calls + 1
+    assert elbv2.calls == elb_calls - classic.calls + 1  # its own calls only: elb (at the same time) asks CloudWatch too
 
 
 def test_unhealthy_groups_keep_their_states_and_reasons(seeded: Seeded, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -254,3 +254,54 @@ def test_a_failed_call_loses_only_its_own_groups(aws: Any, monkeypatch: pytest.M
     assert made == [500, 500] and set(found) == {groups[600].arn}  # the second call's groups still counted
     assert ctx.facet_coverage(CoverageStatus.OK) == {} and not ctx.problems  # the caller describes the rest
     assert Facet.ELBV2_TARGET_HEALTH not in ctx.facet_problems
+
+
+# --------------------------------------------------------------------------- Classic: instance health
+
+
+def test_classic_instance_health_from_cloudwatch_first(aws: Any) -> None:
+    """A Classic load balancer CloudWatch shows with an InService instance is not described; one with none, an
+    old data point or none at all is (DescribeInstanceHealth, states kept); one without instances costs nothing."""
+    net = network()
+    ec2 = boto3.client("ec2", region_name=REGION)
+    instances = [
+        i["InstanceId"]
+        for i in ec2.run_instances(ImageId=AMI, MinCount=2, MaxCount=2, SubnetId=net.subnets[0])["Instances"]
+    ]
+    elb = boto3.client("elb", region_name=REGION)
+    listener = [{"Protocol": "TCP", "LoadBalancerPort": 80, "InstancePort": 30080}]
+    for name in ("busy", "down", "stale", "quiet", "empty"):
+        elb.create_load_balancer(LoadBalancerName=name, Listeners=listener, Subnets=net.subnets[:1])
+        if name != "empty":
+            elb.register_instances_with_load_balancer(
+                LoadBalancerName=name, Instances=[{"InstanceId": i} for i in instances]
+            )
+    minute = timedelta(minutes=1)
+    for name, value, ago in (("busy", 2.0, minute), ("down", 0.0, minute), ("stale", 2.0, 20 * minute)):
+        boto3.client("cloudwatch", region_name=REGION).put_metric_data(
+            Namespace="AWS/ELB",
+            MetricData=[
+                {
+                    "MetricName": "HealthyHostCount",
+                    "Dimensions": [{"Name": "LoadBalancerName", "Value": name}],
+                    "Timestamp": datetime.now(UTC) - ago,
+                    "Value": value,
+                }
+            ],
+        )
+    inv, cov, counter, queries = _collect()
+    lbs = {lb.name: lb for lb in inv.load_balancers if lb.type == "classic"}
+    busy = lbs["busy"]
+    assert busy.instances is None and busy.healthy_count == 2 and busy.healthy_count_at is not None
+    for name in ("down", "stale", "quiet"):
+        assert lbs[name].healthy_count is None, name
+        assert [i.state for i in lbs[name].instances or []] == ["InService", "InService"], name  # moto: InService
+    assert lbs["empty"].instances == [] and lbs["empty"].healthy_count is None
+    assert counter.snapshot()["elasticloadbalancing:DescribeInstanceHealth"] == 3
+    classic = {
+        q["MetricStat"]["Metric"]["Dimensions"][0]["Value"]
+        for q in queries
+        if q["MetricStat"]["Period"] == cloudwatch.MINUTE and q["MetricStat"]["Metric"]["Namespace"] == "AWS/ELB"
+    }
+    assert classic == {"busy", "down", "stale", "quiet"}  # not "empty": nothing registered
+    assert next(c for c in cov if c.collector == "elb").status == CoverageStatus.OK

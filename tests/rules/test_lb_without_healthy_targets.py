@@ -203,3 +203,20 @@ def test_snapshots_before_the_count_still_read_and_the_count_round_trips():
     doc["aws"]["target_groups"][0]["healthy_count_at"] = "2026-12-06T09:14:00"
     with pytest.raises(SnapshotError, match=r"aws.target_groups.0.healthy_count_at: .* has no time zone"):
         Inventory.parse(json.dumps(doc))
+
+
+def test_a_classic_load_balancer_counted_by_cloudwatch_passes_and_says_so():
+    clb = b.load_balancer("a0123", type="classic", tags=b.intree_tags("legacy/app"), instances=None)
+    clb.healthy_count, clb.healthy_count_at = 2, AT  # not described: CloudWatch showed InService instances
+    svc = b.service("legacy", "app", lb=clb)
+    f = only(RULE, b.inventory(lbs=[clb], services=[svc]))
+    assert f.status == Status.PASS
+    assert "2 InService instance(s) (CloudWatch HealthyHostCount of 2026-12-06 09:14 UTC)" in f.message
+    assert f.evidence["healthy_by_cloudwatch"] == {
+        "source": "CloudWatch HealthyHostCount",
+        "healthy": 2,
+        "at": "2026-12-06T09:14:00+00:00",
+    }
+    # a count of zero is never recorded by the collector (it describes the instances then): not read, UNKNOWN
+    clb.healthy_count = 0
+    assert only(RULE, b.inventory(lbs=[clb], services=[svc])).status == Status.UNKNOWN

@@ -19,7 +19,7 @@ from typing import Any
 
 from auditor.collect.aws import acm, cloudwatch, costexplorer, ec2, eks, elb, elbv2, iam, pricing, wafv2
 from auditor.collect.aws.base import CollectorContext, FanOut
-from auditor.collect.aws.session import AwsAccountSession, CallCounter, open_account
+from auditor.collect.aws.session import CALLER, AwsAccountSession, CallCounter, open_account
 from auditor.collect.aws.shared import SHAREABLE, SharedInventory
 from auditor.config import AccountConfig, Settings, TargetConfig
 from auditor.errors import AuditorError, CollectionError
@@ -37,9 +37,6 @@ GLOBAL = ("iam", "pricing", "costexplorer")
 # Collectors whose client lives in a fixed region whatever the audited ones (the Price List endpoint).
 _CLIENT_REGION = {"pricing": pricing.ENDPOINT_REGION, "costexplorer": costexplorer.ENDPOINT_REGION}
 _SERVICE = {m.NAME: m.SERVICE for m in COLLECTORS}
-# Clients a collector calls besides its own service's, counted in its coverage: elbv2 reads target health from
-# CloudWatch first (HealthyHostCount; cloudwatch itself runs only after elbv2 of the region, so never at once).
-_ALSO_CALLS = {"elbv2": (cloudwatch.SERVICE,)}
 # Needed by open_account (identity of every account; AssumeRole is granted on the caller's side).
 SESSION_ACTIONS: tuple[str, ...] = ("sts:GetCallerIdentity",)
 
@@ -314,10 +311,17 @@ def _shared_or_run(
 
 def _run(task: _Task, ctx: CollectorContext, region: str | None, reporter: _Progress) -> tuple[Any, Coverage]:
     """One collector in one account/region; whatever happens becomes its Coverage."""
+    caller = CALLER.set(task.key)  # counts this run's calls, whichever clients make them (the fan-out included)
+    try:
+        return _run_counted(task, ctx, region, reporter)
+    finally:
+        CALLER.reset(caller)
+
+
+def _run_counted(task: _Task, ctx: CollectorContext, region: str | None, reporter: _Progress) -> tuple[Any, Coverage]:
     stage = f"aws:{ctx.name}"
     where = f"{ctx.account}/{region or 'global'}"
-    services = (_SERVICE[ctx.name], *_ALSO_CALLS.get(ctx.name, ()))
-    calls_before = sum(ctx.session.calls_to(service, ctx.region) for service in services)
+    calls_before = ctx.session.calls_by(task.key)  # a session given for several collections counts on
     started = time.monotonic()
     reporter.emit(stage, f"{where}: started")
     result: Any = None
@@ -350,7 +354,7 @@ def _run(task: _Task, ctx: CollectorContext, region: str | None, reporter: _Prog
         status=status,
         error_code=error_code,
         message=message,
-        calls=sum(ctx.session.calls_to(service, ctx.region) for service in services) - calls_before,
+        calls=ctx.session.calls_by(task.key) - calls_before,
         duration_ms=int((time.monotonic() - started) * 1000),
         # a collector that failed as a whole failed every facet: nothing to say per facet
         facets=ctx.facet_coverage(status) if status != CoverageStatus.ERROR else {},

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -109,7 +110,8 @@ class FanOut:
         helpers = min(self._width, len(todo)) - 1
         if self._pool is not None:
             for _ in range(max(0, helpers)):
-                self._pool.submit(work)
+                # each helper in a copy of this thread's context: calls stay counted for the collector run (CALLER)
+                self._pool.submit(contextvars.copy_context().run, work)
         work()
         with cond:
             cond.wait_for(lambda: state["finished"] == state["next"])

@@ -241,6 +241,30 @@ def healthy_host_counts(
         namespace = METRICS[lb.type][0]
         dimensions = target_group_dimensions(tg.arn, lb)
         asked.append((_stat(namespace, "HealthyHostCount", dimensions, "Minimum", MINUTE), tg.arn))
+    return _latest_counts(ctx, asked, "target groups", now)
+
+
+def classic_healthy_host_counts(
+    ctx: CollectorContext, names: Iterable[str], now: datetime | None = None
+) -> dict[str, HealthyHosts]:
+    """Classic load balancer name -> its latest HealthyHostCount of the last ``HEALTH_WINDOW`` (``AWS/ELB``,
+    dimension LoadBalancerName, Minimum per minute); one without a data point there is absent. Each of the load
+    balancer's nodes reports the instances it sees healthy; Minimum is the fewest any of them reported in the
+    minute, so a count of at least one means an InService instance.
+    https://docs.aws.amazon.com/elasticloadbalancing/latest/classic/elb-cloudwatch-metrics.html"""
+    namespace, dimension, _ = METRICS["classic"]
+    asked = [
+        (_stat(namespace, "HealthyHostCount", [{"Name": dimension, "Value": name}], "Minimum", MINUTE), name)
+        for name in names
+    ]
+    return _latest_counts(ctx, asked, "classic load balancers", now)
+
+
+def _latest_counts(
+    ctx: CollectorContext, asked: list[tuple[dict[str, Any], str]], what: str, now: datetime | None
+) -> dict[str, HealthyHosts]:
+    """Key -> the latest data point of its HealthyHostCount query over the last ``HEALTH_WINDOW``, 500 queries a
+    call. A call that fails is logged and its keys are absent (the caller reads those one by one)."""
     end = now or datetime.now(UTC)
     start = end - HEALTH_WINDOW
     found: dict[str, HealthyHosts] = {}
@@ -249,21 +273,22 @@ def healthy_host_counts(
             answers = _get(ctx.client(SERVICE), [query for query, _ in chunk], start, end)
         except CollectionError as exc:
             log.warning(
-                "%s %s/%s: HealthyHostCount of %d target groups not read, described one by one instead: %s",
+                "%s %s/%s: HealthyHostCount of %d %s not read, described one by one instead: %s",
                 ctx.name,
                 ctx.account,
                 ctx.region,
                 len(chunk),
+                what,
                 exc,
             )
             if isinstance(exc, PermissionDenied):
                 break  # the next calls would be denied too
             continue
-        for index, (_, tg_arn) in enumerate(chunk):
+        for index, (_, key) in enumerate(chunk):
             stamps, values = answers.get(f"q{index}", ([], []))
             if stamps:
                 at, value = max(zip(stamps, values, strict=False), key=lambda point: point[0])
-                found[tg_arn] = HealthyHosts(count=int(value), at=at.astimezone(UTC))
+                found[key] = HealthyHosts(count=int(value), at=at.astimezone(UTC))
     return found
 
 

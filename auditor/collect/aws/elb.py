@@ -1,9 +1,16 @@
-"""Classic load balancers: listeners with their TLS security policy, tags and instance health."""
+"""Classic load balancers: listeners with their TLS security policy, tags and instance health.
+
+Instance health as for target groups (``auditor.collect.aws.elbv2``): CloudWatch's HealthyHostCount of every
+Classic load balancer with registered instances first, one GetMetricData call per 500; DescribeInstanceHealth
+only for those it does not show with an InService instance (their states and reasons are read), or for all of
+them when that call fails.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+from auditor.collect.aws import cloudwatch
 from auditor.collect.aws.base import CollectorContext, actions_of, call, describe_tags, pages
 from auditor.errors import CollectionError
 from auditor.inventory.facets import Facet
@@ -15,7 +22,8 @@ SERVICE = "elb"
 FACET_ACTIONS: dict[Facet, tuple[str, ...]] = {
     Facet.ELB_LOAD_BALANCERS: ("elasticloadbalancing:DescribeLoadBalancers",),
     Facet.ELB_TAGS: ("elasticloadbalancing:DescribeTags",),
-    Facet.ELB_INSTANCE_HEALTH: ("elasticloadbalancing:DescribeInstanceHealth",),
+    # HealthyHostCount first, DescribeInstanceHealth for the load balancers it does not show healthy
+    Facet.ELB_INSTANCE_HEALTH: ("cloudwatch:GetMetricData", "elasticloadbalancing:DescribeInstanceHealth"),
     Facet.ELB_POLICIES: ("elasticloadbalancing:DescribeLoadBalancerPolicies",),
 }
 IAM_ACTIONS: tuple[str, ...] = actions_of(FACET_ACTIONS)
@@ -42,13 +50,23 @@ def collect(ctx: CollectorContext) -> list[LoadBalancer]:
         what="classic load balancers",
         facet=Facet.ELB_TAGS,
     )
-    balancers = ctx.fan_out.map(lambda item: _load_balancer(ctx, client, item, tags), raw)
+    counted: dict[str, cloudwatch.HealthyHosts] = {}
+    if ctx.wants(Facet.ELB_INSTANCE_HEALTH):
+        counted = cloudwatch.classic_healthy_host_counts(
+            ctx, [lb["LoadBalancerName"] for lb in raw if lb.get("Instances")]
+        )
+    balancers = ctx.fan_out.map(lambda item: _load_balancer(ctx, client, item, tags, counted), raw)
     ctx.count("classic load balancers", len(balancers))
+    ctx.count("healthy by CloudWatch", sum(1 for lb in balancers if lb.healthy_count))
     return balancers
 
 
 def _load_balancer(
-    ctx: CollectorContext, client: Any, raw: dict[str, Any], tags: dict[str, dict[str, str]]
+    ctx: CollectorContext,
+    client: Any,
+    raw: dict[str, Any],
+    tags: dict[str, dict[str, str]],
+    counted: dict[str, cloudwatch.HealthyHosts],
 ) -> LoadBalancer:
     name = raw["LoadBalancerName"]
     descriptions = raw.get("ListenerDescriptions", [])
@@ -71,6 +89,8 @@ def _load_balancer(
                 instance_protocol=item.get("InstanceProtocol"),
             )
         )
+    seen = counted.get(name)
+    by_cloudwatch = seen is not None and seen.count >= 1 and bool(raw.get("Instances"))
     return LoadBalancer(
         # Classic load balancers have no ARN in the API; this is the one AWS uses in IAM and tagging.
         arn=ctx.arn("elasticloadbalancing", f"loadbalancer/{name}"),
@@ -86,7 +106,9 @@ def _load_balancer(
         security_group_ids=list(raw.get("SecurityGroups", [])),
         tags=tags.get(name),
         listeners=listeners,
-        instances=_instances(ctx, client, name, raw),
+        instances=None if by_cloudwatch else _instances(ctx, client, name, raw),
+        healthy_count=seen.count if by_cloudwatch and seen else None,
+        healthy_count_at=seen.at if by_cloudwatch and seen else None,
     )
 
 

@@ -8,9 +8,10 @@ honoured by botocore itself, which is how the demo and the tests reach moto: no 
 
 from __future__ import annotations
 
-import functools
 import threading
 from collections import Counter
+from collections.abc import Hashable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,6 +48,12 @@ DENIED_CODES = frozenset(
 def iam_action(service_name: str, operation_name: str) -> str:
     """``elbv2`` + ``DescribeListeners`` -> ``elasticloadbalancing:DescribeListeners``."""
     return f"{IAM_PREFIX.get(service_name, service_name)}:{operation_name}"
+
+
+# Whom an AWS call is made for: the collection sets it for each collector run (account × collector × region) and
+# the fan-out carries it into its threads, so a run's coverage counts exactly its own calls, through any client —
+# elbv2 also asks ACM, IAM and CloudWatch, and runs at the same time as elb, which asks CloudWatch too.
+CALLER: ContextVar[Hashable | None] = ContextVar("aws_caller", default=None)
 
 
 class CallCounter:
@@ -97,7 +104,7 @@ class AwsAccountSession:
     partition: str = "aws"
     _clients: dict[tuple[str, str], Any] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
-    _client_calls: Counter[tuple[str, str]] = field(default_factory=Counter)
+    _caller_calls: Counter[Hashable] = field(default_factory=Counter)
 
     def client(self, service: str, region: str) -> Any:
         """A counted client for ``service`` in ``region`` (cached: clients are thread-safe once built)."""
@@ -112,21 +119,23 @@ class AwsAccountSession:
                 config=client_config(self.settings, max_pool=self.settings.max_concurrency + 2),
             )
             made.meta.events.register("before-call.*.*", self._count)
-            made.meta.events.register("before-call.*.*", functools.partial(self._count_client, key))
+            made.meta.events.register("before-call.*.*", self._count_caller)
             self._clients[key] = made
             return made
 
     def _count(self, model: Any, **_: Any) -> None:
         self.counter.record(iam_action(model.service_model.service_name, model.name))
 
-    def _count_client(self, key: tuple[str, str], **_: Any) -> None:
-        with self._lock:
-            self._client_calls[key] += 1
+    def _count_caller(self, **_: Any) -> None:
+        caller = CALLER.get()
+        if caller is not None:
+            with self._lock:
+                self._caller_calls[caller] += 1
 
-    def calls_to(self, service: str, region: str) -> int:
-        """Calls made so far through the client of ``service`` in ``region`` (for coverage.calls)."""
+    def calls_by(self, caller: Hashable) -> int:
+        """Calls made so far for ``caller`` (``CALLER``: one collector run), whichever clients it used."""
         with self._lock:
-            return self._client_calls[(service, region)]
+            return self._caller_calls[caller]
 
     def arn(self, service: str, region: str, resource: str) -> str:
         return f"arn:{self.partition}:{service}:{region}:{self.account_id}:{resource}"

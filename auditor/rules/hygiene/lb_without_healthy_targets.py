@@ -206,6 +206,20 @@ def _classic(graph: ExposureGraph, node: LbNode) -> Finding:
     lb, fields = node.lb, lb_fields(node)
     evidence = owner_evidence(node)
     if lb.instances is None:
+        if lb.healthy_count:  # CloudWatch showed an InService instance, so they were not described
+            at = lb.healthy_count_at
+            when = f" of {at.strftime('%Y-%m-%d %H:%M')} UTC" if at else ""
+            evidence["healthy_by_cloudwatch"] = {
+                "source": "CloudWatch HealthyHostCount",
+                "healthy": lb.healthy_count,
+                "at": at.isoformat() if at else None,
+            }
+            return META.finding(
+                Status.PASS,
+                f"{lb_subject(node)} has {lb.healthy_count} InService instance(s) (CloudWatch HealthyHostCount{when}).",
+                evidence=evidence,
+                **fields,
+            )
         return META.finding(
             Status.UNKNOWN,
             f"Instance health of {describe_lb(node)} was not collected.",
