@@ -2,8 +2,10 @@
 
 The regional collectors that do not depend on the cluster — ``elbv2``, ``elb``, ``wafv2``, ``ec2``, ``acm``
 and ``cloudwatch`` (usage of the load balancers) — read the same thing whichever of the account's clusters is
-audited. A ``SharedInventory`` keeps what one audit read, per account × region × collector × rule selection,
-for ``max_age`` seconds, and the next audit of another cluster there takes a copy instead of reading again.
+audited, and so does ``costexplorer`` (the account's billed cost per load balancer: global, its key has no
+region; each of its requests is billed, $0.01). A ``SharedInventory`` keeps what one audit read, per account ×
+region × collector × rule selection, for ``max_age`` seconds, and the next audit of another cluster there takes
+a copy instead of reading again.
 Cluster-specific reads (``eks``: the cluster and its Pod Identity; ``iam``: its controller's role) are never
 shared, nor are Price List reads (the service keeps those in its database).
 
@@ -27,7 +29,8 @@ from auditor.inventory.models import Coverage, CoverageStatus
 
 log = logging.getLogger(__name__)
 
-SHAREABLE = frozenset({"elbv2", "elb", "wafv2", "ec2", "acm", "cloudwatch"})  # regional reads no cluster changes
+# regional reads no cluster changes, and the account's billed cost (Cost Explorer bills each request: $0.01)
+SHAREABLE = frozenset({"elbv2", "elb", "wafv2", "ec2", "acm", "cloudwatch", "costexplorer"})
 
 Read = tuple[Any, Coverage]  # a collector's result and its coverage
 
