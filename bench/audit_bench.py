@@ -29,9 +29,11 @@ from typing import TYPE_CHECKING, Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import fleet as fleet_mod
+if TYPE_CHECKING or __name__ != "__main__" or "--child" not in sys.argv:
+    # the fleet and the emulator serve the parent; the measured child imports only what an audit needs
+    import fleet as fleet_mod
 
-from auditor.demo.kubeapi import KubeApiServer
+    from auditor.demo.kubeapi import KubeApiServer
 
 if TYPE_CHECKING:
     from auditor.demo.motoserver import MotoServer
@@ -56,7 +58,7 @@ def peak_rss_kb() -> int:
 FIVE_CHECKS = "http-without-redirect,public-alb-without-waf,weak-tls-policy,certificate-expiring,classic-load-balancer"
 
 
-def child(kubeconfig: str, rules: str | None, findings_file: str | None) -> None:
+def child(kubeconfig: str, rules: str | None, findings_file: str | None, cluster: str, region: str) -> None:
     """Run one audit and print its measurements as JSON (this is the process being measured)."""
     import logging
 
@@ -67,11 +69,11 @@ def child(kubeconfig: str, rules: str | None, findings_file: str | None) -> None
 
     base_rss = peak_rss_kb()
     target = TargetConfig(
-        name=fleet_mod.CLUSTER,
-        cluster_name=fleet_mod.CLUSTER,
+        name=cluster,
+        cluster_name=cluster,
         kubeconfig=Path(kubeconfig),
-        context=fleet_mod.CLUSTER,
-        regions=[fleet_mod.REGION],
+        context=cluster,
+        regions=[region],
     )
     settings = Settings()
     selection = select([rules] if rules else None)
@@ -136,6 +138,10 @@ def run_size(
                 __file__,
                 "--child",
                 str(kubeconfig),
+                "--cluster",
+                fleet_mod.CLUSTER,
+                "--region",
+                fleet_mod.REGION,
                 *(["--rules", rules] if rules else []),
                 *(["--findings", findings_file] if findings_file else []),
             ],
@@ -182,27 +188,29 @@ def main() -> None:
     parser.add_argument("--rules", help=f"audit only these rules (ids or categories); 'five': {FIVE_CHECKS}")
     parser.add_argument("--findings", metavar="FILE", help="write each finding's fingerprint, rule and status")
     parser.add_argument("--child", metavar="KUBECONFIG", help=argparse.SUPPRESS)
+    parser.add_argument("--cluster", help=argparse.SUPPRESS)  # the child's target (the fleet's cluster and region)
+    parser.add_argument("--region", help=argparse.SUPPRESS)
     args = parser.parse_args()
     rules = FIVE_CHECKS if args.rules == "five" else args.rules
     if args.child:
-        child(args.child, rules, args.findings)
+        if args.cluster is None or args.region is None:  # started by an older parent: the fleet's own
+            import fleet
+
+            args.cluster, args.region = fleet.CLUSTER, fleet.REGION
+        child(args.child, rules, args.findings, args.cluster, args.region)
         return
     import logging
 
-    from auditor.demo.motoserver import MotoServer, free_port  # not in the measured child: moto is heavy
+    from auditor.demo.motoserver import (  # not in the measured child: moto is heavy
+        MotoServer,
+        free_port,
+        point_boto3_at,
+    )
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     sizes = [int(s) for s in args.sizes.split(",")] if args.sizes else [args.lbs]
     port = free_port()
-    os.environ.update(
-        AWS_ENDPOINT_URL=f"http://127.0.0.1:{port}",
-        AWS_ACCESS_KEY_ID="bench",
-        AWS_SECRET_ACCESS_KEY="bench",
-        AWS_DEFAULT_REGION=fleet_mod.REGION,
-        AWS_MAX_ATTEMPTS="2",
-    )
-    for key in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
-        os.environ.pop(key, None)
+    point_boto3_at(port, fleet_mod.REGION)
     results = []
     with MotoServer(port=port) as moto, tempfile.TemporaryDirectory() as tmp:
         for n in sizes:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 import time
 from pathlib import Path
@@ -28,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from auditor.collect.aws.shared import SharedInventory
 from auditor.config import AccountConfig, Settings, TargetConfig
-from auditor.demo.motoserver import MotoServer, free_port
+from auditor.demo.motoserver import MotoServer, free_port, point_boto3_at
 from auditor.pipeline import run_audit
 
 REGIONS = ("eu-west-1", "us-east-1")
@@ -113,15 +112,7 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING)
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     port = free_port()
-    os.environ.update(
-        AWS_ENDPOINT_URL=f"http://127.0.0.1:{port}",
-        AWS_ACCESS_KEY_ID="bench",
-        AWS_SECRET_ACCESS_KEY="bench",
-        AWS_DEFAULT_REGION=REGIONS[0],
-        AWS_MAX_ATTEMPTS="2",
-    )
-    for key in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
-        os.environ.pop(key, None)
+    point_boto3_at(port, REGIONS[0])
     with MotoServer(port=port):
         t0 = time.perf_counter()
         seed(args.lbs)

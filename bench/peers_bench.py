@@ -66,7 +66,7 @@ import fleet as fleet_mod
 import yaml
 
 from auditor.collect.aws.session import iam_action
-from auditor.demo.motoserver import MotoServer, free_port
+from auditor.demo.motoserver import MotoServer, free_port, point_boto3_at
 
 # Prowler's checks closest to the five (``prowler aws --list-checks``, 5.46.0): http-without-redirect,
 # public-alb-without-waf, weak-tls-policy (v2 and Classic), certificate-expiring. Prowler has no
@@ -617,15 +617,7 @@ def main() -> None:
     # records every error answer per tool instead, and the report lists them
     logging.getLogger("werkzeug").setLevel(logging.CRITICAL)
     port = free_port()
-    os.environ.update(
-        AWS_ENDPOINT_URL=f"http://127.0.0.1:{port}",
-        AWS_ACCESS_KEY_ID="bench",
-        AWS_SECRET_ACCESS_KEY="bench",
-        AWS_DEFAULT_REGION=fleet_mod.REGION,
-        AWS_MAX_ATTEMPTS="2",
-    )
-    for key in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
-        os.environ.pop(key, None)
+    point_boto3_at(port, fleet_mod.REGION)
     fleet = fleet_mod.plan(args.lbs)
     counter = ServerCounter()
     rounds: list[list[ToolRun]] = []

@@ -28,6 +28,7 @@ different code path in the product (see tests/README.md and ../shared/facts/test
 from __future__ import annotations
 
 import json
+import os
 import socket
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -48,6 +49,20 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def point_boto3_at(port: int, region: str) -> None:
+    """This process's (and its children's) boto3 reaches the moto server on ``port`` with fake credentials: the
+    benchmarks' environment (the demo keeps and restores the caller's environment itself)."""
+    os.environ.update(
+        AWS_ENDPOINT_URL=f"http://127.0.0.1:{port}",
+        AWS_ACCESS_KEY_ID="bench",
+        AWS_SECRET_ACCESS_KEY="bench",  # noqa: S106 - moto accepts any key; nothing real
+        AWS_DEFAULT_REGION=region,
+        AWS_MAX_ATTEMPTS="2",
+    )
+    for key in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
+        os.environ.pop(key, None)
 
 
 def _patch_moto() -> None:

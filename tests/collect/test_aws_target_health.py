@@ -151,7 +151,8 @@ def test_groups_cloudwatch_shows_healthy_are_not_described(seeded: Seeded) -> No
     assert counter.snapshot()[METRICS] == 2
     classic = next(c for c in cov if c.collector == "elb")
     elb_calls = sum(n for action, n in counter.snapshot().items() if action.startswith("elasticloadbalancing:"))
-    assert elbv2.calls == elb_calls - classic.calls + 1  # its own calls only: elb (at the same time) asks CloudWatch too
+    # its own calls only: elb, running at the same time, asks CloudWatch too
+    assert elbv2.calls == elb_calls - classic.calls + 1
 
 
 def test_unhealthy_groups_keep_their_states_and_reasons(seeded: Seeded, monkeypatch: pytest.MonkeyPatch) -> None:
