@@ -319,10 +319,11 @@ def audit(
         target = _with_rule_flags(snapshot_target(inv), flags)
         results.append(run_audit(target, settings, snapshot=inv).result)
     else:
-        from auditor.collect.aws.shared import SharedInventory
+        from auditor.collect.aws.shared import shared_inventory
 
         targets = resolve_targets(settings, **flags)
-        shared = SharedInventory(settings.aws.shared_inventory_seconds)  # clusters of one account × region
+        # the clusters of one account × region share its read
+        shared = shared_inventory(settings.aws.shared_inventory_seconds, settings.cost.billed_refresh_hours)
         for target in targets:
             if not quiet:
                 stderr.print(f"[bold]Auditing {target.name}[/]")

@@ -124,6 +124,13 @@ class CostSettings(BaseModel):
         description="Hours the Price List prices cached in the database are used before they are read again. "
         "List prices change a few times a year; a week keeps the calls to the Price List API rare.",
     )
+    billed_refresh_hours: float = Field(
+        default=24.0,
+        ge=0,
+        description="Hours an account's billed cost from Cost Explorer is reused by the scheduled runs of `auditor "
+        "serve` (and the targets of one `audit --config`) before it is read again: daily data, and every "
+        "GetCostAndUsageWithResources request is billed ($0.01). 0 reads it with every audit.",
+    )
     usage_window_days: int = Field(
         default=14,
         ge=1,

@@ -15,7 +15,7 @@ from pathlib import Path
 from auditor.collect.aws import collect_aws
 from auditor.collect.aws.pricing import PriceCache
 from auditor.collect.aws.session import CallCounter
-from auditor.collect.aws.shared import SharedInventory
+from auditor.collect.aws.shared import SharedInventory, shared_inventory
 from auditor.collect.kube import collect_kube
 from auditor.config import Settings, TargetConfig
 from auditor.correlate import ExposureGraph, correlate
@@ -233,5 +233,5 @@ def audit_snapshot(path: Path, settings: Settings) -> AuditResult:
 
 def audit_targets(targets: Iterable[TargetConfig], settings: Settings) -> list[AuditResult]:
     """Audit targets one after the other, the clusters of one account × region sharing its AWS read."""
-    shared = SharedInventory(settings.aws.shared_inventory_seconds)
+    shared = shared_inventory(settings.aws.shared_inventory_seconds, settings.cost.billed_refresh_hours)
     return [run_audit(target, settings, shared=shared).result for target in targets]

@@ -72,10 +72,10 @@ class AuditService:
         self._pool = ThreadPoolExecutor(
             max_workers=settings.scheduler.max_parallel_runs, thread_name_prefix="audit-run"
         )
-        from auditor.collect.aws.shared import SharedInventory  # brings the collectors: not at this module's import
+        from auditor.collect.aws.shared import shared_inventory  # brings the collectors: not at this module's import
 
         # regional AWS reads shared by the scheduled runs of this process (the clusters of one account × region)
-        self.shared = SharedInventory(settings.aws.shared_inventory_seconds)
+        self.shared = shared_inventory(settings.aws.shared_inventory_seconds, settings.cost.billed_refresh_hours)
         self.lease_expiry = LeaseExpiry(factory, settings.scheduler.lease_seconds, maintenance_interval(settings))
 
     # ------------------------------------------------------------------ targets

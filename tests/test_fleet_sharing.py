@@ -12,7 +12,7 @@ import boto3
 import pytest
 import yaml
 
-from auditor.collect.aws.shared import SHAREABLE, SharedInventory
+from auditor.collect.aws.shared import SHAREABLE, SharedInventory, shared_inventory
 from auditor.config import Settings, TargetConfig
 from auditor.demo.motoserver import MotoServer
 from auditor.inventory.models import Coverage, CoverageStatus
@@ -63,6 +63,30 @@ def test_a_failed_read_is_not_kept_and_a_stale_one_is_read_again() -> None:
     off.read("k", lambda: collect(CoverageStatus.OK))
     assert off.read("k", lambda: collect(CoverageStatus.OK))[1] is False
     assert len(calls) == 8
+
+
+def test_the_billed_cost_is_kept_for_its_own_time_whatever_the_regional_sharing() -> None:
+    """Cost Explorer bills every request and its data is daily: kept ``cost.billed_refresh_hours`` (even with
+    regional sharing off), while the regional reads follow ``aws.shared_inventory_seconds``."""
+    calls: list[str] = []
+
+    def collect(name: str) -> Any:
+        calls.append(name)
+        return _read()
+
+    shared = shared_inventory(0.05, billed_refresh_hours=24)
+    for name in ("costexplorer", "elbv2"):
+        shared.read(("account", None, name), lambda n=name: collect(n), name)
+    time.sleep(0.1)
+    assert shared.read(("account", None, "costexplorer"), lambda: collect("costexplorer"), "costexplorer")[1] is True
+    assert shared.read(("account", None, "elbv2"), lambda: collect("elbv2"), "elbv2")[1] is False
+    off = shared_inventory(0, billed_refresh_hours=24)  # regional sharing off: the billed cost is still kept
+    off.read("ce", lambda: collect("costexplorer"), "costexplorer")
+    assert off.read("ce", lambda: collect("costexplorer"), "costexplorer")[1] is True
+    never = shared_inventory(300, billed_refresh_hours=0)  # 0: read with every audit
+    never.read("ce", lambda: collect("costexplorer"), "costexplorer")
+    assert never.read("ce", lambda: collect("costexplorer"), "costexplorer")[1] is False
+    assert calls == ["costexplorer", "elbv2", "elbv2", "costexplorer", "costexplorer", "costexplorer"]
 
 
 def test_audits_reading_the_same_key_at_once_read_it_once() -> None:
@@ -147,7 +171,8 @@ def test_audit_config_shares_between_its_targets(aws: MotoServer, tmp_path: Path
     _seed_region()
     config = tmp_path / "targets.yaml"
     config.write_text(yaml.safe_dump({"targets": [t.model_dump(mode="json", exclude_none=True) for t in _targets(2)]}))
-    for seconds, shared_reads in (("300", len(SHAREABLE)), ("0", 0)):
+    # sharing off: only the billed cost is still reused (kept for cost.billed_refresh_hours, it is billed per request)
+    for seconds, shared_reads in (("300", len(SHAREABLE)), ("0", 1)):
         proc = run_cli("audit", "--config", str(config), env={"AUDITOR_AWS__SHARED_INVENTORY_SECONDS": seconds})
         assert proc.returncode in (0, 1), proc.stderr
         # the second cluster's progress names each read it took from the first one

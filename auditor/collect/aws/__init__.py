@@ -301,7 +301,7 @@ def _shared_or_run(
     if plan.shared is None or name not in SHAREABLE or account_key is None:
         return _run(task, ctx, region, reporter)
     read = partial(_run, task, ctx, region, reporter)
-    (result, coverage), reused = plan.shared.read((account_key, region, name), read)
+    (result, coverage), reused = plan.shared.read((account_key, region, name), read, name)
     if reused:
         where = f"{ctx.account}/{region or 'global'}"
         message = f"{where}: {coverage.status.value} (read by an earlier audit of this account and region, shared)"

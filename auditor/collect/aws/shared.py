@@ -21,7 +21,7 @@ import copy
 import logging
 import threading
 import time
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +31,13 @@ log = logging.getLogger(__name__)
 
 # regional reads no cluster changes, and the account's billed cost (Cost Explorer bills each request: $0.01)
 SHAREABLE = frozenset({"elbv2", "elb", "wafv2", "ec2", "acm", "cloudwatch", "costexplorer"})
+
+
+def shared_inventory(aws_seconds: float, billed_refresh_hours: float) -> SharedInventory:
+    """The fleet cache as settings ask: regional reads for ``aws.shared_inventory_seconds``, the billed cost for
+    ``cost.billed_refresh_hours``."""
+    return SharedInventory(aws_seconds, {"costexplorer": billed_refresh_hours * 3600})
+
 
 Read = tuple[Any, Coverage]  # a collector's result and its coverage
 
@@ -43,24 +50,30 @@ class _Entry:
 
 
 class SharedInventory:
-    """Regional reads kept for ``max_age`` seconds and handed out as deep copies (audits never share objects)."""
+    """Regional reads kept for ``max_age`` seconds and handed out as deep copies (audits never share objects).
 
-    def __init__(self, max_age: float) -> None:
+    ``max_age_of``: collectors kept for another time, whatever ``max_age`` (sharing off included): Cost Explorer's
+    billed cost is daily data whose every request is billed, so the service reads it once per
+    ``cost.billed_refresh_hours`` and account rather than at every scheduled run."""
+
+    def __init__(self, max_age: float, max_age_of: Mapping[str, float] | None = None) -> None:
         self.max_age = max_age
+        self.max_age_of = dict(max_age_of or {})
         self._entries: dict[Hashable, _Entry] = {}
         self._lock = threading.Lock()
         self.reused = 0  # reads served from the cache (for logs and tests)
 
-    def read(self, key: Hashable, collect: Callable[[], Read]) -> tuple[Read, bool]:
-        """``collect()`` once per key and ``max_age``; later callers get a copy with ``calls`` 0. The second
-        value says whether the read was shared (not made by this call)."""
-        if self.max_age <= 0:
+    def read(self, key: Hashable, collect: Callable[[], Read], collector: str | None = None) -> tuple[Read, bool]:
+        """``collect()`` once per key and ``max_age`` (the collector's own in ``max_age_of``); later callers get a
+        copy with ``calls`` 0. The second value says whether the read was shared (not made by this call)."""
+        max_age = self.max_age_of.get(collector, self.max_age) if collector is not None else self.max_age
+        if max_age <= 0:
             return collect(), False
         while True:
             with self._lock:
                 entry = self._entries.get(key)
                 if entry is not None and entry.done.is_set():
-                    if entry.read is not None and time.monotonic() - entry.at <= self.max_age:
+                    if entry.read is not None and time.monotonic() - entry.at <= max_age:
                         self.reused += 1
                         return _reused(entry.read), True
                     entry = None  # stale or not kept: read again
@@ -87,4 +100,4 @@ def _reused(read: Read) -> Read:
     return result, coverage.model_copy(update={"calls": 0, "duration_ms": 0})
 
 
-__all__ = ["SHAREABLE", "SharedInventory"]
+__all__ = ["SHAREABLE", "SharedInventory", "shared_inventory"]
