@@ -27,7 +27,8 @@ class Facet(StrEnum):
     ELBV2_LOAD_BALANCERS = "elbv2.load-balancers"  # DescribeLoadBalancers: the listing itself
     ELBV2_TAGS = "elbv2.tags"  # DescribeTags of load balancers and target groups (ownership)
     ELBV2_LISTENERS = "elbv2.listeners"  # DescribeListeners
-    ELBV2_LISTENER_CERTIFICATES = "elbv2.listener-certificates"  # DescribeListenerCertificates (SNI)
+    # SNI certificates: ACM's in-use lists where they decide, else DescribeListenerCertificates
+    ELBV2_LISTENER_CERTIFICATES = "elbv2.listener-certificates"
     ELBV2_LISTENER_RULES = "elbv2.listener-rules"  # DescribeRules
     ELBV2_TARGET_GROUPS = "elbv2.target-groups"  # DescribeTargetGroups
     # CloudWatch HealthyHostCount of all target groups, DescribeTargetHealth of those it does not show healthy
@@ -36,7 +37,7 @@ class Facet(StrEnum):
     ELB_LOAD_BALANCERS = "elb.load-balancers"  # DescribeLoadBalancers (listeners included)
     ELB_TAGS = "elb.tags"
     ELB_POLICIES = "elb.policies"  # DescribeLoadBalancerPolicies (TLS policy of SSL/HTTPS listeners)
-    ELB_INSTANCE_HEALTH = "elb.instance-health"  # DescribeInstanceHealth
+    ELB_INSTANCE_HEALTH = "elb.instance-health"  # HealthyHostCount first, DescribeInstanceHealth where it shows none
     # ACM
     ACM_CERTIFICATES = "acm.certificates"  # ListCertificates (expiry, status, key type)
     ACM_CERTIFICATE_DETAILS = "acm.certificate-details"  # DescribeCertificate (names, InUseBy)
