@@ -229,6 +229,13 @@ class LoadBalancer(Model):
     def is_public(self) -> bool:
         return self.scheme == "internet-facing"
 
+    @property
+    def healthy_instances(self) -> int | None:
+        """Classic: how many instances are InService, described or counted by CloudWatch; None when not read."""
+        if self.instances is not None:
+            return sum(1 for i in self.instances if i.state == "InService")
+        return self.healthy_count
+
 
 # --------------------------------------------------------------------------- AWS: the rest
 

@@ -213,6 +213,11 @@ class HealthyHosts:
     count: int
     at: datetime
 
+    @property
+    def shows_healthy(self) -> bool:
+        """Whether it stands for a healthy target (or InService instance) now: the caller need not describe them."""
+        return self.count >= 1
+
 
 def healthy_host_counts(
     ctx: CollectorContext,

@@ -89,8 +89,9 @@ def _load_balancer(
                 instance_protocol=item.get("InstanceProtocol"),
             )
         )
-    seen = counted.get(name)
-    by_cloudwatch = seen is not None and seen.count >= 1 and bool(raw.get("Instances"))
+    seen = counted.get(name)  # only load balancers with registered instances were asked
+    if seen is not None and not seen.shows_healthy:
+        seen = None  # no InService instance by CloudWatch: described, for their states and reasons
     return LoadBalancer(
         # Classic load balancers have no ARN in the API; this is the one AWS uses in IAM and tagging.
         arn=ctx.arn("elasticloadbalancing", f"loadbalancer/{name}"),
@@ -106,9 +107,9 @@ def _load_balancer(
         security_group_ids=list(raw.get("SecurityGroups", [])),
         tags=tags.get(name),
         listeners=listeners,
-        instances=None if by_cloudwatch else _instances(ctx, client, name, raw),
-        healthy_count=seen.count if by_cloudwatch and seen else None,
-        healthy_count_at=seen.at if by_cloudwatch and seen else None,
+        instances=None if seen is not None else _instances(ctx, client, name, raw),
+        healthy_count=seen.count if seen is not None else None,
+        healthy_count_at=seen.at if seen is not None else None,
     )
 
 

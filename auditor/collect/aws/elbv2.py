@@ -348,7 +348,7 @@ def _target_health(
     described: list[TargetGroup] = []
     for tg in target_groups:
         seen = counted.get(tg.arn)
-        if seen is not None and seen.count >= 1:
+        if seen is not None and seen.shows_healthy:
             tg.healthy_count, tg.healthy_count_at = seen.count, seen.at
         else:
             described.append(tg)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 
 from auditor.config import RuleSettings
@@ -207,16 +208,11 @@ def _classic(graph: ExposureGraph, node: LbNode) -> Finding:
     evidence = owner_evidence(node)
     if lb.instances is None:
         if lb.healthy_count:  # CloudWatch showed an InService instance, so they were not described
-            at = lb.healthy_count_at
-            when = f" of {at.strftime('%Y-%m-%d %H:%M')} UTC" if at else ""
-            evidence["healthy_by_cloudwatch"] = {
-                "source": "CloudWatch HealthyHostCount",
-                "healthy": lb.healthy_count,
-                "at": at.isoformat() if at else None,
-            }
+            evidence["healthy_by_cloudwatch"] = _cloudwatch_reading(lb.healthy_count, lb.healthy_count_at)
             return META.finding(
                 Status.PASS,
-                f"{lb_subject(node)} has {lb.healthy_count} InService instance(s) (CloudWatch HealthyHostCount{when}).",
+                f"{lb_subject(node)} has {lb.healthy_count} InService instance(s)"
+                f"{_cloudwatch_note(lb.healthy_count_at)}.",
                 evidence=evidence,
                 **fields,
             )
@@ -226,12 +222,12 @@ def _classic(graph: ExposureGraph, node: LbNode) -> Finding:
             evidence=evidence,
             **fields,
         )
-    in_service = [i for i in lb.instances if i.state == "InService"]
+    in_service = lb.healthy_instances  # described: the InService ones
     evidence.update(instances=len(lb.instances), states=_states(lb.instances))
     if in_service:
         return META.finding(
             Status.PASS,
-            f"{lb_subject(node)} has {len(in_service)} InService instance(s).",
+            f"{lb_subject(node)} has {in_service} InService instance(s).",
             evidence=evidence,
             **fields,
         )
@@ -250,20 +246,26 @@ def _classic(graph: ExposureGraph, node: LbNode) -> Finding:
     )
 
 
+def _cloudwatch_reading(healthy: int | None, at: datetime | None) -> dict[str, Any]:
+    """A health count read from CloudWatch instead of described, as the evidence gives it."""
+    return {"source": "CloudWatch HealthyHostCount", "healthy": healthy, "at": at.isoformat() if at else None}
+
+
+def _cloudwatch_note(at: datetime | None) -> str:
+    """The message's note that the count came from CloudWatch, and of which minute."""
+    when = f" of {at.strftime('%Y-%m-%d %H:%M')} UTC" if at else ""
+    return f" (CloudWatch HealthyHostCount{when})"
+
+
 def _by_cloudwatch(tgs: list[TargetGroup]) -> tuple[dict[str, dict[str, Any]], str]:
     """The groups counted by CloudWatch, for the evidence, and the message's note of it ("" when there are none)."""
     counted = {
-        tg.name: {
-            "source": tg.health_source,
-            "healthy": tg.healthy_count,
-            "at": tg.healthy_count_at.isoformat() if tg.healthy_count_at else None,
-        }
+        tg.name: _cloudwatch_reading(tg.healthy_count, tg.healthy_count_at)
         for tg in tgs
         if tg.targets is None and tg.healthy_count
     }
     stamps = [tg.healthy_count_at for tg in tgs if tg.name in counted and tg.healthy_count_at]
-    when = f" of {min(stamps).strftime('%Y-%m-%d %H:%M')} UTC" if stamps else ""
-    return counted, f" (CloudWatch HealthyHostCount{when})" if counted else ""
+    return counted, _cloudwatch_note(min(stamps) if stamps else None) if counted else ""
 
 
 def _elbv2(graph: ExposureGraph, node: LbNode) -> Finding:

@@ -94,9 +94,7 @@ def _evidence(node: LbNode) -> dict[str, Any]:
     tgs = node.target_groups
     healthy = sum(tg.healthy_targets or 0 for tg in tgs)  # described or counted by CloudWatch
     if node.lb.type == "classic":
-        instances = node.lb.instances
-        in_service = sum(1 for i in instances if i.state == "InService") if instances is not None else None
-        healthy = in_service if in_service is not None else (node.lb.healthy_count or 0)
+        healthy = node.lb.healthy_instances or 0
     return {
         "load_balancer": node.lb.name,
         "type": node.lb.type,
