@@ -76,7 +76,8 @@ class AwsSettings(BaseModel):
         le=86400,
         description="How long what one audit read of an account and region (load balancers, listeners, "
         "target groups, WAF, security groups, certificates) serves the audits of the other clusters in it, "
-        "in one `audit --config` run or one `serve` process; 0 reads each time.",
+        "in one `audit --config` run, or the scheduled runs of `serve` (every replica on the database); "
+        "0 reads each time.",
     )
 
     @field_validator("default_region")
@@ -128,8 +129,8 @@ class CostSettings(BaseModel):
         default=24.0,
         ge=0,
         description="Hours an account's billed cost from Cost Explorer is reused by the scheduled runs of `auditor "
-        "serve` (and the targets of one `audit --config`) before it is read again: daily data, and every "
-        "GetCostAndUsageWithResources request is billed ($0.01). 0 reads it with every audit.",
+        "serve` (every replica on the database) and the targets of one `audit --config` before it is read again: "
+        "daily data, and every GetCostAndUsageWithResources request is billed ($0.01). 0 reads it with every audit.",
     )
     usage_window_days: int = Field(
         default=14,

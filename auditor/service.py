@@ -34,6 +34,7 @@ from auditor.store.db import transaction
 from auditor.store.models import RunRow, utcnow
 from auditor.store.prices import StorePriceCache
 from auditor.store.queries import cost_trend
+from auditor.store.shared_reads import DatabaseReads, sweep_shared_reads
 from auditor.store.targets import get_target, sync_targets, to_config
 
 if TYPE_CHECKING:
@@ -74,8 +75,11 @@ class AuditService:
         )
         from auditor.collect.aws.shared import shared_inventory  # brings the collectors: not at this module's import
 
-        # regional AWS reads shared by the scheduled runs of this process (the clusters of one account × region)
-        self.shared = shared_inventory(settings.aws.shared_inventory_seconds, settings.cost.billed_refresh_hours)
+        # regional AWS reads shared by the scheduled runs (the clusters of one account × region), through the
+        # database with the other replicas
+        self.shared = shared_inventory(
+            settings.aws.shared_inventory_seconds, settings.cost.billed_refresh_hours, DatabaseReads(factory)
+        )
         self.lease_expiry = LeaseExpiry(factory, settings.scheduler.lease_seconds, maintenance_interval(settings))
 
     # ------------------------------------------------------------------ targets
@@ -168,7 +172,7 @@ class AuditService:
                 return
         try:
             # scheduled runs of one cycle share regional reads; a run asked for now reads everything fresh
-            shared = self.shared if trigger == "schedule" else None
+            shared = self.shared.for_run(run_id) if trigger == "schedule" else None
             prices = StorePriceCache(self.factory, timedelta(hours=self.settings.cost.price_refresh_hours))
             outcome = run_audit(target, self.settings, shared=shared, price_cache=prices)
         except AuditorError as exc:
@@ -333,6 +337,8 @@ class LeaseExpiry:
         self.sweeps += 1
         try:
             expired = store_runs.expire_stale_runs(self.factory, self.lease_seconds)
+            # the reads kept for the replicas past use, and the claims of the runs that just failed
+            sweep_shared_reads(self.factory)
         except Exception as exc:
             self.failures += 1
             self.consecutive_failures += 1

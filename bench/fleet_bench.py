@@ -13,8 +13,8 @@ only: the clusters' Kubernetes side is not what is shared) are audited one after
   case: N ``AuditService`` replicas on one fresh PostgreSQL database (dropped afterwards), every replica firing
   every target at the same cron tick as its scheduler does (``AuditScheduler.fire`` on a pool of
   ``max_parallel_runs`` + 1 threads, APScheduler's): each target must be audited exactly once, and the table
-  says how the 20 spread over the replicas and what they cost — each replica shares its reads between its own
-  runs, not with the other replicas.
+  says how the 20 spread over the replicas and what they cost — the replicas share reads through the database
+  (``auditor.store.shared_reads``).
 
     python bench/fleet_bench.py              # 50 load balancers per account × region
     python bench/fleet_bench.py --lbs 200

@@ -25,6 +25,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -291,3 +292,19 @@ class PriceListRow(Base):
     region: Mapped[str] = mapped_column(String(32), primary_key=True)
     fetched_at: Mapped[datetime] = mapped_column(doc="when the Price List API answered")
     document: Mapped[dict[str, Any]] = mapped_column(JsonType, doc="the RegionPriceList as JSON")
+
+
+class SharedReadRow(Base):
+    """One account × region × collector read kept for the other replicas (``auditor.store.shared_reads``):
+    claimed by the run reading it (``holder``), then its compressed JSON (``payload``)."""
+
+    __tablename__ = "shared_reads"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True, doc="SHA-256 of the read's key")
+    label: Mapped[str] = mapped_column(StoredText, default="", doc="account/region and collector, for people")
+    state: Mapped[str] = mapped_column(String(16), doc="reading | done")
+    holder: Mapped[int | None] = mapped_column(Integer, doc="the run reading it (state reading)")
+    claimed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    read_at: Mapped[datetime | None] = mapped_column(doc="when the read was kept (state done)")
+    expires_at: Mapped[datetime | None] = mapped_column(doc="when it is too old for the run that kept it")
+    payload: Mapped[bytes | None] = deferred(mapped_column(LargeBinary))

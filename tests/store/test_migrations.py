@@ -89,7 +89,8 @@ def test_upgrading_to_text_columns_keeps_every_row(empty_engine: Engine) -> None
     assert before == dict.fromkeys(before, 1) | {"runs": 2}
 
     assert upgrade(empty_engine) == head_revision()
-    assert _counts(empty_engine) == before | {"price_lists": 0}  # 0005 adds the (empty) Price List cache
+    # 0005 adds the (empty) Price List cache, 0007 the (empty) reads shared by replicas
+    assert _counts(empty_engine) == before | {"price_lists": 0, "shared_reads": 0}
     factory = session_factory(empty_engine)
     with factory() as session:
         lb = session.scalars(select(LoadBalancerRow)).one()
@@ -100,7 +101,7 @@ def test_upgrading_to_text_columns_keeps_every_row(empty_engine: Engine) -> None
         claim_run(factory, 1, trigger="cli", owner="test")
     with empty_engine.begin() as conn:  # and the foreign keys are enforced again, cascades included
         conn.execute(delete(Base.metadata.tables["targets"]))
-    assert _counts(empty_engine) == dict.fromkeys(before, 0) | {"api_tokens": 1, "price_lists": 0}
+    assert _counts(empty_engine) == dict.fromkeys(before, 0) | {"api_tokens": 1, "price_lists": 0, "shared_reads": 0}
 
 
 def test_price_list_cache_migration_up_and_down(empty_engine: Engine) -> None:
@@ -152,3 +153,20 @@ def test_finding_cost_column_becomes_the_saving_and_keeps_its_values(empty_engin
         columns = {c.name for c in t.tables["findings"].columns}
         assert "monthly_cost_usd" not in columns
         assert conn.execute(select(t.tables["findings"].c.monthly_saving_usd)).scalars().all() == [18.25]
+
+
+def test_shared_reads_migration_up_and_down(empty_engine: Engine) -> None:
+    """0007 adds the reads kept for the other replicas; downgrading removes them again (they are a cache)."""
+    from alembic import command
+
+    from auditor.store.db import alembic_config
+
+    upgrade(empty_engine, "0006")
+    assert "shared_reads" not in inspect(empty_engine).get_table_names()
+    upgrade(empty_engine, "0007")
+    assert "shared_reads" in inspect(empty_engine).get_table_names()
+    cfg = alembic_config(empty_engine)
+    with empty_engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0006")
+    assert "shared_reads" not in inspect(empty_engine).get_table_names()

@@ -301,9 +301,9 @@ def _shared_or_run(
     if plan.shared is None or name not in SHAREABLE or account_key is None:
         return _run(task, ctx, region, reporter)
     read = partial(_run, task, ctx, region, reporter)
-    (result, coverage), reused = plan.shared.read((account_key, region, name), read, name)
+    where = f"{ctx.account}/{region or 'global'}"
+    (result, coverage), reused = plan.shared.read((account_key, region, name), read, name, f"{where} {name}")
     if reused:
-        where = f"{ctx.account}/{region or 'global'}"
         message = f"{where}: {coverage.status.value} (read by an earlier audit of this account and region, shared)"
         reporter.emit(f"aws:{name}", message, coverage.status.value, finished=True)
     return result, coverage

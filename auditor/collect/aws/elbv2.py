@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 
 from auditor.collect.aws import acm, cloudwatch
+from auditor.collect.aws.acm import AcmReading
 from auditor.collect.aws.base import CollectorContext, actions_of, call, describe_tags, pages
 from auditor.errors import CollectionError
 from auditor.inventory.facets import Facet
@@ -63,7 +64,7 @@ _LB_TYPES = ("application", "network", "gateway")
 class Elbv2Result:
     load_balancers: list[LoadBalancer] = field(default_factory=list)
     target_groups: list[TargetGroup] = field(default_factory=list)
-    acm: acm.AcmReading | None = None  # what was read of ACM for the SNI certificates (the acm collector reuses it)
+    acm: AcmReading | None = None  # what was read of ACM for the SNI certificates (the acm collector reuses it)
 
 
 def collect(ctx: CollectorContext) -> Elbv2Result:
