@@ -113,6 +113,12 @@ def child(kubeconfig: str, rules: str | None, findings_file: str | None, cluster
                 "findings": len(result.findings),
                 "failed": len(result.failed()),
                 "coverage": sorted({c.status.value for c in inventory.coverage}),
+                # where the collection's wall goes: each collector run's own time (they overlap)
+                "collector_ms": {
+                    f"{c.collector}/{c.region or 'global'}": c.duration_ms
+                    for c in inventory.coverage
+                    if c.duration_ms
+                },
                 "status": result.status,
             }
         )
@@ -172,6 +178,8 @@ def print_detail(m: dict[str, Any]) -> None:
     print(f"{'total':58} {total:7d} {low:7d}   ratio {total / low:.3f}   {total / m['size']:.2f} calls per LB")
     if m["rules"]:
         print(f"rules: {m['rules']} (the bound is the full audit's)")
+    slowest = sorted(m["collector_ms"].items(), key=lambda kv: -kv[1])[:8]
+    print("collector runs (they overlap): " + ", ".join(f"{name} {ms / 1000:.1f}s" for name, ms in slowest))
     print(
         f"audit wall {m['wall_s']:.1f}s (collect {m['collect_s']:.1f}s, analyze {m['analyze_s']:.2f}s), "
         f"auditor CPU {m['cpu_s']:.1f}s; "

@@ -7,7 +7,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import Any
+from pathlib import Path
 
 import pytest
 
@@ -21,7 +21,8 @@ from auditor.store.db import make_engine, session_factory, transaction, upgrade
 from auditor.store.models import RunRow
 from auditor.store.runs import run_result
 from auditor.store.targets import sync_targets
-from tests.store.pg import fresh_postgres_database
+from tests.store.pg import BACKENDS
+from tests.store.pg import database_url as new_database
 
 pytestmark = pytest.mark.slow
 
@@ -35,12 +36,9 @@ def demo() -> Iterator[DemoEnvironment]:
         yield env
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def database_url(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path}/replicas.db"
-        return
-    with fresh_postgres_database() as url:
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    with new_database(request.param, tmp_path) as url:
         yield url
 
 

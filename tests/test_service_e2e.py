@@ -19,7 +19,8 @@ from click.testing import CliRunner
 
 from auditor.cli_service import token
 from auditor.demo.environment import DemoEnvironment
-from tests.store.pg import fresh_postgres_database
+from tests.store.pg import BACKENDS
+from tests.store.pg import database_url as new_database
 from tests.support.serve import serving
 from tests.test_demo_e2e import EXPECTED_FAILS
 
@@ -35,12 +36,9 @@ def demo() -> Iterator[DemoEnvironment]:
         yield env
 
 
-@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(scope="module", params=BACKENDS)
 def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path_factory.mktemp('service')}/service.db"
-        return
-    with fresh_postgres_database() as url:
+    with new_database(request.param, tmp_path_factory.mktemp("service")) as url:
         yield url
 
 

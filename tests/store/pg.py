@@ -6,6 +6,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, make_url, text
@@ -37,3 +38,18 @@ def fresh_postgres_database() -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+# the two backends a test of the service runs on: SQLite, the default, and PostgreSQL, production's
+BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+@contextmanager
+def database_url(backend: str, directory: Path) -> Iterator[str]:
+    """A new, empty database of ``backend`` (one of BACKENDS): a SQLite file in ``directory``, or a fresh
+    PostgreSQL database dropped afterwards."""
+    if backend == "sqlite":
+        yield f"sqlite:///{directory}/auditor.db"
+        return
+    with fresh_postgres_database() as url:
+        yield url

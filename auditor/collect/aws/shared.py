@@ -196,7 +196,7 @@ class SharedInventory:
         mine.done.set()
         if age is None:
             return result, False
-        return (result[0], result[1].model_copy(update={"calls": 0, "duration_ms": 0})), True
+        return _uncounted(result), True  # decoded just now: nobody else holds these objects
 
     def _through_store(
         self,
@@ -251,7 +251,12 @@ class SharedInventory:
 
 
 def _reused(read: Read) -> Read:
-    result, coverage = copy.deepcopy(read)
+    return _uncounted(copy.deepcopy(read))
+
+
+def _uncounted(read: Read) -> Read:
+    """A read taken by an audit that did not make it: its calls and time are the reader's, counted there."""
+    result, coverage = read
     return result, coverage.model_copy(update={"calls": 0, "duration_ms": 0})
 
 
