@@ -56,9 +56,23 @@ class AwsSettings(BaseModel):
         default=4,
         ge=1,
         le=32,
-        description="Collector calls in flight at once across accounts × regions × collectors. The "
-        "Describe* token bucket is ~40 deep refilling 10/s per account and region, shared with the "
-        "controller; 4 keeps the auditor well under it.",
+        description="Collector calls in flight at once across accounts × regions × collectors (the rate is "
+        "calls_per_second's).",
+    )
+    calls_per_second: float = Field(
+        default=5.0,
+        ge=0,
+        le=1000,
+        description="Requests per second, retries included, per account × region × AWS API (elbv2, elb, ec2, acm, "
+        "wafv2, cloudwatch, ...) from this process; 0: no limit. AWS refills Elastic Load Balancing's Describe* "
+        "bucket at 10/s per account and region for everyone, the running controller included: 5 leaves it half.",
+    )
+    calls_burst: int = Field(
+        default=20,
+        ge=1,
+        le=1000,
+        description="Requests that may go at once before calls_per_second paces them (AWS's Describe* bucket "
+        "holds 40).",
     )
     max_attempts: int | None = Field(
         default=None,

@@ -51,6 +51,9 @@ def _no_ambient_settings(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pyte
         if key.startswith("AUDITOR_") and key != "AUDITOR_TEST_POSTGRES_URL":
             monkeypatch.delenv(key, raising=False)
     monkeypatch.setenv("AUDITOR_DATABASE_URL", f"sqlite:///{tmp_path_factory.mktemp('db')}/auditor.db")
+    # moto has no bucket shared with a controller: no client-side rate limit (tests/collect/test_rate_limit.py
+    # turns it on)
+    monkeypatch.setenv("AUDITOR_AWS__CALLS_PER_SECOND", "0")
 
 
 @pytest.fixture

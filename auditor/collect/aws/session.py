@@ -8,6 +8,7 @@ honoured by botocore itself, which is how the demo and the tests reach moto: no 
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections import Counter
 from collections.abc import Hashable
@@ -21,6 +22,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 from auditor import __version__
+from auditor.collect.aws.ratelimit import RATE_LIMITS
 from auditor.config import AccountConfig, AwsSettings
 from auditor.errors import CollectionError, PermissionDenied, TargetUnreachable
 
@@ -43,6 +45,10 @@ DENIED_CODES = frozenset(
         "AuthorizationError",
     }
 )
+
+
+# Not rate-limited here: STS answers once per account and audit (identity, AssumeRole), before the account is known.
+_UNLIMITED = frozenset({"sts"})
 
 
 def iam_action(service_name: str, operation_name: str) -> str:
@@ -120,6 +126,8 @@ class AwsAccountSession:
             )
             made.meta.events.register("before-call.*.*", self._count)
             made.meta.events.register("before-call.*.*", self._count_caller)
+            if service not in _UNLIMITED:  # every attempt, retries included, takes a token of its bucket
+                made.meta.events.register("before-send.*.*", functools.partial(self._take_token, service, region))
             self._clients[key] = made
             return made
 
@@ -131,6 +139,12 @@ class AwsAccountSession:
         if caller is not None:
             with self._lock:
                 self._caller_calls[caller] += 1
+
+    def _take_token(self, service: str, region: str, **_: Any) -> None:
+        limits = self.settings
+        bucket = RATE_LIMITS.bucket((self.account_id, region, service), limits.calls_per_second, limits.calls_burst)
+        if bucket is not None:
+            bucket.acquire()
 
     def calls_by(self, caller: Hashable) -> int:
         """Calls made so far for ``caller`` (``CALLER``: one collector run), whichever clients it used."""
