@@ -45,7 +45,8 @@ class DatabaseReads:
                 return True
             fresh = row.read_at is not None and row.read_at >= now - timedelta(seconds=max_age)
             if row.state == DONE and fresh and row.read_at is not None and row.payload is not None:
-                return Kept(row.payload, (now - row.read_at).total_seconds())
+                # another replica's clock may run ahead: never younger than now
+                return Kept(row.payload, max(0.0, (now - row.read_at).total_seconds()))
             if row.state == READING and row.holder is not None and _running(session, row.holder):
                 return BUSY
             # too old, or its holder's run ended without a read: take it over, unless another run just did

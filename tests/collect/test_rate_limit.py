@@ -78,3 +78,20 @@ def test_requests_to_aws_are_paced_per_api(aws: MotoServer) -> None:
     bucket_of = {api: RATE_LIMITS.bucket((session.account_id, REGION, api), 10, 2) for api in ("elbv2", "elb")}
     assert bucket_of["elbv2"] is not None and bucket_of["elbv2"].waited >= 0.6
     assert bucket_of["elb"] is not None and bucket_of["elb"].waited == 0  # the Classic API's bucket was full
+
+
+def test_a_paced_collector_says_so(aws: MotoServer) -> None:
+    """On a real account a paced read takes minutes: the collector's progress line says how long it waited."""
+    from auditor.config import Settings, TargetConfig
+    from auditor.pipeline import collect
+    from auditor.progress import ProgressEvent
+    from tests.test_fleet_sharing import _seed_region
+
+    _seed_region()  # 3 ALBs with a listener each: elbv2 makes 7 requests
+    settings = Settings(aws=AwsSettings(calls_per_second=4, calls_burst=1))
+    events: list[ProgressEvent] = []
+    target = TargetConfig(name="paced", kubernetes=False, regions=[REGION], rules=["http-without-redirect"])
+    inventory = collect(target, settings, progress=events.append)
+    assert inventory.aws is not None and len(inventory.aws.load_balancers) == 3
+    [finished] = [e for e in events if e.stage == "aws:elbv2" and e.status == "ok"]
+    assert "paced" in finished.message and "by aws.calls_per_second" in finished.message

@@ -322,6 +322,7 @@ def _run_counted(task: _Task, ctx: CollectorContext, region: str | None, reporte
     stage = f"aws:{ctx.name}"
     where = f"{ctx.account}/{region or 'global'}"
     calls_before = ctx.session.calls_by(task.key)  # a session given for several collections counts on
+    waited_before = ctx.session.waited_by(task.key)
     started = time.monotonic()
     reporter.emit(stage, f"{where}: started")
     result: Any = None
@@ -360,6 +361,9 @@ def _run_counted(task: _Task, ctx: CollectorContext, region: str | None, reporte
         facets=ctx.facet_coverage(status) if status != CoverageStatus.ERROR else {},
     )
     counts = ", ".join(f"{n} {what}" for what, n in ctx.counts.items())
+    paced = ctx.session.waited_by(task.key) - waited_before
+    if paced >= 1:  # why a run takes long on a real account: say it rather than seem stuck
+        counts += f"{', ' if counts else ''}paced {paced:.0f}s by aws.calls_per_second"
     summary = f"{where}: {status.value}" + (f" ({counts})" if counts else "") + (f": {message}" if message else "")
     reporter.emit(stage, summary, status.value, finished=True)
     return result, coverage

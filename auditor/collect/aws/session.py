@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import threading
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Hashable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -111,6 +111,7 @@ class AwsAccountSession:
     _clients: dict[tuple[str, str], Any] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _caller_calls: Counter[Hashable] = field(default_factory=Counter)
+    _caller_waited: defaultdict[Hashable, float] = field(default_factory=lambda: defaultdict(float))
 
     def client(self, service: str, region: str) -> Any:
         """A counted client for ``service`` in ``region`` (cached: clients are thread-safe once built)."""
@@ -143,8 +144,16 @@ class AwsAccountSession:
     def _take_token(self, service: str, region: str, **_: Any) -> None:
         limits = self.settings
         bucket = RATE_LIMITS.bucket((self.account_id, region, service), limits.calls_per_second, limits.calls_burst)
-        if bucket is not None:
-            bucket.acquire()
+        waited = bucket.acquire() if bucket is not None else 0.0
+        caller = CALLER.get()
+        if waited and caller is not None:
+            with self._lock:
+                self._caller_waited[caller] += waited
+
+    def waited_by(self, caller: Hashable) -> float:
+        """Seconds ``caller``'s requests waited so far for the rate limit (``aws.calls_per_second``)."""
+        with self._lock:
+            return self._caller_waited[caller]
 
     def calls_by(self, caller: Hashable) -> int:
         """Calls made so far for ``caller`` (``CALLER``: one collector run), whichever clients it used."""
