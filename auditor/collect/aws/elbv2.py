@@ -15,6 +15,7 @@ read. When GetMetricData fails, every group is described: the facet is read comp
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 
@@ -94,18 +95,26 @@ def collect(ctx: CollectorContext) -> Elbv2Result:
     # which load balancers have target groups: some rules read listener rules only of those without
     with_tgs = {arn for tg in raw_tgs for arn in tg.get("LoadBalancerArns", [])}
     tgs_read = ctx.wants(Facet.ELBV2_TARGET_GROUPS)
-    if ctx.wants(Facet.ELBV2_LISTENERS):  # unneeded: listeners stay None (not read), and so their rules
+    target_groups = [_target_group(ctx, raw, tg_tags) for raw in raw_tgs]
+
+    def read_listeners() -> None:
         listeners = ctx.fan_out.map(
             lambda lb: _listeners(ctx, client, lb, (lb.arn in with_tgs) if tgs_read else None), load_balancers
         )
         for lb, found in zip(load_balancers, listeners, strict=True):
             lb.listeners = found
+
+    # Listeners (and their rules) and target health side by side: health asks CloudWatch first, another API
+    # with a bucket of its own. Unneeded, either stays None (not read): listeners with their rules, targets.
+    jobs: list[Callable[[], None]] = []
+    if ctx.wants(Facet.ELBV2_LISTENERS):
+        jobs.append(read_listeners)
+    if ctx.wants(Facet.ELBV2_TARGET_HEALTH):
+        jobs.append(lambda: _target_health(ctx, client, target_groups, load_balancers))
+    ctx.fan_out.map(lambda job: job(), jobs)
     reading = None
     if ctx.wants(Facet.ELBV2_LISTENER_CERTIFICATES):
         reading = _listener_certificates(ctx, client, load_balancers)
-    target_groups = [_target_group(ctx, raw, tg_tags) for raw in raw_tgs]
-    if ctx.wants(Facet.ELBV2_TARGET_HEALTH):  # unneeded: targets stay None (not read)
-        _target_health(ctx, client, target_groups, load_balancers)
 
     ctx.count("load balancers", len(load_balancers))
     ctx.count("target groups", len(target_groups))
