@@ -65,7 +65,8 @@ class AwsSettings(BaseModel):
         le=1000,
         description="Requests per second, retries included, per account × region × AWS API (elbv2, elb, ec2, acm, "
         "wafv2, cloudwatch, ...) from this process; 0: no limit. AWS refills Elastic Load Balancing's Describe* "
-        "bucket at 10/s per account and region for everyone, the running controller included: 5 leaves it half.",
+        "bucket at 10/s per account and region for everyone, the running controller included: 5 leaves it half "
+        "while one process audits an account; replicas (and other tools) each take their own share.",
     )
     calls_burst: int = Field(
         default=20,

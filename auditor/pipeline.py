@@ -89,7 +89,8 @@ def collect(
         wanted=selection.facets,
         listener_rules=selection.listener_rules,
         shared=shared,
-        share_as=selection.rule_ids,
+        # what decides what the shared collectors read: the facets the rules need, the usage window of cloudwatch
+        share_as=(selection.rule_ids, settings.cost.usage_window_days),
         price_cache=price_cache,
     )
     coverage.extend(aws_cov)

@@ -337,8 +337,6 @@ class LeaseExpiry:
         self.sweeps += 1
         try:
             expired = store_runs.expire_stale_runs(self.factory, self.lease_seconds)
-            # the reads kept for the replicas past use, and the claims of the runs that just failed
-            sweep_shared_reads(self.factory)
         except Exception as exc:
             self.failures += 1
             self.consecutive_failures += 1
@@ -351,6 +349,10 @@ class LeaseExpiry:
             return []
         self.consecutive_failures = 0
         self.last_success = utcnow()
+        try:  # the reads kept for the replicas past use, and dead claims (they are a cache: only logged)
+            sweep_shared_reads(self.factory)
+        except Exception:
+            log.warning("sweeping the shared reads failed; the next sweep tries again", exc_info=True)
         return expired
 
     def start(self) -> None:

@@ -43,7 +43,9 @@ def aws(moto_server: MotoServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[Mo
 
 
 @pytest.fixture(autouse=True)
-def _no_ambient_settings(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+def _no_ambient_settings(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> None:
     """Tests never read the developer's AUDITOR_* settings or write auditor.db into the work tree."""
     import os
 
@@ -51,9 +53,13 @@ def _no_ambient_settings(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pyte
         if key.startswith("AUDITOR_") and key != "AUDITOR_TEST_POSTGRES_URL":
             monkeypatch.delenv(key, raising=False)
     monkeypatch.setenv("AUDITOR_DATABASE_URL", f"sqlite:///{tmp_path_factory.mktemp('db')}/auditor.db")
-    # moto has no bucket shared with a controller: no client-side rate limit (tests/collect/test_rate_limit.py
-    # turns it on)
+    # moto has no bucket shared with a controller: no client-side rate limit, in subprocesses (the variable) and
+    # here, whatever settings a test builds (the buckets; tests marked rate_limit keep them)
     monkeypatch.setenv("AUDITOR_AWS__CALLS_PER_SECOND", "0")
+    if request.node.get_closest_marker("rate_limit") is None:
+        from auditor.collect.aws.ratelimit import RATE_LIMITS
+
+        monkeypatch.setattr(RATE_LIMITS, "bucket", lambda *_args, **_kwargs: None)
 
 
 @pytest.fixture

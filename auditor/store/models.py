@@ -302,9 +302,9 @@ class SharedReadRow(Base):
 
     key: Mapped[str] = mapped_column(String(64), primary_key=True, doc="SHA-256 of the read's key")
     label: Mapped[str] = mapped_column(StoredText, default="", doc="account/region and collector, for people")
-    state: Mapped[str] = mapped_column(String(16), doc="reading | done")
+    state: Mapped[str] = mapped_column(String(16), doc="reading | done | failed")
     holder: Mapped[int | None] = mapped_column(Integer, doc="the run reading it (state reading)")
-    claimed_at: Mapped[datetime] = mapped_column(default=utcnow)
-    read_at: Mapped[datetime | None] = mapped_column(doc="when the read was kept (state done)")
+    claimed_at: Mapped[datetime] = mapped_column(default=utcnow, doc="claimed, or renewed by its reader")
+    read_at: Mapped[datetime | None] = mapped_column(doc="when the read was kept (done) or failed (failed)")
     expires_at: Mapped[datetime | None] = mapped_column(doc="when it is too old for the run that kept it")
     payload: Mapped[bytes | None] = deferred(mapped_column(LargeBinary))

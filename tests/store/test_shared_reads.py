@@ -10,11 +10,11 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from auditor.collect.aws.shared import SharedInventory, encode, store_key
-from auditor.collect.kept import BUSY, Kept
+from auditor.collect.kept import ALONE, BUSY, CLAIM_SECONDS, Kept
 from auditor.config import TargetConfig
 from auditor.inventory.models import Coverage, CoverageStatus
 from auditor.store import runs as store_runs
@@ -67,26 +67,69 @@ def test_a_released_claim_lets_the_next_run_read(factory: sessionmaker[Session])
     store = DatabaseReads(factory)
     first, second = _runs(factory, 2)
     assert store.take_or_claim(KEY, "x", 60, first) is True
-    store.release(KEY, second)  # not its claim: nothing happens
+    store.release(KEY, second, failed=False)  # not its claim: nothing happens
     assert store.take_or_claim(KEY, "x", 60, second) == BUSY
-    store.release(KEY, first)
+    store.release(KEY, first, failed=False)
     assert store.take_or_claim(KEY, "x", 60, second) is True
 
 
-def test_the_sweep_deletes_old_reads_and_the_claims_of_ended_runs(factory: sessionmaker[Session]) -> None:
+def test_an_incomplete_read_lets_the_waiting_runs_read_for_themselves(factory: sessionmaker[Session]) -> None:
+    """Not one after the other: each gets ALONE at once for CLAIM_SECONDS, then the next run claims it again."""
     store = DatabaseReads(factory)
-    done, dead, alive, billed = _runs(factory, 4)
-    for key, run in (("a" * 64, done), ("b" * 64, dead), ("c" * 64, alive), ("d" * 64, billed)):
+    first, second, third = _runs(factory, 3)
+    assert store.take_or_claim(KEY, "x", 60, first) is True
+    store.release(KEY, first, failed=True)
+    assert [store.take_or_claim(KEY, "x", 60, run) for run in (second, third)] == [ALONE, ALONE]
+    with factory.begin() as s:  # CLAIM_SECONDS later
+        s.execute(update(SharedReadRow).values(read_at=utcnow() - timedelta(seconds=CLAIM_SECONDS + 1)))
+    assert store.take_or_claim(KEY, "x", 60, third) is True
+
+
+def test_a_claim_lives_while_it_is_renewed(factory: sessionmaker[Session]) -> None:
+    """A reader that stopped renewing (it lost the database between reading and keeping, its run still going)
+    holds its claim no longer than CLAIM_SECONDS; one that renews keeps it however long its read takes."""
+    store = DatabaseReads(factory)
+    reader, waiter = _runs(factory, 2)
+    assert store.take_or_claim(KEY, "x", 60, reader) is True
+    old = utcnow() - timedelta(seconds=CLAIM_SECONDS + 1)
+    with factory.begin() as s:
+        s.execute(update(SharedReadRow).values(claimed_at=old))
+    store.renew([(KEY, reader)])
+    assert store.take_or_claim(KEY, "x", 60, waiter) == BUSY  # renewed just now: alive
+    with factory.begin() as s:
+        s.execute(update(SharedReadRow).values(claimed_at=old))
+    assert store.take_or_claim(KEY, "x", 60, waiter) is True  # not renewed: dead, though its run is running
+    store.renew([(KEY, reader)])  # the old reader's renewals no longer touch it
+    with factory() as s:
+        assert s.scalar(select(SharedReadRow.holder)) == waiter
+
+
+def test_the_sweep_deletes_old_reads_and_dead_claims(factory: sessionmaker[Session]) -> None:
+    store = DatabaseReads(factory)
+    done, dead, alive, billed, failed, silent = _runs(factory, 6)
+    keys = {run: f"{run:064d}" for run in (done, dead, alive, billed, failed, silent)}
+    for run, key in keys.items():
         assert store.take_or_claim(key, "x", 60, run) is True
-    store.put("a" * 64, done, b"kept", 300)  # a regional read: 300 s
-    store.put("d" * 64, billed, b"kept", 86400)  # the billed cost: a day
+    store.put(keys[done], done, b"kept", 300)  # a regional read: 300 s
+    store.put(keys[billed], billed, b"kept", 86400)  # the billed cost: a day
+    store.release(keys[failed], failed, failed=True)
     _end(factory, dead)
-    assert sweep_shared_reads(factory) == 1  # the dead run's claim
-    with factory() as s:
-        assert sorted(s.scalars(select(SharedReadRow.key))) == ["a" * 64, "c" * 64, "d" * 64]
-    assert sweep_shared_reads(factory, now=utcnow() + timedelta(seconds=301)) == 1  # the regional read only
-    with factory() as s:
-        assert sorted(s.scalars(select(SharedReadRow.key))) == ["c" * 64, "d" * 64]
+    with factory.begin() as s:  # a reader that stopped renewing, its run still going
+        s.execute(
+            update(SharedReadRow)
+            .where(SharedReadRow.key == keys[silent])
+            .values(claimed_at=utcnow() - timedelta(seconds=CLAIM_SECONDS + 1))
+        )
+    assert sweep_shared_reads(factory) == 2  # the dead run's claim, the silent one
+
+    def left() -> list[str]:
+        with factory() as s:
+            return sorted(s.scalars(select(SharedReadRow.key)))
+
+    assert left() == sorted(keys[r] for r in (done, alive, billed, failed))
+    # 301 s on, nobody having renewed anything: the regional read, the failed mark and the claim go
+    assert sweep_shared_reads(factory, now=utcnow() + timedelta(seconds=301)) == 3
+    assert left() == [keys[billed]]
 
 
 @pytest.mark.postgres
@@ -187,7 +230,34 @@ def test_a_failed_read_is_not_kept_for_the_others(factory: sessionmaker[Session]
     assert a.for_run(run_a).read(key, lambda: failed, "wafv2")[1] is False
     assert b.for_run(run_b).read(key, _read, "wafv2")[1] is False  # read again, not waited for nor reused
     with factory() as s:
-        assert s.scalar(select(SharedReadRow.state)) == "done"
+        assert s.scalar(select(SharedReadRow.state)) == "failed"  # b read alone: nothing kept under the mark
+
+
+def test_a_collector_that_read_nothing_is_shared_too(factory: sessionmaker[Session]) -> None:
+    """A collector no selected rule needs returns None (coverage SKIPPED): kept and taken like any read."""
+    a, b = _replica(factory), _replica(factory)
+    run_a, run_b = _runs(factory, 2)
+    key = ("account", "eu-west-1", "ec2")
+    skipped = (None, Coverage(source="aws", collector="ec2", status=CoverageStatus.SKIPPED, message="not needed"))
+    assert a.for_run(run_a).read(key, lambda: skipped, "ec2")[1] is False
+    (result, coverage), shared = b.for_run(run_b).read(key, _read, "ec2")
+    assert shared is True and result is None and coverage.status == CoverageStatus.SKIPPED
+
+
+def test_a_reader_that_lost_the_database_stops_holding_its_claim(factory: sessionmaker[Session]) -> None:
+    """Its read done, it could neither keep it nor give the claim up: the claim is no longer renewed."""
+
+    class Forgetful(DatabaseReads):
+        def put(self, key: str, holder: int, payload: bytes, max_age: float) -> None:
+            raise RuntimeError("connection lost")
+
+        def release(self, key: str, holder: int, *, failed: bool) -> None:
+            raise RuntimeError("connection lost")
+
+    (run,) = _runs(factory, 1)
+    cache = SharedInventory(300, store=Forgetful(factory))
+    assert cache.for_run(run).read(("k",), _read, "wafv2")[0][1].calls == 5  # the audit has its read
+    assert cache._claims is not None and not cache._claims._held  # not renewed any more: dies in CLAIM_SECONDS
 
 
 def test_the_database_failing_only_turns_sharing_off(factory: sessionmaker[Session]) -> None:
@@ -211,18 +281,58 @@ def test_a_read_taken_from_the_store_keeps_its_age_in_memory() -> None:
     class Store:
         def take_or_claim(self, key: str, label: str, max_age: float, holder: int) -> Any:
             asked.append(key)
-            return Kept(encode("wafv2", _read()), max_age - 0.2)
+            return Kept(encode("wafv2", _read()), max_age - 1)
 
         def put(self, key: str, holder: int, payload: bytes, max_age: float) -> None:
             raise AssertionError("nothing to keep: the read came from the store")
 
-        def release(self, key: str, holder: int) -> None:
+        def release(self, key: str, holder: int, *, failed: bool) -> None:
+            raise AssertionError("no claim was held")
+
+        def renew(self, claims: Any) -> None:
             raise AssertionError("no claim was held")
 
     cache = SharedInventory(300, store=Store())
     for run in (1, 2):  # the second run of this replica takes it from memory
         assert cache.for_run(run).read(("k",), lambda: _read(7), "wafv2")[1] is True
     assert len(asked) == 1
-    time.sleep(0.3)
+    time.sleep(1.1)
     assert cache.for_run(3).read(("k",), lambda: _read(7), "wafv2")[1] is True
     assert len(asked) == 2  # too old in memory: asked the store again
+
+
+def test_claims_under_way_are_renewed_until_their_read_ends(monkeypatch: pytest.MonkeyPatch) -> None:
+    import auditor.collect.aws.shared as shared_module
+
+    monkeypatch.setattr(shared_module, "RENEW_SECONDS", 0.05)
+    renewed: list[list[tuple[str, int]]] = []
+    gate = threading.Event()
+
+    class Store:
+        def take_or_claim(self, key: str, label: str, max_age: float, holder: int) -> Any:
+            return True
+
+        def put(self, key: str, holder: int, payload: bytes, max_age: float) -> None:
+            pass
+
+        def release(self, key: str, holder: int, *, failed: bool) -> None:
+            pass
+
+        def renew(self, claims: Any) -> None:
+            renewed.append(sorted(claims))
+            if len(renewed) == 2:
+                raise RuntimeError("a renewal that fails is logged and counted; the next one goes on")
+
+    cache = SharedInventory(300, store=Store())
+    reader = threading.Thread(target=lambda: cache.for_run(7).read(("k",), lambda: (gate.wait(5), _read())[1], "wafv2"))
+    reader.start()
+    while len(renewed) < 4:
+        time.sleep(0.01)
+    gate.set()
+    reader.join(5)
+    assert renewed[0] == [(store_key(("k",)), 7)]
+    assert cache._claims is not None and cache._claims.renew_failures == 1
+    time.sleep(0.2)
+    count = len(renewed)
+    time.sleep(0.2)
+    assert len(renewed) == count and cache._claims._keeper is None  # nothing held: the keeper stopped

@@ -362,8 +362,8 @@ def _run_counted(task: _Task, ctx: CollectorContext, region: str | None, reporte
     )
     counts = ", ".join(f"{n} {what}" for what, n in ctx.counts.items())
     paced = ctx.session.waited_by(task.key) - waited_before
-    if paced >= 1:  # why a run takes long on a real account: say it rather than seem stuck
-        counts += f"{', ' if counts else ''}paced {paced:.0f}s by aws.calls_per_second"
+    if paced >= 1:  # why a run takes long on a real account: say it rather than seem stuck (parallel waits add up)
+        counts += f"{', ' if counts else ''}its requests waited {paced:.0f}s in all for aws.calls_per_second"
     summary = f"{where}: {status.value}" + (f" ({counts})" if counts else "") + (f": {message}" if message else "")
     reporter.emit(stage, summary, status.value, finished=True)
     return result, coverage

@@ -9,9 +9,10 @@ Balancer Controller limits itself to the same, ``Elastic Load Balancing v2:.*=10
 Bounded concurrency alone does not keep under it: four requests in flight at AWS's latency are far more than 10
 a second, so a large audit would drain the bucket, the controller's reconciles would be throttled with it, and
 the audit's own retries could run out (a partial audit). Here every HTTP request — retries included, they take
-tokens too — waits for a token of its account × region × API bucket (an API: a boto3 service; elb and elbv2 are
-two), ``aws.calls_per_second`` refilling ``aws.calls_burst``; 0 turns it off. The buckets are per process: the
-targets and runs of one process share them; replicas and other tools each have their own.
+tokens too; STS's identity calls aside — waits, before it is signed, for a token of its account × region × API
+bucket (an API: a boto3 service; elb and elbv2 are two), ``aws.calls_per_second`` refilling ``aws.calls_burst``;
+0 turns it off. The buckets are per process: the targets and runs of one process share them; replicas and other
+tools each have their own.
 """
 
 from __future__ import annotations

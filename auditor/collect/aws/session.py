@@ -127,8 +127,8 @@ class AwsAccountSession:
             )
             made.meta.events.register("before-call.*.*", self._count)
             made.meta.events.register("before-call.*.*", self._count_caller)
-            if service not in _UNLIMITED:  # every attempt, retries included, takes a token of its bucket
-                made.meta.events.register("before-send.*.*", functools.partial(self._take_token, service, region))
+            if service not in _UNLIMITED:  # every attempt (retries included) takes a token, before it is signed
+                made.meta.events.register("before-sign.*.*", functools.partial(self._take_token, service, region))
             self._clients[key] = made
             return made
 

@@ -15,10 +15,12 @@ key waits for that read rather than making it twice. A read that failed (coverag
 kept: the next audit tries again.
 
 Replicas: the service gives the cache a ``ReadStore`` (``auditor.store.shared_reads``: its database), so the
-replicas of one PostgreSQL share too. A read is then claimed in the database by the run that makes it; another
-replica's run waits for it and takes it from there (JSON through each collector's result type, see ``encode``),
-and takes the claim over when the run that held it is no longer running (its process died and the lease expiry
-failed it), so no run waits for a dead one. The database failing only turns sharing off for that read.
+replicas of one PostgreSQL share too. A read is then claimed in the database by the run that makes it, and
+renewed while it is under way; another replica's run waits for it and takes it from there (JSON through each
+collector's result type, see ``encode``), and takes the claim over once it is dead — not renewed for
+``CLAIM_SECONDS``, or its run no longer running — so no run waits for a dead reader. A read that came back
+incomplete leaves the waiting runs to read for themselves at once. The database failing only turns sharing off
+for that read.
 """
 
 from __future__ import annotations
@@ -38,9 +40,10 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
+from auditor import __version__
 from auditor.collect.aws.ec2 import Ec2Result
 from auditor.collect.aws.elbv2 import Elbv2Result
-from auditor.collect.kept import BUSY, Kept, ReadStore
+from auditor.collect.kept import ALONE, BUSY, RENEW_SECONDS, Kept, ReadStore
 from auditor.inventory.models import (
     SCHEMA_VERSION,
     BilledCost,
@@ -82,7 +85,8 @@ Read = tuple[Any, Coverage]  # a collector's result and its coverage
 
 @cache
 def _adapter(collector: str) -> TypeAdapter[Any]:
-    return TypeAdapter(_RESULT_TYPES[collector])
+    # None: a collector no selected rule needs read nothing (coverage SKIPPED), which is shared too
+    return TypeAdapter(_RESULT_TYPES[collector] | None)
 
 
 def encode(collector: str, read: Read) -> bytes:
@@ -110,16 +114,55 @@ def decode(collector: str, payload: bytes) -> Read:
 
 
 def store_key(key: Hashable) -> str:
-    """A key as every replica spells it: sets sorted, then a SHA-256 of its JSON with the inventory's schema
-    version (replicas of two releases in a rolling update do not hand each other reads of another shape)."""
+    """A key as every replica spells it: sets sorted, then a SHA-256 of its JSON with the auditor's version and
+    the inventory's schema version (replicas of two releases in a rolling update do not hand each other reads
+    another release made)."""
 
     def plain(value: Any) -> Any:
         if isinstance(value, set | frozenset):
             return sorted(value, key=str)
         return str(value)
 
-    spelled = json.dumps([SCHEMA_VERSION, key], default=plain, separators=(",", ":"))
+    spelled = json.dumps([__version__, SCHEMA_VERSION, key], default=plain, separators=(",", ":"))
     return hashlib.sha256(spelled.encode()).hexdigest()
+
+
+class _Claims:
+    """The store claims whose reads are under way in this process, renewed every ``RENEW_SECONDS`` by a thread
+    that runs while there are any: a claim that is no longer renewed (its read ended, whether or not the store
+    heard of it) dies after ``CLAIM_SECONDS``, and the runs waiting for it take it over."""
+
+    def __init__(self, store: ReadStore) -> None:
+        self.store = store
+        self._held: dict[str, int] = {}
+        self._lock = threading.Lock()
+        self._keeper: threading.Thread | None = None
+        self.renew_failures = 0
+
+    def add(self, key: str, holder: int) -> None:
+        with self._lock:
+            self._held[key] = holder
+            if self._keeper is None:
+                self._keeper = threading.Thread(target=self._renew, name="shared-reads-claims", daemon=True)
+                self._keeper.start()
+
+    def remove(self, key: str) -> None:
+        with self._lock:
+            self._held.pop(key, None)
+
+    def _renew(self) -> None:
+        while True:
+            time.sleep(RENEW_SECONDS)
+            with self._lock:
+                held = list(self._held.items())
+                if not held:
+                    self._keeper = None  # the next claim starts it again
+                    return
+            try:
+                self.store.renew(held)
+            except Exception:  # logged and counted; the next turn tries again, and the claims die if it never works
+                self.renew_failures += 1
+                log.warning("shared reads: %d claim(s) could not be renewed", len(held), exc_info=True)
 
 
 @dataclass
@@ -144,6 +187,7 @@ class SharedInventory:
         self.max_age_of = dict(max_age_of or {})
         self.store = store
         self.holder: int | None = None
+        self._claims = _Claims(store) if store is not None else None
         self._entries: dict[Hashable, _Entry] = {}
         self._lock = threading.Lock()
         self._reused = [0]  # reads served from the cache, by this cache and its views (for logs and tests)
@@ -180,8 +224,8 @@ class SharedInventory:
                     break
             entry.done.wait()  # another audit is reading this key: take its result when it is done
         try:
-            if self.store is not None and self.holder is not None and collector in SHAREABLE:
-                result, age = self._through_store(self.store, self.holder, key, collect, collector, label, max_age)
+            if self._claims is not None and self.holder is not None and collector in SHAREABLE:
+                result, age = self._through_store(self._claims, self.holder, key, collect, collector, label, max_age)
             else:
                 result, age = collect(), None
         except BaseException:
@@ -200,7 +244,7 @@ class SharedInventory:
 
     def _through_store(
         self,
-        store: ReadStore,
+        claims: _Claims,
         holder: int,
         key: Hashable,
         collect: Callable[[], Read],
@@ -210,7 +254,7 @@ class SharedInventory:
     ) -> tuple[Read, float | None]:
         """The read another replica keeps in the store with its age in seconds, or ``collect()`` under this run's
         claim (kept there when it is complete) and None; whatever the database does, the audit gets a read."""
-        name = store_key(key)
+        store, name = claims.store, store_key(key)
         while True:
             try:
                 found = store.take_or_claim(name, label, max_age, holder)
@@ -220,34 +264,40 @@ class SharedInventory:
             if found == BUSY:
                 time.sleep(POLL_SECONDS)  # another replica's run is reading it: wait for its read
                 continue
+            if found == ALONE:  # its last read failed just now: no point waiting for the next one
+                return collect(), None
             if isinstance(found, Kept):
                 try:
                     return decode(collector, found.payload), found.age
-                except ValueError:  # the key names the schema version: this is damage, not another release
+                except ValueError:  # the key names both versions: this is damage, not another release
                     log.warning("shared reads: the read of %s kept in the database is unreadable; read here", label)
                     return collect(), None
             break
+        claims.add(name, holder)
         try:
-            result = collect()
-        except BaseException:
-            self._release(store, name, holder, label)
-            raise
-        if result[1].status not in (CoverageStatus.OK, CoverageStatus.SKIPPED):
-            self._release(store, name, holder, label)
+            try:
+                result = collect()
+            except BaseException:
+                _release(store, name, holder, label, failed=False)
+                raise
+            if result[1].status not in (CoverageStatus.OK, CoverageStatus.SKIPPED):
+                _release(store, name, holder, label, failed=True)
+                return result, None
+            try:
+                store.put(name, holder, encode(collector, result), max_age)
+            except Exception:
+                log.warning("shared reads: %s could not be kept for the other replicas", label, exc_info=True)
+                _release(store, name, holder, label, failed=False)
             return result, None
-        try:
-            store.put(name, holder, encode(collector, result), max_age)
-        except Exception:
-            log.warning("shared reads: %s could not be kept for the other replicas", label, exc_info=True)
-            self._release(store, name, holder, label)
-        return result, None
+        finally:
+            claims.remove(name)  # not renewed from now on: a claim the store did not hear the end of dies
 
-    @staticmethod
-    def _release(store: ReadStore, name: str, holder: int, label: str) -> None:
-        try:
-            store.release(name, holder)
-        except Exception:  # the claim stays until the run ends; the run's end frees it for the others
-            log.warning("shared reads: the claim on %s could not be given up", label, exc_info=True)
+
+def _release(store: ReadStore, name: str, holder: int, label: str, *, failed: bool) -> None:
+    try:
+        store.release(name, holder, failed=failed)
+    except Exception:  # no longer renewed, the claim dies after CLAIM_SECONDS: the waiting runs take it over
+        log.warning("shared reads: the claim on %s could not be given up", label, exc_info=True)
 
 
 def _reused(read: Read) -> Read:
