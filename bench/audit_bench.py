@@ -115,9 +115,7 @@ def child(kubeconfig: str, rules: str | None, findings_file: str | None, cluster
                 "coverage": sorted({c.status.value for c in inventory.coverage}),
                 # where the collection's wall goes: each collector run's own time (they overlap)
                 "collector_ms": {
-                    f"{c.collector}/{c.region or 'global'}": c.duration_ms
-                    for c in inventory.coverage
-                    if c.duration_ms
+                    f"{c.collector}/{c.region or 'global'}": c.duration_ms for c in inventory.coverage if c.duration_ms
                 },
                 "status": result.status,
             }
