@@ -85,9 +85,9 @@ def test_a_replica_takes_what_another_replica_read(demo: DemoEnvironment, databa
 
 
 @pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)  # replicas at once: SQLite serves one process
 def test_replicas_firing_one_tick_read_the_account_region_once(demo: DemoEnvironment, database_url: str) -> None:
-    if not database_url.startswith("postgresql"):
-        pytest.skip("replicas at once need PostgreSQL (SQLite serves one process)")
+    assert database_url.startswith("postgresql")
     replicas = _replicas(database_url, demo, 3)
     reference = _shared_calls(_result(replicas[0], replicas[0].run_now("demo", trigger="api")))
     schedulers = [AuditScheduler(service) for service in replicas]

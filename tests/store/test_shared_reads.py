@@ -133,9 +133,9 @@ def test_the_sweep_deletes_old_reads_and_dead_claims(factory: sessionmaker[Sessi
 
 
 @pytest.mark.postgres
+@pytest.mark.parametrize("engine", ["postgres"], indirect=True)  # concurrent writers: SQLite serves one process
 def test_runs_claiming_at_once_leave_exactly_one_holder(factory: sessionmaker[Session], engine: Any) -> None:
-    if engine.dialect.name != "postgresql":
-        pytest.skip("concurrent writers are a PostgreSQL case (SQLite serves one process)")
+    assert engine.dialect.name == "postgresql"
     store = DatabaseReads(factory)
     runs = _runs(factory, 8)
     barrier = threading.Barrier(len(runs))
