@@ -51,6 +51,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
@@ -419,66 +420,81 @@ def run_peer(
     return time.perf_counter() - started, children_cpu_s() - cpu, proc
 
 
-def run_custodian(
-    venv: Path, moto: MotoServer, counter: ServerCounter, fleet: fleet_mod.Fleet, work: Path, sitedir: Path
+def measure_peer(
+    tool: str,
+    checks: str,
+    command: list[str],
+    verdicts: Callable[[], str],
+    log: Path,
+    moto: MotoServer,
+    counter: ServerCounter,
+    fleet: fleet_mod.Fleet,
+    work: Path,
+    sitedir: Path,
 ) -> ToolRun:
-    out, log = work / "custodian-out", work / "custodian-connect.log"
-    policy_file = work / "custodian.yml"
-    policy_file.write_text(yaml.safe_dump(custodian_policies(), sort_keys=False))
+    """One peer tool against a freshly seeded fleet: its wall and CPU time, the calls the server counted (checked
+    against botocore's own sends in the tool, ``log``), where it connected, and ``verdicts()`` read from its
+    output once it exited; a tool that fails stops the benchmark with its output."""
     seeded = seed(moto, counter, fleet)
-    command = [str(venv / "bin" / "custodian"), "run", "--cache-period", "0", "-s", str(out)]
-    wall, cpu, proc = run_peer([*command, "--region", fleet_mod.REGION, str(policy_file)], peer_env(sitedir, log), work)
+    wall, cpu, proc = run_peer(command, peer_env(sitedir, log), work)
     calls, errors = counter.take()
     if proc.returncode != 0:
-        raise SystemExit(f"custodian run failed (exit {proc.returncode}):\n{proc.stderr[-3000:]}")
-    matched = []
-    for policy in custodian_policies()["policies"]:
-        resources = out / policy["name"] / "resources.json"
-        count = len(json.loads(resources.read_text())) if resources.exists() else "?"
-        matched.append(f"{policy['name']} {count}")
-    logged = [line for line in proc.stderr.splitlines() if "ERROR" in line or "Traceback" in line]
+        raise SystemExit(f"{tool} failed (exit {proc.returncode}):\n{(proc.stderr or proc.stdout)[-3000:]}")
+    logged = [line for line in (proc.stdout + proc.stderr).splitlines() if "ERROR" in line or "Traceback" in line]
     return ToolRun(
-        tool=f"Cloud Custodian {version_of(venv, 'c7n')}",
-        checks=f"5 checks ({len(matched)} policies)",
+        tool=tool,
+        checks=checks,
         wall_s=wall,
         cpu_s=cpu,
         calls=calls,
         errors=errors,
         seeding_calls=seeded,
         connections=destinations(log, moto.port),
-        verdicts="matched: " + ", ".join(matched),
+        verdicts=verdicts(),
         notes=[compare("botocore's sends in the tool", client_sends(log), calls), *logged[:5]],
     )
+
+
+def run_custodian(
+    venv: Path, moto: MotoServer, counter: ServerCounter, fleet: fleet_mod.Fleet, work: Path, sitedir: Path
+) -> ToolRun:
+    out = work / "custodian-out"
+    policies = custodian_policies()["policies"]
+    policy_file = work / "custodian.yml"
+    policy_file.write_text(yaml.safe_dump(custodian_policies(), sort_keys=False))
+    command = [str(venv / "bin" / "custodian"), "run", "--cache-period", "0", "-s", str(out)]
+    command += ["--region", fleet_mod.REGION, str(policy_file)]
+
+    def matched() -> str:
+        counts = []
+        for policy in policies:
+            resources = out / policy["name"] / "resources.json"
+            count = len(json.loads(resources.read_text())) if resources.exists() else "?"
+            counts.append(f"{policy['name']} {count}")
+        return "matched: " + ", ".join(counts)
+
+    tool, checks = f"Cloud Custodian {version_of(venv, 'c7n')}", f"5 checks ({len(policies)} policies)"
+    log = work / "custodian-connect.log"
+    return measure_peer(tool, checks, command, matched, log, moto, counter, fleet, work, sitedir)
 
 
 def run_prowler(
     venv: Path, moto: MotoServer, counter: ServerCounter, fleet: fleet_mod.Fleet, work: Path, sitedir: Path
 ) -> ToolRun:
-    out, log = work / "prowler-out", work / "prowler-connect.log"
-    seeded = seed(moto, counter, fleet)
+    out = work / "prowler-out"
     command = [str(venv / "bin" / "prowler"), "aws", "--checks", *PROWLER_CHECKS, "--region", fleet_mod.REGION]
     command += ["--output-directory", str(out), "--output-formats", "json-ocsf", "--no-banner", "--ignore-exit-code-3"]
-    wall, cpu, proc = run_peer(command, peer_env(sitedir, log), work)
-    calls, errors = counter.take()
-    if proc.returncode != 0:
-        raise SystemExit(f"prowler failed (exit {proc.returncode}):\n{(proc.stderr or proc.stdout)[-3000:]}")
-    by_check: Counter[str] = Counter()
-    for found in out.glob("*.ocsf.json"):
-        for finding in json.loads(found.read_text() or "[]"):
-            by_check[f"{finding['metadata']['event_code']} {finding['status_code']}"] += 1
-    logged = [line for line in (proc.stdout + proc.stderr).splitlines() if "ERROR" in line or "Traceback" in line]
-    return ToolRun(
-        tool=f"Prowler {version_of(venv, 'prowler')}",
-        checks=f"{len(PROWLER_CHECKS)} checks",
-        wall_s=wall,
-        cpu_s=cpu,
-        calls=calls,
-        errors=errors,
-        seeding_calls=seeded,
-        connections=destinations(log, moto.port),
-        verdicts="findings: " + ", ".join(f"{k} {v}" for k, v in sorted(by_check.items())),
-        notes=[compare("botocore's sends in the tool", client_sends(log), calls), *logged[:5]],
-    )
+
+    def findings() -> str:
+        by_check: Counter[str] = Counter()
+        for found in out.glob("*.ocsf.json"):
+            for finding in json.loads(found.read_text() or "[]"):
+                by_check[f"{finding['metadata']['event_code']} {finding['status_code']}"] += 1
+        return "findings: " + ", ".join(f"{k} {v}" for k, v in sorted(by_check.items()))
+
+    tool, checks = f"Prowler {version_of(venv, 'prowler')}", f"{len(PROWLER_CHECKS)} checks"
+    log = work / "prowler-connect.log"
+    return measure_peer(tool, checks, command, findings, log, moto, counter, fleet, work, sitedir)
 
 
 def run_auditor(

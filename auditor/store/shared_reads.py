@@ -17,7 +17,7 @@ from collections.abc import Collection
 from datetime import datetime, timedelta
 from typing import Literal
 
-from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy import ColumnElement, and_, delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker, undefer
 
@@ -75,7 +75,7 @@ class DatabaseReads:
         with self.factory.begin() as session:
             kept = session.execute(
                 update(SharedReadRow)
-                .where(SharedReadRow.key == key, SharedReadRow.state == READING, SharedReadRow.holder == holder)
+                .where(_held_by(key, holder))
                 .values(
                     state=DONE, holder=None, read_at=now, expires_at=now + timedelta(seconds=max_age), payload=payload
                 )
@@ -84,7 +84,7 @@ class DatabaseReads:
             log.info("shared read %s of run %d not kept: its claim was taken over", key[:12], holder)
 
     def release(self, key: str, holder: int, *, failed: bool) -> None:
-        mine = and_(SharedReadRow.key == key, SharedReadRow.state == READING, SharedReadRow.holder == holder)
+        mine = _held_by(key, holder)
         with self.factory.begin() as session:
             if failed:
                 session.execute(
@@ -97,11 +97,12 @@ class DatabaseReads:
         now = utcnow()
         with self.factory.begin() as session:
             for key, holder in claims:
-                session.execute(
-                    update(SharedReadRow)
-                    .where(SharedReadRow.key == key, SharedReadRow.state == READING, SharedReadRow.holder == holder)
-                    .values(claimed_at=now)
-                )
+                session.execute(update(SharedReadRow).where(_held_by(key, holder)).values(claimed_at=now))
+
+
+def _held_by(key: str, holder: int) -> ColumnElement[bool]:
+    """The row of ``key`` while ``holder``'s claim on it stands (not taken over, not ended)."""
+    return and_(SharedReadRow.key == key, SharedReadRow.state == READING, SharedReadRow.holder == holder)
 
 
 def _running(session: Session, run_id: int) -> bool:

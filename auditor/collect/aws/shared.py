@@ -185,7 +185,6 @@ class SharedInventory:
     ) -> None:
         self.max_age = max_age
         self.max_age_of = dict(max_age_of or {})
-        self.store = store
         self.holder: int | None = None
         self._claims = _Claims(store) if store is not None else None
         self._entries: dict[Hashable, _Entry] = {}
@@ -233,7 +232,7 @@ class SharedInventory:
                 self._entries.pop(key, None)
             mine.done.set()
             raise
-        kept = result[1].status in (CoverageStatus.OK, CoverageStatus.SKIPPED)
+        kept = _complete(result)
         with self._lock:  # a read taken from the store is as old here as it was there
             mine.read, mine.at = (copy.deepcopy(result), time.monotonic() - (age or 0.0)) if kept else (None, 0.0)
             self._reused[0] += age is not None
@@ -280,7 +279,7 @@ class SharedInventory:
             except BaseException:
                 _release(store, name, holder, label, failed=False)
                 raise
-            if result[1].status not in (CoverageStatus.OK, CoverageStatus.SKIPPED):
+            if not _complete(result):
                 _release(store, name, holder, label, failed=True)
                 return result, None
             try:
@@ -291,6 +290,11 @@ class SharedInventory:
             return result, None
         finally:
             claims.remove(name)  # not renewed from now on: a claim the store did not hear the end of dies
+
+
+def _complete(read: Read) -> bool:
+    """Whether a read may serve other audits: an incomplete one (coverage ERROR or PARTIAL) is read again."""
+    return read[1].status in (CoverageStatus.OK, CoverageStatus.SKIPPED)
 
 
 def _release(store: ReadStore, name: str, holder: int, label: str, *, failed: bool) -> None:
