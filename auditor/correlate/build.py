@@ -517,8 +517,14 @@ class _Correlator:
                 node.orphan_detail = (
                     f"tagged for cluster {cluster_tag!r}, which does not exist in {lb.account}/{lb.region}"
                 )
-            elif scope == "cluster" and self.g.kube_collected and (gateway is None or self.g.gateways_read):
-                # a Gateway's load balancer is ownerless only once Gateways were read (not in older snapshots)
+            elif (
+                scope == "cluster"
+                and ours is not None
+                and self.g.kube_collected
+                and (gateway is None or self.g.gateways_read)
+            ):
+                # a Gateway's load balancer is ownerless only once Gateways were read (not in older snapshots);
+                # without the audited cluster's name a load balancer tagged for some cluster may be another's
                 node.orphan = "owner-gone"
                 node.orphan_detail = self._owner_gone_detail(node, tags)
         return node

@@ -87,6 +87,25 @@ def test_other_live_clusters_load_balancers_are_out_of_scope():
     assert run(RULE, b.inventory(lbs=[other], cluster_names=["demo", "prod"])) == []
 
 
+def test_without_the_audited_clusters_name_an_ownerless_tagged_load_balancer_is_unknown_not_orphaned():
+    # no cluster_name for the target and no controller Deployment naming one: a load balancer of another live
+    # cluster sharing the account must not be called orphaned (with delete commands) for having no owner here
+    other = b.load_balancer("k8s-prod-web", tags=b.ingress_tags("shop/web", cluster="prod"))
+    dead = b.load_balancer("k8s-gone-web", tags=b.ingress_tags("shop/web", cluster="deleted"))
+    mine = b.load_balancer("k8s-blog-web", tags=b.ingress_tags("blog/web", cluster="prod"))
+    inv = b.inventory(
+        lbs=[other, dead, mine], ingresses=[b.ingress("blog", "web", lb=mine)], cluster=None, cluster_names=["prod"]
+    )
+    got = by_name(run(RULE, inv))
+    assert got["k8s-prod-web"].status == Status.UNKNOWN
+    assert got["k8s-prod-web"].evidence["orphan"] is None
+    assert "cluster's name is not known" in got["k8s-prod-web"].message
+    assert "delete-load-balancer" not in got["k8s-prod-web"].remediation
+    # what was read still decides: a cluster that does not exist, an owner found
+    assert got["k8s-gone-web"].status == Status.FAIL and got["k8s-gone-web"].evidence["orphan"] == "cluster-gone"
+    assert got["k8s-blog-web"].status == Status.PASS
+
+
 # ---------------------------------------------------------------- Gateway-made load balancers
 
 

@@ -116,6 +116,7 @@ def _evidence(node: LbNode) -> dict[str, Any]:
 def evaluate(graph: ExposureGraph, settings: RuleSettings) -> Iterator[Finding]:
     kube_collected = graph.kube_collected
     gateways_read = graph.gateways_read
+    cluster = graph.cluster_name
 
     def judge(node: LbNode) -> Iterator[Finding]:
         if node.orphan is None and node.owner is not None:
@@ -136,6 +137,17 @@ def evaluate(graph: ExposureGraph, settings: RuleSettings) -> Iterator[Finding]:
                 f"Load balancer {node.lb.name} was made for Gateway {node.stack}, but the cluster's Gateways were not "
                 "read (Gateway API access failed, or a snapshot older than Gateway support), so whether its "
                 "owner still exists is unknown.",
+                **lb_fields(node),
+                evidence=_evidence(node),
+            )
+            return
+        if node.orphan is None and node.scope == "cluster" and node.cluster_tag is not None and cluster is None:
+            yield META.finding(
+                Status.UNKNOWN,
+                f"Load balancer {node.lb.name} is tagged for cluster {node.cluster_tag} and no Kubernetes object "
+                "of the audited cluster owns it, but the audited cluster's name is not known (no cluster_name for "
+                "the target, no controller Deployment with --cluster-name), so whether it is this cluster's and "
+                "its owner is gone is unknown.",
                 **lb_fields(node),
                 evidence=_evidence(node),
             )
