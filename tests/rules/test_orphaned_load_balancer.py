@@ -4,6 +4,7 @@ import pytest
 
 from auditor.findings import KubeRef, Severity, Status
 from auditor.inventory.facets import Facet
+from auditor.inventory.models import Coverage, CoverageStatus, FacetCoverage
 from auditor.rules.ownership.orphaned_load_balancer import RULE
 from tests.rules._harness import facet_failed, judged, only, run
 from tests.support import builders as b
@@ -104,6 +105,28 @@ def test_without_the_audited_clusters_name_an_ownerless_tagged_load_balancer_is_
     # what was read still decides: a cluster that does not exist, an owner found
     assert got["k8s-gone-web"].status == Status.FAIL and got["k8s-gone-web"].evidence["orphan"] == "cluster-gone"
     assert got["k8s-blog-web"].status == Status.PASS
+
+
+def test_a_load_balancer_whose_tags_were_not_read_is_unknown_by_name():
+    # one DescribeTags batch failed: its load balancers' tags stay None and the facet is partial; each of them
+    # gets an UNKNOWN of its own, not only the scope's (a user looking for that load balancer finds it)
+    lb = b.load_balancer("k8s-shop-web", tags=b.ingress_tags("shop/web"))
+    lb.tags = None
+    inv = b.inventory(lbs=[lb])
+    inv.coverage = [c for c in inv.coverage if c.collector != "elbv2"] + [
+        Coverage(
+            source="aws",
+            collector="elbv2",
+            account=b.ACCOUNT,
+            region=b.REGION,
+            status=CoverageStatus.PARTIAL,
+            error_code="Throttling",
+            facets={Facet.ELBV2_TAGS: FacetCoverage(status=CoverageStatus.PARTIAL, error_code="Throttling")},
+        )
+    ]
+    got = [f for f in judged(RULE, inv) if f.resource_arn == lb.arn]
+    assert [f.status for f in got] == [Status.UNKNOWN]
+    assert "tags of load balancer k8s-shop-web were not read" in got[0].message
 
 
 # ---------------------------------------------------------------- Gateway-made load balancers

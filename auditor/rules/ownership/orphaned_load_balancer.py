@@ -130,6 +130,17 @@ def evaluate(graph: ExposureGraph, settings: RuleSettings) -> Iterator[Finding]:
                 **lb_fields(node),
             )
             return
+        if node.orphan is None and node.lb.tags is None:
+            # its DescribeTags batch failed: which cluster and stack it was made for is unknown, so it is neither
+            # owned nor an orphan (the facet's gap is this rule's scope UNKNOWN; this names the load balancer)
+            yield META.finding(
+                Status.UNKNOWN,
+                f"The tags of load balancer {node.lb.name} were not read, so which cluster made it and whether its "
+                "owner still exists are unknown.",
+                **lb_fields(node),
+                evidence=_evidence(node),
+            )
+            return
         gateway_tagged = node.lb.tags is not None and gateway_stack(node.lb.tags) is not None
         if node.orphan is None and node.scope == "cluster" and gateway_tagged and not gateways_read:
             yield META.finding(
