@@ -123,6 +123,16 @@ def test_listener_certificates_not_collected_is_unknown_per_listener():
     assert f.status == Status.UNKNOWN and f.resource_arn == lb.arn and f.discriminator == "listener:443"
 
 
+def test_listeners_not_collected_is_unknown_per_load_balancer():
+    # DescribeListeners of one load balancer failed: which certificates it serves is unknown, and the load
+    # balancer is named (an expired certificate only it serves would otherwise vanish from the report)
+    lb, ing = _setup("unused")
+    lb.listeners = None
+    f = only(RULE, b.inventory(lbs=[lb], ingresses=[ing]))
+    assert f.status == Status.UNKNOWN and f.resource_arn == lb.arn and f.discriminator == "listeners"
+    assert "listeners of" in f.message and "were not collected" in f.message
+
+
 def test_missing_expiry_date_is_unknown():
     cert = b.certificate("c1", "shop.example.com")
     cert.not_after = None

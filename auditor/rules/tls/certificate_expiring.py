@@ -73,11 +73,15 @@ class _Use:
     ports: list[int] = field(default_factory=list)
 
 
-def _uses(graph: ExposureGraph) -> tuple[dict[str, list[_Use]], list[tuple[LbNode, int]]]:
-    """Certificate ARN -> the load balancers serving it; plus TLS listeners whose certificates are unknown."""
+def _uses(graph: ExposureGraph) -> tuple[dict[str, list[_Use]], list[tuple[LbNode, int | None]]]:
+    """Certificate ARN -> the load balancers serving it; plus TLS listeners whose certificates are unknown (port
+    None: a load balancer whose listeners were not read, so which certificates it serves is unknown)."""
     uses: dict[str, list[_Use]] = {}
-    missing: list[tuple[LbNode, int]] = []
+    missing: list[tuple[LbNode, int | None]] = []
     for node in graph.in_scope():
+        if node.lb.listeners is None:
+            missing.append((node, None))
+            continue
         for listener in tls_listeners(node.lb):
             if listener.certificate_arns is None:
                 missing.append((node, listener.port))
@@ -256,19 +260,21 @@ def _judge_one(
 def evaluate(graph: ExposureGraph, settings: RuleSettings) -> Iterator[Finding]:
     uses, missing = _uses(graph)
 
-    def judge_listener(listener: tuple[LbNode, int]) -> Iterator[Finding]:
+    def judge_listener(listener: tuple[LbNode, int | None]) -> Iterator[Finding]:
         node, port = listener
         yield META.finding(
             Status.UNKNOWN,
-            f"The certificates of listener {port} of {describe_lb(node)} were not collected.",
+            f"The listeners of {describe_lb(node)} were not collected, so the certificates it serves are unknown."
+            if port is None
+            else f"The certificates of listener {port} of {describe_lb(node)} were not collected.",
             evidence={"load_balancer": node.lb.name, "port": port},
-            discriminator=f"listener:{port}",
+            discriminator="listeners" if port is None else f"listener:{port}",
             **lb_fields(node),
         )
 
-    def describe_listener(listener: tuple[LbNode, int]) -> dict[str, Any]:
+    def describe_listener(listener: tuple[LbNode, int | None]) -> dict[str, Any]:
         node, port = listener
-        return {**lb_fields(node), "discriminator": f"listener:{port}"}
+        return {**lb_fields(node), "discriminator": "listeners" if port is None else f"listener:{port}"}
 
     yield from guarded(META, graph, missing, judge_listener, describe=describe_listener)
     certs = {c.arn: c for c in graph.inventory.aws.certificates}
