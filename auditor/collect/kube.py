@@ -15,7 +15,7 @@ import json
 import logging
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -963,22 +963,30 @@ def parse_ingress_controller_config(obj: JsonObj) -> IngressControllerConfig:
     )
 
 
-def _ingress_controllers(reader: _Reader, deployments: list[JsonObj]) -> list[IngressControllerWorkload]:
-    """The in-cluster ingress controllers among the Deployments; one the parser cannot take is left out and the
-    Deployments facet is partial (never a traceback)."""
-    found: list[IngressControllerWorkload] = []
-    for obj in deployments:
+def _parse_each(
+    reader: _Reader, kind: str, facet: Facet, objs: Iterable[JsonObj], parse: Callable[[JsonObj], Any]
+) -> list[Any]:
+    """Every object parsed; one the parser cannot take (a snapshot or a server giving a field of another shape) is
+    left out, named in the facet's coverage, and the facet is partial: never a traceback, and one bad object does
+    not cost the audit. A parser answering None skips the object (not one of ours)."""
+    found: list[Any] = []
+    for obj in objs:
         try:
-            workload = parse_ingress_controller(obj)
+            parsed = parse(obj)
         except (ValueError, TypeError, AttributeError, KeyError) as exc:  # ValidationError is a ValueError
             meta = _obj(obj.get("metadata")) if isinstance(obj, dict) else {}
-            name = f"{meta.get('namespace') or ''}/{meta.get('name') or '?'}"
-            error = CollectionError(f"Deployment {name} is malformed: {exc}".splitlines()[0], code="Malformed")
-            reader.problem(f"deployment {name}", error, Facet.KUBE_DEPLOYMENTS, whole=False)
+            name = f"{meta.get('namespace') or ''}/{meta.get('name') or '?'}".lstrip("/")
+            error = CollectionError(f"{kind} {name} is malformed: {exc}".splitlines()[0], code="Malformed")
+            reader.problem(f"{kind} {name}", error, facet, whole=False)
             continue
-        if workload is not None:
-            found.append(workload)
+        if parsed is not None:
+            found.append(parsed)
     return found
+
+
+def _ingress_controllers(reader: _Reader, deployments: list[JsonObj]) -> list[IngressControllerWorkload]:
+    """The in-cluster ingress controllers among the Deployments."""
+    return _parse_each(reader, "Deployment", Facet.KUBE_DEPLOYMENTS, deployments, parse_ingress_controller)
 
 
 def _collect_controller_configs(reader: _Reader, inv: KubeInventory) -> list[str]:
@@ -1136,16 +1144,7 @@ def _collect_gateway_api(reader: _Reader, inv: KubeInventory) -> list[str]:
 
     def parsed(res: _CustomResource, parse: Any) -> list[Any]:
         """The objects of one resource; one the parser cannot take is left out and its facet is partial."""
-        found = []
-        for obj in read.get(res.plural, []):
-            try:
-                found.append(parse(obj, res.kind))
-            except (ValueError, TypeError, AttributeError, KeyError) as exc:  # ValidationError is a ValueError
-                meta = obj.get("metadata") if isinstance(obj, dict) else None
-                name = f"{(meta or {}).get('namespace') or ''}/{(meta or {}).get('name') or '?'}".lstrip("/")
-                error = CollectionError(f"{res.kind} {name} is malformed: {exc}".splitlines()[0], code="Malformed")
-                reader.problem(f"{res.plural}.{res.group} {name}", error, res.facet, whole=False)
-        return found
+        return _parse_each(reader, res.kind, res.facet, read.get(res.plural, []), lambda o: parse(o, res.kind))
 
     by_plural = {r.plural: r for r in GATEWAY_RESOURCES}
     if "gatewayclasses" in read:
@@ -1187,7 +1186,9 @@ def _collect(reader: _Reader, inv: KubeInventory, progress: ProgressFn) -> list[
 
     step(1, "services")
     services = section(
-        "services", Facet.KUBE_SERVICES, lambda: [parse_service(o) for o in reader.list("/api/v1/services")]
+        "services",
+        Facet.KUBE_SERVICES,
+        lambda: _parse_each(reader, "Service", Facet.KUBE_SERVICES, reader.list("/api/v1/services"), parse_service),
     )
     inv.services = services or []
 
@@ -1195,23 +1196,43 @@ def _collect(reader: _Reader, inv: KubeInventory, progress: ProgressFn) -> list[
     ingresses = section(
         "ingresses",
         Facet.KUBE_INGRESSES,
-        lambda: [parse_ingress(o) for o in reader.list("/apis/networking.k8s.io/v1/ingresses")],
+        lambda: _parse_each(
+            reader, "Ingress", Facet.KUBE_INGRESSES, reader.list("/apis/networking.k8s.io/v1/ingresses"), parse_ingress
+        ),
     )
     inv.ingresses = ingresses or []
     classes = section(
         "ingressclasses",
         Facet.KUBE_INGRESS_CLASSES,
-        lambda: [parse_ingress_class(o) for o in reader.list("/apis/networking.k8s.io/v1/ingressclasses")],
+        lambda: _parse_each(
+            reader,
+            "IngressClass",
+            Facet.KUBE_INGRESS_CLASSES,
+            reader.list("/apis/networking.k8s.io/v1/ingressclasses"),
+            parse_ingress_class,
+        ),
     )
     inv.ingress_classes = classes or []
 
     step(3, "LB controller custom resources")
     params = _optional_crd_list(reader, "ingressclassparams", "ingressclassparams", Facet.KUBE_INGRESS_CLASS_PARAMS)
-    inv.ingress_class_params = None if params is None else [parse_ingress_class_params(o) for o in params]
+    inv.ingress_class_params = (
+        None
+        if params is None
+        else _parse_each(
+            reader, "IngressClassParams", Facet.KUBE_INGRESS_CLASS_PARAMS, params, parse_ingress_class_params
+        )
+    )
     bindings = _optional_crd_list(
         reader, "targetgroupbindings", "targetgroupbindings", Facet.KUBE_TARGET_GROUP_BINDINGS
     )
-    inv.target_group_bindings = None if bindings is None else [parse_target_group_binding(o) for o in bindings]
+    inv.target_group_bindings = (
+        None
+        if bindings is None
+        else _parse_each(
+            reader, "TargetGroupBinding", Facet.KUBE_TARGET_GROUP_BINDINGS, bindings, parse_target_group_binding
+        )
+    )
     inv.crds = _lbc_crds(reader)
 
     step(4, "Gateway API")
@@ -1219,9 +1240,13 @@ def _collect(reader: _Reader, inv: KubeInventory, progress: ProgressFn) -> list[
 
     step(5, "load balancer controller deployments")
     deployments = section("deployments", Facet.KUBE_DEPLOYMENTS, lambda: list(reader.list("/apis/apps/v1/deployments")))
-    inv.controllers = [c for c in (parse_controller(d) for d in deployments or []) if c is not None]
+    # each Deployment parsed as the LB controller first: one that parser cannot take is reported once, left out
+    parsed = _parse_each(
+        reader, "Deployment", Facet.KUBE_DEPLOYMENTS, deployments or [], lambda d: (d, parse_controller(d))
+    )
+    inv.controllers = [c for _, c in parsed if c is not None]
     if deployments is not None:
-        inv.ingress_controllers = _ingress_controllers(reader, deployments)
+        inv.ingress_controllers = _ingress_controllers(reader, [d for d, _ in parsed])
         missing += _collect_controller_configs(reader, inv)
 
     step(6, "controller service accounts")
@@ -1238,7 +1263,9 @@ def _collect(reader: _Reader, inv: KubeInventory, progress: ProgressFn) -> list[
                 reader.problem(f"serviceaccount {namespace}/{name}", exc, Facet.KUBE_SERVICE_ACCOUNTS, whole=False)
                 missing.append(f"serviceaccount {namespace}/{name}")
             continue
-        inv.service_accounts.append(ServiceAccount(**_object_fields(sa)))
+        inv.service_accounts += _parse_each(
+            reader, "ServiceAccount", Facet.KUBE_SERVICE_ACCOUNTS, [sa], lambda o: ServiceAccount(**_object_fields(o))
+        )
 
     step(7, "endpoint slices")
     if services is None or ingresses is None:
@@ -1255,11 +1282,17 @@ def _collect(reader: _Reader, inv: KubeInventory, progress: ProgressFn) -> list[
         slices = section(
             "endpointslices",
             Facet.KUBE_ENDPOINT_SLICES,
-            lambda: [
-                parse_endpoint_slice(o)
-                for o in reader.list("/apis/discovery.k8s.io/v1/endpointslices")
-                if ((o.get("metadata") or {}).get("namespace", ""), _service_label(o)) in keep
-            ],
+            lambda: _parse_each(
+                reader,
+                "EndpointSlice",
+                Facet.KUBE_ENDPOINT_SLICES,
+                reader.list("/apis/discovery.k8s.io/v1/endpointslices"),
+                lambda o: (
+                    parse_endpoint_slice(o)
+                    if (_obj(o.get("metadata")).get("namespace", ""), _service_label(o)) in keep
+                    else None
+                ),
+            ),
         )
         inv.endpoint_slices = slices
     missing += _collect_network_policy(reader, inv)
@@ -1278,19 +1311,7 @@ def _listed(reader: _Reader, what: str, path: str, facet: Facet, parse: Any, mis
         reader.problem(what, exc, facet)
         missing.append(what)
         return None
-    found = []
-    for obj in raw:
-        try:
-            parsed = parse(obj)
-        except (ValueError, TypeError, AttributeError, KeyError) as exc:
-            meta = _obj(obj.get("metadata")) if isinstance(obj, dict) else {}
-            name = f"{meta.get('namespace') or ''}/{meta.get('name') or '?'}".lstrip("/")
-            error = CollectionError(f"{what} {name} is malformed: {exc}".splitlines()[0], code="Malformed")
-            reader.problem(f"{what} {name}", error, facet, whole=False)
-            continue
-        if parsed is not None:
-            found.append(parsed)
-    return found
+    return _parse_each(reader, what, facet, raw, parse)
 
 
 def _collect_network_policy(reader: _Reader, inv: KubeInventory) -> list[str]:

@@ -778,3 +778,35 @@ def test_a_malformed_gateway_is_left_out_and_its_facet_is_partial(kube: KubeApiS
     state = cov.facet("kubernetes.gateways")
     assert state.status == CoverageStatus.PARTIAL and state.error_code == "Malformed"
     assert "Gateway shop/broken is malformed" in (state.message or "")
+
+
+@pytest.mark.parametrize(
+    ("api_version", "kind", "facet", "kept"),
+    [
+        ("v1", "Service", "kubernetes.services", lambda inv: inv.services),
+        ("networking.k8s.io/v1", "Ingress", "kubernetes.ingresses", lambda inv: inv.ingresses),
+        ("networking.k8s.io/v1", "IngressClass", "kubernetes.ingress-classes", lambda inv: inv.ingress_classes),
+        ("elbv2.k8s.aws/v1beta1", "TargetGroupBinding", "kubernetes.target-group-bindings", None),
+        ("apps/v1", "Deployment", "kubernetes.deployments", None),
+        ("discovery.k8s.io/v1", "EndpointSlice", "kubernetes.endpoint-slices", None),
+    ],
+)
+def test_one_malformed_object_is_left_out_and_its_facet_is_partial_not_the_audit_lost(
+    kube: KubeApiServer, target: TargetConfig, api_version: str, kind: str, facet: str, kept: Any
+) -> None:
+    """A field of another shape (here labels as a list, from a snapshot or an odd server) costs that object only:
+    the rest of its kind is read, the facet says which one, and the collection is partial (never a traceback)."""
+    seed_cluster(kube)
+    before, _ = _collect(target)
+    kube.seed(
+        {"apiVersion": api_version, "kind": kind, "metadata": {"name": "broken", "namespace": "shop", "labels": ["x"]}}
+    )
+    inv, cov = _collect(target)
+    assert cov.status == CoverageStatus.PARTIAL
+    state = cov.facet(facet)
+    assert state.status == CoverageStatus.PARTIAL and state.error_code == "Malformed"
+    name = "broken" if kind == "IngressClass" else "shop/broken"  # cluster-scoped: the server drops the namespace
+    assert f"{kind} {name} is malformed" in (state.message or "")
+    assert (cov.message or "").count(f"{kind} {name}") == 1  # reported once, whichever parsers read the kind
+    if kept is not None:
+        assert [o.name for o in kept(inv)] == [o.name for o in kept(before)]
