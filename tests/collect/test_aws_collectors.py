@@ -252,6 +252,29 @@ def test_without_cluster_name_eks_describe_is_skipped(aws):
     assert inv.iam_roles == []
 
 
+def test_a_named_cluster_in_no_audited_region_is_a_gap_not_a_complete_audit(aws):
+    """cluster_name misspelt, or its region not in the target: every listing was read and none holds it, so the
+    identity checks have nothing to stand on; the eks.cluster facet says so and the collection is partial."""
+    client = boto3.client("eks", region_name=REGION)
+    client.create_cluster(name="other", roleArn=f"arn:aws:iam::{ACCOUNT}:role/eks", resourcesVpcConfig={})
+    inv, cov = collect_aws(
+        TargetConfig(name="t", cluster_name="prod", regions=[REGION]), Settings(), counter=CallCounter()
+    )
+    eks = next(c for c in cov if c.collector == "eks")
+    assert inv.eks_clusters == [] and inv.eks_cluster_listings[0].names == ["other"]
+    assert eks.status == CoverageStatus.PARTIAL and eks.error_code == "ClusterNotFound"
+    state = eks.facet("eks.cluster")
+    assert state.status == CoverageStatus.ERROR
+    assert f"cluster prod is not among the EKS clusters of {ACCOUNT}/{REGION}" in (state.message or "")
+    assert eks.facet("eks.clusters").status == CoverageStatus.OK  # the listing itself is complete
+    # found under its name, nothing is added
+    _, cov = collect_aws(
+        TargetConfig(name="t", cluster_name="other", regions=[REGION]), Settings(), counter=CallCounter()
+    )
+    found = next(c for c in cov if c.collector == "eks")
+    assert found.status == CoverageStatus.OK, found
+
+
 def test_default_region_from_settings(aws, monkeypatch):
     monkeypatch.setenv("AUDITOR_AWS__DEFAULT_REGION", "us-west-2")
     inv, cov = collect_aws(TargetConfig(name="t"), Settings(), counter=CallCounter())

@@ -146,7 +146,7 @@ def collect_aws(
         _merge(inventory, task.key[1], plan.results.get(task.key))
         coverage.append(plan.coverage[task.key])
     _count_public_ipv4(inventory, plan)
-    return inventory, coverage
+    return inventory, eks.not_found(target.cluster_name, inventory.eks_clusters, coverage)
 
 
 def _count_public_ipv4(inventory: AwsInventory, plan: _Plan) -> None:

@@ -3,7 +3,10 @@
 Coverage: ``ListClusters`` failing is an ERROR. Without a ``cluster_name`` the describe part is
 not asked for and the coverage is SKIPPED, yet the region's cluster names are still listed: an
 ``EksClusterListing`` for an account/region exists exactly when its ``ListClusters`` succeeded.
-``DescribeCluster`` runs only in the regions whose listing contains the target cluster.
+``DescribeCluster`` runs only in the regions whose listing contains the target cluster; when every
+listing was read and none holds it, ``not_found`` makes the ``eks.cluster`` facet an error in each
+region (a misnamed cluster or a region missing from the target leaves the identity checks unjudged:
+the audit is partial, not complete).
 """
 
 from __future__ import annotations
@@ -17,8 +20,16 @@ import yaml
 
 from auditor.collect.aws.base import CollectorContext, actions_of, call, pages
 from auditor.errors import CollectionError
-from auditor.inventory.facets import Facet
-from auditor.inventory.models import EksCluster, EksClusterListing, PodIdentityAssociation, VpcCniAddon
+from auditor.inventory.facets import Facet, facets_of
+from auditor.inventory.models import (
+    Coverage,
+    CoverageStatus,
+    EksCluster,
+    EksClusterListing,
+    FacetCoverage,
+    PodIdentityAssociation,
+    VpcCniAddon,
+)
 
 NAME = "eks"
 SERVICE = "eks"
@@ -143,3 +154,44 @@ def _associations(
     ctx.fan_out.map(describe, [a for a in associations if (a.namespace, a.service_account) in wanted])
     ctx.count("pod identity associations", len(associations))
     return associations
+
+
+NOT_FOUND = "ClusterNotFound"
+
+
+def not_found(cluster_name: str | None, clusters: list[EksCluster], coverage: list[Coverage]) -> list[Coverage]:
+    """The eks coverage with the target cluster's absence recorded: when a cluster name was given, every audited
+    account × region listed its clusters (ListClusters OK) and none holds it, its ``eks.cluster`` facet is an
+    ERROR in each of them, so the rules reading it say UNKNOWN and the audit is partial. A listing that failed is
+    already a gap; a facet no selected rule reads (SKIPPED) stays so."""
+    if cluster_name is None or any(c.name == cluster_name for c in clusters):
+        return coverage
+    listings = [c for c in coverage if c.source == "aws" and c.collector == NAME]
+    if not listings or any(c.facet(Facet.EKS_CLUSTERS).status != CoverageStatus.OK for c in listings):
+        return coverage
+    where = ", ".join(sorted(f"{c.account}/{c.region}" for c in listings))
+    message = (
+        f"cluster {cluster_name} is not among the EKS clusters of {where}: check the target's cluster_name, "
+        "accounts and regions"
+    )
+    gap = FacetCoverage(status=CoverageStatus.ERROR, error_code=NOT_FOUND, message=message)
+    ours = {id(c) for c in listings}
+    out: list[Coverage] = []
+    for cov in coverage:
+        if id(cov) in ours and cov.facet(Facet.EKS_CLUSTER).status != CoverageStatus.SKIPPED:
+            update: dict[str, object] = {"facets": {**cov.facets, Facet.EKS_CLUSTER.value: gap}}
+            if cov.status == CoverageStatus.OK:  # a partial one keeps its own message; the facet names this gap
+                # the other facets keep their OK: a facet not listed has the collector's status
+                ok = {
+                    f.value: FacetCoverage(status=CoverageStatus.OK) for f in facets_of(NAME) if f != Facet.EKS_CLUSTER
+                }
+                update |= {
+                    "status": CoverageStatus.PARTIAL,
+                    "error_code": NOT_FOUND,
+                    "message": message,
+                    "facets": {**ok, **cov.facets, Facet.EKS_CLUSTER.value: gap},
+                }
+            out.append(cov.model_copy(update=update))
+        else:
+            out.append(cov)
+    return out
