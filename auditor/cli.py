@@ -535,7 +535,10 @@ def _one_line(text: str, limit: int = 1000) -> str:  # room for every valid rule
 def main() -> None:
     """Console entry point: every error is one clear line and an exit code, never a traceback."""
     try:
-        cli.main(standalone_mode=False)
+        # Without standalone mode click returns the code of a ``ctx.exit(code)`` (install-alb's) instead of exiting
+        code = cli.main(standalone_mode=False)
+        if isinstance(code, int) and not isinstance(code, bool) and code:
+            sys.exit(code)
     except click.exceptions.Abort:
         stderr.print("aborted")
         sys.exit(130)

@@ -148,6 +148,14 @@ def assert_one_line(proc: subprocess.CompletedProcess[str], code: int, *phrases:
         assert phrase in lines[0], lines[0]
 
 
+def test_install_alb_exit_code_reaches_the_shell():
+    # install-alb ends with ctx.exit(code); the console entry point (not only CliRunner) must exit with it
+    proc = run_cli(
+        "install-alb", "--cluster-name", "x", "--region", "eu-west-1", "--dry-run", "--controller-version", "vbogus"
+    )
+    assert_one_line(proc, 2, "--controller-version 'vbogus' is not a version")
+
+
 def test_bad_region_flag_is_exit_2():
     proc = run_cli("audit", "--no-kubernetes", "--region", "not-a-region!")
     assert_one_line(proc, 2, "region 'not-a-region!' is not an AWS region name")
