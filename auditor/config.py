@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import yaml
 from apscheduler.triggers.cron import CronTrigger
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 from auditor.errors import ConfigError
 
@@ -435,3 +435,9 @@ def get_settings() -> Settings:
         first = exc.errors()[0]
         where = "AUDITOR_" + "__".join(str(p) for p in first.get("loc", ())).upper()
         raise ConfigError(f"bad setting {where}: {str(first.get('msg')).removeprefix('Value error, ')}") from exc
+    except SettingsError as exc:  # a variable of a list or object setting (AUDITOR_AWS, ..._FORMATS) is not JSON
+        cause = f" ({' '.join(str(exc.__cause__).split())})" if exc.__cause__ is not None else ""
+        raise ConfigError(
+            f"bad setting: {exc}{cause}; a list or object setting takes JSON, "
+            "e.g. AUDITOR_REPORTS__FORMATS='[\"html\"]'"
+        ) from exc

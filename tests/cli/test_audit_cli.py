@@ -161,6 +161,13 @@ def test_bad_region_flag_is_exit_2():
     assert_one_line(proc, 2, "region 'not-a-region!' is not an AWS region name")
 
 
+def test_a_list_or_object_setting_that_is_not_json_is_exit_2():
+    proc = run_cli("rules", env={"AUDITOR_REPORTS__FORMATS": "markdown"})
+    assert_one_line(proc, 2, "bad setting", 'field "reports"', "takes JSON")
+    proc = run_cli("rules", env={"AUDITOR_AWS": "{not json"})
+    assert_one_line(proc, 2, "bad setting", 'field "aws"')
+
+
 def test_non_utf8_snapshot_config_and_kubeconfig_are_exit_2(tmp_path):
     snap = tmp_path / "snap.json"
     snap.write_bytes(b'{"schema_version": 1, "target": {"name": "caf\xe9"}}')
