@@ -24,3 +24,10 @@ def test_a_sqlite_directory_that_cannot_be_made_is_exit_4(tmp_path: Path, comman
     url = f"sqlite:///{in_the_way / 'auditor.db'}"
     proc = run_cli("--log-level", "WARNING", *command, env={"AUDITOR_DATABASE_URL": url})
     assert_one_line(proc, 4, f"cannot create the directory of database {url}")
+
+
+@pytest.mark.parametrize("name", ["99999999999999999999", "2147483648", "\u00b2"])
+def test_revoking_an_id_no_token_can_have_says_no_such_token(tmp_path: Path, name: str) -> None:
+    env = {"AUDITOR_DATABASE_URL": f"sqlite:///{tmp_path / 'a.db'}"}
+    proc = run_cli("--log-level", "WARNING", "token", "revoke", name, env=env)
+    assert_one_line(proc, 2, f"no token named {name!r}")
