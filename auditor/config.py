@@ -218,6 +218,15 @@ class SchedulerSettings(BaseModel):
     )
     timezone: str = Field(default="UTC", description="Time zone of the cron expressions.")
 
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ValueError, KeyError) as exc:  # ZoneInfoNotFoundError is a KeyError
+            raise ValueError(f"time zone {v[:80]!r} is not known (an IANA name like UTC or Europe/Paris)") from exc
+        return v
+
 
 class ReportSettings(BaseModel):
     """What happens with the report of a finished run."""
