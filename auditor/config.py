@@ -393,6 +393,8 @@ def read_text_file(path: Path, what: str) -> str:
         data = path.read_bytes()
     except OSError as exc:
         raise ConfigError(f"cannot read {what} {path}: {exc.strerror or exc}") from exc
+    except ValueError as exc:  # a NUL in the path (a targets file can name one)
+        raise ConfigError(f"cannot read {what} {str(path)[:200]!r}: {exc}") from exc
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:

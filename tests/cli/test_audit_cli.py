@@ -185,6 +185,12 @@ def test_non_utf8_snapshot_config_and_kubeconfig_are_exit_2(tmp_path):
     assert_one_line(proc, 2, "target 'x': cannot read kubeconfig", "No such file or directory")
 
 
+def test_a_kubeconfig_path_with_a_nul_in_a_targets_file_is_exit_2(tmp_path):
+    config = tmp_path / "targets.yaml"
+    config.write_text('targets:\n  - name: a\n    kubeconfig: "/tmp/kube\\0config"\n')
+    assert_one_line(run_cli("audit", "--config", str(config)), 2, "target 'a': cannot read kubeconfig", "null byte")
+
+
 def test_targets_file_errors_name_the_target(tmp_path):
     config = tmp_path / "targets.yaml"
     config.write_text('targets:\n  - name: dev\n  - name: prod\n    schedule: "61 * * * *"\n')
