@@ -418,6 +418,9 @@ def demo(
         raise ConfigError(f"`auditor demo` needs the demo extra ({exc.name} is not installed): {DEMO_INSTALL}") from exc
     from auditor.pipeline import run_audit
 
+    # moto shares no AWS bucket with a controller: the demo audits without the client-side rate limit. The environment
+    # sets AUDITOR_AWS__CALLS_PER_SECOND=0 for what it starts, but these settings were read before it.
+    settings = settings.model_copy(update={"aws": settings.aws.model_copy(update={"calls_per_second": 0.0})})
     if serve_api:
         stderr.print("[bold]Starting the demo environment and the audit service[/]")
         serve_demo(settings, host=host, port=port, progress=progress_printer(), announce=click.echo)

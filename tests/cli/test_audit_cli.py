@@ -314,3 +314,24 @@ def test_one_target_crashing_does_not_stop_the_others(tmp_path, monkeypatch):
     doc = json.loads(gated.stdout)
     assert doc["status"] == "complete" and any(f["status"] == "FAIL" for f in doc["findings"])
     assert gated.exit_code == 8, gated.output
+
+
+def test_the_demo_audits_without_the_client_side_rate_limit(monkeypatch):
+    """moto shares no bucket with anyone: the demo turns the rate limit off (README), whatever settings the CLI read
+    before the demo environment set AUDITOR_AWS__CALLS_PER_SECOND=0 (its audits waited ~14 s each)."""
+    from click.testing import CliRunner
+
+    import auditor.pipeline
+    from auditor.cli import cli
+
+    class Seen(Exception):
+        pass
+
+    def run_audit(target, settings, **kwargs):  # type: ignore[no-untyped-def]
+        raise Seen(settings.aws.calls_per_second)
+
+    monkeypatch.delenv("AUDITOR_AWS__CALLS_PER_SECOND", raising=False)
+    monkeypatch.setattr(auditor.pipeline, "run_audit", run_audit)
+    result = CliRunner().invoke(cli, ["demo", "-o", "json"])
+    assert isinstance(result.exception, Seen), result.output
+    assert result.exception.args == (0.0,)
