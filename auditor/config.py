@@ -280,6 +280,13 @@ class Settings(BaseSettings):
     reports: ReportSettings = Field(default_factory=ReportSettings)
     export: ExportSettings = Field(default_factory=ExportSettings)
 
+    @field_validator("log_format")
+    @classmethod
+    def _log_format_known(cls, v: str) -> str:  # AUDITOR_LOG_FORMAT=JSON or =xml gave text logs without a word
+        if v.strip().lower() not in ("text", "json"):
+            raise ValueError(f"log format {v[:40]!r} is not 'text' or 'json'")
+        return v.strip().lower()
+
 
 class AccountConfig(BaseModel):
     """One AWS account of a target: credentials from the standard chain, or a role to assume."""

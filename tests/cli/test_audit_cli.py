@@ -168,6 +168,13 @@ def test_a_list_or_object_setting_that_is_not_json_is_exit_2():
     assert_one_line(proc, 2, "bad setting", 'field "aws"')
 
 
+def test_log_format_is_text_or_json_in_any_case(tmp_path):
+    assert_one_line(run_cli("rules", env={"AUDITOR_LOG_FORMAT": "xml"}), 2, "AUDITOR_LOG_FORMAT", "'xml'")
+    proc = run_cli("audit", "--snapshot", str(snapshot_with_problems(tmp_path)), env={"AUDITOR_LOG_FORMAT": "JSON"})
+    logs = [json.loads(line) for line in proc.stderr.splitlines() if line.startswith("{")]
+    assert any(log["logger"] == "auditor.pipeline" and "audit of" in log["msg"] for log in logs), proc.stderr
+
+
 def test_non_utf8_snapshot_config_and_kubeconfig_are_exit_2(tmp_path):
     snap = tmp_path / "snap.json"
     snap.write_bytes(b'{"schema_version": 1, "target": {"name": "caf\xe9"}}')
