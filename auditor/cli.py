@@ -418,6 +418,9 @@ def demo(
         raise ConfigError(f"`auditor demo` needs the demo extra ({exc.name} is not installed): {DEMO_INSTALL}") from exc
     from auditor.pipeline import run_audit
 
+    # moto shares no AWS bucket with a controller: the demo audits without the client-side rate limit. The environment
+    # sets AUDITOR_AWS__CALLS_PER_SECOND=0 for what it starts, but these settings were read before it.
+    settings = settings.model_copy(update={"aws": settings.aws.model_copy(update={"calls_per_second": 0.0})})
     if serve_api:
         stderr.print("[bold]Starting the demo environment and the audit service[/]")
         serve_demo(settings, host=host, port=port, progress=progress_printer(), announce=click.echo)
@@ -535,7 +538,10 @@ def _one_line(text: str, limit: int = 1000) -> str:  # room for every valid rule
 def main() -> None:
     """Console entry point: every error is one clear line and an exit code, never a traceback."""
     try:
-        cli.main(standalone_mode=False)
+        # Without standalone mode click returns the code of a ``ctx.exit(code)`` (install-alb's) instead of exiting
+        code = cli.main(standalone_mode=False)
+        if isinstance(code, int) and not isinstance(code, bool) and code:
+            sys.exit(code)
     except click.exceptions.Abort:
         stderr.print("aborted")
         sys.exit(130)

@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from auditor.config import Settings, get_settings
+from auditor.config import Settings, get_settings, load_targets
 from auditor.errors import AuditorError
 from auditor.logs import configure_logging
 from auditor.store import tokens as store_tokens
@@ -76,6 +76,7 @@ def serve(
     from auditor.api.app import create_app
 
     if workers == 1:
+        _preflight(settings)
         app = create_app(settings, migrate=True, sync_targets=True, run_scheduler=not api_only, freeze_gc=True)
         log.info("serving on http://%s:%d (scheduler %s)", host, port, "off" if api_only else "on")
         uvicorn.run(app, host=host, port=port, log_config=None, access_log=access_log, server_header=False)
@@ -99,6 +100,19 @@ def serve(
             scheduler.shutdown()
         service.shutdown()
         engine.dispose()
+
+
+def _preflight(settings: Settings) -> None:
+    """What the API's start-up (its lifespan) would fail on, done before uvicorn starts: migrating the database and
+    reading the targets file. An error here is one line and its exit code (4, 2); in the lifespan uvicorn logs it as
+    a traceback and exits 3. The lifespan does both again: migrating is idempotent, the file is read once more."""
+    engine = make_engine(settings.database_url)
+    try:
+        upgrade(engine)
+    finally:
+        engine.dispose()
+    if settings.config_file is not None:
+        load_targets(settings.config_file)
 
 
 def _start_background(settings: Settings, *, run_scheduler: bool) -> tuple[Any, Any, Any]:

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import yaml
 from apscheduler.triggers.cron import CronTrigger
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 from auditor.errors import ConfigError
 
@@ -218,6 +218,15 @@ class SchedulerSettings(BaseModel):
     )
     timezone: str = Field(default="UTC", description="Time zone of the cron expressions.")
 
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ValueError, KeyError) as exc:  # ZoneInfoNotFoundError is a KeyError
+            raise ValueError(f"time zone {v[:80]!r} is not known (an IANA name like UTC or Europe/Paris)") from exc
+        return v
+
 
 class ReportSettings(BaseModel):
     """What happens with the report of a finished run."""
@@ -270,6 +279,13 @@ class Settings(BaseSettings):
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
     reports: ReportSettings = Field(default_factory=ReportSettings)
     export: ExportSettings = Field(default_factory=ExportSettings)
+
+    @field_validator("log_format")
+    @classmethod
+    def _log_format_known(cls, v: str) -> str:  # AUDITOR_LOG_FORMAT=JSON or =xml gave text logs without a word
+        if v.strip().lower() not in ("text", "json"):
+            raise ValueError(f"log format {v[:40]!r} is not 'text' or 'json'")
+        return v.strip().lower()
 
 
 class AccountConfig(BaseModel):
@@ -384,6 +400,8 @@ def read_text_file(path: Path, what: str) -> str:
         data = path.read_bytes()
     except OSError as exc:
         raise ConfigError(f"cannot read {what} {path}: {exc.strerror or exc}") from exc
+    except ValueError as exc:  # a NUL in the path (a targets file can name one)
+        raise ConfigError(f"cannot read {what} {str(path)[:200]!r}: {exc}") from exc
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -435,3 +453,9 @@ def get_settings() -> Settings:
         first = exc.errors()[0]
         where = "AUDITOR_" + "__".join(str(p) for p in first.get("loc", ())).upper()
         raise ConfigError(f"bad setting {where}: {str(first.get('msg')).removeprefix('Value error, ')}") from exc
+    except SettingsError as exc:  # a variable of a list or object setting (AUDITOR_AWS, ..._FORMATS) is not JSON
+        cause = f" ({' '.join(str(exc.__cause__).split())})" if exc.__cause__ is not None else ""
+        raise ConfigError(
+            f"bad setting: {exc}{cause}; a list or object setting takes JSON, "
+            "e.g. AUDITOR_REPORTS__FORMATS='[\"html\"]'"
+        ) from exc

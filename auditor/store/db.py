@@ -15,7 +15,7 @@ from alembic.script import ScriptDirectory
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 from sqlalchemy import Engine, create_engine, event, make_url, text
-from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, DatabaseError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from auditor.errors import ConfigError, StoreError
@@ -45,7 +45,12 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
     kwargs: dict[str, Any] = {"json_serializer": storable_json}  # JSON(B) columns: no NUL (see models)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            try:
+                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:  # a file in the way, a read-only or virtual file system, a name too long
+                raise StoreError(
+                    f"cannot create the directory of database {redact(url)}: {exc.strerror or exc}"
+                ) from exc
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
     elif parsed.get_backend_name() == "postgresql":
         # No pre-ping: it costs a round trip per request. A connection broken by a database restart
@@ -147,6 +152,8 @@ def current_revision(engine: Engine) -> str | None:
             return MigrationContext.configure(conn).get_current_revision()
     except OperationalError as exc:
         raise StoreError(f"database {redact(str(engine.url))} is unreachable: {_one_line(exc)}") from exc
+    except DatabaseError as exc:  # it answers, but is no database of ours (SQLite: "file is not a database")
+        raise StoreError(f"cannot read database {redact(str(engine.url))}: {_one_line(exc)}") from exc
 
 
 def upgrade(engine: Engine, revision: str = "head") -> str:
@@ -182,7 +189,7 @@ def upgrade(engine: Engine, revision: str = "head") -> str:
                 if sqlite:
                     conn.rollback()
                     conn.exec_driver_sql("PRAGMA foreign_keys=ON")  # the pooled connection goes back as it came
-    except OperationalError as exc:
+    except DatabaseError as exc:  # unreachable (OperationalError), or no database (SQLite: "file is not a database")
         raise StoreError(f"cannot migrate database {redact(str(engine.url))}: {_one_line(exc)}") from exc
     now = current_revision(engine)
     log.info("database %s at revision %s", redact(str(engine.url)), now)

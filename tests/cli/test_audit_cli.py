@@ -148,9 +148,31 @@ def assert_one_line(proc: subprocess.CompletedProcess[str], code: int, *phrases:
         assert phrase in lines[0], lines[0]
 
 
+def test_install_alb_exit_code_reaches_the_shell():
+    # install-alb ends with ctx.exit(code); the console entry point (not only CliRunner) must exit with it
+    proc = run_cli(
+        "install-alb", "--cluster-name", "x", "--region", "eu-west-1", "--dry-run", "--controller-version", "vbogus"
+    )
+    assert_one_line(proc, 2, "--controller-version 'vbogus' is not a version")
+
+
 def test_bad_region_flag_is_exit_2():
     proc = run_cli("audit", "--no-kubernetes", "--region", "not-a-region!")
     assert_one_line(proc, 2, "region 'not-a-region!' is not an AWS region name")
+
+
+def test_a_list_or_object_setting_that_is_not_json_is_exit_2():
+    proc = run_cli("rules", env={"AUDITOR_REPORTS__FORMATS": "markdown"})
+    assert_one_line(proc, 2, "bad setting", 'field "reports"', "takes JSON")
+    proc = run_cli("rules", env={"AUDITOR_AWS": "{not json"})
+    assert_one_line(proc, 2, "bad setting", 'field "aws"')
+
+
+def test_log_format_is_text_or_json_in_any_case(tmp_path):
+    assert_one_line(run_cli("rules", env={"AUDITOR_LOG_FORMAT": "xml"}), 2, "AUDITOR_LOG_FORMAT", "'xml'")
+    proc = run_cli("audit", "--snapshot", str(snapshot_with_problems(tmp_path)), env={"AUDITOR_LOG_FORMAT": "JSON"})
+    logs = [json.loads(line) for line in proc.stderr.splitlines() if line.startswith("{")]
+    assert any(log["logger"] == "auditor.pipeline" and "audit of" in log["msg"] for log in logs), proc.stderr
 
 
 def test_non_utf8_snapshot_config_and_kubeconfig_are_exit_2(tmp_path):
@@ -168,6 +190,12 @@ def test_non_utf8_snapshot_config_and_kubeconfig_are_exit_2(tmp_path):
     assert_one_line(proc, 2, "target 'x'", f"kubeconfig {kubeconfig} is not UTF-8")
     proc = run_cli("audit", "--kubeconfig", str(tmp_path / "nope"), "--cluster-name", "x", "--region", "eu-west-1")
     assert_one_line(proc, 2, "target 'x': cannot read kubeconfig", "No such file or directory")
+
+
+def test_a_kubeconfig_path_with_a_nul_in_a_targets_file_is_exit_2(tmp_path):
+    config = tmp_path / "targets.yaml"
+    config.write_text('targets:\n  - name: a\n    kubeconfig: "/tmp/kube\\0config"\n')
+    assert_one_line(run_cli("audit", "--config", str(config)), 2, "target 'a': cannot read kubeconfig", "null byte")
 
 
 def test_targets_file_errors_name_the_target(tmp_path):
@@ -293,3 +321,24 @@ def test_one_target_crashing_does_not_stop_the_others(tmp_path, monkeypatch):
     doc = json.loads(gated.stdout)
     assert doc["status"] == "complete" and any(f["status"] == "FAIL" for f in doc["findings"])
     assert gated.exit_code == 8, gated.output
+
+
+def test_the_demo_audits_without_the_client_side_rate_limit(monkeypatch):
+    """moto shares no bucket with anyone: the demo turns the rate limit off (README), whatever settings the CLI read
+    before the demo environment set AUDITOR_AWS__CALLS_PER_SECOND=0 (its audits waited ~14 s each)."""
+    from click.testing import CliRunner
+
+    import auditor.pipeline
+    from auditor.cli import cli
+
+    class Seen(Exception):
+        pass
+
+    def run_audit(target, settings, **kwargs):  # type: ignore[no-untyped-def]
+        raise Seen(settings.aws.calls_per_second)
+
+    monkeypatch.delenv("AUDITOR_AWS__CALLS_PER_SECOND", raising=False)
+    monkeypatch.setattr(auditor.pipeline, "run_audit", run_audit)
+    result = CliRunner().invoke(cli, ["demo", "-o", "json"])
+    assert isinstance(result.exception, Seen), result.output
+    assert result.exception.args == (0.0,)

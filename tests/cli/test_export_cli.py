@@ -34,6 +34,8 @@ def one_line_error(proc, code: int) -> str:
         (("--snapshot", "x.json", "--run", "1"), "give one of"),
         (("--snapshot", "/nonexistent/snap.json"), "cannot read snapshot"),
         (("--run", "999"), "no run 999"),
+        (("--run", "2147483648"), "no run 2147483648"),  # past the id column: not found, as in the API
+        (("--run", "99999999999999999999"), "no run 99999999999999999999"),
         (("--target", "nope"), "nope"),
         (("--snapshot", "x.json", "--role-arn", "not-an-arn"), "not an IAM role ARN"),
         (("--snapshot", "x.json", "--region", "../etc"), "not an AWS region name"),

@@ -1,0 +1,33 @@
+"""`auditor db` and `auditor token` on a database URL that cannot work: one line and exit 4, never an internal error."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.cli.test_audit_cli import assert_one_line, run_cli
+
+
+@pytest.mark.parametrize("command", [("db", "current"), ("db", "upgrade"), ("token", "list")])
+def test_a_file_that_is_not_a_database_is_exit_4(tmp_path: Path, command: tuple[str, ...]) -> None:
+    not_a_db = tmp_path / "notes.txt"
+    not_a_db.write_bytes(b"these are not the rows you are looking for\n" * 200)
+    proc = run_cli("--log-level", "WARNING", *command, env={"AUDITOR_DATABASE_URL": f"sqlite:///{not_a_db}"})
+    assert_one_line(proc, 4, f"database sqlite:///{not_a_db}", "file is not a database")
+
+
+@pytest.mark.parametrize("command", [("db", "current"), ("token", "list")])
+def test_a_sqlite_directory_that_cannot_be_made_is_exit_4(tmp_path: Path, command: tuple[str, ...]) -> None:
+    in_the_way = tmp_path / "a-file"
+    in_the_way.write_text("x")
+    url = f"sqlite:///{in_the_way / 'auditor.db'}"
+    proc = run_cli("--log-level", "WARNING", *command, env={"AUDITOR_DATABASE_URL": url})
+    assert_one_line(proc, 4, f"cannot create the directory of database {url}")
+
+
+@pytest.mark.parametrize("name", ["99999999999999999999", "2147483648", "\u00b2"])
+def test_revoking_an_id_no_token_can_have_says_no_such_token(tmp_path: Path, name: str) -> None:
+    env = {"AUDITOR_DATABASE_URL": f"sqlite:///{tmp_path / 'a.db'}"}
+    proc = run_cli("--log-level", "WARNING", "token", "revoke", name, env=env)
+    assert_one_line(proc, 2, f"no token named {name!r}")
