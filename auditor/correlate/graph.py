@@ -398,9 +398,13 @@ class ExposureGraph:
             found.setdefault(role.arn, role)
         return found
 
-    def oidc_provider_for(self, issuer: str) -> OidcProvider | None:
+    def oidc_provider_for(self, issuer: str, account: str | None = None) -> OidcProvider | None:
+        """The IAM OIDC provider of an issuer; in ``account`` when given: a role trusts only a provider of its own
+        account, so one registered in another audited account does not count."""
         host = issuer.removeprefix("https://").rstrip("/")
         for provider in self.inventory.aws.oidc_providers:
+            if account and provider.account != account:
+                continue
             if provider.arn.endswith(f":oidc-provider/{host}") or provider.url == host:
                 return provider
         return None

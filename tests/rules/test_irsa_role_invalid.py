@@ -86,6 +86,15 @@ def test_oidc_provider_not_registered_fails():
     assert f"aws iam create-open-id-connect-provider --url {b.ISSUER}" in f.remediation
 
 
+def test_a_provider_registered_only_in_another_account_does_not_count():
+    """A multi-account audit: the issuer's provider exists in another account, not in the role's, so the role's
+    trust names a provider that does not exist."""
+    other = b.oidc_provider()
+    other.account, other.arn = "999999999999", PROVIDER.replace(b.ACCOUNT, "999999999999")
+    f = only(RULE, inv(providers=[other]))
+    assert f.status == Status.FAIL and checks(f)["oidc-provider"]["expected"] == f"{PROVIDER} registered in IAM"
+
+
 def test_provider_without_sts_client_id_fails():
     provider = b.oidc_provider()
     provider.client_ids = ["other"]

@@ -121,7 +121,7 @@ def _judge(graph: ExposureGraph, identity: ControllerIdentity) -> Finding:
         provider_arn = oidc_provider_arn(role.account, issuer, _partition(role_arn))
         evidence["oidc_issuer"] = issuer
         evidence["expected_provider_arn"] = provider_arn
-        provider = graph.oidc_provider_for(issuer)
+        provider = graph.oidc_provider_for(issuer, role.account)
         if provider is None:
             problems.append(TrustProblem("oidc-provider", f"{provider_arn} registered in IAM", "not registered"))
         elif provider.url is not None and STS_AUDIENCE not in provider.client_ids:
