@@ -55,3 +55,19 @@ def test_absent_or_denied_says_so_and_nothing_else_changes(
     assert outcome.result.status == "complete"  # not partial: no verdict rests on the billed cost
     verdicts = {(f.rule_id, f.status) for f in outcome.result.findings}
     assert verdicts == {(f.rule_id, f.status) for f in without.result.findings}
+
+
+def test_more_pages_than_the_guard_is_not_read_rather_than_cut_short(
+    aws: MotoServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A load balancer's days may sit on the pages not read: a total cut short would understate what AWS billed."""
+    from auditor.collect.aws import costexplorer
+
+    monkeypatch.setattr(costexplorer, "MAX_PAGES", 5)  # the stand-in serves one day per page: 14 pages
+    aws.serve_billed_costs({_alb(): 1.5})
+    outcome = run_audit(TARGET, Settings())
+    [view] = outcome.result.load_balancers
+    assert view.billed_usd is None
+    [cov] = [c for c in outcome.result.coverage if c.collector == "costexplorer"]
+    assert cov.status == CoverageStatus.SKIPPED and "more than 5 pages" in (cov.message or "")
+    assert cov.calls == 5 and outcome.result.status == "complete"

@@ -53,6 +53,10 @@ def collect(ctx: CollectorContext, today: date | None = None) -> list[BilledCost
         reason = f"billed cost not read ({exc.code or 'error'}: {exc}); estimates only"
         ctx.skip(reason, Facet.COSTEXPLORER_RESOURCE_COSTS)
         return []
+    if token:  # cut short: a load balancer's days may sit on the pages not read, so no total is known to be whole
+        reason = f"billed cost not read (more than {MAX_PAGES} pages); estimates only"
+        ctx.skip(reason, Facet.COSTEXPLORER_RESOURCE_COSTS)
+        return []
     ctx.count("load balancers with a billed cost", len(totals))
     return [
         BilledCost(resource_id=arn, account=ctx.account, start=start, end=end, usd=round(usd, 4))
