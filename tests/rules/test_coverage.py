@@ -11,7 +11,7 @@ from auditor.config import Settings
 from auditor.correlate import correlate
 from auditor.findings import Finding, Severity, Status
 from auditor.inventory.facets import Facet, facets_of
-from auditor.inventory.models import Coverage, CoverageStatus, FacetCoverage, Inventory
+from auditor.inventory.models import Coverage, CoverageStatus, Inventory
 from auditor.pipeline import analyze
 from auditor.rules import registry
 from auditor.rules.base import Rule, RuleMeta
@@ -45,18 +45,6 @@ def _inventory(*covs: Coverage) -> Inventory:
     return inv
 
 
-def _partial(collector: str, facet: Facet, region: str | None = b.REGION, code: str = "AccessDenied") -> Coverage:
-    return Coverage(
-        source="kubernetes" if collector == "kubernetes" else "aws",
-        collector=collector,
-        account=None if collector == "kubernetes" else b.ACCOUNT,
-        region=None if collector == "kubernetes" else region,
-        status=CoverageStatus.PARTIAL,
-        error_code=code,
-        facets={facet: FacetCoverage(status=CoverageStatus.PARTIAL, error_code=code, message="denied")},
-    )
-
-
 def _replace(inv: Inventory, cov: Coverage) -> Inventory:
     inv.coverage = [c for c in inv.coverage if (c.collector, c.region) != (cov.collector, cov.region)] + [cov]
     return inv
@@ -68,7 +56,7 @@ def test_complete_coverage_changes_nothing():
 
 
 def test_a_gap_turns_pass_and_fail_in_its_scope_into_unknown_naming_it():
-    inv = _replace(b.inventory(), _partial("elbv2", Facet.ELBV2_LISTENERS))
+    inv = _replace(b.inventory(), b.partial_coverage("elbv2", Facet.ELBV2_LISTENERS))
     out = enforce(META, [_finding(Status.PASS, arn=ALB), _finding(Status.FAIL, arn=ALB)], CoverageIndex(inv))
     judged, scope = out[:2], out[2:]
     assert [f.status for f in judged] == [Status.UNKNOWN, Status.UNKNOWN]
@@ -85,7 +73,7 @@ def test_a_gap_turns_pass_and_fail_in_its_scope_into_unknown_naming_it():
 
 
 def test_a_gap_elsewhere_leaves_verdicts_alone():
-    inv = _replace(b.inventory(), _partial("elbv2", Facet.ELBV2_LISTENERS, region=OTHER_REGION))
+    inv = _replace(b.inventory(), b.partial_coverage("elbv2", Facet.ELBV2_LISTENERS, region=OTHER_REGION))
     here = _finding(Status.PASS, arn=ALB)
     other_account = _finding(Status.FAIL, arn=ALB, account="999999999999")
     out = enforce(META, [here, other_account], CoverageIndex(inv))
@@ -94,8 +82,8 @@ def test_a_gap_elsewhere_leaves_verdicts_alone():
 
 
 def test_classic_and_v2_facets_bear_only_on_their_own_load_balancers():
-    v2_gap = CoverageIndex(_replace(b.inventory(), _partial("elbv2", Facet.ELBV2_LISTENERS)))
-    classic_gap = CoverageIndex(_replace(b.inventory(), _partial("elb", Facet.ELB_POLICIES)))
+    v2_gap = CoverageIndex(_replace(b.inventory(), b.partial_coverage("elbv2", Facet.ELBV2_LISTENERS)))
+    classic_gap = CoverageIndex(_replace(b.inventory(), b.partial_coverage("elb", Facet.ELB_POLICIES)))
     alb, clb, cert = _finding(Status.PASS, arn=ALB), _finding(Status.PASS, arn=CLB), _finding(Status.PASS, arn=None)
     assert [f.status for f in enforce(META, [alb, clb, cert], v2_gap)[:3]] == [
         Status.UNKNOWN,
@@ -110,7 +98,7 @@ def test_classic_and_v2_facets_bear_only_on_their_own_load_balancers():
 
 
 def test_a_kubernetes_gap_covers_the_whole_audit():
-    inv = _replace(b.inventory(), _partial("kubernetes", Facet.KUBE_INGRESSES, code="403"))
+    inv = _replace(b.inventory(), b.partial_coverage("kubernetes", Facet.KUBE_INGRESSES, code="403"))
     out = enforce(META, [_finding(Status.PASS, arn=ALB, region=OTHER_REGION)], CoverageIndex(inv))
     assert out[0].status == Status.UNKNOWN
     assert out[1].resource_name == "coverage of the Kubernetes cluster"
@@ -132,7 +120,7 @@ PARTLY = dataclasses.replace(META, inputs=(Facet.ELBV2_LISTENERS,), partial_inpu
 
 
 def test_a_partial_input_gap_bears_only_on_the_verdicts_that_rest_on_it():
-    inv = _replace(b.inventory(), _partial("kubernetes", Facet.KUBE_INGRESSES, code="403"))
+    inv = _replace(b.inventory(), b.partial_coverage("kubernetes", Facet.KUBE_INGRESSES, code="403"))
     alb = PARTLY.finding(Status.FAIL, "alb", resource_arn=ALB, account=b.ACCOUNT, region=b.REGION)
     ingress = PARTLY.finding(
         Status.FAIL,
@@ -160,7 +148,7 @@ def test_skipped_facets_turn_verdicts_unknown_without_a_scope_finding():
 
 
 def test_unknown_findings_pass_through_unchanged():
-    inv = _replace(b.inventory(), _partial("elbv2", Facet.ELBV2_LISTENERS))
+    inv = _replace(b.inventory(), b.partial_coverage("elbv2", Facet.ELBV2_LISTENERS))
     unknown = _finding(Status.UNKNOWN, arn=ALB)
     assert enforce(META, [unknown], CoverageIndex(inv))[0] is unknown
 

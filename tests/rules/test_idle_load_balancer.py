@@ -4,7 +4,7 @@ import pytest
 
 from auditor.findings import KubeRef, Status
 from auditor.inventory.facets import Facet
-from auditor.inventory.models import Coverage, CoverageStatus, FacetCoverage, LoadBalancerUsage
+from auditor.inventory.models import LoadBalancerUsage
 from auditor.rules.cost.idle_load_balancer import RULE
 from auditor.rules.coverage import CoverageIndex, enforce
 from tests.rules._harness import only, run
@@ -64,19 +64,7 @@ def test_metrics_denied_turns_every_verdict_unknown():
     alb = b.load_balancer("web", tags=b.ingress_tags("shop/web"))
     inv = b.inventory(lbs=[alb])
     inv.aws.lb_usage = [_usage(alb, [5000.0] * 14)]
-    denied = Coverage(
-        source="aws",
-        collector="cloudwatch",
-        account=b.ACCOUNT,
-        region=b.REGION,
-        status=CoverageStatus.PARTIAL,
-        error_code="AccessDenied",
-        facets={
-            Facet.CLOUDWATCH_METRICS: FacetCoverage(
-                status=CoverageStatus.PARTIAL, error_code="AccessDenied", message="denied"
-            )
-        },
-    )
+    denied = b.partial_coverage("cloudwatch", Facet.CLOUDWATCH_METRICS)
     inv.coverage = [c for c in inv.coverage if c.collector != "cloudwatch"] + [denied]
     findings = enforce(RULE.meta, run(RULE, inv), CoverageIndex(inv))
     assert {f.status for f in findings} == {Status.UNKNOWN}

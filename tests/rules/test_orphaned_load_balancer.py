@@ -4,7 +4,6 @@ import pytest
 
 from auditor.findings import KubeRef, Severity, Status
 from auditor.inventory.facets import Facet
-from auditor.inventory.models import Coverage, CoverageStatus, FacetCoverage
 from auditor.rules.ownership.orphaned_load_balancer import RULE
 from tests.rules._harness import facet_failed, judged, only, run
 from tests.support import builders as b
@@ -114,15 +113,7 @@ def test_a_load_balancer_whose_tags_were_not_read_is_unknown_by_name():
     lb.tags = None
     inv = b.inventory(lbs=[lb])
     inv.coverage = [c for c in inv.coverage if c.collector != "elbv2"] + [
-        Coverage(
-            source="aws",
-            collector="elbv2",
-            account=b.ACCOUNT,
-            region=b.REGION,
-            status=CoverageStatus.PARTIAL,
-            error_code="Throttling",
-            facets={Facet.ELBV2_TAGS: FacetCoverage(status=CoverageStatus.PARTIAL, error_code="Throttling")},
-        )
+        b.partial_coverage("elbv2", Facet.ELBV2_TAGS, code="Throttling")
     ]
     got = [f for f in judged(RULE, inv) if f.resource_arn == lb.arn]
     assert [f.status for f in got] == [Status.UNKNOWN]

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from auditor.inventory.facets import Facet
 from auditor.inventory.models import (
     Action,
     AuditTarget,
@@ -23,6 +24,7 @@ from auditor.inventory.models import (
     EksClusterListing,
     Endpoint,
     EndpointSlice,
+    FacetCoverage,
     Gateway,
     GatewayClass,
     GatewayConfiguration,
@@ -643,6 +645,19 @@ def coverage(
             )
         )
     return out
+
+
+def partial_coverage(collector: str, facet: Facet, region: str | None = REGION, code: str = "AccessDenied") -> Coverage:
+    """One collector's coverage with one facet partly read (some of its calls failed with ``code``)."""
+    return Coverage(
+        source="kubernetes" if collector == "kubernetes" else "aws",
+        collector=collector,
+        account=None if collector == "kubernetes" else ACCOUNT,
+        region=None if collector == "kubernetes" else region,
+        status=CoverageStatus.PARTIAL,
+        error_code=code,
+        facets={facet: FacetCoverage(status=CoverageStatus.PARTIAL, error_code=code, message="denied")},
+    )
 
 
 def inventory(
