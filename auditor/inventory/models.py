@@ -143,6 +143,11 @@ class Listener(Model):
     )
     instance_port: int | None = None  # classic only
     instance_protocol: str | None = None  # classic only
+    ssl_protocols: list[str] | None = Field(
+        default=None,
+        description="classic only: the protocols its negotiation policy enables (its Protocol-* attributes, e.g. "
+        "TLSv1.2); None = not read, or the policy states none (a bare Reference-Security-Policy)",
+    )
 
 
 class TargetHealth(Model):

@@ -24,6 +24,7 @@ from tests.collect.test_aws_seed import (
     Rich,
     controller_kube,
     moto_env,
+    network,
     seed_rich,
 )
 
@@ -118,6 +119,32 @@ def test_classic_load_balancer(collected):
     assert tcp.ssl_policy is None and tcp.certificate_arns == []
     assert sorted(i.id for i in clb.instances) == sorted(r.instance_ids)
     assert {i.state for i in clb.instances} == {"InService"}
+
+
+def test_a_classic_custom_policy_states_the_protocols_it_enables(aws):
+    """A custom negotiation policy (no Reference-Security-Policy), here named like a strong predefined one: its
+    Protocol-* attributes are read, so the rule rates what it enables rather than its name."""
+    net = network()
+    elb = boto3.client("elb", region_name=REGION)
+    cert = boto3.client("acm", region_name=REGION).request_certificate(DomainName="x.example.com")["CertificateArn"]
+    ssl = {"Protocol": "SSL", "LoadBalancerPort": 443, "InstanceProtocol": "TCP", "InstancePort": 30443}
+    elb.create_load_balancer(
+        LoadBalancerName="custom-tls", Listeners=[ssl | {"SSLCertificateId": cert}], Subnets=[net.subnets[0]]
+    )
+    on = [{"AttributeName": f"Protocol-{p}", "AttributeValue": "true"} for p in ("TLSv1", "TLSv1.2")]
+    off = [{"AttributeName": f"Protocol-{p}", "AttributeValue": "false"} for p in ("SSLv3", "TLSv1.1")]
+    elb.create_load_balancer_policy(
+        LoadBalancerName="custom-tls",
+        PolicyName="ELBSecurityPolicy-TLS-1-2-2017-01",
+        PolicyTypeName="SSLNegotiationPolicyType",
+        PolicyAttributes=on + off,
+    )
+    elb.set_load_balancer_policies_of_listener(
+        LoadBalancerName="custom-tls", LoadBalancerPort=443, PolicyNames=["ELBSecurityPolicy-TLS-1-2-2017-01"]
+    )
+    inv, _ = collect_aws(TargetConfig(name="t", regions=[REGION]), Settings(), counter=CallCounter())
+    [listener] = by_name(inv, "custom-tls").listeners
+    assert listener.ssl_policy == "ELBSecurityPolicy-TLS-1-2-2017-01" and listener.ssl_protocols == ["TLSv1", "TLSv1.2"]
 
 
 def test_load_balancers_name_their_subnets(collected):

@@ -3,7 +3,7 @@
 import pytest
 
 from auditor.findings import KubeRef, Severity, Status
-from auditor.inventory.models import Listener
+from auditor.inventory.models import Listener, LoadBalancer
 from auditor.rules.tls.weak_tls_policy import RULE, classify
 from tests.rules._harness import only, run
 from tests.support import builders as b
@@ -107,6 +107,28 @@ def test_classic_custom_policy_is_unknown_and_missing_reference_is_unknown():
     found = {f.resource_name: f for f in run(RULE, b.inventory(lbs=[custom, missing]))}
     assert found["a1"].status == Status.UNKNOWN and "cannot rate" in found["a1"].message
     assert found["a2"].status == Status.UNKNOWN and "not collected" in found["a2"].message
+
+
+def test_classic_policy_is_rated_by_the_protocols_it_enables_whatever_its_name():
+    """A custom policy may carry a predefined policy's name; what its Protocol-* attributes enable decides."""
+
+    def clb(name: str, policy: str, protocols: list[str]) -> LoadBalancer:
+        listener = Listener(port=443, protocol="HTTPS", ssl_policy=policy, ssl_protocols=protocols)
+        return b.load_balancer(name, type="classic", listeners=[listener])
+
+    lbs = [
+        clb("named-strong", "ELBSecurityPolicy-TLS-1-2-2017-01", ["TLSv1", "TLSv1.2"]),
+        clb("custom-modern", "my-custom-policy", ["TLSv1.2"]),
+        clb("custom-none", "my-empty-policy", []),
+        clb("named-weak", "ELBSecurityPolicy-2016-08", ["TLSv1.2"]),
+    ]
+    found = {f.resource_name: f for f in run(RULE, b.inventory(lbs=lbs))}
+    assert found["named-strong"].status == Status.FAIL and "still accepts TLS 1.0" in found["named-strong"].message
+    assert "its attributes enable TLSv1, TLSv1.2" in found["named-strong"].message
+    assert found["named-strong"].evidence["ssl_protocols"] == ["TLSv1", "TLSv1.2"]
+    assert found["custom-modern"].status == Status.PASS
+    assert found["custom-none"].status == Status.UNKNOWN and "enables no protocol" in found["custom-none"].message
+    assert found["named-weak"].status == Status.PASS  # its attributes, not its name
 
 
 def test_nlb_service_fix_uses_negotiation_policy_annotation():

@@ -8,6 +8,7 @@ them when that call fails.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from auditor.collect.aws import cloudwatch
@@ -32,6 +33,7 @@ PAGE_SIZE = 400  # the API maximum
 TLS_PROTOCOLS = frozenset({"HTTPS", "SSL"})
 SSL_POLICY_TYPE = "SSLNegotiationPolicyType"
 REFERENCE_ATTRIBUTE = "Reference-Security-Policy"
+PROTOCOL_ATTRIBUTE = "Protocol-"  # Protocol-SSLv3, Protocol-TLSv1, Protocol-TLSv1.1, Protocol-TLSv1.2: "true" / "false"
 
 
 def collect(ctx: CollectorContext) -> list[LoadBalancer]:
@@ -76,14 +78,15 @@ def _load_balancer(
         item = desc.get("Listener", {})
         protocol = str(item.get("Protocol", "")).upper()
         is_tls = protocol in TLS_PROTOCOLS
-        policy = None
+        policy: _SslPolicy | None = None
         if is_tls and ssl_policies is not None:
             policy = next((ssl_policies[p] for p in desc.get("PolicyNames", []) if p in ssl_policies), None)
         listeners.append(
             Listener(
                 port=int(item.get("LoadBalancerPort", 0)),
                 protocol=protocol,
-                ssl_policy=policy,
+                ssl_policy=policy.name if policy else None,
+                ssl_protocols=policy.protocols if policy else None,
                 certificate_arns=[item["SSLCertificateId"]] if is_tls and item.get("SSLCertificateId") else [],
                 instance_port=item.get("InstancePort"),
                 instance_protocol=item.get("InstanceProtocol"),
@@ -113,10 +116,16 @@ def _load_balancer(
     )
 
 
+@dataclass(frozen=True)
+class _SslPolicy:
+    name: str  # the predefined security policy it references, else its own name
+    protocols: list[str] | None  # the protocols its Protocol-* attributes enable; None when it states none
+
+
 def _ssl_policies(
     ctx: CollectorContext, client: Any, name: str, descriptions: list[dict[str, Any]]
-) -> dict[str, str] | None:
-    """Policy name -> the predefined security policy it references (one call per CLB with TLS)."""
+) -> dict[str, _SslPolicy] | None:
+    """Policy name -> what it references and enables (one call per CLB with TLS)."""
     wanted = sorted(
         {
             policy
@@ -134,15 +143,23 @@ def _ssl_policies(
     except CollectionError as exc:
         ctx.problem(f"DescribeLoadBalancerPolicies of {name}", exc, facet=Facet.ELB_POLICIES)
         return None
-    found: dict[str, str] = {}
+    found: dict[str, _SslPolicy] = {}
     for policy in answer.get("PolicyDescriptions", []):
         if policy.get("PolicyTypeName") != SSL_POLICY_TYPE:
             continue
         attributes = {
-            a.get("AttributeName"): a.get("AttributeValue") for a in policy.get("PolicyAttributeDescriptions", [])
+            str(a.get("AttributeName")): str(a.get("AttributeValue"))
+            for a in policy.get("PolicyAttributeDescriptions", [])
         }
-        # A custom policy (no reference) is reported by its own name.
-        found[policy["PolicyName"]] = attributes.get(REFERENCE_ATTRIBUTE) or policy["PolicyName"]
+        # A custom policy (no reference) is reported by its own name; what it enables is rated, not its name
+        # (https://docs.aws.amazon.com/elasticloadbalancing/latest/classic/elb-security-policy-table.html).
+        stated = {
+            k.removeprefix(PROTOCOL_ATTRIBUTE): v for k, v in attributes.items() if k.startswith(PROTOCOL_ATTRIBUTE)
+        }
+        found[policy["PolicyName"]] = _SslPolicy(
+            name=attributes.get(REFERENCE_ATTRIBUTE) or policy["PolicyName"],
+            protocols=sorted(p for p, on in stated.items() if on.lower() == "true") if stated else None,
+        )
     return found
 
 

@@ -1,7 +1,9 @@
 """weak-tls-policy: an HTTPS/TLS/SSL listener negotiates TLS 1.0/1.1 (or SSL 3.0) through an outdated security policy.
 
 The AWS Load Balancer Controller's default policy, ``ELBSecurityPolicy-2016-08``, is one of them. A
-policy name in neither list below (a CLB custom policy, a policy newer than this table) is UNKNOWN.
+Classic policy whose description states its protocols (``Protocol-TLSv1`` ... attributes) is rated by them,
+whatever its name (a custom policy may be named like a predefined one); any other policy by its name, and a
+name in neither list below (a policy newer than this table) is UNKNOWN.
 """
 
 from __future__ import annotations
@@ -87,6 +89,26 @@ META = RuleMeta(
 )
 
 
+# A Classic policy's Protocol-* attributes, oldest first, as the rule names them.
+PROTOCOLS: dict[str, str] = {"SSLv2": "SSL 2.0", "SSLv3": "SSL 3.0", "TLSv1": "TLS 1.0", "TLSv1.1": "TLS 1.1"}
+MODERN_PROTOCOLS = ("TLSv1.2", "TLSv1.3")
+
+
+def classify_protocols(enabled: list[str]) -> tuple[bool | None, str | None]:
+    """``classify`` for a Classic policy from the protocols it enables: what it states, whatever its name."""
+    oldest = next((label for protocol, label in PROTOCOLS.items() if protocol in enabled), None)
+    if oldest is not None:
+        return False, oldest
+    return (True, None) if any(p in enabled for p in MODERN_PROTOCOLS) else (None, None)
+
+
+def rate(listener: Listener) -> tuple[bool | None, str | None]:
+    """A listener's policy rated by the protocols it enables where they were read (Classic), else by its name."""
+    if listener.ssl_protocols is not None:
+        return classify_protocols(listener.ssl_protocols)
+    return classify(listener.ssl_policy or "")
+
+
 @lru_cache(maxsize=256)  # a fleet uses a handful of policies; fnmatch per listener was the cost
 def classify(policy: str) -> tuple[bool | None, str | None]:
     """(acceptable?, oldest protocol accepted if weak); (None, None) for a policy this table does not know."""
@@ -96,6 +118,13 @@ def classify(policy: str) -> tuple[bool | None, str | None]:
         if fnmatchcase(policy, pattern):
             return False, oldest
     return None, None
+
+
+def _stated(listener: Listener) -> str:
+    """Where the rating came from the policy's own attributes, the protocols they enable."""
+    if listener.ssl_protocols is None:
+        return ""
+    return f"; its attributes enable {', '.join(listener.ssl_protocols) or 'no protocol'}"
 
 
 def _remediation(node: LbNode, listener: Listener) -> str:
@@ -180,6 +209,8 @@ def evaluate(graph: ExposureGraph, settings: RuleSettings) -> Iterator[Finding]:
             evidence = owner_evidence(
                 node, port=listener.port, protocol=listener.protocol, ssl_policy=policy, requested_policies=annotated
             )
+            if listener.ssl_protocols is not None:
+                evidence["ssl_protocols"] = listener.ssl_protocols
             if policy is None:
                 yield META.finding(
                     Status.UNKNOWN,
@@ -189,11 +220,12 @@ def evaluate(graph: ExposureGraph, settings: RuleSettings) -> Iterator[Finding]:
                     **fields,
                 )
                 continue
-            acceptable, oldest = classify(policy)
+            acceptable, oldest = rate(listener)
             if acceptable is None:
+                states = "enables no protocol it knows" if listener.ssl_protocols is not None else "custom or unknown"
                 yield META.finding(
                     Status.UNKNOWN,
-                    f"The {where} uses policy {policy}, which the auditor cannot rate (custom or unknown policy).",
+                    f"The {where} uses policy {policy}, which the auditor cannot rate ({states} policy).",
                     evidence=evidence,
                     discriminator=str(listener.port),
                     **fields,
@@ -201,7 +233,7 @@ def evaluate(graph: ExposureGraph, settings: RuleSettings) -> Iterator[Finding]:
             elif acceptable:
                 yield META.finding(
                     Status.PASS,
-                    f"{sentence(where)} uses {policy} (TLS 1.2 or newer only).",
+                    f"{sentence(where)} uses {policy} (TLS 1.2 or newer only{_stated(listener)}).",
                     evidence=evidence,
                     discriminator=str(listener.port),
                     **fields,
@@ -214,7 +246,7 @@ def evaluate(graph: ExposureGraph, settings: RuleSettings) -> Iterator[Finding]:
                 suffix = f" (the controller's default, {unset})" if evidence["controller_default"] else ""
                 yield META.finding(
                     Status.FAIL,
-                    f"{sentence(where)} uses {policy}{suffix}, which still accepts {oldest}.",
+                    f"{sentence(where)} uses {policy}{suffix}, which still accepts {oldest}{_stated(listener)}.",
                     remediation=_remediation(node, listener),
                     evidence=evidence,
                     discriminator=str(listener.port),
