@@ -86,6 +86,17 @@ def test_default_deny_blocks_the_albs_ip_targets_and_the_fix_admits_them():
         assert admission([b.default_deny("shop"), fix], POD, CidrSource(cidr), 8080).admitted
 
 
+def test_a_backend_port_no_service_port_matches_takes_the_registered_port_and_without_targets_is_unknown():
+    """No Service port to follow: the pod's registration says where traffic goes. When the targets were not
+    described (CloudWatch showed the group healthy), the group's port is no evidence of the pod's: UNKNOWN."""
+    inv = _setup([b.default_deny("shop")])
+    inv.kubernetes.services[0].ports[0].port = 81  # the Ingress asks for port 80: no Service port matches
+    assert only(BLOCKS, inv).status == Status.FAIL  # judged on the registered 8080
+    inv.aws.target_groups[0].targets = None
+    f = only(BLOCKS, inv)
+    assert f.status == Status.UNKNOWN and "pod port" in f.message
+
+
 def test_policies_admitting_only_pods_block_too():
     f = only(BLOCKS, _setup([ONLY_PODS]))
     assert f.status == Status.FAIL and f.evidence["policies"] == ["shop/only-pods"]
