@@ -156,6 +156,37 @@ def resolve_targets(settings: Settings, **flags: Any) -> list[TargetConfig]:
     return targets
 
 
+# The target flags that say what to collect, and how each is spelled: a snapshot was collected already.
+_COLLECTION_FLAGS = {
+    "config_file": "--config",
+    "target_names": "--target",
+    "context": "--context",
+    "kubeconfig": "--kubeconfig",
+    "in_cluster": "--in-cluster",
+    "no_kubernetes": "--no-kubernetes",
+    "cluster_name": "--cluster-name",
+    "regions": "--region",
+    "role_arns": "--role-arn",
+}
+
+
+def snapshot_result(snapshot: Path, settings: Settings, **flags: Any) -> AuditResult:
+    """A saved snapshot audited offline, narrowed by ``--rules`` / ``--skip-rules`` (audit, cost, plan-consolidation).
+
+    A snapshot is the one target it was collected for: a flag saying what to collect (``--config``, ``--target``,
+    ``--cluster-name``, ...) would be ignored, so it is a ConfigError (exit 2, one line) naming those given."""
+    from auditor.pipeline import run_audit, snapshot_target
+
+    given = [flag for name, flag in _COLLECTION_FLAGS.items() if flags.get(name) not in (None, (), False)]
+    if given:
+        raise ConfigError(
+            f"{', '.join(given)} {'does' if len(given) == 1 else 'do'} not go with --snapshot: a snapshot is the one "
+            "target it was collected for (only --rules and --skip-rules apply to it)"
+        )
+    inv = Inventory.load(snapshot)
+    return run_audit(_with_rule_flags(snapshot_target(inv), flags), settings, snapshot=inv).result
+
+
 def _with_rule_flags(target: TargetConfig, flags: dict[str, Any]) -> TargetConfig:
     """The target narrowed by ``--rules`` / ``--skip-rules``; ConfigError (exit 2, one line) when a name is
     unknown or nothing is left to run."""
@@ -309,15 +340,13 @@ def audit(
     **flags: Any,
 ) -> None:
     """Collect, correlate and report findings with their Kubernetes owner and fix."""
-    from auditor.pipeline import run_audit, snapshot_target
+    from auditor.pipeline import run_audit
 
     results: list[AuditResult] = []
     unreachable = 0
     crashed: list[int] = []  # exit codes of targets whose audit raised anything else (a bug: exit 8)
     if snapshot is not None:
-        inv = Inventory.load(snapshot)
-        target = _with_rule_flags(snapshot_target(inv), flags)
-        results.append(run_audit(target, settings, snapshot=inv).result)
+        results.append(snapshot_result(snapshot, settings, **flags))
     else:
         from auditor.collect.aws.shared import shared_inventory
 
@@ -483,13 +512,13 @@ def _export() -> click.Command:
 def _cost() -> click.Command:
     from auditor.cli_cost import make_command
 
-    return make_command(target_options, resolve_targets)
+    return make_command(target_options, resolve_targets, snapshot_result)
 
 
 def _plan() -> click.Command:
     from auditor.cli_plan import make_command
 
-    return make_command(target_options, resolve_targets, EXIT_PARTIAL)
+    return make_command(target_options, resolve_targets, snapshot_result, EXIT_PARTIAL)
 
 
 def _register_commands() -> None:

@@ -342,3 +342,16 @@ def test_the_demo_audits_without_the_client_side_rate_limit(monkeypatch):
     result = CliRunner().invoke(cli, ["demo", "-o", "json"])
     assert isinstance(result.exception, Seen), result.output
     assert result.exception.args == (0.0,)
+
+
+def test_target_flags_with_a_snapshot_are_exit_2_naming_them(tmp_path):
+    """A snapshot is one collected target: --config, --target, --cluster-name (what to collect) would be ignored."""
+    snap = snapshot_with_problems(tmp_path)
+    for command in ("audit", "cost", "plan-consolidation"):
+        proc = run_cli(command, "--snapshot", str(snap), "--config", "t.yaml", "--target", "a", "--cluster-name", "b")
+        assert_one_line(proc, 2, "--config, --target, --cluster-name do not go with --snapshot")
+        proc = run_cli(command, "--snapshot", str(snap), "--region", "eu-west-1")
+        assert_one_line(proc, 2, "--region does not go with --snapshot")
+    # the rule flags do: they narrow what the snapshot is judged by, for cost and plan-consolidation as for audit
+    proc = run_cli("cost", "--snapshot", str(snap), "--rules", "nonsense")
+    assert_one_line(proc, 2, "nonsense")
