@@ -44,9 +44,10 @@ def cron_trigger(expression: str, timezone: str = "UTC") -> CronTrigger:
     if not expression.isascii():  # int() would read other scripts' digits; crontab(5) does not
         raise ConfigError(f"schedule {expression[:80]!r} is not a valid 5-field cron expression: only ASCII is allowed")
     try:
-        return CronTrigger.from_crontab(expression, timezone=ZoneInfo(timezone))
+        trigger = CronTrigger.from_crontab(expression, timezone=ZoneInfo(timezone))
     except (ValueError, KeyError) as exc:  # ZoneInfoNotFoundError is a KeyError
         raise ConfigError(f"schedule {expression[:80]!r} is not a valid 5-field cron expression: {exc}") from exc
+    return trigger
 
 
 class AwsSettings(BaseModel):
@@ -420,11 +421,43 @@ def validation_message(exc: ValidationError, prefix: tuple[Any, ...] = ()) -> st
     return f"{where}: {msg}" if where else msg
 
 
+class _DuplicateKey(yaml.constructor.ConstructorError):
+    """A key given twice in one mapping of a targets file (YAML keeps the last one without a word)."""
+
+    def __init__(self, key: object, line: int, first_line: int) -> None:
+        super().__init__(problem=f"duplicate key {key!r}")
+        self.key, self.line, self.first_line = key, line, first_line
+
+
+class _TargetsLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` (standard tags only) that refuses a key given twice in one mapping (YAML 1.2 requires
+    keys to be unique: https://yaml.org/spec/1.2.2/#mapping); a merge key (``<<``) may still be overridden."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=True)
+            try:
+                first = seen.get(key)
+            except TypeError:  # an unhashable key: SafeLoader's own error says so
+                continue
+            if first is not None:
+                raise _DuplicateKey(key, key_node.start_mark.line + 1, first + 1)
+            seen[key] = key_node.start_mark.line
+        return super().construct_mapping(node, deep=deep)
+
+
 def load_targets(path: Path) -> list[TargetConfig]:
     """Read and validate a targets file; every problem becomes one ConfigError line naming the target."""
     text = read_text_file(path, "config file")
     try:
-        raw = yaml.safe_load(text)
+        raw = yaml.load(text, Loader=_TargetsLoader)  # noqa: S506 - a SafeLoader subclass
+    except _DuplicateKey as exc:
+        raise ConfigError(
+            f"config file {path}: duplicate key {exc.key!r} on line {exc.line} (first on line {exc.first_line})"
+        ) from exc
     except yaml.YAMLError as exc:
         raise ConfigError(f"config file {path} is not valid YAML: {' '.join(str(exc).split())}") from exc
     except RecursionError as exc:

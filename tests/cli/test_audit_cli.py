@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from auditor.config import load_targets
 from auditor.demo.motoserver import free_port
+from auditor.errors import ConfigError
 from tests.support import builders as b
 
 
@@ -355,3 +360,22 @@ def test_target_flags_with_a_snapshot_are_exit_2_naming_them(tmp_path):
     # the rule flags do: they narrow what the snapshot is judged by, for cost and plan-consolidation as for audit
     proc = run_cli("cost", "--snapshot", str(snap), "--rules", "nonsense")
     assert_one_line(proc, 2, "nonsense")
+
+
+def test_a_duplicate_key_in_a_targets_file_is_exit_2_naming_the_key_and_line(tmp_path):
+    config = tmp_path / "targets.yaml"
+    config.write_text("targets:\n  - name: x\n    regions: [eu-west-1]\n    name: y\n")
+    assert_one_line(
+        run_cli("audit", "--config", str(config)), 2, f"{config}: duplicate key 'name' on line 4 (first on line 2)"
+    )
+    for text, says in (
+        ("targets:\n  - {name: x, name: y}\n", "duplicate key 'name' on line 2 (first on line 2)"),
+        ("targets:\n  - name: x\ntargets:\n  - name: y\n", "duplicate key 'targets' on line 3 (first on line 1)"),
+        ("targets:\n  - !!python/object/apply:os.system [echo hi]\n", "not valid YAML"),  # still a safe loader
+    ):
+        config.write_text(text)
+        with pytest.raises(ConfigError, match=re.escape(says)):
+            load_targets(config)
+    # a merge key may be overridden, as YAML means it
+    config.write_text("targets:\n  - {<<: {name: b, regions: [eu-west-1]}, name: a}\n")
+    assert [(t.name, t.regions) for t in load_targets(config)] == [("a", ["eu-west-1"])]
