@@ -462,6 +462,11 @@ def load_targets(path: Path) -> list[TargetConfig]:
         raise ConfigError(f"config file {path} is not valid YAML: {' '.join(str(exc).split())}") from exc
     except RecursionError as exc:
         raise ConfigError(f"config file {path} is nested too deeply to be a targets file") from exc
+    if raw is None or (isinstance(raw, dict) and not raw.get("targets") and set(raw) <= {"targets"}):
+        raise ConfigError(
+            f"config file {path} {'is empty' if raw is None else 'has no targets'}: it needs a `targets:` list "
+            "with at least one target"
+        )
     try:
         parsed = TargetsFile.model_validate(raw)
     except ValidationError as exc:

@@ -379,3 +379,17 @@ def test_a_duplicate_key_in_a_targets_file_is_exit_2_naming_the_key_and_line(tmp
     # a merge key may be overridden, as YAML means it
     config.write_text("targets:\n  - {<<: {name: b, regions: [eu-west-1]}, name: a}\n")
     assert [(t.name, t.regions) for t in load_targets(config)] == [("a", ["eu-west-1"])]
+
+
+def test_a_targets_file_without_targets_says_so(tmp_path):
+    config = tmp_path / "targets.yaml"
+    config.write_text("")
+    assert_one_line(run_cli("audit", "--config", str(config)), 2, f"config file {config} is empty")
+    for text, says in (
+        ("# only a comment\n", "is empty: it needs a `targets:` list"),
+        ("targets: []\n", "has no targets"),
+        ("targets:\n", "has no targets"),
+    ):
+        config.write_text(text)
+        with pytest.raises(ConfigError, match=re.escape(says)):
+            load_targets(config)
