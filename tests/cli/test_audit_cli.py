@@ -393,3 +393,11 @@ def test_a_targets_file_without_targets_says_so(tmp_path):
         config.write_text(text)
         with pytest.raises(ConfigError, match=re.escape(says)):
             load_targets(config)
+
+
+def test_a_schedule_that_never_fires_is_exit_2(tmp_path):
+    config = tmp_path / "targets.yaml"
+    config.write_text('targets:\n  - name: x\n    schedule: "0 0 31 2 *"\n')
+    assert_one_line(run_cli("audit", "--config", str(config)), 2, "target 'x': schedule '0 0 31 2 *' never fires")
+    config.write_text('targets:\n  - name: x\n    schedule: "0 0 29 2 *"\n')  # every leap year: it fires
+    assert load_targets(config)[0].schedule == "0 0 29 2 *"
