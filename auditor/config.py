@@ -26,7 +26,9 @@ REGION_NAME = re.compile(r"^[a-z]{2,4}(-[a-z]{2,4})?-[a-z]+-[0-9]{1,2}$")
 # EKS cluster names: "alphanumeric characters (case-sensitive), hyphens, and underscores. It must start with an
 # alphanumeric character and can't be longer than 100 characters" (EKS API reference, CreateCluster).
 CLUSTER_NAME = re.compile(r"^[0-9A-Za-z][0-9A-Za-z_-]{0,99}$")
-MAX_TARGET_NAME = 200  # the API's /targets/{name} path parameter takes at most this many characters
+# Names a person gives (targets, API tokens): the API's /targets/{name} path parameter takes at most this many
+# characters, and a name is printed in tables and log lines, where a control character (a newline) breaks them.
+MAX_NAME = 200
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -35,6 +37,17 @@ def check_region(region: str) -> str:
     if not REGION_NAME.match(region):
         raise ValueError(f"region {region[:80]!r} is not an AWS region name (like eu-west-1 or us-gov-west-1)")
     return region
+
+
+def check_name(name: str, what: str) -> str:
+    """A target's or API token's name, or ValueError saying what one is: 1-MAX_NAME characters, no control
+    characters or surrounding spaces. The one rule for both (targets files, the API, ``auditor token create``)."""
+    if not name.strip() or name != name.strip() or len(name) > MAX_NAME or _CONTROL.search(name):
+        raise ValueError(
+            f"name {name[:80]!r} is not a {what} name: 1-{MAX_NAME} characters, "
+            "no control characters or surrounding spaces"
+        )
+    return name
 
 
 def cron_trigger(expression: str, timezone: str = "UTC") -> CronTrigger:
@@ -341,12 +354,7 @@ class TargetConfig(BaseModel):
     @field_validator("name")
     @classmethod
     def _name_shape(cls, v: str) -> str:
-        if not v.strip() or v != v.strip() or len(v) > MAX_TARGET_NAME or _CONTROL.search(v):
-            raise ValueError(
-                f"name {v[:80]!r} is not a target name: 1-{MAX_TARGET_NAME} characters, "
-                "no control characters or surrounding spaces"
-            )
-        return v
+        return check_name(v, "target")
 
     @field_validator("cluster_name")
     @classmethod

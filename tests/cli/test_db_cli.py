@@ -31,3 +31,12 @@ def test_revoking_an_id_no_token_can_have_says_no_such_token(tmp_path: Path, nam
     env = {"AUDITOR_DATABASE_URL": f"sqlite:///{tmp_path / 'a.db'}"}
     proc = run_cli("--log-level", "WARNING", "token", "revoke", name, env=env)
     assert_one_line(proc, 2, f"no token named {name!r}")
+
+
+@pytest.mark.parametrize("name", ["two\nlines", "x" * 5000, " padded", "nul\x01"])
+def test_a_token_name_the_api_would_refuse_is_exit_2_and_creates_nothing(tmp_path: Path, name: str) -> None:
+    env = {"AUDITOR_DATABASE_URL": f"sqlite:///{tmp_path / 'a.db'}"}
+    proc = run_cli("--log-level", "WARNING", "token", "create", "--name", name, env=env)
+    assert_one_line(proc, 2, "is not a token name: 1-200 characters, no control characters or surrounding spaces")
+    listed = run_cli("--log-level", "WARNING", "token", "list", env=env)
+    assert listed.returncode == 0 and len(listed.stdout.splitlines()) == 1, listed.stdout  # the header alone
