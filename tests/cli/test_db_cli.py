@@ -40,3 +40,11 @@ def test_a_token_name_the_api_would_refuse_is_exit_2_and_creates_nothing(tmp_pat
     assert_one_line(proc, 2, "is not a token name: 1-200 characters, no control characters or surrounding spaces")
     listed = run_cli("--log-level", "WARNING", "token", "list", env=env)
     assert listed.returncode == 0 and len(listed.stdout.splitlines()) == 1, listed.stdout  # the header alone
+
+
+@pytest.mark.parametrize("command", [("db", "upgrade"), ("export", "securityhub", "--target", "prod")])
+def test_the_migration_library_says_nothing_at_info(tmp_path: Path, command: tuple[str, ...]) -> None:
+    env = {"AUDITOR_DATABASE_URL": f"sqlite:///{tmp_path / 'a.db'}"}
+    proc = run_cli("--log-level", "INFO", *command, env=env)
+    assert "at revision" in proc.stdout + proc.stderr  # the auditor's own line on the migration
+    assert " alembic." not in proc.stderr, proc.stderr  # e.g. "info    alembic.runtime.plugins: setup plugin"
