@@ -273,6 +273,18 @@ def report_partial(results: list[AuditResult]) -> None:
         )
 
 
+_LOG_LEVEL_ASKED = "auditor.log_level_asked"  # ctx.meta: --log-level or AUDITOR_LOG_LEVEL chose the log level
+QUIET_HELP = "No progress on stderr, and no logs below WARNING unless --log-level or AUDITOR_LOG_LEVEL asks for them."
+
+
+def quiet_logs() -> None:
+    """``--quiet``: the log says only warnings and errors, unless a log level was asked for (the Helm chart's CronJob
+    runs ``audit --quiet`` with AUDITOR_LOG_LEVEL: its JSON logs stay as configured)."""
+    if not click.get_current_context().meta.get(_LOG_LEVEL_ASKED):
+        root = logging.getLogger()
+        root.setLevel(max(logging.WARNING, root.level))
+
+
 # ------------------------------------------------------------------ commands
 
 
@@ -306,6 +318,7 @@ def cli(ctx: click.Context, log_level: str | None) -> None:
     if not isinstance(logging.getLevelName(level), int):
         raise ConfigError(f"log level {level!r} is not one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
     configure_logging(level, settings.log_format)
+    ctx.meta[_LOG_LEVEL_ASKED] = log_level is not None or "log_level" in settings.model_fields_set
     ctx.obj = settings
 
 
@@ -325,7 +338,7 @@ def cli(ctx: click.Context, log_level: str | None) -> None:
     help=f"Do not exit {EXIT_PARTIAL} when a collector failed or a rule crashed (the checks stay UNKNOWN).",
 )
 @click.option("--include-pass", is_flag=True, help="Also list checks that passed.")
-@click.option("--quiet", "-q", is_flag=True, help="No progress on stderr.")
+@click.option("--quiet", "-q", is_flag=True, help=QUIET_HELP)
 @click.pass_obj
 def audit(
     settings: Settings,
@@ -345,6 +358,8 @@ def audit(
     results: list[AuditResult] = []
     unreachable = 0
     crashed: list[int] = []  # exit codes of targets whose audit raised anything else (a bug: exit 8)
+    if quiet:
+        quiet_logs()
     if snapshot is not None:
         results.append(snapshot_result(snapshot, settings, **flags))
     else:
@@ -376,12 +391,14 @@ def audit(
 @cli.command()
 @target_options
 @click.option("--out", "-o", "out", type=click.Path(path_type=Path), required=True, help="Snapshot file to write.")
-@click.option("--quiet", "-q", is_flag=True, help="No progress on stderr.")
+@click.option("--quiet", "-q", is_flag=True, help=QUIET_HELP)
 @click.pass_obj
 def collect(settings: Settings, /, out: Path, quiet: bool, **flags: Any) -> None:
     """Collect a snapshot (JSON) to audit later with `auditor audit --snapshot`."""
     from auditor.pipeline import collect as collect_inventory
 
+    if quiet:
+        quiet_logs()
     targets = resolve_targets(settings, **flags)
     if len(targets) != 1:
         raise ConfigError("collect writes one snapshot: choose one target with --target")

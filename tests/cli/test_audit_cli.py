@@ -401,3 +401,13 @@ def test_a_schedule_that_never_fires_is_exit_2(tmp_path):
     assert_one_line(run_cli("audit", "--config", str(config)), 2, "target 'x': schedule '0 0 31 2 *' never fires")
     config.write_text('targets:\n  - name: x\n    schedule: "0 0 29 2 *"\n')  # every leap year: it fires
     assert load_targets(config)[0].schedule == "0 0 29 2 *"
+
+
+def test_quiet_leaves_only_warnings_in_the_log_unless_a_log_level_is_asked_for(tmp_path):
+    snap = str(snapshot_with_problems(tmp_path))
+    quiet = run_cli("audit", "--snapshot", snap, "-q")  # no AUDITOR_LOG_LEVEL here: conftest clears AUDITOR_*
+    assert quiet.returncode == 0 and quiet.stderr == "", quiet.stderr
+    assert "audit of" in run_cli("audit", "--snapshot", snap).stderr  # the info line without --quiet
+    # asked for (the Helm chart's CronJob sets AUDITOR_LOG_LEVEL and runs `audit --quiet`): the level asked for
+    assert "audit of" in run_cli("--log-level", "INFO", "audit", "--snapshot", snap, "-q").stderr
+    assert "audit of" in run_cli("audit", "--snapshot", snap, "-q", env={"AUDITOR_LOG_LEVEL": "INFO"}).stderr
