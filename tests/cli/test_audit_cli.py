@@ -411,3 +411,12 @@ def test_quiet_leaves_only_warnings_in_the_log_unless_a_log_level_is_asked_for(t
     # asked for (the Helm chart's CronJob sets AUDITOR_LOG_LEVEL and runs `audit --quiet`): the level asked for
     assert "audit of" in run_cli("--log-level", "INFO", "audit", "--snapshot", snap, "-q").stderr
     assert "audit of" in run_cli("audit", "--snapshot", snap, "-q", env={"AUDITOR_LOG_LEVEL": "INFO"}).stderr
+
+
+def test_a_snapshot_whose_schema_version_is_not_a_number_is_exit_2(tmp_path):
+    snap = tmp_path / "snap.json"
+    doc = json.loads(b.inventory().dump_json())
+    for version, shown in ((True, "true"), (1.0, "1.0"), ("1", '"1"')):
+        snap.write_text(json.dumps({**doc, "schema_version": version}))
+        proc = run_cli("audit", "--snapshot", str(snap))
+        assert_one_line(proc, 2, f"{snap} has schema version {shown}, not a version number; this auditor reads")
