@@ -420,3 +420,13 @@ def test_a_snapshot_whose_schema_version_is_not_a_number_is_exit_2(tmp_path):
         snap.write_text(json.dumps({**doc, "schema_version": version}))
         proc = run_cli("audit", "--snapshot", str(snap))
         assert_one_line(proc, 2, f"{snap} has schema version {shown}, not a version number; this auditor reads")
+
+
+def test_python_dash_m_auditor_is_the_auditor_command():
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "auditor", *args], check=False, capture_output=True, text=True)
+
+    listed = run("rules")
+    assert listed.returncode == 0 and listed.stdout == run_cli("rules").stdout != ""
+    # the console script's main(): one line and the documented exit code, not click's own handling of an error
+    assert_one_line(run("audit", "--target", "prod"), 2, "--target needs --config")
