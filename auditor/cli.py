@@ -156,6 +156,37 @@ def resolve_targets(settings: Settings, **flags: Any) -> list[TargetConfig]:
     return targets
 
 
+# The target flags that say what to collect, and how each is spelled: a snapshot was collected already.
+_COLLECTION_FLAGS = {
+    "config_file": "--config",
+    "target_names": "--target",
+    "context": "--context",
+    "kubeconfig": "--kubeconfig",
+    "in_cluster": "--in-cluster",
+    "no_kubernetes": "--no-kubernetes",
+    "cluster_name": "--cluster-name",
+    "regions": "--region",
+    "role_arns": "--role-arn",
+}
+
+
+def snapshot_result(snapshot: Path, settings: Settings, **flags: Any) -> AuditResult:
+    """A saved snapshot audited offline, narrowed by ``--rules`` / ``--skip-rules`` (audit, cost, plan-consolidation).
+
+    A snapshot is the one target it was collected for: a flag saying what to collect (``--config``, ``--target``,
+    ``--cluster-name``, ...) would be ignored, so it is a ConfigError (exit 2, one line) naming those given."""
+    from auditor.pipeline import run_audit, snapshot_target
+
+    given = [flag for name, flag in _COLLECTION_FLAGS.items() if flags.get(name) not in (None, (), False)]
+    if given:
+        raise ConfigError(
+            f"{', '.join(given)} {'does' if len(given) == 1 else 'do'} not go with --snapshot: a snapshot is the one "
+            "target it was collected for (only --rules and --skip-rules apply to it)"
+        )
+    inv = Inventory.load(snapshot)
+    return run_audit(_with_rule_flags(snapshot_target(inv), flags), settings, snapshot=inv).result
+
+
 def _with_rule_flags(target: TargetConfig, flags: dict[str, Any]) -> TargetConfig:
     """The target narrowed by ``--rules`` / ``--skip-rules``; ConfigError (exit 2, one line) when a name is
     unknown or nothing is left to run."""
@@ -242,6 +273,18 @@ def report_partial(results: list[AuditResult]) -> None:
         )
 
 
+_LOG_LEVEL_ASKED = "auditor.log_level_asked"  # ctx.meta: --log-level or AUDITOR_LOG_LEVEL chose the log level
+QUIET_HELP = "No progress on stderr, and no logs below WARNING unless --log-level or AUDITOR_LOG_LEVEL asks for them."
+
+
+def quiet_logs() -> None:
+    """``--quiet``: the log says only warnings and errors, unless a log level was asked for (the Helm chart's CronJob
+    runs ``audit --quiet`` with AUDITOR_LOG_LEVEL: its JSON logs stay as configured)."""
+    if not click.get_current_context().meta.get(_LOG_LEVEL_ASKED):
+        root = logging.getLogger()
+        root.setLevel(max(logging.WARNING, root.level))
+
+
 # ------------------------------------------------------------------ commands
 
 
@@ -275,6 +318,7 @@ def cli(ctx: click.Context, log_level: str | None) -> None:
     if not isinstance(logging.getLevelName(level), int):
         raise ConfigError(f"log level {level!r} is not one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
     configure_logging(level, settings.log_format)
+    ctx.meta[_LOG_LEVEL_ASKED] = log_level is not None or "log_level" in settings.model_fields_set
     ctx.obj = settings
 
 
@@ -294,7 +338,7 @@ def cli(ctx: click.Context, log_level: str | None) -> None:
     help=f"Do not exit {EXIT_PARTIAL} when a collector failed or a rule crashed (the checks stay UNKNOWN).",
 )
 @click.option("--include-pass", is_flag=True, help="Also list checks that passed.")
-@click.option("--quiet", "-q", is_flag=True, help="No progress on stderr.")
+@click.option("--quiet", "-q", is_flag=True, help=QUIET_HELP)
 @click.pass_obj
 def audit(
     settings: Settings,
@@ -309,15 +353,15 @@ def audit(
     **flags: Any,
 ) -> None:
     """Collect, correlate and report findings with their Kubernetes owner and fix."""
-    from auditor.pipeline import run_audit, snapshot_target
+    from auditor.pipeline import run_audit
 
     results: list[AuditResult] = []
     unreachable = 0
     crashed: list[int] = []  # exit codes of targets whose audit raised anything else (a bug: exit 8)
+    if quiet:
+        quiet_logs()
     if snapshot is not None:
-        inv = Inventory.load(snapshot)
-        target = _with_rule_flags(snapshot_target(inv), flags)
-        results.append(run_audit(target, settings, snapshot=inv).result)
+        results.append(snapshot_result(snapshot, settings, **flags))
     else:
         from auditor.collect.aws.shared import shared_inventory
 
@@ -347,12 +391,14 @@ def audit(
 @cli.command()
 @target_options
 @click.option("--out", "-o", "out", type=click.Path(path_type=Path), required=True, help="Snapshot file to write.")
-@click.option("--quiet", "-q", is_flag=True, help="No progress on stderr.")
+@click.option("--quiet", "-q", is_flag=True, help=QUIET_HELP)
 @click.pass_obj
 def collect(settings: Settings, /, out: Path, quiet: bool, **flags: Any) -> None:
     """Collect a snapshot (JSON) to audit later with `auditor audit --snapshot`."""
     from auditor.pipeline import collect as collect_inventory
 
+    if quiet:
+        quiet_logs()
     targets = resolve_targets(settings, **flags)
     if len(targets) != 1:
         raise ConfigError("collect writes one snapshot: choose one target with --target")
@@ -483,13 +529,13 @@ def _export() -> click.Command:
 def _cost() -> click.Command:
     from auditor.cli_cost import make_command
 
-    return make_command(target_options, resolve_targets)
+    return make_command(target_options, resolve_targets, snapshot_result)
 
 
 def _plan() -> click.Command:
     from auditor.cli_plan import make_command
 
-    return make_command(target_options, resolve_targets, EXIT_PARTIAL)
+    return make_command(target_options, resolve_targets, snapshot_result, EXIT_PARTIAL)
 
 
 def _register_commands() -> None:

@@ -32,8 +32,9 @@ def cost_report(results: list[AuditResult], group_by: str) -> dict[str, Any]:
 def make_command(
     target_options: Callable[[Callable[..., Any]], Callable[..., Any]],
     resolve_targets: Callable[..., list[TargetConfig]],
+    snapshot_result: Callable[..., AuditResult],
 ) -> click.Command:
-    """The ``cost`` command with the CLI's target flags (passed in: auditor.cli imports this module)."""
+    """The ``cost`` command with the CLI's target flags and snapshot audit (passed in: auditor.cli imports this)."""
 
     @click.command()
     @target_options
@@ -46,10 +47,10 @@ def make_command(
 
         A shared ALB is split across the Ingresses of its group by their target groups' RequestCount where it
         was read, else evenly across their rules; the output says which."""
-        from auditor.pipeline import audit_snapshot, audit_targets  # every collector: not for `--help`
+        from auditor.pipeline import audit_targets  # every collector: not for `--help`
 
         if snapshot is not None:
-            results = [audit_snapshot(snapshot, settings)]
+            results = [snapshot_result(snapshot, settings, **flags)]
         else:
             results = audit_targets(resolve_targets(settings, **flags), settings)
         _print(cost_report(results, group_by), fmt)

@@ -30,9 +30,11 @@ def plan_report(results: list[AuditResult]) -> dict[str, Any]:
 def make_command(
     target_options: Callable[[Callable[..., Any]], Callable[..., Any]],
     resolve_targets: Callable[..., list[TargetConfig]],
+    snapshot_result: Callable[..., AuditResult],
     exit_partial: int,
 ) -> click.Command:
-    """The ``plan-consolidation`` command with the CLI's target flags (passed in: auditor.cli imports this)."""
+    """The ``plan-consolidation`` command with the CLI's target flags and snapshot audit (passed in: auditor.cli imports
+    this)."""
 
     @click.command("plan-consolidation")
     @target_options
@@ -50,10 +52,10 @@ def make_command(
         LoadBalancer Services that move behind an ALB of their scheme — as kubectl commands and manifest
         changes, with the load balancers and monthly cost before and after. Never changes a scheme or drops a
         WAF; what was not read is not planned (exit 7 unless --allow-partial)."""
-        from auditor.pipeline import audit_snapshot, audit_targets  # every collector: not for `--help`
+        from auditor.pipeline import audit_targets  # every collector: not for `--help`
 
         if snapshot is not None:
-            results = [audit_snapshot(snapshot, settings)]
+            results = [snapshot_result(snapshot, settings, **flags)]
         else:
             results = audit_targets(resolve_targets(settings, **flags), settings)
         report = plan_report(results)

@@ -174,9 +174,9 @@ def db_upgrade(ctx: click.Context, revision: str) -> None:
 @db.command("current")
 @click.pass_context
 def db_current(ctx: click.Context) -> None:
-    """Show the schema revision of the database and the one this version needs."""
+    """Show the schema revision of the database and the one this version needs (it creates no database)."""
     settings = _settings(ctx)
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, create=False)
     try:
         current = current_revision(engine)
     finally:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -25,7 +26,9 @@ REGION_NAME = re.compile(r"^[a-z]{2,4}(-[a-z]{2,4})?-[a-z]+-[0-9]{1,2}$")
 # EKS cluster names: "alphanumeric characters (case-sensitive), hyphens, and underscores. It must start with an
 # alphanumeric character and can't be longer than 100 characters" (EKS API reference, CreateCluster).
 CLUSTER_NAME = re.compile(r"^[0-9A-Za-z][0-9A-Za-z_-]{0,99}$")
-MAX_TARGET_NAME = 200  # the API's /targets/{name} path parameter takes at most this many characters
+# Names a person gives (targets, API tokens): the API's /targets/{name} path parameter takes at most this many
+# characters, and a name is printed in tables and log lines, where a control character (a newline) breaks them.
+MAX_NAME = 200
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -36,6 +39,17 @@ def check_region(region: str) -> str:
     return region
 
 
+def check_name(name: str, what: str) -> str:
+    """A target's or API token's name, or ValueError saying what one is: 1-MAX_NAME characters, no control
+    characters or surrounding spaces. The one rule for both (targets files, the API, ``auditor token create``)."""
+    if not name.strip() or name != name.strip() or len(name) > MAX_NAME or _CONTROL.search(name):
+        raise ValueError(
+            f"name {name[:80]!r} is not a {what} name: 1-{MAX_NAME} characters, "
+            "no control characters or surrounding spaces"
+        )
+    return name
+
+
 def cron_trigger(expression: str, timezone: str = "UTC") -> CronTrigger:
     """A 5-field cron expression as a trigger; ConfigError with the reason when it is not one.
 
@@ -44,9 +58,14 @@ def cron_trigger(expression: str, timezone: str = "UTC") -> CronTrigger:
     if not expression.isascii():  # int() would read other scripts' digits; crontab(5) does not
         raise ConfigError(f"schedule {expression[:80]!r} is not a valid 5-field cron expression: only ASCII is allowed")
     try:
-        return CronTrigger.from_crontab(expression, timezone=ZoneInfo(timezone))
+        trigger = CronTrigger.from_crontab(expression, timezone=ZoneInfo(timezone))
     except (ValueError, KeyError) as exc:  # ZoneInfoNotFoundError is a KeyError
         raise ConfigError(f"schedule {expression[:80]!r} is not a valid 5-field cron expression: {exc}") from exc
+    # A date no calendar has (0 0 31 2 *) parses, and would never run. A schedule that fires is found at once (about
+    # 0.05 ms); only one that never does costs the search to APScheduler's last year (about 0.1 s).
+    if trigger.get_next_fire_time(None, datetime.now(trigger.timezone)) is None:
+        raise ConfigError(f"schedule {expression[:80]!r} never fires: no date matches its day, month and weekday")
+    return trigger
 
 
 class AwsSettings(BaseModel):
@@ -335,12 +354,7 @@ class TargetConfig(BaseModel):
     @field_validator("name")
     @classmethod
     def _name_shape(cls, v: str) -> str:
-        if not v.strip() or v != v.strip() or len(v) > MAX_TARGET_NAME or _CONTROL.search(v):
-            raise ValueError(
-                f"name {v[:80]!r} is not a target name: 1-{MAX_TARGET_NAME} characters, "
-                "no control characters or surrounding spaces"
-            )
-        return v
+        return check_name(v, "target")
 
     @field_validator("cluster_name")
     @classmethod
@@ -420,15 +434,52 @@ def validation_message(exc: ValidationError, prefix: tuple[Any, ...] = ()) -> st
     return f"{where}: {msg}" if where else msg
 
 
+class _DuplicateKey(yaml.constructor.ConstructorError):
+    """A key given twice in one mapping of a targets file (YAML keeps the last one without a word)."""
+
+    def __init__(self, key: object, line: int, first_line: int) -> None:
+        super().__init__(problem=f"duplicate key {key!r}")
+        self.key, self.line, self.first_line = key, line, first_line
+
+
+class _TargetsLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` (standard tags only) that refuses a key given twice in one mapping (YAML 1.2 requires
+    keys to be unique: https://yaml.org/spec/1.2.2/#mapping); a merge key (``<<``) may still be overridden."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=True)
+            try:
+                first = seen.get(key)
+            except TypeError:  # an unhashable key: SafeLoader's own error says so
+                continue
+            if first is not None:
+                raise _DuplicateKey(key, key_node.start_mark.line + 1, first + 1)
+            seen[key] = key_node.start_mark.line
+        return super().construct_mapping(node, deep=deep)
+
+
 def load_targets(path: Path) -> list[TargetConfig]:
     """Read and validate a targets file; every problem becomes one ConfigError line naming the target."""
     text = read_text_file(path, "config file")
     try:
-        raw = yaml.safe_load(text)
+        raw = yaml.load(text, Loader=_TargetsLoader)  # noqa: S506 - a SafeLoader subclass
+    except _DuplicateKey as exc:
+        raise ConfigError(
+            f"config file {path}: duplicate key {exc.key!r} on line {exc.line} (first on line {exc.first_line})"
+        ) from exc
     except yaml.YAMLError as exc:
         raise ConfigError(f"config file {path} is not valid YAML: {' '.join(str(exc).split())}") from exc
     except RecursionError as exc:
         raise ConfigError(f"config file {path} is nested too deeply to be a targets file") from exc
+    if raw is None or (isinstance(raw, dict) and not raw.get("targets") and set(raw) <= {"targets"}):
+        raise ConfigError(
+            f"config file {path} {'is empty' if raw is None else 'has no targets'}: it needs a `targets:` list "
+            "with at least one target"
+        )
     try:
         parsed = TargetsFile.model_validate(raw)
     except ValidationError as exc:

@@ -70,5 +70,7 @@ def configure_logging(level: str = "INFO", fmt: str = "text") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("botocore", "boto3", "urllib3", "kubernetes", "werkzeug", "moto", "apscheduler", "httpx"):
+    # alembic tells each plugin it sets up and each migration context at INFO: several lines per command that opens the
+    # database (`db upgrade` and the service log the revision reached themselves: auditor.store.db)
+    for noisy in ("botocore", "boto3", "urllib3", "kubernetes", "werkzeug", "moto", "apscheduler", "httpx", "alembic"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

@@ -24,7 +24,7 @@ from pydantic import (
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema, core_schema
 
-from auditor.config import TargetConfig
+from auditor.config import MAX_NAME, TargetConfig
 from auditor.findings import Severity
 
 FindingStatus = Literal["open", "unknown", "suppressed", "resolved"]
@@ -65,7 +65,7 @@ NO_NUL = _NoNul()
 
 # One type per kind of string, bounded by what its domain allows: a longer value names nothing.
 # Target names: what the /targets/{name} path takes; a filter by cluster matches target or cluster names.
-TargetName = Annotated[str, StringConstraints(min_length=1, max_length=200), NO_NUL]
+TargetName = Annotated[str, StringConstraints(min_length=1, max_length=MAX_NAME), NO_NUL]
 RuleId = Annotated[str, StringConstraints(min_length=1, max_length=100), NO_NUL]  # ids like "weak-tls-policy"
 # AWS APIs take ARNs of at most 2048 characters (e.g. RoleArn of
 # https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRole.html).

@@ -821,7 +821,8 @@ class AuditTarget(Model):
 
 
 class Inventory(Model):
-    schema_version: int = SCHEMA_VERSION
+    # strict: JSON true is no version (lax mode would read it as 1), nor is 1.0 or "1"
+    schema_version: int = Field(default=SCHEMA_VERSION, strict=True)
     collected_at: datetime
     target: AuditTarget
     aws: AwsInventory = Field(default_factory=AwsInventory)
@@ -913,8 +914,12 @@ def _check_version(version: object, source: str) -> None:
     number = isinstance(version, int) and not isinstance(version, bool)
     if version is None or (number and version in READABLE_SCHEMA_VERSIONS):
         return
-    shown = str(version) if number else repr(version)[:40]
-    raise SnapshotError(f"{source} has schema version {shown}; this auditor reads {_versions_text()}")
+    if number:
+        raise SnapshotError(f"{source} has schema version {version}; this auditor reads {_versions_text()}")
+    shown = json.dumps(version, ensure_ascii=False)[:40]  # as the file spells it: true, 1.0, "1"
+    raise SnapshotError(
+        f"{source} has schema version {shown}, not a version number; this auditor reads {_versions_text()}"
+    )
 
 
 def _peek_version(raw: str) -> object:

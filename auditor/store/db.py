@@ -36,14 +36,22 @@ def redact(url: str) -> str:
         return "<unparsable database URL>"
 
 
-def make_engine(url: str, *, pool_size: int = 10) -> Engine:
-    """An engine for ``url``; SQLite gets WAL, a busy timeout and foreign keys, PostgreSQL a pool."""
+def make_engine(url: str, *, pool_size: int = 10, create: bool = True) -> Engine:
+    """An engine for ``url``; SQLite gets WAL, a busy timeout and foreign keys, PostgreSQL a pool.
+
+    A SQLite file and its directory are made on first use; with ``create=False`` (a command that only reads, such as
+    ``db current``) a file that does not exist is a StoreError instead, and nothing is made."""
     try:
         parsed = make_url(url)
     except ArgumentError as exc:
         raise ConfigError(f"AUDITOR_DATABASE_URL is not a database URL: {exc}") from exc
     kwargs: dict[str, Any] = {"json_serializer": storable_json}  # JSON(B) columns: no NUL (see models)
     if parsed.get_backend_name() == "sqlite":
+        # a file name, not an in-memory database nor a URI (uri=true: "file:...?mode=memory" and the like)
+        on_disk = bool(parsed.database) and parsed.database != ":memory:" and "uri" not in parsed.query
+        if on_disk and not create and not Path(str(parsed.database)).exists():
+            # sqlite3 would create it on connecting: a read would leave an empty database behind, and say "empty"
+            raise StoreError(f"database {redact(url)} does not exist; `auditor db upgrade` creates it")
         if parsed.database and parsed.database != ":memory:":
             try:
                 Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)

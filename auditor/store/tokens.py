@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from auditor.config import check_name
 from auditor.errors import ConfigError, Conflict, NotFound
 from auditor.store.models import TokenRow, utcnow
 from auditor.store.queries import ROW_ID_MAX
@@ -27,10 +28,12 @@ def create_token(session: Session, name: str, scope: str) -> tuple[TokenRow, str
     """A new token; the plain token is returned once and never stored."""
     if scope not in SCOPES:
         raise ConfigError(f"unknown scope {scope!r}; one of {', '.join(SCOPES)}")
-    if not name.strip():
-        raise ConfigError("a token needs a name")
+    try:
+        check_name(name, "token")  # the targets' rule: a newline or 5,000 characters break `token list` and logs
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    row = TokenRow(name=name.strip(), scope=scope, token_hash=hash_token(token), prefix=token[:10], created_at=utcnow())
+    row = TokenRow(name=name, scope=scope, token_hash=hash_token(token), prefix=token[:10], created_at=utcnow())
     session.add(row)
     try:
         session.flush()

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from auditor.config import load_targets
 from auditor.demo.motoserver import free_port
+from auditor.errors import ConfigError
 from tests.support import builders as b
 
 
@@ -342,3 +347,86 @@ def test_the_demo_audits_without_the_client_side_rate_limit(monkeypatch):
     result = CliRunner().invoke(cli, ["demo", "-o", "json"])
     assert isinstance(result.exception, Seen), result.output
     assert result.exception.args == (0.0,)
+
+
+def test_target_flags_with_a_snapshot_are_exit_2_naming_them(tmp_path):
+    """A snapshot is one collected target: --config, --target, --cluster-name (what to collect) would be ignored."""
+    snap = snapshot_with_problems(tmp_path)
+    for command in ("audit", "cost", "plan-consolidation"):
+        proc = run_cli(command, "--snapshot", str(snap), "--config", "t.yaml", "--target", "a", "--cluster-name", "b")
+        assert_one_line(proc, 2, "--config, --target, --cluster-name do not go with --snapshot")
+        proc = run_cli(command, "--snapshot", str(snap), "--region", "eu-west-1")
+        assert_one_line(proc, 2, "--region does not go with --snapshot")
+    # the rule flags do: they narrow what the snapshot is judged by, for cost and plan-consolidation as for audit
+    proc = run_cli("cost", "--snapshot", str(snap), "--rules", "nonsense")
+    assert_one_line(proc, 2, "nonsense")
+
+
+def test_a_duplicate_key_in_a_targets_file_is_exit_2_naming_the_key_and_line(tmp_path):
+    config = tmp_path / "targets.yaml"
+    config.write_text("targets:\n  - name: x\n    regions: [eu-west-1]\n    name: y\n")
+    assert_one_line(
+        run_cli("audit", "--config", str(config)), 2, f"{config}: duplicate key 'name' on line 4 (first on line 2)"
+    )
+    for text, says in (
+        ("targets:\n  - {name: x, name: y}\n", "duplicate key 'name' on line 2 (first on line 2)"),
+        ("targets:\n  - name: x\ntargets:\n  - name: y\n", "duplicate key 'targets' on line 3 (first on line 1)"),
+        ("targets:\n  - !!python/object/apply:os.system [echo hi]\n", "not valid YAML"),  # still a safe loader
+    ):
+        config.write_text(text)
+        with pytest.raises(ConfigError, match=re.escape(says)):
+            load_targets(config)
+    # a merge key may be overridden, as YAML means it
+    config.write_text("targets:\n  - {<<: {name: b, regions: [eu-west-1]}, name: a}\n")
+    assert [(t.name, t.regions) for t in load_targets(config)] == [("a", ["eu-west-1"])]
+
+
+def test_a_targets_file_without_targets_says_so(tmp_path):
+    config = tmp_path / "targets.yaml"
+    config.write_text("")
+    assert_one_line(run_cli("audit", "--config", str(config)), 2, f"config file {config} is empty")
+    for text, says in (
+        ("# only a comment\n", "is empty: it needs a `targets:` list"),
+        ("targets: []\n", "has no targets"),
+        ("targets:\n", "has no targets"),
+    ):
+        config.write_text(text)
+        with pytest.raises(ConfigError, match=re.escape(says)):
+            load_targets(config)
+
+
+def test_a_schedule_that_never_fires_is_exit_2(tmp_path):
+    config = tmp_path / "targets.yaml"
+    config.write_text('targets:\n  - name: x\n    schedule: "0 0 31 2 *"\n')
+    assert_one_line(run_cli("audit", "--config", str(config)), 2, "target 'x': schedule '0 0 31 2 *' never fires")
+    config.write_text('targets:\n  - name: x\n    schedule: "0 0 29 2 *"\n')  # every leap year: it fires
+    assert load_targets(config)[0].schedule == "0 0 29 2 *"
+
+
+def test_quiet_leaves_only_warnings_in_the_log_unless_a_log_level_is_asked_for(tmp_path):
+    snap = str(snapshot_with_problems(tmp_path))
+    quiet = run_cli("audit", "--snapshot", snap, "-q")  # no AUDITOR_LOG_LEVEL here: conftest clears AUDITOR_*
+    assert quiet.returncode == 0 and quiet.stderr == "", quiet.stderr
+    assert "audit of" in run_cli("audit", "--snapshot", snap).stderr  # the info line without --quiet
+    # asked for (the Helm chart's CronJob sets AUDITOR_LOG_LEVEL and runs `audit --quiet`): the level asked for
+    assert "audit of" in run_cli("--log-level", "INFO", "audit", "--snapshot", snap, "-q").stderr
+    assert "audit of" in run_cli("audit", "--snapshot", snap, "-q", env={"AUDITOR_LOG_LEVEL": "INFO"}).stderr
+
+
+def test_a_snapshot_whose_schema_version_is_not_a_number_is_exit_2(tmp_path):
+    snap = tmp_path / "snap.json"
+    doc = json.loads(b.inventory().dump_json())
+    for version, shown in ((True, "true"), (1.0, "1.0"), ("1", '"1"')):
+        snap.write_text(json.dumps({**doc, "schema_version": version}))
+        proc = run_cli("audit", "--snapshot", str(snap))
+        assert_one_line(proc, 2, f"{snap} has schema version {shown}, not a version number; this auditor reads")
+
+
+def test_python_dash_m_auditor_is_the_auditor_command():
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "auditor", *args], check=False, capture_output=True, text=True)
+
+    listed = run("rules")
+    assert listed.returncode == 0 and listed.stdout == run_cli("rules").stdout != ""
+    # the console script's main(): one line and the documented exit code, not click's own handling of an error
+    assert_one_line(run("audit", "--target", "prod"), 2, "--target needs --config")

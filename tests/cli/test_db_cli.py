@@ -17,7 +17,7 @@ def test_a_file_that_is_not_a_database_is_exit_4(tmp_path: Path, command: tuple[
     assert_one_line(proc, 4, f"database sqlite:///{not_a_db}", "file is not a database")
 
 
-@pytest.mark.parametrize("command", [("db", "current"), ("token", "list")])
+@pytest.mark.parametrize("command", [("db", "upgrade"), ("token", "list")])
 def test_a_sqlite_directory_that_cannot_be_made_is_exit_4(tmp_path: Path, command: tuple[str, ...]) -> None:
     in_the_way = tmp_path / "a-file"
     in_the_way.write_text("x")
@@ -31,3 +31,31 @@ def test_revoking_an_id_no_token_can_have_says_no_such_token(tmp_path: Path, nam
     env = {"AUDITOR_DATABASE_URL": f"sqlite:///{tmp_path / 'a.db'}"}
     proc = run_cli("--log-level", "WARNING", "token", "revoke", name, env=env)
     assert_one_line(proc, 2, f"no token named {name!r}")
+
+
+@pytest.mark.parametrize("name", ["two\nlines", "x" * 5000, " padded", "nul\x01"])
+def test_a_token_name_the_api_would_refuse_is_exit_2_and_creates_nothing(tmp_path: Path, name: str) -> None:
+    env = {"AUDITOR_DATABASE_URL": f"sqlite:///{tmp_path / 'a.db'}"}
+    proc = run_cli("--log-level", "WARNING", "token", "create", "--name", name, env=env)
+    assert_one_line(proc, 2, "is not a token name: 1-200 characters, no control characters or surrounding spaces")
+    listed = run_cli("--log-level", "WARNING", "token", "list", env=env)
+    assert listed.returncode == 0 and len(listed.stdout.splitlines()) == 1, listed.stdout  # the header alone
+
+
+@pytest.mark.parametrize("command", [("db", "upgrade"), ("export", "securityhub", "--target", "prod")])
+def test_the_migration_library_says_nothing_at_info(tmp_path: Path, command: tuple[str, ...]) -> None:
+    env = {"AUDITOR_DATABASE_URL": f"sqlite:///{tmp_path / 'a.db'}"}
+    proc = run_cli("--log-level", "INFO", *command, env=env)
+    assert "at revision" in proc.stdout + proc.stderr  # the auditor's own line on the migration
+    assert " alembic." not in proc.stderr, proc.stderr  # e.g. "info    alembic.runtime.plugins: setup plugin"
+
+
+def test_db_current_on_a_database_that_does_not_exist_creates_nothing(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'no' / 'such' / 'dir' / 'x.db'}"
+    proc = run_cli("--log-level", "WARNING", "db", "current", env={"AUDITOR_DATABASE_URL": url})
+    assert_one_line(proc, 4, f"database {url} does not exist; `auditor db upgrade` creates it")
+    assert list(tmp_path.iterdir()) == []
+    # the commands that write still make it: db upgrade, then db current reads it
+    assert run_cli("db", "upgrade", env={"AUDITOR_DATABASE_URL": url}).returncode == 0
+    current = run_cli("db", "current", env={"AUDITOR_DATABASE_URL": url})
+    assert current.returncode == 0 and "(this auditor needs" in current.stdout and ": empty" not in current.stdout
