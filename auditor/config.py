@@ -9,6 +9,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import yaml
+from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.combining import OrTrigger
 from apscheduler.triggers.cron import CronTrigger
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
@@ -50,20 +52,71 @@ def check_name(name: str, what: str) -> str:
     return name
 
 
-def cron_trigger(expression: str, timezone: str = "UTC") -> CronTrigger:
-    """A 5-field cron expression as a trigger; ConfigError with the reason when it is not one.
+_WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")  # crontab(5): 0 (and 7) is Sunday
+
+
+def _weekday(token: str) -> int:
+    day = token.lower()
+    if day in _WEEKDAYS:
+        return _WEEKDAYS.index(day)
+    if day.isdigit() and int(day) <= 7:
+        return int(day)
+    raise ValueError(f"day of week {token[:20]!r} is not 0-7 or sun-sat")
+
+
+def _weekdays(field: str) -> str:
+    """crontab(5)'s day-of-week field in APScheduler's terms, as day names: APScheduler counts from Monday = 0, so
+    its own reading of ``1`` fires on Tuesdays. Lists, ranges, steps and names are expanded to the days they mean."""
+    if field == "*":
+        return field
+    days: set[int] = set()
+    for part in field.split(","):
+        base, slash, step_text = part.partition("/")
+        if slash and not (step_text.isdigit() and int(step_text) > 0):
+            raise ValueError(f"day-of-week step {step_text[:20]!r} is not a positive number")
+        step = int(step_text) if slash else 1
+        if base == "*":
+            first, last = 0, 7
+        elif "-" in base:
+            start, _, end = base.partition("-")
+            first, last = _weekday(start), _weekday(end)
+        else:
+            first = _weekday(base)
+            last = 7 if slash else first  # "1/2": from Monday on, every other day
+        if first > last:
+            raise ValueError(f"day-of-week range {base[:20]!r} runs backwards")
+        days.update(day % 7 for day in range(first, last + 1, step))
+    return ",".join(_WEEKDAYS[day] for day in sorted(days))
+
+
+def cron_trigger(expression: str, timezone: str = "UTC") -> BaseTrigger:
+    """A 5-field cron expression as a trigger, read as crontab(5) reads it; ConfigError with the reason when it is
+    not one. Two readings differ from APScheduler's own ``from_crontab``: the day of week counts from Sunday = 0
+    (7 too), and when both the day of month and the day of week are restricted, either one matching fires it.
 
     The one parser of schedules: targets files and API targets are validated with it, the scheduler fires with it.
     """
     if not expression.isascii():  # int() would read other scripts' digits; crontab(5) does not
         raise ConfigError(f"schedule {expression[:80]!r} is not a valid 5-field cron expression: only ASCII is allowed")
+    fields = expression.split()
     try:
-        trigger = CronTrigger.from_crontab(expression, timezone=ZoneInfo(timezone))
+        zone = ZoneInfo(timezone)
+        if len(fields) != 5:
+            raise ValueError(f"wrong number of fields; got {len(fields)}, expected 5")
+        minute, hour, day, month, weekday = fields
+
+        def cron(day: str, weekday: str) -> CronTrigger:
+            return CronTrigger(minute=minute, hour=hour, day=day, month=month, day_of_week=weekday, timezone=zone)
+
+        if day.startswith("*") or weekday.startswith("*"):
+            trigger: BaseTrigger = cron(day, _weekdays(weekday))
+        else:  # crontab(5): "the command will be run when either field matches the current time"
+            trigger = OrTrigger([cron(day, "*"), cron("*", _weekdays(weekday))])
     except (ValueError, KeyError) as exc:  # ZoneInfoNotFoundError is a KeyError
         raise ConfigError(f"schedule {expression[:80]!r} is not a valid 5-field cron expression: {exc}") from exc
     # A date no calendar has (0 0 31 2 *) parses, and would never run. A schedule that fires is found at once (about
     # 0.05 ms); only one that never does costs the search to APScheduler's last year (about 0.1 s).
-    if trigger.get_next_fire_time(None, datetime.now(trigger.timezone)) is None:
+    if trigger.get_next_fire_time(None, datetime.now(zone)) is None:
         raise ConfigError(f"schedule {expression[:80]!r} never fires: no date matches its day, month and weekday")
     return trigger
 

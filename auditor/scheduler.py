@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
-from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from auditor.config import cron_trigger  # the one schedule parser: targets files and the API use it too
@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 _MAINTENANCE_JOB = "maintenance"
 
 
-def latest_fire_time(trigger: CronTrigger, now: datetime, grace: timedelta) -> datetime | None:
+def latest_fire_time(trigger: BaseTrigger, now: datetime, grace: timedelta) -> datetime | None:
     """The last fire time at or before ``now`` within ``grace``: the identity of the run being started.
 
     Every replica computes the same value from the same cron, which is what lets the database

@@ -29,7 +29,7 @@ from auditor.api.app import create_app
 from auditor.cli_service import token
 from auditor.config import SchedulerSettings, Settings, TargetConfig
 from auditor.demo.motoserver import MotoServer
-from auditor.errors import AuditorError
+from auditor.errors import AuditorError, ConfigError
 from auditor.findings import AuditResult
 from auditor.scheduler import AuditScheduler, cron_trigger, latest_fire_time
 from auditor.service import AuditService, LeaseExpiry
@@ -87,6 +87,49 @@ def test_latest_fire_time_is_the_cron_tick_being_served() -> None:
     assert latest_fire_time(trigger, now, timedelta(minutes=5)) is None  # the 10:30 tick is past its grace
     with pytest.raises(Exception, match="5-field cron"):
         cron_trigger("every hour")
+
+
+@pytest.mark.parametrize(
+    ("schedule", "fires_on"),
+    [
+        ("0 9 * * 1", {"Mon"}),  # APScheduler's own reading: Tuesdays
+        ("0 9 * * 0", {"Sun"}),
+        ("0 9 * * 7", {"Sun"}),
+        ("0 9 * * 1-5", {"Mon", "Tue", "Wed", "Thu", "Fri"}),
+        ("0 9 * * mon-fri", {"Mon", "Tue", "Wed", "Thu", "Fri"}),
+        ("0 9 * * */2", {"Sun", "Tue", "Thu", "Sat"}),
+        ("0 9 * * 1/3", {"Mon", "Thu", "Sun"}),
+        ("0 9 * * 5,SAT", {"Fri", "Sat"}),
+        ("0 9 * * *", {"Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"}),
+    ],
+)
+def test_the_day_of_week_counts_from_sunday_as_in_crontab(schedule: str, fires_on: set[str]) -> None:
+    trigger = cron_trigger(schedule)
+    fire, days = datetime(2030, 1, 1, tzinfo=UTC), set()  # a Tuesday
+    for _ in range(14):
+        fire = trigger.get_next_fire_time(fire, fire + timedelta(seconds=1))
+        days.add(fire.strftime("%a"))
+        assert fire.hour == 9
+    assert days == fires_on
+
+
+def test_a_restricted_day_of_month_and_day_of_week_fire_when_either_matches() -> None:
+    """crontab(5): '0 0 1 * 1' runs on the 1st and on every Monday, not only on a 1st that is a Monday."""
+    trigger = cron_trigger("0 0 1 * 1")
+    fire, fired = datetime(2030, 1, 1, 12, tzinfo=UTC), []  # Tuesday 1 January 2030
+    for _ in range(6):
+        fire = trigger.get_next_fire_time(fire, fire + timedelta(seconds=1))
+        fired.append(fire.date().isoformat())
+    assert fired == ["2030-01-07", "2030-01-14", "2030-01-21", "2030-01-28", "2030-02-01", "2030-02-04"]
+    assert latest_fire_time(trigger, datetime(2030, 2, 1, 0, 5, tzinfo=UTC), timedelta(hours=1)) == datetime(
+        2030, 2, 1, tzinfo=UTC
+    )
+
+
+@pytest.mark.parametrize("schedule", ["0 9 * * 8", "0 9 * * 5-1", "0 9 * * */0", "0 9 * * funday", "0 9 * *"])
+def test_a_day_of_week_crontab_does_not_know_is_refused(schedule: str) -> None:
+    with pytest.raises(ConfigError, match="not a valid 5-field cron expression"):
+        cron_trigger(schedule)
 
 
 def test_no_overlap_a_run_still_going_is_not_started_again(aws: MotoServer, tmp_path: Path) -> None:
