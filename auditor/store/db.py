@@ -52,9 +52,9 @@ def make_engine(url: str, *, pool_size: int = 10, create: bool = True) -> Engine
         if on_disk and not create and not Path(str(parsed.database)).exists():
             # sqlite3 would create it on connecting: a read would leave an empty database behind, and say "empty"
             raise StoreError(f"database {redact(url)} does not exist; `auditor db upgrade` creates it")
-        if parsed.database and parsed.database != ":memory:":
+        if on_disk:  # a URI's path is sqlite's to read ("file:/x/y.db"): making its parent would make "./file:"
             try:
-                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+                Path(str(parsed.database)).parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:  # a file in the way, a read-only or virtual file system, a name too long
                 raise StoreError(
                     f"cannot create the directory of database {redact(url)}: {exc.strerror or exc}"

@@ -59,3 +59,16 @@ def test_db_current_on_a_database_that_does_not_exist_creates_nothing(tmp_path: 
     assert run_cli("db", "upgrade", env={"AUDITOR_DATABASE_URL": url}).returncode == 0
     current = run_cli("db", "current", env={"AUDITOR_DATABASE_URL": url})
     assert current.returncode == 0 and "(this auditor needs" in current.stdout and ": empty" not in current.stdout
+
+
+def test_a_sqlite_uri_makes_no_directory_of_its_own(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """uri=true: the path is sqlite's to read ("file:/x/y.db"); taken as a file name, its parent was "./file:"."""
+    from auditor.store.db import make_engine, upgrade
+
+    monkeypatch.chdir(tmp_path)
+    engine = make_engine(f"sqlite:///file:{tmp_path}/u.db?uri=true")
+    try:
+        upgrade(engine)
+    finally:
+        engine.dispose()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["u.db"]
