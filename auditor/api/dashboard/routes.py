@@ -462,7 +462,8 @@ def _suppression_in(form: dict[str, str]) -> SuppressionIn:
     body: dict[str, Any] = {k: form[k] for k in _SUPPRESSION_FIELDS if form.get(k, "") != ""}
     days = form.get("expires_in_days", "")
     if days:
-        if not days.isdigit() or not 1 <= int(days) <= 3650:
+        # ASCII digits only: str.isdigit() also takes "²", which int() refuses
+        if not (days.isascii() and days.isdigit()) or not 1 <= int(days) <= 3650:
             raise PageError(422, "expires in: a number of days from 1 to 3650, or empty for never")
         body["expires_at"] = utcnow() + timedelta(days=int(days))
     return SuppressionIn.model_validate(body)
