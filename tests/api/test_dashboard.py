@@ -215,6 +215,8 @@ def test_a_session_ends_after_eight_hours_and_needs_the_same_secret(api: Api) ->
         ("/findings/0", 404),
         ("/findings/99999999999", 404),
         ("/findings/2147483647", 404),
+        ("/findings/１", 404),  # full-width digits: \d matches them and int() reads them; the API says 422
+        ("/runs/١", 404),
         ("/runs/-1", 404),
         ("/runs?cursor=-1", 422),
         ("/runs?status=done", 422),

@@ -53,7 +53,7 @@ router = APIRouter(include_in_schema=False)
 _ASSETS = Path(__file__).parent / "static"
 _PAGE_SIZE = 50
 _FORM_MAX_BYTES = 16_384  # the largest form (a suppression) is a few kilobytes at most
-_ID = re.compile(r"^\d{1,10}$")
+_ID = re.compile(r"^[0-9]{1,10}$")  # ASCII: \d also matches "１" or "٣", which int() reads as 1 and 3
 SEVERITIES = [s.value for s in sorted(Severity, key=lambda s: s.rank, reverse=True)]
 _SEVERITY_CLASS = {s: f"sev-{s}" for s in SEVERITIES}
 _CSP = (
@@ -455,7 +455,7 @@ def suppressions(request: Request, viewer: Viewer, session: ReadSessionDep) -> R
 
 
 _SUPPRESSION_FIELDS = ("cluster", "rule_id", "resource_arn", "namespace", "fingerprint", "reason")
-_BACK = re.compile(r"^/(suppressions|findings/\d{1,10})$")  # where a suppression form may send the browser back
+_BACK = re.compile(r"^/(suppressions|findings/[0-9]{1,10})$")  # where a suppression form may send the browser back
 
 
 def _suppression_in(form: dict[str, str]) -> SuppressionIn:
