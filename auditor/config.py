@@ -36,6 +36,16 @@ def check_region(region: str) -> str:
     return region
 
 
+def check_cluster_name(name: str, what: str = "cluster_name") -> str:
+    """An EKS cluster name, or ValueError saying what one looks like (``what``: the field or flag)."""
+    if not CLUSTER_NAME.match(name):
+        raise ValueError(
+            f"{what} {name[:80]!r} is not an EKS cluster name: up to 100 letters, digits, '-' and '_', "
+            "starting with a letter or digit"
+        )
+    return name
+
+
 def cron_trigger(expression: str, timezone: str = "UTC") -> CronTrigger:
     """A 5-field cron expression as a trigger; ConfigError with the reason when it is not one.
 
@@ -345,12 +355,7 @@ class TargetConfig(BaseModel):
     @field_validator("cluster_name")
     @classmethod
     def _cluster_name_shape(cls, v: str | None) -> str | None:
-        if v is not None and not CLUSTER_NAME.match(v):
-            raise ValueError(
-                f"cluster_name {v[:80]!r} is not an EKS cluster name: up to 100 letters, digits, '-' and '_', "
-                "starting with a letter or digit"
-            )
-        return v
+        return v if v is None else check_cluster_name(v)
 
     @field_validator("context")
     @classmethod

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass, field
 
 from auditor.collect.aws.session import AwsAccountSession, open_account
-from auditor.config import AccountConfig, Settings
+from auditor.config import AccountConfig, Settings, check_cluster_name, check_region
 from auditor.controller.versions import UnsupportedVersion, chart_version_for, normalize_version, policy_version_for
 from auditor.errors import AuditorError, ConfigError
 from auditor.findings import Finding, Status
@@ -43,7 +44,16 @@ class CheckResult:
 
 
 def resolve_options(options: InstallOptions) -> InstallOptions:
-    """Validate and normalise the requested versions (ConfigError on a bad one)."""
+    """Validate the flags and normalise the requested versions (ConfigError on a bad one): before any AWS or
+    Kubernetes call, so a bad value is one line (exit 2), never an error from botocore's endpoint resolution
+    or a DescribeCluster of an empty name."""
+    try:
+        check_region(options.region)
+        check_cluster_name(options.cluster_name, "--cluster-name")
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    if not (math.isfinite(options.timeout) and options.timeout > 0):
+        raise ConfigError(f"--timeout {options.timeout} is not a number of seconds above 0")
     version = normalize_version(options.controller_version)
     if version is None:
         raise ConfigError(f"--controller-version {options.controller_version!r} is not a version (e.g. v2.13.0)")

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from auditor.demo.motoserver import free_port
 from tests.support import builders as b
 
@@ -154,6 +156,29 @@ def test_install_alb_exit_code_reaches_the_shell():
         "install-alb", "--cluster-name", "x", "--region", "eu-west-1", "--dry-run", "--controller-version", "vbogus"
     )
     assert_one_line(proc, 2, "--controller-version 'vbogus' is not a version")
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "phrase"),
+    [
+        # botocore's InvalidRegionError / "Invalid endpoint: https://sts..amazonaws.com" were internal errors (exit 8)
+        ("--region", "eu west", "region 'eu west' is not an AWS region name"),
+        ("--region", "", "region '' is not an AWS region name"),
+        # an empty name was a KeyError in discovery (exit 8); a bad one a DescribeCluster error (exit 5)
+        ("--cluster-name", "", "--cluster-name '' is not an EKS cluster name"),
+        ("--cluster-name", "../prod", "--cluster-name '../prod' is not an EKS cluster name"),
+        ("--cluster-name", "c" * 101, "is not an EKS cluster name"),
+        # planned without a word (exit 0), then the rollout wait gave up at once or never
+        ("--timeout", "nan", "--timeout nan is not a number of seconds above 0"),
+        ("--timeout", "-1", "--timeout -1.0 is not a number of seconds above 0"),
+        ("--timeout", "0", "--timeout 0.0 is not"),
+        ("--timeout", "inf", "--timeout inf is not"),
+    ],
+)
+def test_install_alb_bad_flags_are_one_line_and_exit_2(flag, value, phrase):
+    flags = {"--cluster-name": "x", "--region": "eu-west-1", flag: value}
+    proc = run_cli("install-alb", *[part for item in flags.items() for part in item], "--dry-run")
+    assert_one_line(proc, 2, phrase)
 
 
 def test_bad_region_flag_is_exit_2():
