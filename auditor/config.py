@@ -31,14 +31,14 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 def check_region(region: str) -> str:
     """A region name, or ValueError saying what one looks like."""
-    if not REGION_NAME.match(region):
+    if not REGION_NAME.fullmatch(region):  # fullmatch: "$" also matches before a trailing newline
         raise ValueError(f"region {region[:80]!r} is not an AWS region name (like eu-west-1 or us-gov-west-1)")
     return region
 
 
 def check_cluster_name(name: str, what: str = "cluster_name") -> str:
     """An EKS cluster name, or ValueError saying what one looks like (``what``: the field or flag)."""
-    if not CLUSTER_NAME.match(name):
+    if not CLUSTER_NAME.fullmatch(name):
         raise ValueError(
             f"{what} {name[:80]!r} is not an EKS cluster name: up to 100 letters, digits, '-' and '_', "
             "starting with a letter or digit"

@@ -164,10 +164,12 @@ def test_install_alb_exit_code_reaches_the_shell():
         # botocore's InvalidRegionError / "Invalid endpoint: https://sts..amazonaws.com" were internal errors (exit 8)
         ("--region", "eu west", "region 'eu west' is not an AWS region name"),
         ("--region", "", "region '' is not an AWS region name"),
+        ("--region", "eu-west-1\n", "region 'eu-west-1\\n' is not an AWS region name"),
         # an empty name was a KeyError in discovery (exit 8); a bad one a DescribeCluster error (exit 5)
         ("--cluster-name", "", "--cluster-name '' is not an EKS cluster name"),
         ("--cluster-name", "../prod", "--cluster-name '../prod' is not an EKS cluster name"),
         ("--cluster-name", "c" * 101, "is not an EKS cluster name"),
+        ("--cluster-name", "prod\n", "--cluster-name 'prod\\n' is not an EKS cluster name"),
         # planned without a word (exit 0), then the rollout wait gave up at once or never
         ("--timeout", "nan", "--timeout nan is not a number of seconds above 0"),
         ("--timeout", "-1", "--timeout -1.0 is not a number of seconds above 0"),
