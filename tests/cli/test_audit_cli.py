@@ -170,6 +170,8 @@ def test_install_alb_exit_code_reaches_the_shell():
         ("--cluster-name", "../prod", "--cluster-name '../prod' is not an EKS cluster name"),
         ("--cluster-name", "c" * 101, "is not an EKS cluster name"),
         ("--cluster-name", "prod\n", "--cluster-name 'prod\\n' is not an EKS cluster name"),
+        # int() of more than 4300 digits: a ValueError out of parse_version, an internal error (exit 8)
+        ("--controller-version", "v" + "9" * 5000 + ".0.0", "is not a version"),
         # planned without a word (exit 0), then the rollout wait gave up at once or never
         ("--timeout", "nan", "--timeout nan is not a number of seconds above 0"),
         ("--timeout", "-1", "--timeout -1.0 is not a number of seconds above 0"),
