@@ -170,6 +170,12 @@ def test_install_alb_exit_code_reaches_the_shell():
         ("--cluster-name", "../prod", "--cluster-name '../prod' is not an EKS cluster name"),
         ("--cluster-name", "c" * 101, "is not an EKS cluster name"),
         ("--cluster-name", "prod\n", "--cluster-name 'prod\\n' is not an EKS cluster name"),
+        # names IAM refuses and a VPC id that is none: planned without a word (--dry-run exit 0)
+        ("--role-name", "bad name!", "--role-name 'bad name!' is not an IAM name"),
+        ("--role-name", "r" * 65, "is not an IAM name: 1-64"),
+        ("--policy-name", "", "--policy-name '' is not an IAM name"),
+        ("--policy-name", "p" * 129, "is not an IAM name: 1-128"),
+        ("--vpc-id", "garbage", "--vpc-id 'garbage' is not a VPC id"),
         # int() of more than 4300 digits: a ValueError out of parse_version, an internal error (exit 8)
         ("--controller-version", "v" + "9" * 5000 + ".0.0", "is not a version"),
         # planned without a word (exit 0), then the rollout wait gave up at once or never
