@@ -191,6 +191,21 @@ def test_install_alb_bad_flags_are_one_line_and_exit_2(flag, value, phrase):
     assert_one_line(proc, 2, phrase)
 
 
+@pytest.mark.parametrize(
+    ("env", "phrase"),
+    [
+        # botocore reads these when the first client is made: ValueError / InvalidMaxRetryAttemptsError, exit 8
+        ({"AWS_ENDPOINT_URL": "not a url"}, "AWS client settings: Invalid endpoint: not a url"),
+        ({"AWS_MAX_ATTEMPTS": "abc"}, "AWS client settings: invalid literal for int()"),
+        ({"AWS_MAX_ATTEMPTS": "0"}, 'AWS client settings: Value provided to "max_attempts": 0'),
+    ],
+)
+def test_install_alb_bad_aws_environment_is_one_line_and_exit_2(env, phrase):
+    aws = {"AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "y", "AWS_ENDPOINT_URL": "http://127.0.0.1:1"}
+    proc = run_cli("install-alb", "--cluster-name", "x", "--region", "eu-west-1", "--dry-run", env={**aws, **env})
+    assert_one_line(proc, 2, phrase)
+
+
 def test_bad_region_flag_is_exit_2():
     proc = run_cli("audit", "--no-kubernetes", "--region", "not-a-region!")
     assert_one_line(proc, 2, "region 'not-a-region!' is not an AWS region name")
