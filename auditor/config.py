@@ -36,7 +36,7 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 def check_region(region: str) -> str:
     """A region name, or ValueError saying what one looks like."""
-    if not REGION_NAME.match(region):
+    if not REGION_NAME.fullmatch(region):  # fullmatch: "$" also matches before a trailing newline
         raise ValueError(f"region {region[:80]!r} is not an AWS region name (like eu-west-1 or us-gov-west-1)")
     return region
 
@@ -48,6 +48,16 @@ def check_name(name: str, what: str) -> str:
         raise ValueError(
             f"name {name[:80]!r} is not a {what} name: 1-{MAX_NAME} characters, "
             "no control characters or surrounding spaces"
+        )
+    return name
+
+
+def check_cluster_name(name: str, what: str = "cluster_name") -> str:
+    """An EKS cluster name, or ValueError saying what one looks like (``what``: the field or flag)."""
+    if not CLUSTER_NAME.fullmatch(name):
+        raise ValueError(
+            f"{what} {name[:80]!r} is not an EKS cluster name: up to 100 letters, digits, '-' and '_', "
+            "starting with a letter or digit"
         )
     return name
 
@@ -412,12 +422,7 @@ class TargetConfig(BaseModel):
     @field_validator("cluster_name")
     @classmethod
     def _cluster_name_shape(cls, v: str | None) -> str | None:
-        if v is not None and not CLUSTER_NAME.match(v):
-            raise ValueError(
-                f"cluster_name {v[:80]!r} is not an EKS cluster name: up to 100 letters, digits, '-' and '_', "
-                "starting with a letter or digit"
-            )
-        return v
+        return v if v is None else check_cluster_name(v)
 
     @field_validator("context")
     @classmethod

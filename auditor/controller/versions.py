@@ -52,7 +52,8 @@ POLICY_RELEASES: tuple[str, ...] = ("v2.4.7", "v2.7.0", "v2.9.0", "v2.10.0", "v2
 # Actions the controller uses only when a feature gate is on (not required for a PASS).
 OPTIONAL_ACTIONS: frozenset[str] = frozenset({"tag:GetResources"})
 
-_VERSION_RE = re.compile(r"^v?(\d+)\.(\d+)(?:\.(\d+))?(?:[-+].*)?$")
+# ASCII digits, at most 9 each: int() refuses a string of more than 4300 digits (a ValueError, not a None)
+_VERSION_RE = re.compile(r"^v?([0-9]{1,9})\.([0-9]{1,9})(?:\.([0-9]{1,9}))?(?:[-+].*)?$")
 
 
 class UnsupportedVersion(ValueError):

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import urllib3
+import yaml
 from kubernetes import config as kube_config
 from kubernetes.client import ApiClient
 from kubernetes.client.exceptions import ApiException
@@ -159,8 +160,14 @@ class KubeClient:
             api = kube_config.new_client_from_config(  # type: ignore[no-untyped-call]
                 config_file=str(kubeconfig) if kubeconfig else None, context=context, persist_config=False
             )
-        except (ConfigException, OSError) as exc:
-            raise ConfigError(f"cannot load kubeconfig{f' context {context!r}' if context else ''}: {exc}") from exc
+        except UnicodeDecodeError as exc:  # the client opens the file as UTF-8 text
+            raise ConfigError(
+                f"cannot load kubeconfig {kubeconfig or ''}: not UTF-8 text: byte at offset {exc.start} ({exc.reason})"
+            ) from exc
+        except (ConfigException, OSError, yaml.YAMLError, ValueError, TypeError, AttributeError) as exc:
+            # YAMLError: not YAML; ValueError/TypeError/AttributeError: YAML but not a kubeconfig (a list, a string ...)
+            where = f" context {context!r}" if context else ""
+            raise ConfigError(f"cannot load kubeconfig{where}: {' '.join(str(exc).split())}") from exc
         return cls(api, request_timeout=request_timeout)
 
     def _call(self, what: str, call: Callable[[], T]) -> T:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+import math
+import re
 from dataclasses import dataclass, field
 
 from auditor.collect.aws.session import AwsAccountSession, open_account
-from auditor.config import AccountConfig, Settings
+from auditor.config import AccountConfig, Settings, check_cluster_name, check_region
 from auditor.controller.versions import UnsupportedVersion, chart_version_for, normalize_version, policy_version_for
 from auditor.errors import AuditorError, ConfigError
 from auditor.findings import Finding, Status
@@ -20,6 +22,12 @@ from auditor.install.verify import VERIFY_RULES, drift_findings, verification_ta
 from auditor.progress import ProgressEvent, ProgressFn, no_progress
 
 log = logging.getLogger(__name__)
+
+# What IAM and EC2 accept (CreateRole RoleName: 1-64, CreatePolicy PolicyName: 1-128, of [\w+=,.@-];
+# https://docs.aws.amazon.com/IAM/latest/APIReference/API_CreateRole.html): a name IAM would refuse is refused
+# here, before a plan (--dry-run) that says nothing of it.
+_IAM_NAME = re.compile(r"[A-Za-z0-9_+=,.@-]+")
+_VPC_ID = re.compile(r"vpc-([0-9a-f]{8}|[0-9a-f]{17})")
 
 
 @dataclass
@@ -43,7 +51,23 @@ class CheckResult:
 
 
 def resolve_options(options: InstallOptions) -> InstallOptions:
-    """Validate and normalise the requested versions (ConfigError on a bad one)."""
+    """Validate the flags and normalise the requested versions (ConfigError on a bad one): before any AWS or
+    Kubernetes call, so a bad value is one line (exit 2), never an error from botocore's endpoint resolution
+    or a DescribeCluster of an empty name."""
+    try:
+        check_region(options.region)
+        check_cluster_name(options.cluster_name, "--cluster-name")
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    if not (math.isfinite(options.timeout) and options.timeout > 0):
+        raise ConfigError(f"--timeout {options.timeout} is not a number of seconds above 0")
+    for flag, name, longest in (("--role-name", options.role_name, 64), ("--policy-name", options.policy_name, 128)):
+        if name is not None and not (len(name) <= longest and _IAM_NAME.fullmatch(name)):
+            raise ConfigError(
+                f"{flag} {name[:80]!r} is not an IAM name: 1-{longest} letters, digits and any of _+=,.@-"
+            )
+    if options.vpc_id is not None and not _VPC_ID.fullmatch(options.vpc_id):
+        raise ConfigError(f"--vpc-id {options.vpc_id[:80]!r} is not a VPC id (vpc- and 8 or 17 hex digits)")
     version = normalize_version(options.controller_version)
     if version is None:
         raise ConfigError(f"--controller-version {options.controller_version!r} is not a version (e.g. v2.13.0)")

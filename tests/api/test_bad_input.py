@@ -168,10 +168,12 @@ TARGET = {"name": "dev", "regions": ["us-east-1"], "kubernetes": False}
         ({"schedule": "0 0 * * *\x00"}, "schedule"),
         ({"regions": ["eu-west-1", "Europe"]}, "regions"),
         ({"regions": ["eu-west-1\x00"]}, "regions"),
+        ({"regions": ["eu-west-1\n"]}, "regions"),  # "$" matches before a final newline: stored, then every run failed
         ({"name": " dev"}, "name"),
         ({"name": "d\x00ev"}, "name"),
         ({"cluster_name": "prod eks"}, "cluster_name"),
         ({"cluster_name": "c" * 300}, "cluster_name"),
+        ({"cluster_name": "prod\n"}, "cluster_name"),
         ({"kubeconfig": "/home/ops/.kube/config\x00"}, "kubeconfig"),
         ({"accounts": [{"profile": "ops\x00"}]}, "accounts"),
         ({"accounts": [{"role_arn": "arn:aws:iam::111122223333:role/a\x00"}]}, "accounts"),

@@ -215,6 +215,8 @@ def test_a_session_ends_after_eight_hours_and_needs_the_same_secret(api: Api) ->
         ("/findings/0", 404),
         ("/findings/99999999999", 404),
         ("/findings/2147483647", 404),
+        ("/findings/１", 404),  # full-width digits: \d matches them and int() reads them; the API says 422
+        ("/runs/١", 404),
         ("/runs/-1", 404),
         ("/runs?cursor=-1", 422),
         ("/runs?status=done", 422),
@@ -241,6 +243,8 @@ def test_bad_forms_are_4xx_pages(api: Api) -> None:
         ({"csrf": csrf, "rule_id": "rule-a", "reason": "ok reason", "cluster": "nope"}, 404, "nope"),
         ({"csrf": csrf, "rule_id": "rule-a", "reason": "ok reason", "expires_in_days": "-1"}, 422, "days"),
         ({"csrf": csrf, "rule_id": "rule-a", "reason": "ok reason", "expires_in_days": "9" * 40}, 422, "days"),
+        ({"csrf": csrf, "rule_id": "rule-a", "reason": "ok reason", "expires_in_days": "²"}, 422, "days"),  # isdigit
+        ({"csrf": csrf, "rule_id": "rule-a", "reason": "ok reason", "expires_in_days": "１２"}, 422, "days"),
         (b"csrf=" + csrf.encode() + b"&reason=\xff\xfe", 400, "could not be read"),
         (b"a=" + b"x" * 20_000, 413, "too large"),
         ("&".join(f"k{i}=v" for i in range(100)).encode(), 400, "could not be read"),

@@ -161,6 +161,54 @@ def test_install_alb_exit_code_reaches_the_shell():
     assert_one_line(proc, 2, "--controller-version 'vbogus' is not a version")
 
 
+@pytest.mark.parametrize(
+    ("flag", "value", "phrase"),
+    [
+        # botocore's InvalidRegionError / "Invalid endpoint: https://sts..amazonaws.com" were internal errors (exit 8)
+        ("--region", "eu west", "region 'eu west' is not an AWS region name"),
+        ("--region", "", "region '' is not an AWS region name"),
+        ("--region", "eu-west-1\n", "region 'eu-west-1\\n' is not an AWS region name"),
+        # an empty name was a KeyError in discovery (exit 8); a bad one a DescribeCluster error (exit 5)
+        ("--cluster-name", "", "--cluster-name '' is not an EKS cluster name"),
+        ("--cluster-name", "../prod", "--cluster-name '../prod' is not an EKS cluster name"),
+        ("--cluster-name", "c" * 101, "is not an EKS cluster name"),
+        ("--cluster-name", "prod\n", "--cluster-name 'prod\\n' is not an EKS cluster name"),
+        # names IAM refuses and a VPC id that is none: planned without a word (--dry-run exit 0)
+        ("--role-name", "bad name!", "--role-name 'bad name!' is not an IAM name"),
+        ("--role-name", "r" * 65, "is not an IAM name: 1-64"),
+        ("--policy-name", "", "--policy-name '' is not an IAM name"),
+        ("--policy-name", "p" * 129, "is not an IAM name: 1-128"),
+        ("--vpc-id", "garbage", "--vpc-id 'garbage' is not a VPC id"),
+        # int() of more than 4300 digits: a ValueError out of parse_version, an internal error (exit 8)
+        ("--controller-version", "v" + "9" * 5000 + ".0.0", "is not a version"),
+        # planned without a word (exit 0), then the rollout wait gave up at once or never
+        ("--timeout", "nan", "--timeout nan is not a number of seconds above 0"),
+        ("--timeout", "-1", "--timeout -1.0 is not a number of seconds above 0"),
+        ("--timeout", "0", "--timeout 0.0 is not"),
+        ("--timeout", "inf", "--timeout inf is not"),
+    ],
+)
+def test_install_alb_bad_flags_are_one_line_and_exit_2(flag, value, phrase):
+    flags = {"--cluster-name": "x", "--region": "eu-west-1", flag: value}
+    proc = run_cli("install-alb", *[part for item in flags.items() for part in item], "--dry-run")
+    assert_one_line(proc, 2, phrase)
+
+
+@pytest.mark.parametrize(
+    ("env", "phrase"),
+    [
+        # botocore reads these when the first client is made: ValueError / InvalidMaxRetryAttemptsError, exit 8
+        ({"AWS_ENDPOINT_URL": "not a url"}, "AWS client settings: Invalid endpoint: not a url"),
+        ({"AWS_MAX_ATTEMPTS": "abc"}, "AWS client settings: invalid literal for int()"),
+        ({"AWS_MAX_ATTEMPTS": "0"}, 'AWS client settings: Value provided to "max_attempts": 0'),
+    ],
+)
+def test_install_alb_bad_aws_environment_is_one_line_and_exit_2(env, phrase):
+    aws = {"AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "y", "AWS_ENDPOINT_URL": "http://127.0.0.1:1"}
+    proc = run_cli("install-alb", "--cluster-name", "x", "--region", "eu-west-1", "--dry-run", env={**aws, **env})
+    assert_one_line(proc, 2, phrase)
+
+
 def test_bad_region_flag_is_exit_2():
     proc = run_cli("audit", "--no-kubernetes", "--region", "not-a-region!")
     assert_one_line(proc, 2, "region 'not-a-region!' is not an AWS region name")

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import boto3
+import pytest
 
 from auditor.controller.versions import DEFAULT_VERSION, actions_in, policy_document
 from auditor.install.kube import MANAGED_BY_LABEL, MANAGED_BY_VALUE
@@ -184,6 +185,25 @@ def test_dry_run_changes_nothing(install, cluster_api):
     assert "~ update    iam-policy" in dry.output
     assert aws_state() == before_aws
     assert kube_state(cluster_api) == before_kube
+
+
+@pytest.mark.parametrize(
+    ("content", "phrase"),
+    [
+        (bytes(range(256)), "not UTF-8 text: byte at offset 128"),  # was UnicodeDecodeError: an internal error
+        (b"apiVersion: [\n", "cannot load kubeconfig: while parsing"),  # was yaml's ParserError
+        (b"- 1\n- 2\n", "cannot load kubeconfig: list indices"),  # YAML, not a kubeconfig: was a TypeError
+    ],
+)
+def test_a_kubeconfig_that_is_not_one_is_a_config_error(install, tmp_path, content, phrase):
+    bad = tmp_path / "kubeconfig"
+    bad.write_bytes(content)
+
+    result = install("--dry-run", "--kubeconfig", str(bad))
+
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: ") and phrase in lines[0], result.output
 
 
 def test_failure_midway_reports_steps_and_rerun_finishes(install, cluster_api):

@@ -53,7 +53,7 @@ router = APIRouter(include_in_schema=False)
 _ASSETS = Path(__file__).parent / "static"
 _PAGE_SIZE = 50
 _FORM_MAX_BYTES = 16_384  # the largest form (a suppression) is a few kilobytes at most
-_ID = re.compile(r"^\d{1,10}$")
+_ID = re.compile(r"^[0-9]{1,10}$")  # ASCII: \d also matches "１" or "٣", which int() reads as 1 and 3
 SEVERITIES = [s.value for s in sorted(Severity, key=lambda s: s.rank, reverse=True)]
 _SEVERITY_CLASS = {s: f"sev-{s}" for s in SEVERITIES}
 _CSP = (
@@ -455,14 +455,15 @@ def suppressions(request: Request, viewer: Viewer, session: ReadSessionDep) -> R
 
 
 _SUPPRESSION_FIELDS = ("cluster", "rule_id", "resource_arn", "namespace", "fingerprint", "reason")
-_BACK = re.compile(r"^/(suppressions|findings/\d{1,10})$")  # where a suppression form may send the browser back
+_BACK = re.compile(r"^/(suppressions|findings/[0-9]{1,10})$")  # where a suppression form may send the browser back
 
 
 def _suppression_in(form: dict[str, str]) -> SuppressionIn:
     body: dict[str, Any] = {k: form[k] for k in _SUPPRESSION_FIELDS if form.get(k, "") != ""}
     days = form.get("expires_in_days", "")
     if days:
-        if not days.isdigit() or not 1 <= int(days) <= 3650:
+        # ASCII digits only: str.isdigit() also takes "²", which int() refuses
+        if not (days.isascii() and days.isdigit()) or not 1 <= int(days) <= 3650:
             raise PageError(422, "expires in: a number of days from 1 to 3650, or empty for never")
         body["expires_at"] = utcnow() + timedelta(days=int(days))
     return SuppressionIn.model_validate(body)

@@ -24,7 +24,7 @@ from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 from auditor import __version__
 from auditor.collect.aws.ratelimit import RATE_LIMITS
 from auditor.config import AccountConfig, AwsSettings
-from auditor.errors import CollectionError, PermissionDenied, TargetUnreachable
+from auditor.errors import CollectionError, ConfigError, PermissionDenied, TargetUnreachable
 
 # boto3 service name -> IAM action prefix, where they differ.
 IAM_PREFIX = {
@@ -182,7 +182,12 @@ def open_account(
     except BotoCoreError as exc:
         raise CollectionError(f"AWS profile {account.profile!r}: {exc}", service="sts") from exc
     probe = AwsAccountSession(base, account_id=account.id or "", settings=settings, counter=counter)
-    sts = probe.client("sts", region)
+    try:
+        sts = probe.client("sts", region)
+    except (BotoCoreError, ValueError) as exc:  # botocore reads its environment here: a bad value is a setting
+        raise ConfigError(
+            f"AWS client settings: {exc} (check AWS_ENDPOINT_URL, AWS_MAX_ATTEMPTS and the AWS config file)"
+        ) from exc
     try:
         if account.role_arn:
             kwargs: dict[str, Any] = {"RoleArn": account.role_arn, "RoleSessionName": "eks-exposure-auditor"}
