@@ -32,6 +32,14 @@ CLUSTER_NAME = re.compile(r"^[0-9A-Za-z][0-9A-Za-z_-]{0,99}$")
 # characters, and a name is printed in tables and log lines, where a control character (a newline) breaks them.
 MAX_NAME = 200
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# An account: 12 digits; a role ARN in any partition, its path and name of IAM's characters (RoleName 64, Path 512:
+# https://docs.aws.amazon.com/IAM/latest/APIReference/API_Role.html); ExternalId "2-1224 characters of
+# [\w+=,.@:/-]" (https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRole.html).
+ACCOUNT_ID = re.compile(r"[0-9]{12}")
+ROLE_ARN = re.compile(r"arn:aws(-[a-z]+)*:iam::[0-9]{12}:role/[A-Za-z0-9_+=,.@/-]{1,576}")
+EXTERNAL_ID = re.compile(r"[A-Za-z0-9_+=,.@:/-]{2,1224}")
+MAX_REGIONS = 64  # AWS has about 40: more is a mistake (a pasted list), not a fleet
+MAX_CONTEXT = 1024  # a kubeconfig context name (an EKS one is the cluster ARN, ~100 characters)
 
 
 def check_region(region: str) -> str:
@@ -380,11 +388,25 @@ class AccountConfig(BaseModel):
     external_id: str | None = Field(default=None, description="ExternalId for the assume-role call.")
     profile: str | None = Field(default=None, description="Named profile from ~/.aws/config.")
 
+    @field_validator("id")
+    @classmethod
+    def _id_shape(cls, v: str | None) -> str | None:
+        if v is not None and not ACCOUNT_ID.fullmatch(v):
+            raise ValueError(f"account id {v[:80]!r} is not an AWS account id (12 digits)")
+        return v
+
     @field_validator("role_arn")
     @classmethod
     def _role_arn_shape(cls, v: str | None) -> str | None:
-        if v is not None and not (v.startswith("arn:aws") and ":role/" in v):
-            raise ValueError(f"not an IAM role ARN: {v!r}")
+        if v is not None and not ROLE_ARN.fullmatch(v):
+            raise ValueError(f"not an IAM role ARN: {v[:200]!r} (arn:aws:iam::<12 digits>:role/<path and name>)")
+        return v
+
+    @field_validator("external_id")
+    @classmethod
+    def _external_id_shape(cls, v: str | None) -> str | None:
+        if v is not None and not EXTERNAL_ID.fullmatch(v):
+            raise ValueError("external_id is not one STS accepts: 2-1224 letters, digits and any of _+=,.@:/-")
         return v
 
 
@@ -427,13 +449,15 @@ class TargetConfig(BaseModel):
     @field_validator("context")
     @classmethod
     def _context_shape(cls, v: str | None) -> str | None:
-        if v is not None and (not v or _CONTROL.search(v)):
-            raise ValueError(f"context {v[:80]!r} is not a kubeconfig context name")
+        if v is not None and (not v or len(v) > MAX_CONTEXT or _CONTROL.search(v)):
+            raise ValueError(f"context {v[:80]!r} is not a kubeconfig context name (1-{MAX_CONTEXT} characters)")
         return v
 
     @field_validator("regions")
     @classmethod
     def _regions_shape(cls, v: list[str]) -> list[str]:
+        if len(v) > MAX_REGIONS:
+            raise ValueError(f"{len(v)} regions: a target names at most {MAX_REGIONS}")
         for region in v:
             check_region(region)
         return v

@@ -177,6 +177,14 @@ TARGET = {"name": "dev", "regions": ["us-east-1"], "kubernetes": False}
         ({"kubeconfig": "/home/ops/.kube/config\x00"}, "kubeconfig"),
         ({"accounts": [{"profile": "ops\x00"}]}, "accounts"),
         ({"accounts": [{"role_arn": "arn:aws:iam::111122223333:role/a\x00"}]}, "accounts"),
+        ({"accounts": [{"id": "1" * 40}]}, "accounts"),  # AWS account ids are 12 digits
+        ({"accounts": [{"id": "１２３４５６７８９０１２"}]}, "accounts"),  # full-width digits
+        ({"accounts": [{"role_arn": "arn:aws:iam::111122223333:role/" + "r" * 3000}]}, "accounts"),
+        ({"accounts": [{"role_arn": "arn:aws:iam::1111:role/a"}]}, "accounts"),
+        ({"accounts": [{"role_arn": "arn:aws:iam::111122223333:user/a"}]}, "accounts"),
+        ({"accounts": [{"external_id": "x"}]}, "accounts"),
+        ({"regions": ["us-east-1"] * 100_000}, "regions"),
+        ({"context": "c" * 100_000}, "context"),
     ],
 )
 def test_targets_are_validated_like_the_config_files(api: Api, change: dict[str, Any], field: str) -> None:
@@ -197,6 +205,16 @@ def test_targets_are_validated_like_the_config_files(api: Api, change: dict[str,
         "rules": None,  # TargetConfig's rule selection (every rule)
         "skip_rules": None,
     }  # unchanged
+
+
+def test_accounts_of_every_partition_with_role_paths_and_external_ids_are_taken(api: Api) -> None:
+    accounts = [
+        {"id": "111122223333", "role_arn": "arn:aws:iam::111122223333:role/ops/team-a/auditor", "external_id": "a:b/c"},
+        {"role_arn": "arn:aws-us-gov:iam::444455556666:role/auditor+ro@x"},
+        {"role_arn": "arn:aws-cn:iam::777788889999:role/auditor"},
+    ]
+    r = api.client.post("/api/v1/targets", headers=api.admin, json={**TARGET, "accounts": accounts})
+    assert r.status_code == 201, r.text
 
 
 # --- every error status has the documented body
