@@ -93,7 +93,8 @@ def progress_to(console: Console) -> ProgressFn:
     "--controller-version",
     default=DEFAULT_VERSION,
     show_default=True,
-    help=f"Controller version ({', '.join(SUPPORTED_VERSIONS)}; newer patches are accepted).",
+    help=f"Controller version ({', '.join(SUPPORTED_VERSIONS)}; newer patches are accepted, a minor or major line "
+    f"past {SUPPORTED_VERSIONS[-1]}'s is refused: its IAM policy is not known).",
 )
 @click.option("--chart-version", help="Override the chart version pinned for the controller version.")
 @click.option(

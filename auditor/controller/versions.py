@@ -101,6 +101,21 @@ def policy_version_for(version: str) -> str:
     return _newest_at_or_below(version, SUPPORTED_VERSIONS)
 
 
+def installable(version: str) -> str:
+    """``version`` when this auditor knows its IAM policy: supported, or a newer patch of a supported minor line.
+    A newer minor or major may need actions no policy here has (v2.9 added listener attributes, v2.13 the
+    Gateway API's): UnsupportedVersion, rather than installing it with an older line's policy."""
+    newest = _require(SUPPORTED_VERSIONS[-1])
+    wanted = _require(version)
+    if wanted[:2] > newest[:2]:
+        raise UnsupportedVersion(
+            f"controller {version} is newer than this auditor knows (newest: {SUPPORTED_VERSIONS[-1]}; newer patches "
+            f"of v{newest[0]}.{newest[1]} are accepted): its IAM policy is not known here, so upgrade the auditor"
+        )
+    policy_version_for(version)  # refuses versions older than the oldest supported one
+    return version
+
+
 def policy_release_for(version: str) -> str:
     """The controller release that introduced the policy in force at ``version`` (a file in policies/).
 

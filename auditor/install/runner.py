@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from auditor.collect.aws.session import AwsAccountSession, open_account
 from auditor.config import AccountConfig, Settings, check_cluster_name, check_region
-from auditor.controller.versions import UnsupportedVersion, chart_version_for, normalize_version, policy_version_for
+from auditor.controller.versions import UnsupportedVersion, chart_version_for, installable, normalize_version
 from auditor.errors import AuditorError, ConfigError
 from auditor.findings import Finding, Status
 from auditor.install.apply import ApplyContext, apply
@@ -73,7 +73,7 @@ def resolve_options(options: InstallOptions) -> InstallOptions:
         raise ConfigError(f"--controller-version {options.controller_version!r} is not a version (e.g. v2.13.0)")
     try:
         chart_version_for(version)
-        policy_version_for(version)
+        installable(version)
     except UnsupportedVersion as exc:
         raise ConfigError(str(exc)) from exc
     if options.chart_dir is not None and not options.chart_dir.is_dir():

@@ -181,6 +181,9 @@ def test_install_alb_exit_code_reaches_the_shell():
         ("--vpc-id", "garbage", "--vpc-id 'garbage' is not a VPC id"),
         # int() of more than 4300 digits: a ValueError out of parse_version, an internal error (exit 8)
         ("--controller-version", "v" + "9" * 5000 + ".0.0", "is not a version"),
+        # a minor line this auditor has no IAM policy for: planned with the newest known line's policy (exit 0)
+        ("--controller-version", "v99.0.0", "controller v99.0.0 is newer than this auditor knows"),
+        ("--controller-version", "v3.6.0", "its IAM policy is not known here"),
         # planned without a word (exit 0), then the rollout wait gave up at once or never
         ("--timeout", "nan", "--timeout nan is not a number of seconds above 0"),
         ("--timeout", "-1", "--timeout -1.0 is not a number of seconds above 0"),

@@ -16,7 +16,9 @@ from auditor.controller.versions import (
     UnsupportedVersion,
     actions_in,
     chart_version_for,
+    installable,
     normalize_version,
+    parse_version,
     policy_document,
     policy_version_for,
     required_actions,
@@ -169,3 +171,15 @@ def test_policy_document_returns_a_fresh_copy():
     first = policy_document(DEFAULT_VERSION)
     first["Statement"].clear()
     assert policy_document(DEFAULT_VERSION)["Statement"]
+
+
+def test_installable_takes_newer_patches_of_a_known_line_only() -> None:
+    newest = SUPPORTED_VERSIONS[-1]
+    major, minor, patch = parse_version(newest) or (0, 0, 0)
+    assert installable(newest) == newest
+    assert installable(f"v{major}.{minor}.{patch + 7}") == f"v{major}.{minor}.{patch + 7}"
+    for newer in (f"v{major}.{minor + 1}.0", f"v{major + 1}.0.0"):
+        with pytest.raises(UnsupportedVersion, match="newer than this auditor knows"):
+            installable(newer)
+    with pytest.raises(UnsupportedVersion, match="older than the oldest supported"):
+        installable("v1.0.0")
