@@ -101,13 +101,17 @@ def policy_version_for(version: str) -> str:
     return _newest_at_or_below(version, SUPPORTED_VERSIONS)
 
 
+def beyond_known(version: str) -> bool:
+    """Whether ``version`` is of a minor or major line newer than any this auditor has a policy for: it may need
+    actions no policy here has (v2.9 added listener attributes, v2.13 the Gateway API's)."""
+    return _require(version)[:2] > _require(SUPPORTED_VERSIONS[-1])[:2]
+
+
 def installable(version: str) -> str:
-    """``version`` when this auditor knows its IAM policy: supported, or a newer patch of a supported minor line.
-    A newer minor or major may need actions no policy here has (v2.9 added listener attributes, v2.13 the
-    Gateway API's): UnsupportedVersion, rather than installing it with an older line's policy."""
-    newest = _require(SUPPORTED_VERSIONS[-1])
-    wanted = _require(version)
-    if wanted[:2] > newest[:2]:
+    """``version`` when this auditor knows its IAM policy: supported, or a newer patch of a known line; a newer
+    line is UnsupportedVersion, rather than installed with an older line's policy."""
+    if beyond_known(version):
+        newest = _require(SUPPORTED_VERSIONS[-1])
         raise UnsupportedVersion(
             f"controller {version} is newer than this auditor knows (newest: {SUPPORTED_VERSIONS[-1]}; newer patches "
             f"of v{newest[0]}.{newest[1]} are accepted): its IAM policy is not known here, so upgrade the auditor"

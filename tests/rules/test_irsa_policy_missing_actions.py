@@ -1,6 +1,6 @@
 """irsa-policy-missing-actions: the role's policies against the running controller version's needs."""
 
-from auditor.controller.versions import OPTIONAL_ACTIONS, required_actions
+from auditor.controller.versions import OPTIONAL_ACTIONS, SUPPORTED_VERSIONS, parse_version, required_actions
 from auditor.findings import Status
 from auditor.inventory.models import ManagedPolicy
 from auditor.rules.identity.irsa_policy_missing_actions import RULE
@@ -48,6 +48,21 @@ def test_old_policy_after_upgrade_fails_listing_missing_actions():
     assert "auditor install-alb --cluster-name demo --region eu-west-1 --controller-version v2.13.0" in f.remediation
     assert "iam/controller/v2.13.0.json" in f.remediation
     assert f"aws iam create-policy-version --policy-arn arn:aws:iam::{b.ACCOUNT}:policy/lbc" in f.remediation
+
+
+def test_a_controller_newer_than_the_known_policies_passes_nothing_but_still_fails_what_is_missing():
+    """v99.0: its policy is not known here. Granting every action of the newest known policy is no proof that the
+    role allows what it needs (UNKNOWN, not PASS); lacking some of them still fails."""
+    newest = SUPPORTED_VERSIONS[-1]
+    f = only(RULE, inv(b.role("lbc", actions=full(newest)), version="v99.0.0"))
+    assert f.status == Status.UNKNOWN and "newer than the policies this auditor knows" in f.message
+    assert f.evidence["newer_than_known"] is True
+    f = only(RULE, inv(b.role("lbc", actions=full("v2.7.0")), version="v99.0.0"))
+    assert (
+        f.status == Status.FAIL and "elasticloadbalancing:DescribeListenerAttributes" in f.evidence["missing_actions"]
+    )
+    patch = "v{}.{}.{}".format(*(p + (9 if i == 2 else 0) for i, p in enumerate(parse_version(newest) or (0, 0, 0))))
+    assert only(RULE, inv(b.role("lbc", actions=full(newest)), version=patch)).status == Status.PASS
 
 
 def test_wildcards_are_honoured_and_deny_subtracts():

@@ -9,6 +9,7 @@ from auditor.config import RuleSettings
 from auditor.controller.versions import (
     OPTIONAL_ACTIONS,
     UnsupportedVersion,
+    beyond_known,
     normalize_version,
     policy_release_for,
     policy_version_for,
@@ -134,6 +135,12 @@ def _judge(graph: ExposureGraph, identity: ControllerIdentity) -> Finding:
     evidence["required_actions"] = len(needed)
     if perms.ignored_not_action:
         evidence["ignored_not_action_statements"] = perms.ignored_not_action
+    if not missing and beyond_known(version):
+        evidence["newer_than_known"] = True
+        return unknown(
+            f"controller {version} is newer than the policies this auditor knows; {role_arn} allows every action of "
+            f"the {release} policy, but whether {version} needs more is not known"
+        )
     if not missing:
         return META.finding(
             Status.PASS, f"{subject} ({role_arn}) allows every action controller {version} needs.", **fields
