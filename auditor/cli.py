@@ -529,7 +529,7 @@ def _export() -> click.Command:
 def _cost() -> click.Command:
     from auditor.cli_cost import make_command
 
-    return make_command(target_options, resolve_targets, snapshot_result)
+    return make_command(target_options, resolve_targets, snapshot_result, report_partial, EXIT_PARTIAL)
 
 
 def _plan() -> click.Command:

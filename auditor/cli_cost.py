@@ -26,6 +26,8 @@ def cost_report(results: list[AuditResult], group_by: str) -> dict[str, Any]:
         "total_monthly_usd": round(sum(groups.values()), 2),
         "split_methods": dict(sorted(Counter(s.method for s in shares).items())),
         "load_balancers_without_price": unpriced,
+        # a partial audit's total counts only the load balancers that were read: exit 7 unless --allow-partial
+        "complete": all(r.status == "complete" for r in results),
     }
 
 
@@ -33,27 +35,41 @@ def make_command(
     target_options: Callable[[Callable[..., Any]], Callable[..., Any]],
     resolve_targets: Callable[..., list[TargetConfig]],
     snapshot_result: Callable[..., AuditResult],
+    report_partial: Callable[[list[AuditResult]], None],
+    exit_partial: int,
 ) -> click.Command:
-    """The ``cost`` command with the CLI's target flags and snapshot audit (passed in: auditor.cli imports this)."""
+    """The ``cost`` command with the CLI's target flags, snapshot audit and partial-audit report (passed in:
+    auditor.cli imports this)."""
 
     @click.command()
     @target_options
     @click.option("--group-by", type=click.Choice(GROUP_BY), default="namespace", show_default=True)
     @click.option("--snapshot", type=click.Path(path_type=Path), help="Cost a saved snapshot offline.")
     @click.option("--output", "-o", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+    @click.option(
+        "--allow-partial", is_flag=True, help=f"Exit 0 even when some inputs were not read (else {exit_partial})."
+    )
     @click.pass_obj
-    def cost(settings: Settings, /, group_by: str, snapshot: Path | None, fmt: str, **flags: Any) -> None:
+    def cost(
+        settings: Settings, /, group_by: str, snapshot: Path | None, fmt: str, allow_partial: bool, **flags: Any
+    ) -> None:
         """Monthly cost of the audited load balancers per owner, namespace, cluster or team (cost.team_key).
 
         A shared ALB is split across the Ingresses of its group by their target groups' RequestCount where it
-        was read, else evenly across their rules; the output says which."""
+        was read, else evenly across their rules; the output says which. A partial audit's total counts only
+        what was read (exit 7 unless --allow-partial)."""
         from auditor.pipeline import audit_targets  # every collector: not for `--help`
 
         if snapshot is not None:
             results = [snapshot_result(snapshot, settings, **flags)]
         else:
             results = audit_targets(resolve_targets(settings, **flags), settings)
-        _print(cost_report(results, group_by), fmt)
+        report = cost_report(results, group_by)
+        _print(report, fmt)
+        if not report["complete"]:
+            report_partial(results)
+            if not allow_partial:
+                raise SystemExit(exit_partial)
 
     return cost
 

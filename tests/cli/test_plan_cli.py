@@ -109,3 +109,16 @@ def test_the_demo_shows_a_plan(demo: DemoEnvironment):
     assert plan["monthly_usd_after"] == pytest.approx(plan["monthly_usd_before"] - plan["monthly_saving_usd"], abs=0.01)
     for move in plan["moves"]:
         assert move["rules"] <= 100 and move["certificates"] <= 25 and move["target_groups"] <= 100
+
+
+def test_cost_of_a_partial_audit_exits_7_unless_allowed(tmp_path):
+    """A total that counts only the load balancers that were read is no total to act on: the same gate as here."""
+    snap = _snapshot(tmp_path, failed={"elbv2": "AccessDenied"})
+    result = CliRunner().invoke(cli, ["cost", "--snapshot", str(snap), "-o", "json"])
+    assert result.exit_code == EXIT_PARTIAL
+    assert json.loads(result.stdout)["complete"] is False
+    assert "is partial" in result.stderr and "elbv2" in result.stderr
+    allowed = CliRunner().invoke(cli, ["cost", "--snapshot", str(snap), "--allow-partial"])
+    assert allowed.exit_code == 0 and "total" in allowed.stdout
+    complete = CliRunner().invoke(cli, ["cost", "--snapshot", str(_snapshot(tmp_path)), "-o", "json"])
+    assert complete.exit_code == 0 and json.loads(complete.stdout)["complete"] is True
