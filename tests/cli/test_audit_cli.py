@@ -201,15 +201,30 @@ def test_install_alb_bad_flags_are_one_line_and_exit_2(flag, value, phrase):
     ("env", "phrase"),
     [
         # botocore reads these when the first client is made: ValueError / InvalidMaxRetryAttemptsError, exit 8
-        ({"AWS_ENDPOINT_URL": "not a url"}, "AWS client settings: Invalid endpoint: not a url"),
-        ({"AWS_MAX_ATTEMPTS": "abc"}, "AWS client settings: invalid literal for int()"),
-        ({"AWS_MAX_ATTEMPTS": "0"}, 'AWS client settings: Value provided to "max_attempts": 0'),
+        ({"AWS_ENDPOINT_URL": "not a url"}, "AWS client settings for sts in eu-west-1: Invalid endpoint: not a url"),
+        ({"AWS_MAX_ATTEMPTS": "abc"}, "AWS client settings for sts in eu-west-1: invalid literal for int()"),
+        ({"AWS_MAX_ATTEMPTS": "0"}, 'AWS client settings for sts in eu-west-1: Value provided to "max_attempts": 0'),
     ],
 )
 def test_install_alb_bad_aws_environment_is_one_line_and_exit_2(env, phrase):
     aws = {"AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "y", "AWS_ENDPOINT_URL": "http://127.0.0.1:1"}
     proc = run_cli("install-alb", "--cluster-name", "x", "--region", "eu-west-1", "--dry-run", env={**aws, **env})
     assert_one_line(proc, 2, phrase)
+
+
+def test_a_bad_endpoint_of_one_service_fails_its_account_not_the_process(moto_server):
+    """AWS_ENDPOINT_URL_EKS: botocore reads it when the EKS client is made, after STS answered; the account is
+    recorded as not opened (exit 3), never an internal error."""
+    env = {
+        "AWS_ACCESS_KEY_ID": "x",
+        "AWS_SECRET_ACCESS_KEY": "y",
+        "AWS_ENDPOINT_URL": moto_server.url,
+        "AWS_ENDPOINT_URL_EKS": "not a url",
+    }
+    proc = run_cli("audit", "--no-kubernetes", "--region", "eu-west-1", env=env)
+    assert proc.returncode == 3, proc.stderr
+    assert "AWS client settings for eks in eu-west-1: Invalid endpoint: not a url" in proc.stderr
+    assert "Traceback" not in proc.stderr and "internal error" not in proc.stderr
 
 
 def test_bad_region_flag_is_exit_2():

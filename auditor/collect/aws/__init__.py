@@ -115,8 +115,10 @@ def collect_aws(
     else:
         for account in target.accounts:
             try:
-                opened.append(open_account(account, settings.aws, region=regions[0], counter=counter))
-                account_keys[len(opened) - 1] = (share_as, opened[-1].account_id, account.model_dump_json())
+                session = open_account(account, settings.aws, region=regions[0], counter=counter)
+                _build_clients(session, regions)
+                opened.append(session)
+                account_keys[len(opened) - 1] = (share_as, session.account_id, account.model_dump_json())
             except AuditorError as exc:
                 log.warning("AWS account %s cannot be opened: %s", _account_label(account), exc)
                 coverage.extend(_account_failed(account, regions, exc))
@@ -124,14 +126,9 @@ def collect_aws(
                     ProgressEvent(stage="aws:account", message=f"{_account_label(account)}: {exc}", status="error")
                 )
 
-    # Build every client before fanning out (client creation is not thread-safe in botocore).
-    for session in opened:
-        for region in regions:
-            for name in REGIONAL:
-                session.client(_SERVICE[name], region)
-            session.client(_SERVICE["iam"], region)  # global; elbv2 asks it for IAM server certificates per region
-        session.client(_SERVICE["pricing"], pricing.ENDPOINT_REGION)
-        session.client(_SERVICE["costexplorer"], costexplorer.ENDPOINT_REGION)
+    if sessions is not None:
+        for session in opened:
+            _build_clients(session, regions)
 
     plan = _plan(opened, regions, target, kube, wanted, settings.cost.usage_window_days, price_cache)
     plan.listener_rules = listener_rules
@@ -147,6 +144,17 @@ def collect_aws(
         coverage.append(plan.coverage[task.key])
     _count_public_ipv4(inventory, plan)
     return inventory, eks.not_found(target.cluster_name, inventory.eks_clusters, coverage)
+
+
+def _build_clients(session: AwsAccountSession, regions: list[str]) -> None:
+    """Every client of an account, before fanning out (client creation is not thread-safe in botocore); a setting
+    botocore cannot take (AWS_ENDPOINT_URL_<SERVICE> that is no URL) is a ConfigError here, for that account."""
+    for region in regions:
+        for name in REGIONAL:
+            session.client(_SERVICE[name], region)
+        session.client(_SERVICE["iam"], region)  # global; elbv2 asks it for IAM server certificates per region
+    session.client(_SERVICE["pricing"], pricing.ENDPOINT_REGION)
+    session.client(_SERVICE["costexplorer"], costexplorer.ENDPOINT_REGION)
 
 
 def _count_public_ipv4(inventory: AwsInventory, plan: _Plan) -> None:

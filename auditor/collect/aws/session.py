@@ -120,11 +120,17 @@ class AwsAccountSession:
             existing = self._clients.get(key)
             if existing is not None:
                 return existing
-            made = self.session.client(  # type: ignore[call-overload]
-                service,
-                region_name=region,
-                config=client_config(self.settings, max_pool=self.settings.max_concurrency + 2),
-            )
+            try:
+                made = self.session.client(  # type: ignore[call-overload]
+                    service,
+                    region_name=region,
+                    config=client_config(self.settings, max_pool=self.settings.max_concurrency + 2),
+                )
+            except (BotoCoreError, ValueError) as exc:  # botocore reads its environment here: a bad value is a setting
+                raise ConfigError(
+                    f"AWS client settings for {service} in {region}: {exc} (check AWS_ENDPOINT_URL, "
+                    "AWS_ENDPOINT_URL_<SERVICE>, AWS_MAX_ATTEMPTS and the AWS config file)"
+                ) from exc
             made.meta.events.register("before-call.*.*", self._count)
             made.meta.events.register("before-call.*.*", self._count_caller)
             if service not in _UNLIMITED:  # every attempt (retries included) takes a token, before it is signed
@@ -182,12 +188,7 @@ def open_account(
     except BotoCoreError as exc:
         raise CollectionError(f"AWS profile {account.profile!r}: {exc}", service="sts") from exc
     probe = AwsAccountSession(base, account_id=account.id or "", settings=settings, counter=counter)
-    try:
-        sts = probe.client("sts", region)
-    except (BotoCoreError, ValueError) as exc:  # botocore reads its environment here: a bad value is a setting
-        raise ConfigError(
-            f"AWS client settings: {exc} (check AWS_ENDPOINT_URL, AWS_MAX_ATTEMPTS and the AWS config file)"
-        ) from exc
+    sts = probe.client("sts", region)
     try:
         if account.role_arn:
             kwargs: dict[str, Any] = {"RoleArn": account.role_arn, "RoleSessionName": "eks-exposure-auditor"}
