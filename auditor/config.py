@@ -127,16 +127,20 @@ def cron_trigger(expression: str, timezone: str = "UTC") -> BaseTrigger:
             return CronTrigger(minute=minute, hour=hour, day=day, month=month, day_of_week=weekday, timezone=zone)
 
         if day.startswith("*") or weekday.startswith("*"):
-            trigger: BaseTrigger = cron(day, _weekdays(weekday))
+            halves = [cron(day, _weekdays(weekday))]
         else:  # crontab(5): "the command will be run when either field matches the current time"
-            trigger = OrTrigger([cron(day, "*"), cron("*", _weekdays(weekday))])
+            halves = [cron(day, "*"), cron("*", _weekdays(weekday))]
     except (ValueError, KeyError) as exc:  # ZoneInfoNotFoundError is a KeyError
         raise ConfigError(f"schedule {expression[:80]!r} is not a valid 5-field cron expression: {exc}") from exc
     # A date no calendar has (0 0 31 2 *) parses, and would never run. A schedule that fires is found at once (about
-    # 0.05 ms); only one that never does costs the search to APScheduler's last year (about 0.1 s).
-    if trigger.get_next_fire_time(None, datetime.now(zone)) is None:
+    # 0.05 ms); only one that never does costs the search to APScheduler's last year (about 0.1 s). A half of an
+    # either-day schedule that never fires (the 31st of February, or Mondays) is dropped: kept, it would cost that
+    # search on every tick.
+    now = datetime.now(zone)
+    live = [half for half in halves if half.get_next_fire_time(None, now) is not None]
+    if not live:
         raise ConfigError(f"schedule {expression[:80]!r} never fires: no date matches its day, month and weekday")
-    return trigger
+    return live[0] if len(live) == 1 else OrTrigger(live)
 
 
 class AwsSettings(BaseModel):

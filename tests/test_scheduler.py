@@ -19,6 +19,7 @@ from types import SimpleNamespace
 import httpx
 import pytest
 import yaml
+from apscheduler.triggers.cron import CronTrigger
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
 from sqlalchemy import select
@@ -124,6 +125,15 @@ def test_a_restricted_day_of_month_and_day_of_week_fire_when_either_matches() ->
     assert latest_fire_time(trigger, datetime(2030, 2, 1, 0, 5, tzinfo=UTC), timedelta(hours=1)) == datetime(
         2030, 2, 1, tzinfo=UTC
     )
+
+
+def test_a_half_of_an_either_day_schedule_that_never_fires_is_dropped() -> None:
+    """'0 9 31 2 1': the 31st of February or February's Mondays; the dead half would make every tick search
+    APScheduler's calendar to its last year (seconds of CPU a minute)."""
+    trigger = cron_trigger("0 9 31 2 1")
+    assert isinstance(trigger, CronTrigger)
+    fire = trigger.get_next_fire_time(None, datetime(2030, 1, 1, tzinfo=UTC))
+    assert fire == datetime(2030, 2, 4, 9, tzinfo=UTC)  # the first Monday of February
 
 
 @pytest.mark.parametrize("schedule", ["0 9 * * 8", "0 9 * * 5-1", "0 9 * * */0", "0 9 * * funday", "0 9 * *"])

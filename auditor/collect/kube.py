@@ -1007,7 +1007,9 @@ def _collect_controller_configs(reader: _Reader, inv: KubeInventory) -> list[str
                 reader.problem(f"configmap {ref}", exc, Facet.KUBE_INGRESS_CONTROLLER_CONFIGS, whole=False)
                 missing.append(f"configmap {ref}")
             continue
-        inv.ingress_controller_configs.append(parse_ingress_controller_config(obj))
+        inv.ingress_controller_configs += _parse_each(
+            reader, "ConfigMap", Facet.KUBE_INGRESS_CONTROLLER_CONFIGS, [obj], parse_ingress_controller_config
+        )
     return missing
 
 

@@ -114,14 +114,12 @@ def _service_port(svc: Service, backend: BackendRef) -> ServicePort | None:
 
 def _pod_port(sp: ServicePort | None, pod: Pod, tg: TargetGroup) -> int | None:
     """The pod port the load balancer sends to: the Service port's targetPort (a name resolved against the pod's
-    container ports), else the port the pod is registered on, else the target group's; None when the targets
-    were not described (CloudWatch showed them healthy, or no selected rule reads them): the group's port is
-    only the default a registration may override, so it is not taken for the pod's."""
+    container ports), else the one port the pod is registered on. None otherwise: targets not described
+    (CloudWatch showed them healthy, or no selected rule reads them), the pod registered on no port or on
+    several. The group's port is only the default a registration may override, so it is never taken for the pod's."""
     if sp is None:
-        if tg.targets is None:
-            return None
-        registered = {t.port for t in tg.targets if t.port is not None and t.id in pod.ips}
-        return registered.pop() if len(registered) == 1 else tg.port
+        registered = {t.port for t in tg.targets or [] if t.port is not None and t.id in pod.ips}
+        return registered.pop() if len(registered) == 1 else None
     target = sp.target_port
     if target is None:
         return sp.port

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 from alembic import command
 from alembic.config import Config
@@ -36,6 +37,17 @@ def redact(url: str) -> str:
         return "<unparsable database URL>"
 
 
+def _sqlite_exists(database: str, query: dict[str, Any]) -> bool:
+    """Whether a SQLite database is there to read: an in-memory one always is; a URI (uri=true) names its file
+    after "file:" (https://www.sqlite.org/uri.html), a plain URL is the file name."""
+    if not database or database == ":memory:" or query.get("mode") == "memory":
+        return True
+    if "uri" in query:
+        path = urlsplit(database).path if database.startswith("file:") else database
+        return not path or path == ":memory:" or Path(unquote(path)).exists()
+    return Path(database).exists()
+
+
 def make_engine(url: str, *, pool_size: int = 10, create: bool = True) -> Engine:
     """An engine for ``url``; SQLite gets WAL, a busy timeout and foreign keys, PostgreSQL a pool.
 
@@ -49,7 +61,7 @@ def make_engine(url: str, *, pool_size: int = 10, create: bool = True) -> Engine
     if parsed.get_backend_name() == "sqlite":
         # a file name, not an in-memory database nor a URI (uri=true: "file:...?mode=memory" and the like)
         on_disk = bool(parsed.database) and parsed.database != ":memory:" and "uri" not in parsed.query
-        if on_disk and not create and not Path(str(parsed.database)).exists():
+        if not create and not _sqlite_exists(parsed.database or "", dict(parsed.query)):
             # sqlite3 would create it on connecting: a read would leave an empty database behind, and say "empty"
             raise StoreError(f"database {redact(url)} does not exist; `auditor db upgrade` creates it")
         if on_disk:  # a URI's path is sqlite's to read ("file:/x/y.db"): making its parent would make "./file:"

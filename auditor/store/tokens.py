@@ -67,7 +67,7 @@ def revoke_token(session: Session, name_or_id: str) -> TokenRow:
     query = select(TokenRow).where(TokenRow.name == name_or_id)
     row = session.scalar(query)
     # an id no row can have (past the 4-byte column: PostgreSQL refuses it, SQLite overflows) is no token either
-    if row is None and name_or_id.isdecimal() and 1 <= int(name_or_id) <= ROW_ID_MAX:
+    if row is None and name_or_id.isascii() and name_or_id.isdecimal() and 1 <= int(name_or_id) <= ROW_ID_MAX:
         row = session.get(TokenRow, int(name_or_id))
     if row is None:
         raise NotFound(f"no token named {name_or_id!r}")

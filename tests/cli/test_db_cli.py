@@ -50,11 +50,14 @@ def test_the_migration_library_says_nothing_at_info(tmp_path: Path, command: tup
     assert " alembic." not in proc.stderr, proc.stderr  # e.g. "info    alembic.runtime.plugins: setup plugin"
 
 
-def test_db_current_on_a_database_that_does_not_exist_creates_nothing(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'no' / 'such' / 'dir' / 'x.db'}"
+@pytest.mark.parametrize("form", ["{}", "file:{}?uri=true", "file://{}?uri=true"])
+def test_db_current_on_a_database_that_does_not_exist_creates_nothing(tmp_path: Path, form: str) -> None:
+    url = "sqlite:///" + form.format(tmp_path / "no" / "such" / "dir" / "x.db")
     proc = run_cli("--log-level", "WARNING", "db", "current", env={"AUDITOR_DATABASE_URL": url})
-    assert_one_line(proc, 4, f"database {url} does not exist; `auditor db upgrade` creates it")
+    assert_one_line(proc, 4, "x.db", "does not exist; `auditor db upgrade` creates it")
     assert list(tmp_path.iterdir()) == []
+    if "uri=true" in url:
+        return  # a URI's directory is sqlite's to find: db upgrade does not make it either
     # the commands that write still make it: db upgrade, then db current reads it
     assert run_cli("db", "upgrade", env={"AUDITOR_DATABASE_URL": url}).returncode == 0
     current = run_cli("db", "current", env={"AUDITOR_DATABASE_URL": url})
@@ -72,3 +75,12 @@ def test_a_sqlite_uri_makes_no_directory_of_its_own(tmp_path: Path, monkeypatch:
     finally:
         engine.dispose()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["u.db"]
+
+
+def test_a_token_id_in_other_scripts_digits_is_no_id(tmp_path: Path) -> None:
+    """'１' (full-width) is not token 1, as the API and the dashboard read ids: ASCII digits only."""
+    env = {"AUDITOR_DATABASE_URL": f"sqlite:///{tmp_path / 'a.db'}"}
+    assert run_cli("--log-level", "WARNING", "token", "create", "--name", "first", env=env).returncode == 0
+    proc = run_cli("--log-level", "WARNING", "token", "revoke", "\uff11", env=env)
+    assert_one_line(proc, 2, "no token named '\uff11'")
+    assert run_cli("--log-level", "WARNING", "token", "revoke", "1", env=env).returncode == 0

@@ -116,6 +116,19 @@ def test_a_forbidden_configmap_leaves_its_facet_partial(kube: KubeApiServer) -> 
     assert inv.ingress_controller_configs == [] and inv.ingress_controllers  # the controller is still known
 
 
+def test_a_malformed_configmap_is_left_out_and_its_facet_partial(kube: KubeApiServer) -> None:
+    kube.seed(nginx_deployment())
+    broken = config_map("ingress-nginx", "ingress-nginx-controller", {"ssl-redirect": "false"})
+    broken["metadata"]["labels"] = ["not", "a", "map"]
+    kube.seed(broken)
+    inv, cov = _collect(kube)
+    assert cov.status == CoverageStatus.PARTIAL
+    state = cov.facet("kubernetes.ingress-controller-configs")
+    assert state.status == CoverageStatus.PARTIAL and state.error_code == "Malformed"
+    assert "ConfigMap ingress-nginx/ingress-nginx-controller is malformed" in (state.message or "")
+    assert inv.ingress_controller_configs == [] and inv.ingress_controllers
+
+
 def test_deployments_not_listed_leave_ingress_controllers_unread(kube: KubeApiServer) -> None:
     kube.seed(nginx_deployment())
     kube.fail("GET", "/apis/apps/v1/deployments", 403)

@@ -92,9 +92,18 @@ def test_a_backend_port_no_service_port_matches_takes_the_registered_port_and_wi
     inv = _setup([b.default_deny("shop")])
     inv.kubernetes.services[0].ports[0].port = 81  # the Ingress asks for port 80: no Service port matches
     assert only(BLOCKS, inv).status == Status.FAIL  # judged on the registered 8080
-    inv.aws.target_groups[0].targets = None
-    f = only(BLOCKS, inv)
-    assert f.status == Status.UNKNOWN and "pod port" in f.message
+    inv.aws.target_groups[0].port = 9999  # the group's default port: never taken for the pod's
+    for targets in (
+        None,  # not described
+        [],  # the pod registered on no port
+        [
+            TargetHealth(id="10.0.8.5", port=8080, state="healthy"),
+            TargetHealth(id="10.0.8.5", port=8081, state="healthy"),
+        ],
+    ):
+        inv.aws.target_groups[0].targets = targets
+        f = only(BLOCKS, inv)
+        assert f.status == Status.UNKNOWN and "pod port" in f.message, targets
 
 
 def test_policies_admitting_only_pods_block_too():
