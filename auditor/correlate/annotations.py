@@ -315,8 +315,13 @@ def gateway_configuration_problems(cfg: GatewayConfiguration) -> list[Annotation
     elif cfg.kind == "TargetGroupConfiguration":
         props = [("spec.defaultConfiguration", spec.get("defaultConfiguration"))]
         routes = spec.get("routeConfigurations")
+        if routes is not None and not isinstance(routes, list):
+            _problem(problems, "spec.routeConfigurations", _shown(routes), "must be a list")
         for i, route in enumerate(routes if isinstance(routes, list) else []):
-            props.append((f"spec.routeConfigurations[{i}].targetGroupProps", (route or {}).get("targetGroupProps")))
+            if not isinstance(route, dict):
+                _problem(problems, f"spec.routeConfigurations[{i}]", _shown(route), "must be an object")
+                continue
+            props.append((f"spec.routeConfigurations[{i}].targetGroupProps", route.get("targetGroupProps")))
         for where, value in props:
             if not isinstance(value, dict):
                 continue

@@ -130,6 +130,23 @@ def test_valid_gateway_configurations_pass():
     ]
 
 
+def test_a_target_group_configuration_route_entry_that_is_no_object_fails_on_its_field():
+    """It raised AttributeError in correlation ('str' object has no attribute 'get'): UNKNOWN (unreadable)."""
+    tgc = GatewayConfiguration(
+        namespace="shop",
+        name="api",
+        kind="TargetGroupConfiguration",
+        spec={"routeConfigurations": ["x", {"targetGroupProps": {"targetType": "pod"}}]},
+    )
+    got = {f.discriminator: f for f in run(RULE, _configs(tgc)) if f.kubernetes.kind == "TargetGroupConfiguration"}
+    assert set(got) == {"spec.routeConfigurations[0]", "spec.routeConfigurations[1].targetGroupProps.targetType"}
+    assert all(f.status == Status.FAIL for f in got.values())
+    assert "must be an object" in got["spec.routeConfigurations[0]"].message
+    tgc.spec = {"routeConfigurations": {"targetGroupProps": {}}}
+    (f,) = [f for f in run(RULE, _configs(tgc)) if f.kubernetes.kind == "TargetGroupConfiguration"]
+    assert (f.status, f.discriminator) == (Status.FAIL, "spec.routeConfigurations")
+
+
 def test_gateway_configurations_not_read_are_unknown():
     bad = b.lb_configuration("shop", "pub", scheme="public")
     inv = facet_failed(_configs(bad), Facet.KUBE_LOAD_BALANCER_CONFIGURATIONS)
