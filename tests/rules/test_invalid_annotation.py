@@ -147,6 +147,20 @@ def test_a_target_group_configuration_route_entry_that_is_no_object_fails_on_its
     assert (f.status, f.discriminator) == (Status.FAIL, "spec.routeConfigurations")
 
 
+def test_listener_certificates_that_are_no_list_are_one_fail_not_one_per_character():
+    """``certificates: 5`` raised TypeError in correlation (UNKNOWN, unreadable); a string was read character by
+    character, one FAIL per character."""
+    for value in (5, "arn:aws:acm:eu-west-1:111122223333:certificate/abc", {"arn": 1}):
+        cfg = b.lb_configuration(
+            "shop", "pub", listenerConfigurations=[{"protocolPort": "HTTPS:443", "certificates": value}]
+        )
+        got = [f for f in run(RULE, _configs(cfg)) if f.kubernetes.kind == "LoadBalancerConfiguration"]
+        assert [(f.status, f.discriminator) for f in got] == [
+            (Status.FAIL, "spec.listenerConfigurations[0].certificates")
+        ], value
+        assert "must be a list of certificate ARNs" in got[0].message
+
+
 def test_gateway_configurations_not_read_are_unknown():
     bad = b.lb_configuration("shop", "pub", scheme="public")
     inv = facet_failed(_configs(bad), Facet.KUBE_LOAD_BALANCER_CONFIGURATIONS)
