@@ -308,15 +308,22 @@ def gateway_configuration_problems(cfg: GatewayConfiguration) -> list[Annotation
             port = entry.get("protocolPort")
             if not isinstance(port, str) or not _PROTOCOL_PORT.match(port):
                 _problem(problems, f"{where}.protocolPort", _shown(port), "must be PROTOCOL:PORT, e.g. HTTPS:443")
-            certs = [entry.get("defaultCertificate"), *(entry.get("certificates") or [])]
-            for cert in certs:
-                if cert is not None and not (isinstance(cert, str) and _is_certificate_arn(cert)):
+            more = entry.get("certificates")
+            if more is not None and not isinstance(more, list):
+                _problem(problems, f"{where}.certificates", _shown(more), "must be a list of certificate ARNs")
+            for cert in listener_certificates(entry):
+                if not (isinstance(cert, str) and _is_certificate_arn(cert)):
                     _problem(problems, f"{where}.certificates", _shown(cert), "is not an ACM or IAM certificate ARN")
     elif cfg.kind == "TargetGroupConfiguration":
         props = [("spec.defaultConfiguration", spec.get("defaultConfiguration"))]
         routes = spec.get("routeConfigurations")
+        if routes is not None and not isinstance(routes, list):
+            _problem(problems, "spec.routeConfigurations", _shown(routes), "must be a list")
         for i, route in enumerate(routes if isinstance(routes, list) else []):
-            props.append((f"spec.routeConfigurations[{i}].targetGroupProps", (route or {}).get("targetGroupProps")))
+            if not isinstance(route, dict):
+                _problem(problems, f"spec.routeConfigurations[{i}]", _shown(route), "must be an object")
+                continue
+            props.append((f"spec.routeConfigurations[{i}].targetGroupProps", route.get("targetGroupProps")))
         for where, value in props:
             if not isinstance(value, dict):
                 continue
@@ -336,6 +343,13 @@ def gateway_configuration_problems(cfg: GatewayConfiguration) -> list[Annotation
                         problems, f"{where}.healthCheckConfig.healthCheckPath", _shown(path), 'must start with "/"'
                     )
     return problems
+
+
+def listener_certificates(entry: dict[str, Any]) -> list[Any]:
+    """The certificates one ``spec.listenerConfigurations[]`` entry names: ``defaultCertificate`` and the list
+    ``certificates`` (not a list: none; ``gateway_configuration_problems`` reports it), as written (any type)."""
+    more = entry.get("certificates")
+    return [c for c in [entry.get("defaultCertificate"), *(more if isinstance(more, list) else [])] if c is not None]
 
 
 def _enum(problems: list[AnnotationProblem], key: str, value: Any, allowed: tuple[str, ...]) -> None:

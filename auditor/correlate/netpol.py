@@ -26,6 +26,7 @@ https://github.com/aws/aws-network-policy-agent); Calico and Cilium enforce it w
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -164,7 +165,10 @@ def _peer_admits(peer: Any, source: Source, namespace: str, policy: NetworkPolic
             return False
         if not _within(src, _cidr(block.get("cidr"), policy)):
             return False
-        return not any(_overlaps(src, _cidr(e, policy)) for e in block.get("except") or [])
+        excepted = block.get("except") or []
+        if not isinstance(excepted, list):
+            raise MalformedPolicy(policy, f"ipBlock except {excepted!r} is not a list")
+        return not any(_overlaps(src, _cidr(e, policy)) for e in excepted)
     if "podSelector" not in peer and "namespaceSelector" not in peer:
         raise MalformedPolicy(policy, "a peer names neither ipBlock, podSelector nor namespaceSelector")
     if not isinstance(source, PodSource):
@@ -177,6 +181,11 @@ def _peer_admits(peer: Any, source: Source, namespace: str, policy: NetworkPolic
     return "podSelector" not in peer or _labels_match(peer.get("podSelector"), source.labels, policy)
 
 
+# A port name as the API server validates it (IANA_SVC_NAME: at most 15 lowercase letters, digits and single
+# inner "-", at least one letter; apimachinery's validation.IsValidPortName)
+_PORT_NAME = re.compile(r"^(?=.{1,15}$)(?=[a-z0-9-]*[a-z])[a-z0-9]+(-[a-z0-9]+)*$")
+
+
 def _port_admits(entry: Any, pod: Pod, port: int, protocol: str, policy: NetworkPolicy) -> bool:
     if not isinstance(entry, dict):
         raise MalformedPolicy(policy, f"port {entry!r} is not an object")
@@ -185,7 +194,10 @@ def _port_admits(entry: Any, pod: Pod, port: int, protocol: str, policy: Network
     value = entry.get("port")
     if value is None:
         return True  # every port of the protocol
-    if isinstance(value, str) and not value.isdigit():
+    # ASCII digits only: str.isdigit() also takes "²" and "８０", which int() then refuses or reads as a number
+    if isinstance(value, str) and not (value.isascii() and value.isdigit()):
+        if not _PORT_NAME.match(value):
+            raise MalformedPolicy(policy, f"port {value[:80]!r} is neither a number nor a port name")
         # a named port: the pod's container port of that name (and protocol)
         return any(
             cp.name == value and cp.port == port and cp.protocol.upper() == protocol.upper()

@@ -408,9 +408,11 @@ def service_source_ranges(svc: Service) -> tuple[Admitted, str]:
         admitted.add(svc.load_balancer_source_ranges, SERVICE_SOURCE_RANGES)
         return admitted, SERVICE_SOURCE_RANGES
     for key in SOURCE_RANGES_ANNOTATIONS:
-        raw = svc.annotations.get(key)
-        if raw and raw.strip():
-            admitted.add(_split(raw), key)
+        # a value of only commas and spaces is no value: the AWS Load Balancer Controller drops empty entries and
+        # then admits its default (ParseStringSliceAnnotation); read as "no range" it would pass a world-open port
+        cidrs = _split(svc.annotations.get(key) or "")
+        if cidrs:
+            admitted.add(cidrs, key)
             return admitted, key
     origin = SERVICE_DEFAULT
     admitted.add(_defaults(svc.annotations.get(_SERVICE_IP_ADDRESS_TYPE) == "dualstack"), origin)

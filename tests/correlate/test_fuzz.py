@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from auditor.config import Settings
@@ -25,6 +25,7 @@ from auditor.inventory.models import (
     Endpoint,
     EndpointPort,
     EndpointSlice,
+    GatewayConfiguration,
     IngressBackend,
     IngressClass,
     IngressClassParametersRef,
@@ -341,6 +342,75 @@ def test_one_bad_annotation_is_reported_and_the_rest_is_audited(key: str, value:
     assert {(f.rule_id, f.status) for f in fine} == {
         (f.rule_id, f.status) for f in alone.result.findings if f.kubernetes and f.kubernetes.namespace == "ok"
     }
+
+
+# LoadBalancerConfiguration / TargetGroupConfiguration specs: the CRDs' fields with any JSON in them (a CRD
+# without validation, or an edited snapshot)
+_CERT = b.arn("acm", "certificate/c")
+_gw_json = st.one_of(
+    json_values, st.sampled_from(["HTTPS:443", "HTTP:80", "0.0.0.0/0", "::/0", "internet-facing", _CERT])
+)
+_tg_props = st.fixed_dictionaries(
+    {}, optional={k: _gw_json for k in ("targetType", "ipAddressType", "protocolVersion", "healthCheckConfig")}
+)
+_listener_entry = st.fixed_dictionaries(
+    {},
+    optional={
+        "protocolPort": _gw_json,
+        "defaultCertificate": _gw_json,
+        "certificates": _gw_json | st.lists(_gw_json, max_size=2),
+        "sslPolicy": _gw_json,
+    },
+)
+gateway_specs = st.fixed_dictionaries(
+    {},
+    optional={
+        "scheme": _gw_json,
+        "sourceRanges": _gw_json | st.lists(_gw_json, max_size=3),
+        "ipAddressType": _gw_json,
+        "mergingMode": _gw_json,
+        "wafV2": _gw_json | st.fixed_dictionaries({}, optional={"webACL": _gw_json}),
+        "listenerConfigurations": _gw_json | st.lists(_listener_entry | _gw_json, max_size=3),
+        "defaultConfiguration": _tg_props | _gw_json,
+        "routeConfigurations": _gw_json
+        | st.lists(
+            st.fixed_dictionaries({}, optional={"targetGroupProps": _tg_props | _gw_json}) | _gw_json, max_size=2
+        ),
+    },
+)
+
+
+@FUZZ
+@given(
+    specs=st.lists(gateway_specs, min_size=1, max_size=3),
+    kinds=st.lists(st.sampled_from(["LoadBalancerConfiguration", "TargetGroupConfiguration"]), min_size=3, max_size=3),
+)
+@example(specs=[{"routeConfigurations": ["x"]}], kinds=["TargetGroupConfiguration"] * 3)
+@example(specs=[{"listenerConfigurations": [{"certificates": 5}]}], kinds=["LoadBalancerConfiguration"] * 3)
+def test_odd_gateway_configurations_are_findings_not_crashes(specs: list[dict[str, Any]], kinds: list[str]) -> None:
+    """The Gateway's LoadBalancerConfiguration (and its class's) with any spec: each bad field an invalid-annotation
+    finding, never an object the correlator could not read nor a crashed rule (certificate-expiring, weak-tls-policy,
+    public-alb-without-waf and public-sensitive-port read the spec too)."""
+    cert = b.certificate("c", "a.example.com", days=3)
+    lb = b.load_balancer(
+        "k8s-gw",
+        tags=b.gateway_tags("shop/gw"),
+        listeners=[b.listener(443, "HTTPS", certs=[cert.arn], lb_name="k8s-gw")],
+    )
+    configs = [
+        GatewayConfiguration(namespace="shop" if i % 2 else "infra", name="c", kind=kinds[i], spec=spec)  # type: ignore[arg-type]
+        for i, spec in enumerate(specs)
+    ]
+    inv = b.inventory(
+        lbs=[lb],
+        gateways=[b.gateway("shop", "gw", lb=lb, config="c")],
+        gateway_classes=[b.gateway_class(config="c")],
+        gateway_configurations=configs,
+        certificates=[cert],
+        security_groups=[b.security_group("sg-1", 443)],
+        controllers=[b.controller("v2.14.0")],
+    )
+    _analyze(inv)
 
 
 def _sample_document() -> dict[str, Any]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from auditor.correlate.netpol import (
@@ -178,6 +178,13 @@ def test_evidence_names_the_selecting_and_admitting_policies():
         {**ALL_PODS, "ingress": [allow(None, [{"port": 1.5}])]},
         {**ALL_PODS, "ingress": "all"},
         {"podSelector": {}, "policyTypes": "Ingress"},
+        # these raised TypeError / ValueError, which no caller expects (a rule crash, not an UNKNOWN pod)
+        {**ALL_PODS, "ingress": [allow([{"ipBlock": {"cidr": VPC, "except": 5}}])]},
+        {**ALL_PODS, "ingress": [allow([{"ipBlock": {"cidr": VPC, "except": "10.0.0.0/24"}}])]},
+        {**ALL_PODS, "ingress": [allow(None, [{"port": "²"}])]},  # isdigit(), but int() refuses it
+        # neither a number nor a name the API server accepts: "８０８０" was read as 8080, "HTTP" as a name
+        {**ALL_PODS, "ingress": [allow(None, [{"port": "８０８０"}])]},
+        {**ALL_PODS, "ingress": [allow(None, [{"port": "HTTP"}])]},
     ],
 )
 def test_a_malformed_policy_raises_naming_it(spec: dict[str, Any]):
@@ -267,6 +274,8 @@ _SPEC = st.recursive(
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
 @given(spec=st.dictionaries(st.sampled_from(_KEYS), _SPEC, max_size=4))
+@example(spec={"ingress": [{"from": [{"ipBlock": {"cidr": "10.0.0.0/8", "except": 0}}]}]})
+@example(spec={"ingress": [{"ports": [{"port": "²"}]}]})
 def test_any_spec_gives_a_verdict_or_malformed_policy(spec: dict[str, Any]):
     policy = pol(spec, "fuzz")
     for source in (LB, PodSource("shop", {"app": "web"}, {"team": "x"})):

@@ -216,6 +216,15 @@ SVC = "service.beta.kubernetes.io/"
             WORLD,
         ),
         ((), {SVC + "load-balancer-source-ranges": "   "}, "default (no loadBalancerSourceRanges)", WORLD),
+        # only empty entries: the controller drops them and admits its default (this was "no range": LIMITED)
+        ((), {SVC + "load-balancer-source-ranges": ","}, "default (no loadBalancerSourceRanges)", WORLD),
+        ((), {SVC + "load-balancer-source-ranges": " , ,"}, "default (no loadBalancerSourceRanges)", WORLD),
+        (
+            (),
+            {SVC + "load-balancer-source-ranges": ",", SVC + "aws-load-balancer-source-ranges": "0.0.0.0/0"},
+            SVC + "aws-load-balancer-source-ranges",
+            WORLD,
+        ),
         (
             (),
             {SVC + "aws-load-balancer-source-ranges": "203.0.113.0/24, ::/0"},

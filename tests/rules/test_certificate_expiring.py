@@ -181,3 +181,26 @@ def test_certificate_of_a_gateway_names_its_load_balancer_configuration():
     f = only(RULE, inv)
     assert f.status == Status.FAIL and f.kubernetes == KubeRef(kind="Gateway", namespace="shop", name="web")
     assert "LoadBalancerConfiguration shop/pub (spec.listenerConfigurations HTTPS:443)" in f.remediation
+
+
+def test_a_gateway_whose_certificates_field_is_no_list_is_still_judged():
+    """``certificates: 5`` raised TypeError (value after * must be an iterable) on the certificate: UNKNOWN."""
+    cert = b.certificate("c1", "shop.example.com", days=20)
+    lb = b.load_balancer(
+        "k8s-shop-web-gw",
+        tags=b.gateway_tags("shop/web"),
+        listeners=[b.listener(443, "HTTPS", default=b.fixed_404(), certs=[cert.arn], lb_name="k8s-shop-web-gw")],
+    )
+    cfg = b.lb_configuration(
+        "shop",
+        "pub",
+        listenerConfigurations=[{"protocolPort": "HTTPS:443", "defaultCertificate": cert.arn, "certificates": 5}],
+    )
+    inv = b.inventory(
+        lbs=[lb],
+        gateways=[b.gateway("shop", "web", lb=lb, config="pub")],
+        gateway_configurations=[cfg],
+        certificates=[cert],
+    )
+    f = only(RULE, inv)
+    assert f.status == Status.FAIL and "LoadBalancerConfiguration shop/pub" in f.remediation

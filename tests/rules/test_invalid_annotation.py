@@ -130,6 +130,37 @@ def test_valid_gateway_configurations_pass():
     ]
 
 
+def test_a_target_group_configuration_route_entry_that_is_no_object_fails_on_its_field():
+    """It raised AttributeError in correlation ('str' object has no attribute 'get'): UNKNOWN (unreadable)."""
+    tgc = GatewayConfiguration(
+        namespace="shop",
+        name="api",
+        kind="TargetGroupConfiguration",
+        spec={"routeConfigurations": ["x", {"targetGroupProps": {"targetType": "pod"}}]},
+    )
+    got = {f.discriminator: f for f in run(RULE, _configs(tgc)) if f.kubernetes.kind == "TargetGroupConfiguration"}
+    assert set(got) == {"spec.routeConfigurations[0]", "spec.routeConfigurations[1].targetGroupProps.targetType"}
+    assert all(f.status == Status.FAIL for f in got.values())
+    assert "must be an object" in got["spec.routeConfigurations[0]"].message
+    tgc.spec = {"routeConfigurations": {"targetGroupProps": {}}}
+    (f,) = [f for f in run(RULE, _configs(tgc)) if f.kubernetes.kind == "TargetGroupConfiguration"]
+    assert (f.status, f.discriminator) == (Status.FAIL, "spec.routeConfigurations")
+
+
+def test_listener_certificates_that_are_no_list_are_one_fail_not_one_per_character():
+    """``certificates: 5`` raised TypeError in correlation (UNKNOWN, unreadable); a string was read character by
+    character, one FAIL per character."""
+    for value in (5, "arn:aws:acm:eu-west-1:111122223333:certificate/abc", {"arn": 1}):
+        cfg = b.lb_configuration(
+            "shop", "pub", listenerConfigurations=[{"protocolPort": "HTTPS:443", "certificates": value}]
+        )
+        got = [f for f in run(RULE, _configs(cfg)) if f.kubernetes.kind == "LoadBalancerConfiguration"]
+        assert [(f.status, f.discriminator) for f in got] == [
+            (Status.FAIL, "spec.listenerConfigurations[0].certificates")
+        ], value
+        assert "must be a list of certificate ARNs" in got[0].message
+
+
 def test_gateway_configurations_not_read_are_unknown():
     bad = b.lb_configuration("shop", "pub", scheme="public")
     inv = facet_failed(_configs(bad), Facet.KUBE_LOAD_BALANCER_CONFIGURATIONS)

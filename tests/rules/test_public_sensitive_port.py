@@ -287,6 +287,16 @@ def test_malformed_source_range_annotation_is_unknown():
     ]
 
 
+def test_a_source_range_annotation_of_only_commas_is_the_default_world_not_no_range():
+    """The controller drops empty entries and admits 0.0.0.0/0; "," was read as admitting nothing (PASS)."""
+    lb = _nlb()
+    svc = _pg(lb)
+    svc.annotations["service.beta.kubernetes.io/load-balancer-source-ranges"] = " , "
+    f = only(RULE, b.inventory(lbs=[lb], services=[svc]))
+    assert f.status == Status.FAIL and f.evidence["source_ranges"] == ["0.0.0.0/0"]
+    assert f.evidence["source_ranges_from"] == "default (no loadBalancerSourceRanges)"
+
+
 def test_ingress_alb_without_its_security_group_is_unknown_and_names_what_the_ingress_declares():
     lb = b.load_balancer("k8s-logs", tags=b.ingress_tags("logs/es"), listeners=[b.listener(9200, "HTTP")])
     ing = b.ingress("logs", "es", lb=lb, ingress_class="restricted")

@@ -14,7 +14,7 @@ from datetime import timedelta
 from typing import Any
 
 from auditor.config import RuleSettings
-from auditor.correlate.annotations import ALB, SVC
+from auditor.correlate.annotations import ALB, SVC, listener_certificates
 from auditor.correlate.graph import ExposureGraph, LbNode
 from auditor.findings import Finding, KubeRef, Severity, Status
 from auditor.inventory.facets import Facet
@@ -112,9 +112,7 @@ def _where_referenced(arn: str, uses: list[_Use]) -> list[str]:
         cfg = owner.gateway.configuration if owner is not None and owner.gateway is not None else None
         entries = cfg.spec.get("listenerConfigurations") if cfg is not None else None
         for entry in entries if isinstance(entries, list) else []:
-            named = (
-                [entry.get("defaultCertificate"), *(entry.get("certificates") or [])] if isinstance(entry, dict) else []
-            )
+            named = listener_certificates(entry) if isinstance(entry, dict) else []
             if cfg is not None and arn in named:
                 found.append(
                     f"LoadBalancerConfiguration {cfg.namespace}/{cfg.name} (spec.listenerConfigurations "
