@@ -3,6 +3,7 @@
 from datetime import UTC, datetime, timedelta
 
 from auditor.findings import KubeRef, Severity, Status
+from auditor.inventory.models import Gateway, GatewayConfiguration, LoadBalancer
 from auditor.rules.tls.certificate_expiring import RULE
 from tests.rules._harness import only, run
 from tests.support import builders as b
@@ -162,22 +163,24 @@ def test_a_certificate_on_many_load_balancers_names_three_in_the_message_and_all
     assert [u["load_balancer"] for u in f.evidence["used_by"]] == [f"k8s-shop-web{i}" for i in range(5)]
 
 
-def test_certificate_of_a_gateway_names_its_load_balancer_configuration():
-    cert = b.certificate("c1", "shop.example.com", days=20)
+def _gateway_with(
+    cert_arn: str, **listener_configuration: object
+) -> tuple[LoadBalancer, Gateway, GatewayConfiguration]:
+    """A Gateway's HTTPS:443 load balancer serving ``cert_arn``, its LoadBalancerConfiguration's entry for it."""
     lb = b.load_balancer(
         "k8s-shop-web-gw",
         tags=b.gateway_tags("shop/web"),
-        listeners=[b.listener(443, "HTTPS", default=b.fixed_404(), certs=[cert.arn], lb_name="k8s-shop-web-gw")],
+        listeners=[b.listener(443, "HTTPS", default=b.fixed_404(), certs=[cert_arn], lb_name="k8s-shop-web-gw")],
     )
-    cfg = b.lb_configuration(
-        "shop", "pub", listenerConfigurations=[{"protocolPort": "HTTPS:443", "defaultCertificate": cert.arn}]
-    )
-    inv = b.inventory(
-        lbs=[lb],
-        gateways=[b.gateway("shop", "web", lb=lb, config="pub")],
-        gateway_configurations=[cfg],
-        certificates=[cert],
-    )
+    entry = {"protocolPort": "HTTPS:443", "defaultCertificate": cert_arn, **listener_configuration}
+    cfg = b.lb_configuration("shop", "pub", listenerConfigurations=[entry])
+    return lb, b.gateway("shop", "web", lb=lb, config="pub"), cfg
+
+
+def test_certificate_of_a_gateway_names_its_load_balancer_configuration():
+    cert = b.certificate("c1", "shop.example.com", days=20)
+    lb, gw, cfg = _gateway_with(cert.arn)
+    inv = b.inventory(lbs=[lb], gateways=[gw], gateway_configurations=[cfg], certificates=[cert])
     f = only(RULE, inv)
     assert f.status == Status.FAIL and f.kubernetes == KubeRef(kind="Gateway", namespace="shop", name="web")
     assert "LoadBalancerConfiguration shop/pub (spec.listenerConfigurations HTTPS:443)" in f.remediation
@@ -186,21 +189,7 @@ def test_certificate_of_a_gateway_names_its_load_balancer_configuration():
 def test_a_gateway_whose_certificates_field_is_no_list_is_still_judged():
     """``certificates: 5`` raised TypeError (value after * must be an iterable) on the certificate: UNKNOWN."""
     cert = b.certificate("c1", "shop.example.com", days=20)
-    lb = b.load_balancer(
-        "k8s-shop-web-gw",
-        tags=b.gateway_tags("shop/web"),
-        listeners=[b.listener(443, "HTTPS", default=b.fixed_404(), certs=[cert.arn], lb_name="k8s-shop-web-gw")],
-    )
-    cfg = b.lb_configuration(
-        "shop",
-        "pub",
-        listenerConfigurations=[{"protocolPort": "HTTPS:443", "defaultCertificate": cert.arn, "certificates": 5}],
-    )
-    inv = b.inventory(
-        lbs=[lb],
-        gateways=[b.gateway("shop", "web", lb=lb, config="pub")],
-        gateway_configurations=[cfg],
-        certificates=[cert],
-    )
+    lb, gw, cfg = _gateway_with(cert.arn, certificates=5)
+    inv = b.inventory(lbs=[lb], gateways=[gw], gateway_configurations=[cfg], certificates=[cert])
     f = only(RULE, inv)
     assert f.status == Status.FAIL and "LoadBalancerConfiguration shop/pub" in f.remediation
