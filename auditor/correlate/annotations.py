@@ -541,6 +541,17 @@ def service_settings(svc: Service, lbc_class: str = LBC_SERVICE_CLASS) -> Servic
     settings.ssl_policy = a.get(SVC + "aws-load-balancer-ssl-negotiation-policy")
     if (raw := a.get(SVC + "load-balancer-source-ranges")) is not None:
         _cidrs(problems, SVC + "load-balancer-source-ranges", raw)
+        # The in-tree provider parses every comma-separated entry as a CIDR (k8s.io/cloud-provider, service helpers'
+        # GetLoadBalancerSourceRanges): an empty one ("10.0.0.0/8,") fails the whole value, so it does not update
+        # the load balancer; the AWS Load Balancer Controller drops empty entries.
+        if controller == "in-tree" and raw.strip() and any(not part.strip() for part in raw.strip().split(",")):
+            _problem(
+                problems,
+                SVC + "load-balancer-source-ranges",
+                raw,
+                "has an empty entry: the in-tree provider refuses the whole value and leaves the load balancer as it "
+                "was",
+            )
     return settings
 
 

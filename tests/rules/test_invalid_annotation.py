@@ -1,5 +1,7 @@
 """invalid-annotation: one FAIL per bad annotation key, a PASS per clean ALB Ingress / LoadBalancer Service."""
 
+import pytest
+
 from auditor.findings import KubeRef, Status
 from auditor.inventory.facets import Facet
 from auditor.inventory.models import GatewayConfiguration
@@ -67,6 +69,20 @@ def test_service_annotation_problem():
     f = only(RULE, b.inventory(services=[svc]))
     assert f.status == Status.FAIL and f.kubernetes == KubeRef(kind="Service", namespace="db", name="pg")
     assert f"kubectl -n db annotate service pg {SVC}aws-load-balancer-scheme-" in f.remediation
+
+
+@pytest.mark.parametrize(("value", "fails"), [("10.0.0.0/8,", True), (",", True), (" 10.0.0.0/8 ", False), ("", False)])
+def test_an_empty_source_range_entry_fails_for_the_in_tree_provider_only(value: str, fails: bool) -> None:
+    """The in-tree provider parses each comma-separated entry as a CIDR, so an empty one fails the whole value (the
+    load balancer is not updated); the AWS Load Balancer Controller drops it."""
+    key = SVC + "load-balancer-source-ranges"
+    in_tree = b.service("db", "pg", annotations={key: value})
+    lbc = b.service("db", "lbc", annotations={key: value, SVC + "aws-load-balancer-type": "external"})
+    found = {f.kubernetes.name: f for f in run(RULE, b.inventory(services=[in_tree, lbc]))}
+    assert found["pg"].status == (Status.FAIL if fails else Status.PASS)
+    if fails:
+        assert "has an empty entry: the in-tree provider refuses the whole value" in found["pg"].message
+    assert found["lbc"].status == Status.PASS
 
 
 def test_long_values_are_cut_in_the_message_but_kept_in_evidence():
