@@ -539,20 +539,45 @@ def service_settings(svc: Service, lbc_class: str = LBC_SERVICE_CLASS) -> Servic
         settings.ssl_ports = [p.strip() for p in ssl_ports.split(",") if p.strip()]
     settings.ssl_cert = a.get(SVC + "aws-load-balancer-ssl-cert")
     settings.ssl_policy = a.get(SVC + "aws-load-balancer-ssl-negotiation-policy")
-    if (raw := a.get(SVC + "load-balancer-source-ranges")) is not None:
-        _cidrs(problems, SVC + "load-balancer-source-ranges", raw)
-        # The in-tree provider parses every comma-separated entry as a CIDR (k8s.io/cloud-provider, service helpers'
-        # GetLoadBalancerSourceRanges): an empty one ("10.0.0.0/8,") fails the whole value, so it does not update
-        # the load balancer; the AWS Load Balancer Controller drops empty entries.
-        if controller == "in-tree" and raw.strip() and any(not part.strip() for part in raw.strip().split(",")):
+    if (raw := a.get(SOURCE_RANGES)) is not None:
+        _cidrs(problems, SOURCE_RANGES, raw)
+        if source_ranges_refused(svc, controller):
             _problem(
                 problems,
-                SVC + "load-balancer-source-ranges",
+                SOURCE_RANGES,
                 raw,
                 "has an empty entry: the in-tree provider refuses the whole value and leaves the load balancer as it "
                 "was",
             )
+    if controller in ("lbc", "in-tree") and (unread := a.get(UNREAD_SOURCE_RANGES)) is not None:
+        _problem(
+            problems,
+            UNREAD_SOURCE_RANGES,
+            unread,
+            f"is read by no controller: the load balancer admits what {SOURCE_RANGES} (or "
+            "spec.loadBalancerSourceRanges) says, 0.0.0.0/0 when neither is set",
+        )
     return settings
+
+
+# The Kubernetes key both controllers read for a Service's source ranges (after spec.loadBalancerSourceRanges), and
+# one seen in the wild that neither reads (the controller's Service annotation reference lists only the first).
+SOURCE_RANGES = SVC + "load-balancer-source-ranges"
+UNREAD_SOURCE_RANGES = SVC + "aws-load-balancer-source-ranges"
+
+
+def source_ranges_refused(svc: Service, controller: str | None) -> bool:
+    """Whether the in-tree provider refuses the Service's source-ranges annotation: it reads it only without
+    spec.loadBalancerSourceRanges, and parses every comma-separated entry as a CIDR (k8s.io/cloud-provider service
+    helpers, GetLoadBalancerSourceRanges), so an empty one ("10.0.0.0/8,") fails the whole value and the load
+    balancer is not updated. The AWS Load Balancer Controller drops empty entries."""
+    raw = (svc.annotations.get(SOURCE_RANGES) or "").strip()
+    return (
+        controller == "in-tree"
+        and not svc.load_balancer_source_ranges
+        and bool(raw)
+        and any(not part.strip() for part in raw.split(","))
+    )
 
 
 def ingress_class_of(ing: Ingress) -> str | None:

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, TypeAlias
 
-from auditor.correlate.annotations import ALB, SVC, IngressSettings
+from auditor.correlate.annotations import ALB, SOURCE_RANGES, SVC, IngressSettings, source_ranges_refused
 from auditor.inventory.models import ManagedPrefixList, SecurityGroup, SecurityGroupPermission, Service
 
 IPv4Net: TypeAlias = ipaddress.IPv4Network
@@ -377,10 +377,6 @@ def security_groups(
 SERVICE_SOURCE_RANGES = "spec.loadBalancerSourceRanges"
 SERVICE_DEFAULT = "default (no loadBalancerSourceRanges)"
 INGRESS_DEFAULT = "default (no inbound-cidrs)"
-SOURCE_RANGES_ANNOTATIONS = (
-    "service.beta.kubernetes.io/load-balancer-source-ranges",  # the Kubernetes key both controllers read
-    SVC + "aws-load-balancer-source-ranges",  # seen in the wild; read so a world-open value is not missed
-)
 _SERVICE_IP_ADDRESS_TYPE = SVC + "aws-load-balancer-ip-address-type"
 _INGRESS_IP_ADDRESS_TYPE = ALB + "ip-address-type"
 INBOUND_CIDRS = ALB + "inbound-cidrs"
@@ -394,26 +390,32 @@ def _defaults(dualstack: bool) -> list[str]:
     return ["0.0.0.0/0", "::/0"] if dualstack else ["0.0.0.0/0"]
 
 
-def service_source_ranges(svc: Service) -> tuple[Admitted, str]:
+def service_source_ranges(svc: Service, controller: str | None = None) -> tuple[Admitted, str]:
     """The ranges a LoadBalancer Service admits and where they come from.
 
     ``spec.loadBalancerSourceRanges`` first, else the ``service.beta.kubernetes.io/load-balancer-source-ranges``
     annotation, else everyone: "If spec.loadBalancerSourceRanges is not set, Kubernetes allows traffic from
     0.0.0.0/0" (https://kubernetes.io/docs/concepts/services-networking/service/#aws-nlb-support; also
     https://kubernetes-sigs.github.io/aws-load-balancer-controller/latest/guide/service/annotations/#lb-source-ranges,
-    which adds ::/0 for a dualstack load balancer).
+    which adds ::/0 for a dualstack load balancer). ``service.beta.kubernetes.io/aws-load-balancer-source-ranges``,
+    seen in the wild, is read by neither controller, so it narrows nothing. Where the in-tree provider (``controller``)
+    refuses the annotation, what the load balancer admits is not known from the cluster: unresolved.
     """
     admitted = Admitted()
     if svc.load_balancer_source_ranges:
         admitted.add(svc.load_balancer_source_ranges, SERVICE_SOURCE_RANGES)
         return admitted, SERVICE_SOURCE_RANGES
-    for key in SOURCE_RANGES_ANNOTATIONS:
-        # a value of only commas and spaces is no value: the AWS Load Balancer Controller drops empty entries and
-        # then admits its default (ParseStringSliceAnnotation); read as "no range" it would pass a world-open port
-        cidrs = _split(svc.annotations.get(key) or "")
-        if cidrs:
-            admitted.add(cidrs, key)
-            return admitted, key
+    if source_ranges_refused(svc, controller):
+        admitted.unresolved.append(
+            f"{SOURCE_RANGES} has an empty entry, so the in-tree provider refused it and kept what it applied before"
+        )
+        return admitted, SOURCE_RANGES
+    # a value of only commas and spaces is no value: the AWS Load Balancer Controller drops empty entries and then
+    # admits its default (ParseStringSliceAnnotation); read as "no range" it would pass a world-open port
+    cidrs = _split(svc.annotations.get(SOURCE_RANGES) or "")
+    if cidrs:
+        admitted.add(cidrs, SOURCE_RANGES)
+        return admitted, SOURCE_RANGES
     origin = SERVICE_DEFAULT
     admitted.add(_defaults(svc.annotations.get(_SERVICE_IP_ADDRESS_TYPE) == "dualstack"), origin)
     return admitted, origin
@@ -470,7 +472,6 @@ __all__ = [
     "PUBLIC_V6",
     "SERVICE_DEFAULT",
     "SERVICE_SOURCE_RANGES",
-    "SOURCE_RANGES_ANNOTATIONS",
     "Admitted",
     "Openness",
     "Reachability",

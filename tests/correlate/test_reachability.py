@@ -219,16 +219,17 @@ SVC = "service.beta.kubernetes.io/"
         # only empty entries: the controller drops them and admits its default (this was "no range": LIMITED)
         ((), {SVC + "load-balancer-source-ranges": ","}, "default (no loadBalancerSourceRanges)", WORLD),
         ((), {SVC + "load-balancer-source-ranges": " , ,"}, "default (no loadBalancerSourceRanges)", WORLD),
+        # aws-load-balancer-source-ranges is read by no controller: it narrows nothing (this was LIMITED: fail-open)
         (
             (),
-            {SVC + "load-balancer-source-ranges": ",", SVC + "aws-load-balancer-source-ranges": "0.0.0.0/0"},
-            SVC + "aws-load-balancer-source-ranges",
+            {SVC + "load-balancer-source-ranges": ",", SVC + "aws-load-balancer-source-ranges": "10.0.0.0/8"},
+            "default (no loadBalancerSourceRanges)",
             WORLD,
         ),
         (
             (),
-            {SVC + "aws-load-balancer-source-ranges": "203.0.113.0/24, ::/0"},
-            SVC + "aws-load-balancer-source-ranges",
+            {SVC + "aws-load-balancer-source-ranges": "203.0.113.0/24"},
+            "default (no loadBalancerSourceRanges)",
             WORLD,
         ),
         (
@@ -245,6 +246,22 @@ def test_service_source_ranges(spec, annotations, origin, expected):
     admitted, found_origin = service_source_ranges(svc)
     assert found_origin == origin
     assert admitted.judge().openness == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"), [("10.0.0.0/8,", UNKNOWN), (",", UNKNOWN), ("10.0.0.0/8", LIMITED), ("  ", WORLD)]
+)
+def test_an_empty_entry_the_in_tree_provider_refuses_leaves_what_it_applied_unknown(value, expected):
+    """The in-tree provider refuses the whole value (it keeps what it applied before): no range stands on it. The
+    AWS Load Balancer Controller drops the empty entry; the spec field, when set, wins for both."""
+    svc = b.service("db", "pg", ports=(5432,), annotations={SVC + "load-balancer-source-ranges": value})
+    admitted, origin = service_source_ranges(svc, "in-tree")
+    assert admitted.judge().openness == expected
+    if expected == UNKNOWN:
+        assert origin == SVC + "load-balancer-source-ranges" and "in-tree provider refused it" in admitted.unresolved[0]
+    assert service_source_ranges(svc, "lbc")[0].judge().openness == (LIMITED if "10." in value else WORLD)
+    svc.load_balancer_source_ranges = ["10.0.0.0/8"]
+    assert service_source_ranges(svc, "in-tree")[0].judge().openness == LIMITED
 
 
 def test_service_default_is_dualstack_when_the_load_balancer_is():

@@ -83,6 +83,17 @@ def test_an_empty_source_range_entry_fails_for_the_in_tree_provider_only(value: 
     if fails:
         assert "has an empty entry: the in-tree provider refuses the whole value" in found["pg"].message
     assert found["lbc"].status == Status.PASS
+    in_tree.load_balancer_source_ranges = ["10.0.0.0/8"]  # the spec field wins: the annotation is not read
+    found = {f.kubernetes.name: f for f in run(RULE, b.inventory(services=[in_tree]))}
+    assert found["pg"].status == Status.PASS
+
+
+def test_a_source_ranges_key_no_controller_reads_fails():
+    """service.beta.kubernetes.io/aws-load-balancer-source-ranges looks like it restricts the load balancer; neither
+    controller reads it, so the load balancer admits the default."""
+    svc = b.service("db", "pg", annotations={SVC + "aws-load-balancer-source-ranges": "10.0.0.0/8"})
+    f = only(RULE, b.inventory(services=[svc]))
+    assert f.status == Status.FAIL and "is read by no controller" in f.message
 
 
 def test_long_values_are_cut_in_the_message_but_kept_in_evidence():

@@ -68,6 +68,30 @@ def test_source_ranges_containing_the_world_and_the_annotation():
     assert only(RULE, b.inventory(lbs=[lb], services=[ipv6_world])).status == Status.FAIL
 
 
+def test_source_ranges_no_controller_applied_narrow_nothing():
+    """What the controller did not apply is no limit: the key no controller reads, and (in-tree) a value with an
+    empty entry, which the provider refuses whole, keeping what it applied before (UNKNOWN, not PASS)."""
+    lb = _nlb()
+    unread = _pg(lb)
+    unread.annotations = {
+        **LBC,
+        SVC + "load-balancer-source-ranges": ",",
+        SVC + "aws-load-balancer-source-ranges": "10.0.0.0/8",
+    }
+    assert only(RULE, b.inventory(lbs=[lb], services=[unread])).status == Status.FAIL  # the default: the world
+    listeners = [b.listener(5432, "TCP", default=b.forward("tg"), lb_name="a0123")]
+    legacy = b.load_balancer("a0123", type="network", tags=b.intree_tags("db/pg"), listeners=listeners)
+    svc = b.service(
+        "db",
+        "pg",
+        ports=(5432,),
+        lb=legacy,
+        annotations={SVC + "aws-load-balancer-type": "nlb", SVC + "load-balancer-source-ranges": "10.0.0.0/8,"},
+    )
+    f = only(RULE, b.inventory(lbs=[legacy], services=[svc]))
+    assert f.status == Status.UNKNOWN and "in-tree provider refused it" in f.message
+
+
 def test_field_wins_over_annotation():
     lb = _nlb()
     svc = _pg(lb, source_ranges=("10.0.0.0/8",))

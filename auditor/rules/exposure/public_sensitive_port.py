@@ -126,7 +126,7 @@ def _declared(node: LbNode) -> tuple[Admitted, str] | None:
     if owner is None:
         return None
     if owner.service is not None:
-        return reachability.service_source_ranges(owner.service)
+        return reachability.service_source_ranges(owner.service, node.controller)
     if owner.gateway is not None:
         cfg = owner.gateway.configuration
         return reachability.gateway_source_ranges(cfg.spec if cfg is not None else None)
@@ -181,7 +181,7 @@ def _verdict(
                 "(not evaluated) limit who reaches it"
             )
             return Status.UNKNOWN, why, {}, []
-        admitted, origin = reachability.service_source_ranges(svc)
+        admitted, origin = reachability.service_source_ranges(svc, node.controller)
         result = admitted.judge()
         evidence = {"source_ranges": [s.cidr for s in admitted.sources], "source_ranges_from": origin}
         through = (
