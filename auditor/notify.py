@@ -114,7 +114,10 @@ def _cut(text: str, limit: int) -> str:
 
 
 def _section(text: str) -> dict[str, Any]:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": _cut(text, _SECTION_LIMIT)}}
+    # verbatim: Slack's default (false) turns plain "@here", "#channel" and URLs in cluster text into live mentions,
+    # channel links and links; our own markup (*bold*, :emoji:) is still rendered
+    # (https://docs.slack.dev/reference/block-kit/composition-objects/text-object)
+    return {"type": "section", "text": {"type": "mrkdwn", "text": _cut(text, _SECTION_LIMIT), "verbatim": True}}
 
 
 def _line(finding: Finding, index: OwnerIndex) -> str:

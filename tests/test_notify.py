@@ -14,10 +14,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from auditor.errors import AuditorError
-from auditor.findings import AuditResult
-from auditor.notify import post_webhook
+from auditor.findings import AuditResult, Severity, Status
+from auditor.notify import post_webhook, slack_message
 from auditor.output import RunDiff, diff_results
-from tests.output.sample import STARTED, audit_result, findings
+from tests.output.sample import STARTED, WEB, audit_result, finding, findings
 
 SECRET_PATH = "/services/T0001/B0002/XyZsEcReTtOkEn"
 
@@ -154,3 +154,16 @@ def test_bad_url_is_refused_without_echoing_it(url: str) -> None:
     with pytest.raises(AuditorError) as err:
         post_webhook(url, audit_result(), None)
     assert "services" not in str(err.value)
+
+
+def test_cluster_text_cannot_mention_link_or_spoof() -> None:
+    """Slack parses what <, > and & introduce, and with ``verbatim`` false (its default) it also turns plain
+    @mentions, #channels and URLs into live ones: an annotation value must stay words."""
+    hostile = "<!channel> <@U123> <http://evil.example|click here> @here @channel #general http://evil.example &amp;"
+    evil = finding("EXP011", Severity.CRITICAL, Status.FAIL, hostile, kube=WEB)
+    message = slack_message(audit_result(findings=[*findings(), evil]), None)
+    texts = [b["text"] for b in message["blocks"] if b["type"] == "section"]
+    top = next(t for t in texts if "EXP011" in t["text"])
+    assert "&lt;!channel&gt; &lt;@U123&gt; &lt;http://evil.example|click here&gt;" in top["text"]
+    assert "&amp;amp;" in top["text"] and "<" not in top["text"].replace("&lt;", "")
+    assert all(t["type"] == "mrkdwn" and t["verbatim"] is True for t in texts)

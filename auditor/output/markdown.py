@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from auditor.output import RunDiff
 
 # Everything that could end a table cell, start markup or inject HTML is shown literally.
-_SPECIAL = re.compile(r"([\\`*_\[\]|])")
+_SPECIAL = re.compile(r"([\\`*_~\[\]|])")  # ~: GitHub's strikethrough
 
 
 def cell(value: object) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from io import StringIO
 from typing import TYPE_CHECKING
 
@@ -32,6 +33,22 @@ from auditor.output.common import (
 
 if TYPE_CHECKING:
     from auditor.output import RunDiff
+
+# Control characters but line feed and tab: rich drops only a few (CR, BEL, BS, VT, FF) and passes ESC and the C1
+# controls through, and with them a name or an annotation value could clear the screen, recolour the report or hide
+# a hyperlink (OSC 8) in the reader's terminal.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def printable(value: str) -> str:
+    """Cluster or AWS text as a terminal must show it: each control character spelled out (``\\x1b``), never sent."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", value)
+
+
+def _text(value: str, style: str = "") -> Text:
+    """A cell or a line of data (not markup, not control sequences)."""
+    return Text(printable(value), style=style)
+
 
 SEVERITY_STYLE = {
     Severity.CRITICAL: "bold white on red",
@@ -93,9 +110,9 @@ def render_table(
 def _header(result: AuditResult) -> Panel:
     lines = Text()
     lines.append("Target: ", style="bold")
-    lines.append(result.target)
+    lines.append(printable(result.target))
     lines.append("   Cluster: ", style="bold")
-    lines.append(result.cluster_name or "(none: AWS only)")
+    lines.append(printable(result.cluster_name or "(none: AWS only)"))
     lines.append("\nRun: ", style="bold")
     lines.append(f"{timestamp(result.started_at)}, took {_duration(result)}")
     lines.append("   Status: ", style="bold")
@@ -117,7 +134,7 @@ def _coverage_panel(result: AuditResult) -> Panel | None:
     table.add_column("problem", ratio=1)
     for cov in problems:
         style = "dim" if cov.status == CoverageStatus.SKIPPED else "bold red"
-        table.add_row(Text(f"✗ {coverage_label(cov)}", style=style), Text(coverage_detail(cov)))
+        table.add_row(_text(f"✗ {coverage_label(cov)}", style), _text(coverage_detail(cov)))
     note = Text("Findings that need this data are UNKNOWN or missing; fix access and run again.", style="italic")
     return Panel(
         Group(table, note),
@@ -141,11 +158,11 @@ def _load_balancer_table(result: AuditResult) -> RenderableType:
     table.add_column("Cost/month", justify="right", no_wrap=True)
     table.add_column("Findings", ratio=2, overflow="fold")
     for lb in lbs:
-        kind = Text(lb.type)
-        kind.append("\n" + lb.scheme, style="bold" if lb.scheme == "internet-facing" else "")
+        kind = _text(lb.type)
+        kind.append("\n" + printable(lb.scheme), style="bold" if lb.scheme == "internet-facing" else "")
         table.add_row(
-            Text(owner_label(lb), style="red" if lb.orphan else ""),
-            Text(lb.name),
+            _text(owner_label(lb), "red" if lb.orphan else ""),
+            _text(lb.name),
             kind,
             Text(money(lb.monthly_cost_usd)),
             Text(severity_counts_phrase(counts[lb.arn])),
@@ -154,8 +171,8 @@ def _load_balancer_table(result: AuditResult) -> RenderableType:
 
 
 def _owner_cell(finding: Finding, index: OwnerIndex) -> Text:
-    cell = Text(index.owner(finding))
-    cell.append("\n" + resource_label(finding), style="dim")
+    cell = _text(index.owner(finding))
+    cell.append("\n" + printable(resource_label(finding)), style="dim")
     return cell
 
 
@@ -166,7 +183,7 @@ def _findings_table(title: Text, findings: list[Finding], index: OwnerIndex) -> 
     table.add_column("Problem", ratio=3, overflow="fold")
     table.add_column("Fix", ratio=3, overflow="fold")
     for f in findings:
-        table.add_row(Text(f.rule_id, style="bold"), _owner_cell(f, index), Text(f.message), Text(f.remediation))
+        table.add_row(_text(f.rule_id, "bold"), _owner_cell(f, index), _text(f.message), _text(f.remediation))
     return table
 
 
@@ -181,7 +198,7 @@ def _unknown_table(findings: list[Finding], index: OwnerIndex) -> Table:
     table.add_column("Owner / resource", ratio=2, overflow="fold")
     table.add_column("Why", ratio=4, overflow="fold")
     for f in findings:
-        table.add_row(Text(f.rule_id), _owner_cell(f, index), Text(f"could not be checked: {f.message}"))
+        table.add_row(_text(f.rule_id), _owner_cell(f, index), _text(f"could not be checked: {f.message}"))
     return table
 
 
@@ -191,7 +208,7 @@ def _passed_table(findings: list[Finding], index: OwnerIndex) -> Table:
     table.add_column("Owner / resource", ratio=2, overflow="fold")
     table.add_column("Result", ratio=4, overflow="fold")
     for f in findings:
-        table.add_row(Text(f.rule_id), _owner_cell(f, index), Text(f.message, style="green"))
+        table.add_row(_text(f.rule_id), _owner_cell(f, index), _text(f.message, "green"))
     return table
 
 
@@ -222,8 +239,8 @@ def _changes(diff: RunDiff, index: OwnerIndex) -> RenderableType:
             table.add_row(
                 Text(label, style=style),
                 Text(f.severity.value, style=SEVERITY_STYLE[f.severity]),
-                Text(f.rule_id),
+                _text(f.rule_id),
                 _owner_cell(f, index),
-                Text(f.message),
+                _text(f.message),
             )
     return table

@@ -5,8 +5,11 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
+from markdown_it import MarkdownIt  # a dependency of rich: CommonMark with GFM tables and strikethrough
+
 from auditor.findings import AuditResult, Status
 from auditor.output import diff_results, render
+from auditor.output.markdown import cell
 from tests.output.sample import HOSTILE_ANNOTATION, STARTED, audit_result, findings
 
 UNESCAPED_PIPE = re.compile(r"(?<!\\)\|")
@@ -99,3 +102,12 @@ def test_pass_only_when_asked():
     assert "## Passed" not in render(audit_result(), "markdown")
     assert "## Passed (1)" in render(audit_result(), "markdown", include_pass=True)
     assert all(f.status != Status.PASS or f.rule_id == "TLS003" for f in findings())
+
+
+def test_cluster_text_renders_as_written_in_a_gfm_table():
+    """Rendered as GitHub renders a table (markdown-it with GFM tables and strikethrough): no link, image, HTML,
+    emphasis, code or strikethrough comes out of an annotation value."""
+    hostile = "[x](javascript:alert(1)) ![](http://tracker/p.png) <img src=x> *em* `c` ~~struck~~ ~one~ a\\|b"
+    html = MarkdownIt("commonmark").enable(["table", "strikethrough"]).render(f"| a |\n| --- |\n| {cell(hostile)} |\n")
+    assert not re.search(r"<(a|img|em|strong|code|s|del)\b", html), html
+    assert "~~struck~~ ~one~" in html

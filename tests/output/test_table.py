@@ -103,3 +103,19 @@ def test_every_format_renders_and_unknown_format_is_a_config_error():
         assert render(audit_result(), fmt).strip()
     with pytest.raises(ConfigError, match="unknown output format 'yaml'"):
         render(audit_result(), "yaml")
+
+
+def test_control_sequences_in_data_are_spelled_out_not_sent_to_the_terminal():
+    # an annotation value quoted in a message, a load balancer name from AWS: ESC would let them clear the screen,
+    # recolour the report or hide a hyperlink (OSC 8); a C1 CSI (0x9b) does the same on some terminals
+    hostile = "\x1b[2J\x1b]8;;http://evil.example\x1b\\click\x1b]8;;\x1b\\ \x9b31m red \x07"
+    evil = finding("EXP010", Severity.HIGH, Status.FAIL, f"value {hostile}", kube=WEB, remediation=hostile)
+    lbs = audit_result().load_balancers
+    lbs[0] = lbs[0].model_copy(update={"name": f"lb{hostile}"})
+    result = audit_result(findings=[*findings(), evil], load_balancers=lbs)
+    for color in (False, True):
+        out = ANSI.sub("", render(result, "table", width=400, color=color))
+        assert not re.search(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]", out)
+        assert r"value \x1b[2J\x1b]8;;http://evil.example\x1b\click" in out
+        assert r"\x9b31m red \x07" in out
+        assert r"lb\x1b[2J" in out
