@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -11,20 +10,16 @@ from typing import Any
 import click
 
 from auditor.config import Settings, TargetConfig
-from auditor.cost.allocate import GROUP_BY, cost_by
+from auditor.cost.allocate import GROUP_BY, cost_summary
 from auditor.findings import AuditResult, CostShareView
 
 
 def cost_report(results: list[AuditResult], group_by: str) -> dict[str, Any]:
     """The JSON form: monthly USD per group, the total, and how shared load balancers were split."""
     shares: list[CostShareView] = [s for r in results for lb in r.load_balancers for s in lb.cost_shares]
-    groups = cost_by(shares, group_by)
     unpriced = sum(1 for r in results for lb in r.load_balancers if lb.monthly_cost_usd is None)
     return {
-        "group_by": group_by,
-        "monthly_usd": groups,
-        "total_monthly_usd": round(sum(groups.values()), 2),
-        "split_methods": dict(sorted(Counter(s.method for s in shares).items())),
+        **cost_summary(shares, group_by),
         "load_balancers_without_price": unpriced,
         # a partial audit's total counts only the load balancers that were read: exit 7 unless --allow-partial
         "complete": all(r.status == "complete" for r in results),

@@ -165,8 +165,10 @@ def _peer_admits(peer: Any, source: Source, namespace: str, policy: NetworkPolic
             return False
         if not _within(src, _cidr(block.get("cidr"), policy)):
             return False
-        excepted = block.get("except") or []
-        if not isinstance(excepted, list):
+        excepted = block.get("except")
+        if excepted is None:
+            excepted = []
+        if not isinstance(excepted, list):  # 0, "" or {} too: read as "no exception" they would admit the source
             raise MalformedPolicy(policy, f"ipBlock except {excepted!r} is not a list")
         return not any(_overlaps(src, _cidr(e, policy)) for e in excepted)
     if "podSelector" not in peer and "namespaceSelector" not in peer:
@@ -196,7 +198,7 @@ def _port_admits(entry: Any, pod: Pod, port: int, protocol: str, policy: Network
         return True  # every port of the protocol
     # ASCII digits only: str.isdigit() also takes "²" and "８０", which int() then refuses or reads as a number
     if isinstance(value, str) and not (value.isascii() and value.isdigit()):
-        if not _PORT_NAME.match(value):
+        if not _PORT_NAME.fullmatch(value):  # fullmatch: "$" also matches before a final newline ("http\n")
             raise MalformedPolicy(policy, f"port {value[:80]!r} is neither a number nor a port name")
         # a named port: the pod's container port of that name (and protocol)
         return any(

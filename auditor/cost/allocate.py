@@ -15,11 +15,11 @@ balancer sum exactly to its estimate. Team is a configurable label (or annotatio
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from auditor.correlate.graph import ExposureGraph, LbNode
 from auditor.cost.estimate import node_estimate
@@ -155,6 +155,8 @@ class Share(Protocol):
     def team(self) -> str: ...
     @property
     def monthly_usd(self) -> float: ...
+    @property
+    def method(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -179,6 +181,19 @@ def cost_by(allocations: Iterable[Share], group_by: str) -> dict[str, float]:
     for share in allocations:
         totals[getattr(share, group_by)] += share.monthly_usd
     return {k: round(v, 2) for k, v in sorted(totals.items())}
+
+
+def cost_summary(shares: Iterable[Share], group_by: str) -> dict[str, Any]:
+    """What ``auditor cost`` and ``GET /api/v1/cost`` answer: monthly USD per group, the total, and how the shared
+    load balancers were split (shares per method)."""
+    shares = list(shares)
+    groups = cost_by(shares, group_by)
+    return {
+        "group_by": group_by,
+        "monthly_usd": groups,
+        "total_monthly_usd": round(sum(groups.values()), 2),
+        "split_methods": dict(sorted(Counter(s.method for s in shares).items())),
+    }
 
 
 def cost_by_namespace(graph: ExposureGraph) -> dict[str, float]:

@@ -125,7 +125,7 @@ def _pod_port(sp: ServicePort | None, pod: Pod, tg: TargetGroup) -> int | None:
         return sp.port
     if isinstance(target, int):
         return target
-    if target.isdigit():
+    if target.isascii() and target.isdigit():  # not "²" (int() refuses it) nor "８０８０" (a name, not 8080)
         return int(target)
     match = next((cp for cp in pod.container_ports if cp.name == target), None)
     return match.port if match else None

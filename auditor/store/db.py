@@ -40,9 +40,11 @@ def redact(url: str) -> str:
 def _sqlite_exists(database: str, query: dict[str, Any]) -> bool:
     """Whether a SQLite database is there to read: an in-memory one always is; a URI (uri=true) names its file
     after "file:" (https://www.sqlite.org/uri.html), a plain URL is the file name."""
-    if not database or database == ":memory:" or query.get("mode") == "memory":
+    if not database or database == ":memory:":
         return True
-    if "uri" in query:
+    if "uri" in query:  # mode=memory means memory only in a URI: on a plain file name the driver ignores it
+        if query.get("mode") == "memory":
+            return True
         path = urlsplit(database).path if database.startswith("file:") else database
         return not path or path == ":memory:" or Path(unquote(path)).exists()
     return Path(database).exists()

@@ -526,6 +526,19 @@ def latest_run_ids(session: Session, cluster: str | None) -> list[int]:
     return list(latest_finished_ids(session, cluster_target_ids(session, cluster)).values())
 
 
+def partial_targets(session: Session, cluster: str | None = None) -> list[str]:
+    """The targets whose latest finished run is partial: what ``cost_shares`` counts of them is only what was read."""
+    run_ids = latest_run_ids(session, cluster)
+    if not run_ids:
+        return []
+    query = (
+        select(TargetRow.name)
+        .join(RunRow, RunRow.target_id == TargetRow.id)
+        .where(RunRow.id.in_(run_ids), RunRow.status == "partial")
+    )
+    return sorted(session.scalars(query))
+
+
 def cost_shares(session: Session, cluster: str | None = None) -> list[dict[str, Any]]:
     """Who pays the load balancers of each target's latest finished run: the ``cost_shares`` of their views
     (``auditor.cost.allocate``), each with the target's name."""

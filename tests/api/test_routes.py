@@ -7,7 +7,11 @@ from typing import Any
 
 import pytest
 
+from auditor.store import runs as store_runs
+from auditor.store.db import make_engine, session_factory
+from auditor.store.targets import get_target
 from tests.api.conftest import Api
+from tests.store.results import result
 
 
 def _rules(body: dict[str, Any]) -> list[str]:
@@ -178,11 +182,26 @@ def test_cost_per_namespace_team_and_owner_of_the_latest_runs(api: Api) -> None:
     assert got["monthly_usd"] == {"(no namespace)": 18.0, "shop": 22.0}
     assert got["total_monthly_usd"] == 40.0
     assert got["split_methods"] == {"sole-owner": 1, "unowned": 1}
+    assert got["complete"] is True and got["partial_targets"] == []
     teams = api.client.get("/api/v1/cost?group_by=team", headers=api.read).json()["monthly_usd"]
     assert teams["storefront"] >= 22.0  # every target's latest run
     assert api.client.get("/api/v1/cost?group_by=colour", headers=api.read).status_code == 422
     assert api.client.get("/api/v1/cost?cluster=nowhere", headers=api.read).status_code == 404
     assert api.client.get("/api/v1/cost").status_code == 401
+
+
+def test_cost_of_a_partial_latest_run_says_the_total_is_not_whole(api: Api, database_url: str) -> None:
+    """As `auditor cost` exits 7: a partial run's load balancers are only those it read."""
+    engine = make_engine(database_url)
+    factory = session_factory(engine)
+    with factory() as s:
+        stage = get_target(s, "stage").id
+    run = store_runs.claim_run(factory, stage, trigger="cli", owner="test")
+    store_runs.record_result(factory, run.id, result([], n=2, status="partial", target="stage"))
+    engine.dispose()
+    got = api.client.get("/api/v1/cost", headers=api.read).json()
+    assert got["complete"] is False and got["partial_targets"] == ["stage"]
+    assert api.client.get("/api/v1/cost?cluster=prod", headers=api.read).json()["complete"] is True
 
 
 def test_summary_per_cluster(api: Api) -> None:

@@ -212,19 +212,20 @@ def test_install_alb_bad_aws_environment_is_one_line_and_exit_2(env, phrase):
     assert_one_line(proc, 2, phrase)
 
 
-def test_a_bad_endpoint_of_one_service_fails_its_account_not_the_process(moto_server):
-    """AWS_ENDPOINT_URL_EKS: botocore reads it when the EKS client is made, after STS answered; the account is
-    recorded as not opened (exit 3), never an internal error."""
-    env = {
-        "AWS_ACCESS_KEY_ID": "x",
-        "AWS_SECRET_ACCESS_KEY": "y",
-        "AWS_ENDPOINT_URL": moto_server.url,
-        "AWS_ENDPOINT_URL_EKS": "not a url",
-    }
-    proc = run_cli("audit", "--no-kubernetes", "--region", "eu-west-1", env=env)
-    assert proc.returncode == 3, proc.stderr
+def test_a_bad_endpoint_of_one_service_fails_the_collectors_that_need_it(moto_server):
+    """AWS_ENDPOINT_URL_EKS: botocore reads it when the EKS client is made, after STS answered. The eks collector is
+    an error (the audit partial, exit 7), the rest is read; a service no selected rule needs costs nothing."""
+    env = {"AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "y", "AWS_ENDPOINT_URL": moto_server.url}
+    proc = run_cli(
+        "audit", "--no-kubernetes", "--region", "eu-west-1", env={**env, "AWS_ENDPOINT_URL_EKS": "not a url"}
+    )
+    assert proc.returncode == 7, proc.stderr
+    assert "eks/eu-west-1 error (ClientSettings)" in proc.stderr
     assert "AWS client settings for eks in eu-west-1: Invalid endpoint: not a url" in proc.stderr
     assert "Traceback" not in proc.stderr and "internal error" not in proc.stderr
+    bad_ce = {**env, "AWS_ENDPOINT_URL_COST_EXPLORER": "not a url"}
+    proc = run_cli("audit", "--no-kubernetes", "--region", "eu-west-1", "--rules", "tls", env=bad_ce)
+    assert proc.returncode == 0, proc.stderr
 
 
 def test_bad_region_flag_is_exit_2():

@@ -50,7 +50,7 @@ def test_the_migration_library_says_nothing_at_info(tmp_path: Path, command: tup
     assert " alembic." not in proc.stderr, proc.stderr  # e.g. "info    alembic.runtime.plugins: setup plugin"
 
 
-@pytest.mark.parametrize("form", ["{}", "file:{}?uri=true", "file://{}?uri=true"])
+@pytest.mark.parametrize("form", ["{}", "{}?mode=memory", "file:{}?uri=true", "file://{}?uri=true"])
 def test_db_current_on_a_database_that_does_not_exist_creates_nothing(tmp_path: Path, form: str) -> None:
     url = "sqlite:///" + form.format(tmp_path / "no" / "such" / "dir" / "x.db")
     proc = run_cli("--log-level", "WARNING", "db", "current", env={"AUDITOR_DATABASE_URL": url})

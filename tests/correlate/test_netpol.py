@@ -185,6 +185,12 @@ def test_evidence_names_the_selecting_and_admitting_policies():
         # neither a number nor a name the API server accepts: "８０８０" was read as 8080, "HTTP" as a name
         {**ALL_PODS, "ingress": [allow(None, [{"port": "８０８０"}])]},
         {**ALL_PODS, "ingress": [allow(None, [{"port": "HTTP"}])]},
+        {**ALL_PODS, "ingress": [allow(None, [{"port": "http\n"}])]},  # "$" matched before the final newline
+        # falsy non-lists were read as "no exception" and admitted the source
+        {**ALL_PODS, "ingress": [allow([{"ipBlock": {"cidr": VPC, "except": 0}}])]},
+        {**ALL_PODS, "ingress": [allow([{"ipBlock": {"cidr": VPC, "except": ""}}])]},
+        {**ALL_PODS, "ingress": [allow([{"ipBlock": {"cidr": VPC, "except": {}}}])]},
+        {**ALL_PODS, "ingress": [allow([{"ipBlock": {"cidr": VPC, "except": False}}])]},
     ],
 )
 def test_a_malformed_policy_raises_naming_it(spec: dict[str, Any]):

@@ -106,6 +106,16 @@ def test_a_backend_port_no_service_port_matches_takes_the_registered_port_and_wi
         assert f.status == Status.UNKNOWN and "pod port" in f.message, targets
 
 
+def test_a_service_target_port_in_other_digits_is_a_name_not_a_number():
+    """targetPort "²" crashed the rule (int() refuses it); "８０８０" was judged as port 8080. Neither is a number
+    the API server takes: as a name no container port has, the pod port is unknown."""
+    for odd in ("\u00b2", "\uff18\uff10\uff18\uff10"):
+        inv = _setup([b.default_deny("shop")])
+        inv.kubernetes.services[0].ports[0].target_port = odd
+        f = only(BLOCKS, inv)
+        assert f.status == Status.UNKNOWN and "pod port" in f.message, odd
+
+
 def test_policies_admitting_only_pods_block_too():
     f = only(BLOCKS, _setup([ONLY_PODS]))
     assert f.status == Status.FAIL and f.evidence["policies"] == ["shop/only-pods"]

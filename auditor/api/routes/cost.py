@@ -10,9 +10,9 @@ from pydantic import BaseModel, Field
 
 from auditor.api.deps import Reader, SessionDep
 from auditor.api.schemas import TargetName, error_responses
-from auditor.cost.allocate import cost_by
+from auditor.cost.allocate import cost_summary
 from auditor.findings import CostShareView
-from auditor.store.queries import cost_shares, cost_trend
+from auditor.store.queries import cost_shares, cost_trend, partial_targets
 
 router = APIRouter(prefix="/api/v1/cost", tags=["cost"], responses=error_responses(401, 404, 422, 503))
 
@@ -25,6 +25,11 @@ class CostOut(BaseModel):
         description="how many shares were split by requests (per-target-group RequestCount), by rules, "
         "or belong to a sole owner / nobody"
     )
+    complete: bool = Field(
+        description="every latest run counted is complete; false: some were partial, so the total counts only "
+        "the load balancers they read"
+    )
+    partial_targets: list[str] = Field(description="the targets whose latest finished run is partial")
 
 
 @router.get("", response_model=CostOut, summary="Monthly load balancer cost per owner, namespace, cluster or team")
@@ -38,16 +43,8 @@ def cost(
         CostShareView.model_validate({k: v for k, v in s.items() if k != "target"})
         for s in cost_shares(session, cluster)
     ]
-    groups = cost_by(shares, group_by)
-    methods: dict[str, int] = {}
-    for s in shares:
-        methods[s.method] = methods.get(s.method, 0) + 1
-    return {
-        "group_by": group_by,
-        "monthly_usd": groups,
-        "total_monthly_usd": round(sum(groups.values()), 2),
-        "split_methods": dict(sorted(methods.items())),
-    }
+    partial = partial_targets(session, cluster)
+    return {**cost_summary(shares, group_by), "complete": not partial, "partial_targets": partial}
 
 
 class CostPointOut(BaseModel):

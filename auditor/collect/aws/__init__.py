@@ -22,7 +22,7 @@ from auditor.collect.aws.base import CollectorContext, FanOut
 from auditor.collect.aws.session import CALLER, AwsAccountSession, CallCounter, open_account
 from auditor.collect.aws.shared import SHAREABLE, SharedInventory
 from auditor.config import AccountConfig, Settings, TargetConfig
-from auditor.errors import AuditorError, CollectionError
+from auditor.errors import AuditorError, CollectionError, ConfigError
 from auditor.inventory.facets import Facet, ListenerRulesNeed, facets_of
 from auditor.inventory.models import AwsInventory, Coverage, CoverageStatus, KubeInventory, LoadBalancer
 from auditor.progress import ProgressEvent, ProgressFn, no_progress
@@ -147,14 +147,18 @@ def collect_aws(
 
 
 def _build_clients(session: AwsAccountSession, regions: list[str]) -> None:
-    """Every client of an account, before fanning out (client creation is not thread-safe in botocore); a setting
-    botocore cannot take (AWS_ENDPOINT_URL_<SERVICE> that is no URL) is a ConfigError here, for that account."""
-    for region in regions:
-        for name in REGIONAL:
-            session.client(_SERVICE[name], region)
-        session.client(_SERVICE["iam"], region)  # global; elbv2 asks it for IAM server certificates per region
-    session.client(_SERVICE["pricing"], pricing.ENDPOINT_REGION)
-    session.client(_SERVICE["costexplorer"], costexplorer.ENDPOINT_REGION)
+    """Every client of an account, before fanning out (client creation is not thread-safe in botocore). A setting
+    botocore cannot take for one service (AWS_ENDPOINT_URL_<SERVICE> that is no URL) is logged here and fails only
+    the collectors that ask for that client (their coverage an error), not the account: one no selected rule
+    needs is never asked for."""
+    wanted = [(_SERVICE[name], region) for region in regions for name in REGIONAL]
+    wanted += [(_SERVICE["iam"], region) for region in regions]  # global; elbv2 asks it for IAM server certificates
+    wanted += [(_SERVICE["pricing"], pricing.ENDPOINT_REGION), (_SERVICE["costexplorer"], costexplorer.ENDPOINT_REGION)]
+    for service, region in wanted:
+        try:
+            session.client(service, region)
+        except ConfigError as exc:
+            log.warning("AWS account %s: %s", session.account_id, exc)
 
 
 def _count_public_ipv4(inventory: AwsInventory, plan: _Plan) -> None:
@@ -340,6 +344,8 @@ def _run_counted(task: _Task, ctx: CollectorContext, region: str | None, reporte
         result = task.run(ctx)
     except CollectionError as exc:
         status, message, error_code = CoverageStatus.ERROR, str(exc), exc.code or "Unknown"
+    except ConfigError as exc:  # a client setting botocore cannot take (see _build_clients)
+        status, message, error_code = CoverageStatus.ERROR, str(exc), "ClientSettings"
     except Exception as exc:  # a defect must not sink the other collectors: recorded and logged in full
         log.exception("collector %s failed in %s", ctx.name, where)
         status, message, error_code = (
