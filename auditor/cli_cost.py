@@ -12,6 +12,7 @@ import click
 from auditor.config import Settings, TargetConfig
 from auditor.cost.allocate import GROUP_BY, cost_summary
 from auditor.findings import AuditResult, CostShareView
+from auditor.output.table import echo_printable
 
 
 def cost_report(results: list[AuditResult], group_by: str) -> dict[str, Any]:
@@ -75,10 +76,10 @@ def _print(report: dict[str, Any], fmt: str) -> None:
         return
     group_by = report["group_by"]
     width = max([len(group_by), *(len(k) for k in report["monthly_usd"])])
-    click.echo(f"{group_by:<{width}}  monthly USD")
+    echo_printable(f"{group_by:<{width}}  monthly USD")
     for key, usd in report["monthly_usd"].items():
-        click.echo(f"{key:<{width}}  {usd:>11.2f}")
-    click.echo(f"{'total':<{width}}  {report['total_monthly_usd']:>11.2f}")
+        echo_printable(f"{key:<{width}}  {usd:>11.2f}")
+    echo_printable(f"{'total':<{width}}  {report['total_monthly_usd']:>11.2f}")
     methods = ", ".join(f"{n} by {m}" for m, n in report["split_methods"].items())
     if methods:
-        click.echo(f"shares: {methods}")
+        echo_printable(f"shares: {methods}")

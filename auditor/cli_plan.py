@@ -11,6 +11,7 @@ import click
 
 from auditor.config import Settings, TargetConfig
 from auditor.findings import AuditResult, ConsolidationPlan
+from auditor.output.table import echo_printable
 
 
 def plan_report(results: list[AuditResult]) -> dict[str, Any]:
@@ -75,32 +76,32 @@ def _print(report: dict[str, Any], fmt: str) -> None:
         click.echo(json.dumps(report, indent=2))
         return
     for plan in report["plans"]:
-        click.echo(f"{plan['target']}: {len(plan['moves'])} moves")
+        echo_printable(f"{plan['target']}: {len(plan['moves'])} moves")
         for i, move in enumerate(plan["moves"], 1):
             what = ", ".join(move["moves"])
-            click.echo(
+            echo_printable(
                 f"  {i}. {what} -> group {move['group']} on {move['load_balancer']} ({move['scheme']}); "
                 f"retires {', '.join(move['retires'])}; saves {_money(move['monthly_saving_usd'])}/month"
             )
-            click.echo(
+            echo_printable(
                 f"     after: {move['rules']} rules, {move['certificates']} certificates, "
                 f"{move['target_groups']} target groups"
             )
             for command in move["commands"]:
-                click.echo(f"     $ {command}")
+                echo_printable(f"     $ {command}")
             if move["manifest"]:
-                click.echo("     " + move["manifest"].replace("\n", "\n     "))
+                echo_printable("     " + move["manifest"].replace("\n", "\n     "))
             for note in move["notes"]:
-                click.echo(f"     note: {note}")
+                echo_printable(f"     note: {note}")
         for left in plan["not_planned"]:
-            click.echo(f"  not planned: {left['object']}: {left['reason']}")
-        click.echo(
+            echo_printable(f"  not planned: {left['object']}: {left['reason']}")
+        echo_printable(
             f"  load balancers {plan['load_balancers_before']} -> {plan['load_balancers_after']}, "
             f"monthly {_money(plan['monthly_usd_before'])} -> {_money(plan['monthly_usd_after'])} "
             f"(saves {_money(plan['monthly_saving_usd'])})"
         )
     if len(report["plans"]) > 1:
-        click.echo(
+        echo_printable(
             f"total: load balancers {report['load_balancers_before']} -> {report['load_balancers_after']}, "
             f"monthly {_money(report['monthly_usd_before'])} -> {_money(report['monthly_usd_after'])}"
         )

@@ -6,6 +6,7 @@ import re
 from io import StringIO
 from typing import TYPE_CHECKING
 
+import click
 from rich import box
 from rich.console import Console, Group, RenderableType
 from rich.panel import Panel
@@ -43,6 +44,11 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 def printable(value: str) -> str:
     """Cluster or AWS text as a terminal must show it: each control character spelled out (``\\x1b``), never sent."""
     return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", value)
+
+
+def echo_printable(line: str) -> None:
+    """A line of plain text output (cost, plan-consolidation) with cluster and AWS text in it, through ``printable``."""
+    click.echo(printable(line))
 
 
 def _text(value: str, style: str = "") -> Text:

@@ -122,3 +122,26 @@ def test_cost_of_a_partial_audit_exits_7_unless_allowed(tmp_path):
     assert allowed.exit_code == 0 and "total" in allowed.stdout
     complete = CliRunner().invoke(cli, ["cost", "--snapshot", str(_snapshot(tmp_path)), "-o", "json"])
     assert complete.exit_code == 0 and json.loads(complete.stdout)["complete"] is True
+
+
+def test_text_output_spells_out_control_characters(capsys):
+    """A reason quoting cluster text (an annotation value) must not clear the screen or plant a terminal link."""
+    from auditor.cli_cost import _print as print_cost
+    from auditor.cli_plan import _print as print_plan
+
+    plan = {
+        "target": "prod\x1b[2J",
+        "moves": [],
+        "not_planned": [{"object": "Ingress shop/web", "reason": "value \x1b]8;;http://evil\x1b\\click\x9b"}],
+        "load_balancers_before": 1,
+        "load_balancers_after": 1,
+        "monthly_usd_before": 1.0,
+        "monthly_usd_after": 1.0,
+        "monthly_saving_usd": 0.0,
+    }
+    print_plan({"plans": [plan]}, "table")
+    cost = {"group_by": "team", "monthly_usd": {"ops\x1b[31m": 2.0}, "total_monthly_usd": 2.0, "split_methods": {}}
+    print_cost(cost, "table")
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\x9b" not in out
+    assert "prod\\x1b[2J" in out and "value \\x1b]8;;http://evil" in out and "ops\\x1b[31m" in out
