@@ -91,3 +91,13 @@ def test_reports_say_who_pays_per_namespace(api: Api) -> None:
     markdown = api.client.get(f"/api/v1/runs/{latest}/report?format=markdown", headers=api.read).text
     who = markdown[markdown.index("## Who pays") :]
     assert "| shop | $22.00 |" in who and "| (no namespace) | $18.00 |" in who
+
+
+def test_reports_are_served_with_no_script_and_never_sniffed(api: Api) -> None:
+    """A report quotes cluster text: no script may run in it, and a browser must not take it for another type."""
+    runs = api.client.get("/api/v1/runs?cluster=prod", headers=api.read).json()["items"]
+    for path in (f"/api/v1/runs/{runs[0]['id']}/report?format=html", "/api/v1/reports/latest?cluster=prod&format=csv"):
+        r = api.client.get(path, headers=api.read)
+        assert r.status_code == 200 and r.headers["x-content-type-options"] == "nosniff"
+        assert "default-src 'none'" in r.headers["content-security-policy"]
+        assert "script-src" not in r.headers["content-security-policy"]  # default-src 'none' covers scripts

@@ -7,10 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from auditor.api.deps import Reader, ServiceDep, SessionDep
-from auditor.api.routes.runs import MEDIA_TYPES, ReportFormat
+from auditor.api.routes.runs import MEDIA_TYPES, ReportFormat, report_response
 from auditor.api.schemas import TargetName, error_responses
 from auditor.errors import NotFound
-from auditor.output import render
 from auditor.store import runs as store_runs
 from auditor.store.targets import get_target
 
@@ -29,5 +28,4 @@ def latest(
     run_id = store_runs.latest_finished_ids(session, [target.id]).get(target.id)
     if run_id is None:
         raise NotFound(f"target {target.name!r} has no finished run yet")
-    result, diff = service.diff_for(session, store_runs.get_run(session, run_id))
-    return Response(render(result, format, diff=diff), media_type=MEDIA_TYPES[format])
+    return report_response(session, service, store_runs.get_run(session, run_id), format)
