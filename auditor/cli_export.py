@@ -98,14 +98,14 @@ def _export_stored(
     from auditor.service import export_run
     from auditor.store import runs as store_runs
     from auditor.store.db import make_engine, session_factory, upgrade
-    from auditor.store.queries import ROW_ID_MAX
+    from auditor.store.queries import row_id
     from auditor.store.targets import get_target
 
     engine = make_engine(settings.database_url)
     try:
         upgrade(engine)
         factory = session_factory(engine)
-        if run_id is not None and run_id > ROW_ID_MAX:  # as the API: an id no row can have is not found
+        if run_id is not None and row_id(run_id) is None:  # as the API: an id no row can have is not found
             raise NotFound(f"no run {run_id}")
         if run_id is None:
             with factory() as session:

@@ -14,7 +14,7 @@ from auditor.api.auth import Principal, TokenVerifier
 from auditor.config import Settings
 from auditor.errors import NotFound
 from auditor.service import AuditService
-from auditor.store.queries import ROW_ID_MAX
+from auditor.store.queries import row_id
 
 bearer = HTTPBearer(
     auto_error=False,
@@ -98,8 +98,8 @@ Admin = Annotated[Principal, Depends(require_admin)]
 
 
 def _row_id(value: int, noun: str) -> int:
-    if 1 <= value <= ROW_ID_MAX:
-        return value
+    if (found := row_id(value)) is not None:
+        return found
     raise NotFound(f"no {noun} {value}")
 
 

@@ -55,6 +55,17 @@ _CURSOR = re.compile(r"^(\d)\.(\d{1,10})$")
 ROW_ID_MAX = 2**31 - 1
 
 
+def row_id(value: int | str) -> int | None:
+    """The row id ``value`` names, or None when no row can have one (zero, negative, past ROW_ID_MAX). Text counts
+    in ASCII digits only: ``\\d`` and ``str.isdigit`` also take "１", "٣" or "²", which ``int()`` reads or refuses.
+    The one reading of ids for the API, the dashboard and the CLI."""
+    if isinstance(value, str):
+        if not (value.isascii() and value.isdecimal()) or len(value) > 10:
+            return None
+        value = int(value)
+    return value if 1 <= value <= ROW_ID_MAX else None
+
+
 class BadCursor(ValueError):
     """A page cursor that this API did not hand out."""
 

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from auditor.config import check_name
 from auditor.errors import ConfigError, Conflict, NotFound
 from auditor.store.models import TokenRow, utcnow
-from auditor.store.queries import ROW_ID_MAX
+from auditor.store.queries import row_id
 
 SCOPES = ("read", "admin")
 TOKEN_PREFIX = "aud_"
@@ -67,8 +67,8 @@ def revoke_token(session: Session, name_or_id: str) -> TokenRow:
     query = select(TokenRow).where(TokenRow.name == name_or_id)
     row = session.scalar(query)
     # an id no row can have (past the 4-byte column: PostgreSQL refuses it, SQLite overflows) is no token either
-    if row is None and name_or_id.isascii() and name_or_id.isdecimal() and 1 <= int(name_or_id) <= ROW_ID_MAX:
-        row = session.get(TokenRow, int(name_or_id))
+    if row is None and (token_id := row_id(name_or_id)) is not None:
+        row = session.get(TokenRow, token_id)
     if row is None:
         raise NotFound(f"no token named {name_or_id!r}")
     if row.revoked_at is None:

@@ -43,6 +43,7 @@ from auditor.store.queries import (
     cost_shares,
     get_finding,
     list_load_balancers,
+    row_id,
     run_trend,
     summary,
 )
@@ -53,7 +54,6 @@ router = APIRouter(include_in_schema=False)
 _ASSETS = Path(__file__).parent / "static"
 _PAGE_SIZE = 50
 _FORM_MAX_BYTES = 16_384  # the largest form (a suppression) is a few kilobytes at most
-_ID = re.compile(r"^[0-9]{1,10}$")  # ASCII: \d also matches "１" or "٣", which int() reads as 1 and 3
 SEVERITIES = [s.value for s in sorted(Severity, key=lambda s: s.rank, reverse=True)]
 _SEVERITY_CLASS = {s: f"sev-{s}" for s in SEVERITIES}
 _CSP = (
@@ -319,8 +319,8 @@ async def findings(request: Request, viewer: Viewer) -> Response:
 
 
 def _row_id(value: str, noun: str) -> int:
-    if _ID.fullmatch(value) and 1 <= int(value) <= ROW_ID_MAX:
-        return int(value)
+    if (found := row_id(value)) is not None:
+        return found
     raise PageError(404, f"no {noun} {value[:40]!r}")
 
 
