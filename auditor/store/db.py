@@ -37,17 +37,16 @@ def redact(url: str) -> str:
         return "<unparsable database URL>"
 
 
-def _sqlite_exists(database: str, query: dict[str, Any]) -> bool:
-    """Whether a SQLite database is there to read: an in-memory one always is; a URI (uri=true) names its file
-    after "file:" (https://www.sqlite.org/uri.html), a plain URL is the file name."""
+def _sqlite_file(database: str, query: dict[str, Any]) -> Path | None:
+    """The file a SQLite URL names; None for an in-memory database. A URI (uri=true) names its file after "file:"
+    (https://www.sqlite.org/uri.html), and mode=memory means memory only there (on a plain file name the driver
+    ignores it); a plain URL's database is the file name."""
     if not database or database == ":memory:":
-        return True
-    if "uri" in query:  # mode=memory means memory only in a URI: on a plain file name the driver ignores it
-        if query.get("mode") == "memory":
-            return True
-        path = urlsplit(database).path if database.startswith("file:") else database
-        return not path or path == ":memory:" or Path(unquote(path)).exists()
-    return Path(database).exists()
+        return None
+    if "uri" not in query:
+        return Path(database)
+    path = urlsplit(database).path if database.startswith("file:") else database
+    return None if query.get("mode") == "memory" or not path or path == ":memory:" else Path(unquote(path))
 
 
 def make_engine(url: str, *, pool_size: int = 10, create: bool = True) -> Engine:
@@ -61,14 +60,13 @@ def make_engine(url: str, *, pool_size: int = 10, create: bool = True) -> Engine
         raise ConfigError(f"AUDITOR_DATABASE_URL is not a database URL: {exc}") from exc
     kwargs: dict[str, Any] = {"json_serializer": storable_json}  # JSON(B) columns: no NUL (see models)
     if parsed.get_backend_name() == "sqlite":
-        # a file name, not an in-memory database nor a URI (uri=true: "file:...?mode=memory" and the like)
-        on_disk = bool(parsed.database) and parsed.database != ":memory:" and "uri" not in parsed.query
-        if not create and not _sqlite_exists(parsed.database or "", dict(parsed.query)):
+        file = _sqlite_file(parsed.database or "", dict(parsed.query))
+        if file is not None and not create and not file.exists():
             # sqlite3 would create it on connecting: a read would leave an empty database behind, and say "empty"
             raise StoreError(f"database {redact(url)} does not exist; `auditor db upgrade` creates it")
-        if on_disk:  # a URI's path is sqlite's to read ("file:/x/y.db"): making its parent would make "./file:"
+        if file is not None and "uri" not in parsed.query:  # a URI is sqlite's to open: no directory made for it
             try:
-                Path(str(parsed.database)).parent.mkdir(parents=True, exist_ok=True)
+                file.parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:  # a file in the way, a read-only or virtual file system, a name too long
                 raise StoreError(
                     f"cannot create the directory of database {redact(url)}: {exc.strerror or exc}"
