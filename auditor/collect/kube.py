@@ -252,6 +252,19 @@ def render_rbac() -> str:
 # --------------------------------------------------------------------------- client
 
 
+# What loading a kubeconfig can raise besides the client's ConfigException, each a bad file rather than a defect: the
+# file itself (OSError), text that is not YAML (YAMLError) or not UTF-8 (UnicodeDecodeError, a ValueError), and YAML
+# that is not a kubeconfig (a list, a string: ValueError, TypeError, AttributeError). The audit and install-alb.
+KUBECONFIG_ERRORS: tuple[type[Exception], ...] = (
+    ConfigException,
+    OSError,
+    yaml.YAMLError,
+    ValueError,
+    TypeError,
+    AttributeError,
+)
+
+
 def kube_client(target: TargetConfig, settings: Settings) -> client.ApiClient:
     """An API client for the target's cluster: in-cluster service account, or a kubeconfig context.
 
@@ -279,8 +292,7 @@ def kube_client(target: TargetConfig, settings: Settings) -> client.ApiClient:
         raise ConfigError(
             f"target {target.name!r}: {where} is not UTF-8 text: byte at offset {exc.start} ({exc.reason})"
         ) from exc
-    except (ConfigException, OSError, yaml.YAMLError, ValueError, TypeError, AttributeError) as exc:
-        # ValueError/TypeError/AttributeError: a file that is YAML but not a kubeconfig (a list, a string ...)
+    except KUBECONFIG_ERRORS as exc:
         raise ConfigError(f"target {target.name!r}: cannot read {where}: {' '.join(str(exc).split())}") from exc
     names = [c["name"] for c in contexts or [] if isinstance(c, dict) and "name" in c]
     context = target.context or (current.get("name") if isinstance(current, dict) else None)

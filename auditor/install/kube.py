@@ -21,15 +21,13 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import urllib3
-import yaml
 from kubernetes import config as kube_config
 from kubernetes.client import ApiClient
 from kubernetes.client.exceptions import ApiException
-from kubernetes.config.config_exception import ConfigException
 from kubernetes.dynamic import DynamicClient
 from kubernetes.dynamic.exceptions import DynamicApiError, ResourceNotFoundError, ResourceNotUniqueError
 
-from auditor.collect.kube import RbacRule
+from auditor.collect.kube import KUBECONFIG_ERRORS, RbacRule
 from auditor.errors import ConfigError, TargetUnreachable
 
 log = logging.getLogger(__name__)
@@ -164,8 +162,7 @@ class KubeClient:
             raise ConfigError(
                 f"cannot load kubeconfig {kubeconfig or ''}: not UTF-8 text: byte at offset {exc.start} ({exc.reason})"
             ) from exc
-        except (ConfigException, OSError, yaml.YAMLError, ValueError, TypeError, AttributeError) as exc:
-            # YAMLError: not YAML; ValueError/TypeError/AttributeError: YAML but not a kubeconfig (a list, a string ...)
+        except KUBECONFIG_ERRORS as exc:
             where = f" context {context!r}" if context else ""
             raise ConfigError(f"cannot load kubeconfig{where}: {' '.join(str(exc).split())}") from exc
         return cls(api, request_timeout=request_timeout)
