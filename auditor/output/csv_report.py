@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from typing import TYPE_CHECKING
 
 from auditor.findings import AuditResult, Finding, Status
@@ -37,10 +38,18 @@ COLUMNS = (
 
 # A cell starting with one of these is a formula to Excel/LibreOffice; cluster data must never run.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# A spreadsheet that splits on ";" (Excel in many locales opens a .csv with its list separator) or that loses
+# track of the quoting starts a cell after any of these, so a would-be formula there is neutralized as well.
+_FORMULA_INSIDE = re.compile(r"([;\t\r\n])(?=[=+\-@\t\r])")
 
 
 def neutralize(value: str) -> str:
-    """Prefix a would-be formula with an apostrophe (OWASP's advice against CSV injection)."""
+    """Prefix every would-be formula with an apostrophe (OWASP's advice against CSV injection).
+
+    Both at the start of the value and after a ";", tab or line break inside it, where a spreadsheet reading
+    the file with another separator would start a cell; text elsewhere is unchanged.
+    """
+    value = _FORMULA_INSIDE.sub(r"\1'", value)
     return "'" + value if value.startswith(_FORMULA_START) else value
 
 

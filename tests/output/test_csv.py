@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 
 from auditor.findings import Severity, Status
 from auditor.output import diff_results, render
@@ -57,6 +58,17 @@ def test_formulas_are_neutralized():
     evil = finding("EXP003", Severity.HIGH, Status.FAIL, '=HYPERLINK("http://evil","click")', kube=WEB)
     got = {r["rule_id"]: r for r in rows(render(audit_result(findings=[evil]), "csv"))}
     assert got["EXP003"]["message"] == '\'=HYPERLINK("http://evil","click")'
+
+
+def test_formulas_inside_a_value_are_neutralized_for_other_separators():
+    """Excel opening the file with ";" as its list separator starts a cell after each ";" (and line break)."""
+    text = "ports a;=cmd|' /C calc'!A0 b;-2+3\n@SUM(A1) c; =1 d,=2"
+    evil = finding("EXP003", Severity.HIGH, Status.FAIL, text, kube=WEB)
+    got = {r["rule_id"]: r for r in rows(render(audit_result(findings=[evil]), "csv"))}
+    assert got["EXP003"]["message"] == "ports a;'=cmd|' /C calc'!A0 b;'-2+3\n'@SUM(A1) c; =1 d,=2"
+    for line in render(audit_result(findings=[evil]), "csv").splitlines():
+        for cell in re.split(r"[;\n]", line):
+            assert not cell.startswith(("=", "+", "-", "@")), cell
 
 
 def test_change_column_with_diff():
