@@ -260,4 +260,10 @@ def _product_fields(finding: Finding, result: AuditResult, owner: str) -> dict[s
 
 
 def _cut(text: str, limit: int) -> str:
+    """One line of at most ``limit`` characters.
+
+    Security Hub's strings follow the pattern ``.*\\S.*`` of its API model, whose ``.`` matches no line break, so
+    a multi-line annotation value quoted in a message would get the whole finding refused: lines become spaces.
+    """
+    text = " ".join(text.splitlines())
     return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -156,6 +156,30 @@ def test_long_text_is_cut_to_the_limits():
     assert len(doc["Title"]) == 256 and len(doc["Description"]) == 1024 and doc["Description"].endswith("…")
 
 
+def strings(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in strings(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in strings(v)]
+    return []
+
+
+def test_every_string_matches_the_models_pattern_even_from_multi_line_cluster_text():
+    """The model's ``.*\\S.*`` has no DOTALL: a line break anywhere would get the finding refused."""
+    text = "value:\n  line two\r\nthree\u2028four\u0085five"
+    f = finding("EXP009", Severity.HIGH, Status.FAIL, text, title="a\nb", kube=WEB, remediation="fix:\nkubectl x")
+    (doc,) = asff(audit_result(findings=[f]))
+    check_against_the_api_model([doc])
+    pattern = re.compile(
+        botocore.session.get_session().get_service_model("securityhub").shape_for("NonEmptyString").metadata["pattern"]
+    )
+    assert all(pattern.fullmatch(s) for s in strings(doc)), [s for s in strings(doc) if not pattern.fullmatch(s)]
+    assert doc["Description"].startswith("value:   line two three four five")
+    assert doc["Remediation"]["Recommendation"]["Text"] == "fix: kubectl x"
+
+
 def test_a_kubernetes_only_finding_is_filed_where_the_audit_read_and_without_any_account_it_is_an_error():
     kube_only = finding("ctrl", Severity.HIGH, Status.FAIL, "no controller", arn=None)
     kube_only = kube_only.model_copy(update={"account": None, "region": None})
