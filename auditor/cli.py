@@ -21,6 +21,7 @@ from typing import Any, cast
 import click
 from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 
 from auditor import __version__
 from auditor.config import (
@@ -45,6 +46,7 @@ from auditor.findings import AuditResult, Severity, Status
 from auditor.inventory.models import Inventory
 from auditor.logs import configure_logging
 from auditor.progress import ProgressEvent, ProgressFn
+from auditor.terminal import printable, say
 
 log = logging.getLogger(__name__)
 stderr = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -83,8 +85,8 @@ def progress_printer(quiet: bool = False) -> ProgressFn:
         if quiet or event.status == "running":
             return
         mark = _STATUS_MARK.get(event.status, event.status)
-        stderr.print(f"  {mark} {event.stage}: ", end="", markup=True)
-        stderr.print(event.message, markup=False)
+        stderr.print(f"  {mark} ", end="", markup=True)
+        say(stderr, f"{event.stage}: {event.message}", one_line=True)
 
     return show
 
@@ -266,7 +268,8 @@ def report_partial(results: list[AuditResult]) -> None:
             for c in broken[:5]
         ) + (f" and {len(broken) - 5} more" if len(broken) > 5 else "")
         stderr.print(
-            f"[yellow]audit of {result.target} is partial[/]: {named}; the checks resting on it are UNKNOWN "
+            f"[yellow]audit of {result.target} is partial[/]: {escape(printable(named))}; the checks resting on it "
+            "are UNKNOWN "
             f"(exit {EXIT_PARTIAL} unless --allow-partial)",
             markup=True,
             highlight=False,
@@ -376,7 +379,7 @@ def audit(
                 results.append(outcome.result)
             except TargetUnreachable as exc:  # the other targets are still audited
                 unreachable += 1
-                click.echo(click.style("error: ", fg="red") + str(exc), err=True)
+                click.echo(click.style("error: ", fg="red") + printable(str(exc), one_line=True), err=True)
             except Exception as exc:  # likewise: one line naming the target, the others still audited
                 if len(targets) == 1:
                     raise  # main() reports it
@@ -577,7 +580,7 @@ def report_error(exc: BaseException, what: str = "") -> int:
 
 
 def _one_line(text: str, limit: int = 1000) -> str:  # room for every valid rule id in a selection error
-    flat = " ".join(text.split())
+    flat = printable(" ".join(text.split()), one_line=True)
     return flat if len(flat) <= limit else flat[:limit] + "…"
 
 

@@ -12,7 +12,7 @@ import click
 from auditor.config import Settings, TargetConfig
 from auditor.cost.allocate import GROUP_BY, cost_summary
 from auditor.findings import AuditResult, CostShareView
-from auditor.output.table import echo_printable
+from auditor.terminal import echo_printable
 
 
 def cost_report(results: list[AuditResult], group_by: str) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from auditor.findings import Status
 from auditor.install.model import DEFAULT_POLICY_NAME, Action, ApplyReport, InstallOptions, Plan
 from auditor.install.runner import CheckResult, check, make_plan, open_session, resolve_options, run_plan
 from auditor.progress import ProgressEvent, ProgressFn
+from auditor.terminal import say
 
 log = logging.getLogger(__name__)
 
@@ -31,17 +32,17 @@ def render_plan(console: Console, the_plan: Plan) -> None:
     console.print("[bold]Plan[/]")
     for step in the_plan.steps:
         console.print(f"  {_MARK[step.action]} [bold]{step.name}[/] ", end="")
-        console.print(f"{step.target}: {step.summary}", markup=False, highlight=False)
+        say(console, f"{step.target}: {step.summary}")
         for line in step.details:
-            console.print(f"        - {line}", markup=False, highlight=False)
+            say(console, f"        - {line}")
         if step.diff:
             for line in step.diff.splitlines():
                 style = "green" if line.startswith("+") else "red" if line.startswith("-") else "dim"
-                console.print(f"        {line}", style=style, markup=False, highlight=False)
+                say(console, f"        {line}", style=style)
     for note in the_plan.notes:
-        console.print(f"  note: {note}", markup=False, highlight=False)
+        say(console, f"  note: {note}")
     for refusal in the_plan.refusals:
-        console.print(f"  refused: {refusal}", style="red", markup=False, highlight=False)
+        say(console, f"  refused: {refusal}", style="red")
     counts = the_plan.counts()
     console.print(
         f"[bold]{the_plan.changes} to change[/] ({counts['create']} to create, {counts['update']} to update, "
@@ -51,14 +52,14 @@ def render_plan(console: Console, the_plan: Plan) -> None:
 
 def render_report(console: Console, report: ApplyReport) -> None:
     for change in report.changes:
-        console.print(f"  changed: {change}", markup=False, highlight=False)
+        say(console, f"  changed: {change}")
     if not report.ok:
         failed = next(r for r in report.results if r.status == "failed")
         console.print(f"[red]step {failed.name} failed:[/] ", end="")
-        console.print(failed.error, markup=False, highlight=False)
-        console.print(f"  finished: {', '.join(report.finished) or '-'}", markup=False)
-        console.print(f"  failed: {', '.join(report.failed)}", markup=False)
-        console.print(f"  not started: {', '.join(report.not_started) or '-'}", markup=False)
+        say(console, failed.error)
+        say(console, f"  finished: {', '.join(report.finished) or '-'}")
+        say(console, f"  failed: {', '.join(report.failed)}")
+        say(console, f"  not started: {', '.join(report.not_started) or '-'}")
         console.print("  re-run the same command to resume: finished steps will show as unchanged")
 
 
@@ -67,9 +68,9 @@ def render_check(console: Console, result: CheckResult) -> None:
     for finding in result.findings:
         style = {"FAIL": "red", "PASS": "green"}.get(finding.status.value, "yellow")
         console.print(f"  {finding.status.value:7} {finding.rule_id}: ", style=style, end="")
-        console.print(finding.message, markup=False, highlight=False)
+        say(console, finding.message)
     for note in result.notes:
-        console.print(f"  note: {note}", markup=False, highlight=False)
+        say(console, f"  note: {note}")
 
 
 def progress_to(console: Console) -> ProgressFn:
@@ -79,7 +80,7 @@ def progress_to(console: Console) -> ProgressFn:
         if event.status == "running" and event.stage != "install:rollout":
             return
         console.print(f"  [dim]{event.stage}[/] ", end="")
-        console.print(event.message, markup=False, highlight=False)
+        say(console, event.message, one_line=True)
 
     return show
 
@@ -123,7 +124,7 @@ def install_alb(ctx: click.Context, /, **flags: object) -> None:
     try:
         code = _run(out, err, settings or get_settings(), flags)
     except AuditorError as exc:
-        err.print(f"error: {exc}", style="red", markup=False)
+        say(err, f"error: {exc}", style="red")
         code = exc.exit_code
     ctx.exit(code)
 

@@ -11,7 +11,7 @@ import click
 
 from auditor.config import Settings, TargetConfig
 from auditor.findings import AuditResult, ConsolidationPlan
-from auditor.output.table import echo_printable
+from auditor.terminal import echo_printable
 
 
 def plan_report(results: list[AuditResult]) -> dict[str, Any]:

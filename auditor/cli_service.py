@@ -16,6 +16,7 @@ from auditor.errors import AuditorError
 from auditor.logs import configure_logging
 from auditor.store import tokens as store_tokens
 from auditor.store.db import current_revision, head_revision, make_engine, redact, session_factory, transaction, upgrade
+from auditor.terminal import printable
 
 log = logging.getLogger(__name__)
 
@@ -269,7 +270,7 @@ def main() -> None:
         exc.show()
         sys.exit(exc.exit_code)
     except AuditorError as exc:
-        click.echo(f"error: {exc}", err=True)
+        click.echo(f"error: {printable(str(exc), one_line=True)}", err=True)
         sys.exit(exc.exit_code)
 
 

@@ -15,6 +15,8 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+from auditor.terminal import printable
+
 _context: contextvars.ContextVar[dict[str, str]] = contextvars.ContextVar("auditor_log_context", default={})  # noqa: B039
 
 
@@ -53,12 +55,15 @@ class JsonFormatter(logging.Formatter):
 
 
 class TextFormatter(logging.Formatter):
+    """One line per record for a terminal; cluster and AWS text in it has its control characters and line breaks
+    spelled out, so it can neither drive the terminal nor forge a line (a traceback keeps its own lines)."""
+
     def format(self, record: logging.LogRecord) -> str:
         ctx = getattr(record, "ctx", {})
         suffix = (" [" + " ".join(f"{k}={v}" for k, v in ctx.items()) + "]") if ctx else ""
-        base = f"{record.levelname.lower():7} {record.name}: {record.getMessage()}{suffix}"
+        base = printable(f"{record.levelname.lower():7} {record.name}: {record.getMessage()}{suffix}", one_line=True)
         if record.exc_info:
-            base += "\n" + self.formatException(record.exc_info)
+            base += "\n" + printable(self.formatException(record.exc_info))
         return base
 
 

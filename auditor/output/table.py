@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import re
 from io import StringIO
 from typing import TYPE_CHECKING
 
-import click
 from rich import box
 from rich.console import Console, Group, RenderableType
 from rich.panel import Panel
@@ -31,24 +29,10 @@ from auditor.output.common import (
     timestamp,
     visible_findings,
 )
+from auditor.terminal import printable
 
 if TYPE_CHECKING:
     from auditor.output import RunDiff
-
-# Control characters but line feed and tab: rich drops only a few (CR, BEL, BS, VT, FF) and passes ESC and the C1
-# controls through, and with them a name or an annotation value could clear the screen, recolour the report or hide
-# a hyperlink (OSC 8) in the reader's terminal.
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-
-
-def printable(value: str) -> str:
-    """Cluster or AWS text as a terminal must show it: each control character spelled out (``\\x1b``), never sent."""
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", value)
-
-
-def echo_printable(line: str) -> None:
-    """A line of plain text output (cost, plan-consolidation) with cluster and AWS text in it, through ``printable``."""
-    click.echo(printable(line))
 
 
 def _text(value: str, style: str = "") -> Text:
