@@ -490,6 +490,14 @@ def _truthy(value: str | None) -> bool:
     return value is not None and value.strip().lower() not in ("", "false", "no", "0")
 
 
+def _in_tree_scheme(internal: str) -> Literal["internal", "internet-facing"]:
+    """The scheme the in-tree provider gives a Service whose ``aws-load-balancer-internal`` is ``internal``: internal
+    for every value but exactly "false" (and "", read as unset), so "0", "no" and "False" make it internal
+    (EnsureLoadBalancer in https://github.com/kubernetes/cloud-provider-aws, pkg/providers/v1/aws.go:
+    ``if internalAnnotation == "false" {...} else if internalAnnotation != "" { internalELB = true }``)."""
+    return "internet-facing" if internal in ("", "false") else "internal"
+
+
 def service_settings(svc: Service, lbc_class: str = LBC_SERVICE_CLASS) -> ServiceSettings:
     """Which controller takes a Service and the scheme it gets (facts §2)."""
     if svc.type != "LoadBalancer":
@@ -528,9 +536,9 @@ def service_settings(svc: Service, lbc_class: str = LBC_SERVICE_CLASS) -> Servic
     elif controller == "in-tree":
         settings.lb_type = "network" if lb_type_ann == "nlb" else "classic"
         internal = a.get(SVC + "aws-load-balancer-internal")
-        if internal is not None:
+        if internal:
             settings.scheme_explicit = True
-            settings.scheme = "internal" if _truthy(internal) else "internet-facing"
+            settings.scheme = _in_tree_scheme(internal)
         # The in-tree provider ignores aws-load-balancer-scheme; a user who set it believes it took effect.
         elif (scheme := a.get(SVC + "aws-load-balancer-scheme")) is not None:
             settings.scheme_explicit = scheme == "internet-facing"
