@@ -70,6 +70,7 @@ class IngressSettings:
     certificate_arns: list[str] = field(default_factory=list)
     ssl_policy: str | None = None  # None = the controller's default (ELBSecurityPolicy-2016-08)
     wafv2_acl_arn: str | None = None  # "none" = detach, None = leave as is
+    waf_classic_acl_id: str | None = None  # WAF Classic (waf-regional) web ACL ID: waf-acl-id, else web-acl-id
     target_type: str = "instance"
     inbound_cidrs: list[str] = field(default_factory=list)
     inbound_cidrs_from: str | None = None  # IngressClassParams spec.inboundCIDRs, the annotation; None: default
@@ -443,6 +444,10 @@ def ingress_settings(ing: Ingress, params: IngressClassParams | None = None) -> 
     s.wafv2_acl_arn = _spec_str(spec, "wafv2AclArn") or a.get(ALB + "wafv2-acl-arn")
     if s.wafv2_acl_arn is not None and s.wafv2_acl_arn != "none" and not _WAFV2_ARN.match(s.wafv2_acl_arn):
         _problem(problems, ALB + "wafv2-acl-arn", s.wafv2_acl_arn, "must be a regional WAFv2 web ACL ARN or 'none'")
+
+    # WAF Classic: waf-acl-id, else its deprecated alias web-acl-id ("none" detaches), as the controller reads them
+    # (pkg/ingress/model_build_load_balancer_addons.go in kubernetes-sigs/aws-load-balancer-controller)
+    s.waf_classic_acl_id = a.get(ALB + "waf-acl-id", a.get(ALB + "web-acl-id"))
 
     target_type = a.get(ALB + "target-type")
     if target_type is not None:
