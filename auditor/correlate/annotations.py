@@ -70,6 +70,7 @@ class IngressSettings:
     certificate_arns: list[str] = field(default_factory=list)
     ssl_policy: str | None = None  # None = the controller's default (ELBSecurityPolicy-2016-08)
     wafv2_acl_arn: str | None = None  # "none" = detach, None = leave as is
+    waf_classic_acl_id: str | None = None  # WAF Classic (waf-regional) web ACL ID: waf-acl-id, else web-acl-id
     target_type: str = "instance"
     inbound_cidrs: list[str] = field(default_factory=list)
     inbound_cidrs_from: str | None = None  # IngressClassParams spec.inboundCIDRs, the annotation; None: default
@@ -444,6 +445,10 @@ def ingress_settings(ing: Ingress, params: IngressClassParams | None = None) -> 
     if s.wafv2_acl_arn is not None and s.wafv2_acl_arn != "none" and not _WAFV2_ARN.match(s.wafv2_acl_arn):
         _problem(problems, ALB + "wafv2-acl-arn", s.wafv2_acl_arn, "must be a regional WAFv2 web ACL ARN or 'none'")
 
+    # WAF Classic: waf-acl-id, else its deprecated alias web-acl-id ("none" detaches), as the controller reads them
+    # (pkg/ingress/model_build_load_balancer_addons.go in kubernetes-sigs/aws-load-balancer-controller)
+    s.waf_classic_acl_id = a.get(ALB + "waf-acl-id", a.get(ALB + "web-acl-id"))
+
     target_type = a.get(ALB + "target-type")
     if target_type is not None:
         if target_type in ("instance", "ip"):
@@ -490,6 +495,14 @@ def _truthy(value: str | None) -> bool:
     return value is not None and value.strip().lower() not in ("", "false", "no", "0")
 
 
+def _in_tree_scheme(internal: str) -> Literal["internal", "internet-facing"]:
+    """The scheme the in-tree provider gives a Service whose ``aws-load-balancer-internal`` is ``internal``: internal
+    for every value but exactly "false" (and "", read as unset), so "0", "no" and "False" make it internal
+    (EnsureLoadBalancer in https://github.com/kubernetes/cloud-provider-aws, pkg/providers/v1/aws.go:
+    ``if internalAnnotation == "false" {...} else if internalAnnotation != "" { internalELB = true }``)."""
+    return "internet-facing" if internal in ("", "false") else "internal"
+
+
 def service_settings(svc: Service, lbc_class: str = LBC_SERVICE_CLASS) -> ServiceSettings:
     """Which controller takes a Service and the scheme it gets (facts §2)."""
     if svc.type != "LoadBalancer":
@@ -528,9 +541,9 @@ def service_settings(svc: Service, lbc_class: str = LBC_SERVICE_CLASS) -> Servic
     elif controller == "in-tree":
         settings.lb_type = "network" if lb_type_ann == "nlb" else "classic"
         internal = a.get(SVC + "aws-load-balancer-internal")
-        if internal is not None:
+        if internal:
             settings.scheme_explicit = True
-            settings.scheme = "internal" if _truthy(internal) else "internet-facing"
+            settings.scheme = _in_tree_scheme(internal)
         # The in-tree provider ignores aws-load-balancer-scheme; a user who set it believes it took effect.
         elif (scheme := a.get(SVC + "aws-load-balancer-scheme")) is not None:
             settings.scheme_explicit = scheme == "internet-facing"

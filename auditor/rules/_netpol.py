@@ -131,15 +131,23 @@ def _pod_port(sp: ServicePort | None, pod: Pod, tg: TargetGroup) -> int | None:
     return match.port if match else None
 
 
+# Target group protocols whose client IP preservation is always on, for instance and ip targets alike: the
+# preserve_client_ip.enabled attribute applies to TCP and TLS groups only
+# (https://docs.aws.amazon.com/elasticloadbalancing/latest/network/edit-target-group-attributes.html#client-ip-preservation).
+_ALWAYS_PRESERVING_PROTOCOLS = frozenset({"UDP", "TCP_UDP", "QUIC", "TCP_QUIC"})
+
+
 def _client_ranges(node: LbNode, svc: Service, tg: TargetGroup) -> tuple[list[str], str | None]:
     """Client CIDRs that reach the pods when an NLB preserves client IPs, and what was assumed (None: nothing).
-    Preservation is on by default for instance targets, off for ip targets over TCP (the attribute decides)."""
+    Preservation is always on for UDP, TCP_UDP, QUIC and TCP_QUIC groups; for TCP and TLS groups it is on by default
+    for instance targets and off for ip targets (the attribute decides)."""
     if node.lb.type != "network":
         return [], None  # an ALB proxies: pods see its own addresses
     attributes = svc.annotations.get(TARGET_GROUP_ATTRIBUTES, "")
     pairs = dict(part.strip().partition("=")[::2] for part in attributes.split(",") if "=" in part)
     setting = pairs.get("preserve_client_ip.enabled", "").strip().lower()
-    if setting != "true" and (setting == "false" or tg.target_type != "instance"):
+    always = (tg.protocol or "").upper() in _ALWAYS_PRESERVING_PROTOCOLS
+    if not always and setting != "true" and (setting == "false" or tg.target_type != "instance"):
         return [], None
     if svc.load_balancer_source_ranges:
         return list(svc.load_balancer_source_ranges), None

@@ -34,6 +34,16 @@ def test_internal_clb_keeps_internal_scheme():
     assert f"{SVC}aws-load-balancer-scheme: internal" in f.remediation
 
 
+@pytest.mark.parametrize("value", ["0", "no", "False", "TRUE"])
+def test_unprovisioned_service_keeps_the_scheme_the_in_tree_provider_reads(value):
+    # the in-tree provider makes it internal for any aws-load-balancer-internal value but exactly "false": the
+    # migration must not turn it internet-facing
+    svc = b.service("legacy", "int", annotations={SVC + "aws-load-balancer-internal": value})
+    f = only(RULE, b.inventory(services=[svc]))
+    assert f.status == Status.FAIL and "none exists in AWS yet" in f.message
+    assert f"{SVC}aws-load-balancer-scheme: internal\n" in f.remediation
+
+
 def test_lbc_nlb_passes_and_ingress_albs_are_not_judged():
     nlb = b.load_balancer("k8s-db-pg", type="network", tags=b.service_tags("db/pg"))
     alb = b.load_balancer("k8s-blog-web", tags=b.ingress_tags("blog/web"))

@@ -53,6 +53,17 @@ def test_internal_or_explicitly_public_passes():
     assert found["public"].status == Status.PASS and "on purpose" in found["public"].message
 
 
+def test_internal_is_any_value_but_false_as_the_in_tree_provider_reads_it():
+    values = {"zero": "0", "no": "no", "caps": "False", "false": "false", "empty": ""}
+    services = [b.service("a", name, annotations={SVC + "aws-load-balancer-internal": v}) for name, v in values.items()]
+    found = {f.kubernetes.name: f for f in run(RULE, b.inventory(services=services))}
+    for name in ("zero", "no", "caps"):
+        assert found[name].status == Status.PASS and "is internal" in found[name].message, name
+        assert found[name].evidence["scheme"] == "internal"
+    assert found["false"].status == Status.PASS and "on purpose" in found["false"].message
+    assert found["empty"].status == Status.FAIL  # an empty value is no annotation to the in-tree provider
+
+
 def test_lbc_services_and_cluster_ip_are_not_examined():
     lbc = b.service("a", "lbc", annotations={SVC + "aws-load-balancer-type": "external"})
     cls = b.service("a", "cls", lb_class="service.k8s.aws/nlb")

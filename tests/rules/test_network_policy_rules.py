@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 import yaml
 
 from auditor.correlate.netpol import CidrSource, admission
@@ -304,6 +305,37 @@ def test_nlb_preserving_client_ips_must_admit_the_clients():
     )
 
 
+@pytest.mark.parametrize("protocol", ["UDP", "TCP_UDP"])
+def test_nlb_udp_ip_targets_always_preserve_client_ips(protocol):
+    # for UDP and TCP_UDP groups preservation is on, ip targets too, and preserve_client_ip.enabled=false cannot
+    # turn it off: admitting the subnets alone still drops the clients
+    svc_annotations = {
+        "service.beta.kubernetes.io/aws-load-balancer-target-group-attributes": "preserve_client_ip.enabled=false"
+    }
+    lb = b.load_balancer("k8s-dns-udp", type="network", tags=b.service_tags("dns/udp"))
+    lb.subnet_ids = ["subnet-a"]
+    tg = b.target_group("k8s-dns-udp-tg", lb, port=53, tags={"service.k8s.aws/resource": "dns/udp:53"})
+    tg.target_type, tg.protocol = "ip", protocol
+    svc = b.service("dns", "udp", annotations=svc_annotations, lb=lb, ports=(53,), source_ranges=("198.51.100.0/24",))
+    svc.ports[0].target_port = 53
+    svc.ports[0].protocol = "UDP"
+    pod = b.pod("dns", "udp-1", "10.0.8.9", labels={"app": "udp"})
+    subnet_only = b.network_policy(
+        "dns", "subnets", podSelector={}, ingress=[{"from": [{"ipBlock": {"cidr": "10.0.0.0/24"}}]}]
+    )
+    inv = b.inventory(
+        lbs=[lb],
+        target_groups=[tg],
+        services=[svc],
+        endpoint_slices=[b.pod_slice("dns", "udp", pod)],
+        pods=[pod],
+        network_policies=[subnet_only],
+        subnets=SUBNETS,
+    )
+    f = only(BLOCKS, inv)
+    assert f.status == Status.FAIL and "198.51.100.0/24" in f.message
+
+
 # --------------------------------------------------------------------------- lb-without-healthy-targets
 
 
@@ -368,11 +400,12 @@ def test_a_udp_target_group_is_health_checked_over_tcp_on_the_traffic_port():
     svc = b.service("shop", "dns", ports=(53,), lb=lb)
     svc.ports[0].protocol = "UDP"
     pod = b.pod("shop", "dns-1", "10.0.8.7", labels={"app": "dns"})
+    # UDP from anywhere: the subnets and the clients (a UDP group always preserves client IPs)
     udp_only = b.network_policy(
         "shop",
         "udp",
         podSelector={},
-        ingress=[{"from": [{"ipBlock": {"cidr": "10.0.0.0/16"}}], "ports": [{"port": 53, "protocol": "UDP"}]}],
+        ingress=[{"from": [{"ipBlock": {"cidr": "0.0.0.0/0"}}], "ports": [{"port": 53, "protocol": "UDP"}]}],
     )
     inv = b.inventory(
         lbs=[lb],

@@ -43,6 +43,26 @@ def test_acl_whose_associations_failed_to_list_is_unknown():
     assert f.status == Status.UNKNOWN and f.evidence["web_acls_not_listed"] == ["edge"]
 
 
+def test_waf_classic_annotation_is_unknown_not_fail():
+    # the controller attaches a WAF Classic (waf-regional) web ACL from waf-acl-id or its alias web-acl-id; the
+    # auditor reads WAFv2 only, so it cannot say the ALB is unprotected
+    lb, old = _lb(), _lb(name="k8s-shop-old", stack="shop/old")
+    ings = [
+        b.ingress("shop", "web", lb=lb, annotations={"alb.ingress.kubernetes.io/waf-acl-id": "abc-123"}),
+        b.ingress("shop", "old", lb=old, annotations={"alb.ingress.kubernetes.io/web-acl-id": "def-456"}),
+    ]
+    found = {f.kubernetes.name: f for f in run(RULE, b.inventory(lbs=[lb, old], ingresses=ings))}
+    assert found["web"].status == Status.UNKNOWN and "WAF Classic web ACL abc-123" in found["web"].message
+    assert found["web"].evidence["waf_classic_acl_ids"] == {"shop/web": "abc-123"}
+    assert found["old"].status == Status.UNKNOWN and "def-456" in found["old"].message
+
+
+def test_waf_classic_none_detaches_and_still_fails():
+    lb = _lb()
+    ing = b.ingress("shop", "web", lb=lb, annotations={"alb.ingress.kubernetes.io/waf-acl-id": "none"})
+    assert only(RULE, b.inventory(lbs=[lb], ingresses=[ing])).status == Status.FAIL
+
+
 def test_none_annotation_is_evidence_and_named_in_the_fix():
     lb = _lb(name="k8s-shop", stack="shop")
     group = {"alb.ingress.kubernetes.io/group.name": "shop"}

@@ -15,6 +15,7 @@ from auditor.rules.base import Rule, RuleMeta
 from auditor.rules.coverage import guarded
 
 WAF_ANNOTATION = ALB + "wafv2-acl-arn"
+WAF_CLASSIC_ANNOTATION = ALB + "waf-acl-id"
 
 META = RuleMeta(
     id="public-alb-without-waf",
@@ -53,6 +54,17 @@ def _acls_not_listed(graph: ExposureGraph) -> dict[tuple[str, str], list[str]]:
     for acl in graph.inventory.aws.web_acls:
         if acl.resource_arns is None:
             found.setdefault((acl.account, acl.region), []).append(acl.name)
+    return found
+
+
+def _waf_classic(node: LbNode) -> dict[str, str]:
+    """The WAF Classic web ACL ID each Ingress of the ALB's group asks for (not "none", which detaches)."""
+    group = node.owner.group if node.owner else None
+    found: dict[str, str] = {}
+    for m in group.members if group else []:
+        acl_id = group.settings_of(m).waf_classic_acl_id if group else None
+        if acl_id and acl_id.strip().lower() != "none":
+            found[f"{m.namespace}/{m.name}"] = acl_id
     return found
 
 
@@ -113,6 +125,18 @@ def evaluate(graph: ExposureGraph, settings: RuleSettings) -> Iterator[Finding]:
                 f"WAF web ACLs of {lb.account}/{lb.region} were not collected, so whether {describe_lb(node)} "
                 "has one is unknown.",
                 evidence=evidence,
+                **fields,
+            )
+            return
+        classic = _waf_classic(node)
+        if classic:
+            # WAF Classic (waf-regional) associations are not read: the controller may have attached that web ACL
+            yield META.finding(
+                Status.UNKNOWN,
+                f"{lb_subject(node)} has no WAFv2 web ACL, but Ingress {', '.join(classic)} asks for WAF Classic "
+                f"web ACL {', '.join(sorted(set(classic.values())))} ({WAF_CLASSIC_ANNOTATION}), whose associations "
+                "the auditor does not read.",
+                evidence={**evidence, "waf_classic_acl_ids": classic},
                 **fields,
             )
             return
