@@ -131,6 +131,23 @@ def test_gateway_load_balancer_whose_gateway_is_gone_fails():
     assert "gateway.k8s.aws/alb" in f.remediation and "delete-load-balancer" in f.remediation
 
 
+@pytest.mark.parametrize("kind", ["alb", "nlb"])
+def test_a_gone_gateways_managed_security_group_is_deleted_with_it_and_a_users_is_not(kind):
+    lb = b.load_balancer(
+        "k8s-shop-old-gw",
+        type="application" if kind == "alb" else "network",
+        tags=b.gateway_tags("shop/old", kind=kind),
+        sgs=["sg-managed", "sg-users"],
+    )
+    managed, users = b.security_group("sg-managed", 443), b.security_group("sg-users", 443)
+    resource = f"gateway.k8s.aws.{kind}/resource"
+    managed.tags = {**b.gateway_tags("shop/old", kind=kind), resource: "ManagedLBSecurityGroup"}
+    f = only(RULE, b.inventory(lbs=[lb], gateways=[], security_groups=[managed, users]))
+    assert f.status == Status.FAIL and f.evidence["orphan"] == "owner-gone"
+    assert "aws ec2 delete-security-group --region eu-west-1 --group-id sg-managed" in f.remediation
+    assert "sg-users" not in f.remediation
+
+
 def test_live_gateway_load_balancer_passes_with_its_gateway_as_owner():
     lb = b.load_balancer("k8s-shop-web-gw", tags=b.gateway_tags("shop/web"))
     inv = b.inventory(

@@ -49,7 +49,15 @@ META = RuleMeta(
     ),
 )
 
-_MANAGED_SG_TAGS = ("ingress.k8s.aws/resource", "service.k8s.aws/resource")
+# The resource tag the controller puts on the security group it manages for a load balancer: Ingress, Service and
+# Gateway stacks (the Gateway model builds it under the same id "ManagedLBSecurityGroup", tagged with its stack's
+# gateway.k8s.aws.alb/nlb prefix: pkg/gateway/model in kubernetes-sigs/aws-load-balancer-controller)
+_MANAGED_SG_TAGS = (
+    "ingress.k8s.aws/resource",
+    "service.k8s.aws/resource",
+    "gateway.k8s.aws.alb/resource",
+    "gateway.k8s.aws.nlb/resource",
+)
 
 _WHY = {
     "owner-gone": (
@@ -82,8 +90,7 @@ def _delete_commands(node: LbNode) -> list[str]:
     managed = [
         sg
         for sg in node.security_groups
-        if sg.tags.get(_MANAGED_SG_TAGS[0]) == "ManagedLBSecurityGroup"
-        or sg.tags.get(_MANAGED_SG_TAGS[1]) == "ManagedLBSecurityGroup"
+        if any(sg.tags.get(key) == "ManagedLBSecurityGroup" for key in _MANAGED_SG_TAGS)
         or sg.name == f"k8s-elb-{lb.name}"
     ]
     cmds += [f"aws ec2 delete-security-group --region {region} --group-id {sg.id}" for sg in managed]
