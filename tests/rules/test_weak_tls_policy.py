@@ -140,7 +140,8 @@ def test_nlb_service_fix_uses_negotiation_policy_annotation():
     )
     svc = b.service("db", "pg", ports=(5432,), lb=nlb, annotations={SVC + "aws-load-balancer-type": "external"})
     f = only(RULE, b.inventory(lbs=[nlb], services=[svc]))
-    assert f.status == Status.FAIL and f.discriminator == "5432" and f.evidence["controller_default"] is False
+    assert f.status == Status.FAIL and f.discriminator == "5432" and f.evidence["controller_default"] is True
+    assert "(the controller's default, no ssl-negotiation-policy annotation)" in f.message
     assert (
         f"kubectl -n db annotate service pg {SVC}aws-load-balancer-ssl-negotiation-policy="
         "'ELBSecurityPolicy-TLS13-1-2-2021-06' --overwrite" in f.remediation

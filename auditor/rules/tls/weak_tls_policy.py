@@ -240,9 +240,16 @@ def evaluate(graph: ExposureGraph, settings: RuleSettings) -> Iterator[Finding]:
                 )
             else:
                 gateway = gateway_of(node) is not None
-                default = node.controller == "lbc" and (lb.type == "application" or gateway) and not annotated
+                # the controller's --default-ssl-policy serves Ingresses, Services (NLB TLS listeners) and Gateways
+                default = node.controller == "lbc" and not annotated
                 evidence.update(oldest_protocol=oldest, controller_default=default and policy == LBC_DEFAULT_SSL_POLICY)
-                unset = "no sslPolicy in its LoadBalancerConfiguration" if gateway else "no ssl-policy annotation"
+                unset = (
+                    "no sslPolicy in its LoadBalancerConfiguration"
+                    if gateway
+                    else "no ssl-policy annotation"
+                    if lb.type == "application"
+                    else "no ssl-negotiation-policy annotation"
+                )
                 suffix = f" (the controller's default, {unset})" if evidence["controller_default"] else ""
                 yield META.finding(
                     Status.FAIL,
