@@ -26,8 +26,11 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-# Controller versions the installer offers and the audit knows, oldest first: the newest patch of
-# each minor line (and every version that changed the policy). Chart versions are eks-charts'.
+# Controller versions the installer offers and the audit knows, oldest first: the newest patch of each minor line
+# up to v2.13 (every policy change is at or before v2.13.0), then v3.0.0 and v3.5.0, the newest checked (facts:
+# iam_policy.json has no new action from v2.13.1 to v3.5.0). A version between two entries (v2.14.1, v3.2.2) is
+# accepted as well: its policy is that of the entry below it, its chart derived (``chart_version_for``). Chart
+# versions pinned here are eks-charts'.
 _CHART_VERSIONS: dict[str, str] = {
     "v2.4.7": "1.4.8",
     "v2.5.4": "1.5.5",
