@@ -158,6 +158,7 @@ def _safety(state: State, options: InstallOptions, result: Plan) -> None:
         _refuse_or_note(result, options.force, message)
     if not options.pod_identity and not state.cluster.oidc_issuer:
         result.refusals.append(f"cluster {state.cluster.name} has no OIDC issuer: use --pod-identity")
+    _kubernetes_version_check(state, options, result)
     ours = f"{options.namespace}/{options.release_name}"
     for controller in state.kube.controllers:
         where = f"Deployment {controller.namespace}/{controller.name}"
@@ -184,6 +185,24 @@ def _safety(state: State, options: InstallOptions, result: Plan) -> None:
                 result.notes.append(message + " (allowed by --allow-downgrade)")
             else:
                 result.refusals.append(message + ": pass --allow-downgrade to do it")
+
+
+# The controller from v2.5.0 needs Kubernetes 1.22 or newer (its install guide; it reads networking.k8s.io/v1 objects
+# only): https://kubernetes-sigs.github.io/aws-load-balancer-controller/latest/deploy/installation/
+_NEEDS_KUBERNETES_1_22 = (2, 5, 0)
+
+
+def _kubernetes_version_check(state: State, options: InstallOptions, result: Plan) -> None:
+    """Refuse a controller the cluster's Kubernetes version cannot run (the version DescribeCluster reports)."""
+    reported = state.cluster.kubernetes_version
+    cluster = parse_version(reported) if reported else None
+    wanted = parse_version(options.controller_version)
+    if cluster is None or wanted is None or wanted < _NEEDS_KUBERNETES_1_22 or cluster[:2] >= (1, 22):
+        return
+    result.refusals.append(
+        f"cluster {state.cluster.name} runs Kubernetes {reported}, and controller {options.controller_version} needs "
+        "1.22 or newer: upgrade the cluster, or install v2.4.7 (--controller-version v2.4.7)"
+    )
 
 
 def _refuse_or_note(result: Plan, force: bool, message: str) -> None:

@@ -95,6 +95,22 @@ def test_auto_mode_cluster_is_refused_unless_forced(cluster, cluster_api):
     assert any("EKS Auto Mode" in n for n in forced.notes)
 
 
+def test_a_controller_newer_than_the_clusters_kubernetes_can_run_is_refused(cluster, cluster_api):
+    session = _session(cluster_api)
+    state, _ = make_plan(session)
+    old = dataclasses.replace(state, cluster=dataclasses.replace(state.cluster, kubernetes_version="1.21"))
+
+    refused = plan(old, session.options)
+    forced = plan(old, dataclasses.replace(session.options, force=True))
+    legacy = plan(old, dataclasses.replace(session.options, controller_version="v2.4.7"))
+    current = plan(state, session.options)
+
+    needs = f"runs Kubernetes 1.21, and controller {session.options.controller_version} needs 1.22 or newer"
+    assert any(needs in r for r in refused.refusals)
+    assert any(needs in r for r in forced.refusals)  # --force does not make it run
+    assert not any("needs 1.22" in r for r in [*legacy.refusals, *current.refusals])
+
+
 def test_full_policy_prunes_the_oldest_non_default_version(install):
     assert install("--yes", "--controller-version", "v2.4.7").exit_code == 0
     iam = boto3.client("iam", region_name=REGION)
