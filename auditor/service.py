@@ -30,7 +30,7 @@ from auditor.inventory.models import Coverage, CoverageStatus
 from auditor.output import RunDiff, diff_results, render
 from auditor.rules.selection import NO_NARROWING, Narrowing
 from auditor.store import runs as store_runs
-from auditor.store.db import transaction
+from auditor.store.db import once_more_if_dropped, transaction
 from auditor.store.models import RunRow, utcnow
 from auditor.store.prices import StorePriceCache
 from auditor.store.queries import cost_trend
@@ -98,12 +98,16 @@ class AuditService:
 
     def start(self, target_name: str, *, trigger: str, scheduled_for: datetime | None = None) -> RunRow:
         """Claim a run of the target (Conflict when one is going or the fire time is taken)."""
-        store_runs.expire_stale_runs(self.factory, self.settings.scheduler.lease_seconds)
-        with self.factory() as session:
-            target_id = get_target(session, target_name).id
-        run = store_runs.claim_run(
-            self.factory, target_id, trigger=trigger, owner=process_owner(), scheduled_for=scheduled_for
-        )
+
+        def claim() -> RunRow:
+            store_runs.expire_stale_runs(self.factory, self.settings.scheduler.lease_seconds)
+            with self.factory() as session:
+                target_id = get_target(session, target_name).id
+            return store_runs.claim_run(
+                self.factory, target_id, trigger=trigger, owner=process_owner(), scheduled_for=scheduled_for
+            )
+
+        run = once_more_if_dropped(claim, f"starting a run of {target_name}")
         log.info("run %d of %s started (%s)", run.id, target_name, trigger)
         return run
 
@@ -186,7 +190,9 @@ class AuditService:
         finally:
             beat.stop()  # before recording: it locks the run's row, which a heartbeat would wait on
         try:
-            recorded = store_runs.record_result(self.factory, run_id, outcome.result)
+            recorded = once_more_if_dropped(
+                lambda: store_runs.record_result(self.factory, run_id, outcome.result), f"recording run {run_id}"
+            )
         except Exception as exc:
             # record_result's session is closed by now, which rolled its failed transaction back (and
             # released the run's row lock): fail_run starts clean in a session of its own.
@@ -211,7 +217,7 @@ class AuditService:
     def _fail(self, run_id: int, message: str) -> None:
         """Mark the run failed; when even that fails (database gone), log it: its lease expiry remains."""
         try:
-            store_runs.fail_run(self.factory, run_id, message)
+            once_more_if_dropped(lambda: store_runs.fail_run(self.factory, run_id, message), f"failing run {run_id}")
         except Exception:
             log.exception("run %d could not be marked failed (%s); it fails when its lease expires", run_id, message)
 

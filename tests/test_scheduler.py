@@ -22,9 +22,10 @@ import yaml
 from apscheduler.triggers.cron import CronTrigger
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import create_engine, select, text
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import NullPool
 
 from auditor.api.app import create_app
 from auditor.cli_service import token
@@ -241,6 +242,49 @@ def test_the_targets_of_one_tick_spread_over_three_replicas(postgres_url: str, m
     assert max(per_replica) <= 4 and sum(1 for n in per_replica if n) >= 2, per_replica  # spread, not queued on one
     for r in replicas:
         r.shutdown()
+
+
+def _drop_connections(url: str) -> int:
+    """Every other connection to the database terminated by the server, as a restart, a failover or an idle timeout
+    leaves a pool's connections; how many."""
+    admin = create_engine(url, poolclass=NullPool)
+    try:
+        with admin.connect() as conn:
+            dropped = conn.scalar(
+                text(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            )
+    finally:
+        admin.dispose()
+    return int(dropped or 0)
+
+
+@pytest.mark.postgres
+def test_a_dropped_database_connection_neither_skips_a_tick_nor_loses_a_finished_audit(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The pool's connections die while it waits for the tick, and again while the audit runs: the tick's claim and
+    the audit's result each fail their first statement. The tick was skipped until the next fire time (hours, for
+    most schedules) and a finished audit was failed with "recording failed"; each is tried once more on a new
+    connection."""
+    service = _service(postgres_url)  # a 15 s heartbeat: nothing else touches the database meanwhile
+    name = f"dropped-{uuid.uuid4().hex[:8]}"
+    tid = _add_target(service.factory, name)
+    audited = SimpleNamespace(result=result([finding("rule-a")], target=name))
+
+    def audit_then_drop(target: TargetConfig, settings: Settings, **_: object) -> SimpleNamespace:
+        assert _drop_connections(postgres_url) >= 1
+        return audited
+
+    monkeypatch.setattr("auditor.pipeline.run_audit", audit_then_drop)
+    assert _drop_connections(postgres_url) >= 1
+    run_id = AuditScheduler(service).fire(name, EVERY_MINUTE, datetime.now(UTC))
+    assert run_id is not None
+    [run] = _runs(service.factory, tid)
+    assert (run.id, run.status, run.error, run.findings_failed) == (run_id, "complete", None, 1)
+    service.shutdown()
 
 
 class Blackhole:
