@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+INTERRUPTED = "interrupted: the service stopped while this run was going; nothing of it was recorded"
 REPORT_EXTENSIONS = {"markdown": "md", "html": "html", "json": "json", "csv": "csv", "sarif": "sarif"}
 
 
@@ -81,6 +82,8 @@ class AuditService:
             settings.aws.shared_inventory_seconds, settings.cost.billed_refresh_hours, DatabaseReads(factory)
         )
         self.lease_expiry = LeaseExpiry(factory, settings.scheduler.lease_seconds, maintenance_interval(settings))
+        self._going: set[int] = set()  # runs executing in this process (what shutdown interrupts)
+        self._going_lock = threading.Lock()
 
     # ------------------------------------------------------------------ targets
 
@@ -152,6 +155,8 @@ class AuditService:
         ``running`` for its lease to expire while new runs of the target get a 409.
         """
         beat = beat or Heartbeat(self.factory, run_id, self.settings.scheduler.heartbeat_seconds)
+        with self._going_lock:
+            self._going.add(run_id)
         try:
             self._execute(run_id, beat, narrowing)
         except Exception as exc:
@@ -159,6 +164,8 @@ class AuditService:
             self._fail(run_id, f"internal error: {reason(exc)}")
         finally:
             beat.stop()
+            with self._going_lock:
+                self._going.discard(run_id)
         return self._reload(run_id)
 
     def _execute(self, run_id: int, beat: Heartbeat, narrowing: Narrowing) -> None:
@@ -285,8 +292,17 @@ class AuditService:
         self.lease_expiry.start()
 
     def shutdown(self, *, wait: bool = False) -> None:
+        """Stop: the runs waiting for a worker are failed (``_never_started``); with ``wait`` the pool's runs finish
+        first; a run still going is then failed as interrupted. The process exits under it (uvicorn re-raises SIGTERM
+        after its shutdown): left ``running``, it held its target (a 409 for every new run of it) and its shared reads
+        until its lease expired, and then read as if the process had died."""
         self.lease_expiry.stop()
         self._pool.shutdown(wait=wait, cancel_futures=True)
+        with self._going_lock:
+            interrupted = sorted(self._going)
+        for run_id in interrupted:
+            log.warning("run %d interrupted: the service is stopping", run_id)
+            self._fail(run_id, INTERRUPTED)
 
 
 class Heartbeat:

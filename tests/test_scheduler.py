@@ -356,6 +356,42 @@ def test_a_killed_run_is_marked_failed(tmp_path: Path) -> None:
         hole.close()
 
 
+def test_a_run_going_when_the_service_is_stopped_is_failed_as_interrupted(database_url: str, tmp_path: Path) -> None:
+    """SIGTERM (a rollout, a scale-down) while a run hangs on AWS: the run is failed as interrupted before the process
+    exits, so its target is free at once. It was left ``running``, holding the target (409) for a lease and then
+    failed as if the process had been killed."""
+    hole = Blackhole()
+    name = f"sigterm-{uuid.uuid4().hex[:8]}"
+    config = tmp_path / "targets.yaml"
+    config.write_text(yaml.safe_dump({"targets": [{"name": name, "kubernetes": False, "regions": ["eu-west-1"]}]}))
+    env = {
+        **os.environ,
+        "AUDITOR_DATABASE_URL": database_url,
+        "AWS_ENDPOINT_URL": hole.url,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_MAX_ATTEMPTS": "1",
+    }
+    created = CliRunner().invoke(token, ["create", "--name", name, "--scope", "admin"], env=env)
+    auth = {"Authorization": f"Bearer {created.stdout.splitlines()[0]}"}
+    proc, base = _start_serve(env, config, tmp_path / "serve.log")
+    try:
+        run = httpx.post(f"{base}/api/v1/runs", json={"target": name}, headers=auth).json()
+        _wait_for("the run calling AWS", lambda: bool(hole.conns))
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(15)
+        hole.close()
+    engine = make_engine(database_url)
+    try:
+        with session_factory(engine)() as s:
+            row = store_runs.get_run(s, run["id"])
+        assert row.status == "failed" and row.finished_at is not None, (row.status, row.error)
+        assert (row.error or "").startswith("interrupted: the service stopped while this run was going")
+    finally:
+        engine.dispose()
+
+
 def _wait_for(what: str, check: Callable[[], bool], timeout: float = 15.0) -> None:
     deadline = time.monotonic() + timeout
     while not check():
