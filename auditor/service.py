@@ -216,8 +216,9 @@ class AuditService:
         )
         try:
             self._publish(run_id, outcome.result, scheduled=trigger == "schedule")
-        except Exception:  # the run is recorded; a report that could not be made does not undo it
+        except Exception as exc:  # the run is recorded; a report that could not be made does not undo it
             log.exception("reports of run %d of %s failed", run_id, target.name)
+            self._undelivered(run_id, "reports", type(exc).__name__, f"reports not made: {reason(exc)}")
         if self.settings.export.securityhub:
             self._export(run_id, target)
 
@@ -239,7 +240,8 @@ class AuditService:
         return run_diff(session, run)
 
     def _publish(self, run_id: int, result: AuditResult, *, scheduled: bool) -> None:
-        """Reports to the report directory and the webhook; failures are logged, the run stays recorded."""
+        """Reports to the report directory and the webhook; failures are logged and recorded in the run's coverage
+        (``_undelivered``), the run stays recorded."""
         reports = self.settings.reports
         if reports.report_dir is None and not (scheduled and reports.webhook_url):
             return
@@ -252,6 +254,7 @@ class AuditService:
                 write_reports(reports.report_dir / target_name, run_id, result, diff, reports.formats)
             except (OSError, AuditorError) as exc:
                 log.error("reports of run %d not written to %s: %s", run_id, reports.report_dir, exc)
+                self._undelivered(run_id, "reports", type(exc).__name__, f"not written to {reports.report_dir}: {exc}")
         if scheduled and reports.webhook_url:
             from auditor.notify import post_webhook
 
@@ -260,6 +263,7 @@ class AuditService:
                 log.info("run %d posted to the webhook", run_id)
             except AuditorError as exc:  # the message names scheme and host only, never the secret path
                 log.error("webhook after run %d failed: %s", run_id, exc)
+                self._undelivered(run_id, "webhook", type(exc).__name__, str(exc))
 
     def _export(self, run_id: int, target: TargetConfig) -> None:
         """Send the recorded run's findings to Security Hub; whatever fails is logged and, where the database
@@ -268,22 +272,24 @@ class AuditService:
             result = export_run(self.settings, self.factory, run_id, accounts=target.accounts)
         except Exception as exc:
             log.exception("Security Hub export of run %d of %s failed", run_id, target.name)
-            failure = Coverage(
-                source="export",
-                collector="securityhub",
-                status=CoverageStatus.ERROR,
-                error_code=type(exc).__name__,
-                message=f"export failed: {reason(exc)}",
-            )
-            try:
-                store_runs.record_export(self.factory, run_id, [failure])
-            except Exception:
-                log.exception("run %d: the failed Security Hub export could not be recorded either", run_id)
+            self._undelivered(run_id, "securityhub", type(exc).__name__, f"export failed: {reason(exc)}")
             return
         if result.complete:
             log.info("run %d of %s: %s", run_id, target.name, result.summary())
         else:
             log.error("run %d of %s: Security Hub export incomplete: %s", run_id, target.name, result.summary())
+
+    def _undelivered(self, run_id: int, collector: str, error_code: str, message: str) -> None:
+        """Record in the recorded run's coverage (source ``export``: the API's and the dashboard's run) that what
+        ``collector`` names — the report directory, the webhook, Security Hub — did not get its findings; when even
+        that fails (database gone), the log has both."""
+        failure = Coverage(
+            source="export", collector=collector, status=CoverageStatus.ERROR, error_code=error_code, message=message
+        )
+        try:
+            store_runs.record_export(self.factory, run_id, [failure])
+        except Exception:
+            log.exception("run %d: the failure of %s could not be recorded either (%s)", run_id, collector, message)
 
     # ------------------------------------------------------------------ maintenance
 
