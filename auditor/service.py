@@ -30,7 +30,7 @@ from auditor.inventory.models import Coverage, CoverageStatus
 from auditor.output import RunDiff, diff_results, render
 from auditor.rules.selection import NO_NARROWING, Narrowing
 from auditor.store import runs as store_runs
-from auditor.store.db import transaction
+from auditor.store.db import once_more_if_dropped, transaction
 from auditor.store.models import RunRow, utcnow
 from auditor.store.prices import StorePriceCache
 from auditor.store.queries import cost_trend
@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+INTERRUPTED = "interrupted: the service stopped while this run was going; nothing of it was recorded"
 REPORT_EXTENSIONS = {"markdown": "md", "html": "html", "json": "json", "csv": "csv", "sarif": "sarif"}
 
 
@@ -81,6 +82,8 @@ class AuditService:
             settings.aws.shared_inventory_seconds, settings.cost.billed_refresh_hours, DatabaseReads(factory)
         )
         self.lease_expiry = LeaseExpiry(factory, settings.scheduler.lease_seconds, maintenance_interval(settings))
+        self._going: set[int] = set()  # runs executing in this process (what shutdown interrupts)
+        self._going_lock = threading.Lock()
 
     # ------------------------------------------------------------------ targets
 
@@ -98,12 +101,16 @@ class AuditService:
 
     def start(self, target_name: str, *, trigger: str, scheduled_for: datetime | None = None) -> RunRow:
         """Claim a run of the target (Conflict when one is going or the fire time is taken)."""
-        store_runs.expire_stale_runs(self.factory, self.settings.scheduler.lease_seconds)
-        with self.factory() as session:
-            target_id = get_target(session, target_name).id
-        run = store_runs.claim_run(
-            self.factory, target_id, trigger=trigger, owner=process_owner(), scheduled_for=scheduled_for
-        )
+
+        def claim() -> RunRow:
+            store_runs.expire_stale_runs(self.factory, self.settings.scheduler.lease_seconds)
+            with self.factory() as session:
+                target_id = get_target(session, target_name).id
+            return store_runs.claim_run(
+                self.factory, target_id, trigger=trigger, owner=process_owner(), scheduled_for=scheduled_for
+            )
+
+        run = once_more_if_dropped(claim, f"starting a run of {target_name}")
         log.info("run %d of %s started (%s)", run.id, target_name, trigger)
         return run
 
@@ -148,6 +155,8 @@ class AuditService:
         ``running`` for its lease to expire while new runs of the target get a 409.
         """
         beat = beat or Heartbeat(self.factory, run_id, self.settings.scheduler.heartbeat_seconds)
+        with self._going_lock:
+            self._going.add(run_id)
         try:
             self._execute(run_id, beat, narrowing)
         except Exception as exc:
@@ -155,6 +164,8 @@ class AuditService:
             self._fail(run_id, f"internal error: {reason(exc)}")
         finally:
             beat.stop()
+            with self._going_lock:
+                self._going.discard(run_id)
         return self._reload(run_id)
 
     def _execute(self, run_id: int, beat: Heartbeat, narrowing: Narrowing) -> None:
@@ -186,7 +197,9 @@ class AuditService:
         finally:
             beat.stop()  # before recording: it locks the run's row, which a heartbeat would wait on
         try:
-            recorded = store_runs.record_result(self.factory, run_id, outcome.result)
+            recorded = once_more_if_dropped(
+                lambda: store_runs.record_result(self.factory, run_id, outcome.result), f"recording run {run_id}"
+            )
         except Exception as exc:
             # record_result's session is closed by now, which rolled its failed transaction back (and
             # released the run's row lock): fail_run starts clean in a session of its own.
@@ -203,15 +216,16 @@ class AuditService:
         )
         try:
             self._publish(run_id, outcome.result, scheduled=trigger == "schedule")
-        except Exception:  # the run is recorded; a report that could not be made does not undo it
+        except Exception as exc:  # the run is recorded; a report that could not be made does not undo it
             log.exception("reports of run %d of %s failed", run_id, target.name)
+            self._undelivered(run_id, "reports", type(exc).__name__, f"reports not made: {reason(exc)}")
         if self.settings.export.securityhub:
             self._export(run_id, target)
 
     def _fail(self, run_id: int, message: str) -> None:
         """Mark the run failed; when even that fails (database gone), log it: its lease expiry remains."""
         try:
-            store_runs.fail_run(self.factory, run_id, message)
+            once_more_if_dropped(lambda: store_runs.fail_run(self.factory, run_id, message), f"failing run {run_id}")
         except Exception:
             log.exception("run %d could not be marked failed (%s); it fails when its lease expires", run_id, message)
 
@@ -226,7 +240,8 @@ class AuditService:
         return run_diff(session, run)
 
     def _publish(self, run_id: int, result: AuditResult, *, scheduled: bool) -> None:
-        """Reports to the report directory and the webhook; failures are logged, the run stays recorded."""
+        """Reports to the report directory and the webhook; failures are logged and recorded in the run's coverage
+        (``_undelivered``), the run stays recorded."""
         reports = self.settings.reports
         if reports.report_dir is None and not (scheduled and reports.webhook_url):
             return
@@ -239,6 +254,7 @@ class AuditService:
                 write_reports(reports.report_dir / target_name, run_id, result, diff, reports.formats)
             except (OSError, AuditorError) as exc:
                 log.error("reports of run %d not written to %s: %s", run_id, reports.report_dir, exc)
+                self._undelivered(run_id, "reports", type(exc).__name__, f"not written to {reports.report_dir}: {exc}")
         if scheduled and reports.webhook_url:
             from auditor.notify import post_webhook
 
@@ -247,6 +263,7 @@ class AuditService:
                 log.info("run %d posted to the webhook", run_id)
             except AuditorError as exc:  # the message names scheme and host only, never the secret path
                 log.error("webhook after run %d failed: %s", run_id, exc)
+                self._undelivered(run_id, "webhook", type(exc).__name__, str(exc))
 
     def _export(self, run_id: int, target: TargetConfig) -> None:
         """Send the recorded run's findings to Security Hub; whatever fails is logged and, where the database
@@ -255,22 +272,24 @@ class AuditService:
             result = export_run(self.settings, self.factory, run_id, accounts=target.accounts)
         except Exception as exc:
             log.exception("Security Hub export of run %d of %s failed", run_id, target.name)
-            failure = Coverage(
-                source="export",
-                collector="securityhub",
-                status=CoverageStatus.ERROR,
-                error_code=type(exc).__name__,
-                message=f"export failed: {reason(exc)}",
-            )
-            try:
-                store_runs.record_export(self.factory, run_id, [failure])
-            except Exception:
-                log.exception("run %d: the failed Security Hub export could not be recorded either", run_id)
+            self._undelivered(run_id, "securityhub", type(exc).__name__, f"export failed: {reason(exc)}")
             return
         if result.complete:
             log.info("run %d of %s: %s", run_id, target.name, result.summary())
         else:
             log.error("run %d of %s: Security Hub export incomplete: %s", run_id, target.name, result.summary())
+
+    def _undelivered(self, run_id: int, collector: str, error_code: str, message: str) -> None:
+        """Record in the recorded run's coverage (source ``export``: the API's and the dashboard's run) that what
+        ``collector`` names — the report directory, the webhook, Security Hub — did not get its findings; when even
+        that fails (database gone), the log has both."""
+        failure = Coverage(
+            source="export", collector=collector, status=CoverageStatus.ERROR, error_code=error_code, message=message
+        )
+        try:
+            store_runs.record_export(self.factory, run_id, [failure])
+        except Exception:
+            log.exception("run %d: the failure of %s could not be recorded either (%s)", run_id, collector, message)
 
     # ------------------------------------------------------------------ maintenance
 
@@ -279,8 +298,17 @@ class AuditService:
         self.lease_expiry.start()
 
     def shutdown(self, *, wait: bool = False) -> None:
+        """Stop: the runs waiting for a worker are failed (``_never_started``); with ``wait`` the pool's runs finish
+        first; a run still going is then failed as interrupted. The process exits under it (uvicorn re-raises SIGTERM
+        after its shutdown): left ``running``, it held its target (a 409 for every new run of it) and its shared reads
+        until its lease expired, and then read as if the process had died."""
         self.lease_expiry.stop()
         self._pool.shutdown(wait=wait, cancel_futures=True)
+        with self._going_lock:
+            interrupted = sorted(self._going)
+        for run_id in interrupted:
+            log.warning("run %d interrupted: the service is stopping", run_id)
+            self._fail(run_id, INTERRUPTED)
 
 
 class Heartbeat:

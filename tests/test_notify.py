@@ -10,14 +10,22 @@ import time
 from collections.abc import Iterator
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
+from auditor.config import ReportSettings, Settings, TargetConfig
 from auditor.errors import AuditorError
 from auditor.findings import AuditResult, Severity, Status
 from auditor.notify import post_webhook, slack_message
 from auditor.output import RunDiff, diff_results
+from auditor.service import AuditService
+from auditor.store.db import make_engine, session_factory, transaction, upgrade
+from auditor.store.targets import sync_targets
 from tests.output.sample import STARTED, WEB, audit_result, finding, findings
+from tests.store.results import finding as store_finding
+from tests.store.results import result as store_result
 
 SECRET_PATH = "/services/T0001/B0002/XyZsEcReTtOkEn"
 
@@ -167,3 +175,32 @@ def test_cluster_text_cannot_mention_link_or_spoof() -> None:
     assert "&lt;!channel&gt; &lt;@U123&gt; &lt;http://evil.example|click here&gt;" in top["text"]
     assert "&amp;amp;" in top["text"] and "<" not in top["text"].replace("&lt;", "")
     assert all(t["type"] == "mrkdwn" and t["verbatim"] is True for t in texts)
+
+
+def test_a_run_whose_webhook_and_reports_fail_says_so_in_its_coverage(
+    hook: Hook, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After a scheduled run the webhook answers 500 and the report directory cannot be made: the run stays recorded
+    as it was, and its coverage (the API's and the dashboard's run) names both failures — they were only logged,
+    so nobody looking at the run could tell its reports never arrived. The webhook's secret path is not stored."""
+    url = f"sqlite:///{tmp_path}/runs.db"
+    (tmp_path / "blocked").write_text("a file where the report directory should be")
+    reports = ReportSettings(report_dir=tmp_path / "blocked", webhook_url=hook.url, formats=["json"])
+    engine = make_engine(url)
+    upgrade(engine)
+    service = AuditService(Settings(database_url=url, reports=reports), session_factory(engine))
+    with transaction(service.factory) as s:
+        sync_targets(s, [TargetConfig(name="prod", kubernetes=False, regions=["eu-west-1"])])
+    audited = SimpleNamespace(result=store_result([store_finding("rule-a")]))
+    monkeypatch.setattr("auditor.pipeline.run_audit", lambda target, settings, **_: audited)
+    hook.status = 500
+    run = service.run_now("prod", trigger="schedule")
+    assert len(hook.received) == 1
+    assert (run.status, run.findings_failed) == ("complete", 1)
+    failures = {c["collector"]: c for c in run.coverage or [] if c["source"] == "export"}
+    assert sorted(failures) == ["reports", "webhook"]
+    assert failures["webhook"]["status"] == "error" and "HTTP 500" in failures["webhook"]["message"]
+    assert SECRET_PATH not in json.dumps(run.coverage)
+    assert failures["reports"]["status"] == "error" and failures["reports"]["error_code"] == "NotADirectoryError"
+    service.shutdown()
+    engine.dispose()

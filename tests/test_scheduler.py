@@ -22,9 +22,10 @@ import yaml
 from apscheduler.triggers.cron import CronTrigger
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import create_engine, select, text
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import NullPool
 
 from auditor.api.app import create_app
 from auditor.cli_service import token
@@ -243,6 +244,49 @@ def test_the_targets_of_one_tick_spread_over_three_replicas(postgres_url: str, m
         r.shutdown()
 
 
+def _drop_connections(url: str) -> int:
+    """Every other connection to the database terminated by the server, as a restart, a failover or an idle timeout
+    leaves a pool's connections; how many."""
+    admin = create_engine(url, poolclass=NullPool)
+    try:
+        with admin.connect() as conn:
+            dropped = conn.scalar(
+                text(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            )
+    finally:
+        admin.dispose()
+    return int(dropped or 0)
+
+
+@pytest.mark.postgres
+def test_a_dropped_database_connection_neither_skips_a_tick_nor_loses_a_finished_audit(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The pool's connections die while it waits for the tick, and again while the audit runs: the tick's claim and
+    the audit's result each fail their first statement. The tick was skipped until the next fire time (hours, for
+    most schedules) and a finished audit was failed with "recording failed"; each is tried once more on a new
+    connection."""
+    service = _service(postgres_url)  # a 15 s heartbeat: nothing else touches the database meanwhile
+    name = f"dropped-{uuid.uuid4().hex[:8]}"
+    tid = _add_target(service.factory, name)
+    audited = SimpleNamespace(result=result([finding("rule-a")], target=name))
+
+    def audit_then_drop(target: TargetConfig, settings: Settings, **_: object) -> SimpleNamespace:
+        assert _drop_connections(postgres_url) >= 1
+        return audited
+
+    monkeypatch.setattr("auditor.pipeline.run_audit", audit_then_drop)
+    assert _drop_connections(postgres_url) >= 1
+    run_id = AuditScheduler(service).fire(name, EVERY_MINUTE, datetime.now(UTC))
+    assert run_id is not None
+    [run] = _runs(service.factory, tid)
+    assert (run.id, run.status, run.error, run.findings_failed) == (run_id, "complete", None, 1)
+    service.shutdown()
+
+
 class Blackhole:
     """A TCP endpoint that accepts and never answers: an AWS API that hangs mid-run."""
 
@@ -310,6 +354,42 @@ def test_a_killed_run_is_marked_failed(tmp_path: Path) -> None:
         proc.terminate()
         proc.wait(15)
         hole.close()
+
+
+def test_a_run_going_when_the_service_is_stopped_is_failed_as_interrupted(database_url: str, tmp_path: Path) -> None:
+    """SIGTERM (a rollout, a scale-down) while a run hangs on AWS: the run is failed as interrupted before the process
+    exits, so its target is free at once. It was left ``running``, holding the target (409) for a lease and then
+    failed as if the process had been killed."""
+    hole = Blackhole()
+    name = f"sigterm-{uuid.uuid4().hex[:8]}"
+    config = tmp_path / "targets.yaml"
+    config.write_text(yaml.safe_dump({"targets": [{"name": name, "kubernetes": False, "regions": ["eu-west-1"]}]}))
+    env = {
+        **os.environ,
+        "AUDITOR_DATABASE_URL": database_url,
+        "AWS_ENDPOINT_URL": hole.url,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_MAX_ATTEMPTS": "1",
+    }
+    created = CliRunner().invoke(token, ["create", "--name", name, "--scope", "admin"], env=env)
+    auth = {"Authorization": f"Bearer {created.stdout.splitlines()[0]}"}
+    proc, base = _start_serve(env, config, tmp_path / "serve.log")
+    try:
+        run = httpx.post(f"{base}/api/v1/runs", json={"target": name}, headers=auth).json()
+        _wait_for("the run calling AWS", lambda: bool(hole.conns))
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(15)
+        hole.close()
+    engine = make_engine(database_url)
+    try:
+        with session_factory(engine)() as s:
+            row = store_runs.get_run(s, run["id"])
+        assert row.status == "failed" and row.finished_at is not None, (row.status, row.error)
+        assert (row.error or "").startswith("interrupted: the service stopped while this run was going")
+    finally:
+        engine.dispose()
 
 
 def _wait_for(what: str, check: Callable[[], bool], timeout: float = 15.0) -> None:

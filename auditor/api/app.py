@@ -90,7 +90,7 @@ def create_app(
             await read_pool.open(wait=False)  # connects in the background: a database that is down is a 503
         app.state.service = service
         app.state.verifier = TokenVerifier(factory, settings.api.token_cache_seconds)
-        app.state.registry = make_registry(factory)
+        app.state.registry = make_registry(factory, service, scheduler)
         app.state.scheduler = scheduler
         service.start_maintenance()  # every replica, API-only too, fails runs whose process died
         if scheduler is not None:

@@ -1,9 +1,11 @@
-"""Prometheus metrics read from the database at scrape time, so every process and replica agrees."""
+"""Prometheus metrics read from the database at scrape time, so every process and replica agrees; and this process's
+background loops' failures, which only it knows."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
@@ -13,6 +15,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from auditor.store.models import RunRow, TargetRow
 from auditor.store.queries import cost_shares, open_counts_by_severity
+
+if TYPE_CHECKING:
+    from auditor.scheduler import AuditScheduler
+    from auditor.service import AuditService
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +132,33 @@ def _store_up(value: int) -> Metric:
     return up
 
 
-def make_registry(factory: sessionmaker[Session]) -> CollectorRegistry:
+class BackgroundCollector(Collector):
+    """Failures of this process's background loops since it started: the lease expiry, the renewal of its shared-read
+    claims and the scheduler's maintenance. Each failure is logged with its traceback and the loop carries on; counted
+    here, one that keeps failing shows without reading the logs."""
+
+    def __init__(self, service: AuditService, scheduler: AuditScheduler | None) -> None:
+        self._service = service
+        self._scheduler = scheduler
+
+    def collect(self) -> Iterator[Metric]:
+        failures = CounterMetricFamily(
+            "auditor_background_failures",
+            "Failures of this process's background loops since it started (each logged with its traceback)",
+            labels=["loop"],
+        )
+        failures.add_metric(["lease_expiry"], self._service.lease_expiry.failures)
+        failures.add_metric(["shared_read_claims"], self._service.shared.renew_failures)
+        if self._scheduler is not None:
+            failures.add_metric(["scheduler_maintenance"], self._scheduler.maintenance_failures)
+        yield failures
+
+
+def make_registry(
+    factory: sessionmaker[Session], service: AuditService | None = None, scheduler: AuditScheduler | None = None
+) -> CollectorRegistry:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(StoreCollector(factory))
+    if service is not None:
+        registry.register(BackgroundCollector(service, scheduler))
     return registry

@@ -69,7 +69,10 @@ class Coverage(Model):
     ``export``: where a run's findings were sent, recorded on the stored run only, never read by a rule)."""
 
     source: Literal["aws", "kubernetes", "rule", "export"]
-    collector: str = Field(description="elbv2, elb, acm, wafv2, ec2, iam, eks, kubernetes; for a rule: its id")
+    collector: str = Field(
+        description="elbv2, elb, acm, wafv2, ec2, iam, eks, kubernetes; for a rule: its id; for an export: "
+        "securityhub, webhook, reports"
+    )
     account: str | None = None
     region: str | None = None
     status: CoverageStatus

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import unquote, urlsplit
 
 from alembic import command
@@ -16,7 +16,7 @@ from alembic.script import ScriptDirectory
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 from sqlalchemy import Engine, create_engine, event, make_url, text
-from sqlalchemy.exc import ArgumentError, DatabaseError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, DatabaseError, DBAPIError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from auditor.errors import ConfigError, StoreError
@@ -145,6 +145,30 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+T = TypeVar("T")
+
+
+def once_more_if_dropped(operation: Callable[[], T], what: str) -> T:
+    """``operation()`` (units of work in sessions of their own), and once more when its connection turned out dead.
+
+    A pooled connection the server or the network dropped while it sat idle (a restart, a failover, an idle timeout,
+    ``pg_terminate_backend``) fails its next statement, and the pool then replaces every connection it holds
+    (``connection_invalidated``; no pre-ping: see ``make_engine``). Without one more try that first statement cost
+    what was under way: a scheduled tick, or a finished audit. SQLAlchemy's recipe for it:
+    https://docs.sqlalchemy.org/en/20/core/pooling.html#dealing-with-disconnects. Only a dropped connection is tried
+    again, so nothing is written twice: a transaction cut off before its COMMIT was rolled back by the server; one cut
+    off during it may have committed, which the second try finds (a claimed run: Conflict; a recorded run is no
+    longer running: refused).
+    """
+    try:
+        return operation()
+    except DBAPIError as exc:
+        if not exc.connection_invalidated:
+            raise
+        log.warning("%s: the database connection was lost (%s); trying once more on a new one", what, _one_line(exc))
+    return operation()
 
 
 def _one_line(exc: BaseException) -> str:

@@ -13,6 +13,7 @@ which their own domains keep far below the btree entry limit of about a third of
 from __future__ import annotations
 
 import json
+import math
 import re
 from datetime import UTC, datetime
 from typing import Any
@@ -55,11 +56,29 @@ NUL, REPLACEMENT = "\x00", "\ufffd"
 _JSON_NUL_ESCAPE = re.compile(r"(?<!\\)((?:\\\\)*)\\u0000")  # \u0000 after an even run of backslashes
 
 
+# Nor is NaN or Infinity JSON (RFC 8259 section 6): jsonb refuses the tokens json.dumps writes for them, SQLite
+# stores them. A non-finite float from outside (a Cost Explorer amount is a string AWS sends, parsed with float) is
+# stored as the string pydantic reads back as that float ("NaN", "Infinity", "-Infinity") on both, rather than lose
+# the run.
 def storable_json(value: Any) -> str:
-    """``json.dumps`` (SQLAlchemy's default serializer) with every NUL turned into U+FFFD; the engine's
-    ``json_serializer`` (``auditor.store.db.make_engine``)."""
-    dumped = json.dumps(value)
+    """``json.dumps`` (SQLAlchemy's default serializer) with every NUL turned into U+FFFD and every non-finite float
+    into its name as a string; the engine's ``json_serializer`` (``auditor.store.db.make_engine``)."""
+    try:
+        dumped = json.dumps(value, allow_nan=False)
+    except ValueError:  # rare: only then is the document walked
+        dumped = json.dumps(_finite(value), allow_nan=False)
     return _JSON_NUL_ESCAPE.sub(r"\1\\ufffd", dumped) if "\\u0000" in dumped else dumped
+
+
+def _finite(value: Any) -> Any:
+    """``value`` with each NaN or infinite float replaced by the token json.dumps would have written, as a string."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return json.dumps(value)  # NaN, Infinity or -Infinity
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
 
 
 def utcnow() -> datetime:

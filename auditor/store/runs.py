@@ -163,7 +163,8 @@ def record_result(factory: sessionmaker[Session], run_id: int, result: AuditResu
             raise NotFound(f"no run {run_id}")
         if run.status != RUNNING:
             raise StoreError(
-                f"run {run_id} is {run.status} (its lease expired while it ran); its results are discarded"
+                f"run {run_id} is {run.status} (its lease expired, or its service stopped, while it ran); "
+                "its results are discarded"
             )
         seen_at = result.started_at
         counts = dict.fromkeys(Change, 0)

@@ -60,3 +60,21 @@ def test_monthly_cost_per_cluster_namespace_and_team_of_the_latest_runs(api: Api
     assert samples[("prod", "(no namespace)", "(no team)")] == 18.0
     cost = api.client.get("/api/v1/cost?group_by=namespace", headers=api.read).json()["total_monthly_usd"]
     assert round(sum(samples.values()), 2) == cost
+
+
+def test_a_background_loop_that_fails_is_counted_in_the_metrics(tmp_path: Path) -> None:
+    """The lease expiry fails (a database without the schema: its first sweep, at start-up): logged with its traceback
+    and counted (``LeaseExpiry.failures``), but nothing outside the process could see the count."""
+    settings = Settings(database_url=f"sqlite:///{tmp_path}/no-schema.db", api=ApiSettings(metrics_public=True))
+    app = create_app(settings, migrate=False, sync_targets=False, run_scheduler=True)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        r = client.get("/metrics")
+    assert r.status_code == 200, r.text
+    failures = {
+        s.labels["loop"]: s.value
+        for f in text_string_to_metric_families(r.text)
+        if f.name == "auditor_background_failures"
+        for s in f.samples
+    }
+    assert failures["lease_expiry"] >= 1 and failures["scheduler_maintenance"] >= 1, failures
+    assert failures["shared_read_claims"] == 0

@@ -7,6 +7,7 @@ VARCHAR(200) lost the whole run there while every SQLite test passed. Both backe
 from __future__ import annotations
 
 import hashlib
+import math
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -127,3 +128,27 @@ def test_a_nul_character_is_stored_as_a_replacement_character_not_refused(factor
     assert (item["title"], item["message"], stored_lb["cost_basis"], stored_run.owner) == ("a\ufffdb",) * 4
     assert detail["evidence"] == {"ka\ufffdb": ["a\ufffdb", literal]}
     assert stored_result.findings[0].message == "a\ufffdb" and stored_result.load_balancers[0].cost_basis == "a\ufffdb"
+
+
+def test_a_non_finite_number_is_stored_not_refused(factory: sessionmaker[Session]) -> None:
+    """JSON has no NaN nor Infinity and jsonb refuses the tokens json.dumps writes for them (SQLite stores them):
+    a billed cost Cost Explorer sent as "NaN" cost the whole run on PostgreSQL. Stored as strings, read back as the
+    same floats on both backends."""
+    with factory() as s:
+        [target] = sync_targets(s, [TargetConfig(name="prod", regions=["eu-west-1"])])
+        s.commit()
+    nan, inf = float("nan"), float("inf")
+    res = result(
+        [finding("rule-nan", saving=nan).model_copy(update={"evidence": {"usage": [inf, -inf, 1.5]}})],
+        load_balancers=[lb(cost=inf).model_copy(update={"billed_usd": nan})],
+    )
+    run = store_runs.claim_run(factory, target.id, trigger="api", owner="test")
+    assert store_runs.record_result(factory, run.id, res).status == "complete"
+    with factory() as s:
+        [item] = list_findings(s, FindingFilter(), limit=10).items
+        detail, _ = get_finding(s, item["id"])
+        stored = store_runs.run_result(s, store_runs.get_run(s, run.id))
+    assert detail["evidence"] == {"usage": ["Infinity", "-Infinity", 1.5]}
+    [view] = stored.load_balancers
+    assert view.monthly_cost_usd == inf and math.isnan(view.billed_usd or 0.0)
+    assert math.isnan(stored.findings[0].monthly_saving_usd or 0.0)

@@ -195,6 +195,11 @@ class SharedInventory:
     def reused(self) -> int:
         return self._reused[0]
 
+    @property
+    def renew_failures(self) -> int:
+        """Times renewing this process's store claims failed (logged each time; the metrics count them)."""
+        return self._claims.renew_failures if self._claims is not None else 0
+
     def for_run(self, run_id: int) -> SharedInventory:
         """This cache as one run of the service uses it: the same reads, its claims held by ``run_id``."""
         view = copy.copy(self)  # shares the entries, their lock and the count
