@@ -71,3 +71,19 @@ def test_more_pages_than_the_guard_is_not_read_rather_than_cut_short(
     [cov] = [c for c in outcome.result.coverage if c.collector == "costexplorer"]
     assert cov.status == CoverageStatus.SKIPPED and "more than 5 pages" in (cov.message or "")
     assert cov.calls == 5 and outcome.result.status == "complete"
+
+
+def test_an_amount_that_is_not_a_finite_number_leaves_that_load_balancer_with_estimates_only(aws: MotoServer) -> None:
+    """A total without that day would be too low, one with NaN no total: estimates only, for it alone."""
+    arn = _alb()
+    elbv2 = boto3.client("elbv2", region_name=REGION)
+    subnets = [az["SubnetId"] for az in elbv2.describe_load_balancers()["LoadBalancers"][0]["AvailabilityZones"]]
+    other = elbv2.create_load_balancer(Name="api", Subnets=subnets)["LoadBalancers"][0]["LoadBalancerArn"]
+    aws.serve_billed_costs({arn: float("nan"), other: 1.5})
+    outcome = run_audit(TARGET, Settings())
+    views = {v.arn: v for v in outcome.result.load_balancers}
+    assert views[arn].billed_usd is None and views[arn].billed_difference_usd is None
+    assert views[arn].monthly_cost_usd is not None  # the estimate stands
+    assert views[other].billed_usd == 21.0
+    [cov] = [c for c in outcome.result.coverage if c.collector == "costexplorer"]
+    assert cov.status == CoverageStatus.OK and outcome.result.status == "complete"

@@ -11,6 +11,8 @@ partial for it.
 
 from __future__ import annotations
 
+import logging
+import math
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -18,6 +20,8 @@ from auditor.collect.aws.base import CollectorContext, actions_of, call
 from auditor.errors import CollectionError
 from auditor.inventory.facets import Facet
 from auditor.inventory.models import BilledCost
+
+log = logging.getLogger(__name__)
 
 NAME = "costexplorer"
 SERVICE = "ce"
@@ -39,13 +43,14 @@ def collect(ctx: CollectorContext, today: date | None = None) -> list[BilledCost
     start = end - timedelta(days=WINDOW_DAYS)
     client = ctx.client(SERVICE)
     totals: dict[str, float] = {}
+    unreadable: set[str] = set()
     token: str | None = None
     try:
         for _ in range(MAX_PAGES):
             answer = call(client, "GetCostAndUsageWithResources", **_request(start, end, token))
             for period in answer.get("ResultsByTime", []):
                 for group in period.get("Groups", []):
-                    _add(totals, group)
+                    _add(totals, unreadable, group)
             token = answer.get("NextPageToken")
             if not token:
                 break
@@ -57,10 +62,14 @@ def collect(ctx: CollectorContext, today: date | None = None) -> list[BilledCost
         reason = f"billed cost not read (more than {MAX_PAGES} pages); estimates only"
         ctx.skip(reason, Facet.COSTEXPLORER_RESOURCE_COSTS)
         return []
-    ctx.count("load balancers with a billed cost", len(totals))
+    if unreadable:  # estimates only for them, as for a load balancer Cost Explorer does not list
+        log.warning("Cost Explorer amounts that are not finite numbers, estimates only for: %s", sorted(unreadable))
+        ctx.count("load balancers whose billed amounts were not numbers (estimates only)", len(unreadable))
+    known = {arn: usd for arn, usd in totals.items() if arn not in unreadable}
+    ctx.count("load balancers with a billed cost", len(known))
     return [
         BilledCost(resource_id=arn, account=ctx.account, start=start, end=end, usd=round(usd, 4))
-        for arn, usd in sorted(totals.items())
+        for arn, usd in sorted(known.items())
     ]
 
 
@@ -77,7 +86,9 @@ def _request(start: date, end: date, token: str | None) -> dict[str, Any]:
     return request
 
 
-def _add(totals: dict[str, float], group: dict[str, Any]) -> None:
+def _add(totals: dict[str, float], unreadable: set[str], group: dict[str, Any]) -> None:
+    """Add a day's amount to its load balancer's total; an amount that is not a finite number makes the whole total
+    unknown (``unreadable``): a total without that day would be too low, one with a NaN or infinity no total."""
     keys = group.get("Keys") or []
     amount = (group.get("Metrics") or {}).get("UnblendedCost", {}).get("Amount")
     if not keys or ":loadbalancer/" not in str(keys[0]):
@@ -85,5 +96,8 @@ def _add(totals: dict[str, float], group: dict[str, Any]) -> None:
     try:
         usd = float(amount)
     except (TypeError, ValueError):
+        usd = math.nan
+    if not math.isfinite(usd):
+        unreadable.add(str(keys[0]))
         return
     totals[str(keys[0])] = totals.get(str(keys[0]), 0.0) + usd
