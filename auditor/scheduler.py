@@ -55,6 +55,7 @@ class AuditScheduler:
         self._tz = cfg.timezone
         self._jobs: dict[int, str] = {}  # target id -> schedule of its job
         self.maintenance_failures = 0
+        self.tick_failures = 0  # ticks that could not start their run, or not read it back (not a Conflict)
         self._scheduler = BackgroundScheduler(
             timezone=ZoneInfo(cfg.timezone),
             executors={"default": ThreadPoolExecutor(max_workers=cfg.max_parallel_runs + 1)},
@@ -135,12 +136,18 @@ class AuditScheduler:
             log.info("scheduled run of %s at %s skipped: %s", target_name, fire_time.isoformat(), exc)
             return None
         except AuditorError as exc:
+            self.tick_failures += 1
             log.error("scheduled run of %s at %s not started: %s", target_name, fire_time.isoformat(), exc)
             return None
         except Exception:  # e.g. the database went away: logged here with its traceback, the next tick retries
+            self.tick_failures += 1
             log.exception("scheduled run of %s at %s not started", target_name, fire_time.isoformat())
             return None
-        self.service.execute(run.id)  # ends every failure of the run itself (see AuditService.execute)
+        try:
+            self.service.execute(run.id)  # ends every failure of the run itself (see AuditService.execute)
+        except Exception:  # reading the run back after it ended: the run is recorded (or its lease fails it)
+            self.tick_failures += 1
+            log.exception("scheduled run %d of %s: reading it back after it ended failed", run.id, target_name)
         return run.id
 
 

@@ -162,6 +162,19 @@ def test_no_overlap_a_run_still_going_is_not_started_again(aws: MotoServer, tmp_
     service.shutdown()
 
 
+def test_a_tick_that_cannot_start_its_run_is_counted(tmp_path: Path) -> None:
+    """The database without its schema: the tick logs the error with its traceback, counts it, and the next retries."""
+    service = _service(f"sqlite:///{tmp_path}/s.db")
+    scheduler = AuditScheduler(service)
+    with service.factory() as session:
+        session.execute(text("DROP TABLE runs"))
+        session.commit()
+    assert scheduler.fire("gone", EVERY_MINUTE, datetime.now(UTC)) is None  # no target: an AuditorError
+    assert scheduler.fire("gone", EVERY_MINUTE, datetime.now(UTC)) is None
+    assert scheduler.tick_failures == 2
+    service.shutdown()
+
+
 @pytest.mark.postgres
 @pytest.mark.slow
 def test_two_schedulers_sharing_postgres_run_each_audit_once(aws: MotoServer, postgres_url: str) -> None:

@@ -134,8 +134,9 @@ def _store_up(value: int) -> Metric:
 
 class BackgroundCollector(Collector):
     """Failures of this process's background loops since it started: the lease expiry, the renewal of its shared-read
-    claims and the scheduler's maintenance. Each failure is logged with its traceback and the loop carries on; counted
-    here, one that keeps failing shows without reading the logs."""
+    claims, the scheduler's maintenance and its ticks (a run not started, other than for a run still going). Each
+    failure is logged with its traceback and the loop carries on; counted here, one that keeps failing shows without
+    reading the logs."""
 
     def __init__(self, service: AuditService, scheduler: AuditScheduler | None) -> None:
         self._service = service
@@ -151,6 +152,7 @@ class BackgroundCollector(Collector):
         failures.add_metric(["shared_read_claims"], self._service.shared.renew_failures)
         if self._scheduler is not None:
             failures.add_metric(["scheduler_maintenance"], self._scheduler.maintenance_failures)
+            failures.add_metric(["scheduled_ticks"], self._scheduler.tick_failures)
         yield failures
 
 

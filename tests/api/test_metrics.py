@@ -77,4 +77,4 @@ def test_a_background_loop_that_fails_is_counted_in_the_metrics(tmp_path: Path) 
         for s in f.samples
     }
     assert failures["lease_expiry"] >= 1 and failures["scheduler_maintenance"] >= 1, failures
-    assert failures["shared_read_claims"] == 0
+    assert failures["shared_read_claims"] == 0 and failures["scheduled_ticks"] == 0
