@@ -41,6 +41,8 @@ EXPECTED_FAILS: dict[str, set[tuple[str, str]]] = {
     "public-alb-without-waf": {("demo", "Ingress blog/blog")},
     "certificate-expiring": {("demo", "Service payments/api")},
     "certificate-host-mismatch": {("demo", "Ingress blog/media")},
+    # its certificate for cdn.example.com was imported with an RSA 1024-bit key
+    "weak-certificate-key": {("demo", "Ingress blog/media")},
     "weak-tls-policy": {("demo", "Ingress blog/media")},
     "public-sensitive-port": {("demo", "Service data/postgres")},
     "implicit-public-scheme": {("demo", "Service data/postgres")},
@@ -182,7 +184,13 @@ def test_no_other_rule_fails_and_nothing_is_unknown(audit: dict[str, Any]) -> No
 def test_healthy_objects_pass(audit: dict[str, Any]) -> None:
     passed = _by_rule(audit["targets"], "PASS")
     # the healthy reference: the shop IngressGroup passes every load balancer check it is subject to
-    for rule_id in ("http-without-redirect", "public-alb-without-waf", "weak-tls-policy", "lb-without-healthy-targets"):
+    for rule_id in (
+        "http-without-redirect",
+        "public-alb-without-waf",
+        "weak-tls-policy",
+        "weak-certificate-key",
+        "lb-without-healthy-targets",
+    ):
         assert ("demo", "IngressGroup shop") in passed[rule_id], rule_id
     for member in ("Ingress shop/storefront", "Ingress shop/cart", "Ingress payments/webhooks"):
         assert ("demo", member) in passed["certificate-host-mismatch"]
@@ -193,7 +201,13 @@ def test_healthy_objects_pass(audit: dict[str, Any]) -> None:
     assert ("demo", "Deployment kube-system/aws-load-balancer-controller") in passed["controller-missing"]
     # the Gateway side: the ALB Gateway's web ACL, TLS policy and certificates are right, every Gateway has its
     # load balancer, and the controller serves Gateways (its feature gates are on)
-    for rule_id in ("public-alb-without-waf", "weak-tls-policy", "orphaned-load-balancer", "ingress-not-provisioned"):
+    for rule_id in (
+        "public-alb-without-waf",
+        "weak-tls-policy",
+        "weak-certificate-key",
+        "orphaned-load-balancer",
+        "ingress-not-provisioned",
+    ):
         assert ("demo", "Gateway edge/public") in passed[rule_id], rule_id
     for route in ("HTTPRoute edge/catalog", "HTTPRoute edge/promo"):
         assert ("demo", route) in passed["certificate-host-mismatch"], route

@@ -89,6 +89,14 @@ def test_a_selection_reads_less_than_everything() -> None:
     assert not any(f.collector in {"acm", "wafv2", "iam", "ec2"} for f in facets)
 
 
+def test_weak_certificate_key_reads_what_certificate_expiring_reads() -> None:
+    """Both judge the certificates the load balancers serve, from the same data: either or both read the same."""
+    expiring = select(["certificate-expiring"]).facets
+    assert expiring is not None and Facet.ACM_CERTIFICATES in expiring
+    assert select(["weak-certificate-key"]).facets == expiring
+    assert select(["certificate-expiring,weak-certificate-key"]).facets == expiring
+
+
 # --------------------------------------------------------------------------- against the demo environment
 
 
@@ -153,6 +161,15 @@ def test_collection_reads_only_what_the_selected_rule_needs(demo: DemoEnvironmen
     # fields of facets not read stay None ("not collected"), never an empty list that reads as "none"
     assert all(tg.targets is None for tg in only.aws.target_groups)
     assert only.aws.certificates == []
+
+
+def test_weak_certificate_key_makes_no_call_of_its_own(demo: DemoEnvironment) -> None:
+    assert demo.config_file is not None
+    target = load_targets(demo.config_file)[0]
+    expiring = collect(target, Settings(), selection=select(["certificate-expiring"])).api_calls
+    assert expiring.get("acm:ListCertificates", 0) > 0
+    for names in (["weak-certificate-key"], ["certificate-expiring", "weak-certificate-key"]):
+        assert collect(target, Settings(), selection=select(names)).api_calls == expiring, names
 
 
 # --------------------------------------------------------------------------- CLI and the targets file

@@ -29,6 +29,7 @@ http-without-redirect           Ingress blog/blog (HTTP and HTTPS listeners, no 
 public-alb-without-waf          Ingress blog/blog (internet-facing, no wafv2-acl-arn)
 certificate-expiring            Service payments/api (imported certificate, 9 days left)
 certificate-host-mismatch       Ingress blog/media (host media.example.com, certificate for cdn.example.com)
+weak-certificate-key            Ingress blog/media (its certificate for cdn.example.com has an RSA 1024-bit key)
 weak-tls-policy                 Ingress blog/media (no ssl-policy: the controller's ELBSecurityPolicy-2016-08)
 public-sensitive-port           Service data/postgres (internet-facing NLB on 5432)
 implicit-public-scheme          Service data/postgres (in-tree NLB, public because nothing said internal)
@@ -448,7 +449,7 @@ class DemoEnvironment:
 
         shop_cert = aws.certificate("shop.example.com", "*.shop.example.com", days_valid=240)
         blog_cert = aws.certificate("blog.example.com", "www.blog.example.com", days_valid=200)
-        cdn_cert = aws.certificate("cdn.example.com", days_valid=300)
+        cdn_cert = aws.certificate("cdn.example.com", days_valid=300, rsa_bits=1024)  # weak-certificate-key
         api_cert = aws.certificate("api.payments.example.com", days_valid=9)
         edge_cert = aws.certificate("catalog.example.com", "promo.example.com", days_valid=320)
         shop_waf = aws.web_acl("shop-waf")

@@ -32,7 +32,7 @@ from typing import Any
 import boto3
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
 log = logging.getLogger(__name__)
@@ -133,9 +133,16 @@ class Provisioned:
 # --------------------------------------------------------------------------- certificates
 
 
-def self_signed_certificate(domain: str, sans: Sequence[str], *, days_valid: int) -> tuple[bytes, bytes]:
-    """A self-signed EC P-256 certificate (PEM) and its key, valid from 60 days ago for ``days_valid`` days."""
-    key = ec.generate_private_key(ec.SECP256R1())
+def self_signed_certificate(
+    domain: str, sans: Sequence[str], *, days_valid: int, rsa_bits: int | None = None
+) -> tuple[bytes, bytes]:
+    """A self-signed certificate (PEM) and its key, valid from 60 days ago for ``days_valid`` days: an EC P-256
+    key, or an RSA key of ``rsa_bits``."""
+    key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey = (
+        ec.generate_private_key(ec.SECP256R1())
+        if rsa_bits is None
+        else rsa.generate_private_key(public_exponent=65537, key_size=rsa_bits)
+    )
     now = dt.datetime.now(dt.UTC)
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, domain)])
     names = [x509.DNSName(n) for n in dict.fromkeys([domain, *sans])]
@@ -269,9 +276,10 @@ class AwsSeeder:
         self.iam.attach_role_policy(RoleName=name, PolicyArn=policy_arn)
         return arn
 
-    def certificate(self, domain: str, *sans: str, days_valid: int) -> str:
-        """Import a certificate into ACM (imported certificates never renew by themselves)."""
-        cert, key = self_signed_certificate(domain, sans, days_valid=days_valid)
+    def certificate(self, domain: str, *sans: str, days_valid: int, rsa_bits: int | None = None) -> str:
+        """Import a certificate into ACM (imported certificates never renew by themselves); EC P-256 unless
+        ``rsa_bits`` asks for an RSA key (ACM imports RSA_1024 too)."""
+        cert, key = self_signed_certificate(domain, sans, days_valid=days_valid, rsa_bits=rsa_bits)
         arn: str = self.acm.import_certificate(Certificate=cert, PrivateKey=key, Tags=_tags({"Name": domain}))[
             "CertificateArn"
         ]

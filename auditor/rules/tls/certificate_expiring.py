@@ -9,27 +9,30 @@ than at a broken listener. IAM server certificates live outside ACM and are UNKN
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
 from auditor.config import RuleSettings
-from auditor.correlate.annotations import ALB, SVC, listener_certificates
-from auditor.correlate.graph import ExposureGraph, LbNode
-from auditor.findings import Finding, KubeRef, Severity, Status
-from auditor.inventory.facets import Facet
+from auditor.correlate.graph import ExposureGraph
+from auditor.findings import Finding, Severity, Status
 from auditor.inventory.models import Certificate
-from auditor.rules._helpers import (
-    arn_account_region,
-    audit_time,
-    describe_lb,
-    ingress_members,
-    is_iam_server_certificate,
-    lb_fields,
-    tls_listeners,
-)
+from auditor.rules._helpers import audit_time
 from auditor.rules.base import Rule, RuleMeta
 from auditor.rules.coverage import guarded
+from auditor.rules.tls._certificates import (
+    ENRICH,
+    INPUTS,
+    CertificateUse,
+    UnreadListener,
+    certificate_fields,
+    not_in_acm,
+    served_certificates,
+    unread_listener,
+    unread_listener_fields,
+    used_by,
+    users,
+    where_referenced,
+)
 
 META = RuleMeta(
     id="certificate-expiring",
@@ -56,73 +59,13 @@ META = RuleMeta(
         "https://docs.aws.amazon.com/acm/latest/userguide/import-reimport.html",
         "https://kubernetes-sigs.github.io/aws-load-balancer-controller/latest/guide/ingress/annotations/#certificate-arn",
     ),
-    inputs=(
-        Facet.ELBV2_LOAD_BALANCERS,
-        Facet.ELBV2_LISTENERS,
-        Facet.ELBV2_LISTENER_CERTIFICATES,
-        Facet.ELB_LOAD_BALANCERS,
-        Facet.ACM_CERTIFICATES,
-    ),
-    enrich=(Facet.ACM_CERTIFICATE_DETAILS, Facet.KUBE_INGRESSES, Facet.KUBE_SERVICES),
+    inputs=INPUTS,
+    enrich=ENRICH,
 )
 
 
-@dataclass
-class _Use:
-    node: LbNode
-    ports: list[int] = field(default_factory=list)
-
-
-def _uses(graph: ExposureGraph) -> tuple[dict[str, list[_Use]], list[tuple[LbNode, int | None]]]:
-    """Certificate ARN -> the load balancers serving it; plus TLS listeners whose certificates are unknown (port
-    None: a load balancer whose listeners were not read, so which certificates it serves is unknown)."""
-    uses: dict[str, list[_Use]] = {}
-    missing: list[tuple[LbNode, int | None]] = []
-    for node in graph.in_scope():
-        if node.lb.listeners is None:
-            missing.append((node, None))
-            continue
-        for listener in tls_listeners(node.lb):
-            if listener.certificate_arns is None:
-                missing.append((node, listener.port))
-                continue
-            for arn in listener.certificate_arns:
-                entries = uses.setdefault(arn, [])
-                # this node's use, if any, is the last entry: only its own listeners are added while it is read
-                use = entries[-1] if entries and entries[-1].node is node else None
-                if use is None:
-                    use = _Use(node)
-                    entries.append(use)
-                if listener.port not in use.ports:
-                    use.ports.append(listener.port)
-    return uses, missing
-
-
-def _where_referenced(arn: str, uses: list[_Use]) -> list[str]:
-    """Kubernetes objects naming this certificate ARN, with the annotation that does."""
-    found: list[str] = []
-    for use in uses:
-        for ing in ingress_members(use.node):
-            if arn in ing.annotations.get(ALB + "certificate-arn", ""):
-                found.append(f"Ingress {ing.namespace}/{ing.name} ({ALB}certificate-arn)")
-        owner = use.node.owner
-        svc = owner.service if owner is not None else None
-        if svc is not None and arn in svc.annotations.get(SVC + "aws-load-balancer-ssl-cert", ""):
-            found.append(f"Service {svc.namespace}/{svc.name} ({SVC}aws-load-balancer-ssl-cert)")
-        cfg = owner.gateway.configuration if owner is not None and owner.gateway is not None else None
-        entries = cfg.spec.get("listenerConfigurations") if cfg is not None else None
-        for entry in entries if isinstance(entries, list) else []:
-            named = listener_certificates(entry) if isinstance(entry, dict) else []
-            if cfg is not None and arn in named:
-                found.append(
-                    f"LoadBalancerConfiguration {cfg.namespace}/{cfg.name} (spec.listenerConfigurations "
-                    f"{entry.get('protocolPort')})"
-                )
-    return list(dict.fromkeys(found))
-
-
-def _remediation(cert: Certificate, uses: list[_Use]) -> str:
-    refs = _where_referenced(cert.arn, uses)
+def _remediation(cert: Certificate, uses: list[CertificateUse]) -> str:
+    refs = where_referenced(cert.arn, uses)
     pointer = (
         f"then replace the ARN in {', '.join(refs)}"
         if refs
@@ -144,68 +87,16 @@ def _remediation(cert: Certificate, uses: list[_Use]) -> str:
     )
 
 
-def _fields(arn: str, cert: Certificate | None, uses: list[_Use]) -> dict[str, Any]:
-    account, region = arn_account_region(arn)
-    owner: KubeRef | None = next((u.node.kube_ref for u in uses if u.node.kube_ref is not None), None)
-    return {
-        "resource_arn": arn,
-        "resource_name": cert.domain_name if cert and cert.domain_name else arn.rsplit("/", 1)[-1],
-        "account": cert.account if cert else account,
-        "region": cert.region if cert else region,
-        "kubernetes": owner,
-        "discriminator": arn,
-    }
-
-
-def _used_by(uses: list[_Use]) -> list[dict[str, Any]]:
-    return [
-        {
-            "load_balancer": u.node.lb.name,
-            "arn": u.node.arn,
-            "ports": u.ports,
-            "owner": u.node.owner.label if u.node.owner else None,
-            "orphan": u.node.orphan,
-        }
-        for u in uses
-    ]
-
-
-MESSAGE_USERS = 3  # load balancers a message names; the evidence lists every one
-
-
-def _users(uses: list[_Use]) -> str:
-    named = ", ".join(describe_lb(u.node) for u in uses[:MESSAGE_USERS])
-    rest = len(uses) - MESSAGE_USERS
-    return f"{named} and {rest} more load balancer{'s' if rest > 1 else ''}" if rest > 0 else named
-
-
 def _judge_one(
-    graph: ExposureGraph, settings: RuleSettings, arn: str, cert: Certificate | None, uses: list[_Use]
+    graph: ExposureGraph, settings: RuleSettings, arn: str, cert: Certificate | None, uses: list[CertificateUse]
 ) -> Finding:
-    fields = _fields(arn, cert, uses)
-    users = _users(uses)
-    evidence: dict[str, Any] = {"used_by": _used_by(uses)}
+    fields = certificate_fields(arn, cert, uses)
+    evidence: dict[str, Any] = {"used_by": used_by(uses)}
     if cert is None:
-        if is_iam_server_certificate(arn):
-            return META.finding(
-                Status.UNKNOWN,
-                f"IAM server certificate {fields['resource_name']} used by {users} is outside ACM; the auditor "
-                "does not read its expiry (aws iam list-server-certificates shows it).",
-                evidence={**evidence, "source": "iam"},
-                **fields,
-            )
-        account, region = fields["account"], fields["region"]
-        why = (
-            f"ACM of {account}/{region} was not collected"
-            if not graph.inventory.collected("acm", account=account, region=region)
-            else "ACM did not return it (a key type or region the collector did not list)"
+        return not_in_acm(
+            META, graph, fields, uses, evidence, what="expiry", iam_hint="aws iam list-server-certificates shows it"
         )
-        return META.finding(
-            Status.UNKNOWN,
-            f"The expiry of certificate {fields['resource_name']} used by {users} is unknown: {why}.",
-            evidence=evidence,
-            **fields,
-        )
+    serving = users(uses)
     evidence.update(
         domain_name=cert.domain_name,
         status=cert.status,
@@ -217,7 +108,7 @@ def _judge_one(
     if cert.status is not None and cert.status != "ISSUED":
         return META.finding(
             Status.FAIL,
-            f"The {name} used by {users} is {cert.status}, not ISSUED.",
+            f"The {name} used by {serving} is {cert.status}, not ISSUED.",
             severity=Severity.CRITICAL,
             remediation=_remediation(cert, uses),
             evidence=evidence,
@@ -226,7 +117,7 @@ def _judge_one(
     if cert.not_after is None:
         return META.finding(
             Status.UNKNOWN,
-            f"The expiry date of {name} used by {users} was not collected.",
+            f"The expiry date of {name} used by {serving} was not collected.",
             evidence=evidence,
             **fields,
         )
@@ -235,18 +126,18 @@ def _judge_one(
     evidence["days_left"] = days
     if left <= timedelta(0):
         message = (
-            f"The {name} used by {users} expired on {cert.not_after.date()} ({(-left).days} days before the audit)."
+            f"The {name} used by {serving} expired on {cert.not_after.date()} ({(-left).days} days before the audit)."
         )
         severity = Severity.CRITICAL
     elif left <= timedelta(days=settings.certificate_warning_days):
         within = f"in {days} days" if days else "within a day"
-        message = f"The {name} used by {users} expires {within} ({cert.not_after.date()})."
+        message = f"The {name} used by {serving} expires {within} ({cert.not_after.date()})."
         critical = left <= timedelta(days=settings.certificate_critical_days)
         severity = Severity.CRITICAL if critical else Severity.HIGH
     else:
         return META.finding(
             Status.PASS,
-            f"The {name} used by {users} is valid for {days} more days.",
+            f"The {name} used by {serving} is valid for {days} more days.",
             evidence=evidence,
             **fields,
         )
@@ -256,32 +147,20 @@ def _judge_one(
 
 
 def evaluate(graph: ExposureGraph, settings: RuleSettings) -> Iterator[Finding]:
-    uses, missing = _uses(graph)
+    served = served_certificates(graph)
 
-    def judge_listener(listener: tuple[LbNode, int | None]) -> Iterator[Finding]:
-        node, port = listener
-        yield META.finding(
-            Status.UNKNOWN,
-            f"The listeners of {describe_lb(node)} were not collected, so the certificates it serves are unknown."
-            if port is None
-            else f"The certificates of listener {port} of {describe_lb(node)} were not collected.",
-            evidence={"load_balancer": node.lb.name, "port": port},
-            discriminator="listeners" if port is None else f"listener:{port}",
-            **lb_fields(node),
-        )
+    def judge_listener(listener: UnreadListener) -> Iterator[Finding]:
+        yield unread_listener(META, listener)
 
-    def describe_listener(listener: tuple[LbNode, int | None]) -> dict[str, Any]:
-        node, port = listener
-        return {**lb_fields(node), "discriminator": "listeners" if port is None else f"listener:{port}"}
-
-    yield from guarded(META, graph, missing, judge_listener, describe=describe_listener)
+    yield from guarded(META, graph, served.unread, judge_listener, describe=unread_listener_fields)
     certs = {c.arn: c for c in graph.inventory.aws.certificates}
+    uses = served.uses
 
     def judge(arn: str) -> Iterator[Finding]:
         yield _judge_one(graph, settings, arn, certs.get(arn), uses[arn])
 
     def describe(arn: str) -> dict[str, Any]:
-        return _fields(arn, certs.get(arn), uses[arn])
+        return certificate_fields(arn, certs.get(arn), uses[arn])
 
     yield from guarded(META, graph, uses, judge, describe=describe)
 
