@@ -70,7 +70,7 @@ def test_every_key_algorithm_of_acm_is_judged():
     assert {k: key_is_strong(k) for k in known} == {k: k != "RSA_1024" for k in known}
 
 
-@pytest.mark.parametrize("key", ["EC_secp192r1", "ML_DSA_65", "RSA", ""])
+@pytest.mark.parametrize("key", ["EC_secp192r1", "ML_DSA_65", "RSA", "", "RSA_²", "RSA_２０４８"])
 def test_a_key_algorithm_the_auditor_does_not_know_is_unknown_never_pass(key):
     cert = b.certificate("odd", "shop.example.com", key=key)
     lb, ing = _setup([cert.arn])

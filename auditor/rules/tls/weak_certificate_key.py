@@ -83,7 +83,7 @@ STRONG_CURVES = frozenset({"prime256v1", "secp384r1", "secp521r1"})
 def key_is_strong(algorithm: str) -> bool | None:
     """Whether an ACM KeyAlgorithm is at least RSA 2048 / ECDSA P-256; None: not one the auditor knows."""
     family, _, size = algorithm.partition("_")
-    if family == "RSA" and size.isdigit():
+    if family == "RSA" and size.isascii() and size.isdigit():  # "²".isdigit() is True, int("²") a ValueError
         return int(size) >= MIN_RSA_BITS
     if family == "EC" and size in STRONG_CURVES:
         return True
