@@ -156,6 +156,10 @@ GATEWAYS = (Facet.KUBE_GATEWAY_CLASSES, Facet.KUBE_GATEWAYS)
 # What says which Ingresses an in-cluster ingress controller serves through which Service: the Ingresses, their
 # classes, the LoadBalancer Services and the controllers' Deployments.
 IN_CLUSTER_CONTROLLERS = (*KUBE_EXPOSURES, Facet.KUBE_DEPLOYMENTS)
+# What a load balancer's monthly cost estimate reads (auditor.cost.estimate): its region's prices, its measured usage
+# (capacity units, Classic data processed) and its public IPv4 addresses. A rule that states a cost or a saving
+# declares them, so that its figure alone is the figure of a full audit.
+PRICED = (Facet.PRICING_PRODUCTS, Facet.CLOUDWATCH_METRICS, Facet.EC2_NETWORK_INTERFACES)
 # The routes of every kind, which attach to Gateways and lead to backends.
 ROUTES = (
     Facet.KUBE_HTTP_ROUTES,

@@ -9,7 +9,7 @@ from typing import Any
 from auditor.config import RuleSettings
 from auditor.correlate.graph import BackendRef, ExposureGraph, ExposurePath, LbNode
 from auditor.findings import Finding, KubeRef, Severity, Status
-from auditor.inventory.facets import GATEWAYS, IN_CLUSTER_CONTROLLERS, LOAD_BALANCERS, ROUTES, Facet
+from auditor.inventory.facets import GATEWAYS, IN_CLUSTER_CONTROLLERS, LOAD_BALANCERS, PRICED, ROUTES, Facet
 from auditor.rules._helpers import lb_kind, shell_quote
 from auditor.rules.base import Rule, RuleMeta
 from auditor.rules.controller._common import kubernetes_unknown
@@ -33,7 +33,7 @@ META = RuleMeta(
     ),
     references=("https://kubernetes-sigs.github.io/aws-load-balancer-controller/latest/guide/ingress/annotations/",),
     inputs=(*IN_CLUSTER_CONTROLLERS, *GATEWAYS, *ROUTES, Facet.KUBE_REFERENCE_GRANTS, *LOAD_BALANCERS),
-    enrich=(Facet.KUBE_TARGET_GROUP_BINDINGS,),
+    enrich=(Facet.KUBE_TARGET_GROUP_BINDINGS, *PRICED),
 )
 
 

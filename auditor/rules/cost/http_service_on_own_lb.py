@@ -9,7 +9,7 @@ from auditor.config import RuleSettings
 from auditor.correlate.graph import ExposureGraph, IngressGroup, LbNode, ServiceExposure
 from auditor.cost.plan import http_ports, service_manifest
 from auditor.findings import Finding, Severity, Status
-from auditor.inventory.facets import IN_CLUSTER_CONTROLLERS, LOAD_BALANCERS
+from auditor.inventory.facets import IN_CLUSTER_CONTROLLERS, LOAD_BALANCERS, PRICED
 from auditor.inventory.models import ServicePort
 from auditor.rules._helpers import lb_fields
 from auditor.rules.base import Rule, RuleMeta
@@ -38,6 +38,7 @@ META = RuleMeta(
     ),
     # the Deployments: a Service fronting an in-cluster ingress controller is known from the controller's Deployment
     inputs=(*IN_CLUSTER_CONTROLLERS, *LOAD_BALANCERS),
+    enrich=PRICED,
 )
 
 

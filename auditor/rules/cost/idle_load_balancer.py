@@ -18,7 +18,7 @@ from typing import Any
 from auditor.config import RuleSettings
 from auditor.correlate.graph import ExposureGraph, LbNode
 from auditor.findings import Finding, Severity, Status
-from auditor.inventory.facets import LOAD_BALANCERS, Facet
+from auditor.inventory.facets import LOAD_BALANCERS, PRICED, Facet
 from auditor.rules._helpers import describe_lb, lb_fields
 from auditor.rules.base import Rule, RuleMeta
 from auditor.rules.cost._common import cost_evidence
@@ -49,8 +49,7 @@ META = RuleMeta(
         Facet.ELB_TAGS,
         Facet.KUBE_SERVICES,
         Facet.KUBE_INGRESSES,
-        Facet.PRICING_PRODUCTS,
-        Facet.EC2_NETWORK_INTERFACES,
+        *(f for f in PRICED if f != Facet.CLOUDWATCH_METRICS),  # its usage is an input: the verdict rests on it
     ),
 )
 

@@ -11,7 +11,7 @@ from auditor.correlate.graph import ExposureGraph, IngressGroup
 from auditor.cost.plan import LIMITS, Bin, Key, Unit, group_alb, join_commands, needs_order, pack, suggest_name
 from auditor.cost.plan import unit_of as _unit  # by this name: a test makes one group unreadable through it
 from auditor.findings import Finding, Severity, Status
-from auditor.inventory.facets import Facet
+from auditor.inventory.facets import PRICED, Facet
 from auditor.rules._helpers import lb_fields
 from auditor.rules.base import Rule, RuleMeta
 from auditor.rules.controller._common import cluster_fields, kubernetes_unknown
@@ -42,7 +42,7 @@ META = RuleMeta(
         Facet.ELBV2_LOAD_BALANCERS,
     ),
     # the certificates the merged ALB would carry (its limits); the rule itself says UNKNOWN when not read
-    enrich=(Facet.ELBV2_LISTENERS, Facet.ELBV2_LISTENER_CERTIFICATES),
+    enrich=(Facet.ELBV2_LISTENERS, Facet.ELBV2_LISTENER_CERTIFICATES, *PRICED),
 )
 
 

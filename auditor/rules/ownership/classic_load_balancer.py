@@ -9,7 +9,7 @@ from auditor.config import RuleSettings
 from auditor.correlate.annotations import SVC
 from auditor.correlate.graph import ExposureGraph, LbNode, ServiceExposure
 from auditor.findings import Finding, Severity, Status
-from auditor.inventory.facets import Facet
+from auditor.inventory.facets import PRICED, Facet
 from auditor.inventory.models import Service
 from auditor.rules._helpers import describe_lb, lb_fields
 from auditor.rules.base import Rule, RuleMeta
@@ -38,6 +38,7 @@ META = RuleMeta(
         "https://docs.aws.amazon.com/eks/latest/userguide/network-load-balancing.html",
     ),
     inputs=(Facet.ELB_LOAD_BALANCERS, Facet.ELB_TAGS, Facet.KUBE_SERVICES),
+    enrich=PRICED,  # the saving of replacing it
 )
 
 _CARRY_OVER = ("aws-load-balancer-ssl-cert", "aws-load-balancer-ssl-ports", "aws-load-balancer-ssl-negotiation-policy")

@@ -9,7 +9,7 @@ from auditor.config import RuleSettings
 from auditor.correlate.build import gateway_stack
 from auditor.correlate.graph import ExposureGraph, LbNode
 from auditor.findings import Finding, Severity, Status
-from auditor.inventory.facets import Facet
+from auditor.inventory.facets import PRICED, Facet
 from auditor.rules._helpers import describe_lb, lb_fields, owner_evidence
 from auditor.rules.base import Rule, RuleMeta
 from auditor.rules.cost._common import cost_evidence
@@ -47,6 +47,8 @@ META = RuleMeta(
         Facet.KUBE_GATEWAY_CLASSES,
         Facet.KUBE_GATEWAYS,
     ),
+    # the managed security groups its delete commands name, what it costs, and the healthy targets in its evidence
+    enrich=(Facet.EC2_SECURITY_GROUPS, *PRICED, Facet.ELBV2_TARGET_HEALTH, Facet.ELB_INSTANCE_HEALTH),
 )
 
 # The resource tag the controller puts on the security group it manages for a load balancer: Ingress, Service and

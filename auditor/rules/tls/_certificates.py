@@ -36,7 +36,14 @@ INPUTS: tuple[Facet, ...] = (
     Facet.ELB_LOAD_BALANCERS,
     Facet.ACM_CERTIFICATES,
 )
-ENRICH: tuple[Facet, ...] = (Facet.ACM_CERTIFICATE_DETAILS, Facet.KUBE_INGRESSES, Facet.KUBE_SERVICES)
+# the Kubernetes objects that name a certificate (where_referenced), a Gateway's in its LoadBalancerConfiguration
+ENRICH: tuple[Facet, ...] = (
+    Facet.ACM_CERTIFICATE_DETAILS,
+    Facet.KUBE_INGRESSES,
+    Facet.KUBE_SERVICES,
+    Facet.KUBE_GATEWAYS,
+    Facet.KUBE_LOAD_BALANCER_CONFIGURATIONS,
+)
 
 MESSAGE_USERS = 3  # load balancers a message names; the evidence lists every one
 
