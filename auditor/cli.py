@@ -94,7 +94,12 @@ def progress_printer(quiet: bool = False) -> ProgressFn:
 def target_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """The flags that say what to audit (shared by audit and collect)."""
     options = [
-        click.option("--config", "config_file", type=click.Path(path_type=Path), help="Targets file (YAML)."),
+        click.option(
+            "--config",
+            "config_file",
+            type=click.Path(path_type=Path),
+            help="Targets file (YAML; default: AUDITOR_CONFIG_FILE).",
+        ),
         click.option("--target", "target_names", multiple=True, help="Only these targets of the config file."),
         click.option("--context", help="kubeconfig context (default: current context)."),
         click.option("--kubeconfig", type=click.Path(path_type=Path), help="kubeconfig file."),
@@ -312,7 +317,9 @@ class LazyGroup(click.Group):
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="auditor")
-@click.option("--log-level", default=None, help="DEBUG, INFO, WARNING (default from AUDITOR_LOG_LEVEL).")
+@click.option(
+    "--log-level", default=None, help="DEBUG, INFO, WARNING, ERROR or CRITICAL (default: AUDITOR_LOG_LEVEL, else INFO)."
+)
 @click.pass_context
 def cli(ctx: click.Context, log_level: str | None) -> None:
     """Audit how EKS clusters are exposed through AWS load balancers, and what it costs."""
@@ -494,8 +501,10 @@ def rules() -> None:
     """List every rule with its severity and title."""
     from auditor.rules.registry import catalog
 
-    for meta in catalog():
-        click.echo(f"{meta.id:32} {meta.severity.value:9} {meta.title}")
+    metas = catalog()
+    width = max(len(meta.id) for meta in metas) + 1  # one column, however long the longest id
+    for meta in metas:
+        click.echo(f"{meta.id:{width}} {meta.severity.value:9} {meta.title}")
 
 
 @cli.command("iam-policy")

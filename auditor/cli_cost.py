@@ -49,7 +49,7 @@ def make_command(
     def cost(
         settings: Settings, /, group_by: str, snapshot: Path | None, fmt: str, allow_partial: bool, **flags: Any
     ) -> None:
-        """Monthly cost of the audited load balancers per owner, namespace, cluster or team (cost.team_key).
+        """Monthly cost of the audited load balancers per owner, namespace, cluster or team (AUDITOR_COST__TEAM_KEY).
 
         A shared ALB is split across the Ingresses of its group by their target groups' RequestCount where it
         was read, else evenly across their rules; the output says which. A partial audit's total counts only

@@ -38,7 +38,12 @@ def _settings(ctx: click.Context) -> Settings:
 @click.command()
 @click.option("--host", help="Address to listen on (default: AUDITOR_API__HOST or 127.0.0.1).")
 @click.option("--port", type=click.IntRange(1, 65535), help="Port (default: AUDITOR_API__PORT or 8080).")
-@click.option("--config", "config_file", type=click.Path(path_type=Path, dir_okay=False), help="Targets file (YAML).")
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Targets file (YAML; default: AUDITOR_CONFIG_FILE).",
+)
 @click.option("--api-only", is_flag=True, help="Serve the API without the scheduler.")
 @click.option("--scheduler-only", is_flag=True, help="Run the scheduler without the API.")
 @click.option(
@@ -239,7 +244,7 @@ def token_list(ctx: click.Context) -> None:
 @click.argument("name")
 @click.pass_context
 def token_revoke(ctx: click.Context, name: str) -> None:
-    """Revoke a token by name or id (running services stop accepting it within api.token_cache_seconds)."""
+    """Revoke a token by name or id (running services stop accepting it within AUDITOR_API__TOKEN_CACHE_SECONDS)."""
     settings = _settings(ctx)
     engine, factory = _factory(settings)
     try:

@@ -322,6 +322,10 @@ class SchedulerSettings(BaseModel):
         return v
 
 
+# The formats a finished run's reports are written in (reports.formats), and each one's file extension.
+REPORT_EXTENSIONS = {"markdown": "md", "html": "html", "json": "json", "csv": "csv", "sarif": "sarif"}
+
+
 class ReportSettings(BaseModel):
     """What happens with the report of a finished run."""
 
@@ -329,14 +333,22 @@ class ReportSettings(BaseModel):
         default=None, description="Write each finished run's reports (md, html, json, csv, sarif) here."
     )
     formats: list[str] = Field(
-        default_factory=lambda: ["markdown", "html", "json", "csv", "sarif"],
-        description="Formats written to report_dir.",
+        default_factory=lambda: list(REPORT_EXTENSIONS),
+        description="Formats written to report_dir: any of markdown, html, json, csv, sarif.",
     )
     webhook_url: str | None = Field(
         default=None,
         description="Slack-compatible webhook posted after each scheduled run; a secret, never logged.",
     )
     webhook_timeout: float = Field(default=10.0, gt=0, description="Seconds to wait for the webhook.")
+
+    @field_validator("formats")
+    @classmethod
+    def _formats_known(cls, v: list[str]) -> list[str]:  # found at start, not by the first run's reports failing
+        unknown = [fmt for fmt in v if fmt not in REPORT_EXTENSIONS]
+        if unknown:
+            raise ValueError(f"report format {unknown[0][:40]!r} is not one of {', '.join(REPORT_EXTENSIONS)}")
+        return v
 
 
 class ExportSettings(BaseModel):

@@ -94,4 +94,4 @@ class NotFound(AuditorError):
 class Conflict(AuditorError):
     """The request clashes with the current state (a run of that target is already going, a name is taken)."""
 
-    exit_code = 7
+    exit_code = 2  # a name taken (`auditor token create`) is a bad flag; 7 is a partial audit, never an error

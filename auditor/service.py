@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
-from auditor.config import AccountConfig, Settings, TargetConfig, load_targets
+from auditor.config import REPORT_EXTENSIONS, AccountConfig, Settings, TargetConfig, load_targets
 from auditor.errors import AuditorError, ConfigError
 from auditor.findings import AuditResult
 from auditor.inventory.models import Coverage, CoverageStatus
@@ -43,7 +43,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 INTERRUPTED = "interrupted: the service stopped while this run was going; nothing of it was recorded"
-REPORT_EXTENSIONS = {"markdown": "md", "html": "html", "json": "json", "csv": "csv", "sarif": "sarif"}
 
 
 def reason(exc: BaseException) -> str:

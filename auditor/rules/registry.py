@@ -37,7 +37,7 @@ def all_rules() -> tuple[Rule, ...]:
 
 
 def catalog() -> list[RuleMeta]:
-    """Metadata of every rule (documentation, SARIF descriptors, the API's /rules)."""
+    """Metadata of every rule (`auditor rules`, SARIF descriptors, rule selection)."""
     return [r.meta for r in all_rules()]
 
 

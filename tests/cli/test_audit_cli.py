@@ -497,3 +497,9 @@ def test_python_dash_m_auditor_is_the_auditor_command():
     assert listed.returncode == 0 and listed.stdout == run_cli("rules").stdout != ""
     # the console script's main(): one line and the documented exit code, not click's own handling of an error
     assert_one_line(run("audit", "--target", "prod"), 2, "--target needs --config")
+
+
+def test_an_unknown_report_format_is_a_bad_setting_at_start():
+    """Not the service's first finished run failing to write its reports (the README: a bad value is exit 2)."""
+    proc = run_cli("rules", env={"AUDITOR_REPORTS__FORMATS": '["html", "pdf"]'})
+    assert_one_line(proc, 2, "bad setting AUDITOR_REPORTS__FORMATS", "'pdf' is not one of markdown, html")

@@ -84,3 +84,11 @@ def test_a_token_id_in_other_scripts_digits_is_no_id(tmp_path: Path) -> None:
     proc = run_cli("--log-level", "WARNING", "token", "revoke", "\uff11", env=env)
     assert_one_line(proc, 2, "no token named '\uff11'")
     assert run_cli("--log-level", "WARNING", "token", "revoke", "1", env=env).returncode == 0
+
+
+def test_a_token_name_taken_is_exit_2_not_a_partial_audit(tmp_path: Path) -> None:
+    """The README's exit 7 is a partial audit; a name already taken is a bad flag (2), like an unknown one."""
+    env = {"AUDITOR_DATABASE_URL": f"sqlite:///{tmp_path / 'a.db'}"}
+    assert run_cli("--log-level", "WARNING", "token", "create", "--name", "ci", env=env).returncode == 0
+    proc = run_cli("--log-level", "WARNING", "token", "create", "--name", "ci", env=env)
+    assert_one_line(proc, 2, "a token named 'ci' exists already")

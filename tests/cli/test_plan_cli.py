@@ -111,6 +111,20 @@ def test_the_demo_shows_a_plan(demo: DemoEnvironment):
         assert move["rules"] <= 100 and move["certificates"] <= 25 and move["target_groups"] <= 100
 
 
+def test_the_readme_shows_the_demo_plan_as_it_is(demo: DemoEnvironment):
+    """The README's transcript of this command: its lines, in order, are the table's ("…" elides some)."""
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    block = readme.split("$ auditor plan-consolidation --config <the demo's targets.yaml> --target demo\n", 1)[1]
+    shown = [line for line in block.split("```", 1)[0].splitlines() if "…" not in line]
+    result = CliRunner().invoke(cli, ["plan-consolidation", "--config", str(demo.config_file), "--target", "demo"])
+    assert result.exit_code == 0, result.output
+    printed = [line.rstrip() for line in result.stdout.splitlines()]
+    at = 0
+    for line in shown:
+        assert line.rstrip() in printed[at:], f"README line not printed (in this order): {line!r}"
+        at = printed.index(line.rstrip(), at) + 1
+
+
 def test_cost_of_a_partial_audit_exits_7_unless_allowed(tmp_path):
     """A total that counts only the load balancers that were read is no total to act on: the same gate as here."""
     snap = _snapshot(tmp_path, failed={"elbv2": "AccessDenied"})

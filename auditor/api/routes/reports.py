@@ -16,7 +16,12 @@ from auditor.store.targets import get_target
 router = APIRouter(prefix="/api/v1/reports", tags=["reports"], responses=error_responses(401, 404, 422, 503))
 
 
-@router.get("/latest", response_class=Response, responses={200: {"content": {t: {} for t in MEDIA_TYPES.values()}}})
+@router.get(
+    "/latest",
+    summary="The report of a target's latest finished run (as /runs/{id}/report)",
+    response_class=Response,
+    responses={200: {"content": {t: {} for t in MEDIA_TYPES.values()}}},
+)
 def latest(
     session: SessionDep,
     service: ServiceDep,

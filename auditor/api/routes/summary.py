@@ -15,7 +15,12 @@ from auditor.store.queries import summary as store_summary
 router = APIRouter(prefix="/api/v1/summary", tags=["summary"], responses=error_responses(401, 422, 503))
 
 
-@router.get("", response_model=SummaryOut, responses=error_responses(404))
+@router.get(
+    "",
+    response_model=SummaryOut,
+    summary="Per cluster: open findings by severity, load balancers by type, orphans and cost",
+    responses=error_responses(404),
+)
 def summary(session: SessionDep, _: Reader, cluster: Annotated[TargetName | None, Query()] = None) -> dict[str, Any]:
     out = []
     for entry in store_summary(session, cluster):

@@ -24,7 +24,7 @@ def suppression_out(session: Any, row: SuppressionRow) -> dict[str, Any]:
     return data
 
 
-@router.get("", response_model=list[SuppressionOut])
+@router.get("", response_model=list[SuppressionOut], summary="Active suppressions (include_expired: all)")
 def suppressions(
     session: SessionDep,
     _: Reader,

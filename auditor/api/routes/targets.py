@@ -42,7 +42,9 @@ def targets(session: SessionDep, _: Reader) -> list[dict[str, Any]]:
     return [target_out(session, row) for row in store_targets.list_targets(session, include_disabled=True)]
 
 
-@router.get("/{name}", response_model=TargetOut, responses=error_responses(404, 422))
+@router.get(
+    "/{name}", response_model=TargetOut, summary="One target and its last run", responses=error_responses(404, 422)
+)
 def target(session: SessionDep, _: Reader, name: NameInPath) -> dict[str, Any]:
     return target_out(session, store_targets.get_target(session, name))
 
