@@ -132,6 +132,14 @@ def resolve_targets(settings: Settings, **flags: Any) -> list[TargetConfig]:
     config_file: Path | None = flags.get("config_file") or settings.config_file
     names: tuple[str, ...] = flags.get("target_names") or ()
     if config_file is not None:
+        # the targets file says what to audit: a flag for one target would be ignored without a word
+        given = [flag for name, flag in _ONE_TARGET_FLAGS.items() if flags.get(name) not in (None, (), False)]
+        if given:
+            source = "--config" if flags.get("config_file") else f"AUDITOR_CONFIG_FILE ({config_file})"
+            raise ConfigError(
+                f"{', '.join(given)} {'does' if len(given) == 1 else 'do'} not go with {source}: the targets file "
+                "says what to audit (choose its targets with --target), or leave the file out to audit one target"
+            )
         targets = load_targets(config_file)
         if names:
             unknown = sorted(set(names) - {t.name for t in targets})
@@ -163,10 +171,8 @@ def resolve_targets(settings: Settings, **flags: Any) -> list[TargetConfig]:
     return targets
 
 
-# The target flags that say what to collect, and how each is spelled: a snapshot was collected already.
-_COLLECTION_FLAGS = {
-    "config_file": "--config",
-    "target_names": "--target",
+# The flags that describe the one target audited without a targets file, and how each is spelled.
+_ONE_TARGET_FLAGS = {
     "context": "--context",
     "kubeconfig": "--kubeconfig",
     "in_cluster": "--in-cluster",
@@ -175,6 +181,8 @@ _COLLECTION_FLAGS = {
     "regions": "--region",
     "role_arns": "--role-arn",
 }
+# The target flags that say what to collect: a snapshot was collected already.
+_COLLECTION_FLAGS = {"config_file": "--config", "target_names": "--target", **_ONE_TARGET_FLAGS}
 
 
 def snapshot_result(snapshot: Path, settings: Settings, **flags: Any) -> AuditResult:

@@ -429,6 +429,19 @@ def test_target_flags_with_a_snapshot_are_exit_2_naming_them(tmp_path):
     assert_one_line(proc, 2, "nonsense")
 
 
+def test_one_target_flags_with_a_targets_file_are_exit_2_naming_them(tmp_path):
+    """The targets file says what to audit: --cluster-name or --region beside it (or beside AUDITOR_CONFIG_FILE, as a
+    CronJob's extra args could be) would be ignored without a word."""
+    config = tmp_path / "targets.yaml"
+    config.write_text("targets:\n  - name: x\n    regions: [eu-west-1]\n")
+    for command in ("audit", "collect -o snap.json", "cost", "plan-consolidation"):
+        words = command.split()
+        proc = run_cli(*words, "--config", str(config), "--cluster-name", "b", "--region", "eu-west-1")
+        assert_one_line(proc, 2, "--cluster-name, --region do not go with --config", "--target")
+    proc = run_cli("audit", "--no-kubernetes", env={"AUDITOR_CONFIG_FILE": str(config)})
+    assert_one_line(proc, 2, f"--no-kubernetes does not go with AUDITOR_CONFIG_FILE ({config})")
+
+
 def test_a_duplicate_key_in_a_targets_file_is_exit_2_naming_the_key_and_line(tmp_path):
     config = tmp_path / "targets.yaml"
     config.write_text("targets:\n  - name: x\n    regions: [eu-west-1]\n    name: y\n")
