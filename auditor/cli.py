@@ -281,7 +281,8 @@ def report_partial(results: list[AuditResult]) -> None:
             for c in broken[:5]
         ) + (f" and {len(broken) - 5} more" if len(broken) > 5 else "")
         stderr.print(
-            f"[yellow]audit of {result.target} is partial[/]: {escape(printable(named))}; the checks resting on it "
+            f"[yellow]audit of {escape(printable(result.target, one_line=True))} is partial[/]: "
+            f"{escape(printable(named, one_line=True))}; the checks resting on it "
             "are UNKNOWN "
             f"(exit {EXIT_PARTIAL} unless --allow-partial)",
             markup=True,
@@ -388,7 +389,7 @@ def audit(
         shared = shared_inventory(settings.aws.shared_inventory_seconds, settings.cost.billed_refresh_hours)
         for target in targets:
             if not quiet:
-                stderr.print(f"[bold]Auditing {target.name}[/]")
+                stderr.print(f"[bold]Auditing {escape(printable(target.name, one_line=True))}[/]")
             try:
                 outcome = run_audit(target, settings, progress=progress_printer(quiet), shared=shared)
                 results.append(outcome.result)

@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import re
+from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from rich.console import Console
 
-from auditor.cli import progress_printer, report_error
+from auditor.cli import cli, progress_printer, report_error, report_partial
 from auditor.cli_install import progress_to, render_check
-from auditor.errors import ConfigError
+from auditor.errors import ConfigError, TargetUnreachable
 from auditor.findings import Finding, Severity, Status
 from auditor.install.runner import CheckResult
 from auditor.logs import TextFormatter
 from auditor.progress import ProgressEvent
 from auditor.terminal import printable
+from tests.output.sample import audit_result
 
 # ESC clears the screen or plants a hyperlink (OSC 8), a C1 CSI recolours, a line break forges a log line
 HOSTILE = "\x1b[2J\x1b]8;;http://evil.example\x07click\x1b]8;;\x07 \x9b31m\ninfo    auditor.fake: all clear\u2028x"
@@ -76,3 +80,26 @@ def test_install_alb_output_spells_out_controls():
     assert "\\x1b[2J" in text and "\\u2028" in text
     assert not CONTROL.search(text.replace("\n", ""))
     assert "install:rollout \\x1b[2J" in text and "\\x0ainfo    auditor.fake" in text  # progress: one line
+
+
+def test_the_partial_audit_line_and_the_auditing_line_spell_out_the_target_name(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+):
+    """A target's name comes from a targets file (C1 controls and rich markup pass its name check) or a snapshot (not
+    checked at all): shown as it is, never as markup or control sequences."""
+    name = "prod\x1b[2J[link=http://evil.example]click[/link]\x9b31m"
+    report_partial([audit_result(target=name)])
+    err = capsys.readouterr().err
+    assert "audit of prod\\x1b[2J[link=http://evil.example]click[/link]\\x9b31m is partial" in err, err
+    assert not CONTROL.search(err.replace("\n", ""))
+
+    config = tmp_path / "targets.yaml"
+    config.write_text(f"targets:\n  - name: {json.dumps('a[link=http://evil.example]b[/link]' + chr(0x9B))}\n")
+
+    def unreachable(*_: object, **__: object) -> None:
+        raise TargetUnreachable("no cluster")
+
+    monkeypatch.setattr("auditor.pipeline.run_audit", unreachable)
+    result = CliRunner().invoke(cli, ["audit", "--config", str(config)])
+    assert "Auditing a[link=http://evil.example]b[/link]\\x9b" in result.stderr, result.stderr
+    assert not CONTROL.search(result.stderr.replace("\n", ""))
