@@ -105,13 +105,16 @@ def fail_run(factory: sessionmaker[Session], run_id: int, message: str) -> None:
     """Mark a ``running`` run failed with the reason, in a session of its own (a no-op once it has ended)."""
     now = utcnow()
     with factory() as session:
-        run = session.get(RunRow, run_id)
-        if run is None or run.status != RUNNING:
+        started = session.scalar(select(RunRow.started_at).where(RunRow.id == run_id, RunRow.status == RUNNING))
+        if started is None:
             return
-        run.status = FAILED
-        run.error = message
-        run.finished_at = now
-        run.duration_seconds = (now - run.started_at).total_seconds()
+        # the status again in the UPDATE: a recording that holds the row (record_result) may end the run before it
+        # is released, and the run it recorded stays as recorded (AuditService.shutdown fails runs still going)
+        session.execute(
+            update(RunRow)
+            .where(RunRow.id == run_id, RunRow.status == RUNNING)
+            .values(status=FAILED, error=message, finished_at=now, duration_seconds=(now - started).total_seconds())
+        )
         session.commit()
 
 

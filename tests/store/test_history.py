@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import uuid
 from typing import Any
 
 import pytest
@@ -12,6 +14,7 @@ from auditor.config import TargetConfig
 from auditor.errors import Conflict, StoreError
 from auditor.findings import AuditResult, Severity, Status
 from auditor.store import runs as store_runs
+from auditor.store.db import make_engine, session_factory, upgrade
 from auditor.store.models import FindingRow, RunRow
 from auditor.store.queries import FindingFilter, get_finding, list_findings
 from auditor.store.targets import sync_targets
@@ -148,3 +151,32 @@ def test_keyset_pages_cover_everything_once_worst_first(factory: sessionmaker[Se
         assert ranks == sorted(ranks, reverse=True)
         ns1 = list_findings(s, FindingFilter(namespace="ns1", severities=(Severity.CRITICAL,)), limit=50)
         assert {f["rule_id"] for f in ns1.items} == {f"rule-{i}" for i in range(23) if i % 3 == 1 and i % 5 == 1}
+
+
+@pytest.mark.postgres
+def test_failing_a_run_that_is_being_recorded_leaves_it_recorded(postgres_url: str) -> None:
+    """The service stopping fails the runs going in it (``AuditService.shutdown``) while one of them may be recording
+    its result: the recording holds the run's row, the failure waits for it and must then find the run ended. It read
+    ``running`` before the wait and overwrote the recorded run with ``failed``."""
+    engine = make_engine(postgres_url)
+    upgrade(engine)
+    factory = session_factory(engine)
+    try:
+        tid = _target(factory, f"race-{uuid.uuid4().hex[:8]}")
+        run = store_runs.claim_run(factory, tid, trigger="api", owner="test")
+        with factory() as recording:  # what record_result does: lock the row, end the run, commit
+            row = recording.scalar(select(RunRow).where(RunRow.id == run.id).with_for_update(of=RunRow))
+            assert row is not None
+            row.status = "complete"
+            recording.flush()
+            failing = threading.Thread(target=store_runs.fail_run, args=(factory, run.id, "interrupted"))
+            failing.start()
+            failing.join(1.0)  # waits on the row lock
+            recording.commit()
+        failing.join(10.0)
+        assert not failing.is_alive()
+        with factory() as s:
+            ended = s.get(RunRow, run.id)
+            assert ended is not None and (ended.status, ended.error) == ("complete", None)
+    finally:
+        engine.dispose()
