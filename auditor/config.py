@@ -31,7 +31,8 @@ CLUSTER_NAME = re.compile(r"^[0-9A-Za-z][0-9A-Za-z_-]{0,99}$")
 # Names a person gives (targets, API tokens): the API's /targets/{name} path parameter takes at most this many
 # characters, and a name is printed in tables and log lines, where a control character (a newline) breaks them.
 MAX_NAME = 200
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# control characters (C0, DEL, C1: 0x9b acts as CSI on some terminals) and the Unicode line and paragraph separators
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 # An account: 12 digits; a role ARN in any partition, its path and name of IAM's characters (RoleName 64, Path 512:
 # https://docs.aws.amazon.com/IAM/latest/APIReference/API_Role.html); ExternalId "2-1224 characters of
 # [\w+=,.@:/-]" (https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRole.html).

@@ -33,7 +33,7 @@ def test_revoking_an_id_no_token_can_have_says_no_such_token(tmp_path: Path, nam
     assert_one_line(proc, 2, f"no token named {name!r}")
 
 
-@pytest.mark.parametrize("name", ["two\nlines", "x" * 5000, " padded", "nul\x01"])
+@pytest.mark.parametrize("name", ["two\nlines", "x" * 5000, " padded", "nul\x01", "csi\x9b31m", "line\u2028sep"])
 def test_a_token_name_the_api_would_refuse_is_exit_2_and_creates_nothing(tmp_path: Path, name: str) -> None:
     env = {"AUDITOR_DATABASE_URL": f"sqlite:///{tmp_path / 'a.db'}"}
     proc = run_cli("--log-level", "WARNING", "token", "create", "--name", name, env=env)
