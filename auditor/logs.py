@@ -56,14 +56,15 @@ class JsonFormatter(logging.Formatter):
 
 class TextFormatter(logging.Formatter):
     """One line per record for a terminal; cluster and AWS text in it has its control characters and line breaks
-    spelled out, so it can neither drive the terminal nor forge a line (a traceback keeps its own lines)."""
+    spelled out, so it can neither drive the terminal nor forge a line (a traceback keeps its own lines, indented)."""
 
     def format(self, record: logging.LogRecord) -> str:
         ctx = getattr(record, "ctx", {})
         suffix = (" [" + " ".join(f"{k}={v}" for k, v in ctx.items()) + "]") if ctx else ""
         base = printable(f"{record.levelname.lower():7} {record.name}: {record.getMessage()}{suffix}", one_line=True)
-        if record.exc_info:
-            base += "\n" + printable(self.formatException(record.exc_info))
+        if record.exc_info:  # indented: a line break in an exception's message cannot start a line of its own
+            traceback = printable(self.formatException(record.exc_info))
+            base += "".join(f"\n  {line}" for line in traceback.splitlines())
         return base
 
 

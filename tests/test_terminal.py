@@ -34,7 +34,7 @@ def test_printable_spells_control_characters_and_with_one_line_line_breaks():
 
 def test_a_text_log_line_is_one_line_without_controls_and_the_traceback_keeps_its_lines():
     try:
-        raise ValueError("boom\x1b[2J")
+        raise ValueError("first\nwarning auditor.fake: forged\nboom\x1b[2J")
     except ValueError:
         import sys
 
@@ -45,7 +45,8 @@ def test_a_text_log_line_is_one_line_without_controls_and_the_traceback_keeps_it
     first, *rest = text.split("\n")
     assert first.startswith("warning auditor.x: object \\x1b[2J") and "\\x0ainfo    auditor.fake" in first
     assert first.endswith("[target=prod\\x1b[31m]")
-    assert rest and rest[-1] == "ValueError: boom\\x1b[2J"
+    assert rest[-3:] == ["  ValueError: first", "  warning auditor.fake: forged", "  boom\\x1b[2J"]
+    assert all(line.startswith("  ") for line in rest)  # a line break in the message starts no line of its own
     assert not CONTROL.search(text)
 
 
@@ -85,8 +86,8 @@ def test_install_alb_output_spells_out_controls():
 def test_the_partial_audit_line_and_the_auditing_line_spell_out_the_target_name(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ):
-    """A target's name comes from a targets file (C1 controls and rich markup pass its name check) or a snapshot (not
-    checked at all): shown as it is, never as markup or control sequences."""
+    """A target's name comes from a targets file (rich markup passes its name check) or a snapshot (not checked at
+    all): shown as it is, never as markup or control sequences."""
     name = "prod\x1b[2J[link=http://evil.example]click[/link]\x9b31m"
     report_partial([audit_result(target=name)])
     err = capsys.readouterr().err
@@ -94,12 +95,12 @@ def test_the_partial_audit_line_and_the_auditing_line_spell_out_the_target_name(
     assert not CONTROL.search(err.replace("\n", ""))
 
     config = tmp_path / "targets.yaml"
-    config.write_text(f"targets:\n  - name: {json.dumps('a[link=http://evil.example]b[/link]' + chr(0x9B))}\n")
+    config.write_text(f"targets:\n  - name: {json.dumps('a[link=http://evil.example]b[/link]')}\n")
 
     def unreachable(*_: object, **__: object) -> None:
         raise TargetUnreachable("no cluster")
 
     monkeypatch.setattr("auditor.pipeline.run_audit", unreachable)
     result = CliRunner().invoke(cli, ["audit", "--config", str(config)])
-    assert "Auditing a[link=http://evil.example]b[/link]\\x9b" in result.stderr, result.stderr
+    assert "Auditing a[link=http://evil.example]b[/link]" in result.stderr, result.stderr
     assert not CONTROL.search(result.stderr.replace("\n", ""))
