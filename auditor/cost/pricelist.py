@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any
@@ -59,7 +60,7 @@ def usd_per_unit(product: dict[str, Any]) -> float | None:
                 value = float(dim.get("pricePerUnit", {}).get("USD", ""))
             except (TypeError, ValueError):
                 continue
-            if value > 0:
+            if math.isfinite(value) and value > 0:  # float() also reads "Infinity" and "NaN"
                 return value
     return None
 

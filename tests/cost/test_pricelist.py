@@ -50,6 +50,13 @@ def test_zero_priced_dimension_is_never_the_price():
     assert parse_region(free, "eu-central-1", as_of=NOW) is None
 
 
+@pytest.mark.parametrize("odd", ["Infinity", "NaN", "-Infinity"])
+def test_a_price_that_is_not_a_finite_number_is_never_the_price(odd):
+    """float() reads "Infinity" and "NaN": such a dimension is skipped like a zero one, never a price."""
+    broken = region_products("eu-central-1", {"application": (odd, "0.0080000000")}, ipv4=odd)
+    assert parse_region(broken, "eu-central-1", as_of=NOW) is None
+
+
 def _ctx(counter: CallCounter) -> CollectorContext:
     session = open_account(AccountConfig(), AwsSettings(max_attempts=1), region="us-east-1", counter=counter)
     return CollectorContext(name="pricing", session=session, region=pricing.ENDPOINT_REGION)
