@@ -149,7 +149,7 @@ def asff_finding(
         "Workflow": {"Status": "RESOLVED" if archived else "NEW"},
         "ProductFields": _product_fields(finding, result, owner),
     }
-    if finding.remediation:
+    if finding.remediation.strip():  # Security Hub refuses a blank string (.*\S.*)
         recommendation: dict[str, str] = {"Text": _cut(finding.remediation, RECOMMENDATION_LIMIT)}
         if meta is not None and meta.references:
             recommendation["Url"] = meta.references[0]
@@ -256,7 +256,7 @@ def _product_fields(finding: Finding, result: AuditResult, owner: str) -> dict[s
     }
     if finding.monthly_saving_usd is not None:
         fields["eks-exposure-auditor/MonthlySavingUsd"] = f"{finding.monthly_saving_usd:.2f}"
-    return {k: _cut(v, PRODUCT_FIELD_LIMIT) for k, v in fields.items() if v}
+    return {k: _cut(v, PRODUCT_FIELD_LIMIT) for k, v in fields.items() if v.strip()}
 
 
 def _cut(text: str, limit: int) -> str:

@@ -178,6 +178,9 @@ def test_every_string_matches_the_models_pattern_even_from_multi_line_cluster_te
     assert all(pattern.fullmatch(s) for s in strings(doc)), [s for s in strings(doc) if not pattern.fullmatch(s)]
     assert doc["Description"].startswith("value:   line two three four five")
     assert doc["Remediation"]["Recommendation"]["Text"] == "fix: kubectl x"
+    blank = finding("EXP010", Severity.HIGH, Status.FAIL, "m", kube=WEB, remediation=" \n \r\n")
+    (doc,) = asff(audit_result(findings=[blank]))
+    assert "Remediation" not in doc and all(pattern.fullmatch(s) for s in strings(doc))
 
 
 def test_a_kubernetes_only_finding_is_filed_where_the_audit_read_and_without_any_account_it_is_an_error():
