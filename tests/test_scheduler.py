@@ -169,7 +169,7 @@ def test_a_tick_that_cannot_start_its_run_is_counted(tmp_path: Path) -> None:
     with service.factory() as session:
         session.execute(text("DROP TABLE runs"))
         session.commit()
-    assert scheduler.fire("gone", EVERY_MINUTE, datetime.now(UTC)) is None  # no target: an AuditorError
+    assert scheduler.fire("gone", EVERY_MINUTE, datetime.now(UTC)) is None  # no runs table: an OperationalError
     assert scheduler.fire("gone", EVERY_MINUTE, datetime.now(UTC)) is None
     assert scheduler.tick_failures == 2
     service.shutdown()

@@ -134,8 +134,8 @@ def evaluate(graph: ExposureGraph, settings: RuleSettings) -> Iterator[Finding]:
             yield META.finding(
                 Status.UNKNOWN,
                 f"{lb_subject(node)} has no WAFv2 web ACL, but Ingress {', '.join(classic)} asks for WAF Classic "
-                f"web ACL {', '.join(sorted(set(classic.values())))} ({WAF_CLASSIC_ANNOTATION}), whose associations "
-                "the auditor does not read.",
+                f"web ACL {', '.join(sorted(set(classic.values())))} ({WAF_CLASSIC_ANNOTATION} or its alias "
+                "web-acl-id), whose associations the auditor does not read.",
                 evidence={**evidence, "waf_classic_acl_ids": classic},
                 **fields,
             )
