@@ -164,3 +164,76 @@ def test_sign_in_filter_suppress_refuse_sign_out(server: tuple[str, str, str]) -
             assert external == [], external  # nothing fetched from anywhere but the auditor
         finally:
             browser.close()
+
+
+# --------------------------------------------------------------------------- what clusters and AWS hand over
+
+LONG = "k8s-" + "x" * 400  # no space, no hyphen after the first: nothing for the browser to break a line at
+COST_BASIS = (
+    "ALB 730 h × $0.0225/h = $16.43; 0.6 LCU average (CloudWatch ConsumedLCUs, 14-day window) × 730 h × "
+    "$0.008/LCU-h = $3.50; prices: us-east-1 (AWS pricing pages https://aws.amazon.com/elasticloadbalancing/pricing/, "
+    "https://aws.amazon.com/vpc/pricing/), transcribed into Price List product documents, as of 2026-12-06"
+)
+
+
+@pytest.fixture(scope="module")
+def edge_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    """The seeded history plus a target 'odd' whose run carries an unbroken 400-character name and message, a
+    load balancer with a real-length cost basis, and a failed run with a long error; (base URL, read token)."""
+    from auditor.config import TargetConfig
+    from auditor.store import runs as store_runs
+    from auditor.store.targets import create_target
+    from tests.store.results import ARN, finding, lb, result
+
+    _need(CHROMIUM.exists(), f"{CHROMIUM} is not installed (apt-get install -y chromium)")
+    _need(importlib.util.find_spec("playwright") is not None, "playwright is not installed (the dev extra has it)")
+    workdir = tmp_path_factory.mktemp("dashboard-edge")
+    url = f"sqlite:///{workdir}/history.db"
+    seed(url)
+    engine = make_engine(url)
+    factory = session_factory(engine)
+    with transaction(factory) as s:
+        odd = create_target(s, TargetConfig(name="odd", regions=["eu-west-1"])).id
+        _, read = create_token(s, "viewer", "read")
+    long_finding = finding("rule-long", name="web").model_copy(update={"title": LONG, "message": LONG})
+    balancer = lb(ARN).model_copy(update={"name": LONG, "cost_basis": COST_BASIS})
+    run = store_runs.claim_run(factory, odd, trigger="cli", owner="seed")
+    store_runs.record_result(factory, run.id, result([long_finding], load_balancers=[balancer], target="odd"))
+    failed = store_runs.claim_run(factory, odd, trigger="cli", owner="seed")
+    store_runs.fail_run(factory, failed.id, "collecting failed: " + LONG)
+    engine.dispose()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AUDITOR_")} | {"AUDITOR_DATABASE_URL": url}
+    with serving(["--api-only"], env, workdir / "serve.log") as base:
+        yield base, read
+
+
+def _page_width_overflow(base: str, read: str, paths: list[str]) -> dict[str, tuple[int, int]]:
+    """Each path whose page is wider than the 1280-pixel window (scrollWidth, window width): the paths that
+    make the reader scroll sideways to see the rest of every row."""
+    from playwright.sync_api import sync_playwright
+
+    wide: dict[str, tuple[int, int]] = {}
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True)
+        try:
+            page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+            page.goto(base + "/signin")
+            page.fill("#token", read)
+            page.click("button[type=submit]")
+            for path in paths:
+                page.goto(base + path)
+                if path.startswith("/findings?"):  # the long finding's own page, through its link
+                    page.click("#findings tbody tr a")
+                scroll, window = page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
+                if scroll > window:
+                    wide[path] = (scroll, window)
+        finally:
+            browser.close()
+    return wide
+
+
+def test_a_load_balancers_cost_basis_wraps_under_its_figure(edge_server: tuple[str, str]) -> None:
+    """The cost column keeps its figure on one line; the basis under it (a long sentence on every priced
+    load balancer) wraps rather than stretching the table to thousands of pixels."""
+    base, read = edge_server
+    assert _page_width_overflow(base, read, ["/load-balancers", "/load-balancers?cluster=odd"]) == {}
