@@ -237,3 +237,12 @@ def test_a_load_balancers_cost_basis_wraps_under_its_figure(edge_server: tuple[s
     load balancer) wraps rather than stretching the table to thousands of pixels."""
     base, read = edge_server
     assert _page_width_overflow(base, read, ["/load-balancers", "/load-balancers?cluster=odd"]) == {}
+
+
+def test_a_long_unbroken_name_message_or_error_wraps_instead_of_widening_the_page(
+    edge_server: tuple[str, str],
+) -> None:
+    """A finding's title and message and a run's error are text from clusters and AWS, outside any table cell:
+    one without a space wraps in its paragraph."""
+    base, read = edge_server
+    assert _page_width_overflow(base, read, ["/findings?cluster=odd", "/runs/5"]) == {}  # run 5: odd's failed one
