@@ -394,3 +394,11 @@ def test_overview_cost_per_namespace_is_the_cost_models_split(api: Api) -> None:
     prod = html.split('id="cluster-1"', 1)[1].split("</section>", 1)[0]
     assert prod.index(">shop</a>") < prod.index(">pay</a>")  # costliest first
     assert "$14.50" in prod and "$7.50" in prod and ">bad<" not in prod
+
+
+def test_a_trend_of_zeros_reads_zero_not_one() -> None:
+    from auditor.api.dashboard.charts import column_chart
+
+    columns = str(column_chart([("#1", 0.0), ("#2", 0.0)], title="c", money=True))
+    assert "$1.00" not in columns and '<text x="0" y="12" class="value">$0.00</text>' in columns
+    assert '<text x="0" y="12" class="value">0</text>' in str(column_chart([("#1", 0.0)], title="f"))

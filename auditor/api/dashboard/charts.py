@@ -78,14 +78,15 @@ def column_chart(
     known = [v for _, v in points if v is not None]
     if not known:
         return Markup('<p class="muted">{}: no data yet</p>').format(title)
-    top = max(known) or 1.0
+    highest = max(known)
+    top = highest or 1.0  # the scale; all zeros draw no column, and the axis still reads 0
     plot = height - 30
     step = min((width - 60) / max(len(points), 1), 28.0)  # a few runs: narrow columns, not a wall
     parts = [
         Markup('<svg class="chart" role="img" width="{}" height="{}" viewBox="0 0 {} {}"><title>{}</title>').format(
             width, height, width, height, title
         ),
-        Markup('<text x="0" y="12" class="value">{}</text>').format(_num(top, money)),
+        Markup('<text x="0" y="12" class="value">{}</text>').format(_num(highest, money)),
         Markup('<line x1="56" y1="{}" x2="{}" y2="{}" class="axis"/>').format(plot + 8, width, plot + 8),
     ]
     for i, (label, value) in enumerate(points):
