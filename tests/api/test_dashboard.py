@@ -402,3 +402,10 @@ def test_a_trend_of_zeros_reads_zero_not_one() -> None:
     columns = str(column_chart([("#1", 0.0), ("#2", 0.0)], title="c", money=True))
     assert "$1.00" not in columns and '<text x="0" y="12" class="value">$0.00</text>' in columns
     assert '<text x="0" y="12" class="value">0</text>' in str(column_chart([("#1", 0.0)], title="f"))
+
+
+def test_the_load_balancers_first_page_link_keeps_the_filters(api: Api) -> None:
+    sign_in(api.client, _token(api.read))
+    html = api.client.get("/load-balancers?cluster=prod&type=network&offset=1").text
+    assert '<a href="/load-balancers?cluster=prod&amp;type=network" id="first">' in html
+    assert 'id="first"' not in api.client.get("/load-balancers?cluster=prod").text

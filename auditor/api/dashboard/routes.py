@@ -361,6 +361,7 @@ def load_balancers(request: Request, viewer: Viewer, session: ReadSessionDep) ->
     next_link = None
     if query.offset + _PAGE_SIZE < total:
         next_link = "/load-balancers?" + urlencode({**filters, "offset": query.offset + _PAGE_SIZE})
+    first_link = "/load-balancers?" + urlencode(filters) if query.offset else None  # the same filters, offset 0
     clusters = [t.name for t in list_targets(session, include_disabled=True)]
     return _render(
         request,
@@ -370,8 +371,8 @@ def load_balancers(request: Request, viewer: Viewer, session: ReadSessionDep) ->
         total=total,
         query=query,
         clusters=clusters,
+        first_link=first_link,
         next_link=next_link,
-        offset=query.offset,
     )
 
 
