@@ -396,6 +396,51 @@ def test_overview_cost_per_namespace_is_the_cost_models_split(api: Api) -> None:
     assert "$14.50" in prod and "$7.50" in prod and ">bad<" not in prod
 
 
+def test_overview_never_shows_a_target_without_a_finished_run_as_clean_and_names_partial_and_failed_runs(
+    api: Api,
+) -> None:
+    """Zeros for a target nothing has checked would read as a clean result: the overview says it was not
+    audited (no run, or only a failed one), names a partial run's UNKNOWN checks, and a failed last run."""
+    from auditor.config import TargetConfig
+    from auditor.findings import Severity, Status
+    from auditor.store import runs as store_runs
+    from auditor.store.db import make_engine, session_factory, transaction
+    from auditor.store.targets import create_target, get_target
+    from tests.store.results import finding, result
+
+    engine = make_engine(api.settings.database_url)
+    factory = session_factory(engine)
+    with transaction(factory) as s:
+        ids = {n: create_target(s, TargetConfig(name=n, regions=["eu-west-1"])).id for n in ("broken", "half", "never")}
+        prod = get_target(s, "prod").id
+    broken = store_runs.claim_run(factory, ids["broken"], trigger="cli", owner="t")
+    store_runs.fail_run(factory, broken.id, "AccessDenied on sts:AssumeRole")
+    half = store_runs.claim_run(factory, ids["half"], trigger="cli", owner="t")
+    unknown = finding("rule-u", status=Status.UNKNOWN, severity=Severity.HIGH)
+    store_runs.record_result(factory, half.id, result([unknown], status="partial", target="half"))
+    prod_failed = store_runs.claim_run(factory, prod, trigger="cli", owner="t")
+    store_runs.fail_run(factory, prod_failed.id, "the cluster's API did not answer")
+    engine.dispose()
+
+    sign_in(api.client, _token(api.read))
+    html = api.client.get("/").text
+    sections = {m.group(1): m.group(0) for m in re.finditer(r"<section[^>]*>\s*<h2>([^<\s]+).*?</section>", html, re.S)}
+    assert set(sections) == {"broken", "half", "never", "prod", "stage"}
+    assert "Not audited yet: the last run failed (AccessDenied on sts:AssumeRole)" in sections["broken"]
+    assert "Not audited yet: no run so far" in sections["never"]
+    for name in ("broken", "never"):
+        assert 'class="cards"' not in sections[name] and "open findings" not in sections[name]
+    assert f'Run <a href="/runs/{half.id}">#{half.id}</a> is partial' in sections["half"]
+    assert "1 check(s) could not be made — UNKNOWN, not passed" in sections["half"]
+    assert f"<title>#{half.id} (partial): 0</title>" in sections["half"]  # its trend column says so too
+    assert "The last run failed (the cluster&#39;s API did not answer)" in sections["prod"]
+    assert 'figures below are from run <a href="/runs/2">#2</a>' in sections["prod"]
+    assert "Not audited" not in sections["stage"] and "partial" not in sections["stage"]
+    # the cost per cluster chart has no $0.00 bar for targets that were never measured
+    per_cluster = html.split("</svg>", 1)[0]
+    assert "broken" not in per_cluster and "never" not in per_cluster and "half" in per_cluster
+
+
 def test_a_trend_of_zeros_reads_zero_not_one() -> None:
     from auditor.api.dashboard.charts import column_chart
 

@@ -40,6 +40,7 @@ from auditor.store.queries import (
     ROW_ID_MAX,
     BadCursor,
     LoadBalancerFilter,
+    RunPoint,
     cost_shares,
     get_finding,
     list_load_balancers,
@@ -245,12 +246,15 @@ def _invalid(exc: ValidationError) -> PageError:
 
 @router.get("/")
 def overview(request: Request, viewer: Viewer, session: ReadSessionDep) -> Response:
-    clusters = []
+    clusters: list[dict[str, Any]] = []
+    by_cluster: list[tuple[str, float]] = []  # targets with a finished run: the others have no cost to show
     ids = {t.name: t.id for t in list_targets(session, include_disabled=True)}
     shares = _cost_shares(session)
     summaries = summary(session)
     for entry in summaries:
         trend = run_trend(session, ids[entry.cluster])
+        if trend:
+            by_cluster.append((entry.cluster, entry.monthly_cost_usd))
         clusters.append(
             {
                 "summary": entry,
@@ -259,14 +263,20 @@ def overview(request: Request, viewer: Viewer, session: ReadSessionDep) -> Respo
                 "namespaces": sorted(
                     cost_by(shares.get(entry.cluster, []), "namespace").items(), key=lambda kv: (-kv[1], kv[0])
                 ),
-                "trend_findings": [(f"#{p.run_id}", float(p.findings_failed)) for p in trend],
-                "trend_cost": [(f"#{p.run_id}", p.monthly_cost_usd) for p in trend],
+                "trend_findings": [(_run_label(p), float(p.findings_failed)) for p in trend],
+                "trend_cost": [(_run_label(p), p.monthly_cost_usd) for p in trend],
+                # the figures' run: without one nothing was checked, and zeros would read as a clean result
+                "finished": trend[-1] if trend else None,
             }
         )
-    by_cluster = [(s.cluster, s.monthly_cost_usd) for s in summaries]
     return _render(
         request, "overview.html.j2", viewer, clusters=clusters, by_cluster=by_cluster, severity_class=_SEVERITY_CLASS
     )
+
+
+def _run_label(point: RunPoint) -> str:
+    """A run in the trend charts; a partial one says so, its counts leave out what was not collected."""
+    return f"#{point.run_id}" + (" (partial)" if point.status == "partial" else "")
 
 
 def _cost_shares(session: Session) -> dict[str, list[CostShareView]]:
