@@ -246,3 +246,27 @@ def test_a_long_unbroken_name_message_or_error_wraps_instead_of_widening_the_pag
     one without a space wraps in its paragraph."""
     base, read = edge_server
     assert _page_width_overflow(base, read, ["/findings?cluster=odd", "/runs/5"]) == {}  # run 5: odd's failed one
+
+
+def test_no_page_logs_a_console_error(edge_server: tuple[str, str]) -> None:
+    """Every page of the nav, as a browser loads it: no console error (a 404 for the /favicon.ico that browsers
+    ask for without an icon link was one), no script error, no CSP violation."""
+    from playwright.sync_api import sync_playwright
+
+    base, read = edge_server
+    logged: list[str] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True)
+        try:
+            page = browser.new_context().new_page()
+            page.on("console", lambda m: logged.append(f"{page.url}: {m.text}") if m.type == "error" else None)
+            page.on("pageerror", lambda e: logged.append(f"{page.url}: {e}"))
+            page.goto(base + "/signin")
+            page.fill("#token", read)
+            page.click("button[type=submit]")
+            for path in ["/", "/findings", "/findings/1", "/load-balancers", "/runs", "/runs/1", "/suppressions"]:
+                page.goto(base + path)
+                page.wait_for_load_state("networkidle")
+        finally:
+            browser.close()
+    assert logged == []
