@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -392,6 +393,42 @@ class SuppressionIn(BaseModel):
         if not any((self.rule_id, self.resource_arn, self.namespace, self.fingerprint)):
             raise ValueError("give at least one of rule_id, resource_arn, namespace, fingerprint")
         return self
+
+    # A matcher no finding can have would be stored and never match: refused with what one looks like.
+    @field_validator("rule_id")
+    @classmethod
+    def _rule_id_shape(cls, v: str | None) -> str | None:
+        if v is not None and not _RULE_ID.fullmatch(v):
+            raise ValueError("a rule id is lowercase letters, digits and '-' (auditor rules lists them)")
+        return v
+
+    @field_validator("resource_arn")
+    @classmethod
+    def _arn_shape(cls, v: str | None) -> str | None:
+        if v is not None and not _ARN.fullmatch(v):
+            raise ValueError("an ARN is arn:<partition>:<service>:<region>:<account>:<resource>")
+        return v
+
+    @field_validator("namespace")
+    @classmethod
+    def _namespace_shape(cls, v: str | None) -> str | None:
+        if v is not None and not _NAMESPACE.fullmatch(v):
+            raise ValueError("a namespace is a DNS label: up to 63 lowercase letters, digits and '-'")
+        return v
+
+    @field_validator("fingerprint")
+    @classmethod
+    def _fingerprint_shape(cls, v: str | None) -> str | None:
+        if v is not None and not _FINGERPRINT.fullmatch(v):
+            raise ValueError("a fingerprint is a finding's hex digest (32 lowercase hex digits, as findings show it)")
+        return v
+
+
+_RULE_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,99}")
+_ARN = re.compile(r"arn:[a-z0-9-]+:[a-z0-9-]+:[a-z0-9-]*:[0-9]*:\S+")
+# https://kubernetes.io/docs/concepts/overview/working-with-objects/names/#dns-label-names
+_NAMESPACE = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
+_FINGERPRINT = re.compile(r"[0-9a-f]{16,64}")
 
 
 class SuppressionOut(BaseModel):

@@ -177,6 +177,27 @@ def test_suppressions_hide_findings_until_deleted_or_expired(api: Api) -> None:
     assert _rules(c.get("/api/v1/findings?status=suppressed", headers=api.read).json()) == ["rule-u"]
 
 
+@pytest.mark.parametrize(
+    ("field", "value", "says"),
+    [
+        ("rule_id", "rule 03 with spaces", "a rule id is"),
+        ("resource_arn", "not-an-arn", "an ARN is"),
+        ("resource_arn", "arn:aws:elasticloadbalancing:eu-west-1:123456789012:", "an ARN is"),
+        ("namespace", "Bad_NS!", "a namespace is a DNS label"),
+        ("namespace", "x" * 64, "a namespace is a DNS label"),
+        ("fingerprint", "zz", "a fingerprint is"),
+    ],
+)
+def test_a_suppression_matcher_no_finding_can_have_is_refused_saying_what_one_looks_like(
+    api: Api, field: str, value: str, says: str
+) -> None:
+    """Stored, it would match nothing, silently: a 422 naming the field and the shape."""
+    r = api.client.post("/api/v1/suppressions", headers=api.admin, json={field: value, "reason": "accepted risk"})
+    assert r.status_code == 422, r.text
+    assert says in r.text and field in r.text
+    assert api.client.get("/api/v1/suppressions", headers=api.read).json() == []
+
+
 def test_cost_per_namespace_team_and_owner_of_the_latest_runs(api: Api) -> None:
     got = api.client.get("/api/v1/cost?group_by=namespace&cluster=prod", headers=api.read).json()
     assert got["monthly_usd"] == {"(no namespace)": 18.0, "shop": 22.0}
