@@ -400,9 +400,8 @@ class _Reader:
             params = [*(query or []), ("limit", str(self.page_size))]
             if token:
                 params.append(("continue", token))
-            page = self.get(path, params)
-            yield from page.get("items") or []
-            token = (page.get("metadata") or {}).get("continue")
+            items, token = _list_page(path, self.get(path, params))
+            yield from items
             if not token:
                 return
 
@@ -414,6 +413,38 @@ class _Reader:
         if facet is not None:
             status = CoverageStatus.ERROR if whole else CoverageStatus.PARTIAL
             self.facets[facet] = FacetCoverage(status=status, error_code=exc.code or "error", message=f"{what}: {exc}")
+
+
+def _malformed(path: str, what: str) -> CollectionError:
+    return CollectionError(
+        f"GET {path}: the server answered with {what}", service="kubernetes", operation=f"GET {path}", code="Malformed"
+    )
+
+
+def _list_page(path: str, page: JsonObj) -> tuple[list[Any], str | None]:
+    """The items and the continue token of one page of a list. A body of another kind (a Status, one object) or
+    with ``items``/``metadata`` of another shape -- what a proxy or an aggregated API server in the path may send
+    -- is a CollectionError, never read as an empty or shorter list: the API server answers a list with kind
+    ``<Kind>List``, an ``items`` array and the ``continue`` token in its metadata
+    (https://kubernetes.io/docs/reference/using-api/api-concepts/#collections,
+    https://kubernetes.io/docs/reference/using-api/api-concepts/#retrieving-large-results-sets-in-chunks)."""
+    kind = page.get("kind")
+    if not isinstance(kind, str) or not kind.endswith("List"):
+        raise _malformed(path, f"a {kind!r} where a list was expected" if isinstance(kind, str) else "no list kind")
+    items = page.get("items")
+    metadata = page.get("metadata", {})
+    token = metadata.get("continue") if isinstance(metadata, dict) else None
+    if not isinstance(items, list | None) or not isinstance(metadata, dict) or not isinstance(token, str | None):
+        raise _malformed(path, f"a {kind} whose items or metadata are not of a list's shape")
+    return items or [], token
+
+
+def _expect_kind(path: str, doc: JsonObj, kind: str) -> JsonObj:
+    """A discovery document of the kind asked for (APIGroupList, APIGroup, APIResourceList), else CollectionError:
+    a body of another kind must not read as "this API is not installed"."""
+    if doc.get("kind") != kind:
+        raise _malformed(path, f"{doc.get('kind')!r} where {kind} was expected")
+    return doc
 
 
 def _transport_reason(exc: urllib3.exceptions.HTTPError) -> str:
@@ -1011,7 +1042,8 @@ def _collect_controller_configs(reader: _Reader, inv: KubeInventory) -> list[str
     for ref in wanted:
         namespace, _, name = ref.partition("/")
         try:
-            obj = reader.get(f"/api/v1/namespaces/{namespace}/configmaps/{name}")
+            path = f"/api/v1/namespaces/{namespace}/configmaps/{name}"
+            obj = _expect_kind(path, reader.get(path), "ConfigMap")
         except (_Unauthorized, TargetUnreachable):
             raise
         except CollectionError as exc:
@@ -1069,7 +1101,7 @@ def _optional_crd_list(reader: _Reader, plural: str, what: str, facet: Facet) ->
 def _lbc_crds(reader: _Reader) -> list[str] | None:
     """Names of the elbv2.k8s.aws CRDs the server serves, from API discovery ([] = group absent)."""
     try:
-        group = reader.get(f"/apis/{LBC_GROUP}")
+        group = _expect_kind(f"/apis/{LBC_GROUP}", reader.get(f"/apis/{LBC_GROUP}"), "APIGroup")
     except CollectionError as exc:
         if exc.code == "404":
             return []
@@ -1078,23 +1110,28 @@ def _lbc_crds(reader: _Reader) -> list[str] | None:
         reader.problem("API discovery of elbv2.k8s.aws", exc, Facet.KUBE_CRDS)
         return None
     names: set[str] = set()
-    for version in group.get("versions") or []:
+    for version in _dicts(group.get("versions")):
+        path = f"/apis/{LBC_GROUP}/{version.get('version')}"
         try:
-            resources = reader.get(f"/apis/{LBC_GROUP}/{version.get('version')}")
+            resources = _expect_kind(path, reader.get(path), "APIResourceList")
         except _Unauthorized:
             raise
         except CollectionError as exc:
             reader.problem("API discovery of elbv2.k8s.aws", exc, Facet.KUBE_CRDS)
             return None
         names.update(
-            f"{r['name']}.{LBC_GROUP}" for r in resources.get("resources") or [] if "/" not in str(r.get("name", "/"))
+            f"{r['name']}.{LBC_GROUP}"
+            for r in _dicts(resources.get("resources"))
+            if _str(r.get("name")) and "/" not in r["name"]
         )
     return sorted(names)
 
 
 def _served_versions(reader: _Reader, groups: set[str]) -> dict[str, list[str]]:
     """For each of ``groups`` the API server serves: its versions, the preferred one first (``GET /apis``)."""
-    listing = reader.get("/apis")
+    listing = _expect_kind("/apis", reader.get("/apis"), "APIGroupList")
+    if not isinstance(listing.get("groups"), list):
+        raise _malformed("/apis", "an APIGroupList without a list of groups")
     served: dict[str, list[str]] = {}
     for group in _dicts(listing.get("groups")):
         name = group.get("name")
@@ -1129,7 +1166,8 @@ def _collect_gateway_api(reader: _Reader, inv: KubeInventory) -> list[str]:
     def resources(group: str, version: str) -> set[str]:
         key = (group, version)
         if key not in resources_of:
-            doc = reader.get(f"/apis/{group}/{version}")
+            path = f"/apis/{group}/{version}"
+            doc = _expect_kind(path, reader.get(path), "APIResourceList")
             resources_of[key] = {str(r.get("name")) for r in _dicts(doc.get("resources"))}
         return resources_of[key]
 
@@ -1269,7 +1307,8 @@ def _collect(reader: _Reader, inv: KubeInventory, progress: ProgressFn) -> list[
         wanted = [LBC_DEFAULT_SERVICE_ACCOUNT]
     for namespace, name in wanted:
         try:
-            sa = reader.get(f"/api/v1/namespaces/{namespace}/serviceaccounts/{name}")
+            path = f"/api/v1/namespaces/{namespace}/serviceaccounts/{name}"
+            sa = _expect_kind(path, reader.get(path), "ServiceAccount")
         except (_Unauthorized, TargetUnreachable):
             raise
         except CollectionError as exc:

@@ -215,6 +215,7 @@ class _Fault:
     status: int
     times: int | None
     message: str | None
+    body: JsonObj | str | None = None  # answered as is instead of a Status (answer())
 
 
 @dataclass
@@ -921,6 +922,19 @@ class KubeApiServer:
         with self._lock:
             self._faults.append(_Fault(method.upper(), path_prefix, status, times, message))
 
+    def answer(
+        self, method: str, path_prefix: str, body: JsonObj | str, *, status: int = 200, times: int | None = None
+    ) -> None:
+        """Answer requests matching method and path prefix (as ``fail()`` matches them) with ``body`` as is.
+
+        Not what kube-apiserver itself sends -- it answers a list with ``<Kind>List`` and an ``items`` array, discovery
+        with ``APIGroupList``/``APIGroup``/``APIResourceList``
+        (https://kubernetes.io/docs/reference/using-api/api-concepts/#collections) -- but what a client can meet
+        behind it: an aggregated API server or a proxy in the path answering with another kind of body.
+        """
+        with self._lock:
+            self._faults.append(_Fault(method.upper(), path_prefix, status, times, None, body))
+
     def clear_faults(self) -> None:
         with self._lock:
             self._faults.clear()
@@ -1063,6 +1077,8 @@ class KubeApiServer:
                 del self.requests_log[: _MAX_LOGGED_REQUESTS // 2]
             fault = self._match_fault(method, path)
         if fault is not None:
+            if fault.body is not None:
+                return fault.status, copy.deepcopy(fault.body)
             return fault.status, self._fault_status(fault, method, path).status()
         if self.token is not None and path not in ("/healthz", "/livez", "/readyz"):
             auth = headers.get("authorization", "")

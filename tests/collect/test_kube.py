@@ -810,3 +810,64 @@ def test_one_malformed_object_is_left_out_and_its_facet_is_partial_not_the_audit
     assert (cov.message or "").count(f"{kind} {name}") == 1  # reported once, whichever parsers read the kind
     if kept is not None:
         assert [o.name for o in kept(inv)] == [o.name for o in kept(before)]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success"},  # no items: not "no Services"
+        {"kind": "ServiceList", "apiVersion": "v1", "metadata": {}, "items": 5},
+        {"kind": "ServiceList", "apiVersion": "v1", "metadata": "x", "items": []},
+        {"kind": "ServiceList", "apiVersion": "v1", "metadata": {"continue": 7}, "items": []},
+    ],
+)
+def test_a_list_answered_with_another_kind_of_body_is_an_error_not_an_empty_list(
+    kube: KubeApiServer, target: TargetConfig, body: dict[str, Any]
+) -> None:
+    """What a proxy or an aggregated API in the path may send instead of a ServiceList: the Services are not read
+    (the facet is an error, the audit partial), neither taken as none nor a traceback."""
+    seed_cluster(kube)
+    kube.answer("GET", "/api/v1/services", body, times=1)
+    inv, cov = _collect(target)
+    assert cov.status == CoverageStatus.PARTIAL
+    state = cov.facet("kubernetes.services")
+    assert state.status == CoverageStatus.ERROR and state.error_code == "Malformed"
+    assert "GET /api/v1/services: the server answered with" in (state.message or "")
+    assert inv.ingresses and inv.controllers  # the rest is read
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "facet"),
+    [
+        ("/apis$", {"kind": "Status", "status": "Success"}, "kubernetes.gateways"),
+        ("/apis$", {"kind": "APIGroupList", "groups": "none"}, "kubernetes.http-routes"),
+        (f"/apis/{GW}/v1", {"kind": "Status", "status": "Success"}, "kubernetes.gateway-classes"),
+        ("/apis/elbv2.k8s.aws/v1beta1$", {"kind": "Status", "status": "Success"}, "kubernetes.crds"),
+        ("/apis/elbv2.k8s.aws$", {"kind": "APIGroup", "versions": ["v1beta1"]}, None),
+    ],
+)
+def test_discovery_answered_with_another_kind_of_body_is_not_an_absent_api(
+    kube: KubeApiServer, target: TargetConfig, path: str, body: dict[str, Any], facet: str | None
+) -> None:
+    """A discovery document of another kind or shape says nothing about what is installed: the facets resting on
+    it are errors, never ABSENT (complete and empty), and nothing raises."""
+    seed_cluster(kube)
+    kube.answer("GET", path, body)
+    inv, cov = _collect(target)
+    assert inv.ingresses and inv.controllers
+    if facet is None:  # versions named without their documents: nothing to read there, and no traceback
+        assert cov.facet("kubernetes.crds").status in (CoverageStatus.OK, CoverageStatus.ABSENT)
+        return
+    assert cov.status == CoverageStatus.PARTIAL
+    assert cov.facet(facet).status == CoverageStatus.ERROR and cov.facet(facet).error_code == "Malformed"
+
+
+def test_a_service_account_answered_with_another_kind_is_not_read_as_one(
+    kube: KubeApiServer, target: TargetConfig
+) -> None:
+    seed_cluster(kube)
+    kube.answer("GET", "/api/v1/namespaces/kube-system/serviceaccounts/", {"kind": "Status", "status": "Success"})
+    inv, cov = _collect(target)
+    assert inv.service_accounts == []
+    assert cov.facet("kubernetes.service-accounts").status == CoverageStatus.PARTIAL
+    assert cov.facet("kubernetes.service-accounts").error_code == "Malformed"
