@@ -90,7 +90,6 @@ LBC_IMAGE = "aws-load-balancer-controller"
 LBC_NAME_LABEL = ("app.kubernetes.io/name", "aws-load-balancer-controller")
 LBC_DEFAULT_SERVICE_ACCOUNT = ("kube-system", "aws-load-balancer-controller")
 LBC_GROUP = "elbv2.k8s.aws"
-LBC_VERSION = "v1beta1"
 DEFAULT_CLASS_ANNOTATION = "ingressclass.kubernetes.io/is-default-class"
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 GATEWAY_GROUP = "gateway.networking.k8s.io"  # the Gateway API
@@ -137,6 +136,13 @@ GATEWAY_RESOURCES: tuple[_CustomResource, ...] = (
     ),
 )
 
+# The controller's elbv2.k8s.aws objects: read at the version discovery finds serving each, as its CRDs have served
+# several (TargetGroupBinding v1alpha1 until controller v2.2, then v1beta1 as well).
+LBC_RESOURCES: tuple[_CustomResource, ...] = (
+    _CustomResource(LBC_GROUP, "ingressclassparams", "IngressClassParams", Facet.KUBE_INGRESS_CLASS_PARAMS),
+    _CustomResource(LBC_GROUP, "targetgroupbindings", "TargetGroupBinding", Facet.KUBE_TARGET_GROUP_BINDINGS),
+)
+
 # --------------------------------------------------------------------------- RBAC declaration
 
 
@@ -167,7 +173,7 @@ RBAC_RULES: tuple[RbacRule, ...] = (
     # --configmap argument gives. RBAC cannot name it in advance (resourceNames), so the role may get any ConfigMap;
     # the collector reads no other and keeps only the keys it judges by (auditor.inventory.ingress_controllers).
     RbacRule(api_groups=("",), resources=("configmaps",), verbs=("get",)),
-    RbacRule(api_groups=(LBC_GROUP,), resources=("ingressclassparams", "targetgroupbindings"), verbs=("list",)),
+    RbacRule(api_groups=(LBC_GROUP,), resources=tuple(r.plural for r in LBC_RESOURCES), verbs=("list",)),
     # NetworkPolicy against load-balancer traffic: the policies, namespace labels (namespaceSelector), the pods
     # behind exposed Services, and the pod network's DaemonSets (whether anything enforces the policies)
     RbacRule(api_groups=("networking.k8s.io",), resources=("networkpolicies",), verbs=("list",)),
@@ -1084,20 +1090,6 @@ def _route_backend_services(routes: list[Route]) -> set[tuple[str, str]]:
     }
 
 
-def _optional_crd_list(reader: _Reader, plural: str, what: str, facet: Facet) -> list[JsonObj] | None:
-    """Items of an LBC custom resource; None when the CRD is absent (404) or the list failed."""
-    try:
-        return list(reader.list(f"/apis/{LBC_GROUP}/{LBC_VERSION}/{plural}"))
-    except _Unauthorized:
-        raise
-    except CollectionError as exc:
-        if exc.code == "404":
-            log.info("kubernetes: %s: CRD %s.%s not installed", what, plural, LBC_GROUP)
-            return None
-        reader.problem(what, exc, facet)
-        return None
-
-
 def _lbc_crds(reader: _Reader) -> list[str] | None:
     """Names of the elbv2.k8s.aws CRDs the server serves, from API discovery ([] = group absent)."""
     try:
@@ -1146,20 +1138,23 @@ def _served_versions(reader: _Reader, groups: set[str]) -> dict[str, list[str]]:
     return served
 
 
-def _collect_gateway_api(reader: _Reader, inv: KubeInventory) -> list[str]:
-    """Gateway API and gateway.k8s.aws objects, each at the version the server prefers for it (the group's
-    preferred version when it serves the resource, else the first version in the server's order that does: an
-    experimental route such as TCPRoute may be served only at v1alpha2). Not installed: ``absent``, empty."""
+def _read_custom_resources(
+    reader: _Reader, inv: KubeInventory, wanted: tuple[_CustomResource, ...]
+) -> tuple[dict[str, list[JsonObj] | None], list[str]]:
+    """The objects of each custom resource, at the version the server prefers for it (the group's preferred version
+    when it serves the resource, else the first version in the server's order that does: an experimental route such
+    as TCPRoute may be served only at v1alpha2, an old controller's TargetGroupBinding only at v1alpha1). Not
+    installed (no served version has it, or the list answers 404 because the CRD went away since discovery): None,
+    its facet ``absent``. Not read: left out of the answer, its facet an error; the second value names those."""
     missing: list[str] = []
-    groups = {r.group for r in GATEWAY_RESOURCES}
     try:
-        served = _served_versions(reader, groups)
+        served = _served_versions(reader, {r.group for r in wanted})
     except (_Unauthorized, TargetUnreachable):
         raise
     except CollectionError as exc:
-        for res in GATEWAY_RESOURCES:
+        for res in wanted:
             reader.problem(f"API discovery for {res.plural}.{res.group}", exc, res.facet)
-        return [f"{r.plural}.{r.group}" for r in GATEWAY_RESOURCES]
+        return {}, [f"{r.plural}.{r.group}" for r in wanted]
 
     resources_of: dict[tuple[str, str], set[str]] = {}  # (group, version) -> plurals served there
 
@@ -1171,8 +1166,8 @@ def _collect_gateway_api(reader: _Reader, inv: KubeInventory) -> list[str]:
             resources_of[key] = {str(r.get("name")) for r in _dicts(doc.get("resources"))}
         return resources_of[key]
 
-    read: dict[str, list[JsonObj]] = {}
-    for res in GATEWAY_RESOURCES:
+    read: dict[str, list[JsonObj] | None] = {}
+    for res in wanted:
         what = f"{res.plural}.{res.group}"
         try:
             version = next((v for v in served.get(res.group, []) if res.plural in resources(res.group, v)), None)
@@ -1180,7 +1175,7 @@ def _collect_gateway_api(reader: _Reader, inv: KubeInventory) -> list[str]:
                 reader.facets[res.facet] = FacetCoverage(
                     status=CoverageStatus.ABSENT, message=f"{what} is not installed (no CRD serves it)"
                 )
-                read[res.plural] = []
+                read[res.plural] = None
                 continue
             read[res.plural] = list(reader.list(f"/apis/{res.group}/{version}/{res.plural}"))
             inv.api_versions[what] = version
@@ -1189,14 +1184,21 @@ def _collect_gateway_api(reader: _Reader, inv: KubeInventory) -> list[str]:
         except CollectionError as exc:
             if exc.code == "404":  # removed between discovery and the list: not installed
                 reader.facets[res.facet] = FacetCoverage(status=CoverageStatus.ABSENT, message=f"{what}: {exc}")
-                read[res.plural] = []
+                read[res.plural] = None
                 continue
             reader.problem(what, exc, res.facet)
             missing.append(what)
+    return read, missing
+
+
+def _collect_gateway_api(reader: _Reader, inv: KubeInventory) -> list[str]:
+    """Gateway API and gateway.k8s.aws objects, each at the version the server prefers for it. Not installed:
+    ``absent``, empty."""
+    read, missing = _read_custom_resources(reader, inv, GATEWAY_RESOURCES)
 
     def parsed(res: _CustomResource, parse: Any) -> list[Any]:
         """The objects of one resource; one the parser cannot take is left out and its facet is partial."""
-        return _parse_each(reader, res.kind, res.facet, read.get(res.plural, []), lambda o: parse(o, res.kind))
+        return _parse_each(reader, res.kind, res.facet, read.get(res.plural) or [], lambda o: parse(o, res.kind))
 
     by_plural = {r.plural: r for r in GATEWAY_RESOURCES}
     if "gatewayclasses" in read:
@@ -1267,24 +1269,26 @@ def _collect(reader: _Reader, inv: KubeInventory, progress: ProgressFn) -> list[
     inv.ingress_classes = classes or []
 
     step(3, "LB controller custom resources")
-    params = _optional_crd_list(reader, "ingressclassparams", "ingressclassparams", Facet.KUBE_INGRESS_CLASS_PARAMS)
-    inv.ingress_class_params = (
-        None
-        if params is None
-        else _parse_each(
-            reader, "IngressClassParams", Facet.KUBE_INGRESS_CLASS_PARAMS, params, parse_ingress_class_params
+    lbc, lbc_missing = _read_custom_resources(reader, inv, LBC_RESOURCES)
+    missing += lbc_missing
+    if "ingressclassparams" in lbc:
+        params = lbc["ingressclassparams"]
+        inv.ingress_class_params = (
+            None
+            if params is None
+            else _parse_each(
+                reader, "IngressClassParams", Facet.KUBE_INGRESS_CLASS_PARAMS, params, parse_ingress_class_params
+            )
         )
-    )
-    bindings = _optional_crd_list(
-        reader, "targetgroupbindings", "targetgroupbindings", Facet.KUBE_TARGET_GROUP_BINDINGS
-    )
-    inv.target_group_bindings = (
-        None
-        if bindings is None
-        else _parse_each(
-            reader, "TargetGroupBinding", Facet.KUBE_TARGET_GROUP_BINDINGS, bindings, parse_target_group_binding
+    if "targetgroupbindings" in lbc:
+        bindings = lbc["targetgroupbindings"]
+        inv.target_group_bindings = (
+            None
+            if bindings is None
+            else _parse_each(
+                reader, "TargetGroupBinding", Facet.KUBE_TARGET_GROUP_BINDINGS, bindings, parse_target_group_binding
+            )
         )
-    )
     inv.crds = _lbc_crds(reader)
 
     step(4, "Gateway API")

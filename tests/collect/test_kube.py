@@ -474,6 +474,8 @@ def test_gateway_api_is_read_at_the_preferred_version_of_each_resource(
     # the group's preferred version where it serves the resource, else the first version (in the server's
     # order) that does: ReferenceGrant only at v1beta1, TCPRoute only at v1alpha2 (experimental channel)
     assert inv.api_versions == {
+        "ingressclassparams.elbv2.k8s.aws": "v1beta1",
+        "targetgroupbindings.elbv2.k8s.aws": "v1beta1",
         "gatewayclasses.gateway.networking.k8s.io": "v1",
         "gateways.gateway.networking.k8s.io": "v1",
         "httproutes.gateway.networking.k8s.io": "v1",
@@ -871,3 +873,48 @@ def test_a_service_account_answered_with_another_kind_is_not_read_as_one(
     assert inv.service_accounts == []
     assert cov.facet("kubernetes.service-accounts").status == CoverageStatus.PARTIAL
     assert cov.facet("kubernetes.service-accounts").error_code == "Malformed"
+
+
+@pytest.mark.parametrize(
+    ("versions", "read_at"),
+    [
+        (["v1alpha1"], "v1alpha1"),  # a controller before v2.2 installed TargetGroupBinding at v1alpha1 only
+        (["v1alpha1", "v1beta1"], "v1beta1"),  # both served: the one the server prefers
+        (["v1beta1", "v1"], "v1"),  # a newer version than the collector was written for
+    ],
+)
+def test_target_group_bindings_are_read_at_a_version_the_server_serves(
+    kube: KubeApiServer, target: TargetConfig, versions: list[str], read_at: str
+) -> None:
+    seed_cluster(kube, crds=False)
+    crd = _crd("targetgroupbindings", "TargetGroupBinding", "Namespaced")
+    crd["spec"]["versions"] = [{"name": v, "served": True, "storage": v == versions[-1]} for v in versions]
+    kube.seed(crd)
+    kube.seed(
+        {
+            "apiVersion": f"elbv2.k8s.aws/{versions[0]}",
+            "kind": "TargetGroupBinding",
+            "metadata": {"name": "tgb", "namespace": "shop"},
+            "spec": {
+                "targetGroupARN": "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/t/1",
+                "serviceRef": {"name": "internal-only", "port": 80},
+            },
+        }
+    )
+    inv, cov = _collect(target)
+    assert cov.status == CoverageStatus.OK
+    assert inv.target_group_bindings is not None and [t.name for t in inv.target_group_bindings] == ["tgb"]
+    assert inv.api_versions["targetgroupbindings.elbv2.k8s.aws"] == read_at
+    assert kube.requests("GET", f"/apis/elbv2.k8s.aws/{read_at}/targetgroupbindings")
+    # not installed at all: absent (complete and empty), said so
+    assert inv.ingress_class_params is None
+    assert cov.facet("kubernetes.ingress-class-params").status == CoverageStatus.ABSENT
+
+
+def test_a_crd_removed_between_discovery_and_the_list_is_absent(kube: KubeApiServer, target: TargetConfig) -> None:
+    seed_cluster(kube)
+    kube.fail("GET", "/apis/elbv2.k8s.aws/v1beta1/targetgroupbindings", 404)
+    inv, cov = _collect(target)
+    assert inv.target_group_bindings is None and inv.ingress_class_params is not None
+    state = cov.facet("kubernetes.target-group-bindings")
+    assert state.status == CoverageStatus.ABSENT and "HTTP 404" in (state.message or "")
