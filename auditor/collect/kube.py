@@ -278,6 +278,10 @@ def kube_client(target: TargetConfig, settings: Settings) -> client.ApiClient:
     can be built; reaching the server is checked later by the collector.
     """
     configuration = client.Configuration()
+    # client-go's rule for an answer that says when to come back: a 429 (API Priority and Fairness, the
+    # max-in-flight limit) or a 5xx with Retry-After is retried after that many seconds, up to 10 times
+    # (https://kubernetes.io/docs/concepts/cluster-administration/flow-control/); without the header it is the answer
+    configuration.client_go_retries = True
     if target.in_cluster:
         try:
             config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
@@ -370,7 +374,10 @@ class _Reader:
             )
             resp = self.api.call_api(method, url, header_params=headers, _request_timeout=self.timeout)
             resp.read()  # type: ignore[no-untyped-call]
-        except ApiException as exc:  # the client raises these with status 0 for TLS failures
+        except ApiException as exc:
+            if exc.status:  # an answer the client's Retry-After retries gave up on (429, 5xx): that status
+                raise _http_error(path, int(exc.status), None, exc.reason) from exc
+            # the client raises these with status 0 for TLS failures
             raise TargetUnreachable(f"cannot reach the Kubernetes API server at {self.server}: {exc.reason}") from exc
         except urllib3.exceptions.HTTPError as exc:
             raise TargetUnreachable(
@@ -390,14 +397,7 @@ class _Reader:
                     code=str(status),
                 )
             return body
-        message = body.get("message") if isinstance(body, dict) else None
-        text = f"GET {path}: HTTP {status} {message or resp.reason or ''}".strip()
-        kind: type[CollectionError] = CollectionError
-        if status == 401:
-            kind = _Unauthorized
-        elif status == 403:
-            kind = PermissionDenied
-        raise kind(text, service="kubernetes", operation=f"GET {path}", code=str(status))
+        raise _http_error(path, status, body, resp.reason)
 
     def list(self, path: str, query: list[tuple[str, str]] | None = None) -> Iterator[JsonObj]:
         """Every item of a collection, page by page (``limit`` + ``continue``)."""
@@ -419,6 +419,18 @@ class _Reader:
         if facet is not None:
             status = CoverageStatus.ERROR if whole else CoverageStatus.PARTIAL
             self.facets[facet] = FacetCoverage(status=status, error_code=exc.code or "error", message=f"{what}: {exc}")
+
+
+def _http_error(path: str, status: int, body: Any, reason: str | None) -> CollectionError:
+    """An error answer as CollectionError (401: _Unauthorized, 403: PermissionDenied), with the Status message."""
+    message = body.get("message") if isinstance(body, dict) else None
+    text = f"GET {path}: HTTP {status} {message or reason or ''}".strip()
+    kind: type[CollectionError] = CollectionError
+    if status == 401:
+        kind = _Unauthorized
+    elif status == 403:
+        kind = PermissionDenied
+    return kind(text, service="kubernetes", operation=f"GET {path}", code=str(status))
 
 
 def _malformed(path: str, what: str) -> CollectionError:

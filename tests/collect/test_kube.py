@@ -918,3 +918,32 @@ def test_a_crd_removed_between_discovery_and_the_list_is_absent(kube: KubeApiSer
     assert inv.target_group_bindings is None and inv.ingress_class_params is not None
     state = cov.facet("kubernetes.target-group-bindings")
     assert state.status == CoverageStatus.ABSENT and "HTTP 404" in (state.message or "")
+
+
+@pytest.mark.parametrize("status", [429, 503, 500])
+def test_an_answer_with_retry_after_is_retried_as_client_go_does(
+    kube: KubeApiServer, target: TargetConfig, status: int
+) -> None:
+    """API Priority and Fairness sheds load with 429 + Retry-After: the list is asked again after that wait and read
+    completely, not given up as a partial audit."""
+    seed_cluster(kube)
+    kube.fail("GET", "/api/v1/services", status, times=1, retry_after=0)
+    inv, cov = _collect(target)
+    assert cov.status == CoverageStatus.OK and len(inv.services) == 4
+    assert len(kube.requests("GET", "/api/v1/services")) == 2
+
+
+def test_an_answer_without_retry_after_or_retried_out_is_that_facet_unread(
+    kube: KubeApiServer, target: TargetConfig
+) -> None:
+    seed_cluster(kube)
+    kube.fail("GET", "/api/v1/services", 429)  # no Retry-After: not retried (client-go neither)
+    kube.fail("GET", "/apis/networking.k8s.io/v1/ingresses", 503, retry_after=0)  # every time: retried 10 times
+    inv, cov = _collect(target)
+    assert cov.status == CoverageStatus.PARTIAL
+    assert cov.facet("kubernetes.services").status == CoverageStatus.ERROR
+    assert cov.facet("kubernetes.services").error_code == "429"
+    assert len(kube.requests("GET", "/api/v1/services")) == 1
+    assert cov.facet("kubernetes.ingresses").error_code == "503"  # the status, not "unreachable"
+    assert len(kube.requests("GET", "/apis/networking.k8s.io/v1/ingresses")) == 11
+    assert inv.controllers  # the rest is read
