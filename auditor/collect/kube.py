@@ -90,7 +90,6 @@ LBC_IMAGE = "aws-load-balancer-controller"
 LBC_NAME_LABEL = ("app.kubernetes.io/name", "aws-load-balancer-controller")
 LBC_DEFAULT_SERVICE_ACCOUNT = ("kube-system", "aws-load-balancer-controller")
 LBC_GROUP = "elbv2.k8s.aws"
-LBC_VERSION = "v1beta1"
 DEFAULT_CLASS_ANNOTATION = "ingressclass.kubernetes.io/is-default-class"
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 GATEWAY_GROUP = "gateway.networking.k8s.io"  # the Gateway API
@@ -137,6 +136,13 @@ GATEWAY_RESOURCES: tuple[_CustomResource, ...] = (
     ),
 )
 
+# The controller's elbv2.k8s.aws objects: read at the version discovery finds serving each, as its CRDs have served
+# several (TargetGroupBinding v1alpha1 until controller v2.2, then v1beta1 as well).
+LBC_RESOURCES: tuple[_CustomResource, ...] = (
+    _CustomResource(LBC_GROUP, "ingressclassparams", "IngressClassParams", Facet.KUBE_INGRESS_CLASS_PARAMS),
+    _CustomResource(LBC_GROUP, "targetgroupbindings", "TargetGroupBinding", Facet.KUBE_TARGET_GROUP_BINDINGS),
+)
+
 # --------------------------------------------------------------------------- RBAC declaration
 
 
@@ -167,7 +173,7 @@ RBAC_RULES: tuple[RbacRule, ...] = (
     # --configmap argument gives. RBAC cannot name it in advance (resourceNames), so the role may get any ConfigMap;
     # the collector reads no other and keeps only the keys it judges by (auditor.inventory.ingress_controllers).
     RbacRule(api_groups=("",), resources=("configmaps",), verbs=("get",)),
-    RbacRule(api_groups=(LBC_GROUP,), resources=("ingressclassparams", "targetgroupbindings"), verbs=("list",)),
+    RbacRule(api_groups=(LBC_GROUP,), resources=tuple(r.plural for r in LBC_RESOURCES), verbs=("list",)),
     # NetworkPolicy against load-balancer traffic: the policies, namespace labels (namespaceSelector), the pods
     # behind exposed Services, and the pod network's DaemonSets (whether anything enforces the policies)
     RbacRule(api_groups=("networking.k8s.io",), resources=("networkpolicies",), verbs=("list",)),
@@ -272,6 +278,10 @@ def kube_client(target: TargetConfig, settings: Settings) -> client.ApiClient:
     can be built; reaching the server is checked later by the collector.
     """
     configuration = client.Configuration()
+    # client-go's rule for an answer that says when to come back: a 429 (API Priority and Fairness, the
+    # max-in-flight limit) or a 5xx with Retry-After is retried after that many seconds, up to 10 times
+    # (https://kubernetes.io/docs/concepts/cluster-administration/flow-control/); without the header it is the answer
+    configuration.client_go_retries = True
     if target.in_cluster:
         try:
             config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
@@ -364,7 +374,10 @@ class _Reader:
             )
             resp = self.api.call_api(method, url, header_params=headers, _request_timeout=self.timeout)
             resp.read()  # type: ignore[no-untyped-call]
-        except ApiException as exc:  # the client raises these with status 0 for TLS failures
+        except ApiException as exc:
+            if exc.status:  # an answer the client's Retry-After retries gave up on (429, 5xx): that status
+                raise _http_error(path, int(exc.status), None, exc.reason) from exc
+            # the client raises these with status 0 for TLS failures
             raise TargetUnreachable(f"cannot reach the Kubernetes API server at {self.server}: {exc.reason}") from exc
         except urllib3.exceptions.HTTPError as exc:
             raise TargetUnreachable(
@@ -384,14 +397,7 @@ class _Reader:
                     code=str(status),
                 )
             return body
-        message = body.get("message") if isinstance(body, dict) else None
-        text = f"GET {path}: HTTP {status} {message or resp.reason or ''}".strip()
-        kind: type[CollectionError] = CollectionError
-        if status == 401:
-            kind = _Unauthorized
-        elif status == 403:
-            kind = PermissionDenied
-        raise kind(text, service="kubernetes", operation=f"GET {path}", code=str(status))
+        raise _http_error(path, status, body, resp.reason)
 
     def list(self, path: str, query: list[tuple[str, str]] | None = None) -> Iterator[JsonObj]:
         """Every item of a collection, page by page (``limit`` + ``continue``)."""
@@ -400,9 +406,8 @@ class _Reader:
             params = [*(query or []), ("limit", str(self.page_size))]
             if token:
                 params.append(("continue", token))
-            page = self.get(path, params)
-            yield from page.get("items") or []
-            token = (page.get("metadata") or {}).get("continue")
+            items, token = _list_page(path, self.get(path, params))
+            yield from items
             if not token:
                 return
 
@@ -414,6 +419,50 @@ class _Reader:
         if facet is not None:
             status = CoverageStatus.ERROR if whole else CoverageStatus.PARTIAL
             self.facets[facet] = FacetCoverage(status=status, error_code=exc.code or "error", message=f"{what}: {exc}")
+
+
+def _http_error(path: str, status: int, body: Any, reason: str | None) -> CollectionError:
+    """An error answer as CollectionError (401: _Unauthorized, 403: PermissionDenied), with the Status message."""
+    message = body.get("message") if isinstance(body, dict) else None
+    text = f"GET {path}: HTTP {status} {message or reason or ''}".strip()
+    kind: type[CollectionError] = CollectionError
+    if status == 401:
+        kind = _Unauthorized
+    elif status == 403:
+        kind = PermissionDenied
+    return kind(text, service="kubernetes", operation=f"GET {path}", code=str(status))
+
+
+def _malformed(path: str, what: str) -> CollectionError:
+    return CollectionError(
+        f"GET {path}: the server answered with {what}", service="kubernetes", operation=f"GET {path}", code="Malformed"
+    )
+
+
+def _list_page(path: str, page: JsonObj) -> tuple[list[Any], str | None]:
+    """The items and the continue token of one page of a list. A body of another kind (a Status, one object) or
+    with ``items``/``metadata`` of another shape -- what a proxy or an aggregated API server in the path may send
+    -- is a CollectionError, never read as an empty or shorter list: the API server answers a list with kind
+    ``<Kind>List``, an ``items`` array and the ``continue`` token in its metadata
+    (https://kubernetes.io/docs/reference/using-api/api-concepts/#collections,
+    https://kubernetes.io/docs/reference/using-api/api-concepts/#retrieving-large-results-sets-in-chunks)."""
+    kind = page.get("kind")
+    if not isinstance(kind, str) or not kind.endswith("List"):
+        raise _malformed(path, f"a {kind!r} where a list was expected" if isinstance(kind, str) else "no list kind")
+    items = page.get("items")
+    metadata = page.get("metadata", {})
+    token = metadata.get("continue") if isinstance(metadata, dict) else None
+    if not isinstance(items, list | None) or not isinstance(metadata, dict) or not isinstance(token, str | None):
+        raise _malformed(path, f"a {kind} whose items or metadata are not of a list's shape")
+    return items or [], token
+
+
+def _expect_kind(path: str, doc: JsonObj, kind: str) -> JsonObj:
+    """A discovery document of the kind asked for (APIGroupList, APIGroup, APIResourceList), else CollectionError:
+    a body of another kind must not read as "this API is not installed"."""
+    if doc.get("kind") != kind:
+        raise _malformed(path, f"{doc.get('kind')!r} where {kind} was expected")
+    return doc
 
 
 def _transport_reason(exc: urllib3.exceptions.HTTPError) -> str:
@@ -1011,7 +1060,8 @@ def _collect_controller_configs(reader: _Reader, inv: KubeInventory) -> list[str
     for ref in wanted:
         namespace, _, name = ref.partition("/")
         try:
-            obj = reader.get(f"/api/v1/namespaces/{namespace}/configmaps/{name}")
+            path = f"/api/v1/namespaces/{namespace}/configmaps/{name}"
+            obj = _expect_kind(path, reader.get(path), "ConfigMap")
         except (_Unauthorized, TargetUnreachable):
             raise
         except CollectionError as exc:
@@ -1052,24 +1102,10 @@ def _route_backend_services(routes: list[Route]) -> set[tuple[str, str]]:
     }
 
 
-def _optional_crd_list(reader: _Reader, plural: str, what: str, facet: Facet) -> list[JsonObj] | None:
-    """Items of an LBC custom resource; None when the CRD is absent (404) or the list failed."""
-    try:
-        return list(reader.list(f"/apis/{LBC_GROUP}/{LBC_VERSION}/{plural}"))
-    except _Unauthorized:
-        raise
-    except CollectionError as exc:
-        if exc.code == "404":
-            log.info("kubernetes: %s: CRD %s.%s not installed", what, plural, LBC_GROUP)
-            return None
-        reader.problem(what, exc, facet)
-        return None
-
-
 def _lbc_crds(reader: _Reader) -> list[str] | None:
     """Names of the elbv2.k8s.aws CRDs the server serves, from API discovery ([] = group absent)."""
     try:
-        group = reader.get(f"/apis/{LBC_GROUP}")
+        group = _expect_kind(f"/apis/{LBC_GROUP}", reader.get(f"/apis/{LBC_GROUP}"), "APIGroup")
     except CollectionError as exc:
         if exc.code == "404":
             return []
@@ -1078,23 +1114,28 @@ def _lbc_crds(reader: _Reader) -> list[str] | None:
         reader.problem("API discovery of elbv2.k8s.aws", exc, Facet.KUBE_CRDS)
         return None
     names: set[str] = set()
-    for version in group.get("versions") or []:
+    for version in _dicts(group.get("versions")):
+        path = f"/apis/{LBC_GROUP}/{version.get('version')}"
         try:
-            resources = reader.get(f"/apis/{LBC_GROUP}/{version.get('version')}")
+            resources = _expect_kind(path, reader.get(path), "APIResourceList")
         except _Unauthorized:
             raise
         except CollectionError as exc:
             reader.problem("API discovery of elbv2.k8s.aws", exc, Facet.KUBE_CRDS)
             return None
         names.update(
-            f"{r['name']}.{LBC_GROUP}" for r in resources.get("resources") or [] if "/" not in str(r.get("name", "/"))
+            f"{r['name']}.{LBC_GROUP}"
+            for r in _dicts(resources.get("resources"))
+            if _str(r.get("name")) and "/" not in r["name"]
         )
     return sorted(names)
 
 
 def _served_versions(reader: _Reader, groups: set[str]) -> dict[str, list[str]]:
     """For each of ``groups`` the API server serves: its versions, the preferred one first (``GET /apis``)."""
-    listing = reader.get("/apis")
+    listing = _expect_kind("/apis", reader.get("/apis"), "APIGroupList")
+    if not isinstance(listing.get("groups"), list):
+        raise _malformed("/apis", "an APIGroupList without a list of groups")
     served: dict[str, list[str]] = {}
     for group in _dicts(listing.get("groups")):
         name = group.get("name")
@@ -1109,32 +1150,36 @@ def _served_versions(reader: _Reader, groups: set[str]) -> dict[str, list[str]]:
     return served
 
 
-def _collect_gateway_api(reader: _Reader, inv: KubeInventory) -> list[str]:
-    """Gateway API and gateway.k8s.aws objects, each at the version the server prefers for it (the group's
-    preferred version when it serves the resource, else the first version in the server's order that does: an
-    experimental route such as TCPRoute may be served only at v1alpha2). Not installed: ``absent``, empty."""
+def _read_custom_resources(
+    reader: _Reader, inv: KubeInventory, wanted: tuple[_CustomResource, ...]
+) -> tuple[dict[str, list[JsonObj] | None], list[str]]:
+    """The objects of each custom resource, at the version the server prefers for it (the group's preferred version
+    when it serves the resource, else the first version in the server's order that does: an experimental route such
+    as TCPRoute may be served only at v1alpha2, an old controller's TargetGroupBinding only at v1alpha1). Not
+    installed (no served version has it, or the list answers 404 because the CRD went away since discovery): None,
+    its facet ``absent``. Not read: left out of the answer, its facet an error; the second value names those."""
     missing: list[str] = []
-    groups = {r.group for r in GATEWAY_RESOURCES}
     try:
-        served = _served_versions(reader, groups)
+        served = _served_versions(reader, {r.group for r in wanted})
     except (_Unauthorized, TargetUnreachable):
         raise
     except CollectionError as exc:
-        for res in GATEWAY_RESOURCES:
+        for res in wanted:
             reader.problem(f"API discovery for {res.plural}.{res.group}", exc, res.facet)
-        return [f"{r.plural}.{r.group}" for r in GATEWAY_RESOURCES]
+        return {}, [f"{r.plural}.{r.group}" for r in wanted]
 
     resources_of: dict[tuple[str, str], set[str]] = {}  # (group, version) -> plurals served there
 
     def resources(group: str, version: str) -> set[str]:
         key = (group, version)
         if key not in resources_of:
-            doc = reader.get(f"/apis/{group}/{version}")
+            path = f"/apis/{group}/{version}"
+            doc = _expect_kind(path, reader.get(path), "APIResourceList")
             resources_of[key] = {str(r.get("name")) for r in _dicts(doc.get("resources"))}
         return resources_of[key]
 
-    read: dict[str, list[JsonObj]] = {}
-    for res in GATEWAY_RESOURCES:
+    read: dict[str, list[JsonObj] | None] = {}
+    for res in wanted:
         what = f"{res.plural}.{res.group}"
         try:
             version = next((v for v in served.get(res.group, []) if res.plural in resources(res.group, v)), None)
@@ -1142,7 +1187,7 @@ def _collect_gateway_api(reader: _Reader, inv: KubeInventory) -> list[str]:
                 reader.facets[res.facet] = FacetCoverage(
                     status=CoverageStatus.ABSENT, message=f"{what} is not installed (no CRD serves it)"
                 )
-                read[res.plural] = []
+                read[res.plural] = None
                 continue
             read[res.plural] = list(reader.list(f"/apis/{res.group}/{version}/{res.plural}"))
             inv.api_versions[what] = version
@@ -1151,14 +1196,21 @@ def _collect_gateway_api(reader: _Reader, inv: KubeInventory) -> list[str]:
         except CollectionError as exc:
             if exc.code == "404":  # removed between discovery and the list: not installed
                 reader.facets[res.facet] = FacetCoverage(status=CoverageStatus.ABSENT, message=f"{what}: {exc}")
-                read[res.plural] = []
+                read[res.plural] = None
                 continue
             reader.problem(what, exc, res.facet)
             missing.append(what)
+    return read, missing
+
+
+def _collect_gateway_api(reader: _Reader, inv: KubeInventory) -> list[str]:
+    """Gateway API and gateway.k8s.aws objects, each at the version the server prefers for it. Not installed:
+    ``absent``, empty."""
+    read, missing = _read_custom_resources(reader, inv, GATEWAY_RESOURCES)
 
     def parsed(res: _CustomResource, parse: Any) -> list[Any]:
         """The objects of one resource; one the parser cannot take is left out and its facet is partial."""
-        return _parse_each(reader, res.kind, res.facet, read.get(res.plural, []), lambda o: parse(o, res.kind))
+        return _parse_each(reader, res.kind, res.facet, read.get(res.plural) or [], lambda o: parse(o, res.kind))
 
     by_plural = {r.plural: r for r in GATEWAY_RESOURCES}
     if "gatewayclasses" in read:
@@ -1229,24 +1281,26 @@ def _collect(reader: _Reader, inv: KubeInventory, progress: ProgressFn) -> list[
     inv.ingress_classes = classes or []
 
     step(3, "LB controller custom resources")
-    params = _optional_crd_list(reader, "ingressclassparams", "ingressclassparams", Facet.KUBE_INGRESS_CLASS_PARAMS)
-    inv.ingress_class_params = (
-        None
-        if params is None
-        else _parse_each(
-            reader, "IngressClassParams", Facet.KUBE_INGRESS_CLASS_PARAMS, params, parse_ingress_class_params
+    lbc, lbc_missing = _read_custom_resources(reader, inv, LBC_RESOURCES)
+    missing += lbc_missing
+    if "ingressclassparams" in lbc:
+        params = lbc["ingressclassparams"]
+        inv.ingress_class_params = (
+            None
+            if params is None
+            else _parse_each(
+                reader, "IngressClassParams", Facet.KUBE_INGRESS_CLASS_PARAMS, params, parse_ingress_class_params
+            )
         )
-    )
-    bindings = _optional_crd_list(
-        reader, "targetgroupbindings", "targetgroupbindings", Facet.KUBE_TARGET_GROUP_BINDINGS
-    )
-    inv.target_group_bindings = (
-        None
-        if bindings is None
-        else _parse_each(
-            reader, "TargetGroupBinding", Facet.KUBE_TARGET_GROUP_BINDINGS, bindings, parse_target_group_binding
+    if "targetgroupbindings" in lbc:
+        bindings = lbc["targetgroupbindings"]
+        inv.target_group_bindings = (
+            None
+            if bindings is None
+            else _parse_each(
+                reader, "TargetGroupBinding", Facet.KUBE_TARGET_GROUP_BINDINGS, bindings, parse_target_group_binding
+            )
         )
-    )
     inv.crds = _lbc_crds(reader)
 
     step(4, "Gateway API")
@@ -1269,7 +1323,8 @@ def _collect(reader: _Reader, inv: KubeInventory, progress: ProgressFn) -> list[
         wanted = [LBC_DEFAULT_SERVICE_ACCOUNT]
     for namespace, name in wanted:
         try:
-            sa = reader.get(f"/api/v1/namespaces/{namespace}/serviceaccounts/{name}")
+            path = f"/api/v1/namespaces/{namespace}/serviceaccounts/{name}"
+            sa = _expect_kind(path, reader.get(path), "ServiceAccount")
         except (_Unauthorized, TargetUnreachable):
             raise
         except CollectionError as exc:

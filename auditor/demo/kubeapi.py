@@ -215,6 +215,8 @@ class _Fault:
     status: int
     times: int | None
     message: str | None
+    body: JsonObj | str | None = None  # answered as is instead of a Status (answer())
+    retry_after: int | None = None  # seconds, sent as the Retry-After header
 
 
 @dataclass
@@ -911,15 +913,37 @@ class KubeApiServer:
             return copy.deepcopy(obj) if obj else None
 
     def fail(
-        self, method: str, path_prefix: str, status: int, times: int | None = None, message: str | None = None
+        self,
+        method: str,
+        path_prefix: str,
+        status: int,
+        times: int | None = None,
+        message: str | None = None,
+        *,
+        retry_after: int | None = None,
     ) -> None:
         """Answer requests matching method ("*" = any) and path prefix with an error Status.
 
         A prefix ending in ``$`` matches that exact path only (``/apis$``: the group list, not every group).
-        ``times`` None = until cleared with ``clear_faults()``.
+        ``times`` None = until cleared with ``clear_faults()``. ``retry_after`` sends that Retry-After header, as
+        the server does with a 429 of API Priority and Fairness or the max-in-flight limit (``Retry-After: 1``,
+        https://kubernetes.io/docs/concepts/cluster-administration/flow-control/) and with some 5xx answers.
         """
         with self._lock:
-            self._faults.append(_Fault(method.upper(), path_prefix, status, times, message))
+            self._faults.append(_Fault(method.upper(), path_prefix, status, times, message, retry_after=retry_after))
+
+    def answer(
+        self, method: str, path_prefix: str, body: JsonObj | str, *, status: int = 200, times: int | None = None
+    ) -> None:
+        """Answer requests matching method and path prefix (as ``fail()`` matches them) with ``body`` as is.
+
+        Not what kube-apiserver itself sends -- it answers a list with ``<Kind>List`` and an ``items`` array, discovery
+        with ``APIGroupList``/``APIGroup``/``APIResourceList``
+        (https://kubernetes.io/docs/reference/using-api/api-concepts/#collections) -- but what a client can meet
+        behind it: an aggregated API server or a proxy in the path answering with another kind of body.
+        """
+        with self._lock:
+            self._faults.append(_Fault(method.upper(), path_prefix, status, times, None, body))
 
     def clear_faults(self) -> None:
         with self._lock:
@@ -1057,12 +1081,17 @@ class KubeApiServer:
         path = split.path.rstrip("/") or "/"
         query = {k: v[-1] for k, v in parse_qs(split.query, keep_blank_values=True).items()}
         self._request_context.user_agent = headers.get("user-agent", "")
+        self._request_context.response_headers = {}
         with self._lock:
             self.requests_log.append(RequestRecord(method, path, query))
             if len(self.requests_log) > _MAX_LOGGED_REQUESTS:  # a long-running demo must not grow without bound
                 del self.requests_log[: _MAX_LOGGED_REQUESTS // 2]
             fault = self._match_fault(method, path)
         if fault is not None:
+            if fault.retry_after is not None:
+                self._request_context.response_headers = {"Retry-After": str(fault.retry_after)}
+            if fault.body is not None:
+                return fault.status, copy.deepcopy(fault.body)
             return fault.status, self._fault_status(fault, method, path).status()
         if self.token is not None and path not in ("/healthz", "/livez", "/readyz"):
             auth = headers.get("authorization", "")
@@ -1108,6 +1137,8 @@ class KubeApiServer:
             )
         if fault.status == 500:
             return ApiError(500, "Internal error occurred: injected fault")
+        if fault.status == 429:  # API Priority and Fairness rejecting a request
+            return ApiError(429, "Too many requests, please try again later.")
         return ApiError(fault.status, f"injected fault ({fault.status})")
 
     @staticmethod
@@ -1921,6 +1952,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(data)))
         self.send_header("Audit-Id", str(uuid.uuid4()))
+        for name, value in getattr(self.api._request_context, "response_headers", {}).items():
+            self.send_header(name, value)
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(data)

@@ -474,6 +474,8 @@ def test_gateway_api_is_read_at_the_preferred_version_of_each_resource(
     # the group's preferred version where it serves the resource, else the first version (in the server's
     # order) that does: ReferenceGrant only at v1beta1, TCPRoute only at v1alpha2 (experimental channel)
     assert inv.api_versions == {
+        "ingressclassparams.elbv2.k8s.aws": "v1beta1",
+        "targetgroupbindings.elbv2.k8s.aws": "v1beta1",
         "gatewayclasses.gateway.networking.k8s.io": "v1",
         "gateways.gateway.networking.k8s.io": "v1",
         "httproutes.gateway.networking.k8s.io": "v1",
@@ -810,3 +812,138 @@ def test_one_malformed_object_is_left_out_and_its_facet_is_partial_not_the_audit
     assert (cov.message or "").count(f"{kind} {name}") == 1  # reported once, whichever parsers read the kind
     if kept is not None:
         assert [o.name for o in kept(inv)] == [o.name for o in kept(before)]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success"},  # no items: not "no Services"
+        {"kind": "ServiceList", "apiVersion": "v1", "metadata": {}, "items": 5},
+        {"kind": "ServiceList", "apiVersion": "v1", "metadata": "x", "items": []},
+        {"kind": "ServiceList", "apiVersion": "v1", "metadata": {"continue": 7}, "items": []},
+    ],
+)
+def test_a_list_answered_with_another_kind_of_body_is_an_error_not_an_empty_list(
+    kube: KubeApiServer, target: TargetConfig, body: dict[str, Any]
+) -> None:
+    """What a proxy or an aggregated API in the path may send instead of a ServiceList: the Services are not read
+    (the facet is an error, the audit partial), neither taken as none nor a traceback."""
+    seed_cluster(kube)
+    kube.answer("GET", "/api/v1/services", body, times=1)
+    inv, cov = _collect(target)
+    assert cov.status == CoverageStatus.PARTIAL
+    state = cov.facet("kubernetes.services")
+    assert state.status == CoverageStatus.ERROR and state.error_code == "Malformed"
+    assert "GET /api/v1/services: the server answered with" in (state.message or "")
+    assert inv.ingresses and inv.controllers  # the rest is read
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "facet"),
+    [
+        ("/apis$", {"kind": "Status", "status": "Success"}, "kubernetes.gateways"),
+        ("/apis$", {"kind": "APIGroupList", "groups": "none"}, "kubernetes.http-routes"),
+        (f"/apis/{GW}/v1", {"kind": "Status", "status": "Success"}, "kubernetes.gateway-classes"),
+        ("/apis/elbv2.k8s.aws/v1beta1$", {"kind": "Status", "status": "Success"}, "kubernetes.crds"),
+        ("/apis/elbv2.k8s.aws$", {"kind": "APIGroup", "versions": ["v1beta1"]}, None),
+    ],
+)
+def test_discovery_answered_with_another_kind_of_body_is_not_an_absent_api(
+    kube: KubeApiServer, target: TargetConfig, path: str, body: dict[str, Any], facet: str | None
+) -> None:
+    """A discovery document of another kind or shape says nothing about what is installed: the facets resting on
+    it are errors, never ABSENT (complete and empty), and nothing raises."""
+    seed_cluster(kube)
+    kube.answer("GET", path, body)
+    inv, cov = _collect(target)
+    assert inv.ingresses and inv.controllers
+    if facet is None:  # versions named without their documents: nothing to read there, and no traceback
+        assert cov.facet("kubernetes.crds").status in (CoverageStatus.OK, CoverageStatus.ABSENT)
+        return
+    assert cov.status == CoverageStatus.PARTIAL
+    assert cov.facet(facet).status == CoverageStatus.ERROR and cov.facet(facet).error_code == "Malformed"
+
+
+def test_a_service_account_answered_with_another_kind_is_not_read_as_one(
+    kube: KubeApiServer, target: TargetConfig
+) -> None:
+    seed_cluster(kube)
+    kube.answer("GET", "/api/v1/namespaces/kube-system/serviceaccounts/", {"kind": "Status", "status": "Success"})
+    inv, cov = _collect(target)
+    assert inv.service_accounts == []
+    assert cov.facet("kubernetes.service-accounts").status == CoverageStatus.PARTIAL
+    assert cov.facet("kubernetes.service-accounts").error_code == "Malformed"
+
+
+@pytest.mark.parametrize(
+    ("versions", "read_at"),
+    [
+        (["v1alpha1"], "v1alpha1"),  # a controller before v2.2 installed TargetGroupBinding at v1alpha1 only
+        (["v1alpha1", "v1beta1"], "v1beta1"),  # both served: the one the server prefers
+        (["v1beta1", "v1"], "v1"),  # a newer version than the collector was written for
+    ],
+)
+def test_target_group_bindings_are_read_at_a_version_the_server_serves(
+    kube: KubeApiServer, target: TargetConfig, versions: list[str], read_at: str
+) -> None:
+    seed_cluster(kube, crds=False)
+    crd = _crd("targetgroupbindings", "TargetGroupBinding", "Namespaced")
+    crd["spec"]["versions"] = [{"name": v, "served": True, "storage": v == versions[-1]} for v in versions]
+    kube.seed(crd)
+    kube.seed(
+        {
+            "apiVersion": f"elbv2.k8s.aws/{versions[0]}",
+            "kind": "TargetGroupBinding",
+            "metadata": {"name": "tgb", "namespace": "shop"},
+            "spec": {
+                "targetGroupARN": "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/t/1",
+                "serviceRef": {"name": "internal-only", "port": 80},
+            },
+        }
+    )
+    inv, cov = _collect(target)
+    assert cov.status == CoverageStatus.OK
+    assert inv.target_group_bindings is not None and [t.name for t in inv.target_group_bindings] == ["tgb"]
+    assert inv.api_versions["targetgroupbindings.elbv2.k8s.aws"] == read_at
+    assert kube.requests("GET", f"/apis/elbv2.k8s.aws/{read_at}/targetgroupbindings")
+    # not installed at all: absent (complete and empty), said so
+    assert inv.ingress_class_params is None
+    assert cov.facet("kubernetes.ingress-class-params").status == CoverageStatus.ABSENT
+
+
+def test_a_crd_removed_between_discovery_and_the_list_is_absent(kube: KubeApiServer, target: TargetConfig) -> None:
+    seed_cluster(kube)
+    kube.fail("GET", "/apis/elbv2.k8s.aws/v1beta1/targetgroupbindings", 404)
+    inv, cov = _collect(target)
+    assert inv.target_group_bindings is None and inv.ingress_class_params is not None
+    state = cov.facet("kubernetes.target-group-bindings")
+    assert state.status == CoverageStatus.ABSENT and "HTTP 404" in (state.message or "")
+
+
+@pytest.mark.parametrize("status", [429, 503, 500])
+def test_an_answer_with_retry_after_is_retried_as_client_go_does(
+    kube: KubeApiServer, target: TargetConfig, status: int
+) -> None:
+    """API Priority and Fairness sheds load with 429 + Retry-After: the list is asked again after that wait and read
+    completely, not given up as a partial audit."""
+    seed_cluster(kube)
+    kube.fail("GET", "/api/v1/services", status, times=1, retry_after=0)
+    inv, cov = _collect(target)
+    assert cov.status == CoverageStatus.OK and len(inv.services) == 4
+    assert len(kube.requests("GET", "/api/v1/services")) == 2
+
+
+def test_an_answer_without_retry_after_or_retried_out_is_that_facet_unread(
+    kube: KubeApiServer, target: TargetConfig
+) -> None:
+    seed_cluster(kube)
+    kube.fail("GET", "/api/v1/services", 429)  # no Retry-After: not retried (client-go neither)
+    kube.fail("GET", "/apis/networking.k8s.io/v1/ingresses", 503, retry_after=0)  # every time: retried 10 times
+    inv, cov = _collect(target)
+    assert cov.status == CoverageStatus.PARTIAL
+    assert cov.facet("kubernetes.services").status == CoverageStatus.ERROR
+    assert cov.facet("kubernetes.services").error_code == "429"
+    assert len(kube.requests("GET", "/api/v1/services")) == 1
+    assert cov.facet("kubernetes.ingresses").error_code == "503"  # the status, not "unreachable"
+    assert len(kube.requests("GET", "/apis/networking.k8s.io/v1/ingresses")) == 11
+    assert inv.controllers  # the rest is read
