@@ -1283,24 +1283,15 @@ def _collect(reader: _Reader, inv: KubeInventory, progress: ProgressFn) -> list[
     step(3, "LB controller custom resources")
     lbc, lbc_missing = _read_custom_resources(reader, inv, LBC_RESOURCES)
     missing += lbc_missing
-    if "ingressclassparams" in lbc:
-        params = lbc["ingressclassparams"]
-        inv.ingress_class_params = (
-            None
-            if params is None
-            else _parse_each(
-                reader, "IngressClassParams", Facet.KUBE_INGRESS_CLASS_PARAMS, params, parse_ingress_class_params
-            )
-        )
-    if "targetgroupbindings" in lbc:
-        bindings = lbc["targetgroupbindings"]
-        inv.target_group_bindings = (
-            None
-            if bindings is None
-            else _parse_each(
-                reader, "TargetGroupBinding", Facet.KUBE_TARGET_GROUP_BINDINGS, bindings, parse_target_group_binding
-            )
-        )
+
+    def lbc_objects(res: _CustomResource, parse: Callable[[JsonObj], Any]) -> list[Any] | None:
+        """Its objects parsed; None when not installed or not read (the facet says which)."""
+        objs = lbc.get(res.plural)
+        return None if objs is None else _parse_each(reader, res.kind, res.facet, objs, parse)
+
+    params_res, bindings_res = LBC_RESOURCES
+    inv.ingress_class_params = lbc_objects(params_res, parse_ingress_class_params)
+    inv.target_group_bindings = lbc_objects(bindings_res, parse_target_group_binding)
     inv.crds = _lbc_crds(reader)
 
     step(4, "Gateway API")
