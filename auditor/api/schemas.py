@@ -19,6 +19,7 @@ from pydantic import (
     GetCoreSchemaHandler,
     GetJsonSchemaHandler,
     StringConstraints,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -394,41 +395,35 @@ class SuppressionIn(BaseModel):
             raise ValueError("give at least one of rule_id, resource_arn, namespace, fingerprint")
         return self
 
-    # A matcher no finding can have would be stored and never match: refused with what one looks like.
-    @field_validator("rule_id")
+    @field_validator("rule_id", "resource_arn", "namespace", "fingerprint")
     @classmethod
-    def _rule_id_shape(cls, v: str | None) -> str | None:
-        if v is not None and not _RULE_ID.fullmatch(v):
-            raise ValueError("a rule id is lowercase letters, digits and '-' (auditor rules lists them)")
-        return v
-
-    @field_validator("resource_arn")
-    @classmethod
-    def _arn_shape(cls, v: str | None) -> str | None:
-        if v is not None and not _ARN.fullmatch(v):
-            raise ValueError("an ARN is arn:<partition>:<service>:<region>:<account>:<resource>")
-        return v
-
-    @field_validator("namespace")
-    @classmethod
-    def _namespace_shape(cls, v: str | None) -> str | None:
-        if v is not None and not _NAMESPACE.fullmatch(v):
-            raise ValueError("a namespace is a DNS label: up to 63 lowercase letters, digits and '-'")
-        return v
-
-    @field_validator("fingerprint")
-    @classmethod
-    def _fingerprint_shape(cls, v: str | None) -> str | None:
-        if v is not None and not _FINGERPRINT.fullmatch(v):
-            raise ValueError("a fingerprint is a finding's hex digest (32 lowercase hex digits, as findings show it)")
+    def _matcher_shape(cls, v: str | None, info: ValidationInfo) -> str | None:
+        """A matcher no finding can have would be stored and never match: refused with what one looks like."""
+        pattern, looks_like = _MATCHER_SHAPES[str(info.field_name)]
+        if v is not None and not pattern.fullmatch(v):
+            raise ValueError(looks_like)
         return v
 
 
-_RULE_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,99}")
-_ARN = re.compile(r"arn:[a-z0-9-]+:[a-z0-9-]+:[a-z0-9-]*:[0-9]*:\S+")
-# https://kubernetes.io/docs/concepts/overview/working-with-objects/names/#dns-label-names
-_NAMESPACE = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
-_FINGERPRINT = re.compile(r"[0-9a-f]{16,64}")
+_MATCHER_SHAPES: dict[str, tuple[re.Pattern[str], str]] = {
+    "rule_id": (
+        re.compile(r"[a-z0-9][a-z0-9-]{0,99}"),
+        "a rule id is lowercase letters, digits and '-' (auditor rules lists them)",
+    ),
+    "resource_arn": (
+        re.compile(r"arn:[a-z0-9-]+:[a-z0-9-]+:[a-z0-9-]*:[0-9]*:\S+"),
+        "an ARN is arn:<partition>:<service>:<region>:<account>:<resource>",
+    ),
+    # https://kubernetes.io/docs/concepts/overview/working-with-objects/names/#dns-label-names
+    "namespace": (
+        re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?"),
+        "a namespace is a DNS label: up to 63 lowercase letters, digits and '-'",
+    ),
+    "fingerprint": (
+        re.compile(r"[0-9a-f]{16,64}"),
+        "a fingerprint is a finding's hex digest (32 lowercase hex digits, as findings show it)",
+    ),
+}
 
 
 class SuppressionOut(BaseModel):
