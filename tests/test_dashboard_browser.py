@@ -35,22 +35,32 @@ def _need(ok: bool, why: str) -> None:
         pytest.skip(why)
 
 
+def _seeded_history(tmp_path_factory: pytest.TempPathFactory, name: str) -> tuple[Path, str]:
+    """After checking the browser and Playwright are there: a seeded SQLite history in a new directory (it, its URL)."""
+    _need(CHROMIUM.exists(), f"{CHROMIUM} is not installed (apt-get install -y chromium)")
+    _need(importlib.util.find_spec("playwright") is not None, "playwright is not installed (the dev extra has it)")
+    workdir = tmp_path_factory.mktemp(name)
+    url = f"sqlite:///{workdir}/history.db"
+    seed(url)
+    return workdir, url
+
+
+def _serve_env(url: str) -> dict[str, str]:
+    """This environment without its AUDITOR_ settings, serving the history at ``url``."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("AUDITOR_")} | {"AUDITOR_DATABASE_URL": url}
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str, str]]:
     """`auditor serve --api-only` on a free port over a seeded SQLite history; (base URL, admin, read token)."""
-    _need(CHROMIUM.exists(), f"{CHROMIUM} is not installed (apt-get install -y chromium)")
-    _need(importlib.util.find_spec("playwright") is not None, "playwright is not installed (the dev extra has it)")
-    workdir = tmp_path_factory.mktemp("dashboard")
-    url = f"sqlite:///{workdir}/history.db"
-    seed(url)
+    workdir, url = _seeded_history(tmp_path_factory, "dashboard")
     engine = make_engine(url)
     with transaction(session_factory(engine)) as s:
         _, admin = create_token(s, "ops", "admin")
         _, read = create_token(s, "viewer", "read")
     engine.dispose()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AUDITOR_")} | {"AUDITOR_DATABASE_URL": url}
     log_path = workdir / "serve.log"
-    with serving(["--api-only"], env, log_path) as base:
+    with serving(["--api-only"], _serve_env(url), log_path) as base:
         yield base, admin, read
     served = log_path.read_text()
     assert admin not in served and read not in served
@@ -185,11 +195,7 @@ def edge_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str,
     from auditor.store.targets import create_target
     from tests.store.results import ARN, finding, lb, result
 
-    _need(CHROMIUM.exists(), f"{CHROMIUM} is not installed (apt-get install -y chromium)")
-    _need(importlib.util.find_spec("playwright") is not None, "playwright is not installed (the dev extra has it)")
-    workdir = tmp_path_factory.mktemp("dashboard-edge")
-    url = f"sqlite:///{workdir}/history.db"
-    seed(url)
+    workdir, url = _seeded_history(tmp_path_factory, "dashboard-edge")
     engine = make_engine(url)
     factory = session_factory(engine)
     with transaction(factory) as s:
@@ -202,8 +208,7 @@ def edge_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str,
     failed = store_runs.claim_run(factory, odd, trigger="cli", owner="seed")
     store_runs.fail_run(factory, failed.id, "collecting failed: " + LONG)
     engine.dispose()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AUDITOR_")} | {"AUDITOR_DATABASE_URL": url}
-    with serving(["--api-only"], env, workdir / "serve.log") as base:
+    with serving(["--api-only"], _serve_env(url), workdir / "serve.log") as base:
         yield base, read
 
 
