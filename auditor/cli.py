@@ -133,13 +133,13 @@ def resolve_targets(settings: Settings, **flags: Any) -> list[TargetConfig]:
     names: tuple[str, ...] = flags.get("target_names") or ()
     if config_file is not None:
         # the targets file says what to audit: a flag for one target would be ignored without a word
-        given = [flag for name, flag in _ONE_TARGET_FLAGS.items() if flags.get(name) not in (None, (), False)]
-        if given:
-            source = "--config" if flags.get("config_file") else f"AUDITOR_CONFIG_FILE ({config_file})"
-            raise ConfigError(
-                f"{', '.join(given)} {'does' if len(given) == 1 else 'do'} not go with {source}: the targets file "
-                "says what to audit (choose its targets with --target), or leave the file out to audit one target"
-            )
+        _refuse_flags_beside(
+            flags,
+            _ONE_TARGET_FLAGS,
+            "--config" if flags.get("config_file") else f"AUDITOR_CONFIG_FILE ({config_file})",
+            "the targets file says what to audit (choose its targets with --target), or leave the file out to audit "
+            "one target",
+        )
         targets = load_targets(config_file)
         if names:
             unknown = sorted(set(names) - {t.name for t in targets})
@@ -185,6 +185,14 @@ _ONE_TARGET_FLAGS = {
 _COLLECTION_FLAGS = {"config_file": "--config", "target_names": "--target", **_ONE_TARGET_FLAGS}
 
 
+def _refuse_flags_beside(flags: dict[str, Any], table: dict[str, str], beside: str, why: str) -> None:
+    """ConfigError (exit 2, one line) naming each flag of ``table`` that was given, which does not go with ``beside``
+    and would be ignored without a word."""
+    given = [flag for name, flag in table.items() if flags.get(name) not in (None, (), False)]
+    if given:
+        raise ConfigError(f"{', '.join(given)} {'does' if len(given) == 1 else 'do'} not go with {beside}: {why}")
+
+
 def snapshot_result(snapshot: Path, settings: Settings, **flags: Any) -> AuditResult:
     """A saved snapshot audited offline, narrowed by ``--rules`` / ``--skip-rules`` (audit, cost, plan-consolidation).
 
@@ -192,12 +200,12 @@ def snapshot_result(snapshot: Path, settings: Settings, **flags: Any) -> AuditRe
     ``--cluster-name``, ...) would be ignored, so it is a ConfigError (exit 2, one line) naming those given."""
     from auditor.pipeline import run_audit, snapshot_target
 
-    given = [flag for name, flag in _COLLECTION_FLAGS.items() if flags.get(name) not in (None, (), False)]
-    if given:
-        raise ConfigError(
-            f"{', '.join(given)} {'does' if len(given) == 1 else 'do'} not go with --snapshot: a snapshot is the one "
-            "target it was collected for (only --rules and --skip-rules apply to it)"
-        )
+    _refuse_flags_beside(
+        flags,
+        _COLLECTION_FLAGS,
+        "--snapshot",
+        "a snapshot is the one target it was collected for (only --rules and --skip-rules apply to it)",
+    )
     inv = Inventory.load(snapshot)
     return run_audit(_with_rule_flags(snapshot_target(inv), flags), settings, snapshot=inv).result
 
