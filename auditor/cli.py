@@ -113,7 +113,7 @@ def target_options(func: Callable[..., Any]) -> Callable[..., Any]:
             "rule_names",
             multiple=True,
             help="Only these rule ids or categories (comma list, repeatable; replaces a target's `rules`). "
-            "Only what they need is collected.",
+            "Only what they need is collected. Opt-in rules run only when named; `all` is every rule.",
         ),
         click.option(
             "--skip-rules",
@@ -515,13 +515,14 @@ def demo(
 
 @cli.command()
 def rules() -> None:
-    """List every rule with its severity and title."""
+    """List every rule with its severity and title; opt-in rules (run only when named in --rules) say so."""
     from auditor.rules.registry import catalog
 
     metas = catalog()
     width = max(len(meta.id) for meta in metas) + 1  # one column, however long the longest id
     for meta in metas:
-        click.echo(f"{meta.id:{width}} {meta.severity.value:9} {meta.title}")
+        opt_in = " (opt-in)" if meta.opt_in else ""
+        click.echo(f"{meta.id:{width}} {meta.severity.value:9} {meta.title}{opt_in}")
 
 
 @cli.command("iam-policy")

@@ -17,7 +17,7 @@ from auditor.collect.aws import COLLECTORS, SESSION_ACTIONS
 from auditor.config import Settings, load_targets
 from auditor.demo.environment import DemoEnvironment
 from auditor.errors import ConfigError
-from auditor.inventory.facets import Facet, facets_of
+from auditor.inventory.facets import Facet, attributes_scope, facets_of
 from auditor.inventory.models import CoverageStatus, Inventory
 from auditor.pipeline import collect, run_audit
 from auditor.rules.registry import catalog
@@ -77,10 +77,17 @@ def _findings(findings: list[Any]) -> set[tuple[Any, ...]]:
 # --------------------------------------------------------------------------- resolution (pure)
 
 
-def test_no_selection_is_every_rule_and_every_facet() -> None:
+OPT_IN = {m.id for m in catalog() if m.opt_in}
+OPT_IN_FACETS = {Facet.ELBV2_ATTRIBUTES, Facet.ELB_ATTRIBUTES}
+
+
+def test_no_selection_is_every_rule_but_the_opt_in_ones_and_every_facet_but_theirs() -> None:
     assert select(None, None) is EVERYTHING
     assert select(None, []) is EVERYTHING
-    assert all(EVERYTHING.wants(f) for f in Facet)
+    assert {"http-desync-unmitigated"} == OPT_IN
+    assert EVERYTHING.rule_ids == set(RULE_IDS) - OPT_IN
+    assert {f for f in Facet if not EVERYTHING.wants(f)} == OPT_IN_FACETS
+    assert select(["all"]).rule_ids == set(RULE_IDS)
 
 
 @pytest.mark.parametrize("rule_id", RULE_IDS)
@@ -97,11 +104,12 @@ def test_names_are_comma_lists_ids_or_categories_and_skips_subtract() -> None:
     assert select(["tls"]).rule_ids == tls
     assert select(["tls,waf"]).rule_ids == tls | {m.id for m in catalog() if m.category == "waf"}
     assert select(["tls"], ["weak-tls-policy"]).rule_ids == tls - {"weak-tls-policy"}
-    assert select(None, ["tls"]).rule_ids == set(RULE_IDS) - tls
+    assert select(None, ["tls"]).rule_ids == set(RULE_IDS) - OPT_IN - tls
 
 
 def test_an_unknown_name_or_an_empty_selection_is_a_config_error() -> None:
-    with pytest.raises(ConfigError, match=r"unknown rule or category no-such-rule; categories: .*rule ids: "):
+    unknown = r"unknown rule or category no-such-rule; 'all' selects every rule; categories: .*rule ids: "
+    with pytest.raises(ConfigError, match=unknown):
         select(["no-such-rule"])
     with pytest.raises(ConfigError, match="leaves no rule"):
         select(["tls"], ["tls"])
@@ -132,9 +140,42 @@ def demo() -> Iterator[DemoEnvironment]:
 
 @pytest.fixture(scope="module")
 def full(demo: DemoEnvironment) -> dict[str, set[tuple[Any, ...]]]:
-    """Every target of the demo audited with every rule: the findings a selection must reproduce."""
+    """Every target of the demo audited with every rule, the opt-in ones too: the findings a selection must
+    reproduce."""
     assert demo.config_file is not None
-    return {t.name: _findings(run_audit(t, Settings()).result.findings) for t in load_targets(demo.config_file)}
+    every = select(["all"])
+    return {
+        t.name: _findings(run_audit(t, Settings(), selection=every).result.findings)
+        for t in load_targets(demo.config_file)
+    }
+
+
+def test_the_default_audit_is_every_rule_but_the_opt_in_ones_and_makes_none_of_their_calls(
+    demo: DemoEnvironment, full: dict[str, set[tuple[Any, ...]]]
+) -> None:
+    assert demo.config_file is not None
+    for target in load_targets(demo.config_file):
+        outcome = run_audit(target, Settings())
+        assert "elasticloadbalancing:DescribeLoadBalancerAttributes" not in outcome.inventory.api_calls
+        assert all(lb.attributes is None for lb in outcome.inventory.aws.load_balancers)
+        assert _findings(outcome.result.findings) == {f for f in full[target.name] if f[0] not in OPT_IN}
+        assert outcome.result.status == "complete"
+        elbv2 = next(c for c in outcome.result.coverage if c.collector == "elbv2")
+        assert elbv2.status == CoverageStatus.OK
+        assert elbv2.facet(Facet.ELBV2_ATTRIBUTES).status == CoverageStatus.SKIPPED
+
+
+def test_an_opt_in_rule_reads_the_attributes_of_the_load_balancers_it_judges_one_call_each(
+    demo: DemoEnvironment,
+) -> None:
+    assert demo.config_file is not None
+    target = load_targets(demo.config_file)[0]
+    inv = collect(target, Settings(), selection=select(["http-desync-unmitigated"]))
+    judged = [lb for lb in inv.aws.load_balancers if attributes_scope(lb)]
+    assert {lb.type for lb in judged} == {"application"} and all(lb.is_public for lb in judged)
+    assert inv.api_calls["elasticloadbalancing:DescribeLoadBalancerAttributes"] == len(judged)
+    assert all(lb.attributes is not None for lb in judged)
+    assert all(lb.attributes is None for lb in inv.aws.load_balancers if not attributes_scope(lb))
 
 
 @pytest.mark.parametrize("rule_id", RULE_IDS)

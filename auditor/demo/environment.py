@@ -52,6 +52,8 @@ balancer                        and a namespaceSelector allow drop the ALB's tra
 public-backend-without-         Services blog/blog and blog/media (internet-facing ALBs, namespace blog has no
 network-policy                  ingress NetworkPolicy)
 network-policy-not-enforced     sandbox: a default-deny policy, and the VPC CNI's network policy agent is off
+http-desync-unmitigated         (opt-in) Ingress blog/blog, blog/media and Gateway edge/public (their ALBs keep
+                                the default drop_invalid_header_fields.enabled=false); the shop ALB drops them
 ==============================  ============================================================================
 
 NetworkPolicy (cluster ``demo``, enforced by the VPC CNI's network policy agent): namespaces shop, payments, data and
@@ -483,6 +485,7 @@ class DemoEnvironment:
             ALB + "ssl-policy": MODERN_TLS_POLICY,
             ALB + "wafv2-acl-arn": shop_waf,
             ALB + "healthcheck-path": "/healthz",
+            ALB + "load-balancer-attributes": "routing.http.drop_invalid_header_fields.enabled=true",
         }
         shop_members = [
             writer.create(

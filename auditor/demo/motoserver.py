@@ -20,6 +20,10 @@ different code path in the product (see tests/README.md and ../shared/facts/test
   makes it answer AccessDeniedException, as for an identity without ``pricing:GetProducts``.
 - Cost Explorer's ``GetCostAndUsageWithResources`` is missing too: answered from the daily costs given to
   ``MotoServer.serve_billed_costs`` (one day per page), or as denied / not enabled.
+- ELBv2 ``DescribeLoadBalancerAttributes`` of an ALB lacks the attributes AWS always returns with their
+  defaults: ``routing.http.desync_mitigation_mode`` (``defensive``) and
+  ``routing.http.drop_invalid_header_fields.enabled`` (``false``) are added to every new ALB, as AWS documents them
+  (https://docs.aws.amazon.com/elasticloadbalancing/latest/application/application-load-balancers.html#load-balancer-attributes).
 - Under IAM enforcement moto checks the signature of GET/DELETE requests against the parsed query
   instead of the (empty) body, so every EKS GET call failed with SignatureDoesNotMatch: the
   signature is recomputed over the body that was actually sent.
@@ -90,6 +94,7 @@ def _patch_moto() -> None:
     _patch_eks_addons()
     _patch_eks_vpc_id()
     _patch_eks_issuer()
+    _patch_alb_attribute_defaults()
     _patch_acm_san_summaries()
     _patch_acm_in_use_by()
     _patch_signature_of_bodyless_requests()
@@ -272,6 +277,28 @@ def _patch_eks_addons() -> None:
 
     EKSResponse.create_addon = create_addon  # type: ignore[attr-defined]
     EKSResponse.describe_addon = describe_addon  # type: ignore[attr-defined]
+
+
+# --------------------------------------------------------------------------- ELBv2 attributes
+
+# What AWS answers for an ALB whose attributes were never set (the ones the product reads).
+ALB_ATTRIBUTE_DEFAULTS = {
+    "routing.http.desync_mitigation_mode": "defensive",
+    "routing.http.drop_invalid_header_fields.enabled": "false",
+}
+
+
+def _patch_alb_attribute_defaults() -> None:
+    from moto.elbv2.models import FakeLoadBalancer
+
+    original = FakeLoadBalancer.__init__
+
+    def init(self: Any, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        if self.type == "application":
+            self.attrs.update(ALB_ATTRIBUTE_DEFAULTS)
+
+    FakeLoadBalancer.__init__ = init  # type: ignore[method-assign]
 
 
 def _patch_eks_vpc_id() -> None:

@@ -390,6 +390,13 @@ class AwsSeeder:
             Tags=_tags({**user_tags, **base_tags, "ingress.k8s.aws/resource": "LoadBalancer"}),
         )["LoadBalancers"][0]
         made = Provisioned(arn=lb["LoadBalancerArn"], name=name, dns_name=lb["DNSName"])
+        attributes = [
+            {"Key": key.strip(), "Value": value.strip()}
+            for key, sep, value in (p.partition("=") for p in ann.get(ALB + "load-balancer-attributes", "").split(","))
+            if sep and key.strip()
+        ]
+        if attributes:  # as the controller applies the annotation
+            self.elbv2.modify_load_balancer_attributes(LoadBalancerArn=made.arn, Attributes=attributes)
 
         # One target group per (Ingress, Service, port) backend.
         tg_of: dict[tuple[str, str, str, int | str], str] = {}

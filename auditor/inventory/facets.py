@@ -33,11 +33,15 @@ class Facet(StrEnum):
     ELBV2_TARGET_GROUPS = "elbv2.target-groups"  # DescribeTargetGroups
     # CloudWatch HealthyHostCount of all target groups, DescribeTargetHealth of those it does not show healthy
     ELBV2_TARGET_HEALTH = "elbv2.target-health"
+    # DescribeLoadBalancerAttributes of the internet-facing ALBs (one call each: read only for an opt-in rule)
+    ELBV2_ATTRIBUTES = "elbv2.attributes"
     # elasticloadbalancing (Classic)
     ELB_LOAD_BALANCERS = "elb.load-balancers"  # DescribeLoadBalancers (listeners included)
     ELB_TAGS = "elb.tags"
     ELB_POLICIES = "elb.policies"  # DescribeLoadBalancerPolicies (TLS policy of SSL/HTTPS listeners)
     ELB_INSTANCE_HEALTH = "elb.instance-health"  # HealthyHostCount first, DescribeInstanceHealth where it shows none
+    # DescribeLoadBalancerAttributes of the internet-facing Classic load balancers with an HTTP or HTTPS listener
+    ELB_ATTRIBUTES = "elb.attributes"
     # ACM
     ACM_CERTIFICATES = "acm.certificates"  # ListCertificates (expiry, status, key type)
     ACM_CERTIFICATE_DETAILS = "acm.certificate-details"  # DescribeCertificate (names, InUseBy)
@@ -176,3 +180,19 @@ DescribeListeners gave it, and whether the load balancer has target groups (None
 reads ``elbv2.listener-rules`` for some listeners only declares this (``RuleMeta.listener_rules_of``), so the
 collector reads the rules a verdict depends on and no others (issue #11: "listener rules only where a verdict
 depends on them")."""
+
+
+HTTP_PROTOCOLS = frozenset({"HTTP", "HTTPS"})
+
+
+def attributes_scope(lb: LoadBalancer) -> bool:
+    """The load balancers whose attributes ``elbv2.attributes`` / ``elb.attributes`` read, one call each: those a
+    rule judges by them (http-desync-unmitigated) -- internet-facing ALBs, and internet-facing Classic load
+    balancers with an HTTP or HTTPS listener (desync mitigation concerns HTTP only)."""
+    if not lb.is_public:
+        return False
+    if lb.type == "application":
+        return True
+    if lb.type == "classic":
+        return lb.listeners is None or any(li.protocol.upper() in HTTP_PROTOCOLS for li in lb.listeners)
+    return False

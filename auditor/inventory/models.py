@@ -232,6 +232,11 @@ class LoadBalancer(Model):
         default=None,
         description="public IPv4 addresses on the load balancer's network interfaces; None = not counted",
     )
+    attributes: dict[str, str] | None = Field(
+        default=None,
+        description="DescribeLoadBalancerAttributes as key -> value (Classic: its AdditionalAttributes); None = not "
+        "read (only internet-facing ALBs and HTTP Classic load balancers are, when a selected rule needs them)",
+    )
 
     @property
     def is_public(self) -> bool:

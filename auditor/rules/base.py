@@ -22,7 +22,7 @@ class RuleMeta:
     id: str
     title: str
     severity: Severity
-    category: str  # tls | waf | exposure | cost | ownership | controller | identity | hygiene
+    category: str  # tls | waf | exposure | cost | ownership | controller | identity | hygiene | hardening
     rationale: str
     remediation: str
     references: tuple[str, ...] = ()
@@ -45,6 +45,14 @@ class RuleMeta:
         metadata={
             "doc": "with elbv2.listener-rules among its inputs: the listeners whose rules its verdicts read "
             "(None: every listener's); the collector reads no others"
+        },
+    )
+
+    opt_in: bool = field(
+        default=False,
+        metadata={
+            "doc": "runs only when named (its id, its category or 'all' in --rules): its facets cost calls a full "
+            "audit does not make (auditor.rules.selection)"
         },
     )
 

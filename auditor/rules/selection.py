@@ -1,11 +1,13 @@
 """Which rules an audit runs (``--rules`` / ``--skip-rules``, a target's ``rules`` / ``skip_rules``) and
 which facets their collection must read: collection is driven by what the selected rules declare.
 
-A name is a rule id or a category (``RuleMeta.category``). With no selection every rule runs and every
-facet is read, exactly as without this module. With one, collectors read only the facets the selected
-rules declare (``inputs`` and ``enrich``), those correlation needs to tie load balancers to their owners,
-and those other collectors need to know what to read; a facet nobody needs is not read (coverage
-SKIPPED) and no rule resting on it runs, so none reports UNKNOWN for it.
+A name is a rule id, a category (``RuleMeta.category``) or ``all``. With no selection every rule runs but
+the opt-in ones (``RuleMeta.opt_in``: their facets cost calls a full audit does not make), and every facet
+is read but theirs. An opt-in rule runs when named: its id, its category, or ``all`` (every rule). With a
+selection, collectors read only the facets the selected rules declare (``inputs`` and ``enrich``), those
+correlation needs to tie load balancers to their owners, and those other collectors need to know what to
+read; a facet nobody needs is not read (coverage SKIPPED) and no rule resting on it runs, so none reports
+UNKNOWN for it.
 """
 
 from __future__ import annotations
@@ -59,6 +61,10 @@ _PREREQUISITES: dict[Facet, frozenset[Facet]] = {
 }
 
 
+# The name that selects every rule, the opt-in ones too.
+ALL = "all"
+
+
 @dataclass(frozen=True)
 class RuleSelection:
     """The rules to run and the facets to read; ``None`` for either means all of them."""
@@ -67,10 +73,6 @@ class RuleSelection:
     facets: frozenset[Facet] | None = None
     # the listeners whose rules (elbv2.listener-rules) the selected rules read; None: every listener's
     listener_rules: ListenerRulesNeed | None = None
-
-    @property
-    def everything(self) -> bool:
-        return self.rule_ids is None
 
     def wants(self, facet: Facet) -> bool:
         return self.facets is None or facet in self.facets
@@ -86,20 +88,25 @@ def split_names(values: Iterable[str] | None) -> list[str] | None:
 def check_names(names: Iterable[str]) -> None:
     """ConfigError naming the valid ids and categories when a name is neither."""
     metas = catalog()
-    known = {m.id for m in metas} | {m.category for m in metas}
+    known = {m.id for m in metas} | {m.category for m in metas} | {ALL}
     unknown = sorted(set(names) - known)
     if unknown:
         # categories first: they are few, and the error line is cut at 500 characters as the rule list grows
         categories = ", ".join(sorted({m.category for m in metas}))
         raise ConfigError(
-            f"unknown rule or category {', '.join(unknown)}; categories: {categories}"
+            f"unknown rule or category {', '.join(unknown)}; '{ALL}' selects every rule; categories: {categories}"
             f"; rule ids: {', '.join(sorted(m.id for m in metas))}"
         )
 
 
 def _matching(names: Iterable[str], metas: list[RuleMeta]) -> set[str]:
     wanted = set(names)
-    return {m.id for m in metas if m.id in wanted or m.category in wanted}
+    return {m.id for m in metas if ALL in wanted or m.id in wanted or m.category in wanted}
+
+
+def default_rules(metas: Iterable[RuleMeta]) -> list[RuleMeta]:
+    """The rules an audit runs when none are named: every one but the opt-in ones."""
+    return [m for m in metas if not m.opt_in]
 
 
 def needed_facets(metas: Iterable[RuleMeta]) -> frozenset[Facet]:
@@ -130,7 +137,19 @@ def listener_rules_need(metas: Iterable[RuleMeta]) -> ListenerRulesNeed | None:
     return need
 
 
-EVERYTHING = RuleSelection(listener_rules=listener_rules_need(catalog()))
+def _everything() -> RuleSelection:
+    """No selection: every rule but the opt-in ones, every facet but those only opt-in rules read."""
+    metas = catalog()
+    defaults = default_rules(metas)
+    opt_in_only = needed_facets([m for m in metas if m.opt_in]) - needed_facets(defaults)
+    return RuleSelection(
+        rule_ids=frozenset(m.id for m in defaults),
+        facets=frozenset(Facet) - opt_in_only,
+        listener_rules=listener_rules_need(defaults),
+    )
+
+
+EVERYTHING = _everything()
 
 
 def select(rules: Iterable[str] | None = None, skip_rules: Iterable[str] | None = None) -> RuleSelection:
@@ -142,7 +161,7 @@ def select(rules: Iterable[str] | None = None, skip_rules: Iterable[str] | None 
         return EVERYTHING
     check_names([*(chosen or []), *skipped])
     metas = catalog()
-    ids = {m.id for m in metas} if chosen is None else _matching(chosen, metas)
+    ids = {m.id for m in default_rules(metas)} if chosen is None else _matching(chosen, metas)
     ids -= _matching(skipped, metas)
     if not ids:
         raise ConfigError("the rule selection leaves no rule to run (--rules / --skip-rules)")

@@ -14,7 +14,7 @@ from typing import Any
 from auditor.collect.aws import cloudwatch
 from auditor.collect.aws.base import CollectorContext, actions_of, call, describe_tags, pages
 from auditor.errors import CollectionError
-from auditor.inventory.facets import Facet
+from auditor.inventory.facets import Facet, attributes_scope
 from auditor.inventory.models import Listener, LoadBalancer, TargetHealth
 
 NAME = "elb"
@@ -26,6 +26,7 @@ FACET_ACTIONS: dict[Facet, tuple[str, ...]] = {
     # HealthyHostCount first, DescribeInstanceHealth for the load balancers it does not show healthy
     Facet.ELB_INSTANCE_HEALTH: ("cloudwatch:GetMetricData", "elasticloadbalancing:DescribeInstanceHealth"),
     Facet.ELB_POLICIES: ("elasticloadbalancing:DescribeLoadBalancerPolicies",),
+    Facet.ELB_ATTRIBUTES: ("elasticloadbalancing:DescribeLoadBalancerAttributes",),
 }
 IAM_ACTIONS: tuple[str, ...] = actions_of(FACET_ACTIONS)
 
@@ -95,7 +96,7 @@ def _load_balancer(
     seen = counted.get(name)  # only load balancers with registered instances were asked
     if seen is not None and not seen.shows_healthy:
         seen = None  # no InService instance by CloudWatch: described, for their states and reasons
-    return LoadBalancer(
+    lb = LoadBalancer(
         # Classic load balancers have no ARN in the API; this is the one AWS uses in IAM and tagging.
         arn=ctx.arn("elasticloadbalancing", f"loadbalancer/{name}"),
         name=name,
@@ -114,6 +115,9 @@ def _load_balancer(
         healthy_count=seen.count if seen is not None else None,
         healthy_count_at=seen.at if seen is not None else None,
     )
+    if ctx.wants(Facet.ELB_ATTRIBUTES) and attributes_scope(lb):
+        lb.attributes = _attributes(ctx, client, name)
+    return lb
 
 
 @dataclass(frozen=True)
@@ -161,6 +165,18 @@ def _ssl_policies(
             protocols=sorted(p for p, on in stated.items() if on.lower() == "true") if stated else None,
         )
     return found
+
+
+def _attributes(ctx: CollectorContext, client: Any, name: str) -> dict[str, str] | None:
+    """The AdditionalAttributes (``elb.http.desyncmitigationmode``) of a Classic load balancer a rule judges by them
+    (``attributes_scope``); None when the call fails."""
+    try:
+        answer = call(client, "DescribeLoadBalancerAttributes", LoadBalancerName=name)
+    except CollectionError as exc:
+        ctx.problem(f"DescribeLoadBalancerAttributes of {name}", exc, facet=Facet.ELB_ATTRIBUTES)
+        return None
+    extra = (answer.get("LoadBalancerAttributes") or {}).get("AdditionalAttributes") or []
+    return {str(a["Key"]): str(a.get("Value", "")) for a in extra if a.get("Key") is not None}
 
 
 def _instances(ctx: CollectorContext, client: Any, name: str, raw: dict[str, Any]) -> list[TargetHealth] | None:

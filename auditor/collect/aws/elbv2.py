@@ -23,7 +23,7 @@ from auditor.collect.aws import acm, cloudwatch
 from auditor.collect.aws.acm import AcmReading
 from auditor.collect.aws.base import CollectorContext, actions_of, call, describe_tags, pages
 from auditor.errors import CollectionError
-from auditor.inventory.facets import Facet
+from auditor.inventory.facets import Facet, attributes_scope
 from auditor.inventory.models import (
     Action,
     Listener,
@@ -53,6 +53,7 @@ FACET_ACTIONS: dict[Facet, tuple[str, ...]] = {
     Facet.ELBV2_TARGET_GROUPS: ("elasticloadbalancing:DescribeTargetGroups",),
     # HealthyHostCount first, DescribeTargetHealth for the groups it does not show healthy
     Facet.ELBV2_TARGET_HEALTH: ("cloudwatch:GetMetricData", "elasticloadbalancing:DescribeTargetHealth"),
+    Facet.ELBV2_ATTRIBUTES: ("elasticloadbalancing:DescribeLoadBalancerAttributes",),
 }
 IAM_ACTIONS: tuple[str, ...] = actions_of(FACET_ACTIONS)
 
@@ -111,6 +112,8 @@ def collect(ctx: CollectorContext) -> Elbv2Result:
         jobs.append(read_listeners)
     if ctx.wants(Facet.ELBV2_TARGET_HEALTH):
         jobs.append(lambda: _target_health(ctx, client, target_groups, load_balancers))
+    if ctx.wants(Facet.ELBV2_ATTRIBUTES):
+        jobs.append(lambda: _read_attributes(ctx, client, load_balancers))
     ctx.fan_out.map(lambda job: job(), jobs)
     reading = None
     if ctx.wants(Facet.ELBV2_LISTENER_CERTIFICATES):
@@ -181,6 +184,25 @@ def _listeners(
             listener.rules = _rules(ctx, client, listener)
         listeners.append(listener)
     return listeners
+
+
+def _read_attributes(ctx: CollectorContext, client: Any, lbs: list[LoadBalancer]) -> None:
+    """The attributes of the load balancers a rule judges by them (``attributes_scope``: internet-facing ALBs), one
+    call each: the API takes one load balancer per call. Where the call fails they stay None (not read)."""
+    public_albs = [lb for lb in lbs if attributes_scope(lb)]
+
+    def read(lb: LoadBalancer) -> None:
+        try:
+            answer = call(client, "DescribeLoadBalancerAttributes", LoadBalancerArn=lb.arn)
+        except CollectionError as exc:
+            ctx.problem(f"DescribeLoadBalancerAttributes of {lb.name}", exc, facet=Facet.ELBV2_ATTRIBUTES)
+            return
+        lb.attributes = {
+            str(a["Key"]): str(a.get("Value", "")) for a in answer.get("Attributes", []) if a.get("Key") is not None
+        }
+
+    ctx.fan_out.map(read, public_albs)
+    ctx.count("load balancers read for attributes", len(public_albs))
 
 
 def _listener_certificates(ctx: CollectorContext, client: Any, lbs: list[LoadBalancer]) -> acm.AcmReading | None:
