@@ -175,6 +175,23 @@ def test_paging_with_continue_token(api: Any, kube: KubeApiServer) -> None:
     assert err.value.status == 400
 
 
+def test_an_expired_continue_token_is_410_expired_and_a_first_page_is_served(api: Any, kube: KubeApiServer) -> None:
+    core: Any = client.CoreV1Api(api)
+    for i in range(3):
+        core.create_namespaced_service("default", _svc(f"a{i}"))
+    kube.expire_continue("/api/v1/services", times=1)
+    first = core.list_service_for_all_namespaces(limit=2)  # no token: served
+    assert [s.metadata.name for s in first.items] == ["a0", "a1"]
+    with pytest.raises(ApiException) as err:
+        core.list_service_for_all_namespaces(limit=2, _continue=first.metadata._continue)
+    assert err.value.status == 410
+    status = _status(err.value)
+    assert (status["kind"], status["status"], status["reason"], status["code"]) == ("Status", "Failure", "Expired", 410)
+    assert status["message"].startswith("The provided continue parameter is too old")
+    rest = core.list_service_for_all_namespaces(limit=2, _continue=first.metadata._continue)  # only once
+    assert [s.metadata.name for s in rest.items] == ["a2"]
+
+
 def test_label_and_field_selectors(api: Any, kube: KubeApiServer) -> None:
     core: Any = client.CoreV1Api(api)
     core.create_namespaced_service("default", _svc("a", {"app": "shop", "tier": "web"}))

@@ -3,10 +3,11 @@ and NetworkPolicy with what it applies to (namespaces, the pods behind exposed S
 addresses).
 
 Reads through the official client (kubeconfig context or in-cluster service account), every list
-paged with ``limit`` + ``continue``; custom resources (the Gateway API, the controller's gateway.k8s.aws objects)
-at the version the server prefers for each, found through API discovery. What the collector may call is
-declared in ``RBAC_RULES``; ``deploy/rbac.yaml`` is generated from it (``python -m auditor.collect.kube rbac``)
-and a test fails when the collector makes a request the rules do not cover.
+paged with ``limit`` + ``continue`` and read whole before any of it is used (a continue token that expires, HTTP
+410, starts the list over from its first page, at most ``LIST_RESTARTS`` times); custom resources (the Gateway API,
+the controller's gateway.k8s.aws objects) at the version the server prefers for each, found through API discovery.
+What the collector may call is declared in ``RBAC_RULES``; ``deploy/rbac.yaml`` is generated from it
+(``python -m auditor.collect.kube rbac``) and a test fails when the collector makes a request the rules do not cover.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import json
 import logging
 import sys
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -345,6 +346,16 @@ class _Unauthorized(CollectionError):
     """401: the credentials are not accepted at all; nothing else will work either."""
 
 
+class _ListExpired(CollectionError):
+    """410 to a continued page of a list: the snapshot its continue token points into is gone (compacted)."""
+
+
+# How many times a list whose continue token expired is read again from the first page before it is an error. A
+# token expires when etcd is compacted past the list's snapshot (kube-apiserver --etcd-compaction-interval, 5 minutes
+# by default), so a restart usually finishes; the bound keeps a list that never does to three passes, not a loop.
+LIST_RESTARTS = 2
+
+
 @dataclass
 class _Reader:
     """Raw JSON requests through the official client: auth refresh, TLS, timeouts, paging, counting."""
@@ -399,17 +410,56 @@ class _Reader:
             return body
         raise _http_error(path, status, body, resp.reason)
 
-    def list(self, path: str, query: list[tuple[str, str]] | None = None) -> Iterator[JsonObj]:
-        """Every item of a collection, page by page (``limit`` + ``continue``)."""
+    def _read_pages(self, path: str, query: list[tuple[str, str]] | None) -> list[JsonObj]:
+        """Every item of one pass over the pages; _ListExpired when a continued page answers 410. (Defined before
+        ``list``: below it, ``list`` in an annotation names that method.)"""
+        items: list[JsonObj] = []
         token: str | None = None
         while True:
             params = [*(query or []), ("limit", str(self.page_size))]
             if token:
                 params.append(("continue", token))
-            items, token = _list_page(path, self.get(path, params))
-            yield from items
+            try:
+                page = self.get(path, params)
+            except CollectionError as exc:
+                if not token or exc.code != "410":
+                    raise
+                answer = str(exc).removeprefix(f"GET {path}: ")
+                raise _ListExpired(
+                    f"GET {path}: the list expired while paging, after {len(items)} object(s) ({answer})",
+                    service="kubernetes",
+                    operation=exc.operation,
+                    code=exc.code,
+                ) from exc
+            more, token = _list_page(path, page)
+            items += more
             if not token:
-                return
+                return items
+
+    def list(self, path: str, query: list[tuple[str, str]] | None = None) -> list[JsonObj]:
+        """Every item of a collection, read page by page (``limit`` + ``continue``) and returned only once the last
+        page is in. A continued page answered 410 Expired -- the token outlived the server's compaction window, "the
+        client must start over" (https://kubernetes.io/docs/reference/using-api/api-concepts/#retrieving-large-results-sets-in-chunks)
+        -- drops the pages read and lists again from the first page, at most ``LIST_RESTARTS`` times; then the list
+        is an error. client-go's pager does the same on the same answer (``FullListIfExpired``, though with one
+        unpaged list, k8s.io/client-go/tools/pager); paging again keeps each answer within ``page_size``. A 410 to
+        the first page is an error like any other."""
+        restarts = 0
+        while True:
+            try:
+                return self._read_pages(path, query)
+            except _ListExpired as exc:
+                if restarts == LIST_RESTARTS:
+                    raise CollectionError(
+                        f"{exc}; read again from the first page {restarts} time(s), it expired each time",
+                        service="kubernetes",
+                        operation=exc.operation,
+                        code=exc.code,
+                    ) from exc
+                restarts += 1
+                log.warning(
+                    "kubernetes: %s; reading it again from its first page (%d of %d)", exc, restarts, LIST_RESTARTS
+                )
 
     def problem(self, what: str, exc: CollectionError, facet: Facet | None, *, whole: bool = True) -> None:
         """A request failed: ``whole`` when the facet's objects could not be listed at all (facet ERROR),
@@ -1189,7 +1239,7 @@ def _read_custom_resources(
                 )
                 read[res.plural] = None
                 continue
-            read[res.plural] = list(reader.list(f"/apis/{res.group}/{version}/{res.plural}"))
+            read[res.plural] = reader.list(f"/apis/{res.group}/{version}/{res.plural}")
             inv.api_versions[what] = version
         except (_Unauthorized, TargetUnreachable):
             raise
@@ -1298,7 +1348,7 @@ def _collect(reader: _Reader, inv: KubeInventory, progress: ProgressFn) -> list[
     missing += _collect_gateway_api(reader, inv)
 
     step(5, "load balancer controller deployments")
-    deployments = section("deployments", Facet.KUBE_DEPLOYMENTS, lambda: list(reader.list("/apis/apps/v1/deployments")))
+    deployments = section("deployments", Facet.KUBE_DEPLOYMENTS, lambda: reader.list("/apis/apps/v1/deployments"))
     # each Deployment parsed as the LB controller first: one that parser cannot take is reported once, left out
     parsed = _parse_each(
         reader, "Deployment", Facet.KUBE_DEPLOYMENTS, deployments or [], lambda d: (d, parse_controller(d))
@@ -1364,7 +1414,7 @@ def _listed(reader: _Reader, what: str, path: str, facet: Facet, parse: Any, mis
     """Every object of one listing, parsed (one the parser cannot take is left out, its facet partial); None when
     the list failed (its facet is an error)."""
     try:
-        raw = list(reader.list(path))
+        raw = reader.list(path)
     except (_Unauthorized, TargetUnreachable):
         raise
     except CollectionError as exc:

@@ -9,8 +9,8 @@ selectors, a minimal watch, and ``Status`` bodies with proper HTTP codes on erro
 resource type is a 404, as on a real server). The demo embeds it and every Kubernetes test uses it.
 
 Test and demo hooks: ``seed()`` stores an object as is (status included), ``objects()`` reads
-state, ``requests_log`` records every request, ``fail()`` injects faults, and ``auto_ready=True``
-makes Deployments report ready the way the deployment controller would.
+state, ``requests_log`` records every request, ``fail()`` injects faults (``expire_continue()``: continue tokens
+that have expired), and ``auto_ready=True`` makes Deployments report ready the way the deployment controller would.
 """
 
 from __future__ import annotations
@@ -217,6 +217,7 @@ class _Fault:
     message: str | None
     body: JsonObj | str | None = None  # answered as is instead of a Status (answer())
     retry_after: int | None = None  # seconds, sent as the Retry-After header
+    continued_only: bool = False  # only list requests that carry a continue token (expire_continue())
 
 
 @dataclass
@@ -945,6 +946,21 @@ class KubeApiServer:
         with self._lock:
             self._faults.append(_Fault(method.upper(), path_prefix, status, times, None, body))
 
+    def expire_continue(self, path_prefix: str, times: int | None = None) -> None:
+        """Answer list requests matching the path prefix (as ``fail()`` matches them) that carry a continue token with
+        410 Expired, as kube-apiserver does when etcd was compacted past the snapshot the token points into ("the
+        client must start over",
+        https://kubernetes.io/docs/reference/using-api/api-concepts/#retrieving-large-results-sets-in-chunks; the
+        message is apiserver's ``continueExpired``). A first page, without a token, is served as usual. ``times`` None
+        = until cleared with ``clear_faults()``."""
+        body = ApiError(
+            410,
+            "The provided continue parameter is too old to display a consistent list result. "
+            "You can start a new list without the continue parameter.",
+        ).status()
+        with self._lock:
+            self._faults.append(_Fault("GET", path_prefix, 410, times, None, body, continued_only=True))
+
     def clear_faults(self) -> None:
         with self._lock:
             self._faults.clear()
@@ -1086,7 +1102,7 @@ class KubeApiServer:
             self.requests_log.append(RequestRecord(method, path, query))
             if len(self.requests_log) > _MAX_LOGGED_REQUESTS:  # a long-running demo must not grow without bound
                 del self.requests_log[: _MAX_LOGGED_REQUESTS // 2]
-            fault = self._match_fault(method, path)
+            fault = self._match_fault(method, path, continued=bool(query.get("continue")))
         if fault is not None:
             if fault.retry_after is not None:
                 self._request_context.response_headers = {"Retry-After": str(fault.retry_after)}
@@ -1102,9 +1118,9 @@ class KubeApiServer:
         except ApiError as err:
             return err.code, err.status()
 
-    def _match_fault(self, method: str, path: str) -> _Fault | None:
+    def _match_fault(self, method: str, path: str, *, continued: bool) -> _Fault | None:
         for fault in self._faults:
-            if fault.method not in ("*", method):
+            if fault.method not in ("*", method) or (fault.continued_only and not continued):
                 continue
             exact = fault.path_prefix.endswith("$")
             if (path != fault.path_prefix[:-1]) if exact else not path.startswith(fault.path_prefix):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -463,6 +464,71 @@ def test_every_list_is_paged(kube: KubeApiServer, target: TargetConfig) -> None:
     ]
     assert lists and all(r.query.get("limit") == "2" for r in lists)
     assert len(kube.requests("GET", "/apis/discovery.k8s.io/v1/endpointslices")) == 2  # 4 slices
+
+
+def test_a_list_whose_continue_token_expires_is_read_again_from_the_first_page(
+    kube: KubeApiServer, target: TargetConfig, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A 410 Expired to a continued page: the pages read are dropped and the list starts over (client-go's pager), so
+    the Services are the cluster's as it is when read again -- one that went away in between is not kept from the
+    first pass, one that came is not lost, none is counted twice."""
+    seed_cluster(kube)
+    kube.seed(_service("blog", "extra"))  # 5 services; by namespace/name: blog/extra, blog/front on the first page
+    kube.expire_continue("/api/v1/services", times=1)
+    serve = kube.handle
+
+    def churn_before_the_restart(method: str, raw_path: str, headers: dict[str, str], body: bytes) -> Any:
+        answer = serve(method, raw_path, headers, body)
+        if answer[0] == 410:  # the cluster changed meanwhile, as it does when a token outlives compaction
+            kube.seed(_service("default", "late"))
+            auth = {"authorization": f"Bearer {kube.token}"}
+            assert serve("DELETE", "/api/v1/namespaces/blog/services/extra", auth, b"")[0] == 200
+        return answer
+
+    monkeypatch.setattr(kube, "handle", churn_before_the_restart)
+    with caplog.at_level(logging.WARNING, logger="auditor.collect.kube"):
+        inv, cov = _collect(target, _settings(page_size=2))
+    assert cov.status == CoverageStatus.OK
+    assert sorted(f"{s.namespace}/{s.name}" for s in inv.services) == [
+        "blog/front",
+        "default/late",
+        "shop/api",
+        "shop/internal-only",
+        "shop/web-lb",
+    ]
+    service_lists = kube.requests("GET", "/api/v1/services")
+    assert [("continue" in r.query) for r in service_lists] == [False, True, False, True, True]
+    (warning,) = [r.getMessage() for r in caplog.records if "/api/v1/services" in r.getMessage()]
+    assert "expired while paging, after 2 object(s)" in warning and "(1 of 2)" in warning
+
+
+def test_a_list_that_expires_on_every_restart_is_an_error_not_a_partial_list(
+    kube: KubeApiServer, target: TargetConfig
+) -> None:
+    seed_cluster(kube)
+    kube.expire_continue("/api/v1/services")  # every continued page
+    inv, cov = _collect(target, _settings(page_size=2))
+    assert cov.status == CoverageStatus.PARTIAL
+    services = cov.facet("kubernetes.services")
+    assert services.status == CoverageStatus.ERROR and services.error_code == "410"
+    assert "the list expired while paging" in (services.message or "")
+    assert "read again from the first page 2 time(s)" in (services.message or "")
+    assert inv.services == []  # the pages read before each 410 are not used
+    service_lists = kube.requests("GET", "/api/v1/services")
+    assert [("continue" in r.query) for r in service_lists] == [False, True] * 3  # the first pass and 2 restarts
+    assert inv.controllers  # the rest is read
+
+
+def test_a_410_to_the_first_page_is_an_error_not_a_restart(kube: KubeApiServer, target: TargetConfig) -> None:
+    """Only a continue token expires; a 410 to a list without one is the server's answer, not a reason to ask again."""
+    seed_cluster(kube)
+    kube.fail("GET", "/api/v1/services", 410, times=1, message="The resourceVersion for the provided list is too old.")
+    inv, cov = _collect(target, _settings(page_size=2))
+    services = cov.facet("kubernetes.services")
+    assert services.status == CoverageStatus.ERROR and services.error_code == "410"
+    assert "too old" in (services.message or "") and "expired while paging" not in (services.message or "")
+    assert inv.services == []
+    assert len(kube.requests("GET", "/api/v1/services")) == 1
 
 
 def test_gateway_api_is_read_at_the_preferred_version_of_each_resource(
