@@ -442,7 +442,9 @@ class TargetConfig(BaseModel):
     accounts: list[AccountConfig] = Field(default_factory=lambda: [AccountConfig()])
     schedule: str | None = Field(default=None, description="Cron expression (5 fields) for `auditor serve`.")
     rules: list[str] | None = Field(
-        default=None, description="Only these rule ids or categories (None: every rule); `--rules` replaces it."
+        default=None,
+        description="Only these rule ids or categories, or `all` (None: every rule but the opt-in ones); `--rules` "
+        "replaces it.",
     )
     skip_rules: list[str] | None = Field(
         default=None, description="Rule ids or categories not to run; `--skip-rules` adds to it."

@@ -291,8 +291,9 @@ class AuditResult(BaseModel):
     )
     rules: list[str] | None = Field(
         default=None,
-        description="the ids of the rules this audit ran when a selection limited them (None: every rule); "
-        "a finding of another rule is not re-checked by it, never resolved",
+        description="the ids of the rules this audit ran (every rule but the opt-in ones when none were named; None: "
+        "every rule, in results made before opt-in rules existed); a finding of another rule is not re-checked by "
+        "it, never resolved",
     )
 
     def failed(self) -> list[Finding]:

@@ -19,9 +19,11 @@ from auditor.demo.environment import DemoEnvironment
 from auditor.errors import ConfigError
 from auditor.inventory.facets import Facet, attributes_scope, facets_of
 from auditor.inventory.models import CoverageStatus, Inventory
+from auditor.lifecycle import Change, Standing, decisions
 from auditor.pipeline import collect, run_audit
 from auditor.rules.registry import catalog
 from auditor.rules.selection import EVERYTHING, needed_facets, select
+from tests.store.results import finding
 
 RULE_IDS = [m.id for m in catalog()]
 
@@ -88,6 +90,8 @@ def test_no_selection_is_every_rule_but_the_opt_in_ones_and_every_facet_but_thei
     assert EVERYTHING.rule_ids == set(RULE_IDS) - OPT_IN
     assert {f for f in Facet if not EVERYTHING.wants(f)} == OPT_IN_FACETS
     assert select(["all"]).rule_ids == set(RULE_IDS)
+    # every facet, those no rule declares too (Cost Explorer's billed costs), as the default audit reads them
+    assert all(select(["all"]).wants(f) for f in Facet)
 
 
 @pytest.mark.parametrize("rule_id", RULE_IDS)
@@ -160,6 +164,16 @@ def test_the_default_audit_is_every_rule_but_the_opt_in_ones_and_makes_none_of_t
         assert all(lb.attributes is None for lb in outcome.inventory.aws.load_balancers)
         assert _findings(outcome.result.findings) == {f for f in full[target.name] if f[0] not in OPT_IN}
         assert outcome.result.status == "complete"
+        # the run says which rules it ran: an opt-in rule's open finding is not resolved by a run that did not run it
+        assert set(outcome.result.rules or []) == EVERYTHING.rule_ids
+        opt_in = finding("http-desync-unmitigated")
+        before = {opt_in.fingerprint: Standing.OPEN}
+        mine = [
+            d
+            for d in decisions(before, outcome.result, {opt_in.fingerprint: opt_in.rule_id})
+            if d.fingerprint in before
+        ]
+        assert [d.change for d in mine] == [Change.NOT_RECHECKED]
         elbv2 = next(c for c in outcome.result.coverage if c.collector == "elbv2")
         assert elbv2.status == CoverageStatus.OK
         assert elbv2.facet(Facet.ELBV2_ATTRIBUTES).status == CoverageStatus.SKIPPED

@@ -330,8 +330,9 @@ class RunCreate(BaseModel):
     rules: list[RuleId] | None = Field(
         default=None,
         max_length=200,
-        description="run only these rules (ids or categories), replacing the target's own `rules`; only the "
-        "data they need is collected, and findings of other rules are neither re-checked nor resolved",
+        description="run only these rules (ids or categories; `all` is every rule, the opt-in ones too), replacing "
+        "the target's own `rules`; only the data they need is collected, and findings of other rules are neither "
+        "re-checked nor resolved",
     )
     skip_rules: list[RuleId] | None = Field(
         default=None, max_length=200, description="rules (ids or categories) not to run, added to the target's own"

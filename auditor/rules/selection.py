@@ -161,6 +161,9 @@ def select(rules: Iterable[str] | None = None, skip_rules: Iterable[str] | None 
         return EVERYTHING
     check_names([*(chosen or []), *skipped])
     metas = catalog()
+    if chosen is not None and ALL in chosen and not skipped:
+        # every rule: every facet, those no rule declares too (the billed costs), as the default audit reads them
+        return RuleSelection(rule_ids=frozenset(m.id for m in metas), listener_rules=listener_rules_need(metas))
     ids = {m.id for m in default_rules(metas)} if chosen is None else _matching(chosen, metas)
     ids -= _matching(skipped, metas)
     if not ids:

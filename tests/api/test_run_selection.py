@@ -7,6 +7,8 @@ import time
 from typing import Any
 
 from auditor.demo.motoserver import MotoServer
+from auditor.rules.registry import catalog
+from auditor.rules.selection import EVERYTHING
 from tests.api.conftest import Api
 
 DEV = {"name": "dev", "regions": ["eu-west-1"], "kubernetes": False}
@@ -33,9 +35,16 @@ def test_a_narrowed_run_reads_and_reports_only_its_rules(api: Api, aws: MotoServ
     services = {call.split(":", 1)[0] for call in report["api_calls"]}
     assert services.isdisjoint({"wafv2", "acm", "iam", "ec2"}), services  # not needed by that rule
 
-    # the target itself is unchanged: a later run without a selection runs every rule
+    # the target itself is unchanged: a later run without a selection runs every rule but the opt-in ones
     full = _finished(api, api.client.post("/api/v1/runs", headers=api.admin, json={"target": "dev"}).json())
-    assert api.client.get(f"/api/v1/runs/{full['id']}/report?format=json", headers=api.read).json()["rules"] is None
+    ran = api.client.get(f"/api/v1/runs/{full['id']}/report?format=json", headers=api.read).json()["rules"]
+    assert set(ran) == EVERYTHING.rule_ids and "http-desync-unmitigated" not in ran
+    # "all" is every rule, the opt-in ones too
+    every = _finished(
+        api, api.client.post("/api/v1/runs", headers=api.admin, json={"target": "dev", "rules": ["all"]}).json()
+    )
+    report = api.client.get(f"/api/v1/runs/{every['id']}/report?format=json", headers=api.read).json()
+    assert set(report["rules"]) == {m.id for m in catalog()}
 
 
 def test_a_bad_selection_is_refused_before_a_run_is_claimed(api: Api) -> None:

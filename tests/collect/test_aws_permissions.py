@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,12 @@ from auditor.collect.aws import collect_aws
 from auditor.collect.aws.session import DENIED_CODES, CallCounter
 from auditor.collect.permissions import aws_readonly_policy, render
 from auditor.config import AccountConfig, AwsSettings, Settings, TargetConfig
-from auditor.inventory.models import CoverageStatus
+from auditor.findings import Finding, Status
+from auditor.inventory.facets import Facet
+from auditor.inventory.models import AuditTarget, AwsInventory, Coverage, CoverageStatus, Inventory
+from auditor.pipeline import analyze
+from auditor.rules.hardening.http_desync_unmitigated import DROP_INVALID_HEADERS
+from auditor.rules.selection import select
 from tests.collect.test_aws_seed import ACCOUNT, CLUSTER, LBC_ROLE, REGION, Rich, controller_kube, moto_env, seed_rich
 from tests.support.moto_iam import moto_names
 
@@ -68,6 +74,9 @@ def enforced(moto_server) -> Iterator[tuple[Rich, dict[str, dict[str, str]]]]:
             "shipped": make_user("auditor", json.loads(POLICY_FILE.read_text(encoding="utf-8"))),
             "no-waf": make_user("auditor-no-waf", without("wafv2:ListWebACLs")),
             "no-rules": make_user("auditor-no-rules", without("elasticloadbalancing:DescribeRules")),
+            "no-attributes": make_user(
+                "auditor-no-attributes", without("elasticloadbalancing:DescribeLoadBalancerAttributes")
+            ),
         }
         moto_server.set_iam_enforcement(True)
         try:
@@ -119,6 +128,31 @@ def test_a_denied_per_resource_call_leaves_none_and_partial(enforced, monkeypatc
     alb = next(lb for lb in inv.load_balancers if lb.name == "web")
     assert alb.listeners and all(listener.rules is None for listener in alb.listeners)  # not collected
     assert all(listener.certificate_arns is not None for listener in alb.listeners)  # the rest was
+
+
+def analyze_aws(aws: AwsInventory, coverage: list[Coverage]) -> list[Finding]:
+    """The findings of every rule, the opt-in ones too, over what was collected."""
+    inv = Inventory(
+        collected_at=datetime.now(UTC), target=AuditTarget(name="t", regions=[REGION]), aws=aws, coverage=coverage
+    )
+    return analyze(inv, SETTINGS, only=select(["all"]).rule_ids).result.findings
+
+
+def test_denied_attributes_leave_the_opt_in_rule_unknown_not_its_defaults(enforced, monkeypatch):
+    _, users = enforced
+    inv, cov = collect_as(monkeypatch, users["shipped"])
+    alb = next(lb for lb in inv.load_balancers if lb.name == "web")
+    assert alb.is_public and alb.attributes is not None and DROP_INVALID_HEADERS in alb.attributes
+
+    inv, cov = collect_as(monkeypatch, users["no-attributes"])
+    elbv2 = next(c for c in cov if c.collector == "elbv2")
+    assert elbv2.status == CoverageStatus.PARTIAL and "DescribeLoadBalancerAttributes" in elbv2.message
+    assert elbv2.facet(Facet.ELBV2_ATTRIBUTES).status == CoverageStatus.PARTIAL
+    assert elbv2.facet(Facet.ELBV2_LISTENERS).status == CoverageStatus.OK
+    alb = next(lb for lb in inv.load_balancers if lb.name == "web")
+    assert alb.attributes is None and alb.listeners  # not read; the rest was
+    judged = [f for f in analyze_aws(inv, cov) if f.rule_id == "http-desync-unmitigated"]
+    assert judged and {f.status for f in judged} == {Status.UNKNOWN}
 
 
 def test_account_whose_role_cannot_be_assumed_is_recorded(enforced, monkeypatch):
