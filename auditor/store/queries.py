@@ -698,10 +698,11 @@ def summary(session: Session, cluster: str | None = None) -> list[ClusterSummary
         ).all():
             entry = out[target_id]
             entry.load_balancers_by_type[lb_type] = entry.load_balancers_by_type.get(lb_type, 0) + count
-            entry.monthly_cost_usd += float(cost or 0.0)
+            # rounded as every other figure in USD (a float sum reads 123.45000000000002 otherwise)
+            entry.monthly_cost_usd = round(entry.monthly_cost_usd + float(cost or 0.0), 2)
             if orphan:
                 entry.orphans += count
-                entry.orphan_monthly_cost_usd += float(cost or 0.0)
+                entry.orphan_monthly_cost_usd = round(entry.orphan_monthly_cost_usd + float(cost or 0.0), 2)
     for run in session.scalars(
         select(RunRow).where(
             RunRow.id.in_(

@@ -16,9 +16,9 @@ from auditor.findings import AuditResult, Severity, Status
 from auditor.store import runs as store_runs
 from auditor.store.db import make_engine, session_factory, upgrade
 from auditor.store.models import FindingRow, RunRow
-from auditor.store.queries import FindingFilter, get_finding, list_findings
+from auditor.store.queries import FindingFilter, get_finding, list_findings, summary
 from auditor.store.targets import sync_targets
-from tests.store.results import ARN2, finding, result
+from tests.store.results import ARN, ARN2, finding, lb, result
 
 
 def _target(factory: sessionmaker[Session], name: str = "prod") -> int:
@@ -180,3 +180,18 @@ def test_failing_a_run_that_is_being_recorded_leaves_it_recorded(postgres_url: s
             assert ended is not None and (ended.status, ended.error) == ("complete", None)
     finally:
         engine.dispose()
+
+
+def test_the_summary_adds_costs_up_to_the_cent(factory: sessionmaker[Session]) -> None:
+    """Costs summed over load balancers of several types are rounded as every USD figure is, on both databases."""
+    tid = _target(factory)
+    lbs = [
+        lb(ARN, cost=0.1),
+        lb(ARN2, cost=0.2, type_="network"),
+        lb(ARN.replace("/1", "/3"), cost=0.1, orphan="owner-gone", type_="classic"),
+        lb(ARN.replace("/1", "/4"), cost=0.2, orphan="owner-gone"),
+    ]
+    _record(factory, tid, result([], n=0, load_balancers=lbs))
+    with factory() as s:
+        (entry,) = summary(s)
+    assert entry.monthly_cost_usd == 0.6 and entry.orphan_monthly_cost_usd == 0.3
