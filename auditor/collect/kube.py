@@ -15,10 +15,12 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import urllib3
@@ -313,6 +315,9 @@ def kube_client(target: TargetConfig, settings: Settings) -> client.ApiClient:
         raise ConfigError(
             f"target {target.name!r}: context {context!r} is not in {where} (contexts: {', '.join(names) or 'none'})"
         )
+    plugin_errors = _ExecPluginErrors()
+    root = logging.getLogger()
+    root.addFilter(plugin_errors)
     try:
         config.load_kube_config(  # type: ignore[no-untyped-call]
             config_file=str(path) if path else None,
@@ -322,7 +327,39 @@ def kube_client(target: TargetConfig, settings: Settings) -> client.ApiClient:
         )
     except (ConfigException, OSError, ValueError) as exc:
         raise ConfigError(f"target {target.name!r}: context {context!r} of {where} is unusable: {exc}") from exc
+    finally:
+        root.removeFilter(plugin_errors)
+    if plugin_errors.messages:
+        said = " ".join(" ".join(plugin_errors.messages).split())
+        raise ConfigError(
+            f"target {target.name!r}: the exec credential plugin of context {context!r} ({where}) failed: {said[:500]}"
+        )
     return client.ApiClient(configuration)
+
+
+class _ExecPluginErrors(logging.Filter):
+    """What the client's exec credential plugin loader logs instead of raising (``logging.error`` on the root logger
+    in kubernetes/config/kube_config.py, ``_load_from_exec_plugin``: the plugin not found, its exit status and stderr,
+    an answer without a token). Kept here -- and not logged by the client -- so that the audit says the plugin failed
+    and why, rather than going on without credentials to an HTTP 401."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.messages: list[str] = []
+        self.thread = threading.get_ident()  # audits of several clusters may load their kubeconfigs at once
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if (
+            record.levelno >= logging.ERROR
+            and record.thread == self.thread
+            and record.pathname.endswith(_KUBE_CONFIG_MODULE)
+        ):
+            self.messages.append(record.getMessage())
+            return False
+        return True
+
+
+_KUBE_CONFIG_MODULE = str(Path("kubernetes", "config", "kube_config.py"))
 
 
 def _context_name(target: TargetConfig) -> str | None:

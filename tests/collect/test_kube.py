@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from auditor.collect.kube import collect_kube, image_tag, kube_client, parse_args
 from auditor.config import KubeSettings, Settings, TargetConfig
@@ -1013,3 +1015,50 @@ def test_an_answer_without_retry_after_or_retried_out_is_that_facet_unread(
     assert cov.facet("kubernetes.ingresses").error_code == "503"  # the status, not "unreachable"
     assert len(kube.requests("GET", "/apis/networking.k8s.io/v1/ingresses")) == 11
     assert inv.controllers  # the rest is read
+
+
+def _exec_kubeconfig(kube: KubeApiServer, tmp_path: Path, command: str, *args: str) -> Path:
+    """The emulator's kubeconfig with its user's token replaced by an exec credential plugin."""
+    path = tmp_path / "exec-kubeconfig"
+    doc = yaml.safe_load(Path(kube.kubeconfig).read_text(encoding="utf-8"))
+    doc["users"][0]["user"] = {
+        "exec": {"apiVersion": "client.authentication.k8s.io/v1beta1", "command": command, "args": list(args)}
+    }
+    path.write_text(yaml.safe_dump(doc), encoding="utf-8")
+    return path
+
+
+def test_a_failing_exec_credential_plugin_is_named_with_its_error_not_a_401(
+    kube: KubeApiServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """kubeconfigs of EKS run `aws eks get-token`: a plugin missing or failing is said, with its own words."""
+    failing = tmp_path / "get-token"
+    failing.write_text("#!/bin/sh\necho 'Unable to locate credentials. You can configure credentials' >&2\nexit 255\n")
+    failing.chmod(0o755)
+    for command, says in (
+        (str(tmp_path / "no-such-aws"), "No such file or directory"),
+        (str(failing), "process returned 255. Unable to locate credentials"),
+    ):
+        target = TargetConfig(name="prod", kubeconfig=_exec_kubeconfig(kube, tmp_path, command, "eks", "get-token"))
+        with caplog.at_level(logging.ERROR):
+            caplog.clear()
+            inv, (cov,) = collect_kube(target, _settings())
+        assert inv is None and cov.status == CoverageStatus.ERROR and cov.error_code == "ConfigError"
+        assert "the exec credential plugin of context 'test'" in (cov.message or "") and says in (cov.message or "")
+        assert "401" not in (cov.message or "")
+        # the client's own bare ERROR line is not logged beside ours
+        assert not [r for r in caplog.records if r.pathname.endswith("kube_config.py")]
+
+
+def test_a_working_exec_credential_plugin_authenticates(kube: KubeApiServer, tmp_path: Path) -> None:
+    plugin = tmp_path / "get-token"
+    credential = {
+        "apiVersion": "client.authentication.k8s.io/v1beta1",
+        "kind": "ExecCredential",
+        "status": {"token": kube.token},
+    }
+    plugin.write_text(f"#!/bin/sh\necho '{json.dumps(credential)}'\n")
+    plugin.chmod(0o755)
+    target = TargetConfig(name="prod", kubeconfig=_exec_kubeconfig(kube, tmp_path, str(plugin)))
+    inv, (cov,) = collect_kube(target, _settings())
+    assert inv is not None and cov.status == CoverageStatus.OK, cov.message
