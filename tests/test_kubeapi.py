@@ -6,10 +6,12 @@ import json
 import shutil
 import subprocess
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
+import urllib3
 from kubernetes import client, config, watch
 from kubernetes.client.exceptions import ApiException
 
@@ -378,6 +380,22 @@ def test_fault_injection_and_request_log(api: Any, kube: KubeApiServer) -> None:
     logged = kube.requests("GET", "/apis/networking.k8s.io/v1/ingress")
     assert [r.path.rsplit("/", 1)[1] for r in logged] == ["ingresses", "ingressclasses", "ingressclasses", "ingresses"]
     assert all(isinstance(r.query, dict) for r in logged)
+
+
+def test_a_stalled_request_is_answered_after_the_wait(api: Any, kube: KubeApiServer) -> None:
+    """``stall()``: the request is answered as usual, only late -- and only as many times as asked."""
+    core: Any = client.CoreV1Api(api)
+    kube.stall("GET", "/api/v1/namespaces", 1.0, times=1)
+    started = time.monotonic()
+    assert "default" in [n.metadata.name for n in core.list_namespace().items]
+    assert time.monotonic() - started >= 1.0
+    kube.stall("GET", "/api/v1/namespaces", 1.0, times=4)  # urllib3's default retries: three more asks
+    with pytest.raises(urllib3.exceptions.MaxRetryError):  # a client that gives up sooner sees no answer
+        core.list_namespace(_request_timeout=0.2)
+    started = time.monotonic()
+    core.list_namespace()
+    assert time.monotonic() - started < 1.0  # the stalls are spent
+    assert len(kube.requests("GET", "/api/v1/namespaces")) == 6
 
 
 def test_auto_ready_and_watch(tmp_path: Path) -> None:

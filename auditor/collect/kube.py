@@ -4,7 +4,8 @@ addresses).
 
 Reads through the official client (kubeconfig context or in-cluster service account), every list
 paged with ``limit`` + ``continue`` and read whole before any of it is used (a continue token that expires, HTTP
-410, starts the list over from its first page, at most ``LIST_RESTARTS`` times); custom resources (the Gateway API,
+410, starts the list over from its first page, at most ``LIST_RESTARTS`` times; a request the server does not answer
+within the timeout is asked once more, then costs only what it reads); custom resources (the Gateway API,
 the controller's gateway.k8s.aws objects) at the version the server prefers for each, found through API discovery.
 What the collector may call is declared in ``RBAC_RULES``; ``deploy/rbac.yaml`` is generated from it
 (``python -m auditor.collect.kube rbac``) and a test fails when the collector makes a request the rules do not cover.
@@ -21,13 +22,17 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from types import TracebackType
+from typing import Any, Self
 
 import urllib3
 import yaml
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
+from urllib3.connectionpool import ConnectionPool
+from urllib3.response import BaseHTTPResponse
+from urllib3.util.retry import Retry
 
 from auditor.config import Settings, TargetConfig
 from auditor.errors import AuditorError, CollectionError, ConfigError, PermissionDenied, TargetUnreachable
@@ -274,6 +279,31 @@ KUBECONFIG_ERRORS: tuple[type[Exception], ...] = (
 )
 
 
+class _TransportRetry(Retry):
+    """urllib3's retries of a request that did not get through, minus a read timeout: that one is raised at once, for
+    ``_Reader.get`` to ask again once, logged and counted. urllib3 would ask three more times, silently, each after a
+    full timeout -- and the collector's own retry on top would make a stalled request cost eight timeouts."""
+
+    def increment(
+        self,
+        method: str | None = None,
+        url: str | None = None,
+        response: BaseHTTPResponse | None = None,
+        error: Exception | None = None,
+        _pool: ConnectionPool | None = None,
+        _stacktrace: TracebackType | None = None,
+    ) -> Self:
+        if isinstance(error, urllib3.exceptions.ReadTimeoutError):
+            raise error
+        return super().increment(method, url, response, error, _pool, _stacktrace)
+
+
+# urllib3's default, Retry(3) -- three retries of a connection that cannot be opened, one dropped mid-request (a stale
+# keep-alive connection), a redirect -- each bounded by itself and without an overall ceiling: the client also reads
+# ``total`` as its Retry-After ceiling, which stays client-go's 10 (kubernetes.utils.retry_after_max_retries).
+_TRANSPORT_RETRIES = _TransportRetry(total=None, connect=3, read=3, redirect=3, other=3)
+
+
 def kube_client(target: TargetConfig, settings: Settings) -> client.ApiClient:
     """An API client for the target's cluster: in-cluster service account, or a kubeconfig context.
 
@@ -281,6 +311,7 @@ def kube_client(target: TargetConfig, settings: Settings) -> client.ApiClient:
     can be built; reaching the server is checked later by the collector.
     """
     configuration = client.Configuration()
+    configuration.retries = _TRANSPORT_RETRIES
     # client-go's rule for an answer that says when to come back: a 429 (API Priority and Fairness, the
     # max-in-flight limit) or a 5xx with Retry-After is retried after that many seconds, up to 10 times
     # (https://kubernetes.io/docs/concepts/cluster-administration/flow-control/); without the header it is the answer
@@ -393,6 +424,13 @@ class _ListExpired(CollectionError):
 LIST_RESTARTS = 2
 
 
+# How many times a request the server took but did not answer within ``request_timeout`` (a read timeout) is asked
+# again before it is a CollectionError ``Timeout``: a stall may pass (a slow etcd read, an API server busy for a
+# moment), a second one is not waited out again. client-go asks a GET again only after a reset connection or an EOF,
+# never after a timeout (k8s.io/client-go/rest/request.go, isErrRetryableFunc); one more ask is the middle ground.
+TIMEOUT_RETRIES = 1
+
+
 @dataclass
 class _Reader:
     """Raw JSON requests through the official client: auth refresh, TLS, timeouts, paging, counting."""
@@ -401,6 +439,7 @@ class _Reader:
     page_size: int
     timeout: float
     calls: int = 0
+    answered: bool = False  # the server has answered a request (any status): it is there, and alive
     problems: list[str] = field(default_factory=list)
     facets: dict[str, FacetCoverage] = field(default_factory=dict)  # facets not (fully) read
 
@@ -409,28 +448,41 @@ class _Reader:
         return str(self.api.configuration.host)
 
     def get(self, path: str, query: list[tuple[str, str]] | None = None) -> JsonObj:
-        """GET one JSON document; HTTP errors become CollectionError (401: _Unauthorized, 403: PermissionDenied),
-        no answer at all becomes TargetUnreachable."""
-        self.calls += 1
-        try:
-            method, url, headers, _, _ = self.api.param_serialize(
-                "GET",
-                path,
-                query_params=query or [],
-                header_params={"Accept": "application/json"},
-                auth_settings=["BearerToken"],
-            )
-            resp = self.api.call_api(method, url, header_params=headers, _request_timeout=self.timeout)
-            resp.read()  # type: ignore[no-untyped-call]
-        except ApiException as exc:
-            if exc.status:  # an answer the client's Retry-After retries gave up on (429, 5xx): that status
-                raise _http_error(path, int(exc.status), None, exc.reason) from exc
-            # the client raises these with status 0 for TLS failures
-            raise TargetUnreachable(f"cannot reach the Kubernetes API server at {self.server}: {exc.reason}") from exc
-        except urllib3.exceptions.HTTPError as exc:
-            raise TargetUnreachable(
-                f"cannot reach the Kubernetes API server at {self.server}: {_transport_reason(exc)}"
-            ) from exc
+        """GET one JSON document; HTTP errors become CollectionError (401: _Unauthorized, 403: PermissionDenied).
+
+        No answer within ``timeout`` to a request the server took (a read timeout) is asked again, at most
+        ``TIMEOUT_RETRIES`` times, then is a CollectionError with code ``Timeout``: it costs what this request reads
+        (its facet), not the cluster. Unless the server has answered no request of this collection yet: then it is
+        TargetUnreachable -- a server that answers nothing in time is lost as a whole, at the cost of one request, not
+        one per facet. Any other transport failure (refused, connect timeout, name not resolved, TLS) is
+        TargetUnreachable at once."""
+        retries = 0
+        while True:
+            try:
+                resp = self._send(path, query)
+                break
+            except urllib3.exceptions.HTTPError as exc:
+                if not _read_timed_out(exc):
+                    raise TargetUnreachable(
+                        f"cannot reach the Kubernetes API server at {self.server}: {_transport_reason(exc)}"
+                    ) from exc
+                if retries < TIMEOUT_RETRIES:
+                    retries += 1
+                    log.warning(
+                        "kubernetes: GET %s: no answer within %g s; asking again (%d of %d)",
+                        path,
+                        self.timeout,
+                        retries,
+                        TIMEOUT_RETRIES,
+                    )
+                    continue
+                text = f"GET {path}: no answer within {self.timeout:g} s, asked {retries + 1} times"
+                if not self.answered:
+                    raise TargetUnreachable(
+                        f"cannot reach the Kubernetes API server at {self.server}: {text}, and it has answered no "
+                        "request"
+                    ) from exc
+                raise CollectionError(text, service="kubernetes", operation=f"GET {path}", code="Timeout") from exc
         status = int(resp.status)
         try:
             body = json.loads(resp.data or b"null")
@@ -446,6 +498,30 @@ class _Reader:
                 )
             return body
         raise _http_error(path, status, body, resp.reason)
+
+    def _send(self, path: str, query: list[tuple[str, str]] | None) -> Any:
+        """One request, its answer read whole (the client's RESTResponse). An answer the client's Retry-After retries
+        gave up on (429, 5xx) is that status's CollectionError; a TLS failure, which the client raises as an
+        ApiException with status 0, is TargetUnreachable; urllib3's errors (no connection, no answer) are raised as
+        they come."""
+        self.calls += 1
+        try:
+            method, url, headers, _, _ = self.api.param_serialize(
+                "GET",
+                path,
+                query_params=query or [],
+                header_params={"Accept": "application/json"},
+                auth_settings=["BearerToken"],
+            )
+            resp = self.api.call_api(method, url, header_params=headers, _request_timeout=self.timeout)
+            resp.read()  # type: ignore[no-untyped-call]
+        except ApiException as exc:
+            if exc.status:
+                self.answered = True
+                raise _http_error(path, int(exc.status), None, exc.reason) from exc
+            raise TargetUnreachable(f"cannot reach the Kubernetes API server at {self.server}: {exc.reason}") from exc
+        self.answered = True
+        return resp
 
     def _read_pages(self, path: str, query: list[tuple[str, str]] | None) -> list[JsonObj]:
         """Every item of one pass over the pages; _ListExpired when a continued page answers 410. (Defined before
@@ -552,11 +628,25 @@ def _expect_kind(path: str, doc: JsonObj, kind: str) -> JsonObj:
     return doc
 
 
-def _transport_reason(exc: urllib3.exceptions.HTTPError) -> str:
-    """The innermost cause of a urllib3 failure, in a few words (connection refused, timed out...)."""
+def _innermost(exc: urllib3.exceptions.HTTPError) -> BaseException:
+    """The failure itself: urllib3 wraps the last one in a MaxRetryError once its retries are spent."""
     reason: BaseException = exc
     while isinstance(reason, urllib3.exceptions.MaxRetryError) and reason.reason is not None:
         reason = reason.reason
+    return reason
+
+
+def _read_timed_out(exc: urllib3.exceptions.HTTPError) -> bool:
+    """The server took the request and sent no answer (or not all of it) within the read timeout: urllib3's
+    ReadTimeoutError, raised as is (``_TransportRetry``; reading the body) or as a MaxRetryError's reason (a client
+    with urllib3's default retries). Not ConnectTimeoutError -- also a urllib3 TimeoutError, and the parent of
+    NewConnectionError and NameResolutionError: no connection, nothing was asked."""
+    return isinstance(_innermost(exc), urllib3.exceptions.ReadTimeoutError)
+
+
+def _transport_reason(exc: urllib3.exceptions.HTTPError) -> str:
+    """The innermost cause of a urllib3 failure, in a few words (connection refused, timed out...)."""
+    reason = _innermost(exc)
     if isinstance(reason, urllib3.exceptions.NewConnectionError):
         cause = reason.__cause__ or reason.__context__
         if isinstance(cause, ConnectionRefusedError):

@@ -10,7 +10,8 @@ resource type is a 404, as on a real server). The demo embeds it and every Kuber
 
 Test and demo hooks: ``seed()`` stores an object as is (status included), ``objects()`` reads
 state, ``requests_log`` records every request, ``fail()`` injects faults (``expire_continue()``: continue tokens
-that have expired), and ``auto_ready=True`` makes Deployments report ready the way the deployment controller would.
+that have expired; ``stall()``: an answer that comes only after a wait), and ``auto_ready=True`` makes Deployments
+report ready the way the deployment controller would.
 """
 
 from __future__ import annotations
@@ -218,6 +219,7 @@ class _Fault:
     body: JsonObj | str | None = None  # answered as is instead of a Status (answer())
     retry_after: int | None = None  # seconds, sent as the Retry-After header
     continued_only: bool = False  # only list requests that carry a continue token (expire_continue())
+    delay_seconds: float = 0.0  # answered as usual, after this wait (stall())
 
 
 @dataclass
@@ -961,6 +963,14 @@ class KubeApiServer:
         with self._lock:
             self._faults.append(_Fault("GET", path_prefix, 410, times, None, body, continued_only=True))
 
+    def stall(self, method: str, path_prefix: str, seconds: float, times: int | None = None) -> None:
+        """Answer requests matching method and path prefix (as ``fail()`` matches them) as usual, but only after
+        ``seconds``: a server that took the request and is slow to answer it (a large list from etcd, an overloaded
+        API server), which a client with a shorter read timeout sees as no answer. ``times`` None = until cleared with
+        ``clear_faults()``."""
+        with self._lock:
+            self._faults.append(_Fault(method.upper(), path_prefix, 200, times, None, delay_seconds=seconds))
+
     def clear_faults(self) -> None:
         with self._lock:
             self._faults.clear()
@@ -1103,6 +1113,9 @@ class KubeApiServer:
             if len(self.requests_log) > _MAX_LOGGED_REQUESTS:  # a long-running demo must not grow without bound
                 del self.requests_log[: _MAX_LOGGED_REQUESTS // 2]
             fault = self._match_fault(method, path, continued=bool(query.get("continue")))
+        if fault is not None and fault.delay_seconds:
+            time.sleep(fault.delay_seconds)  # this request's thread only; then answered like any other
+            fault = None
         if fault is not None:
             if fault.retry_after is not None:
                 self._request_context.response_headers = {"Retry-After": str(fault.retry_after)}

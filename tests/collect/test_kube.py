@@ -9,13 +9,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import urllib3
 import yaml
+from kubernetes.client import Configuration
+from kubernetes.client.exceptions import ApiException
 
-from auditor.collect.kube import collect_kube, image_tag, kube_client, parse_args
+from auditor.collect.kube import _Reader, collect_kube, image_tag, kube_client, parse_args
 from auditor.config import KubeSettings, Settings, TargetConfig
 from auditor.demo.kubeapi import KubeApiServer
 from auditor.demo.seed_kube import gateway_api_crds
-from auditor.errors import ConfigError
+from auditor.errors import CollectionError, ConfigError, TargetUnreachable
 from auditor.inventory.models import CoverageStatus, KubeInventory
 from auditor.progress import ProgressEvent
 
@@ -357,8 +360,13 @@ def target(kube: KubeApiServer) -> TargetConfig:
     return TargetConfig(name="prod", kubeconfig=kube.kubeconfig, context="test")
 
 
-def _settings(page_size: int = 500) -> Settings:
-    return Settings(kube=KubeSettings(page_size=page_size, request_timeout=5))
+def _settings(page_size: int = 500, request_timeout: float = 5) -> Settings:
+    return Settings(kube=KubeSettings(page_size=page_size, request_timeout=request_timeout))
+
+
+# A short request timeout, and a stall well past it: the tests of read timeouts stay fast.
+TIMEOUT = 0.5
+STALL = 1.5
 
 
 def _collect(target: TargetConfig, settings: Settings | None = None) -> tuple[KubeInventory, Any]:
@@ -773,6 +781,122 @@ def test_connection_dropped_mid_collection_is_an_error(kube: KubeApiServer, targ
     inv, (cov,) = collect_kube(target, _settings(), api_client=api)
     assert inv is None and cov.status == CoverageStatus.ERROR
     assert (cov.message or "").startswith("cannot reach the Kubernetes API server")
+
+
+def test_a_request_not_answered_in_time_is_asked_once_more_and_logged(
+    kube: KubeApiServer, target: TargetConfig, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A read timeout -- the server took the request and did not answer within request_timeout -- may be a passing
+    stall: the request is asked again, once, logged and counted, and the list is then read in full."""
+    seed_cluster(kube)
+    kube.stall("GET", "/apis/discovery.k8s.io/v1/endpointslices", STALL, times=1)
+    with caplog.at_level(logging.WARNING, logger="auditor.collect.kube"):
+        inv, cov = _collect(target, _settings(request_timeout=TIMEOUT))
+    assert cov.status == CoverageStatus.OK and cov.facet("kubernetes.endpoint-slices").status == CoverageStatus.OK
+    assert inv.endpoint_slices is not None
+    assert {s.service_name for s in inv.endpoint_slices} == {"web-lb", "api", "internal-only"}
+    assert inv.pods is not None  # read after the slices that name them
+    assert len(kube.requests("GET", "/apis/discovery.k8s.io/v1/endpointslices")) == 2
+    assert cov.calls == len(kube.requests_log)  # the second ask is a call too
+    (warning,) = [r.getMessage() for r in caplog.records if "endpointslices" in r.getMessage()]
+    assert "GET /apis/discovery.k8s.io/v1/endpointslices: no answer within 0.5 s; asking again (1 of 1)" in warning
+
+
+def test_a_request_that_times_out_again_costs_its_facet_not_the_cluster(
+    kube: KubeApiServer, target: TargetConfig
+) -> None:
+    """A list that is never answered in time is that facet's error (code Timeout), as a 5xx would be; the cluster's
+    other objects, read before and after it, are kept and the audit is partial, not complete."""
+    seed_cluster(kube, crds=True)
+    kube.stall("GET", "/apis/networking.k8s.io/v1/ingressclasses", STALL)  # every time
+    inv, cov = _collect(target, _settings(request_timeout=TIMEOUT))
+    assert cov.status == CoverageStatus.PARTIAL and cov.error_code == "Timeout"
+    classes = cov.facet("kubernetes.ingress-classes")
+    assert classes.status == CoverageStatus.ERROR and classes.error_code == "Timeout"
+    assert classes.message == (
+        "ingressclasses: GET /apis/networking.k8s.io/v1/ingressclasses: no answer within 0.5 s, asked 2 times"
+    )
+    assert inv.ingress_classes == []
+    assert len(kube.requests("GET", "/apis/networking.k8s.io/v1/ingressclasses")) == 2
+    others = {name: f.status for name, f in cov.facets.items() if name != "kubernetes.ingress-classes"}
+    assert others and set(others.values()) <= {CoverageStatus.OK, CoverageStatus.ABSENT}
+    assert len(inv.services) == 4 and len(inv.ingresses) == 1  # read before it
+    assert inv.controllers and inv.endpoint_slices and inv.pods is not None  # and after it
+    assert inv.target_group_bindings and inv.service_accounts
+    assert cov.calls == len(kube.requests_log)
+
+
+def test_a_server_that_answers_no_request_in_time_is_unreachable(kube: KubeApiServer, target: TargetConfig) -> None:
+    """Every request times out, the first one included: nothing of the cluster can be read, so the collection fails
+    closed as a whole (Unreachable), after the first request and its one retry -- not one timeout per facet."""
+    seed_cluster(kube)
+    kube.stall("GET", "/", STALL)  # every request
+    inv, (cov,) = collect_kube(target, _settings(request_timeout=TIMEOUT))
+    assert inv is None
+    assert cov.status == CoverageStatus.ERROR and cov.error_code == "Unreachable"
+    assert cov.message == (
+        f"cannot reach the Kubernetes API server at {kube.url}: GET /version: no answer within 0.5 s, asked 2 times, "
+        "and it has answered no request"
+    )
+    assert [r.path for r in kube.requests_log] == ["/version", "/version"]
+
+
+class _FailingApi:
+    """An ApiClient whose every request fails with the urllib3 errors given, in turn."""
+
+    def __init__(self, *errors: Exception) -> None:
+        self.errors = list(errors)
+        self.configuration = Configuration(host="https://api.example:6443")
+
+    def param_serialize(self, method: str, path: str, **_: Any) -> tuple[str, str, dict[str, str], None, None]:
+        return method, f"{self.configuration.host}{path}", {}, None, None
+
+    def call_api(self, *_: Any, **__: Any) -> Any:
+        raise self.errors.pop(0)
+
+
+def _read_timeout() -> urllib3.exceptions.ReadTimeoutError:
+    return urllib3.exceptions.ReadTimeoutError(None, "/api/v1/pods", "Read timed out. (read timeout=0.5)")  # type: ignore[arg-type]
+
+
+def _gave_up(reason: Exception) -> urllib3.exceptions.MaxRetryError:
+    return urllib3.exceptions.MaxRetryError(None, "/api/v1/pods", reason)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        urllib3.exceptions.ConnectTimeoutError("Connection to api.example timed out. (connect timeout=0.5)"),
+        _gave_up(urllib3.exceptions.ConnectTimeoutError("Connection to api.example timed out")),
+        _gave_up(urllib3.exceptions.NewConnectionError(None, "Failed to establish a new connection")),  # type: ignore[arg-type]
+        _gave_up(urllib3.exceptions.SSLError("certificate verify failed")),
+        ApiException(status=0, reason="SSLError\ncertificate verify failed"),  # how the client raises some
+    ],
+    ids=["connect-timeout", "connect-timeout-retried-out", "no-connection", "tls", "tls-api-exception"],
+)
+def test_a_connection_that_cannot_be_opened_is_unreachable_at_once(error: Exception) -> None:
+    """ConnectTimeoutError is a urllib3 TimeoutError too, but nothing was asked: the server is unreachable, not slow,
+    and is not asked again."""
+    reader = _Reader(_FailingApi(error, error), page_size=500, timeout=TIMEOUT)  # type: ignore[arg-type]
+    reader.answered = True  # even mid-collection
+    with pytest.raises(TargetUnreachable) as err:
+        reader.get("/api/v1/pods")
+    assert str(err.value).startswith("cannot reach the Kubernetes API server at https://api.example:6443: ")
+    assert reader.calls == 1
+
+
+@pytest.mark.parametrize("error", [_read_timeout(), _gave_up(_read_timeout())], ids=["as-is", "retried-out"])
+def test_a_read_timeout_is_asked_once_more_then_a_timeout_of_that_request(error: Exception) -> None:
+    """A ReadTimeoutError as urllib3 raises it -- alone (reading the body, or with the collector's retries) or as the
+    reason of a MaxRetryError (a client with urllib3's default retries) -- is asked again once, then is that
+    request's CollectionError."""
+    reader = _Reader(_FailingApi(error, error), page_size=500, timeout=TIMEOUT)  # type: ignore[arg-type]
+    reader.answered = True
+    with pytest.raises(CollectionError) as err:
+        reader.get("/api/v1/pods")
+    assert not isinstance(err.value, TargetUnreachable)
+    assert err.value.code == "Timeout" and str(err.value) == "GET /api/v1/pods: no answer within 0.5 s, asked 2 times"
+    assert reader.calls == 2
 
 
 def test_rejected_credentials(kube: KubeApiServer, target: TargetConfig) -> None:
