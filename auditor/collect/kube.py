@@ -429,6 +429,10 @@ LIST_RESTARTS = 2
 # moment), a second one is not waited out again. client-go asks a GET again only after a reset connection or an EOF,
 # never after a timeout (k8s.io/client-go/rest/request.go, isErrRetryableFunc); one more ask is the middle ground.
 TIMEOUT_RETRIES = 1
+# How many requests in a row may go unanswered (each asked 1 + TIMEOUT_RETRIES times) before the server counts as gone:
+# a server that answered once and then answers nothing would otherwise cost two timeouts per remaining request (about
+# 30 requests: half an hour at the default 30 s) before a partial result.
+TIMEOUTS_IN_A_ROW = 3
 
 
 @dataclass
@@ -440,6 +444,7 @@ class _Reader:
     timeout: float
     calls: int = 0
     answered: bool = False  # the server has answered a request (any status): it is there, and alive
+    unanswered: int = 0  # requests in a row that timed out (reset by any answer)
     problems: list[str] = field(default_factory=list)
     facets: dict[str, FacetCoverage] = field(default_factory=dict)  # facets not (fully) read
 
@@ -477,10 +482,16 @@ class _Reader:
                     )
                     continue
                 text = f"GET {path}: no answer within {self.timeout:g} s, asked {retries + 1} times"
+                self.unanswered += 1
                 if not self.answered:
                     raise TargetUnreachable(
                         f"cannot reach the Kubernetes API server at {self.server}: {text}, and it has answered no "
                         "request"
+                    ) from exc
+                if self.unanswered >= TIMEOUTS_IN_A_ROW:
+                    raise TargetUnreachable(
+                        f"the Kubernetes API server at {self.server} stopped answering: {text}, the "
+                        f"{self.unanswered} last requests unanswered"
                     ) from exc
                 raise CollectionError(text, service="kubernetes", operation=f"GET {path}", code="Timeout") from exc
         status = int(resp.status)
@@ -517,10 +528,10 @@ class _Reader:
             resp.read()  # type: ignore[no-untyped-call]
         except ApiException as exc:
             if exc.status:
-                self.answered = True
+                self.answered, self.unanswered = True, 0
                 raise _http_error(path, int(exc.status), None, exc.reason) from exc
             raise TargetUnreachable(f"cannot reach the Kubernetes API server at {self.server}: {exc.reason}") from exc
-        self.answered = True
+        self.answered, self.unanswered = True, 0
         return resp
 
     def _read_pages(self, path: str, query: list[tuple[str, str]] | None) -> list[JsonObj]:

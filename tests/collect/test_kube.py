@@ -841,6 +841,22 @@ def test_a_server_that_answers_no_request_in_time_is_unreachable(kube: KubeApiSe
     assert [r.path for r in kube.requests_log] == ["/version", "/version"]
 
 
+def test_a_server_that_stops_answering_is_unreachable_after_a_few_requests(
+    kube: KubeApiServer, target: TargetConfig
+) -> None:
+    """It answered /version, then nothing: three requests in a row unanswered (each asked twice) and the cluster is
+    lost as a whole, not after two timeouts for every remaining request."""
+    seed_cluster(kube)
+    kube.stall("GET", "/api", STALL)  # /api/v1/... and /apis/...: everything after /version
+    inv, (cov,) = collect_kube(target, _settings(request_timeout=TIMEOUT))
+    assert inv is None
+    assert cov.status == CoverageStatus.ERROR and cov.error_code == "Unreachable"
+    assert f"the Kubernetes API server at {kube.url} stopped answering" in (cov.message or "")
+    assert "the 3 last requests unanswered" in (cov.message or "")
+    stalled = [r for r in kube.requests_log if r.path.startswith("/api")]
+    assert len(stalled) == 3 * 2
+
+
 class _FailingApi:
     """An ApiClient whose every request fails with the urllib3 errors given, in turn."""
 
