@@ -126,8 +126,8 @@ class Recorded:
     status: str
     new: int
     resolved: int
-    reopened: int
-    not_rechecked: int
+    reopened: int | None  # None: recorded by an earlier try (see ``record_result``), which kept no such count
+    not_rechecked: int | None
 
 
 # What an observation row says, per lifecycle change; the reverse (``_SEEN_OF_OBSERVATION``) reads history back.
@@ -165,6 +165,18 @@ def record_result(factory: sessionmaker[Session], run_id: int, result: AuditResu
         if run is None:
             raise NotFound(f"no run {run_id}")
         if run.status != RUNNING:
+            if _recorded_from(run, result):
+                # an earlier try's COMMIT went through and its connection dropped before the acknowledgement
+                # (``once_more_if_dropped`` tried again): the run is recorded, from this very result
+                log.info("run %d was recorded already by the try whose connection dropped", run_id)
+                return Recorded(
+                    run_id,
+                    run.status,
+                    new=run.findings_new,
+                    resolved=run.findings_resolved,
+                    reopened=None,
+                    not_rechecked=None,
+                )
             raise StoreError(
                 f"run {run_id} is {run.status} (its lease expired, or its service stopped, while it ran); "
                 "its results are discarded"
@@ -257,6 +269,16 @@ def _resolve(row: FindingRow, at: datetime, run_id: int) -> None:
     row.is_open = False
     row.resolved_at = at
     row.last_run_id = run_id
+
+
+def _recorded_from(run: RunRow, result: AuditResult) -> bool:
+    """Whether the run's stored result is this one: the same audit of the same target, started and finished at the
+    same instants (a run is executed once; a second audit of it would have other times)."""
+    stored = run.result if isinstance(run.result, dict) else None
+    if stored is None or run.status not in FINISHED:
+        return False
+    mine = result.model_dump(mode="json", include={"target", "started_at", "finished_at"})
+    return all(stored.get(key) == value for key, value in mine.items())
 
 
 def _lb_rows(run: RunRow, result: AuditResult) -> list[LoadBalancerRow]:

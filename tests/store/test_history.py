@@ -131,6 +131,25 @@ def test_expired_lease_fails_the_run_and_discards_late_results(factory: sessionm
     assert _rows(factory) == {}
 
 
+def test_recording_again_what_a_dropped_commit_recorded_is_that_record_not_an_error(
+    factory: sessionmaker[Session],
+) -> None:
+    """A COMMIT that went through while its connection dropped: the second try (once_more_if_dropped) finds the run
+    finished from this very result, and says so -- the service then sends its reports -- instead of "discarded"."""
+    tid = _target(factory)
+    run = store_runs.claim_run(factory, tid, trigger="api", owner="me")
+    mine = result([finding("rule-a"), finding("rule-b", arn=ARN2)], n=0)
+    first = store_runs.record_result(factory, run.id, mine)
+    again = store_runs.record_result(factory, run.id, mine)
+    assert (again.status, again.new, again.resolved) == (first.status, 2, 0) == ("complete", 2, 0)
+    assert again.reopened is None and again.not_rechecked is None
+    with factory() as s:
+        assert len(s.scalars(select(FindingRow)).all()) == 2  # nothing written twice
+    # another audit's result for a finished run is still refused
+    with pytest.raises(StoreError, match="discarded"):
+        store_runs.record_result(factory, run.id, result([finding("rule-a")], n=1))
+
+
 def test_keyset_pages_cover_everything_once_worst_first(factory: sessionmaker[Session]) -> None:
     tid = _target(factory)
     sevs = [Severity.LOW, Severity.CRITICAL, Severity.MEDIUM, Severity.HIGH, Severity.INFO]
