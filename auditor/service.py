@@ -101,12 +101,19 @@ class AuditService:
     def start(self, target_name: str, *, trigger: str, scheduled_for: datetime | None = None) -> RunRow:
         """Claim a run of the target (Conflict when one is going or the fire time is taken)."""
 
+        claimed_at = utcnow()  # the same for a second try: it recognises the run a dropped COMMIT made
+
         def claim() -> RunRow:
             store_runs.expire_stale_runs(self.factory, self.settings.scheduler.lease_seconds)
             with self.factory() as session:
                 target_id = get_target(session, target_name).id
             return store_runs.claim_run(
-                self.factory, target_id, trigger=trigger, owner=process_owner(), scheduled_for=scheduled_for
+                self.factory,
+                target_id,
+                trigger=trigger,
+                owner=process_owner(),
+                scheduled_for=scheduled_for,
+                claimed_at=claimed_at,
             )
 
         run = once_more_if_dropped(claim, f"starting a run of {target_name}")

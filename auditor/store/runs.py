@@ -41,10 +41,15 @@ def claim_run(
     trigger: str,
     owner: str,
     scheduled_for: datetime | None = None,
+    claimed_at: datetime | None = None,
 ) -> RunRow:
     """Insert a ``running`` run for the target and commit it; Conflict when another holds the target
-    or (scheduled runs) when this fire time was claimed already."""
-    now = utcnow()
+    or (scheduled runs) when this fire time was claimed already.
+
+    ``claimed_at`` (default now) names this claim: a second try of it (``once_more_if_dropped``, after a connection
+    that dropped while the first try's COMMIT went through) finds the run the first try made -- the same owner,
+    started at that instant -- and returns it, instead of a Conflict that would leave it to wait for its lease."""
+    now = claimed_at or utcnow()
     with factory() as session:
         run = RunRow(
             target_id=target_id,
@@ -64,6 +69,9 @@ def claim_run(
             session.refresh(run)
             return run
         running = session.scalar(select(RunRow).where(RunRow.target_id == target_id, RunRow.status == RUNNING))
+        if running is not None and running.owner == owner and running.started_at == now:
+            log.info("run %d was claimed already by the try whose connection dropped", running.id)
+            return running
         if running is not None:
             raise Conflict(f"run {running.id} of this target is still going (started {running.started_at:%H:%M:%S}Z)")
         raise Conflict(f"the run scheduled for {scheduled_for} was claimed already")

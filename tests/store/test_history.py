@@ -15,7 +15,7 @@ from auditor.errors import Conflict, StoreError
 from auditor.findings import AuditResult, Severity, Status
 from auditor.store import runs as store_runs
 from auditor.store.db import make_engine, session_factory, upgrade
-from auditor.store.models import FindingRow, RunRow
+from auditor.store.models import FindingRow, RunRow, utcnow
 from auditor.store.queries import FindingFilter, get_finding, list_findings, summary
 from auditor.store.targets import sync_targets
 from tests.store.results import ARN, ARN2, finding, lb, result
@@ -129,6 +129,24 @@ def test_expired_lease_fails_the_run_and_discards_late_results(factory: sessionm
     with pytest.raises(StoreError, match="discarded"):
         store_runs.record_result(factory, run.id, result([finding()], n=0))
     assert _rows(factory) == {}
+
+
+def test_claiming_again_what_a_dropped_commit_claimed_is_that_run_not_a_conflict(
+    factory: sessionmaker[Session],
+) -> None:
+    tid = _target(factory)
+    at = utcnow()
+    fire = at.replace(microsecond=0)
+    run = store_runs.claim_run(factory, tid, trigger="schedule", owner="me", scheduled_for=fire, claimed_at=at)
+    again = store_runs.claim_run(factory, tid, trigger="schedule", owner="me", scheduled_for=fire, claimed_at=at)
+    assert again.id == run.id and again.status == "running"
+    with factory() as s:
+        assert len(s.scalars(select(RunRow)).all()) == 1
+    # another claim -- another process, or this one a moment later -- is still refused
+    with pytest.raises(Conflict, match="still going"):
+        store_runs.claim_run(factory, tid, trigger="api", owner="other", claimed_at=at)
+    with pytest.raises(Conflict, match="still going"):
+        store_runs.claim_run(factory, tid, trigger="api", owner="me")
 
 
 def test_recording_again_what_a_dropped_commit_recorded_is_that_record_not_an_error(
