@@ -292,8 +292,13 @@ class AuditResult(BaseModel):
     rules: list[str] | None = Field(
         default=None,
         description="the ids of the rules this audit ran (every rule but the opt-in ones when none were named; None: "
-        "every rule, in results made before opt-in rules existed); a finding of another rule is not re-checked by "
-        "it, never resolved",
+        "every rule, in results made before opt-in rules existed)",
+    )
+    rules_not_run: list[str] | None = Field(
+        default=None,
+        description="the auditor's rules this audit did not run (the opt-in ones, those a selection left out): a "
+        "finding of one of them is not re-checked by it, never resolved; one of a rule the auditor no longer has is "
+        "(None: a result made before this field, where only `rules` says what was checked)",
     )
 
     def failed(self) -> list[Finding]:

@@ -25,7 +25,7 @@ from auditor.errors import TargetUnreachable
 from auditor.findings import AuditResult
 from auditor.inventory.models import AuditTarget, Coverage, CoverageStatus, Inventory
 from auditor.progress import ProgressEvent, ProgressFn, no_progress
-from auditor.rules.registry import evaluate_all
+from auditor.rules.registry import catalog, evaluate_all
 from auditor.rules.selection import RuleSelection, select
 from auditor.views import load_balancer_views, other_gateway_views
 
@@ -41,7 +41,8 @@ class AuditOutcome:
 
 
 def selection_of(target: TargetConfig) -> RuleSelection:
-    """The rules a target's own ``rules`` / ``skip_rules`` select (every rule when it names none)."""
+    """The rules a target's own ``rules`` / ``skip_rules`` select (every rule but the opt-in ones when it names
+    none)."""
     return select(target.rules, target.skip_rules)
 
 
@@ -57,8 +58,8 @@ def collect(
     """Read the cluster and AWS into an Inventory. Collector failures become coverage, not exceptions.
 
     Only the facets the selected rules need are read (``selection``; default: the target's own, which is
-    every rule unless its targets-file entry says otherwise). ``shared``: what other audits of the same
-    accounts and regions read is taken from there (``auditor.collect.aws.shared``). ``price_cache``: where
+    every rule but the opt-in ones unless its targets-file entry says otherwise). ``shared``: what other audits of
+    the same accounts and regions read is taken from there (``auditor.collect.aws.shared``). ``price_cache``: where
     Price List prices read before are kept (the service's database); without one they are read each time.
     Raises TargetUnreachable
     only when nothing at all could be read (every collector failed).
@@ -89,8 +90,9 @@ def collect(
         wanted=selection.facets,
         listener_rules=selection.listener_rules,
         shared=shared,
-        # what decides what the shared collectors read: the facets the rules need, the usage window of cloudwatch
-        share_as=(selection.rule_ids, settings.cost.usage_window_days),
+        # what decides what the shared collectors read: the rules and the facets they need (two selections of the same
+        # rules may read different facets: `all` reads every one), the usage window of cloudwatch
+        share_as=(selection.rule_ids, selection.facets, settings.cost.usage_window_days),
         price_cache=price_cache,
     )
     coverage.extend(aws_cov)
@@ -150,6 +152,7 @@ def analyze(
         api_calls=inventory.api_calls,
         status="complete" if complete else "partial",
         rules=sorted(only) if only is not None else None,
+        rules_not_run=sorted(m.id for m in catalog() if only is not None and m.id not in only),
         consolidation=plan_consolidation(graph),
     )
     return AuditOutcome(inventory=inventory, graph=graph, result=result)
@@ -227,7 +230,7 @@ def snapshot_target(inv: Inventory) -> TargetConfig:
 
 
 def audit_snapshot(path: Path, settings: Settings) -> AuditResult:
-    """Audit a saved snapshot offline (``--snapshot``) with every rule."""
+    """Audit a saved snapshot offline (``--snapshot``) with every rule but the opt-in ones."""
     inv = Inventory.load(path)
     return run_audit(snapshot_target(inv), settings, snapshot=inv).result
 

@@ -199,3 +199,18 @@ def test_the_scheduled_runs_of_one_service_process_share(aws: MotoServer, tmp_pa
     assert [r.status for r in (*scheduled, now)] == ["complete"] * 3
     assert [_regional_calls(r.api_calls) > 0 for r in results] == [True, False, True]
     service.shutdown()
+
+
+def test_two_selections_of_the_same_rules_reading_other_facets_do_not_share(aws: MotoServer) -> None:
+    """`--skip-rules hardening` runs the default audit's rules but reads only what they declare (no billed costs);
+    a default audit after it must not take that read for its own."""
+    _seed_region()
+    settings = Settings()
+    alone = {c.collector: c.status for c in run_audit(_targets(1)[0], settings).result.coverage}
+    assert alone["costexplorer"] != CoverageStatus.SKIPPED
+    shared = SharedInventory(settings.aws.shared_inventory_seconds)
+    skipping = _targets(1)[0].model_copy(update={"skip_rules": ["hardening"]})
+    narrowed = run_audit(skipping, settings, shared=shared).result
+    assert {c.collector: c.status for c in narrowed.coverage}["costexplorer"] == CoverageStatus.SKIPPED
+    default = run_audit(_targets(2)[1], settings, shared=shared).result
+    assert {c.collector: c.status for c in default.coverage} == alone

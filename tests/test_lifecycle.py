@@ -106,3 +106,27 @@ def test_absent_from_a_run_that_did_not_select_its_rule_is_not_rechecked() -> No
     assert {d.change for d in decisions(before, result([], status="complete"), rule_of)} == {Change.RESOLVED}
     # replay (the reports' history without a store) takes the rules from the findings themselves
     assert replay([result([a, b], n=0), narrowed])[a.fingerprint].standing == OPEN
+
+
+def test_a_run_names_the_rules_it_did_not_run_and_a_rule_the_auditor_no_longer_has_is_resolved() -> None:
+    """``rules_not_run`` (opt-in rules, those a selection left out) are not re-checked; a finding of a rule that no
+    longer exists (removed or renamed) is resolved by a complete run, not kept open forever."""
+    opt_in, gone, kept = finding("opt-in-rule"), finding("removed-rule"), finding("rule-a")
+    before = {f.fingerprint: OPEN for f in (opt_in, gone, kept)}
+    rule_of = {f.fingerprint: f.rule_id for f in (opt_in, gone, kept)}
+    default = result([], status="complete").model_copy(update={"rules": ["rule-a"], "rules_not_run": ["opt-in-rule"]})
+    got = {d.fingerprint: d.change for d in decisions(before, default, rule_of)}
+    assert got == {
+        opt_in.fingerprint: Change.NOT_RECHECKED,
+        gone.fingerprint: Change.RESOLVED,
+        kept.fingerprint: Change.RESOLVED,
+    }
+    # a partial run checks nothing by absence; a fingerprint whose rule is not known is not re-checked
+    partial = default.model_copy(update={"status": "partial"})
+    assert {d.change for d in decisions(before, partial, rule_of)} == {Change.NOT_RECHECKED}
+    assert {d.change for d in decisions(before, default)} == {Change.NOT_RECHECKED}
+    # a result from before the field: only the rules it ran are checked (the removed rule stays open there)
+    legacy = default.model_copy(update={"rules_not_run": None})
+    assert {d.fingerprint: d.change for d in decisions(before, legacy, rule_of)}[gone.fingerprint] == (
+        Change.NOT_RECHECKED
+    )

@@ -166,6 +166,7 @@ def test_the_default_audit_is_every_rule_but_the_opt_in_ones_and_makes_none_of_t
         assert outcome.result.status == "complete"
         # the run says which rules it ran: an opt-in rule's open finding is not resolved by a run that did not run it
         assert set(outcome.result.rules or []) == EVERYTHING.rule_ids
+        assert outcome.result.rules_not_run == sorted(OPT_IN)
         opt_in = finding("http-desync-unmitigated")
         before = {opt_in.fingerprint: Standing.OPEN}
         mine = [

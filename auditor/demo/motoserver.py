@@ -24,6 +24,9 @@ different code path in the product (see tests/README.md and ../shared/facts/test
   defaults: ``routing.http.desync_mitigation_mode`` (``defensive``) and
   ``routing.http.drop_invalid_header_fields.enabled`` (``false``) are added to every new ALB, as AWS documents them
   (https://docs.aws.amazon.com/elasticloadbalancing/latest/application/application-load-balancers.html#load-balancer-attributes).
+  Classic ``DescribeLoadBalancerAttributes`` lacks ``elb.http.desyncmitigationmode`` (``defensive``) among the
+  AdditionalAttributes of a new load balancer (moto adds it only after a modify): added to the defaults too
+  (https://docs.aws.amazon.com/elasticloadbalancing/latest/classic/config-desync-mitigation-mode.html).
 - Under IAM enforcement moto checks the signature of GET/DELETE requests against the parsed query
   instead of the (empty) body, so every EKS GET call failed with SignatureDoesNotMatch: the
   signature is recomputed over the body that was actually sent.
@@ -288,7 +291,11 @@ ALB_ATTRIBUTE_DEFAULTS = {
 }
 
 
+CLASSIC_DESYNC_DEFAULT = ("elb.http.desyncmitigationmode", "defensive")
+
+
 def _patch_alb_attribute_defaults() -> None:
+    from moto.elb.models import LoadBalancer as ClassicLoadBalancer
     from moto.elbv2.models import FakeLoadBalancer
 
     original = FakeLoadBalancer.__init__
@@ -299,6 +306,15 @@ def _patch_alb_attribute_defaults() -> None:
             self.attrs.update(ALB_ATTRIBUTE_DEFAULTS)
 
     FakeLoadBalancer.__init__ = init  # type: ignore[method-assign]
+
+    classic_defaults = ClassicLoadBalancer.get_default_attributes
+
+    def get_default_attributes() -> dict[str, Any]:
+        attributes: dict[str, Any] = classic_defaults()
+        attributes["additional_attributes"] = [CLASSIC_DESYNC_DEFAULT]
+        return attributes
+
+    ClassicLoadBalancer.get_default_attributes = staticmethod(get_default_attributes)  # type: ignore[method-assign,assignment]
 
 
 def _patch_eks_vpc_id() -> None:

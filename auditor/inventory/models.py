@@ -28,10 +28,12 @@ from auditor.errors import SnapshotError
 # 5: TargetGroup.healthy_count / healthy_count_at and, for Classic, LoadBalancer.healthy_count / healthy_count_at
 #    (health from CloudWatch's HealthyHostCount); in older snapshots they are None: every target group's health is
 #    in ``targets``, every Classic load balancer's in ``instances`` (or was not read).
-SCHEMA_VERSION = 5
+# 6: LoadBalancer.attributes (DescribeLoadBalancerAttributes, read for an opt-in rule); in older snapshots None: not
+#    read, so that rule is UNKNOWN on them.
+SCHEMA_VERSION = 6
 # Versions ``Inventory.parse`` reads: a release that adds an optional field bumps SCHEMA_VERSION and adds it here,
 # and older snapshots stay readable. A version not in this set is refused with a message naming both.
-READABLE_SCHEMA_VERSIONS = frozenset({1, 2, 3, 4, 5})
+READABLE_SCHEMA_VERSIONS = frozenset({1, 2, 3, 4, 5, 6})
 
 
 class Model(BaseModel):

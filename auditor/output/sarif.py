@@ -10,6 +10,7 @@ source file to point at, so there is no physicalLocation.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from typing import Any
@@ -73,13 +74,33 @@ def sarif_log(result: AuditResult, *, include_pass: bool = False) -> dict[str, A
                 "rules": descriptors,
             }
         },
-        # category/run-id: code scanning tracks alerts per category (tool + target), not per run
-        "automationDetails": {"id": f"{TOOL_NAME}/{result.target}/{utc_iso(result.started_at)}"},
+        # category/run-id: code scanning tracks alerts per category (tool + target + selection), not per run
+        "automationDetails": {"id": f"{_category(result)}/{utc_iso(result.started_at)}"},
         "invocations": [_invocation(result)],
         "results": [_result(f, rule_index[f.rule_id], index) for f in findings],
-        "properties": {"target": result.target, "cluster": result.cluster_name, "status": result.status},
+        "properties": {
+            "target": result.target,
+            "cluster": result.cluster_name,
+            "status": result.status,
+            "rules": result.rules,
+            "rules_not_run": result.rules_not_run,
+        },
     }
     return {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}
+
+
+def _category(result: AuditResult) -> str:
+    """Code scanning closes an alert that an upload of the same category no longer reports. The default audit (every
+    rule but the opt-in ones) is ``<tool>/<target>``; another selection gets a category of its own, named by the rules
+    it ran, so that its upload neither closes the default audit's alerts of rules it did not run nor has its own
+    closed by them (https://docs.github.com/en/code-security/code-scanning/integrating-with-code-scanning/
+    sarif-support-for-code-scanning#runautomationdetails-object)."""
+    base = f"{TOOL_NAME}/{result.target}"
+    opt_in = sorted(m.id for m in rule_catalog().values() if m.opt_in)
+    if result.rules_not_run is None or result.rules_not_run == opt_in:
+        return base
+    ran = ",".join(result.rules or [])
+    return f"{base}/rules-{hashlib.sha256(ran.encode()).hexdigest()[:12]}"
 
 
 def _rule_descriptors(findings: list[Finding]) -> list[dict[str, Any]]:

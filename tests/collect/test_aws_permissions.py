@@ -20,7 +20,7 @@ from auditor.findings import Finding, Status
 from auditor.inventory.facets import Facet
 from auditor.inventory.models import AuditTarget, AwsInventory, Coverage, CoverageStatus, Inventory
 from auditor.pipeline import analyze
-from auditor.rules.hardening.http_desync_unmitigated import DROP_INVALID_HEADERS
+from auditor.rules.hardening.http_desync_unmitigated import CLASSIC_DESYNC, DROP_INVALID_HEADERS
 from auditor.rules.selection import select
 from tests.collect.test_aws_seed import ACCOUNT, CLUSTER, LBC_ROLE, REGION, Rich, controller_kube, moto_env, seed_rich
 from tests.support.moto_iam import moto_names
@@ -132,9 +132,8 @@ def test_a_denied_per_resource_call_leaves_none_and_partial(enforced, monkeypatc
 
 def analyze_aws(aws: AwsInventory, coverage: list[Coverage]) -> list[Finding]:
     """The findings of every rule, the opt-in ones too, over what was collected."""
-    inv = Inventory(
-        collected_at=datetime.now(UTC), target=AuditTarget(name="t", regions=[REGION]), aws=aws, coverage=coverage
-    )
+    target = AuditTarget(name="t", cluster_name=CLUSTER, accounts=[ACCOUNT], regions=[REGION])
+    inv = Inventory(collected_at=datetime.now(UTC), target=target, aws=aws, coverage=coverage)
     return analyze(inv, SETTINGS, only=select(["all"]).rule_ids).result.findings
 
 
@@ -143,6 +142,10 @@ def test_denied_attributes_leave_the_opt_in_rule_unknown_not_its_defaults(enforc
     inv, cov = collect_as(monkeypatch, users["shipped"])
     alb = next(lb for lb in inv.load_balancers if lb.name == "web")
     assert alb.is_public and alb.attributes is not None and DROP_INVALID_HEADERS in alb.attributes
+    clb = next(lb for lb in inv.load_balancers if lb.name == "legacy-clb")
+    assert clb.is_public and clb.attributes == {CLASSIC_DESYNC: "defensive"}
+    judged = {f.resource_name: f for f in analyze_aws(inv, cov) if f.rule_id == "http-desync-unmitigated"}
+    assert judged["web"].status == Status.FAIL and judged["legacy-clb"].status == Status.PASS
 
     inv, cov = collect_as(monkeypatch, users["no-attributes"])
     elbv2 = next(c for c in cov if c.collector == "elbv2")
@@ -151,8 +154,11 @@ def test_denied_attributes_leave_the_opt_in_rule_unknown_not_its_defaults(enforc
     assert elbv2.facet(Facet.ELBV2_LISTENERS).status == CoverageStatus.OK
     alb = next(lb for lb in inv.load_balancers if lb.name == "web")
     assert alb.attributes is None and alb.listeners  # not read; the rest was
-    judged = [f for f in analyze_aws(inv, cov) if f.rule_id == "http-desync-unmitigated"]
-    assert judged and {f.status for f in judged} == {Status.UNKNOWN}
+    assert next(c for c in cov if c.collector == "elb").facet(Facet.ELB_ATTRIBUTES).status == CoverageStatus.PARTIAL
+    judged = {f.resource_name: f for f in analyze_aws(inv, cov) if f.rule_id == "http-desync-unmitigated"}
+    # one UNKNOWN per load balancer judged, never its documented default
+    assert judged["web"].status == Status.UNKNOWN and judged["legacy-clb"].status == Status.UNKNOWN
+    assert {f.status for f in judged.values()} == {Status.UNKNOWN}
 
 
 def test_account_whose_role_cannot_be_assumed_is_recorded(enforced, monkeypatch):

@@ -146,3 +146,25 @@ def test_broken_catalog_does_not_break_the_report(monkeypatch, caplog):
 def test_real_catalog_renders_valid_sarif():
     extra = finding("EXP001", Severity.HIGH, Status.FAIL, "x", kube=WEB)
     check_structure(sarif(audit_result(findings=[extra])))
+
+
+def test_a_selection_other_than_the_default_audit_is_a_category_of_its_own():
+    """Code scanning closes the alerts an upload of the same category no longer reports: a run of other rules (the
+    opt-in ones, a --rules selection) must not close the default audit's alerts, nor its own be closed by them."""
+    from auditor.rules.registry import catalog
+
+    every = sorted(m.id for m in catalog())
+    opt_in = sorted(m.id for m in catalog() if m.opt_in)
+
+    def category(rules: list[str] | None, not_run: list[str] | None) -> str:
+        result = audit_result().model_copy(update={"rules": rules, "rules_not_run": not_run})
+        run = check_structure(sarif(result))
+        assert run["properties"]["rules_not_run"] == not_run
+        return str(run["automationDetails"]["id"]).rsplit("/", 1)[0]
+
+    default = category([r for r in every if r not in opt_in], opt_in)
+    assert default == category(None, None) == "eks-exposure-auditor/" + audit_result().target  # results before
+    every_rule = category(every, [])
+    hardening = category(opt_in, [r for r in every if r not in opt_in])
+    assert len({default, every_rule, hardening}) == 3
+    assert every_rule.startswith(default + "/rules-") and category(every, []) == every_rule  # stable

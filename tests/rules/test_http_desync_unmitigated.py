@@ -3,6 +3,7 @@ load balancers with HTTP listeners block them; an attribute not read is UNKNOWN,
 
 from auditor.findings import KubeRef, Severity, Status
 from auditor.inventory.facets import Facet
+from auditor.inventory.models import IngressClassParametersRef, IngressClassParams
 from auditor.rules.hardening.http_desync_unmitigated import ALB_DESYNC, CLASSIC_DESYNC, DROP_INVALID_HEADERS, RULE
 from auditor.rules.selection import EVERYTHING, select
 from tests.rules._harness import judged, only, run
@@ -73,7 +74,26 @@ def test_monitor_mode_fails_and_the_fix_keeps_the_other_attributes_of_the_annota
         f"annotate ingress web {ATTRS}='idle_timeout.timeout_seconds=120,{ALB_DESYNC}=defensive,"
         f"{DROP_INVALID_HEADERS}=true' --overwrite" in f.remediation
     )
-    assert "annotate ingress api" not in f.remediation and "IngressClassParams" in f.remediation
+    # the IngressClassParams were read and set nothing: the annotation is the fix, without a caveat
+    assert "annotate ingress api" not in f.remediation and "IngressClassParams" not in f.remediation
+
+
+def test_ingress_class_params_that_set_the_attributes_are_the_fix():
+    lb = _alb({DROP_INVALID_HEADERS: "false", ALB_DESYNC: "defensive"})
+    inv = b.inventory(lbs=[lb], ingresses=[b.ingress("shop", "web", lb=lb)])
+    inv.kubernetes.ingress_classes[0].parameters = IngressClassParametersRef(
+        api_group="elbv2.k8s.aws", kind="IngressClassParams", name="alb"
+    )
+    spec = {"loadBalancerAttributes": [{"key": DROP_INVALID_HEADERS, "value": "false"}, {"key": "k", "value": "v"}]}
+    inv.kubernetes.ingress_class_params = [IngressClassParams(name="alb", spec=spec)]
+    f = only(RULE, inv)
+    assert f.status == Status.FAIL and "annotate" not in f.remediation
+    assert "kubectl edit ingressclassparams alb" in f.remediation
+    assert f'[{{key: {DROP_INVALID_HEADERS}, value: "true"}}, {{key: k, value: "v"}}]' in f.remediation
+    # IngressClassParams not read: the annotation, with the caveat
+    inv.kubernetes.ingress_class_params = None
+    f = only(RULE, inv)
+    assert "annotate ingress web" in f.remediation and "they were not read" in f.remediation
 
 
 def test_attributes_not_read_or_not_returned_are_unknown_never_the_default():
@@ -111,11 +131,32 @@ def test_unmanaged_and_gateway_albs_get_their_own_fix():
     gw_lb = b.load_balancer("k8s-shop-web-gw", tags=b.gateway_tags("shop/web"))
     gw_lb.attributes = {DROP_INVALID_HEADERS: "true", ALB_DESYNC: "monitor"}
     gw = b.gateway("shop", "web", lb=gw_lb, config="pub")
-    inv = b.inventory(lbs=[gw_lb], gateways=[gw], gateway_configurations=[b.lb_configuration("shop", "pub")])
+    idle = {"key": "idle_timeout.timeout_seconds", "value": "120"}
+    own = b.lb_configuration("shop", "pub", loadBalancerAttributes=[idle])
+    inv = b.inventory(lbs=[gw_lb], gateways=[gw], gateway_configurations=[own])
     f = only(RULE, inv)
     assert f.status == Status.FAIL and f.kubernetes == KubeRef(kind="Gateway", namespace="shop", name="web")
-    assert f'loadBalancerAttributes: [{{key: {ALB_DESYNC}, value: "defensive"}}]' in f.remediation
+    # its other entries kept
+    assert (
+        f'loadBalancerAttributes: [{{key: idle_timeout.timeout_seconds, value: "120"}}, '
+        f'{{key: {ALB_DESYNC}, value: "defensive"}}]' in f.remediation
+    )
     assert "LoadBalancerConfiguration shop/pub" in f.remediation
+
+    # the GatewayClass's configuration sets the mode and wins by default (mergingMode): the fix is there
+    of_class = b.lb_configuration("infra", "cls", loadBalancerAttributes=[{"key": ALB_DESYNC, "value": "monitor"}])
+    inv = b.inventory(
+        lbs=[gw_lb],
+        gateways=[gw],
+        gateway_classes=[b.gateway_class(config="cls")],
+        gateway_configurations=[own, of_class],
+    )
+    f = only(RULE, inv)
+    assert "LoadBalancerConfiguration infra/cls" in f.remediation and "shop/pub" not in f.remediation
+    assert f'[{{key: {ALB_DESYNC}, value: "defensive"}}]' in f.remediation
+    # unless it prefers the Gateway's
+    of_class.spec["mergingMode"] = "prefer-gateway"
+    assert "LoadBalancerConfiguration shop/pub" in only(RULE, inv).remediation
 
 
 def test_classic_with_http_listeners_is_judged_by_its_desync_mode():

@@ -8,12 +8,14 @@ at its documented default: that part is UNKNOWN (a FAIL on the other part still 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from auditor.config import RuleSettings
 from auditor.correlate.annotations import ALB
-from auditor.correlate.graph import ExposureGraph, LbNode
+from auditor.correlate.graph import ExposureGraph, GatewayExposure, LbNode
 from auditor.findings import Finding, Severity, Status
 from auditor.inventory.facets import Facet, attributes_scope
 from auditor.inventory.models import LoadBalancer
@@ -80,7 +82,13 @@ META = RuleMeta(
         Facet.ELB_LOAD_BALANCERS,
         Facet.ELB_ATTRIBUTES,
     ),
-    enrich=(Facet.KUBE_INGRESSES, Facet.KUBE_SERVICES, Facet.KUBE_GATEWAYS, Facet.KUBE_LOAD_BALANCER_CONFIGURATIONS),
+    enrich=(
+        Facet.KUBE_INGRESSES,
+        Facet.KUBE_INGRESS_CLASS_PARAMS,
+        Facet.KUBE_SERVICES,
+        Facet.KUBE_GATEWAYS,
+        Facet.KUBE_LOAD_BALANCER_CONFIGURATIONS,
+    ),
     opt_in=True,
 )
 
@@ -118,9 +126,67 @@ def _pairs(value: str) -> dict[str, str]:
     return found
 
 
-def _ingress_fix(node: LbNode, wanted: dict[str, str]) -> str | None:
+def _entries(spec: dict[str, Any]) -> dict[str, str]:
+    """``spec.loadBalancerAttributes`` ([{key, value}], IngressClassParams and LoadBalancerConfiguration) as a dict."""
+    raw = spec.get("loadBalancerAttributes")
+    items = raw if isinstance(raw, list) else []
+    return {str(e["key"]): str(e.get("value", "")) for e in items if isinstance(e, dict) and e.get("key")}
+
+
+def _entries_text(entries: dict[str, str]) -> str:
+    return "[" + ", ".join(f'{{key: {k}, value: "{v}"}}' for k, v in entries.items()) + "]"
+
+
+def _class_params_fix(graph: ExposureGraph, node: LbNode, wanted: dict[str, str]) -> str | None:
+    """The IngressClassParams of the group's class when they set one of these attributes: their
+    ``spec.loadBalancerAttributes`` override the annotation, so the fix is there (the other entries kept)."""
+    group = node.owner.group if node.owner else None
+    names = {group.settings_of(m).class_params for m in group.members} if group else set()
+    kube = graph.inventory.kubernetes
+    for params in (kube.ingress_class_params or []) if kube else []:
+        entries = _entries(params.spec)
+        if params.name in names and any(k in entries for k in wanted):
+            merged = {**entries, **wanted}
+            return (
+                f"IngressClassParams {params.name} sets these attributes, which override the Ingresses' "
+                f"{LB_ATTRIBUTES_ANNOTATION}: set spec.loadBalancerAttributes: {_entries_text(merged)} "
+                f"(kubectl edit ingressclassparams {params.name}); every Ingress of its class gets them."
+            )
+    return None
+
+
+def _gateway_fix(graph: ExposureGraph, gwx: GatewayExposure, wanted: dict[str, str]) -> str:
+    """spec.loadBalancerAttributes of the LoadBalancerConfiguration in force, its other entries kept; the GatewayClass's
+    when it sets these attributes and the controller prefers its values (the default ``mergingMode``)."""
+    configuration = gwx.configuration
+    cls = gwx.gateway_class
+    kube = graph.inventory.kubernetes
+    if cls is not None and cls.parameters is not None and kube is not None:
+        ref = (cls.parameters.namespace or "", cls.parameters.name)
+        of_class = next(
+            (
+                c
+                for c in kube.gateway_configurations or []
+                if c.kind == "LoadBalancerConfiguration" and (c.namespace or "", c.name) == ref
+            ),
+            None,
+        )
+        if (
+            of_class is not None
+            and of_class.spec.get("mergingMode") != "prefer-gateway"
+            and any(k in _entries(of_class.spec) for k in wanted)
+        ):
+            configuration = of_class
+    entries = {**_entries(configuration.spec if configuration is not None else {}), **wanted}
+    return lb_configuration_fix(
+        dataclasses.replace(gwx, configuration=configuration), f"loadBalancerAttributes: {_entries_text(entries)}"
+    )
+
+
+def _ingress_fix(graph: ExposureGraph, node: LbNode, wanted: dict[str, str]) -> str | None:
     """The annotation on the group's Ingresses: each one that already sets one of these attributes gets the good
-    value (members must not disagree), else the first; the other attributes of each annotation are kept."""
+    value (members must not disagree), else the first; the other attributes of each annotation are kept. Where the
+    IngressClassParams were not read, the fix says they would take precedence."""
     members = ingress_members(node)
     if not members:
         return None
@@ -131,13 +197,17 @@ def _ingress_fix(node: LbNode, wanted: dict[str, str]) -> str | None:
         pairs = {**_pairs(ing.annotations.get(LB_ATTRIBUTES_ANNOTATION, "")), **wanted}
         value = ",".join(f"{k}={v}" for k, v in pairs.items())
         commands.extend(annotate_commands([ingress_ref(ing)], {LB_ATTRIBUTES_ANNOTATION: value}))
-    return (
-        f"Run {' && '.join(commands)}. If the IngressClassParams of the Ingresses' class sets "
-        "spec.loadBalancerAttributes, set these keys there instead: it takes precedence over the annotation."
-    )
+    text = f"Run {' && '.join(commands)}."
+    kube = graph.inventory.kubernetes
+    if kube is None or kube.ingress_class_params is None:
+        text += (
+            " If the IngressClassParams of the Ingresses' class set spec.loadBalancerAttributes (they were not read), "
+            "set these keys there instead: they take precedence over the annotation."
+        )
+    return text
 
 
-def _remediation(node: LbNode, wrong: dict[str, str | None]) -> str:
+def _remediation(graph: ExposureGraph, node: LbNode, wrong: dict[str, str | None]) -> str:
     lb = node.lb
     if lb.type == "classic":
         attrs = '{"AdditionalAttributes":[{"Key":"' + CLASSIC_DESYNC + '","Value":"defensive"}]}'
@@ -148,9 +218,8 @@ def _remediation(node: LbNode, wrong: dict[str, str | None]) -> str:
     wanted = {k: WANTED[k] for k in wrong if k in WANTED}
     gwx = gateway_of(node)
     if gwx is not None:
-        entries = ", ".join(f'{{key: {k}, value: "{v}"}}' for k, v in wanted.items())
-        return lb_configuration_fix(gwx, f"loadBalancerAttributes: [{entries}]")
-    fix = _ingress_fix(node, wanted)
+        return _gateway_fix(graph, gwx, wanted)
+    fix = _class_params_fix(graph, node, wanted) or _ingress_fix(graph, node, wanted)
     if fix is not None:
         return fix
     pairs = " ".join(f"Key={k},Value={v}" for k, v in wanted.items())
@@ -190,7 +259,7 @@ def evaluate(graph: ExposureGraph, settings: RuleSettings) -> Iterator[Finding]:
             yield META.finding(
                 Status.FAIL,
                 f"{lb_subject(node)} passes malformed HTTP requests to its targets: {_said(verdict.wrong)}.",
-                remediation=_remediation(node, verdict.wrong),
+                remediation=_remediation(graph, node, verdict.wrong),
                 evidence=evidence,
                 **fields,
             )
