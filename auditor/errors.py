@@ -11,11 +11,14 @@
     │   └── InstallRefused            a safety check refused to go on (Auto Mode, foreign controller)
     ├── ExportFailed                  findings could not all be sent (Security Hub refused or unreachable)
     ├── NotFound                      an object asked for by id does not exist (API 404)
-    └── Conflict                      the request clashes with current state, e.g. a run already going (API 409)
+    ├── Conflict                      the request clashes with current state, e.g. a run already going (API 409)
+    └── RunCancelled                  an audit stopped before its next AWS or Kubernetes request (its run lost
+                                      its lease): ends the audit, never one collector's coverage
 
 Boundaries: boto3 ``ClientError`` and kubernetes ``ApiException`` become ``CollectionError`` in
 the collectors (and then coverage data, never a crash); the API maps ``AuditorError`` subclasses
-to HTTP statuses; the CLI maps them to exit codes (see ``EXIT_CODES``).
+to HTTP statuses; the CLI maps them to exit codes (see ``EXIT_CODES``). ``RunCancelled`` crosses the
+collectors untranslated and ends at the service (``AuditService._execute``), the one caller that cancels.
 """
 
 from __future__ import annotations
@@ -95,3 +98,10 @@ class Conflict(AuditorError):
     """The request clashes with the current state (a run of that target is already going, a name is taken)."""
 
     exit_code = 2  # a name taken (`auditor token create`) is a bad flag; 7 is a partial audit, never an error
+
+
+class RunCancelled(AuditorError):
+    """The audit was cancelled (``auditor.cancel``): raised before a request, it ends the whole audit.
+
+    The collectors let it through rather than record it as their failure, and a shared read it interrupts is kept
+    for nobody; only the service cancels (a run that lost its lease), and it ends the run quietly."""

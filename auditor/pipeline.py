@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from auditor.cancel import CancelCheck, never_cancelled
 from auditor.collect.aws import collect_aws
 from auditor.collect.aws.pricing import PriceCache
 from auditor.collect.aws.session import CallCounter
@@ -54,6 +55,7 @@ def collect(
     selection: RuleSelection | None = None,
     shared: SharedInventory | None = None,
     price_cache: PriceCache | None = None,
+    cancelled: CancelCheck = never_cancelled,
 ) -> Inventory:
     """Read the cluster and AWS into an Inventory. Collector failures become coverage, not exceptions.
 
@@ -61,8 +63,9 @@ def collect(
     every rule but the opt-in ones unless its targets-file entry says otherwise). ``shared``: what other audits of
     the same accounts and regions read is taken from there (``auditor.collect.aws.shared``). ``price_cache``: where
     Price List prices read before are kept (the service's database); without one they are read each time.
-    Raises TargetUnreachable
-    only when nothing at all could be read (every collector failed).
+    ``cancelled``: asked before every AWS and Kubernetes request (``auditor.cancel``); once it says so, the
+    collection ends with RunCancelled. Raises TargetUnreachable only when nothing at all could be read (every
+    collector failed).
     """
     started = datetime.now(UTC)
     selection = selection if selection is not None else selection_of(target)
@@ -70,7 +73,7 @@ def collect(
     coverage: list[Coverage] = []
     kube = None
     if target.kubernetes:  # always wanted when asked for: correlation ties owners through it (rules.selection)
-        kube, kube_cov = collect_kube(target, settings, progress=progress)
+        kube, kube_cov = collect_kube(target, settings, progress=progress, cancelled=cancelled)
         coverage.extend(kube_cov)
     else:
         coverage.append(
@@ -94,6 +97,7 @@ def collect(
         # rules may read different facets: `all` reads every one), the usage window of cloudwatch
         share_as=(selection.rule_ids, selection.facets, settings.cost.usage_window_days),
         price_cache=price_cache,
+        cancelled=cancelled,
     )
     coverage.extend(aws_cov)
 
@@ -195,15 +199,25 @@ def run_audit(
     selection: RuleSelection | None = None,
     shared: SharedInventory | None = None,
     price_cache: PriceCache | None = None,
+    cancelled: CancelCheck = never_cancelled,
 ) -> AuditOutcome:
     """Audit one target (or a saved snapshot of it), with the selected rules (default: the target's own);
-    ``shared``: regional reads shared with the other audits of a fleet (see ``collect``)."""
+    ``shared``: regional reads shared with the other audits of a fleet; ``cancelled``: when to stop collecting,
+    RunCancelled (see ``collect``)."""
     started = datetime.now(UTC)
     selection = selection if selection is not None else selection_of(target)
     inventory = (
         snapshot
         if snapshot is not None
-        else collect(target, settings, progress=progress, selection=selection, shared=shared, price_cache=price_cache)
+        else collect(
+            target,
+            settings,
+            progress=progress,
+            selection=selection,
+            shared=shared,
+            price_cache=price_cache,
+            cancelled=cancelled,
+        )
     )
     progress(ProgressEvent(stage="analyze", message="correlating and running rules"))
     outcome = analyze(inventory, settings, started_at=started, only=selection.rule_ids)

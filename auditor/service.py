@@ -4,7 +4,8 @@ export to Security Hub.
 Used by the scheduler and by the API's "run now"; the audit itself is ``pipeline.run_audit`` —
 the one entry point shared with the CLI. A run that fails anywhere — the audit, recording it, this
 code — is marked failed at once with the reason, and the traceback goes to the log; the lease expiry
-(``LeaseExpiry``, in every process that serves) is only for a process that died.
+(``LeaseExpiry``, in every process that serves) is only for a process that died. A run whose heartbeat finds it
+ended elsewhere (its lease expired during a long pause) stops before its next AWS or Kubernetes request.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from auditor.config import REPORT_EXTENSIONS, AccountConfig, Settings, TargetConfig, load_targets
-from auditor.errors import AuditorError, ConfigError
+from auditor.errors import AuditorError, ConfigError, RunCancelled
 from auditor.findings import AuditResult
 from auditor.inventory.models import Coverage, CoverageStatus
 from auditor.output import RunDiff, diff_results, render
@@ -158,7 +159,9 @@ class AuditService:
         record everything at once.
 
         Whatever fails, the run ends now: failed with the reason (the traceback in the log), never left
-        ``running`` for its lease to expire while new runs of the target get a 409.
+        ``running`` for its lease to expire while new runs of the target get a 409. A run whose lease is lost while
+        it audits (``Heartbeat.lost``: failed elsewhere) stops before its next AWS or Kubernetes request and records
+        nothing.
         """
         beat = beat or Heartbeat(self.factory, run_id, self.settings.scheduler.heartbeat_seconds)
         with self._going_lock:
@@ -191,7 +194,10 @@ class AuditService:
             # scheduled runs of one cycle share regional reads; a run asked for now reads everything fresh
             shared = self.shared.for_run(run_id) if trigger == "schedule" else None
             prices = StorePriceCache(self.factory, timedelta(hours=self.settings.cost.price_refresh_hours))
-            outcome = run_audit(target, self.settings, shared=shared, price_cache=prices)
+            outcome = run_audit(target, self.settings, shared=shared, price_cache=prices, cancelled=beat.lost.is_set)
+        except RunCancelled:
+            self._lost_lease(run_id)
+            return
         except AuditorError as exc:
             log.warning("run %d of %s failed: %s", run_id, target.name, exc)
             self._fail(run_id, str(exc))
@@ -202,6 +208,9 @@ class AuditService:
             return
         finally:
             beat.stop()  # before recording: it locks the run's row, which a heartbeat would wait on
+        if beat.lost.is_set():  # lost after the audit's last request: recording would only be refused
+            self._lost_lease(run_id)
+            return
         try:
             recorded = once_more_if_dropped(
                 lambda: store_runs.record_result(self.factory, run_id, outcome.result), f"recording run {run_id}"
@@ -227,6 +236,11 @@ class AuditService:
             self._undelivered(run_id, "reports", type(exc).__name__, f"reports not made: {reason(exc)}")
         if self.settings.export.securityhub:
             self._export(run_id, target)
+
+    def _lost_lease(self, run_id: int) -> None:
+        """A run that lost its lease ends here: nothing recorded, and nothing to fail either -- it was failed
+        elsewhere, which is how its heartbeat knew (``fail_run`` would leave it as it is)."""
+        log.warning("run %d stopped: it lost its lease; another replica may audit the target", run_id)
 
     def _fail(self, run_id: int, message: str) -> None:
         """Mark the run failed; when even that fails (database gone), log it: its lease expiry remains."""
@@ -318,12 +332,14 @@ class AuditService:
 
 
 class Heartbeat:
-    """Renews one run's lease every ``interval`` seconds in a thread of its own, until ``stop()``."""
+    """Renews one run's lease every ``interval`` seconds in a thread of its own, until ``stop()``; ``lost`` is set
+    when a renewal finds the run no longer running (failed elsewhere: its lease expired, or the service stopping)."""
 
     def __init__(self, factory: sessionmaker[Session], run_id: int, interval: float) -> None:
         self.factory = factory
         self.run_id = run_id
         self.interval = interval
+        self.lost = threading.Event()  # the run's audit asks it before each request (``auditor.cancel``)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name=f"heartbeat-{run_id}", daemon=True)
         self._thread.start()
@@ -332,8 +348,11 @@ class Heartbeat:
         while not self._stop.wait(self.interval):
             try:
                 if not store_runs.heartbeat(self.factory, self.run_id):
+                    self.lost.set()
                     log.error(
-                        "run %d lost its lease (declared dead elsewhere); its results will be discarded", self.run_id
+                        "run %d lost its lease (declared dead elsewhere); its audit stops before its next AWS or "
+                        "Kubernetes request and nothing of it is recorded",
+                        self.run_id,
                     )
                     return
             except Exception:

@@ -22,25 +22,26 @@ import yaml
 from apscheduler.triggers.cron import CronTrigger
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import create_engine, select, text, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
 from auditor.api.app import create_app
 from auditor.cli_service import token
-from auditor.config import SchedulerSettings, Settings, TargetConfig
+from auditor.config import AwsSettings, SchedulerSettings, Settings, TargetConfig
 from auditor.demo.motoserver import MotoServer
 from auditor.errors import AuditorError, ConfigError
 from auditor.findings import AuditResult
 from auditor.scheduler import AuditScheduler, cron_trigger, latest_fire_time
-from auditor.service import AuditService, LeaseExpiry
+from auditor.service import AuditService, Heartbeat, LeaseExpiry
 from auditor.store import runs as store_runs
 from auditor.store.db import make_engine, session_factory, transaction, upgrade
-from auditor.store.models import FindingRow, LoadBalancerRow, RunRow
+from auditor.store.models import FindingRow, LoadBalancerRow, RunRow, SharedReadRow, utcnow
 from auditor.store.targets import sync_targets
 from tests.store.pg import fresh_postgres_database
 from tests.store.results import finding, result
+from tests.support.moto_requests import record_requests
 from tests.support.serve import start_serve
 
 EVERY_MINUTE = "* * * * *"
@@ -446,6 +447,72 @@ def test_a_failure_while_recording_fails_the_run_at_once_and_frees_the_target(
     done = service.submit(again).result(timeout=60)
     assert done is not None and done.status == "complete" and done.load_balancers == 1
     service.shutdown(wait=True)
+
+
+def _declare_dead(factory: sessionmaker[Session], run_id: int, lease_seconds: float) -> None:
+    """What another replica's sweep does to a run whose heartbeat is older than the lease (a long GC pause, a network
+    partition): put its heartbeat back past the lease and expire it, until the sweep takes it (a renewal in between
+    makes it fresh again)."""
+    for _ in range(50):
+        with transaction(factory) as s:
+            s.execute(
+                update(RunRow)
+                .where(RunRow.id == run_id)
+                .values(heartbeat_at=utcnow() - timedelta(seconds=2 * lease_seconds))
+            )
+        if run_id in store_runs.expire_stale_runs(factory, lease_seconds):
+            return
+    raise AssertionError(f"run {run_id} could not be expired")
+
+
+def test_a_run_that_lost_its_lease_stops_before_its_next_aws_request(
+    aws: MotoServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """While the audit's first collector reads AWS, another replica declares the run dead. Once its heartbeat finds
+    that out, not one more request reaches AWS (the rate limits are shared with the controllers, and another replica
+    may be auditing the target already): the run stays failed as the sweep left it, nothing of it is recorded, its
+    shared read is given up rather than kept or marked failed, and the log says so once, without a traceback."""
+    url = f"sqlite:///{tmp_path}/lost.db"
+    engine = make_engine(url)
+    upgrade(engine)
+    # one request at a time: none is under way when the loss is known
+    service = AuditService(Settings(database_url=url, aws=AwsSettings(max_concurrency=1)), session_factory(engine))
+    name = "lost-lease"
+    tid = _add_target(service.factory, name)
+    caplog.set_level(logging.INFO, logger="auditor")
+    run = service.start(name, trigger="schedule")  # scheduled: its reads go through the shared store
+    beat = Heartbeat(service.factory, run.id, interval=0.05)
+    lease = service.settings.scheduler.lease_seconds
+
+    def declared_dead_meanwhile(number: int, *_: object) -> None:
+        if number == 2:  # the audit's first request after STS's identity: its first collector is reading
+            _declare_dead(service.factory, run.id, lease)
+            assert beat.lost.wait(10), "the heartbeat did not find the run failed"
+            seen.append("lost")  # what arrives from here on was sent after the loss was known
+
+    seen = record_requests(monkeypatch, declared_dead_meanwhile)
+    row = service.execute(run.id, beat)
+
+    assert seen[1:] == ["elasticloadbalancing", "lost"], seen  # not one request after it
+    assert row.status == "failed" and row.error is not None
+    assert row.error.startswith(f"the process running it stopped (no heartbeat for {lease:.0f}s)"), row.error
+    assert row.coverage is None and row.api_calls is None and row.load_balancers == 0
+    with service.factory() as s:
+        assert s.scalars(select(LoadBalancerRow).where(LoadBalancerRow.run_id == run.id)).all() == []
+        assert s.scalars(select(FindingRow).where(FindingRow.target_id == tid)).all() == []
+        assert s.scalars(select(SharedReadRow)).all() == []  # no read kept for others, no claim left to wait for
+    assert [(r.levelname, r.getMessage()) for r in caplog.records if r.name == "auditor.service"] == [
+        ("INFO", f"run {run.id} of {name} started (schedule)"),
+        (
+            "ERROR",
+            f"run {run.id} lost its lease (declared dead elsewhere); its audit stops before its next AWS or Kubernetes "
+            "request and nothing of it is recorded",
+        ),
+        ("WARNING", f"run {run.id} stopped: it lost its lease; another replica may audit the target"),
+    ]
+    assert not [r for r in caplog.records if r.exc_info], "no traceback"
+    service.shutdown()
+    engine.dispose()
 
 
 def test_an_api_only_replica_fails_a_dead_run_without_any_request(database_url: str) -> None:

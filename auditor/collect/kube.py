@@ -34,6 +34,7 @@ from urllib3.connectionpool import ConnectionPool
 from urllib3.response import BaseHTTPResponse
 from urllib3.util.retry import Retry
 
+from auditor.cancel import CancelCheck, never_cancelled, stop_if_cancelled
 from auditor.config import Settings, TargetConfig
 from auditor.errors import AuditorError, CollectionError, ConfigError, PermissionDenied, TargetUnreachable
 from auditor.inventory.facets import Facet, facets_of
@@ -437,11 +438,12 @@ TIMEOUTS_IN_A_ROW = 3
 
 @dataclass
 class _Reader:
-    """Raw JSON requests through the official client: auth refresh, TLS, timeouts, paging, counting."""
+    """Raw JSON requests through the official client: auth refresh, TLS, timeouts, paging, counting, cancelling."""
 
     api: client.ApiClient
     page_size: int
     timeout: float
+    cancelled: CancelCheck = never_cancelled  # asked before every request, a retried one too (RunCancelled)
     calls: int = 0
     answered: bool = False  # the server has answered a request (any status): it is there, and alive
     unanswered: int = 0  # requests in a row that timed out (reset by any answer)
@@ -514,7 +516,8 @@ class _Reader:
         """One request, its answer read whole (the client's RESTResponse). An answer the client's Retry-After retries
         gave up on (429, 5xx) is that status's CollectionError; a TLS failure, which the client raises as an
         ApiException with status 0, is TargetUnreachable; urllib3's errors (no connection, no answer) are raised as
-        they come."""
+        they come. A cancelled audit (``cancelled``) sends nothing: RunCancelled, which no caller here catches."""
+        stop_if_cancelled(self.cancelled)
         self.calls += 1
         try:
             method, url, headers, _, _ = self.api.param_serialize(
@@ -1625,8 +1628,10 @@ def collect_kube(
     *,
     progress: ProgressFn = no_progress,
     api_client: client.ApiClient | None = None,
+    cancelled: CancelCheck = never_cancelled,
 ) -> tuple[KubeInventory | None, list[Coverage]]:
-    """Read the cluster's exposure objects. Never raises: every failure becomes coverage data.
+    """Read the cluster's exposure objects. Never raises: every failure becomes coverage data -- but RunCancelled,
+    once ``cancelled()`` says so before a request: the audit ends, nothing read is returned.
 
     Unreachable server, unusable kubeconfig or rejected credentials -> (None, [ERROR]); a resource
     type the auditor may not read -> that field None (or [] where the model has no None) and PARTIAL.
@@ -1654,7 +1659,7 @@ def collect_kube(
         progress(ProgressEvent(stage="kubernetes", message=str(exc), status="error"))
         return None, [coverage(CoverageStatus.ERROR, code=type(exc).__name__, message=str(exc))]
 
-    reader = _Reader(api, page_size=settings.kube.page_size, timeout=settings.kube.request_timeout)
+    reader = _Reader(api, page_size=settings.kube.page_size, timeout=settings.kube.request_timeout, cancelled=cancelled)
     inv = KubeInventory(context=_context_name(target) if api_client is None else target.context, server=reader.server)
     try:
         missing = _collect(reader, inv, progress)

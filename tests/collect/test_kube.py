@@ -18,7 +18,7 @@ from auditor.collect.kube import _Reader, collect_kube, image_tag, kube_client, 
 from auditor.config import KubeSettings, Settings, TargetConfig
 from auditor.demo.kubeapi import KubeApiServer
 from auditor.demo.seed_kube import gateway_api_crds
-from auditor.errors import CollectionError, ConfigError, TargetUnreachable
+from auditor.errors import CollectionError, ConfigError, RunCancelled, TargetUnreachable
 from auditor.inventory.models import CoverageStatus, KubeInventory
 from auditor.progress import ProgressEvent
 
@@ -913,6 +913,25 @@ def test_a_read_timeout_is_asked_once_more_then_a_timeout_of_that_request(error:
     assert not isinstance(err.value, TargetUnreachable)
     assert err.value.code == "Timeout" and str(err.value) == "GET /api/v1/pods: no answer within 0.5 s, asked 2 times"
     assert reader.calls == 2
+
+
+def test_a_cancelled_collection_sends_no_further_request_and_ends(kube: KubeApiServer, target: TargetConfig) -> None:
+    """Cancelled (the service's run lost its lease) after three requests: the fourth is not sent, and the collection
+    ends with RunCancelled -- not a facet's error, not an inventory of what was read so far."""
+    seed_cluster(kube)
+    with pytest.raises(RunCancelled):
+        collect_kube(target, _settings(), cancelled=lambda: len(kube.requests_log) >= 3)
+    assert len(kube.requests_log) == 3
+
+
+def test_a_request_of_a_cancelled_collection_is_not_asked_again() -> None:
+    """A read timeout would be asked again; cancelled meanwhile, it is not."""
+    reader = _Reader(_FailingApi(_read_timeout(), _read_timeout()), page_size=500, timeout=TIMEOUT)  # type: ignore[arg-type]
+    reader.answered = True
+    reader.cancelled = lambda: reader.calls >= 1
+    with pytest.raises(RunCancelled):
+        reader.get("/api/v1/pods")
+    assert reader.calls == 1
 
 
 def test_rejected_credentials(kube: KubeApiServer, target: TargetConfig) -> None:

@@ -17,12 +17,13 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
+from auditor.cancel import CancelCheck, never_cancelled
 from auditor.collect.aws import acm, cloudwatch, costexplorer, ec2, eks, elb, elbv2, iam, pricing, wafv2
 from auditor.collect.aws.base import CollectorContext, FanOut
 from auditor.collect.aws.session import CALLER, AwsAccountSession, CallCounter, open_account
 from auditor.collect.aws.shared import SHAREABLE, SharedInventory
 from auditor.config import AccountConfig, Settings, TargetConfig
-from auditor.errors import AuditorError, CollectionError, ConfigError
+from auditor.errors import AuditorError, CollectionError, ConfigError, RunCancelled
 from auditor.inventory.facets import Facet, ListenerRulesNeed, facets_of
 from auditor.inventory.models import AwsInventory, Coverage, CoverageStatus, KubeInventory, LoadBalancer
 from auditor.progress import ProgressEvent, ProgressFn, no_progress
@@ -98,6 +99,7 @@ def collect_aws(
     shared: SharedInventory | None = None,
     share_as: Hashable = None,
     price_cache: pricing.PriceCache | None = None,
+    cancelled: CancelCheck = never_cancelled,
 ) -> tuple[AwsInventory, list[Coverage]]:
     """Collect every AWS collector for the target's accounts and regions; never raises for one account.
 
@@ -105,7 +107,9 @@ def collect_aws(
     facets is wanted is not run (coverage SKIPPED), and the others skip the calls of unwanted facets.
     ``listener_rules``: the listeners whose rules they read (None: every listener's). ``shared``: reads of the
     cluster-independent regional collectors kept for the other audits of the same account and region, under
-    ``share_as`` (what decides ``wanted`` and ``listener_rules``: the rule selection)."""
+    ``share_as`` (what decides ``wanted`` and ``listener_rules``: the rule selection). ``cancelled``: asked before
+    every call (given ``sessions`` too); once it says so the collection ends with RunCancelled, the collectors not
+    started yet are not started, and nothing read is returned or shared."""
     regions = list(dict.fromkeys(target.regions)) or [settings.aws.default_region]
     coverage: list[Coverage] = []
     opened: list[AwsAccountSession] = []
@@ -115,10 +119,12 @@ def collect_aws(
     else:
         for account in target.accounts:
             try:
-                session = open_account(account, settings.aws, region=regions[0], counter=counter)
+                session = open_account(account, settings.aws, region=regions[0], counter=counter, cancelled=cancelled)
                 _build_clients(session, regions)
                 opened.append(session)
                 account_keys[len(opened) - 1] = (share_as, session.account_id, account.model_dump_json())
+            except RunCancelled:
+                raise  # the audit ends, not this account
             except AuditorError as exc:
                 log.warning("AWS account %s cannot be opened: %s", _account_label(account), exc)
                 coverage.extend(_account_failed(account, regions, exc))
@@ -128,6 +134,7 @@ def collect_aws(
 
     if sessions is not None:
         for session in opened:
+            session.cancelled = cancelled
             _build_clients(session, regions)
 
     plan = _plan(opened, regions, target, kube, wanted, settings.cost.usage_window_days, price_cache)
@@ -136,7 +143,11 @@ def collect_aws(
     reporter = _Progress(progress, total=len(plan.tasks))
     with ThreadPoolExecutor(max_workers=settings.aws.max_concurrency, thread_name_prefix="aws") as pool:
         fan_out = FanOut(pool, settings.aws.max_concurrency)
-        _execute(plan, opened, regions, pool, fan_out, reporter)
+        try:
+            _execute(plan, opened, regions, pool, fan_out, reporter)
+        except BaseException:  # RunCancelled: the collectors still queued are not started (those going stop too)
+            pool.shutdown(cancel_futures=True)
+            raise
 
     inventory = AwsInventory()
     for task in plan.tasks:  # plan order: deterministic output whatever finished first
@@ -342,6 +353,8 @@ def _run_counted(task: _Task, ctx: CollectorContext, region: str | None, reporte
     message: str | None
     try:
         result = task.run(ctx)
+    except RunCancelled:
+        raise  # the whole audit stops: not this collector's failure, and not a read to share
     except CollectionError as exc:
         status, message, error_code = CoverageStatus.ERROR, str(exc), exc.code or "Unknown"
     except ConfigError as exc:  # a client setting botocore cannot take (see _build_clients)

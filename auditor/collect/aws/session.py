@@ -2,8 +2,10 @@
 
 Every client made here counts its calls by IAM action (``elasticloadbalancing:DescribeListeners``),
 which feeds the benchmark, the ``/metrics`` endpoint and the test that fails when code calls an
-action its collector did not declare. ``AWS_ENDPOINT_URL`` (and the per-service variants) are
-honoured by botocore itself, which is how the demo and the tests reach moto: no test-only path.
+action its collector did not declare; and it refuses to start a call once its audit is cancelled
+(``auditor.cancel``: the service's run that lost its lease). ``AWS_ENDPOINT_URL`` (and the
+per-service variants) are honoured by botocore itself, which is how the demo and the tests reach
+moto: no test-only path.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 from auditor import __version__
+from auditor.cancel import CancelCheck, never_cancelled, stop_if_cancelled
 from auditor.collect.aws.ratelimit import RATE_LIMITS
 from auditor.config import AccountConfig, AwsSettings
 from auditor.errors import CollectionError, ConfigError, PermissionDenied, TargetUnreachable
@@ -108,6 +111,7 @@ class AwsAccountSession:
     settings: AwsSettings
     counter: CallCounter
     partition: str = "aws"
+    cancelled: CancelCheck = never_cancelled  # asked before each call and each attempt of it (RunCancelled)
     _clients: dict[tuple[str, str], Any] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _caller_calls: Counter[Hashable] = field(default_factory=Counter)
@@ -131,12 +135,20 @@ class AwsAccountSession:
                     f"AWS client settings for {service} in {region}: {exc} (check AWS_ENDPOINT_URL, "
                     "AWS_ENDPOINT_URL_<SERVICE>, AWS_MAX_ATTEMPTS and the AWS config file)"
                 ) from exc
+            # first: a call refused for a cancelled audit is not counted as made
+            made.meta.events.register("before-call.*.*", self._stop_if_cancelled)
             made.meta.events.register("before-call.*.*", self._count)
             made.meta.events.register("before-call.*.*", self._count_caller)
             if service not in _UNLIMITED:  # every attempt (retries included) takes a token, before it is signed
                 made.meta.events.register("before-sign.*.*", functools.partial(self._take_token, service, region))
+            # and again before each attempt is signed, after its wait for a token: a retry, or a call that waited
+            # for the rate limit while its audit was cancelled, is not sent either
+            made.meta.events.register("before-sign.*.*", self._stop_if_cancelled)
             self._clients[key] = made
             return made
+
+    def _stop_if_cancelled(self, **_: Any) -> None:
+        stop_if_cancelled(self.cancelled)  # botocore lets a hook's exception through: the call is not made
 
     def _count(self, model: Any, **_: Any) -> None:
         self.counter.record(iam_action(model.service_model.service_name, model.name))
@@ -177,17 +189,21 @@ def open_account(
     region: str,
     counter: CallCounter | None = None,
     base_session: boto3.Session | None = None,
+    cancelled: CancelCheck = never_cancelled,
 ) -> AwsAccountSession:
     """Resolve credentials (standard chain, profile, or assume-role) and the account id.
 
-    Raises TargetUnreachable when no endpoint answers, PermissionDenied when credentials are refused.
+    Raises TargetUnreachable when no endpoint answers, PermissionDenied when credentials are refused, RunCancelled
+    when ``cancelled()`` says so before a call (STS's included).
     """
     counter = counter or CallCounter()
     try:
         base = base_session or boto3.Session(profile_name=account.profile, region_name=region)
     except BotoCoreError as exc:
         raise CollectionError(f"AWS profile {account.profile!r}: {exc}", service="sts") from exc
-    probe = AwsAccountSession(base, account_id=account.id or "", settings=settings, counter=counter)
+    probe = AwsAccountSession(
+        base, account_id=account.id or "", settings=settings, counter=counter, cancelled=cancelled
+    )
     sts = probe.client("sts", region)
     try:
         if account.role_arn:
@@ -202,7 +218,7 @@ def open_account(
                 region_name=region,
                 botocore_session=botocore.session.Session(),
             )
-            counted = AwsAccountSession(session, account_id="", settings=settings, counter=counter)
+            counted = AwsAccountSession(session, account_id="", settings=settings, counter=counter, cancelled=cancelled)
             ident = counted.client("sts", region).get_caller_identity()
         else:
             counted = probe

@@ -232,7 +232,7 @@ class SharedInventory:
                 result, age = self._through_store(self._claims, self.holder, key, collect, collector, label, max_age)
             else:
                 result, age = collect(), None
-        except BaseException:
+        except BaseException:  # RunCancelled too: a read cut short is kept for nobody, a waiting audit reads again
             with self._lock:
                 self._entries.pop(key, None)
             mine.done.set()
@@ -281,7 +281,7 @@ class SharedInventory:
         try:
             try:
                 result = collect()
-            except BaseException:
+            except BaseException:  # RunCancelled too: given up, not failed; the waiting runs take the claim over
                 _release(store, name, holder, label, failed=False)
                 raise
             if not _complete(result):
