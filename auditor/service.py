@@ -240,7 +240,11 @@ class AuditService:
     def _lost_lease(self, run_id: int) -> None:
         """A run that lost its lease ends here: nothing recorded, and nothing to fail either -- it was failed
         elsewhere, which is how its heartbeat knew (``fail_run`` would leave it as it is)."""
-        log.warning("run %d stopped: it lost its lease; another replica may audit the target", run_id)
+        log.warning(
+            "run %d stopped: it is no longer running (its lease expired and it was failed elsewhere, or the service "
+            "is stopping); another replica may audit the target",
+            run_id,
+        )
 
     def _fail(self, run_id: int, message: str) -> None:
         """Mark the run failed; when even that fails (database gone), log it: its lease expiry remains."""

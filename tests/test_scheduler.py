@@ -508,7 +508,11 @@ def test_a_run_that_lost_its_lease_stops_before_its_next_aws_request(
             f"run {run.id} lost its lease (declared dead elsewhere); its audit stops before its next AWS or Kubernetes "
             "request and nothing of it is recorded",
         ),
-        ("WARNING", f"run {run.id} stopped: it lost its lease; another replica may audit the target"),
+        (
+            "WARNING",
+            f"run {run.id} stopped: it is no longer running (its lease expired and it was failed elsewhere, or the "
+            "service is stopping); another replica may audit the target",
+        ),
     ]
     assert not [r for r in caplog.records if r.exc_info], "no traceback"
     service.shutdown()
