@@ -294,11 +294,10 @@ class AuditResult(BaseModel):
         description="the ids of the rules this audit ran (every rule but the opt-in ones when none were named; None: "
         "every rule, in results made before opt-in rules existed)",
     )
-    rules_not_run: list[str] | None = Field(
+    selection: str | None = Field(
         default=None,
-        description="the auditor's rules this audit did not run (the opt-in ones, those a selection left out): a "
-        "finding of one of them is not re-checked by it, never resolved; one of a rule the auditor no longer has is "
-        "(None: a result made before this field, where only `rules` says what was checked)",
+        description="the rule selection as given (`--rules` / `--skip-rules`, a target's `rules` / `skip_rules`, "
+        "e.g. `rules=all` or `skip=hardening`); None: the default audit (every rule but the opt-in ones)",
     )
 
     def failed(self) -> list[Finding]:

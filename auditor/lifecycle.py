@@ -121,15 +121,14 @@ def decisions(
     """The change of every fingerprint the run reported or that stood somewhere before it (NOTHING included).
 
     ``before`` holds the fingerprints that were ever open; one missing from it was never open. ``rule_of``
-    names the rule of each of them. A run says which of the auditor's rules it did not run (``rules_not_run``:
-    opt-in rules, or those a selection left out): an absent fingerprint of one of them is not re-checked, any
-    other -- a rule that ran, or one the auditor no longer has -- is checked by a complete run. A result made before
-    ``rules_not_run`` existed says only which rules it ran (``rules``): then only those are checked, and a
-    fingerprint whose rule is not known is not re-checked.
+    names the rule of each of them: when the run says which rules it ran (``rules``: every run does since opt-in
+    rules exist), an absent fingerprint counts as checked only if its rule ran (one whose rule is not known is not
+    re-checked). A rule this process does not know -- a newer replica's during a rolling update, or one a release
+    removed -- is therefore never resolved by absence: a release that removes or renames a rule resolves its
+    findings itself (a data migration), never a run.
     """
     now = observed(result.findings)
     complete = result.status == "complete"
-    not_run = None if result.rules_not_run is None else frozenset(result.rules_not_run)
     ran = None if result.rules is None else frozenset(result.rules)
     rule_of = rule_of or {}
     out = []
@@ -138,10 +137,7 @@ def decisions(
         out.append(Decision(fp, change, finding))
     for fp, standing in before.items():
         if fp not in now:
-            if not_run is not None:
-                looked = complete and fp in rule_of and rule_of[fp] not in not_run
-            else:
-                looked = complete and (ran is None or rule_of.get(fp) in ran)
+            looked = complete and (ran is None or rule_of.get(fp) in ran)
             out.append(Decision(fp, decide(standing, Seen.ABSENT, complete=looked), None))
     return out
 

@@ -26,7 +26,7 @@ from auditor.errors import TargetUnreachable
 from auditor.findings import AuditResult
 from auditor.inventory.models import AuditTarget, Coverage, CoverageStatus, Inventory
 from auditor.progress import ProgressEvent, ProgressFn, no_progress
-from auditor.rules.registry import catalog, evaluate_all
+from auditor.rules.registry import evaluate_all
 from auditor.rules.selection import RuleSelection, select
 from auditor.views import load_balancer_views, other_gateway_views
 
@@ -137,8 +137,10 @@ def analyze(
     *,
     started_at: datetime | None = None,
     only: frozenset[str] | None = None,
+    selection_names: str | None = None,
 ) -> AuditOutcome:
-    """Pure: correlate the inventory, run every rule (or the ``only`` ones), and shape the result."""
+    """Pure: correlate the inventory, run every rule (or the ``only`` ones), and shape the result
+    (``selection_names``: the selection as given, ``RuleSelection.names``)."""
     graph = correlate(inventory)
     findings = evaluate_all(graph, settings.rules, only=set(only) if only is not None else None)
     findings.sort(key=lambda f: (-f.severity.rank, f.rule_id, f.resource_arn or "", f.discriminator))
@@ -156,7 +158,7 @@ def analyze(
         api_calls=inventory.api_calls,
         status="complete" if complete else "partial",
         rules=sorted(only) if only is not None else None,
-        rules_not_run=sorted(m.id for m in catalog() if only is not None and m.id not in only),
+        selection=selection_names,
         consolidation=plan_consolidation(graph),
     )
     return AuditOutcome(inventory=inventory, graph=graph, result=result)
@@ -220,7 +222,7 @@ def run_audit(
         )
     )
     progress(ProgressEvent(stage="analyze", message="correlating and running rules"))
-    outcome = analyze(inventory, settings, started_at=started, only=selection.rule_ids)
+    outcome = analyze(inventory, settings, started_at=started, only=selection.rule_ids, selection_names=selection.names)
     failed = len(outcome.result.failed())
     progress(
         ProgressEvent(stage="analyze", message=f"{len(outcome.result.findings)} checks, {failed} failed", status="ok")

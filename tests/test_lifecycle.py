@@ -108,25 +108,16 @@ def test_absent_from_a_run_that_did_not_select_its_rule_is_not_rechecked() -> No
     assert replay([result([a, b], n=0), narrowed])[a.fingerprint].standing == OPEN
 
 
-def test_a_run_names_the_rules_it_did_not_run_and_a_rule_the_auditor_no_longer_has_is_resolved() -> None:
-    """``rules_not_run`` (opt-in rules, those a selection left out) are not re-checked; a finding of a rule that no
-    longer exists (removed or renamed) is resolved by a complete run, not kept open forever."""
-    opt_in, gone, kept = finding("opt-in-rule"), finding("removed-rule"), finding("rule-a")
-    before = {f.fingerprint: OPEN for f in (opt_in, gone, kept)}
-    rule_of = {f.fingerprint: f.rule_id for f in (opt_in, gone, kept)}
-    default = result([], status="complete").model_copy(update={"rules": ["rule-a"], "rules_not_run": ["opt-in-rule"]})
+def test_a_rule_the_run_did_not_run_or_does_not_know_is_never_resolved_by_absence() -> None:
+    """A default run names the rules it ran: an opt-in rule's finding, and one of a rule this process does not know
+    (a newer replica's in a rolling update), stay open, not re-checked -- never resolved without being looked at."""
+    opt_in, newer, kept = finding("opt-in-rule"), finding("rule-of-a-newer-release"), finding("rule-a")
+    before = {f.fingerprint: OPEN for f in (opt_in, newer, kept)}
+    rule_of = {f.fingerprint: f.rule_id for f in (opt_in, newer, kept)}
+    default = result([], status="complete").model_copy(update={"rules": ["rule-a"]})
     got = {d.fingerprint: d.change for d in decisions(before, default, rule_of)}
     assert got == {
         opt_in.fingerprint: Change.NOT_RECHECKED,
-        gone.fingerprint: Change.RESOLVED,
+        newer.fingerprint: Change.NOT_RECHECKED,
         kept.fingerprint: Change.RESOLVED,
     }
-    # a partial run checks nothing by absence; a fingerprint whose rule is not known is not re-checked
-    partial = default.model_copy(update={"status": "partial"})
-    assert {d.change for d in decisions(before, partial, rule_of)} == {Change.NOT_RECHECKED}
-    assert {d.change for d in decisions(before, default)} == {Change.NOT_RECHECKED}
-    # a result from before the field: only the rules it ran are checked (the removed rule stays open there)
-    legacy = default.model_copy(update={"rules_not_run": None})
-    assert {d.fingerprint: d.change for d in decisions(before, legacy, rule_of)}[gone.fingerprint] == (
-        Change.NOT_RECHECKED
-    )

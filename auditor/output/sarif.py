@@ -83,7 +83,7 @@ def sarif_log(result: AuditResult, *, include_pass: bool = False) -> dict[str, A
             "cluster": result.cluster_name,
             "status": result.status,
             "rules": result.rules,
-            "rules_not_run": result.rules_not_run,
+            "selection": result.selection,
         },
     }
     return {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}
@@ -91,16 +91,15 @@ def sarif_log(result: AuditResult, *, include_pass: bool = False) -> dict[str, A
 
 def _category(result: AuditResult) -> str:
     """Code scanning closes an alert that an upload of the same category no longer reports. The default audit (every
-    rule but the opt-in ones) is ``<tool>/<target>``; another selection gets a category of its own, named by the rules
-    it ran, so that its upload neither closes the default audit's alerts of rules it did not run nor has its own
-    closed by them (https://docs.github.com/en/code-security/code-scanning/integrating-with-code-scanning/
+    rule but the opt-in ones) is ``<tool>/<target>``; another selection gets a category of its own, named by the
+    selection as given (``AuditResult.selection``: the same whatever rules a release adds), so that its upload neither
+    closes the default audit's alerts of rules it did not run nor has its own closed by them
+    (https://docs.github.com/en/code-security/code-scanning/integrating-with-code-scanning/
     sarif-support-for-code-scanning#runautomationdetails-object)."""
     base = f"{TOOL_NAME}/{result.target}"
-    opt_in = sorted(m.id for m in rule_catalog().values() if m.opt_in)
-    if result.rules_not_run is None or result.rules_not_run == opt_in:
+    if result.selection is None:
         return base
-    ran = ",".join(result.rules or [])
-    return f"{base}/rules-{hashlib.sha256(ran.encode()).hexdigest()[:12]}"
+    return f"{base}/rules-{hashlib.sha256(result.selection.encode()).hexdigest()[:12]}"
 
 
 def _rule_descriptors(findings: list[Finding]) -> list[dict[str, Any]]:

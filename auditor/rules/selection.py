@@ -73,6 +73,9 @@ class RuleSelection:
     facets: frozenset[Facet] | None = None
     # the listeners whose rules (elbv2.listener-rules) the selected rules read; None: every listener's
     listener_rules: ListenerRulesNeed | None = None
+    # the selection as given, names sorted (``rules=all``, ``rules=tls,waf;skip=weak-tls-policy``); None: the default
+    # audit. It names the selection whatever the catalogue holds (a release adding a rule does not change it).
+    names: str | None = None
 
     def wants(self, facet: Facet) -> bool:
         return self.facets is None or facet in self.facets
@@ -161,16 +164,29 @@ def select(rules: Iterable[str] | None = None, skip_rules: Iterable[str] | None 
         return EVERYTHING
     check_names([*(chosen or []), *skipped])
     metas = catalog()
+    names = ";".join(
+        part
+        for part in (
+            f"rules={','.join(sorted(set(chosen)))}" if chosen is not None else "",
+            f"skip={','.join(sorted(set(skipped)))}" if skipped else "",
+        )
+        if part
+    )
     if chosen is not None and ALL in chosen and not skipped:
         # every rule: every facet, those no rule declares too (the billed costs), as the default audit reads them
-        return RuleSelection(rule_ids=frozenset(m.id for m in metas), listener_rules=listener_rules_need(metas))
+        return RuleSelection(
+            rule_ids=frozenset(m.id for m in metas), listener_rules=listener_rules_need(metas), names=names
+        )
     ids = {m.id for m in default_rules(metas)} if chosen is None else _matching(chosen, metas)
     ids -= _matching(skipped, metas)
     if not ids:
         raise ConfigError("the rule selection leaves no rule to run (--rules / --skip-rules)")
     selected = [m for m in metas if m.id in ids]
     return RuleSelection(
-        rule_ids=frozenset(ids), facets=needed_facets(selected), listener_rules=listener_rules_need(selected)
+        rule_ids=frozenset(ids),
+        facets=needed_facets(selected),
+        listener_rules=listener_rules_need(selected),
+        names=names,
     )
 
 
