@@ -354,8 +354,9 @@ class Heartbeat:
                 if not store_runs.heartbeat(self.factory, self.run_id):
                     self.lost.set()
                     log.error(
-                        "run %d lost its lease (declared dead elsewhere); its audit stops before its next AWS or "
-                        "Kubernetes request and nothing of it is recorded",
+                        "run %d is no longer running (failed elsewhere after its lease expired, or interrupted as the "
+                        "service stops); its audit stops before its next AWS or Kubernetes request and nothing of it "
+                        "is recorded",
                         self.run_id,
                     )
                     return

@@ -505,8 +505,8 @@ def test_a_run_that_lost_its_lease_stops_before_its_next_aws_request(
         ("INFO", f"run {run.id} of {name} started (schedule)"),
         (
             "ERROR",
-            f"run {run.id} lost its lease (declared dead elsewhere); its audit stops before its next AWS or Kubernetes "
-            "request and nothing of it is recorded",
+            f"run {run.id} is no longer running (failed elsewhere after its lease expired, or interrupted as the "
+            "service stops); its audit stops before its next AWS or Kubernetes request and nothing of it is recorded",
         ),
         (
             "WARNING",

@@ -13,15 +13,15 @@ What the collector may call is declared in ``RBAC_RULES``; ``deploy/rbac.yaml`` 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
@@ -29,6 +29,7 @@ import urllib3
 import yaml
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
+from kubernetes.config import kube_config as kube_config_module
 from kubernetes.config.config_exception import ConfigException
 from urllib3.connectionpool import ConnectionPool
 from urllib3.response import BaseHTTPResponse
@@ -347,51 +348,57 @@ def kube_client(target: TargetConfig, settings: Settings) -> client.ApiClient:
         raise ConfigError(
             f"target {target.name!r}: context {context!r} is not in {where} (contexts: {', '.join(names) or 'none'})"
         )
-    plugin_errors = _ExecPluginErrors()
-    root = logging.getLogger()
-    root.addFilter(plugin_errors)
-    try:
-        config.load_kube_config(  # type: ignore[no-untyped-call]
-            config_file=str(path) if path else None,
-            context=context,
-            client_configuration=configuration,
-            persist_config=False,
-        )
-    except (ConfigException, OSError, ValueError) as exc:
-        raise ConfigError(f"target {target.name!r}: context {context!r} of {where} is unusable: {exc}") from exc
-    finally:
-        root.removeFilter(plugin_errors)
-    if plugin_errors.messages:
-        said = " ".join(" ".join(plugin_errors.messages).split())
+    with _EXEC_PLUGIN_LOG.capture() as plugin_errors:
+        try:
+            config.load_kube_config(  # type: ignore[no-untyped-call]
+                config_file=str(path) if path else None,
+                context=context,
+                client_configuration=configuration,
+                persist_config=False,
+            )
+        except (ConfigException, OSError, ValueError) as exc:
+            raise ConfigError(f"target {target.name!r}: context {context!r} of {where} is unusable: {exc}") from exc
+    if plugin_errors:
+        said = " ".join(" ".join(plugin_errors).split())
         raise ConfigError(
             f"target {target.name!r}: the exec credential plugin of context {context!r} ({where}) failed: {said[:500]}"
         )
     return client.ApiClient(configuration)
 
 
-class _ExecPluginErrors(logging.Filter):
-    """What the client's exec credential plugin loader logs instead of raising (``logging.error`` on the root logger
-    in kubernetes/config/kube_config.py, ``_load_from_exec_plugin``: the plugin not found, its exit status and stderr,
-    an answer without a token). Kept here -- and not logged by the client -- so that the audit says the plugin failed
-    and why, rather than going on without credentials to an HTTP 401."""
+class _ExecPluginLog:
+    """Stands for the ``logging`` module inside kubernetes/config/kube_config.py, whose exec credential plugin loader
+    (``_load_from_exec_plugin``) reports a plugin not found, its exit status and stderr, or an answer without a token
+    with ``logging.error`` instead of raising. While this thread loads a kubeconfig (``capture``) those messages are
+    kept for the audit to say the plugin failed and why, rather than go on without credentials to an HTTP 401;
+    whatever the log level, and per thread (audits of several clusters load their kubeconfigs at once). Outside a
+    capture -- a token refreshed mid-collection -- they are logged as the client logs them."""
 
     def __init__(self) -> None:
-        super().__init__()
-        self.messages: list[str] = []
-        self.thread = threading.get_ident()  # audits of several clusters may load their kubeconfigs at once
+        self._local = threading.local()
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        if (
-            record.levelno >= logging.ERROR
-            and record.thread == self.thread
-            and record.pathname.endswith(_KUBE_CONFIG_MODULE)
-        ):
-            self.messages.append(record.getMessage())
-            return False
-        return True
+    def __getattr__(self, name: str) -> Any:
+        return getattr(logging, name)
+
+    def error(self, msg: object, *args: Any, **kwargs: Any) -> None:
+        sink: list[str] | None = getattr(self._local, "sink", None)
+        if sink is None:
+            logging.getLogger("kubernetes.config").error(msg, *args, **kwargs)
+            return
+        sink.append(str(msg) % args if args else str(msg))
+
+    @contextlib.contextmanager
+    def capture(self) -> Iterator[list[str]]:
+        sink: list[str] = []
+        self._local.sink = sink
+        try:
+            yield sink
+        finally:
+            self._local.sink = None
 
 
-_KUBE_CONFIG_MODULE = str(Path("kubernetes", "config", "kube_config.py"))
+_EXEC_PLUGIN_LOG = _ExecPluginLog()
+kube_config_module.logging = _EXEC_PLUGIN_LOG  # type: ignore[assignment,attr-defined]
 
 
 def _context_name(target: TargetConfig) -> str | None:

@@ -159,8 +159,8 @@ def once_more_if_dropped(operation: Callable[[], T], what: str) -> T:
     what was under way: a scheduled tick, or a finished audit. SQLAlchemy's recipe for it:
     https://docs.sqlalchemy.org/en/20/core/pooling.html#dealing-with-disconnects. Only a dropped connection is tried
     again, so nothing is written twice: a transaction cut off before its COMMIT was rolled back by the server; one cut
-    off during it may have committed, which the second try finds (a claimed run: Conflict; a recorded run: recorded
-    from this very result, which ``record_result`` returns as recorded).
+    off during it may have committed, which the second try finds and returns (``claim_run``: the run this claim made;
+    ``record_result``: the run recorded from this very result).
     """
     try:
         return operation()

@@ -48,7 +48,9 @@ def claim_run(
 
     ``claimed_at`` (default now) names this claim: a second try of it (``once_more_if_dropped``, after a connection
     that dropped while the first try's COMMIT went through) finds the run the first try made -- the same owner,
-    started at that instant -- and returns it, instead of a Conflict that would leave it to wait for its lease."""
+    started at that instant -- and returns it, its lease renewed, instead of a Conflict that would leave it to wait
+    for its lease. The lease always starts at this try: a first try that hung on a dead connection for longer than
+    a lease must not make a run that the next sweep fails at once."""
     now = claimed_at or utcnow()
     with factory() as session:
         run = RunRow(
@@ -57,7 +59,7 @@ def claim_run(
             scheduled_for=scheduled_for,
             status=RUNNING,
             started_at=now,
-            heartbeat_at=now,
+            heartbeat_at=utcnow(),
             owner=owner,
         )
         session.add(run)
@@ -71,6 +73,9 @@ def claim_run(
         running = session.scalar(select(RunRow).where(RunRow.target_id == target_id, RunRow.status == RUNNING))
         if running is not None and running.owner == owner and running.started_at == now:
             log.info("run %d was claimed already by the try whose connection dropped", running.id)
+            running.heartbeat_at = utcnow()
+            session.commit()
+            session.refresh(running)
             return running
         if running is not None:
             raise Conflict(f"run {running.id} of this target is still going (started {running.started_at:%H:%M:%S}Z)")

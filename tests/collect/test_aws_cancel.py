@@ -107,3 +107,16 @@ def test_a_collection_cancelled_midway_ends_and_shares_only_what_it_finished(
     status = {c.collector: c for c in coverage}
     assert status["elbv2"].calls == 0 and status["elb"].calls > 0  # elb was cut short: read again
     assert {c.status for c in coverage} <= {CoverageStatus.OK, CoverageStatus.PARTIAL, CoverageStatus.SKIPPED}
+
+
+def test_per_resource_calls_of_a_collector_still_going_when_the_pool_shuts_down_are_done_in_its_thread() -> None:
+    """Cancelling shuts the collectors' pool down: a collector already going that fans out then must not fail with
+    "cannot schedule new futures after shutdown" (an InternalError with a traceback) -- its calls go on in its own
+    thread, and the next one meets the cancellation."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from auditor.collect.aws.base import FanOut
+
+    pool = ThreadPoolExecutor(max_workers=2)
+    pool.shutdown(cancel_futures=True)
+    assert FanOut(pool, 4).map(lambda n: n * 2, [1, 2, 3]) == [2, 4, 6]

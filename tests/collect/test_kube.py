@@ -1207,6 +1207,15 @@ def test_a_failing_exec_credential_plugin_is_named_with_its_error_not_a_401(
         assert "401" not in (cov.message or "")
         # the client's own bare ERROR line is not logged beside ours
         assert not [r for r in caplog.records if r.pathname.endswith("kube_config.py")]
+    # whatever the log level (AUDITOR_LOG_LEVEL=CRITICAL drops ERROR records before any filter could see them)
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.CRITICAL)
+    try:
+        inv, (cov,) = collect_kube(target, _settings())
+    finally:
+        root.setLevel(level)
+    assert inv is None and "process returned 255" in (cov.message or "")
 
 
 def test_a_working_exec_credential_plugin_authenticates(kube: KubeApiServer, tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import uuid
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -147,6 +148,11 @@ def test_claiming_again_what_a_dropped_commit_claimed_is_that_run_not_a_conflict
         store_runs.claim_run(factory, tid, trigger="api", owner="other", claimed_at=at)
     with pytest.raises(Conflict, match="still going"):
         store_runs.claim_run(factory, tid, trigger="api", owner="me")
+    # a first try that hung longer than a lease: the run's lease starts at the try that returns it
+    long_ago = at - timedelta(minutes=10)
+    old = store_runs.claim_run(factory, _target(factory, "stage"), trigger="api", owner="me", claimed_at=long_ago)
+    assert old.heartbeat_at > long_ago
+    assert store_runs.expire_stale_runs(factory, lease_seconds=120) == []
 
 
 def test_recording_again_what_a_dropped_commit_recorded_is_that_record_not_an_error(

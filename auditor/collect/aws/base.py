@@ -111,7 +111,10 @@ class FanOut:
         if self._pool is not None:
             for _ in range(max(0, helpers)):
                 # each helper in a copy of this thread's context: calls stay counted for the collector run (CALLER)
-                self._pool.submit(contextvars.copy_context().run, work)
+                try:
+                    self._pool.submit(contextvars.copy_context().run, work)
+                except RuntimeError:  # the pool is shut down (the audit is ending): this thread does the work alone
+                    break
         work()
         with cond:
             cond.wait_for(lambda: state["finished"] == state["next"])
