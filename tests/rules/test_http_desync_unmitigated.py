@@ -94,6 +94,12 @@ def test_ingress_class_params_that_set_the_attributes_are_the_fix():
     inv.kubernetes.ingress_class_params = None
     f = only(RULE, inv)
     assert "annotate ingress web" in f.remediation and "they were not read" in f.remediation
+    # the IngressClasses listed only in part (which params apply is unknown): the caveat too
+    inv.kubernetes.ingress_class_params = []
+    inv.coverage = [c for c in inv.coverage if c.collector != "kubernetes"]
+    inv.coverage.append(b.partial_coverage("kubernetes", Facet.KUBE_INGRESS_CLASSES))
+    f = only(RULE, inv)
+    assert "annotate ingress web" in f.remediation and "they were not read" in f.remediation
 
 
 def test_attributes_not_read_or_not_returned_are_unknown_never_the_default():

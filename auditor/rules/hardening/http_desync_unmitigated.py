@@ -198,13 +198,25 @@ def _ingress_fix(graph: ExposureGraph, node: LbNode, wanted: dict[str, str]) -> 
         value = ",".join(f"{k}={v}" for k, v in pairs.items())
         commands.extend(annotate_commands([ingress_ref(ing)], {LB_ATTRIBUTES_ANNOTATION: value}))
     text = f"Run {' && '.join(commands)}."
-    kube = graph.inventory.kubernetes
-    if kube is None or kube.ingress_class_params is None:
+    if _class_params_unread(graph):
         text += (
             " If the IngressClassParams of the Ingresses' class set spec.loadBalancerAttributes (they were not read), "
             "set these keys there instead: they take precedence over the annotation."
         )
     return text
+
+
+def _class_params_unread(graph: ExposureGraph) -> bool:
+    """Whether which IngressClassParams apply, and what they set, may be unknown: not read, or the IngressClasses
+    (which name them) or the params listed only in part."""
+    kube = graph.inventory.kubernetes
+    if kube is None or kube.ingress_class_params is None:
+        return True
+    coverage = graph.inventory.coverage_of("kubernetes")
+    return coverage is not None and any(
+        coverage.facet(facet).status.incomplete
+        for facet in (Facet.KUBE_INGRESS_CLASSES, Facet.KUBE_INGRESS_CLASS_PARAMS)
+    )
 
 
 def _remediation(graph: ExposureGraph, node: LbNode, wrong: dict[str, str | None]) -> str:
