@@ -456,6 +456,7 @@ class _Reader:
     unanswered: int = 0  # requests in a row that timed out (reset by any answer)
     problems: list[str] = field(default_factory=list)
     facets: dict[str, FacetCoverage] = field(default_factory=dict)  # facets not (fully) read
+    _discovered: dict[str, JsonObj] = field(default_factory=dict)  # discovery documents read, by path
 
     @property
     def server(self) -> str:
@@ -518,6 +519,15 @@ class _Reader:
                 )
             return body
         raise _http_error(path, status, body, resp.reason)
+
+    def discovery(self, path: str, kind: str) -> JsonObj:
+        """A discovery document (``/apis``: APIGroupList, ``/apis/<group>``: APIGroup, ``/apis/<group>/<version>``:
+        APIResourceList) of the kind asked for, read once per collection: the controller's CRDs, its custom resources
+        and the Gateway API's ask for the same ones. A failure is not kept: the next reader asks again."""
+        doc = self._discovered.get(path)
+        if doc is None:
+            doc = self._discovered[path] = _expect_kind(path, self.get(path), kind)
+        return doc
 
     def _send(self, path: str, query: list[tuple[str, str]] | None) -> Any:
         """One request, its answer read whole (the client's RESTResponse). An answer the client's Retry-After retries
@@ -1303,7 +1313,7 @@ def _route_backend_services(routes: list[Route]) -> set[tuple[str, str]]:
 def _lbc_crds(reader: _Reader) -> list[str] | None:
     """Names of the elbv2.k8s.aws CRDs the server serves, from API discovery ([] = group absent)."""
     try:
-        group = _expect_kind(f"/apis/{LBC_GROUP}", reader.get(f"/apis/{LBC_GROUP}"), "APIGroup")
+        group = reader.discovery(f"/apis/{LBC_GROUP}", "APIGroup")
     except CollectionError as exc:
         if exc.code == "404":
             return []
@@ -1315,7 +1325,7 @@ def _lbc_crds(reader: _Reader) -> list[str] | None:
     for version in _dicts(group.get("versions")):
         path = f"/apis/{LBC_GROUP}/{version.get('version')}"
         try:
-            resources = _expect_kind(path, reader.get(path), "APIResourceList")
+            resources = reader.discovery(path, "APIResourceList")
         except _Unauthorized:
             raise
         except CollectionError as exc:
@@ -1331,7 +1341,7 @@ def _lbc_crds(reader: _Reader) -> list[str] | None:
 
 def _served_versions(reader: _Reader, groups: set[str]) -> dict[str, list[str]]:
     """For each of ``groups`` the API server serves: its versions, the preferred one first (``GET /apis``)."""
-    listing = _expect_kind("/apis", reader.get("/apis"), "APIGroupList")
+    listing = reader.discovery("/apis", "APIGroupList")
     if not isinstance(listing.get("groups"), list):
         raise _malformed("/apis", "an APIGroupList without a list of groups")
     served: dict[str, list[str]] = {}
@@ -1366,15 +1376,10 @@ def _read_custom_resources(
             reader.problem(f"API discovery for {res.plural}.{res.group}", exc, res.facet)
         return {}, [f"{r.plural}.{r.group}" for r in wanted]
 
-    resources_of: dict[tuple[str, str], set[str]] = {}  # (group, version) -> plurals served there
-
     def resources(group: str, version: str) -> set[str]:
-        key = (group, version)
-        if key not in resources_of:
-            path = f"/apis/{group}/{version}"
-            doc = _expect_kind(path, reader.get(path), "APIResourceList")
-            resources_of[key] = {str(r.get("name")) for r in _dicts(doc.get("resources"))}
-        return resources_of[key]
+        """The plurals served at one group version."""
+        doc = reader.discovery(f"/apis/{group}/{version}", "APIResourceList")
+        return {str(r.get("name")) for r in _dicts(doc.get("resources"))}
 
     read: dict[str, list[JsonObj] | None] = {}
     for res in wanted:

@@ -449,6 +449,21 @@ def test_collects_the_exposure_objects(kube: KubeApiServer, target: TargetConfig
     assert KubeInventory.model_validate_json(inv.model_dump_json()) == inv
 
 
+def test_each_discovery_document_is_read_once(kube: KubeApiServer, target: TargetConfig) -> None:
+    """The controller's CRDs, its custom resources and the Gateway API ask for the same discovery documents
+    (``/apis``, the group versions' resource lists): one GET each per collection."""
+    seed_cluster(kube, crds=True)
+    inv, cov = _collect(target, _settings())
+    assert cov.status == CoverageStatus.OK and inv.target_group_bindings is not None and inv.crds
+    discovery = [
+        r.path for r in kube.requests("GET", "/apis") if r.path.count("/") <= 3 and not r.path.startswith("/apis/apps")
+    ]
+    assert "/apis" in discovery and f"/apis/elbv2.k8s.aws/{inv.api_versions['targetgroupbindings.elbv2.k8s.aws']}" in (
+        discovery
+    )
+    assert len(discovery) == len(set(discovery)), sorted(discovery)
+
+
 def test_every_list_is_paged(kube: KubeApiServer, target: TargetConfig) -> None:
     seed_cluster(kube, crds=True)
     kube.seed(_service("blog", "extra"))  # 5 services
