@@ -477,6 +477,17 @@ def ingress_settings(ing: Ingress, params: IngressClassParams | None = None) -> 
     return s
 
 
+def load_balancer_attributes(value: str) -> dict[str, str]:
+    """``alb.ingress.kubernetes.io/load-balancer-attributes`` (``k=v,k=v``) as the controller reads it; a pair
+    without ``=`` is left out (``ingress_settings`` reports it as a problem)."""
+    found: dict[str, str] = {}
+    for pair in value.split(","):
+        key, sep, val = pair.partition("=")
+        if sep and key.strip():
+            found[key.strip()] = val.strip()
+    return found
+
+
 @lru_cache(maxsize=1024)
 def _json_annotation_problems(key: str, value: str) -> tuple[AnnotationProblem, ...]:
     """Problems of one actions.* or conditions.* value, memoised (a cluster repeats a few values on many Ingresses)."""

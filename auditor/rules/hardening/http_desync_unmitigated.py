@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from auditor.config import RuleSettings
-from auditor.correlate.annotations import ALB
+from auditor.correlate.annotations import ALB, load_balancer_attributes
 from auditor.correlate.graph import ExposureGraph, GatewayExposure, LbNode
 from auditor.findings import Finding, Severity, Status
 from auditor.inventory.facets import Facet, attributes_scope
@@ -116,16 +116,6 @@ def _verdict(lb: LoadBalancer, attributes: dict[str, str]) -> _Verdict:
     return verdict
 
 
-def _pairs(value: str) -> dict[str, str]:
-    """``k=v,k=v`` as the controller reads the annotation (pairs without ``=`` are invalid-annotation's)."""
-    found: dict[str, str] = {}
-    for pair in value.split(","):
-        key, sep, val = pair.partition("=")
-        if sep and key.strip():
-            found[key.strip()] = val.strip()
-    return found
-
-
 def _entries(spec: dict[str, Any]) -> dict[str, str]:
     """``spec.loadBalancerAttributes`` ([{key, value}], IngressClassParams and LoadBalancerConfiguration) as a dict."""
     raw = spec.get("loadBalancerAttributes")
@@ -190,12 +180,11 @@ def _ingress_fix(graph: ExposureGraph, node: LbNode, wanted: dict[str, str]) -> 
     members = ingress_members(node)
     if not members:
         return None
-    setting = [m for m in members if any(k in _pairs(m.annotations.get(LB_ATTRIBUTES_ANNOTATION, "")) for k in wanted)]
-    chosen = setting or members[:1]
+    own = [(m, load_balancer_attributes(m.annotations.get(LB_ATTRIBUTES_ANNOTATION, ""))) for m in members]
+    setting = [(m, pairs) for m, pairs in own if any(k in pairs for k in wanted)]
     commands = []
-    for ing in chosen:
-        pairs = {**_pairs(ing.annotations.get(LB_ATTRIBUTES_ANNOTATION, "")), **wanted}
-        value = ",".join(f"{k}={v}" for k, v in pairs.items())
+    for ing, pairs in setting or own[:1]:
+        value = ",".join(f"{k}={v}" for k, v in {**pairs, **wanted}.items())
         commands.extend(annotate_commands([ingress_ref(ing)], {LB_ATTRIBUTES_ANNOTATION: value}))
     text = f"Run {' && '.join(commands)}."
     if _class_params_unread(graph):
