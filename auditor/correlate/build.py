@@ -339,6 +339,7 @@ class _Correlator:
             cls = classes.get(gw.gateway_class_name)
             implementation = LBC_GATEWAY_CONTROLLERS.get(cls.controller_name) if cls is not None else None
             exposure = GatewayExposure(gateway=gw, gateway_class=cls, implementation=implementation)
+            exposure.class_configuration = _class_lb_configuration(exposure, lb_configs)
             exposure.configuration = _lb_configuration(exposure, lb_configs)
             g.gateways.append(exposure)
             self.gateway_index[(gw.namespace or "", gw.name)] = exposure
@@ -697,21 +698,30 @@ class _Correlator:
         return BackendRef(namespace, backend.service_name, port or "")
 
 
+def _class_lb_configuration(
+    exposure: GatewayExposure, configs: dict[tuple[str, str], GatewayConfiguration]
+) -> GatewayConfiguration | None:
+    """The LoadBalancerConfiguration its GatewayClass's ``parametersRef`` names, if it exists."""
+    cls = exposure.gateway_class
+    if cls is None or cls.parameters is None or cls.parameters.kind != "LoadBalancerConfiguration":
+        return None
+    return configs.get((cls.parameters.namespace or "", cls.parameters.name))
+
+
 def _lb_configuration(
     exposure: GatewayExposure, configs: dict[tuple[str, str], GatewayConfiguration]
 ) -> GatewayConfiguration | None:
     """The LoadBalancerConfiguration in force: the Gateway's ``infrastructure.parametersRef`` (same namespace),
     else its class's ``parametersRef`` (the controller merges the two; the class's wins by default)."""
-    gw, cls = exposure.gateway, exposure.gateway_class
-    refs = []
-    if cls is not None and cls.parameters is not None and cls.parameters.kind == "LoadBalancerConfiguration":
-        refs.append((cls.parameters.namespace or "", cls.parameters.name))
-    if gw.parameters is not None and gw.parameters.kind == "LoadBalancerConfiguration":
-        refs.append((gw.namespace or "", gw.parameters.name))
-    found = [configs[r] for r in refs if r in configs]
-    if len(found) < 2:
-        return found[0] if found else None
-    class_cfg, gateway_cfg = found
+    gw = exposure.gateway
+    class_cfg = exposure.class_configuration
+    gateway_cfg = (
+        configs.get((gw.namespace or "", gw.parameters.name))
+        if gw.parameters is not None and gw.parameters.kind == "LoadBalancerConfiguration"
+        else None
+    )
+    if class_cfg is None or gateway_cfg is None:
+        return gateway_cfg if gateway_cfg is not None else class_cfg
     prefer_gateway = class_cfg.spec.get("mergingMode") == "prefer-gateway"
     merged = {**class_cfg.spec, **gateway_cfg.spec} if prefer_gateway else {**gateway_cfg.spec, **class_cfg.spec}
     return gateway_cfg.model_copy(update={"spec": merged})

@@ -130,6 +130,8 @@ class GatewayExposure:
     configuration: GatewayConfiguration | None = (
         None  # the LoadBalancerConfiguration in force (Gateway's, else class's)
     )
+    # the GatewayClass's own LoadBalancerConfiguration (unmerged): its values win the merge by default (mergingMode)
+    class_configuration: GatewayConfiguration | None = None
     routes: list[Route] = field(default_factory=list)
     load_balancers: list[LbNode] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)  # backend references not allowed (no ReferenceGrant)

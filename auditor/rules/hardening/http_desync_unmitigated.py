@@ -145,28 +145,17 @@ def _class_params_fix(graph: ExposureGraph, node: LbNode, wanted: dict[str, str]
     return None
 
 
-def _gateway_fix(graph: ExposureGraph, gwx: GatewayExposure, wanted: dict[str, str]) -> str:
+def _gateway_fix(gwx: GatewayExposure, wanted: dict[str, str]) -> str:
     """spec.loadBalancerAttributes of the LoadBalancerConfiguration in force, its other entries kept; the GatewayClass's
     when it sets these attributes and the controller prefers its values (the default ``mergingMode``)."""
     configuration = gwx.configuration
-    cls = gwx.gateway_class
-    kube = graph.inventory.kubernetes
-    if cls is not None and cls.parameters is not None and kube is not None:
-        ref = (cls.parameters.namespace or "", cls.parameters.name)
-        of_class = next(
-            (
-                c
-                for c in kube.gateway_configurations or []
-                if c.kind == "LoadBalancerConfiguration" and (c.namespace or "", c.name) == ref
-            ),
-            None,
-        )
-        if (
-            of_class is not None
-            and of_class.spec.get("mergingMode") != "prefer-gateway"
-            and any(k in _entries(of_class.spec) for k in wanted)
-        ):
-            configuration = of_class
+    of_class = gwx.class_configuration
+    if (
+        of_class is not None
+        and of_class.spec.get("mergingMode") != "prefer-gateway"
+        and any(k in _entries(of_class.spec) for k in wanted)
+    ):
+        configuration = of_class
     entries = {**_entries(configuration.spec if configuration is not None else {}), **wanted}
     return lb_configuration_fix(
         dataclasses.replace(gwx, configuration=configuration), f"loadBalancerAttributes: {_entries_text(entries)}"
@@ -219,7 +208,7 @@ def _remediation(graph: ExposureGraph, node: LbNode, wrong: dict[str, str | None
     wanted = {k: WANTED[k] for k in wrong if k in WANTED}
     gwx = gateway_of(node)
     if gwx is not None:
-        return _gateway_fix(graph, gwx, wanted)
+        return _gateway_fix(gwx, wanted)
     fix = _class_params_fix(graph, node, wanted) or _ingress_fix(graph, node, wanted)
     if fix is not None:
         return fix
