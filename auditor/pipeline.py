@@ -136,11 +136,10 @@ def analyze(
     settings: Settings,
     *,
     started_at: datetime | None = None,
-    only: frozenset[str] | None = None,
-    selection_names: str | None = None,
+    selection: RuleSelection | None = None,
 ) -> AuditOutcome:
-    """Pure: correlate the inventory, run every rule (or the ``only`` ones), and shape the result
-    (``selection_names``: the selection as given, ``RuleSelection.names``)."""
+    """Pure: correlate the inventory, run the selected rules (None: every rule), and shape the result."""
+    only = selection.rule_ids if selection is not None else None
     graph = correlate(inventory)
     findings = evaluate_all(graph, settings.rules, only=set(only) if only is not None else None)
     findings.sort(key=lambda f: (-f.severity.rank, f.rule_id, f.resource_arn or "", f.discriminator))
@@ -158,7 +157,7 @@ def analyze(
         api_calls=inventory.api_calls,
         status="complete" if complete else "partial",
         rules=sorted(only) if only is not None else None,
-        selection=selection_names,
+        selection=selection.names if selection is not None else None,
         consolidation=plan_consolidation(graph),
     )
     return AuditOutcome(inventory=inventory, graph=graph, result=result)
@@ -222,7 +221,7 @@ def run_audit(
         )
     )
     progress(ProgressEvent(stage="analyze", message="correlating and running rules"))
-    outcome = analyze(inventory, settings, started_at=started, only=selection.rule_ids, selection_names=selection.names)
+    outcome = analyze(inventory, settings, started_at=started, selection=selection)
     failed = len(outcome.result.failed())
     progress(
         ProgressEvent(stage="analyze", message=f"{len(outcome.result.findings)} checks, {failed} failed", status="ok")

@@ -134,7 +134,7 @@ def analyze_aws(aws: AwsInventory, coverage: list[Coverage]) -> list[Finding]:
     """The findings of every rule, the opt-in ones too, over what was collected."""
     target = AuditTarget(name="t", cluster_name=CLUSTER, accounts=[ACCOUNT], regions=[REGION])
     inv = Inventory(collected_at=datetime.now(UTC), target=target, aws=aws, coverage=coverage)
-    return analyze(inv, SETTINGS, only=select(["all"]).rule_ids).result.findings
+    return analyze(inv, SETTINGS, selection=select(["all"])).result.findings
 
 
 def test_denied_attributes_leave_the_opt_in_rule_unknown_not_its_defaults(enforced, monkeypatch):
