@@ -80,7 +80,7 @@ def child(kubeconfig: str, rules: str | None, findings_file: str | None, cluster
     started = time.perf_counter()
     inventory = collect(target, settings, selection=selection)
     collected = time.perf_counter()
-    outcome = analyze(inventory, settings, only=selection.rule_ids)
+    outcome = analyze(inventory, settings, selection=selection)
     done = time.perf_counter()
     result = outcome.result
     if findings_file:
